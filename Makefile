@@ -1,0 +1,107 @@
+# cubic-attention suite. `make test` (Criterion + quick verify + bench smoke),
+# `make verify [IMPL=name]`, `make bench [QUICK=1]`, `make report`.
+# SANITIZE=1 builds everything under AddressSanitizer + UndefinedBehaviorSanitizer
+# into build-san/.
+
+CC       ?= gcc
+SANITIZE ?= 0
+QUICK    ?= 0
+IMPL     ?=
+THREADS  ?= 2
+
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+BLIS_INC  := /usr/include/$(MULTIARCH)/blis-openmp
+# The static archive: the per-CPU context initialisers (bli_cntx_init_zen3, ...) are
+# exported only from it (DESIGN.md §7).
+BLIS_LIB  := /usr/lib/$(MULTIARCH)/blis-openmp/libblis.a
+
+ifeq ($(SANITIZE),1)
+BUILD    := build-san
+OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LDSAN    := -fsanitize=address,undefined
+else
+BUILD    := build
+OPT      := -O3 -march=native -g
+LDSAN    :=
+endif
+
+CFLAGS   := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $(OPT) -fopenmp \
+            -Iinclude -Iverify -I$(BUILD) -isystem $(BLIS_INC)
+LDLIBS   := $(BLIS_LIB) -lcsv -lm -lpthread
+LDFLAGS  := -fopenmp $(LDSAN)
+
+IMPL_SRC  := $(sort $(wildcard impls/*.c))
+IMPL_NAMES:= $(basename $(notdir $(IMPL_SRC)))
+FRAME_SRC := $(sort $(wildcard impls/frame/*.c))
+REF_SRC   := verify/reference.c
+LIB_SRC   := $(IMPL_SRC) $(FRAME_SRC) $(REF_SRC)
+LIB       := $(BUILD)/libcubattn.a
+
+VERIFY_SRC:= $(filter-out $(REF_SRC), $(sort $(wildcard verify/*.c)))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+TEST_SRC  := $(sort $(wildcard tests/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+.PHONY: all deps lib verify test bench report clean
+all: deps $(BUILD)/verify $(BUILD)/bench $(BUILD)/tests
+
+# ---- dependencies (DESIGN.md §7) ---------------------------------------------------
+DEB_PKGS := libblis-dev libcsv-dev gnuplot-nox libcriterion-dev
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing Debian packages:$$missing"; \
+	    echo "run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+# ---- library: every implementation, the framework and the float64 reference --------
+# The registry is generated from the file names in impls/: one CA_IMPL(name) per file.
+$(BUILD)/registry_list.h: $(IMPL_SRC) Makefile | $(BUILD)
+	@printf '%s\n' $(foreach n,$(IMPL_NAMES),'CA_IMPL($(n))') > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm $@.tmp || mv $@.tmp $@
+
+$(BUILD):
+	@mkdir -p $@
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/registry_list.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(call obj,$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+lib: $(LIB)
+
+$(BUILD)/verify: $(call obj,$(VERIFY_SRC)) $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Tests link the verify checks (not verify's main) to drive them on mutants.
+VERIFY_LIBSRC := $(filter-out verify/main.c, $(VERIFY_SRC))
+$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC)) $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- the jobs ----------------------------------------------------------------------
+verify: deps $(BUILD)/verify
+	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --threads $(THREADS) $(if $(IMPL),--impl $(IMPL)) \
+	  $(if $(filter 1,$(QUICK)),--quick) --summary results/verify.txt
+
+test: deps $(BUILD)/tests $(BUILD)/verify
+	./$(BUILD)/tests --jobs 2
+	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,246 @@
+/* api.c: argument validation and dispatch for every entry point of the contract.
+ * Implementations trust what reaches them; this file is the one place that does not. */
+#include "cubattn.h"
+
+#include <stdint.h>
+
+const char *ca_status_str(ca_status st)
+{
+    switch (st) {
+    case CA_OK: return "ok";
+    case CA_ERR_N: return "N must be >= 1";
+    case CA_ERR_D: return "d must be >= 1";
+    case CA_ERR_HEADS: return "heads must be >= 1";
+    case CA_ERR_THREADS: return "threads must be >= 1";
+    case CA_ERR_NULL: return "a required tensor pointer is NULL";
+    case CA_ERR_OVERFLOW: return "tensor size overflows size_t";
+    case CA_ERR_WORKSPACE: return "workspace missing or smaller than queried";
+    case CA_ERR_STEP: return "decode position outside [0, N)";
+    case CA_ERR_NOT_PROVIDED: return "entry point not provided by this implementation";
+    case CA_ERR_NOMEM: return "out of memory";
+    case CA_ERR_INTERNAL: return "implementation reported an internal failure";
+    }
+    return "unknown status";
+}
+
+const char *ca_entry_name(ca_entry e)
+{
+    static const char *const names[CA_ENTRY_COUNT] = {
+        "causal_fwd", "causal_bwd", "full_fwd", "decode_step",
+        "cubic_fwd", "cubic_bwd", "shared_fwd", "shared_bwd",
+    };
+    return (unsigned)e < CA_ENTRY_COUNT ? names[e] : "unknown";
+}
+
+static const void *entry_fn(const ca_impl *impl, ca_entry e)
+{
+    switch (e) {
+    case CA_CAUSAL_FWD: return (const void *)impl->causal_fwd;
+    case CA_CAUSAL_BWD: return (const void *)impl->causal_bwd;
+    case CA_FULL_FWD: return (const void *)impl->full_fwd;
+    case CA_DECODE_STEP: return (const void *)impl->decode_step;
+    case CA_CUBIC_FWD: return (const void *)impl->cubic_fwd;
+    case CA_CUBIC_BWD: return (const void *)impl->cubic_bwd;
+    case CA_SHARED_FWD: return (const void *)impl->shared_fwd;
+    case CA_SHARED_BWD: return (const void *)impl->shared_bwd;
+    case CA_ENTRY_COUNT: break;
+    }
+    return NULL;
+}
+
+int ca_impl_provides(const ca_impl *impl, ca_entry e)
+{
+    return impl != NULL && entry_fn(impl, e) != NULL;
+}
+
+/* n(n+1)/2 without overflow, or 0 if it would. */
+static size_t packed_rows_checked(size_t n)
+{
+    size_t a = n, b = n + 1;
+    if (a % 2 == 0) a /= 2; else b /= 2;
+    if (a != 0 && b > SIZE_MAX / a) return 0;
+    return a * b;
+}
+
+static int is_packed_in(ca_entry e) { return e == CA_CUBIC_FWD || e == CA_CUBIC_BWD; }
+static int is_packed_out(ca_entry e)
+{
+    return is_packed_in(e) || e == CA_SHARED_FWD || e == CA_SHARED_BWD;
+}
+
+size_t ca_in_rows(ca_entry e, int n)
+{
+    if (n <= 0) return 0;
+    return is_packed_in(e) ? packed_rows_checked((size_t)n) : (size_t)n;
+}
+
+size_t ca_out_rows(ca_entry e, int n)
+{
+    if (n <= 0) return 0;
+    if (e == CA_DECODE_STEP) return 1;
+    return is_packed_out(e) ? packed_rows_checked((size_t)n) : (size_t)n;
+}
+
+/* rows * d * heads * sizeof(float) must fit in size_t, for inputs and outputs. */
+static int bytes_fit(size_t rows, ca_shape sh)
+{
+    size_t d = (size_t)sh.d, h = (size_t)sh.heads;
+    if (rows == 0) return 0;
+    if (d > SIZE_MAX / rows) return 0;
+    size_t x = rows * d;
+    if (h > SIZE_MAX / x) return 0;
+    x *= h;
+    return x <= SIZE_MAX / sizeof(float);
+}
+
+ca_status ca_check_shape(ca_entry e, ca_shape sh)
+{
+    if (sh.n <= 0) return CA_ERR_N;
+    if (sh.d <= 0) return CA_ERR_D;
+    if (sh.heads <= 0) return CA_ERR_HEADS;
+    if (!bytes_fit(ca_in_rows(e, sh.n), sh) || !bytes_fit(ca_out_rows(e, sh.n), sh))
+        return CA_ERR_OVERFLOW;
+    return CA_OK;
+}
+
+ca_status ca_workspace_bytes(const ca_impl *impl, ca_entry e, ca_shape sh, int threads,
+                             size_t *bytes)
+{
+    if (impl == NULL || bytes == NULL) return CA_ERR_NULL;
+    *bytes = 0;
+    ca_status st = ca_check_shape(e, sh);
+    if (st != CA_OK) return st;
+    if (threads <= 0) return CA_ERR_THREADS;
+    if (!ca_impl_provides(impl, e)) return CA_ERR_NOT_PROVIDED;
+    if (impl->workspace == NULL) return CA_OK;
+    size_t w = impl->workspace(e, sh, threads);
+    if (w == SIZE_MAX) return CA_ERR_OVERFLOW;
+    *bytes = w;
+    return CA_OK;
+}
+
+/* Everything common to one call: impl and entry present, shape, exec and workspace. */
+static ca_status check_call(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec *ex)
+{
+    if (impl == NULL || ex == NULL) return CA_ERR_NULL;
+    if (!ca_impl_provides(impl, e)) return CA_ERR_NOT_PROVIDED;
+    size_t need;
+    ca_status st = ca_workspace_bytes(impl, e, sh, ex->threads, &need);
+    if (st != CA_OK) return st;
+    if (need > 0 && (ex->ws == NULL || ex->ws_bytes < need)) return CA_ERR_WORKSPACE;
+    return CA_OK;
+}
+
+static ca_status check_fwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec *ex,
+                           const float *q, const float *k, const float *v,
+                           const float *o, const float *lse)
+{
+    ca_status st = check_call(impl, e, sh, ex);
+    if (st != CA_OK) return st;
+    if (!q || !k || !v || !o || !lse) return CA_ERR_NULL;
+    return CA_OK;
+}
+
+static ca_status check_bwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec *ex,
+                           const float *q, const float *k, const float *v,
+                           const float *o, const float *lse, const float *dout,
+                           const float *dq, const float *dk, const float *dv)
+{
+    ca_status st = check_fwd(impl, e, sh, ex, q, k, v, o, lse);
+    if (st != CA_OK) return st;
+    if (!dout || !dq || !dk || !dv) return CA_ERR_NULL;
+    return CA_OK;
+}
+
+ca_status ca_run_fwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec *ex,
+                     const float *q, const float *k, const float *v,
+                     float *o, float *lse)
+{
+    ca_fwd_fn fn;
+    switch (e) {
+    case CA_CAUSAL_FWD: fn = impl ? impl->causal_fwd : NULL; break;
+    case CA_FULL_FWD: fn = impl ? impl->full_fwd : NULL; break;
+    case CA_CUBIC_FWD: fn = impl ? impl->cubic_fwd : NULL; break;
+    case CA_SHARED_FWD: fn = impl ? impl->shared_fwd : NULL; break;
+    default: return CA_ERR_NOT_PROVIDED;
+    }
+    ca_status st = check_fwd(impl, e, sh, ex, q, k, v, o, lse);
+    if (st != CA_OK) return st;
+    return fn(sh, ex, q, k, v, o, lse);
+}
+
+ca_status ca_run_bwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec *ex,
+                     const float *q, const float *k, const float *v,
+                     const float *o, const float *lse, const float *dout,
+                     float *dq, float *dk, float *dv)
+{
+    ca_bwd_fn fn;
+    switch (e) {
+    case CA_CAUSAL_BWD: fn = impl ? impl->causal_bwd : NULL; break;
+    case CA_CUBIC_BWD: fn = impl ? impl->cubic_bwd : NULL; break;
+    case CA_SHARED_BWD: fn = impl ? impl->shared_bwd : NULL; break;
+    default: return CA_ERR_NOT_PROVIDED;
+    }
+    ca_status st = check_bwd(impl, e, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
+    if (st != CA_OK) return st;
+    return fn(sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
+}
+
+ca_status ca_causal_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
+                        const float *q, const float *k, const float *v, float *o, float *lse)
+{
+    return ca_run_fwd(impl, CA_CAUSAL_FWD, sh, ex, q, k, v, o, lse);
+}
+
+ca_status ca_full_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
+                      const float *q, const float *k, const float *v, float *o, float *lse)
+{
+    return ca_run_fwd(impl, CA_FULL_FWD, sh, ex, q, k, v, o, lse);
+}
+
+ca_status ca_cubic_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
+                       const float *q, const float *k, const float *v, float *o, float *lse)
+{
+    return ca_run_fwd(impl, CA_CUBIC_FWD, sh, ex, q, k, v, o, lse);
+}
+
+ca_status ca_shared_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
+                        const float *q, const float *k, const float *v, float *o, float *lse)
+{
+    return ca_run_fwd(impl, CA_SHARED_FWD, sh, ex, q, k, v, o, lse);
+}
+
+ca_status ca_causal_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
+                        const float *q, const float *k, const float *v,
+                        const float *o, const float *lse, const float *dout,
+                        float *dq, float *dk, float *dv)
+{
+    return ca_run_bwd(impl, CA_CAUSAL_BWD, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
+}
+
+ca_status ca_cubic_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
+                       const float *q, const float *k, const float *v,
+                       const float *o, const float *lse, const float *dout,
+                       float *dq, float *dk, float *dv)
+{
+    return ca_run_bwd(impl, CA_CUBIC_BWD, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
+}
+
+ca_status ca_shared_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
+                        const float *q, const float *k, const float *v,
+                        const float *o, const float *lse, const float *dout,
+                        float *dq, float *dk, float *dv)
+{
+    return ca_run_bwd(impl, CA_SHARED_BWD, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
+}
+
+ca_status ca_decode_step(const ca_impl *impl, ca_shape sh, const ca_exec *ex, int t,
+                         const float *q_t, const float *k_t, const float *v_t,
+                         float *k_cache, float *v_cache, float *o_t, float *lse_t)
+{
+    ca_status st = check_call(impl, CA_DECODE_STEP, sh, ex);
+    if (st != CA_OK) return st;
+    if (t < 0 || t >= sh.n) return CA_ERR_STEP;
+    if (!q_t || !k_t || !v_t || !k_cache || !v_cache || !o_t || !lse_t) return CA_ERR_NULL;
+    return impl->decode_step(sh, ex, t, q_t, k_t, v_t, k_cache, v_cache, o_t, lse_t);
+}

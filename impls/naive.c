@@ -1,0 +1,216 @@
+/* naive.c: plain float32 loops, one query row at a time, for every entry point.
+ * The same-precision baseline that verify/ measures every other implementation
+ * against: written to be obviously right, not fast. No workspace: each row makes two
+ * passes over its keys (max, then exp-sum) instead of storing its scores. */
+#include "cubattn.h"
+
+#include <math.h>
+#include <string.h>
+
+static float dot(const float *a, const float *b, int d)
+{
+    float acc = 0.0f;
+    for (int c = 0; c < d; c++) acc += a[c] * b[c];
+    return acc;
+}
+
+/* One query row against keys/values 0..len-1.
+ * q: [d]  k, v: [len][d]  o: [d]  *lse: scalar */
+static void row_fwd(int d, float scale, int len, const float *q, const float *k,
+                    const float *v, float *o, float *lse)
+{
+    float m = -INFINITY;
+    for (int j = 0; j < len; j++) {
+        float s = scale * dot(q, k + (size_t)j * d, d);
+        if (s > m) m = s;
+    }
+    float l = 0.0f;
+    memset(o, 0, (size_t)d * sizeof *o);
+    for (int j = 0; j < len; j++) {
+        float w = expf(scale * dot(q, k + (size_t)j * d, d) - m);
+        l += w;
+        for (int c = 0; c < d; c++) o[c] += w * v[(size_t)j * d + c];
+    }
+    for (int c = 0; c < d; c++) o[c] /= l;
+    *lse = m + logf(l);
+}
+
+/* Backward of one row, P recomputed from lse. Row-wise D = dO . o keeps it O(len d).
+ * q, o, dout, dq: [d]  k, v, dk, dv: [len][d]; dq, dk, dv accumulate. */
+static void row_bwd(int d, float scale, int len, const float *q, const float *k,
+                    const float *v, const float *o, float lse, const float *dout,
+                    float *dq, float *dk, float *dv)
+{
+    float D = dot(dout, o, d);
+    for (int j = 0; j < len; j++) {
+        const float *kj = k + (size_t)j * d, *vj = v + (size_t)j * d;
+        float p = expf(scale * dot(q, kj, d) - lse);
+        float ds = p * (dot(dout, vj, d) - D);
+        for (int c = 0; c < d; c++) {
+            dv[(size_t)j * d + c] += p * dout[c];
+            dq[c] += scale * ds * kj[c];
+            dk[(size_t)j * d + c] += scale * ds * q[c];
+        }
+    }
+}
+
+static float scale_of(int d) { return 1.0f / sqrtf((float)d); }
+
+/* Which keys a row sees: causal row i sees 0..i, full sees all n. */
+static ca_status rows_fwd(ca_shape sh, int causal, const float *q, const float *k,
+                          const float *v, float *o, float *lse)
+{
+    const int n = sh.n, d = sh.d;
+    const size_t hs = (size_t)n * d;
+    for (int h = 0; h < sh.heads; h++)
+        for (int i = 0; i < n; i++)
+            row_fwd(d, scale_of(d), causal ? i + 1 : n, q + h * hs + (size_t)i * d,
+                    k + h * hs, v + h * hs, o + h * hs + (size_t)i * d,
+                    lse + (size_t)h * n + i);
+    return CA_OK;
+}
+
+static ca_status causal_fwd(ca_shape sh, const ca_exec *ex, const float *q,
+                            const float *k, const float *v, float *o, float *lse)
+{
+    (void)ex;
+    return rows_fwd(sh, 1, q, k, v, o, lse);
+}
+
+static ca_status full_fwd(ca_shape sh, const ca_exec *ex, const float *q,
+                          const float *k, const float *v, float *o, float *lse)
+{
+    (void)ex;
+    return rows_fwd(sh, 0, q, k, v, o, lse);
+}
+
+static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                            const float *k, const float *v, const float *o,
+                            const float *lse, const float *dout, float *dq, float *dk,
+                            float *dv)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d;
+    const size_t hs = (size_t)n * d, all = hs * sh.heads;
+    memset(dq, 0, all * sizeof *dq);
+    memset(dk, 0, all * sizeof *dk);
+    memset(dv, 0, all * sizeof *dv);
+    for (int h = 0; h < sh.heads; h++)
+        for (int i = 0; i < n; i++) {
+            size_t r = h * hs + (size_t)i * d;
+            row_bwd(d, scale_of(d), i + 1, q + r, k + h * hs, v + h * hs, o + r,
+                    lse[(size_t)h * n + i], dout + r, dq + r, dk + h * hs, dv + h * hs);
+        }
+    return CA_OK;
+}
+
+static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float *q_t,
+                             const float *k_t, const float *v_t, float *k_cache,
+                             float *v_cache, float *o_t, float *lse_t)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d;
+    for (int h = 0; h < sh.heads; h++) {
+        float *kc = k_cache + (size_t)h * n * d, *vc = v_cache + (size_t)h * n * d;
+        memcpy(kc + (size_t)t * d, k_t + (size_t)h * d, (size_t)d * sizeof *kc);
+        memcpy(vc + (size_t)t * d, v_t + (size_t)h * d, (size_t)d * sizeof *vc);
+        row_fwd(d, scale_of(d), t + 1, q_t + (size_t)h * d, kc, vc, o_t + (size_t)h * d,
+                lse_t + h);
+    }
+    return CA_OK;
+}
+
+/* cubic: prefix t is an independent full attention over its own rows off(t)..off(t)+t-1. */
+static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
+                           const float *k, const float *v, float *o, float *lse)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d;
+    const size_t T = ca_packed_rows((size_t)n), hs = T * d;
+    for (int h = 0; h < sh.heads; h++)
+        for (int t = 1; t <= n; t++) {
+            size_t base = ca_prefix_offset((size_t)t);
+            const float *kt = k + h * hs + base * d, *vt = v + h * hs + base * d;
+            for (int i = 0; i < t; i++) {
+                size_t r = base + (size_t)i;
+                row_fwd(d, scale_of(d), t, q + h * hs + r * d, kt, vt, o + h * hs + r * d,
+                        lse + h * T + r);
+            }
+        }
+    return CA_OK;
+}
+
+static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                           const float *k, const float *v, const float *o,
+                           const float *lse, const float *dout, float *dq, float *dk,
+                           float *dv)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d;
+    const size_t T = ca_packed_rows((size_t)n), hs = T * d, all = hs * sh.heads;
+    memset(dq, 0, all * sizeof *dq);
+    memset(dk, 0, all * sizeof *dk);
+    memset(dv, 0, all * sizeof *dv);
+    for (int h = 0; h < sh.heads; h++)
+        for (int t = 1; t <= n; t++) {
+            size_t kb = h * hs + ca_prefix_offset((size_t)t) * d;
+            for (int i = 0; i < t; i++) {
+                size_t r = ca_prefix_offset((size_t)t) + (size_t)i, ro = h * hs + r * d;
+                row_bwd(d, scale_of(d), t, q + ro, k + kb, v + kb, o + ro, lse[h * T + r],
+                        dout + ro, dq + ro, dk + kb, dv + kb);
+            }
+        }
+    return CA_OK;
+}
+
+/* cubic_shared, the straightforward Theta(N^3 d) way: every (t, i) row recomputed. */
+static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
+                            const float *k, const float *v, float *o, float *lse)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d;
+    const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d;
+    for (int h = 0; h < sh.heads; h++)
+        for (int t = 1; t <= n; t++)
+            for (int i = 0; i < t; i++) {
+                size_t r = ca_prefix_offset((size_t)t) + (size_t)i;
+                row_fwd(d, scale_of(d), t, q + h * hs + (size_t)i * d, k + h * hs,
+                        v + h * hs, o + (h * T + r) * d, lse + h * T + r);
+            }
+    return CA_OK;
+}
+
+static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                            const float *k, const float *v, const float *o,
+                            const float *lse, const float *dout, float *dq, float *dk,
+                            float *dv)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d;
+    const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d, all = hs * sh.heads;
+    memset(dq, 0, all * sizeof *dq);
+    memset(dk, 0, all * sizeof *dk);
+    memset(dv, 0, all * sizeof *dv);
+    for (int h = 0; h < sh.heads; h++)
+        for (int t = 1; t <= n; t++)
+            for (int i = 0; i < t; i++) {
+                size_t r = h * T + ca_prefix_offset((size_t)t) + (size_t)i;
+                size_t qi = h * hs + (size_t)i * d;
+                row_bwd(d, scale_of(d), t, q + qi, k + h * hs, v + h * hs, o + r * d,
+                        lse[r], dout + r * d, dq + qi, dk + h * hs, dv + h * hs);
+            }
+    return CA_OK;
+}
+
+const ca_impl ca_impl_naive = {
+    .name = "naive",
+    .description = "plain float32 loops, one query row at a time (the baseline)",
+    .causal_fwd = causal_fwd,
+    .causal_bwd = causal_bwd,
+    .full_fwd = full_fwd,
+    .decode_step = decode_step,
+    .cubic_fwd = cubic_fwd,
+    .cubic_bwd = cubic_bwd,
+    .shared_fwd = shared_fwd,
+    .shared_bwd = shared_bwd,
+};

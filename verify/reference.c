@@ -1,0 +1,139 @@
+/* reference.c: float64 attention for every operator, through one row map. */
+#include "reference.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t ref_row_map(ca_entry e, int n, ref_row *rows)
+{
+    size_t r = 0;
+    switch (e) {
+    case CA_CAUSAL_FWD:
+    case CA_CAUSAL_BWD:
+    case CA_FULL_FWD:
+        for (int i = 0; i < n; i++, r++)
+            if (rows) rows[r] = (ref_row){(size_t)i, 0, e == CA_FULL_FWD ? n : i + 1};
+        return r;
+    case CA_CUBIC_FWD:
+    case CA_CUBIC_BWD: /* prefix t attends over its own packed rows */
+        for (int t = 1; t <= n; t++)
+            for (int i = 0; i < t; i++, r++)
+                if (rows) rows[r] = (ref_row){ca_prefix_offset(t) + i, ca_prefix_offset(t), t};
+        return r;
+    case CA_SHARED_FWD:
+    case CA_SHARED_BWD: /* prefix t reuses the shared rows 0..t-1 */
+        for (int t = 1; t <= n; t++)
+            for (int i = 0; i < t; i++, r++)
+                if (rows) rows[r] = (ref_row){(size_t)i, 0, t};
+        return r;
+    default:
+        return 0;
+    }
+}
+
+static double dotd(const double *a, const double *b, int d)
+{
+    double acc = 0.0;
+    for (int c = 0; c < d; c++) acc += a[c] * b[c];
+    return acc;
+}
+
+/* Probabilities of one row: p[j] = softmax_j(s q . k_j), j < len; returns lse. */
+static double row_probs(int d, int len, const double *q, const double *k, double *p)
+{
+    const double s = 1.0 / sqrt((double)d);
+    double m = -INFINITY;
+    for (int j = 0; j < len; j++) {
+        p[j] = s * dotd(q, k + (size_t)j * d, d);
+        if (p[j] > m) m = p[j];
+    }
+    double l = 0.0;
+    for (int j = 0; j < len; j++) l += exp(p[j] - m);
+    double lse = m + log(l);
+    for (int j = 0; j < len; j++) p[j] = exp(p[j] - lse);
+    return lse;
+}
+
+static ca_status map_rows(ca_entry e, ca_shape sh, ref_row **rows, size_t *count,
+                          double **p)
+{
+    *count = ref_row_map(e, sh.n, NULL);
+    *rows = malloc(*count * sizeof **rows);
+    *p = malloc((size_t)sh.n * sizeof **p);
+    if (!*rows || !*p) {
+        free(*rows);
+        free(*p);
+        return CA_ERR_NOMEM;
+    }
+    ref_row_map(e, sh.n, *rows);
+    return CA_OK;
+}
+
+ca_status ref_fwd(ca_entry e, ca_shape sh, const double *q, const double *k,
+                  const double *v, double *o, double *lse)
+{
+    ca_status st = ca_check_shape(e, sh);
+    if (st != CA_OK) return st;
+    if (!q || !k || !v || !o || !lse) return CA_ERR_NULL;
+    ref_row *rows;
+    size_t count;
+    double *p;
+    if ((st = map_rows(e, sh, &rows, &count, &p)) != CA_OK) return st;
+    const int d = sh.d;
+    const size_t in = ca_in_rows(e, sh.n) * d, out = count * d;
+    for (int h = 0; h < sh.heads; h++)
+        for (size_t r = 0; r < count; r++) {
+            const double *qi = q + h * in + rows[r].q_row * d;
+            const double *kb = k + h * in + rows[r].key_row * d;
+            const double *vb = v + h * in + rows[r].key_row * d;
+            double *orow = o + h * out + r * d;
+            lse[h * count + r] = row_probs(d, rows[r].len, qi, kb, p);
+            memset(orow, 0, (size_t)d * sizeof *orow);
+            for (int j = 0; j < rows[r].len; j++)
+                for (int c = 0; c < d; c++) orow[c] += p[j] * vb[(size_t)j * d + c];
+        }
+    free(rows);
+    free(p);
+    return CA_OK;
+}
+
+ca_status ref_bwd(ca_entry e, ca_shape sh, const double *q, const double *k,
+                  const double *v, const double *o, const double *lse, const double *dout,
+                  double *dq, double *dk, double *dv)
+{
+    ca_status st = ca_check_shape(e, sh);
+    if (st != CA_OK) return st;
+    if (!q || !k || !v || !o || !lse || !dout || !dq || !dk || !dv) return CA_ERR_NULL;
+    ref_row *rows;
+    size_t count;
+    double *p;
+    if ((st = map_rows(e, sh, &rows, &count, &p)) != CA_OK) return st;
+    const int d = sh.d;
+    const double s = 1.0 / sqrt((double)d);
+    const size_t in = ca_in_rows(e, sh.n) * d, out = count * d;
+    memset(dq, 0, in * sh.heads * sizeof *dq);
+    memset(dk, 0, in * sh.heads * sizeof *dk);
+    memset(dv, 0, in * sh.heads * sizeof *dv);
+    (void)lse; /* recomputed in float64 rather than trusted from the caller */
+    for (int h = 0; h < sh.heads; h++)
+        for (size_t r = 0; r < count; r++) {
+            const size_t qo = h * in + rows[r].q_row * d, ko = h * in + rows[r].key_row * d;
+            const double *dO = dout + h * out + r * d, *orow = o + h * out + r * d;
+            row_probs(d, rows[r].len, q + qo, k + ko, p);
+            /* D_i = dO_i . o_i; dS_ij = P_ij (dO_i . v_j - D_i) */
+            double D = dotd(dO, orow, d);
+            for (int j = 0; j < rows[r].len; j++) {
+                const size_t kj = ko + (size_t)j * d;
+                double dS = p[j] * (dotd(dO, v + kj, d) - D);
+                for (int c = 0; c < d; c++) {
+                    dv[kj + c] += p[j] * dO[c];
+                    dq[qo + c] += s * dS * k[kj + c];
+                    dk[kj + c] += s * dS * q[qo + c];
+                }
+            }
+        }
+    free(rows);
+    free(p);
+    return CA_OK;
+}
