@@ -26,7 +26,7 @@ LDSAN    :=
 endif
 
 CFLAGS   := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $(OPT) -fopenmp \
-            -Iinclude -Iverify -I$(BUILD) -isystem $(BLIS_INC)
+            -Iinclude -Iimpls/frame -Iverify -I$(BUILD) -isystem $(BLIS_INC)
 LDLIBS   := $(BLIS_LIB) -lcsv -lm -lpthread
 LDFLAGS  := -fopenmp $(LDSAN)
 
