@@ -1,0 +1,54 @@
+/* checks.h: the verification of DESIGN.md §4 as a table of cells, one per
+ * implementation x entry point x check, each PASS / FAIL / not provided / n/a with the
+ * worst error seen and the tolerance it was held to. */
+#ifndef CHECKS_H
+#define CHECKS_H
+
+#include "cubattn.h"
+
+#include <stdio.h>
+
+typedef enum check_kind {
+    CHK_REF,         /* vs the float64 reference over the awkward-shape grid (§4.3, §4.5) */
+    CHK_EXTREME,     /* softmax-breaking inputs vs the reference (§4.5) */
+    CHK_FD,          /* own directional finite difference of its own forward (§4.3) */
+    CHK_EQUIV,       /* inference-equivalence (§4.4) */
+    CHK_DETERMINISM, /* bit-identical repeated runs (§4.6) */
+    CHK_BADARGS,     /* error codes for bad arguments, never a crash (§4.8) */
+    CHK_COUNT
+} check_kind;
+
+typedef enum cell_status { CELL_NA, CELL_NOT_PROVIDED, CELL_PASS, CELL_FAIL } cell_status;
+
+typedef struct cell {
+    cell_status st;
+    double err, tol;  /* the case with the largest err / tol */
+    int cases;        /* cases recorded */
+    char note[200];   /* first failure, or what was covered */
+} cell;
+
+typedef struct impl_result {
+    const ca_impl *impl;
+    cell cells[CA_ENTRY_COUNT][CHK_COUNT];
+} impl_result;
+
+typedef struct verify_opts {
+    int threads;   /* threads handed to every implementation */
+    int quick;     /* the small grid of `make test` */
+    FILE *progress; /* one line per stage, or NULL */
+} verify_opts;
+
+const char *check_name(check_kind c);
+const char *cell_status_name(cell_status st);
+
+/* Runs every check on impls[0..count-1], results[i] for impls[i]. The naive
+ * implementation of the registry is the baseline; it need not be among impls. Returns
+ * the number of FAIL cells, or -1 when the baseline or memory is missing. */
+int verify_run(const ca_impl *const *impls, int count, const verify_opts *opts,
+               impl_result *results);
+
+/* The float64 reference's own central-difference gradient check (§4.2) on every
+ * operator with a backward; fills one cell per operator (CA_*_BWD index). */
+int verify_reference_gradients(cell cells[CA_ENTRY_COUNT], FILE *progress);
+
+#endif

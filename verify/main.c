@@ -1,0 +1,208 @@
+/* main.c: `verify`, the command behind `make verify`. Runs every check of DESIGN.md §4
+ * on the chosen implementations, prints the implementation x entry x check table, writes
+ * it as CSV for the report, and exits non-zero on any FAIL. */
+#include "blis_ctx.h"
+#include "checks.h"
+
+#include <csv.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: verify [--impl a,b,...] [--threads T] [--quick] [--summary FILE.csv]\n"
+            "  --impl     implementations to check (default: all registered: %s)\n"
+            "  --threads  threads handed to each implementation (default 1)\n"
+            "  --quick    the small shape grid used by `make test`\n"
+            "  --summary  also write the table as CSV (read by the report)\n",
+            ca_impl_names());
+}
+
+static int parse_int(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 1 || v > 1024) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Splits a comma list of names into registered implementations. */
+static int parse_impls(char *list, const ca_impl **out, int max)
+{
+    int n = 0;
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        const ca_impl *impl = ca_impl_find(tok);
+        if (!impl) {
+            fprintf(stderr, "verify: unknown implementation '%s' (known: %s)\n", tok,
+                    ca_impl_names());
+            return -1;
+        }
+        if (n == max) return -1;
+        out[n++] = impl;
+    }
+    return n;
+}
+
+static void fmt_cell(char *buf, size_t len, const cell *c)
+{
+    if (c->st == CELL_PASS || c->st == CELL_FAIL)
+        snprintf(buf, len, "%s %.1e/%.1e", cell_status_name(c->st), c->err, c->tol);
+    else
+        snprintf(buf, len, "%s", cell_status_name(c->st));
+}
+
+static void print_table(const impl_result *res, int count, const cell *refcells)
+{
+    printf("\n%-8s %-12s", "impl", "entry");
+    for (int c = 0; c < CHK_COUNT; c++) printf(" %-19s", check_name(c));
+    printf("\n(each cell: status worst-err/its-tolerance; determ: differing elements/0;"
+           " bad_args: mismatches/0)\n");
+    for (int e = 0; e < CA_ENTRY_COUNT; e++) {
+        const cell *c = &refcells[e];
+        if (c->st == CELL_NA) continue;
+        char buf[48];
+        fmt_cell(buf, sizeof buf, c);
+        printf("%-8s %-12s gradcheck %s  (%s)\n", "ref64", ca_entry_name(e), buf, c->note);
+    }
+    for (int i = 0; i < count; i++) {
+        for (int e = 0; e < CA_ENTRY_COUNT; e++) {
+            printf("%-8s %-12s", res[i].impl->name, ca_entry_name(e));
+            for (int c = 0; c < CHK_COUNT; c++) {
+                char buf[48];
+                fmt_cell(buf, sizeof buf, &res[i].cells[e][c]);
+                printf(" %-19s", buf);
+            }
+            printf("\n");
+        }
+        if (res[i].impl->absent_reason)
+            printf("%-8s not provided because: %s\n", res[i].impl->name,
+                   res[i].impl->absent_reason);
+        if (res[i].impl->runtime_note)
+            printf("%-8s runs with: %s\n", res[i].impl->name, res[i].impl->runtime_note());
+    }
+    int header = 0;
+    for (int i = 0; i < count; i++)
+        for (int e = 0; e < CA_ENTRY_COUNT; e++)
+            for (int c = 0; c < CHK_COUNT; c++) {
+                const cell *x = &res[i].cells[e][c];
+                if (x->st != CELL_FAIL) continue;
+                if (!header++) printf("\nFailures:\n");
+                printf("  %s %s %s: %s\n", res[i].impl->name, ca_entry_name(e),
+                       check_name(c), x->note);
+            }
+}
+
+static void csv_field(FILE *f, const char *s, int last)
+{
+    csv_fwrite(f, s, strlen(s));
+    fputc(last ? '\n' : ',', f);
+}
+
+static void csv_row(FILE *f, const char *impl, const char *entry, const char *check,
+                    const cell *c)
+{
+    char err[32], tol[32];
+    snprintf(err, sizeof err, "%.6g", c->err);
+    snprintf(tol, sizeof tol, "%.6g", c->tol);
+    int measured = c->st == CELL_PASS || c->st == CELL_FAIL;
+    csv_field(f, impl, 0);
+    csv_field(f, entry, 0);
+    csv_field(f, check, 0);
+    csv_field(f, cell_status_name(c->st), 0);
+    csv_field(f, measured ? err : "", 0);
+    csv_field(f, measured ? tol : "", 0);
+    csv_field(f, c->note, 1);
+}
+
+/* Written to FILE.tmp and renamed, so a half-written summary never looks complete. */
+static int write_summary(const char *path, const impl_result *res, int count,
+                         const cell *refcells, int threads)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    const char *cols[] = {"impl", "entry", "check", "status", "err", "tol", "note"};
+    for (int i = 0; i < 7; i++) csv_field(f, cols[i], i == 6);
+    char note[200];
+    snprintf(note, sizeof note, "threads=%d; blis=%s", threads, ca_blis_config());
+    cell info = {CELL_NA, 0, 0, 0, ""};
+    snprintf(info.note, sizeof info.note, "%s", note);
+    csv_row(f, "run", "-", "config", &info);
+    for (int e = 0; e < CA_ENTRY_COUNT; e++)
+        if (refcells[e].st != CELL_NA) csv_row(f, "ref64", ca_entry_name(e), "gradcheck", &refcells[e]);
+    for (int i = 0; i < count; i++)
+        for (int e = 0; e < CA_ENTRY_COUNT; e++)
+            for (int c = 0; c < CHK_COUNT; c++)
+                csv_row(f, res[i].impl->name, ca_entry_name(e), check_name(c), &res[i].cells[e][c]);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        perror(path);
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const ca_impl *impls[64];
+    int count = 0, threads = 1, quick = 0;
+    const char *summary = NULL;
+    char *impl_list = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_val = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--quick")) {
+            quick = 1;
+        } else if (!strcmp(a, "--impl") && has_val) {
+            impl_list = argv[++i];
+        } else if (!strcmp(a, "--threads") && has_val) {
+            if (parse_int(argv[++i], &threads)) {
+                fprintf(stderr, "verify: --threads wants an integer in 1..1024, got '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(a, "--summary") && has_val) {
+            summary = argv[++i];
+        } else {
+            fprintf(stderr, "verify: unknown or incomplete argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (impl_list) {
+        if ((count = parse_impls(impl_list, impls, 64)) <= 0) return 2;
+    } else {
+        for (int i = 0; i < ca_impl_count() && i < 64; i++) impls[count++] = ca_impl_at(i);
+    }
+    omp_set_num_threads(threads);
+    printf("verify: %d implementation(s), %d thread(s), %s grid; BLIS %s\n", count, threads,
+           quick ? "quick" : "full", ca_blis_config());
+
+    cell refcells[CA_ENTRY_COUNT];
+    int fails = verify_reference_gradients(refcells, stderr);
+    impl_result *res = calloc((size_t)count, sizeof *res);
+    verify_opts o = {threads, quick, stderr};
+    int f2 = res ? verify_run(impls, count, &o, res) : -1;
+    if (f2 < 0) {
+        fprintf(stderr, "verify: could not run (see above)\n");
+        free(res);
+        return 2;
+    }
+    fails += f2;
+    print_table(res, count, refcells);
+    if (summary && write_summary(summary, res, count, refcells, threads)) fails++;
+    printf("\nverify: %s (%d failing cell%s)\n", fails ? "FAILED" : "all checks passed", fails,
+           fails == 1 ? "" : "s");
+    free(res);
+    return fails ? 1 : 0;
+}

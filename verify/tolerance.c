@@ -1,0 +1,17 @@
+/* tolerance.c: the numbers behind tolerance.h. */
+#include "tolerance.h"
+
+#include <float.h>
+#include <math.h>
+
+double tol_vs_baseline(double baseline_err) { return 2.0 * baseline_err + ldexp(1.0, -20); }
+
+double tol_naive_bound(size_t longest_sum, double max_abs_logit)
+{
+    return NAIVE_BOUND_C * ((double)longest_sum + 8.0) * ldexp(1.0, -24) *
+           (1.0 + max_abs_logit);
+}
+
+double fd_step(double input_scale) { return cbrt((double)FLT_EPSILON) * input_scale; }
+
+double tol_equivalence(double tol_a, double tol_b) { return tol_a + tol_b; }
