@@ -1,0 +1,182 @@
+/* mutants.c: the broken implementations of mutants.h. Each wraps naive (reached through
+ * its descriptor) and injects its one bug; scratch is malloc'd, which test code may do. */
+#include "mutants.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const ca_impl ca_impl_naive;
+static const ca_exec one_thread = {1, NULL, 0};
+
+/* Copies rows [r0, r0 + rows) of head h of a [heads][total][d] tensor to dst [rows][d]. */
+static void rows_of(float *dst, const float *src, int h, size_t total, size_t r0,
+                    size_t rows, int d)
+{
+    memcpy(dst, src + ((size_t)h * total + r0) * d, rows * d * sizeof *dst);
+}
+
+/* Causal row i computed as row i of a full pass over keys 0..i+1: one key too many. */
+static ca_status mask_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, float *o, float *lse)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d;
+    float *buf = malloc((size_t)5 * n * d * sizeof *buf), *l = malloc((size_t)n * sizeof *l);
+    if (!buf || !l) { free(buf); free(l); return CA_ERR_NOMEM; }
+    float *qs = buf, *ks = qs + (size_t)n * d, *vs = ks + (size_t)n * d, *os = vs + (size_t)n * d;
+    for (int h = 0; h < sh.heads; h++)
+        for (int i = 0; i < n; i++) {
+            int len = i + 2 < n ? i + 2 : n; /* the bug: should be i + 1 */
+            rows_of(qs, q, h, n, 0, len, d);
+            rows_of(ks, k, h, n, 0, len, d);
+            rows_of(vs, v, h, n, 0, len, d);
+            ca_shape one = {len, d, 1};
+            ca_impl_naive.full_fwd(one, &one_thread, qs, ks, vs, os, l);
+            memcpy(o + ((size_t)h * n + i) * d, os + (size_t)i * d, (size_t)d * sizeof *o);
+            lse[(size_t)h * n + i] = l[i];
+        }
+    free(buf);
+    free(l);
+    return CA_OK;
+}
+
+const ca_impl mutant_mask_off_by_one = {
+    .name = "mask_off_by_one", .description = "causal row i sees key i+1",
+    .causal_fwd = mask_fwd,
+};
+
+/* Queries pre-multiplied by sqrt(d) cancel the 1/sqrt(d) scale: scores unscaled. */
+static ca_status noscale_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                             const float *v, float *o, float *lse)
+{
+    size_t n = (size_t)sh.heads * sh.n * sh.d;
+    float *qs = malloc(n * sizeof *qs);
+    if (!qs) return CA_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) qs[i] = q[i] * sqrtf((float)sh.d);
+    ca_status st = ca_impl_naive.causal_fwd(sh, ex, qs, k, v, o, lse);
+    free(qs);
+    return st;
+}
+
+const ca_impl mutant_scale_missing = {
+    .name = "scale_missing", .description = "scores not scaled by 1/sqrt(d)",
+    .causal_fwd = noscale_fwd,
+};
+
+/* D_i = dO_i . o_i is computed from o; a zero o is exactly the backward without it. */
+static ca_status dropD_bwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                           const float *v, const float *o, const float *lse, const float *dout,
+                           float *dq, float *dk, float *dv)
+{
+    (void)o;
+    float *zero = calloc((size_t)sh.heads * sh.n * sh.d, sizeof *zero);
+    if (!zero) return CA_ERR_NOMEM;
+    ca_status st = ca_impl_naive.causal_bwd(sh, ex, q, k, v, zero, lse, dout, dq, dk, dv);
+    free(zero);
+    return st;
+}
+
+/* The forward is naive's own: only the backward carries the bug. */
+static ca_status naive_causal_fwd(ca_shape sh, const ca_exec *ex, const float *q,
+                                  const float *k, const float *v, float *o, float *lse)
+{
+    return ca_impl_naive.causal_fwd(sh, ex, q, k, v, o, lse);
+}
+
+const ca_impl mutant_bwd_drops_D = {
+    .name = "bwd_drops_D", .description = "causal backward without the D_i term",
+    .causal_fwd = naive_causal_fwd,
+    .causal_bwd = dropD_bwd,
+};
+
+/* Prefix t's keys and values taken from prefix t-1's block (prefix 1 from its own). */
+static ca_status offset_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                            const float *v, float *o, float *lse)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d;
+    const size_t T = ca_packed_rows((size_t)n);
+    float *buf = malloc((size_t)4 * n * d * sizeof *buf), *l = malloc((size_t)n * sizeof *l);
+    if (!buf || !l) { free(buf); free(l); return CA_ERR_NOMEM; }
+    float *qs = buf, *ks = qs + (size_t)n * d, *vs = ks + (size_t)n * d, *os = vs + (size_t)n * d;
+    for (int h = 0; h < sh.heads; h++)
+        for (int t = 1; t <= n; t++) {
+            size_t off = ca_prefix_offset((size_t)t);
+            size_t koff = ca_prefix_offset((size_t)(t > 1 ? t - 1 : 1)); /* the bug */
+            rows_of(qs, q, h, T, off, (size_t)t, d);
+            rows_of(ks, k, h, T, koff, (size_t)t, d);
+            rows_of(vs, v, h, T, koff, (size_t)t, d);
+            ca_shape one = {t, d, 1};
+            ca_impl_naive.full_fwd(one, &one_thread, qs, ks, vs, os, l);
+            memcpy(o + ((size_t)h * T + off) * d, os, (size_t)t * d * sizeof *o);
+            memcpy(lse + (size_t)h * T + off, l, (size_t)t * sizeof *l);
+        }
+    free(buf);
+    free(l);
+    return CA_OK;
+}
+
+const ca_impl mutant_wrong_prefix_offset = {
+    .name = "wrong_prefix_offset", .description = "cubic prefix t reads prefix t-1's keys",
+    .cubic_fwd = offset_fwd,
+};
+
+/* Every prefix gets the full pass over all N shared keys: the prefix mask forgotten. */
+static ca_status noprefix_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                              const float *v, float *o, float *lse)
+{
+    const int n = sh.n, d = sh.d;
+    const size_t T = ca_packed_rows((size_t)n);
+    float *of = malloc((size_t)sh.heads * n * d * sizeof *of);
+    float *lf = malloc((size_t)sh.heads * n * sizeof *lf);
+    ca_status st = of && lf ? ca_impl_naive.full_fwd(sh, ex, q, k, v, of, lf) : CA_ERR_NOMEM;
+    for (int h = 0; st == CA_OK && h < sh.heads; h++)
+        for (int t = 1; t <= n; t++) {
+            size_t off = (size_t)h * T + ca_prefix_offset((size_t)t);
+            memcpy(o + off * d, of + (size_t)h * n * d, (size_t)t * d * sizeof *o);
+            memcpy(lse + off, lf + (size_t)h * n, (size_t)t * sizeof *lse);
+        }
+    free(of);
+    free(lf);
+    return st;
+}
+
+const ca_impl mutant_shared_no_prefix = {
+    .name = "shared_no_prefix", .description = "cubic_shared prefix t attends all N keys",
+    .shared_fwd = noprefix_fwd,
+};
+
+/* Zero k_t, v_t handed to naive: the cache row of the new token is never filled. */
+static ca_status noappend_step(ca_shape sh, const ca_exec *ex, int t, const float *q_t,
+                               const float *k_t, const float *v_t, float *k_cache,
+                               float *v_cache, float *o_t, float *lse_t)
+{
+    (void)k_t; (void)v_t;
+    float *zero = calloc((size_t)sh.heads * sh.d, sizeof *zero);
+    if (!zero) return CA_ERR_NOMEM;
+    ca_status st = ca_impl_naive.decode_step(sh, ex, t, q_t, zero, zero, k_cache, v_cache,
+                                             o_t, lse_t);
+    free(zero);
+    return st;
+}
+
+const ca_impl mutant_decode_no_append = {
+    .name = "decode_no_append", .description = "decode never writes k_t, v_t to the cache",
+    .decode_step = noappend_step,
+};
+
+/* One ulp added to o[0] on every other call: results depend on call history. */
+static ca_status flaky_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                           const float *v, float *o, float *lse)
+{
+    static int calls;
+    ca_status st = ca_impl_naive.full_fwd(sh, ex, q, k, v, o, lse);
+    if (st == CA_OK && (calls++ & 1)) o[0] = nextafterf(o[0], INFINITY);
+    return st;
+}
+
+const ca_impl mutant_nondeterministic = {
+    .name = "nondeterministic", .description = "output varies by one ulp between calls",
+    .full_fwd = flaky_fwd,
+};

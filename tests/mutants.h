@@ -1,0 +1,16 @@
+/* mutants.h: deliberately broken implementations (DESIGN.md §4.7), each named for its
+ * bug, each built on naive's correct entry points with exactly one thing wrong. */
+#ifndef MUTANTS_H
+#define MUTANTS_H
+
+#include "cubattn.h"
+
+extern const ca_impl mutant_mask_off_by_one;    /* causal row i also sees key i+1 */
+extern const ca_impl mutant_scale_missing;      /* scores not scaled by 1/sqrt(d) */
+extern const ca_impl mutant_bwd_drops_D;        /* backward without the D_i = dO_i.o_i term */
+extern const ca_impl mutant_wrong_prefix_offset;/* cubic prefix t reads prefix t-1's keys */
+extern const ca_impl mutant_shared_no_prefix;   /* cubic_shared prefix t attends all N keys */
+extern const ca_impl mutant_decode_no_append;   /* decode never writes k_t, v_t to the cache */
+extern const ca_impl mutant_nondeterministic;   /* output varies by one ulp between calls */
+
+#endif
