@@ -1,0 +1,416 @@
+/* cell.c: one benchmark cell, i.e. (implementation, operator, pass, N, threads):
+ * allocate the working buffers (inputs, outputs and the workspace the implementation
+ * asks for), warm up, repeat until the time budget, then check the output against the
+ * float64 reference when that is affordable. */
+#include "bench.h"
+#include "reference.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Element counts of a cell's tensors. */
+typedef struct sizes {
+    ca_shape sh;
+    ca_entry fe, be;    /* forward (or decode) entry, backward entry or CA_ENTRY_COUNT */
+    int need_bwd;
+    double in, out, lse; /* float elements: each of q/k/v; o (and dout); lse */
+    double cache;        /* decode: each of the two caches */
+} sizes;
+
+static sizes cell_sizes(bop op, bpass p, ca_shape sh)
+{
+    sizes z;
+    memset(&z, 0, sizeof z);
+    z.sh = sh;
+    z.fe = p == BP_FULL_STEP ? CA_FULL_FWD : bop_fwd_entry(op);
+    z.be = (p == BP_BWD || p == BP_FWDBWD) ? bop_bwd_entry(op) : CA_ENTRY_COUNT;
+    z.need_bwd = z.be != CA_ENTRY_COUNT;
+    const double d = sh.d, h = sh.heads, N = sh.n;
+    if (z.fe == CA_DECODE_STEP) {
+        z.in = z.out = d * h;
+        z.lse = h;
+        z.cache = N * d * h;
+    } else {
+        /* computed in double: ca_in_rows returns 0 when the count overflows size_t */
+        double in_rows = (op == BOP_CUBIC && p != BP_FULL_STEP) ? N * (N + 1) / 2 : N;
+        double out_rows = (op == BOP_CUBIC || op == BOP_SHARED) && p != BP_FULL_STEP
+                              ? N * (N + 1) / 2 : N;
+        z.in = in_rows * d * h;
+        z.out = out_rows * d * h;
+        z.lse = out_rows * h;
+    }
+    return z;
+}
+
+/* Workspace bytes of the cell's entries (the larger of forward and backward). */
+static ca_status cell_ws(const ca_impl *impl, const sizes *z, int threads, size_t *ws)
+{
+    size_t a = 0, b = 0;
+    ca_status st = ca_workspace_bytes(impl, z->fe, z->sh, threads, &a);
+    if (st != CA_OK) return st;
+    if (z->need_bwd) {
+        st = ca_workspace_bytes(impl, z->be, z->sh, threads, &b);
+        if (st != CA_OK) return st;
+    }
+    *ws = a > b ? a : b;
+    return CA_OK;
+}
+
+static double tensor_bytes(const sizes *z)
+{
+    double f = 3 * z->in + z->out + z->lse + 2 * z->cache;
+    if (z->need_bwd) f += z->out + 3 * z->in; /* dout; dq, dk, dv */
+    return f * sizeof(float);
+}
+
+double cell_bytes(const ca_impl *impl, bop op, bpass p, ca_shape sh, int threads)
+{
+    sizes z = cell_sizes(op, p, sh);
+    double t = tensor_bytes(&z);
+    if (t > (double)SIZE_MAX / 2) return -1;
+    size_t ws = 0;
+    ca_status st = cell_ws(impl, &z, threads, &ws);
+    if (st == CA_ERR_OVERFLOW) return -1;
+    return t + (double)ws;
+}
+
+/* ---- buffers ----------------------------------------------------------------------- */
+
+typedef struct buffers {
+    float *q, *k, *v, *o, *lse, *dout, *dq, *dk, *dv, *kc, *vc;
+    void *ws;
+    size_t ws_bytes;
+} buffers;
+
+static void *alloc_floats(double count)
+{
+    size_t bytes = (size_t)count * sizeof(float);
+    bytes = (bytes + 63) / 64 * 64;
+    if (bytes == 0) bytes = 64;
+    return aligned_alloc(64, bytes);
+}
+
+static void buffers_free(buffers *b)
+{
+    float **all[] = {&b->q, &b->k, &b->v, &b->o, &b->lse, &b->dout,
+                     &b->dq, &b->dk, &b->dv, &b->kc, &b->vc};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        free(*all[i]);
+        *all[i] = NULL;
+    }
+    free(b->ws);
+    b->ws = NULL;
+}
+
+/* Uniform in [-sqrt 3, sqrt 3] (unit variance) from xorshift64*: cheap enough for the
+ * hundreds of millions of elements a cubic cell holds. */
+static void fill(float *x, double count, uint64_t *s)
+{
+    size_t n = (size_t)count;
+    for (size_t i = 0; i < n; i++) {
+        *s ^= *s >> 12;
+        *s ^= *s << 25;
+        *s ^= *s >> 27;
+        uint64_t r = *s * 0x2545F4914F6CDD1DULL;
+        x[i] = (float)(((double)(r >> 11) * 0x1.0p-53 * 2.0 - 1.0) * 1.7320508075688772);
+    }
+}
+
+static int buffers_alloc(const sizes *z, size_t ws_bytes, uint64_t seed, buffers *b)
+{
+    memset(b, 0, sizeof *b);
+    uint64_t s = seed | 1;
+    b->q = alloc_floats(z->in);
+    b->k = alloc_floats(z->in);
+    b->v = alloc_floats(z->in);
+    b->o = alloc_floats(z->out);
+    b->lse = alloc_floats(z->lse);
+    int ok = b->q && b->k && b->v && b->o && b->lse;
+    if (z->need_bwd) {
+        b->dout = alloc_floats(z->out);
+        b->dq = alloc_floats(z->in);
+        b->dk = alloc_floats(z->in);
+        b->dv = alloc_floats(z->in);
+        ok = ok && b->dout && b->dq && b->dk && b->dv;
+    }
+    if (z->cache > 0) {
+        b->kc = alloc_floats(z->cache);
+        b->vc = alloc_floats(z->cache);
+        ok = ok && b->kc && b->vc;
+    }
+    if (ws_bytes > 0) {
+        b->ws = aligned_alloc(64, (ws_bytes + 63) / 64 * 64);
+        b->ws_bytes = ws_bytes;
+        ok = ok && b->ws;
+    }
+    if (!ok) {
+        buffers_free(b);
+        return -1;
+    }
+    fill(b->q, z->in, &s);
+    fill(b->k, z->in, &s);
+    fill(b->v, z->in, &s);
+    memset(b->o, 0, (size_t)z->out * sizeof(float));
+    memset(b->lse, 0, (size_t)z->lse * sizeof(float));
+    if (z->need_bwd) {
+        fill(b->dout, z->out, &s);
+        memset(b->dq, 0, (size_t)z->in * sizeof(float));
+        memset(b->dk, 0, (size_t)z->in * sizeof(float));
+        memset(b->dv, 0, (size_t)z->in * sizeof(float));
+    }
+    if (z->cache > 0) { /* the cache as t-1 earlier decode steps would have left it */
+        fill(b->kc, z->cache, &s);
+        fill(b->vc, z->cache, &s);
+    }
+    if (b->ws) memset(b->ws, 0, ws_bytes);
+    return 0;
+}
+
+/* ---- one call ---------------------------------------------------------------------- */
+
+typedef struct call {
+    const ca_impl *impl;
+    const sizes *z;
+    bpass pass;
+    ca_exec ex;
+    buffers *b;
+} call;
+
+static ca_status call_fwd(const call *c)
+{
+    const buffers *b = c->b;
+    if (c->z->fe == CA_DECODE_STEP)
+        return ca_decode_step(c->impl, c->z->sh, &c->ex, c->z->sh.n - 1, b->q, b->k, b->v,
+                              b->kc, b->vc, b->o, b->lse);
+    return ca_run_fwd(c->impl, c->z->fe, c->z->sh, &c->ex, b->q, b->k, b->v, b->o, b->lse);
+}
+
+static ca_status call_bwd(const call *c)
+{
+    const buffers *b = c->b;
+    return ca_run_bwd(c->impl, c->z->be, c->z->sh, &c->ex, b->q, b->k, b->v, b->o, b->lse,
+                      b->dout, b->dq, b->dk, b->dv);
+}
+
+/* The timed unit of the pass. */
+static ca_status call_once(const call *c)
+{
+    ca_status st;
+    switch (c->pass) {
+    case BP_BWD: return call_bwd(c);
+    case BP_FWDBWD:
+        st = call_fwd(c);
+        return st != CA_OK ? st : call_bwd(c);
+    default: return call_fwd(c);
+    }
+}
+
+/* ---- error against the float64 reference ------------------------------------------ */
+
+static double *to_double(const float *x, double count)
+{
+    size_t n = (size_t)count;
+    double *y = malloc((n ? n : 1) * sizeof *y);
+    if (y)
+        for (size_t i = 0; i < n; i++) y[i] = x[i];
+    return y;
+}
+
+/* max|x - ref| / max|ref| (max|x| if ref is all zero); +inf on a non-finite x. */
+static double rel_err(const float *x, const double *ref, double count)
+{
+    size_t n = (size_t)count;
+    double num = 0, den = 0, xmax = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(x[i])) return INFINITY;
+        double e = fabs((double)x[i] - ref[i]);
+        if (e > num) num = e;
+        if (fabs(ref[i]) > den) den = fabs(ref[i]);
+        if (fabs((double)x[i]) > xmax) xmax = fabs((double)x[i]);
+    }
+    if (den == 0) return xmax;
+    return num / den;
+}
+
+/* Decode: q_t against cache rows 0..t-1 of each head, in double. */
+static double decode_err(const sizes *z, const buffers *b)
+{
+    const int d = z->sh.d, t = z->sh.n;
+    const double s = 1.0 / sqrt((double)d);
+    double *p = malloc((size_t)t * sizeof *p), *o = malloc((size_t)d * sizeof *o);
+    double *ref = malloc((size_t)z->out * sizeof *ref);
+    double err = -1;
+    if (!p || !o || !ref) goto done;
+    for (int h = 0; h < z->sh.heads; h++) {
+        const float *q = b->q + (size_t)h * d;
+        const float *kc = b->kc + (size_t)h * t * d, *vc = b->vc + (size_t)h * t * d;
+        double m = -INFINITY, l = 0;
+        for (int j = 0; j < t; j++) {
+            double acc = 0;
+            for (int c = 0; c < d; c++) acc += (double)q[c] * kc[(size_t)j * d + c];
+            p[j] = s * acc;
+            if (p[j] > m) m = p[j];
+        }
+        for (int j = 0; j < t; j++) l += (p[j] = exp(p[j] - m));
+        for (int c = 0; c < d; c++) o[c] = 0;
+        for (int j = 0; j < t; j++)
+            for (int c = 0; c < d; c++) o[c] += p[j] / l * vc[(size_t)j * d + c];
+        memcpy(ref + (size_t)h * d, o, (size_t)d * sizeof *o);
+    }
+    err = rel_err(b->o, ref, z->out);
+done:
+    free(p);
+    free(o);
+    free(ref);
+    return err;
+}
+
+static double max2(double a, double b) { return a > b ? a : b; }
+
+/* Returns the relative error of the cell's outputs, or -1 if it could not be computed. */
+static double reference_err(const sizes *z, bpass pass, const buffers *b)
+{
+    if (z->fe == CA_DECODE_STEP) return decode_err(z, b);
+    double *q = to_double(b->q, z->in), *k = to_double(b->k, z->in), *v = to_double(b->v, z->in);
+    double *o = malloc((size_t)z->out * sizeof *o), *lse = malloc((size_t)z->lse * sizeof *lse);
+    double *dout = NULL, *dq = NULL, *dk = NULL, *dv = NULL;
+    double err = -1;
+    if (!q || !k || !v || !o || !lse) goto done;
+    if (ref_fwd(z->fe, z->sh, q, k, v, o, lse) != CA_OK) goto done;
+    err = 0;
+    if (pass != BP_BWD) err = rel_err(b->o, o, z->out);
+    if (z->need_bwd) {
+        dout = to_double(b->dout, z->out);
+        dq = malloc((size_t)z->in * sizeof *dq);
+        dk = malloc((size_t)z->in * sizeof *dk);
+        dv = malloc((size_t)z->in * sizeof *dv);
+        if (!dout || !dq || !dk || !dv ||
+            ref_bwd(z->be, z->sh, q, k, v, o, lse, dout, dq, dk, dv) != CA_OK) {
+            err = -1;
+            goto done;
+        }
+        err = max2(err, rel_err(b->dq, dq, z->in));
+        err = max2(err, rel_err(b->dk, dk, z->in));
+        err = max2(err, rel_err(b->dv, dv, z->in));
+    }
+done:
+    free(q);
+    free(k);
+    free(v);
+    free(o);
+    free(lse);
+    free(dout);
+    free(dq);
+    free(dk);
+    free(dv);
+    return err;
+}
+
+/* ---- the cell ---------------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void set_error(bench_row *row, ca_status st, const char *where)
+{
+    snprintf(row->status, sizeof row->status, "error: %s%s%s", where, *where ? ": " : "",
+             ca_status_str(st));
+}
+
+int cell_run(const bench_config *cfg, const ca_impl *impl, bop op, bpass p, int n,
+             int threads, bench_row *row)
+{
+    ca_shape sh = {n, cfg->d, cfg->heads};
+    sizes z = cell_sizes(op, p, sh);
+    size_t ws = 0;
+    ca_status st = cell_ws(impl, &z, threads, &ws);
+    if (st != CA_OK) {
+        set_error(row, st, "workspace query");
+        return -1;
+    }
+    buffers b;
+    if (buffers_alloc(&z, ws, cfg->seed + (uint64_t)n * 7919u, &b) != 0) {
+        set_error(row, CA_ERR_NOMEM, "allocating buffers");
+        return -1;
+    }
+    omp_set_num_threads(threads);
+    call c = {impl, &z, p, {threads, b.ws, b.ws_bytes}, &b};
+    const double t_cell = now_seconds();
+
+    /* a backward pass needs the forward's o and lse: computed once, untimed */
+    if (p == BP_BWD && (st = call_fwd(&c)) != CA_OK) {
+        set_error(row, st, "forward before backward");
+        buffers_free(&b);
+        return -1;
+    }
+    /* warm-up: also tells how many calls one repetition needs to last >= 1 ms */
+    double t0 = now_seconds();
+    if ((st = call_once(&c)) != CA_OK) {
+        set_error(row, st, "");
+        buffers_free(&b);
+        return -1;
+    }
+    double tw = now_seconds() - t0;
+    long inner = 1;
+    if (tw < 1e-3) inner = tw > 0 ? (long)ceil(1e-3 / tw) : 1000;
+    if (inner > 100000) inner = 100000;
+
+    double *times = malloc((size_t)cfg->max_reps * sizeof *times);
+    if (!times) {
+        set_error(row, CA_ERR_NOMEM, "");
+        buffers_free(&b);
+        return -1;
+    }
+    int reps = 0;
+    double timed = 0;
+    while (reps < cfg->max_reps) {
+        t0 = now_seconds();
+        for (long i = 0; i < inner && st == CA_OK; i++) st = call_once(&c);
+        double t = now_seconds() - t0;
+        if (st != CA_OK) break;
+        times[reps++] = t / (double)inner;
+        timed += t;
+        if (timed >= cfg->rep_time) break;
+        /* never start a repetition that would take the cell past its budget */
+        if (now_seconds() - t_cell + t > cfg->budget) break;
+    }
+    if (st != CA_OK) {
+        set_error(row, st, "during repetitions");
+        free(times);
+        buffers_free(&b);
+        return -1;
+    }
+    qsort(times, (size_t)reps, sizeof *times, cmp_double);
+    row->reps = reps;
+    row->t_min = times[0];
+    row->t_max = times[reps - 1];
+    row->t_median = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
+    free(times);
+
+    row->max_err = -1;
+    row->err_ref = "";
+    if (cell_flops(op, p, n, cfg->d, cfg->heads) <= cfg->err_flops) {
+        double e = reference_err(&z, p, &b);
+        if (e >= 0) {
+            row->max_err = e;
+            row->err_ref = "float64 reference";
+        }
+    }
+    buffers_free(&b);
+    snprintf(row->status, sizeof row->status, "ok");
+    return 0;
+}

@@ -1,0 +1,182 @@
+/* csv_out.c: the results CSV, written through libcsv (every field quoted by csv_fwrite).
+ * Rows go to a temp file beside the destination, renamed over it only when the sweep
+ * finishes, so an interrupted run never leaves a file that looks complete; SIGINT and
+ * SIGTERM remove the temp file. */
+#include "bench.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The stable column names, in order. The report reads columns by name. */
+static const char *const columns[] = {
+    "impl", "op", "pass", "n", "d", "heads", "threads", "reps",
+    "t_min_s", "t_median_s", "t_max_s", "gflops", "frac_of_sgemm", "flops", "bytes",
+    "max_err", "err_ref", "predicted_s", "status", "sgemm_gflops", "sgemm_n", "impl_note",
+    "commit", "date", "compiler", "cflags", "cpu", "cores", "blis_config",
+};
+enum { NCOL = sizeof columns / sizeof columns[0] };
+
+struct csv_out {
+    FILE *f;
+    char *path;
+    char *tmp;
+    int col; /* columns written in the current row */
+};
+
+/* The temp file the signal handler removes (one sweep per process). */
+static char *volatile pending_tmp;
+
+static void on_signal(int sig)
+{
+    if (pending_tmp) unlink(pending_tmp);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+csv_out *csv_out_open(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "bench: cannot write results to '%s': it is a directory\n", path);
+        return NULL;
+    }
+    csv_out *c = calloc(1, sizeof *c);
+    size_t len = strlen(path);
+    if (!c || !(c->path = malloc(len + 1)) || !(c->tmp = malloc(len + 16))) {
+        fprintf(stderr, "bench: out of memory\n");
+        if (c) free(c->path);
+        free(c);
+        return NULL;
+    }
+    memcpy(c->path, path, len + 1);
+    snprintf(c->tmp, len + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(c->tmp);
+    if (fd < 0) {
+        fprintf(stderr, "bench: cannot write results to '%s': %s\n", path, strerror(errno));
+        free(c->tmp);
+        free(c->path);
+        free(c);
+        return NULL;
+    }
+    fchmod(fd, 0644);
+    c->f = fdopen(fd, "w");
+    if (!c->f) {
+        fprintf(stderr, "bench: cannot write results to '%s': %s\n", path, strerror(errno));
+        close(fd);
+        unlink(c->tmp);
+        free(c->tmp);
+        free(c->path);
+        free(c);
+        return NULL;
+    }
+    pending_tmp = c->tmp;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    for (int i = 0; i < NCOL; i++) {
+        if (i) fputc(',', c->f);
+        csv_fwrite(c->f, columns[i], strlen(columns[i]));
+    }
+    fputc('\n', c->f);
+    return c;
+}
+
+static void field(csv_out *c, const char *s)
+{
+    if (c->col++) fputc(',', c->f);
+    csv_fwrite(c->f, s, strlen(s));
+}
+
+static void field_num(csv_out *c, const char *fmt, double x, int present)
+{
+    char buf[64] = "";
+    if (present) snprintf(buf, sizeof buf, fmt, x);
+    field(c, buf);
+}
+
+static void field_int(csv_out *c, long x)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%ld", x);
+    field(c, buf);
+}
+
+int csv_out_row(csv_out *c, const bench_row *r, const machine_info *m)
+{
+    const int timed = r->t_median > 0;
+    c->col = 0;
+    field(c, r->impl);
+    field(c, bop_name(r->op));
+    field(c, bpass_name(r->pass));
+    field_int(c, r->n);
+    field_int(c, r->d);
+    field_int(c, r->heads);
+    field_int(c, r->threads);
+    field_int(c, timed ? r->reps : 0);
+    field_num(c, "%.6e", r->t_min, timed);
+    field_num(c, "%.6e", r->t_median, timed);
+    field_num(c, "%.6e", r->t_max, timed);
+    field_num(c, "%.4f", r->gflops, timed);
+    field_num(c, "%.4f", r->frac_of_sgemm, timed && r->sgemm_gflops > 0);
+    field_num(c, "%.6e", r->flops, 1);
+    field_num(c, "%.0f", r->bytes, r->bytes >= 0);
+    field_num(c, "%.3e", r->max_err, r->max_err >= 0);
+    field(c, r->err_ref ? r->err_ref : "");
+    field_num(c, "%.3e", r->predicted_s, r->predicted_s >= 0);
+    field(c, r->status);
+    field_num(c, "%.3f", r->sgemm_gflops, r->sgemm_gflops > 0);
+    field_int(c, r->sgemm_n);
+    field(c, r->impl_note ? r->impl_note : "");
+    field(c, m->commit);
+    field(c, m->date);
+    field(c, m->compiler);
+    field(c, m->cflags);
+    field(c, m->cpu);
+    field_int(c, m->cores);
+    field(c, m->blis_config);
+    fputc('\n', c->f);
+    fflush(c->f);
+    if (ferror(c->f)) {
+        fprintf(stderr, "bench: write error on '%s'\n", c->tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static void release(csv_out *c)
+{
+    pending_tmp = NULL;
+    free(c->tmp);
+    free(c->path);
+    free(c);
+}
+
+int csv_out_commit(csv_out *c)
+{
+    int bad = fflush(c->f) != 0 || ferror(c->f);
+    bad |= fsync(fileno(c->f)) != 0;
+    bad |= fclose(c->f) != 0;
+    if (bad || rename(c->tmp, c->path) != 0) {
+        fprintf(stderr, "bench: cannot write results to '%s': %s\n", c->path, strerror(errno));
+        unlink(c->tmp);
+        release(c);
+        return -1;
+    }
+    release(c);
+    return 0;
+}
+
+void csv_out_abort(csv_out *c)
+{
+    if (!c) return;
+    fclose(c->f);
+    unlink(c->tmp);
+    release(c);
+}

@@ -1,0 +1,341 @@
+/* main.c: the bench's command line. Parses and validates the flags, describes the
+ * machine, opens the results file and runs the sweep (plan.c). */
+#include "bench.h"
+
+#include <errno.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_MAX (1 << 20)
+#define D_MAX 4096
+#define HEADS_MAX 4096
+#define THREADS_MAX 1024
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: bench [flags]\n"
+"Times every registered implementation of causal and cubic attention over a sweep of N\n"
+"and writes one CSV row per cell (DESIGN.md section 5).\n"
+"\n"
+"  --impl LIST      implementations, comma-separated, or 'all' (default all: %s)\n"
+"  --op LIST        causal,full,cubic,cubic_shared,decode (default all)\n"
+"                   decode = per-token inference cost at context t: a causal decode\n"
+"                   step with a KV cache (pass kv_step) and cubic's per-token full\n"
+"                   pass over the prefix (pass full_step)\n"
+"  --pass LIST      fwd,bwd,fwdbwd (default all; full has fwd only; decode ignores it)\n"
+"  --n SPEC         A:B geometric from A to B by x2, A:B:F by xF, or a list 64,100,1000\n"
+"                   (default 64:8192; 1 <= N <= %d)\n"
+"  --d D            head dimension (default 64; 1..%d)\n"
+"  --heads H        heads (default 4; 1..%d)\n"
+"  --threads LIST   thread counts, e.g. 2 or 1,2 (default: cores = %d)\n"
+"  --budget T       per cell: skip a cell whose predicted warm-up + one repetition\n"
+"                   exceeds T (default 6s; units s, ms, m)\n"
+"  --rep-time T     repeat until T of timed repetitions (default 0.25s)\n"
+"  --max-reps R     at most R repetitions per cell (default 100)\n"
+"  --total-budget T cells not started within T are written as skipped (default 0 = off)\n"
+"  --mem SIZE       skip cells whose buffers exceed SIZE (default 4G; units K, M, G)\n"
+"  --err-flops F    check against the float64 reference when the cell's FLOPs <= F\n"
+"                   (default 2e8)\n"
+"  --sgemm-n N      size of the square sgemm ceiling (default 2048)\n"
+"  --seed S         input seed (default 1)\n"
+"  --quick          a sweep of a few seconds: n 64:256, budget 0.5s, rep-time 0.02s,\n"
+"                   sgemm-n 512 (flags after it still apply)\n"
+"  --out PATH       results CSV (default results/bench.csv), written to a temp file\n"
+"                   and renamed when the sweep completes\n"
+"  --list           print the registered implementations and exit\n"
+"  --help           this text\n",
+            ca_impl_names(), N_MAX, D_MAX, HEADS_MAX, omp_get_num_procs());
+}
+
+static int fail(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "bench: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n(see bench --help)\n");
+    return 2;
+}
+
+/* Integer in [lo, hi]; -1 on error. */
+static long parse_long(const char *s, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (errno || end == s || *end || x < lo || x > hi) return -1;
+    return x;
+}
+
+/* Seconds with an optional unit s, ms, m; -1 on error. */
+static double parse_time(const char *s)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (errno || end == s || !(x >= 0) || x > 1e6) return -1;
+    if (*end == '\0' || strcmp(end, "s") == 0) return x;
+    if (strcmp(end, "ms") == 0) return x * 1e-3;
+    if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0) return x * 60;
+    return -1;
+}
+
+/* Bytes with an optional unit K, M, G (powers of 1024); -1 on error. */
+static double parse_size(const char *s)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (errno || end == s || !(x > 0)) return -1;
+    if (*end == '\0' || strcmp(end, "B") == 0) return x;
+    if (strcmp(end, "K") == 0 || strcmp(end, "KB") == 0) return x * 1024.0;
+    if (strcmp(end, "M") == 0 || strcmp(end, "MB") == 0) return x * 1048576.0;
+    if (strcmp(end, "G") == 0 || strcmp(end, "GB") == 0) return x * 1073741824.0;
+    return -1;
+}
+
+/* Splits a comma list in place; calls fn on each item; stops on the first error. */
+typedef int (*item_fn)(bench_config *cfg, const char *item);
+
+static int each_item(bench_config *cfg, const char *list, item_fn fn)
+{
+    char buf[1024];
+    if (strlen(list) >= sizeof buf || list[0] == '\0') return fn(cfg, "");
+    strcpy(buf, list);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        int rc = fn(cfg, tok);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int add_impl(bench_config *cfg, const char *name)
+{
+    if (strcmp(name, "all") == 0) {
+        for (int i = 0; i < ca_impl_count() && cfg->n_impls < BENCH_MAX_IMPLS; i++)
+            cfg->impls[cfg->n_impls++] = ca_impl_at(i);
+        return 0;
+    }
+    const ca_impl *impl = ca_impl_find(name);
+    if (!impl) return fail("unknown implementation '%s' (known: %s)", name, ca_impl_names());
+    for (int i = 0; i < cfg->n_impls; i++)
+        if (cfg->impls[i] == impl) return 0;
+    if (cfg->n_impls >= BENCH_MAX_IMPLS) return fail("too many implementations%s%s", "", "");
+    cfg->impls[cfg->n_impls++] = impl;
+    return 0;
+}
+
+static int add_op(bench_config *cfg, const char *name)
+{
+    int op = bop_parse(name);
+    if (op < 0)
+        return fail("unknown operator '%s' (known: %s)", name,
+                    "causal, full, cubic, cubic_shared, decode");
+    cfg->op_on[op] = 1;
+    return 0;
+}
+
+static int add_pass(bench_config *cfg, const char *name)
+{
+    int p = bpass_parse(name);
+    if (p < 0) return fail("unknown pass '%s' (known: %s)", name, "fwd, bwd, fwdbwd");
+    cfg->pass_on[p] = 1;
+    return 0;
+}
+
+static int add_threads(bench_config *cfg, const char *s)
+{
+    long t = parse_long(s, 1, THREADS_MAX);
+    if (t < 0) return fail("bad thread count '%s' (1..%s)", s, "1024");
+    if (cfg->n_threads >= BENCH_MAX_THREADS) return fail("too many thread counts%s%s", "", "");
+    cfg->threads[cfg->n_threads++] = (int)t;
+    return 0;
+}
+
+static int add_n(bench_config *cfg, const char *s)
+{
+    long n = parse_long(s, 1, N_MAX);
+    if (n < 0) return fail("N '%s' out of range or not an integer (1..%s)", s, "1048576");
+    if (cfg->n_ns >= BENCH_MAX_NS) return fail("too many values of N%s%s", "", "");
+    cfg->ns[cfg->n_ns++] = (int)n;
+    return 0;
+}
+
+/* A:B[:F] geometric, or a comma list. */
+static int parse_ns(bench_config *cfg, const char *spec)
+{
+    cfg->n_ns = 0;
+    if (!strchr(spec, ':')) return each_item(cfg, spec, add_n);
+    char a[32], b[32], f[32] = "2";
+    int parts = sscanf(spec, "%31[^:]:%31[^:]:%31s", a, b, f);
+    if (parts < 2) return fail("bad --n range '%s' (expected A:B or A:B:F)%s", spec, "");
+    long lo = parse_long(a, 1, N_MAX), hi = parse_long(b, 1, N_MAX);
+    char *end;
+    double fac = strtod(f, &end);
+    if (lo < 0 || hi < 0)
+        return fail("N in '%s' out of range or not an integer (1..%s)", spec, "1048576");
+    if (*end || !(fac > 1.0) || fac > 1024)
+        return fail("bad factor in --n '%s'%s (expected a number > 1)", spec, "");
+    if (hi < lo) return fail("empty --n range '%s'%s", spec, "");
+    double x = (double)lo;
+    while (x <= (double)hi * (1 + 1e-9)) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%ld", (long)(x + 0.5));
+        int rc = add_n(cfg, buf);
+        if (rc) return rc;
+        x *= fac;
+    }
+    return 0;
+}
+
+static void quick_preset(bench_config *cfg)
+{
+    cfg->n_ns = 0;
+    for (int n = 64; n <= 256; n *= 2) cfg->ns[cfg->n_ns++] = n;
+    cfg->budget = 0.5;
+    cfg->rep_time = 0.02;
+    cfg->max_reps = 20;
+    cfg->sgemm_n = 512;
+    cfg->err_flops = 5e7;
+}
+
+int main(int argc, char **argv)
+{
+    bench_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.d = 64;
+    cfg.heads = 4;
+    cfg.budget = 6.0;
+    cfg.rep_time = 0.25;
+    cfg.max_reps = 100;
+    cfg.total_budget = 0;
+    cfg.mem_budget = 4.0 * 1073741824.0;
+    cfg.err_flops = 2e8;
+    cfg.sgemm_n = 2048;
+    cfg.seed = 1;
+    cfg.out = "results/bench.csv";
+    int rc = parse_ns(&cfg, "64:8192");
+    if (rc) return rc;
+    int have_impl = 0, have_op = 0, have_pass = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char flag[64];
+        const char *val = NULL;
+        const char *eq = strchr(a, '=');
+        if (strncmp(a, "--", 2) == 0 && eq && (size_t)(eq - a) < sizeof flag) {
+            memcpy(flag, a, (size_t)(eq - a));
+            flag[eq - a] = '\0';
+            val = eq + 1;
+        } else {
+            snprintf(flag, sizeof flag, "%s", a);
+        }
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(flag, "--list") == 0) {
+            for (int k = 0; k < ca_impl_count(); k++)
+                printf("%s\t%s\n", ca_impl_at(k)->name, ca_impl_at(k)->description);
+            return 0;
+        }
+        if (strcmp(flag, "--quick") == 0) {
+            quick_preset(&cfg);
+            continue;
+        }
+        static const char *const with_value[] = {
+            "--impl", "--op", "--pass", "--n", "--d", "--heads", "--threads", "--budget",
+            "--rep-time", "--max-reps", "--total-budget", "--mem", "--err-flops",
+            "--sgemm-n", "--seed", "--out"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+            if (strcmp(flag, with_value[k]) == 0) known = 1;
+        if (!known) return fail("unknown flag '%s'%s", a, "");
+        if (!val) {
+            if (i + 1 >= argc) return fail("flag %s needs a value%s", flag, "");
+            val = argv[++i];
+        }
+        if (strcmp(flag, "--impl") == 0) {
+            if (!have_impl) cfg.n_impls = 0;
+            have_impl = 1;
+            rc = each_item(&cfg, val, add_impl);
+        } else if (strcmp(flag, "--op") == 0) {
+            have_op = 1;
+            rc = each_item(&cfg, val, add_op);
+        } else if (strcmp(flag, "--pass") == 0) {
+            have_pass = 1;
+            rc = each_item(&cfg, val, add_pass);
+        } else if (strcmp(flag, "--n") == 0) {
+            rc = parse_ns(&cfg, val);
+        } else if (strcmp(flag, "--d") == 0) {
+            long d = parse_long(val, 1, D_MAX);
+            if (d < 0) return fail("d '%s' out of range or not an integer (1..%s)", val, "4096");
+            cfg.d = (int)d;
+        } else if (strcmp(flag, "--heads") == 0) {
+            long h = parse_long(val, 1, HEADS_MAX);
+            if (h < 0) return fail("heads '%s' out of range (1..%s)", val, "4096");
+            cfg.heads = (int)h;
+        } else if (strcmp(flag, "--threads") == 0) {
+            cfg.n_threads = 0;
+            rc = each_item(&cfg, val, add_threads);
+        } else if (strcmp(flag, "--budget") == 0 || strcmp(flag, "--rep-time") == 0 ||
+                   strcmp(flag, "--total-budget") == 0) {
+            double t = parse_time(val);
+            if (t < 0 || (t == 0 && strcmp(flag, "--total-budget") != 0))
+                return fail("bad time '%s' for %s (e.g. 2s, 500ms, 1m)", val, flag);
+            if (strcmp(flag, "--budget") == 0) cfg.budget = t;
+            else if (strcmp(flag, "--rep-time") == 0) cfg.rep_time = t;
+            else cfg.total_budget = t;
+        } else if (strcmp(flag, "--max-reps") == 0) {
+            long r = parse_long(val, 1, 100000);
+            if (r < 0) return fail("bad --max-reps '%s' (1..%s)", val, "100000");
+            cfg.max_reps = (int)r;
+        } else if (strcmp(flag, "--mem") == 0) {
+            double s = parse_size(val);
+            if (s < 0) return fail("bad size '%s' for --mem (e.g. 4G, 512M)%s", val, "");
+            cfg.mem_budget = s;
+        } else if (strcmp(flag, "--err-flops") == 0) {
+            char *end;
+            double x = strtod(val, &end);
+            if (end == val || *end || !(x >= 0)) return fail("bad --err-flops '%s'%s", val, "");
+            cfg.err_flops = x;
+        } else if (strcmp(flag, "--sgemm-n") == 0) {
+            long n = parse_long(val, 16, 16384);
+            if (n < 0) return fail("bad --sgemm-n '%s' (16..%s)", val, "16384");
+            cfg.sgemm_n = (int)n;
+        } else if (strcmp(flag, "--seed") == 0) {
+            long s = parse_long(val, 0, 2147483647L);
+            if (s < 0) return fail("bad --seed '%s'%s", val, "");
+            cfg.seed = (unsigned long long)s;
+        } else if (strcmp(flag, "--out") == 0) {
+            if (!val[0]) return fail("empty --out path%s%s", "", "");
+            cfg.out = val;
+        }
+        if (rc) return rc;
+    }
+    if (!have_impl)
+        for (int k = 0; k < ca_impl_count() && cfg.n_impls < BENCH_MAX_IMPLS; k++)
+            cfg.impls[cfg.n_impls++] = ca_impl_at(k);
+    if (!have_op)
+        for (int k = 0; k < BOP_COUNT; k++) cfg.op_on[k] = 1;
+    if (!have_pass)
+        for (int k = 0; k <= BP_FWDBWD; k++) cfg.pass_on[k] = 1;
+    if (cfg.n_threads == 0) cfg.threads[cfg.n_threads++] = omp_get_num_procs();
+    if (cfg.n_impls == 0) return fail("no implementation to run%s%s", "", "");
+    if (cfg.budget < cfg.rep_time) cfg.rep_time = cfg.budget;
+
+    machine_info m;
+    machine_describe(&m);
+    csv_out *out = csv_out_open(cfg.out);
+    if (!out) return 1;
+    fprintf(stderr, "bench: %d implementation(s), d=%d heads=%d, cpu %s (%d cores), BLIS %s\n",
+            cfg.n_impls, cfg.d, cfg.heads, m.cpu, m.cores, m.blis_config);
+    if (sweep_run(&cfg, &m, out) != 0) {
+        csv_out_abort(out);
+        return 1;
+    }
+    if (csv_out_commit(out) != 0) return 1;
+    fprintf(stderr, "bench: wrote %s\n", cfg.out);
+    return 0;
+}
