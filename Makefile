@@ -39,6 +39,7 @@ LIB       := $(BUILD)/libcubattn.a
 
 VERIFY_SRC:= $(filter-out $(REF_SRC), $(sort $(wildcard verify/*.c)))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
+REPORT_SRC:= $(sort $(wildcard bench/report/*.c))
 TEST_SRC  := $(sort $(wildcard tests/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -87,6 +88,13 @@ $(BUILD)/verify: $(call obj,$(VERIFY_SRC)) $(LIB)
 $(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# The bench records the optimisation flags it was built with.
+$(BUILD)/obj/bench/machine.o: CFLAGS += '-DCA_BUILD_OPT="$(OPT)"'
+
+# The report reads results/*.csv and needs neither the library nor BLIS.
+$(BUILD)/report: $(call obj,$(REPORT_SRC))
+	$(CC) $(LDFLAGS) $^ -lcsv -lm -o $@
+
 # Tests link the verify checks (not verify's main) to drive them on mutants.
 VERIFY_LIBSRC := $(filter-out verify/main.c, $(VERIFY_SRC))
 $(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC)) $(LIB)
@@ -97,11 +105,13 @@ $(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC)) $(LIB)
 # ---- the jobs ----------------------------------------------------------------------
 verify: deps $(BUILD)/verify
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --threads $(THREADS) $(if $(IMPL),--impl $(IMPL)) \
-	  $(if $(filter 1,$(QUICK)),--quick) --summary results/verify.txt
+	  $(if $(filter 1,$(QUICK)),--quick) --summary results/verify.csv
 
+# LSAN_OPTIONS: suppresses one allocation Criterion itself never frees (tests/lsan.supp).
+SAN_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 test: deps $(BUILD)/tests $(BUILD)/verify
-	./$(BUILD)/tests --jobs 2
-	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
+	$(SAN_ENV) ./$(BUILD)/tests --jobs 2
+	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
 
 clean:
 	rm -rf build build-san
