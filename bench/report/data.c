@@ -1,0 +1,362 @@
+/* data.c: every the results CSVs read back, typed and merged. A file with the bench's
+ * columns contributes timing rows, one with the verify program's columns
+ * (impl, entry, check, status, ...) verification rows; anything else is ignored with a
+ * note. A cell measured in several files keeps the row of the latest run. */
+#include "report.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int has_suffix(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A numeric field: NaN when empty; -1 return on text that is not a number. */
+static int num(const char *s, double *x)
+{
+    if (s[0] == '\0') {
+        *x = NAN;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    *x = strtod(s, &end);
+    if (end == s || *end != '\0') return -1;
+    return 0;
+}
+
+typedef struct colmap {
+    int impl, op, pass, n, d, heads, threads, reps, t_min, t_med, t_max, gflops, frac, flops,
+        bytes, max_err, err_ref, predicted, status, sgemm, sgemm_n, impl_note, commit, date,
+        compiler, cflags, cpu, cores, blis;
+} colmap;
+
+static const char *field(const table *t, int r, int c) { return c >= 0 ? t->rows[r][c] : ""; }
+
+static int bad_number(const table *t, int r, int c)
+{
+    fprintf(stderr, "report: %s: record %d: column '%s' is not a number: '%s'\n", t->path,
+            r + 2, t->header[c], t->rows[r][c]);
+    return -1;
+}
+
+/* Numeric column c of row r into *x (NaN when empty or column absent). */
+static int get(const table *t, int r, int c, double *x)
+{
+    if (c < 0) {
+        *x = NAN;
+        return 0;
+    }
+    return num(t->rows[r][c], x) == 0 ? 0 : bad_number(t, r, c);
+}
+
+static int get_int(const table *t, int r, int c, int *x, int required)
+{
+    double v;
+    if (get(t, r, c, &v) != 0) return -1;
+    if (isnan(v)) {
+        if (required) {
+            fprintf(stderr, "report: %s: record %d: column '%s' is empty\n", t->path, r + 2,
+                    t->header[c]);
+            return -1;
+        }
+        *x = 0;
+        return 0;
+    }
+    if (v != floor(v) || fabs(v) > 2e9) return bad_number(t, r, c);
+    *x = (int)v;
+    return 0;
+}
+
+static int load_bench(const table *t, dataset *ds)
+{
+    colmap m = {
+        table_col(t, "impl"), table_col(t, "op"), table_col(t, "pass"), table_col(t, "n"),
+        table_col(t, "d"), table_col(t, "heads"), table_col(t, "threads"),
+        table_col(t, "reps"), table_col(t, "t_min_s"), table_col(t, "t_median_s"),
+        table_col(t, "t_max_s"), table_col(t, "gflops"), table_col(t, "frac_of_sgemm"),
+        table_col(t, "flops"), table_col(t, "bytes"), table_col(t, "max_err"),
+        table_col(t, "err_ref"), table_col(t, "predicted_s"), table_col(t, "status"),
+        table_col(t, "sgemm_gflops"), table_col(t, "sgemm_n"), table_col(t, "impl_note"),
+        table_col(t, "commit"), table_col(t, "date"), table_col(t, "compiler"),
+        table_col(t, "cflags"), table_col(t, "cpu"), table_col(t, "cores"),
+        table_col(t, "blis_config")};
+    const char *required[] = {"d", "heads", "threads", "t_median_s"};
+    const int req_col[] = {m.d, m.heads, m.threads, m.t_med};
+    for (int i = 0; i < 4; i++)
+        if (req_col[i] < 0) {
+            fprintf(stderr, "report: %s: bench results lack the column '%s'\n", t->path,
+                    required[i]);
+            return -1;
+        }
+    brow *b = realloc(ds->b, (size_t)(ds->nb + t->nrows + 1) * sizeof *b);
+    if (!b) return -1;
+    ds->b = b;
+    for (int r = 0; r < t->nrows; r++) {
+        brow *x = &ds->b[ds->nb];
+        memset(x, 0, sizeof *x);
+        x->impl = field(t, r, m.impl);
+        x->op = field(t, r, m.op);
+        x->pass = field(t, r, m.pass);
+        x->status = field(t, r, m.status);
+        x->impl_note = field(t, r, m.impl_note);
+        x->err_ref = field(t, r, m.err_ref);
+        x->commit = field(t, r, m.commit);
+        x->date = field(t, r, m.date);
+        x->compiler = field(t, r, m.compiler);
+        x->cflags = field(t, r, m.cflags);
+        x->cpu = field(t, r, m.cpu);
+        x->blis_config = field(t, r, m.blis);
+        x->file = t->path;
+        if (get_int(t, r, m.n, &x->n, 1) || get_int(t, r, m.d, &x->d, 1) ||
+            get_int(t, r, m.heads, &x->heads, 1) || get_int(t, r, m.threads, &x->threads, 1) ||
+            get_int(t, r, m.reps, &x->reps, 0) || get_int(t, r, m.cores, &x->cores, 0) ||
+            get_int(t, r, m.sgemm_n, &x->sgemm_n, 0) || get(t, r, m.t_min, &x->t_min) ||
+            get(t, r, m.t_med, &x->t_med) || get(t, r, m.t_max, &x->t_max) ||
+            get(t, r, m.gflops, &x->gflops) || get(t, r, m.frac, &x->frac) ||
+            get(t, r, m.flops, &x->flops) || get(t, r, m.bytes, &x->bytes) ||
+            get(t, r, m.max_err, &x->max_err) || get(t, r, m.predicted, &x->predicted) ||
+            get(t, r, m.sgemm, &x->sgemm))
+            return -1;
+        if (x->n <= 0 || x->d <= 0 || x->heads <= 0 || x->threads <= 0) {
+            fprintf(stderr, "report: %s: record %d: n, d, heads and threads must be >= 1\n",
+                    t->path, r + 2);
+            return -1;
+        }
+        x->ok = strcmp(x->status, "ok") == 0 && x->t_med > 0;
+        ds->nb++;
+    }
+    return 0;
+}
+
+static int load_verify(const table *t, dataset *ds)
+{
+    int ci = table_col(t, "impl"), ce = table_col(t, "entry"), cc = table_col(t, "check"),
+        cs = table_col(t, "status"), cr = table_col(t, "err"), ct = table_col(t, "tol"),
+        cn = table_col(t, "note");
+    vrow *v = realloc(ds->v, (size_t)(ds->nv + t->nrows + 1) * sizeof *v);
+    if (!v) return -1;
+    ds->v = v;
+    for (int r = 0; r < t->nrows; r++)
+        ds->v[ds->nv++] = (vrow){field(t, r, ci), field(t, r, ce), field(t, r, cc),
+                                 field(t, r, cs), field(t, r, cr), field(t, r, ct),
+                                 field(t, r, cn)};
+    ds->verify_files++;
+    return 0;
+}
+
+static int same_cell(const brow *a, const brow *b)
+{
+    return a->n == b->n && a->d == b->d && a->heads == b->heads && a->threads == b->threads &&
+           strcmp(a->impl, b->impl) == 0 && strcmp(a->op, b->op) == 0 &&
+           strcmp(a->pass, b->pass) == 0;
+}
+
+/* A cell measured more than once keeps its latest run (later file on a tie). */
+static void dedup(dataset *ds)
+{
+    int w = 0;
+    for (int i = 0; i < ds->nb; i++) {
+        int keep = 1;
+        for (int j = 0; j < ds->nb && keep; j++) {
+            if (j == i || !same_cell(&ds->b[i], &ds->b[j])) continue;
+            int c = strcmp(ds->b[j].date, ds->b[i].date);
+            if (c > 0 || (c == 0 && j > i)) keep = 0;
+        }
+        if (keep) ds->b[w++] = ds->b[i];
+    }
+    ds->nb = w;
+}
+
+static void main_shape(dataset *ds)
+{
+    int best = 0;
+    ds->d = ds->heads = 0;
+    ds->main_threads = 0;
+    for (int i = 0; i < ds->nb; i++) {
+        int c = 0;
+        for (int j = 0; j < ds->nb; j++)
+            c += ds->b[j].d == ds->b[i].d && ds->b[j].heads == ds->b[i].heads;
+        if (c > best) {
+            best = c;
+            ds->d = ds->b[i].d;
+            ds->heads = ds->b[i].heads;
+        }
+        if (ds->b[i].threads > ds->main_threads) ds->main_threads = ds->b[i].threads;
+    }
+}
+
+int dataset_load(const char *dir, dataset *ds)
+{
+    memset(ds, 0, sizeof *ds);
+    DIR *dp = opendir(dir);
+    if (!dp) {
+        fprintf(stderr, "report: cannot open results directory '%s': %s\n", dir,
+                strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    int nn = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        if (!has_suffix(e->d_name, ".csv") || e->d_name[0] == '.') continue;
+        char **x = realloc(names, (size_t)(nn + 1) * sizeof *x);
+        if (!x) break;
+        names = x;
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        names[nn] = malloc(len);
+        if (!names[nn]) break;
+        snprintf(names[nn++], len, "%s/%s", dir, e->d_name);
+    }
+    closedir(dp);
+    if (nn > 0) qsort(names, (size_t)nn, sizeof *names, cmp_str);
+    ds->tables = calloc((size_t)nn + 1, sizeof *ds->tables);
+    int rc = ds->tables ? 0 : -1;
+    for (int i = 0; i < nn && rc == 0; i++) {
+        table *t = &ds->tables[ds->ntables];
+        if (table_read(names[i], t) != 0) {
+            table_free(t);
+            rc = -1;
+            break;
+        }
+        ds->ntables++;
+        int is_bench = table_col(t, "impl") >= 0 && table_col(t, "op") >= 0 &&
+                       table_col(t, "pass") >= 0 && table_col(t, "n") >= 0 &&
+                       table_col(t, "status") >= 0;
+        int is_verify = table_col(t, "impl") >= 0 && table_col(t, "entry") >= 0 &&
+                        table_col(t, "check") >= 0 && table_col(t, "status") >= 0;
+        if (is_bench) {
+            rc = load_bench(t, ds);
+            ds->bench_files++;
+        } else if (is_verify) {
+            rc = load_verify(t, ds);
+        } else {
+            fprintf(stderr, "report: note: ignoring %s (neither bench nor verify columns)\n",
+                    names[i]);
+        }
+    }
+    for (int i = 0; i < nn; i++) free(names[i]);
+    free(names);
+    if (rc != 0) {
+        dataset_free(ds);
+        return -1;
+    }
+    dedup(ds);
+    main_shape(ds);
+    return 0;
+}
+
+void dataset_free(dataset *ds)
+{
+    for (int i = 0; i < ds->ntables; i++) table_free(&ds->tables[i]);
+    free(ds->tables);
+    free(ds->b);
+    free(ds->v);
+    memset(ds, 0, sizeof *ds);
+}
+
+static int at_main_shape(const dataset *ds, const brow *b)
+{
+    return b->d == ds->d && b->heads == ds->heads;
+}
+
+const brow *ds_find(const dataset *ds, const char *impl, const char *op, const char *pass,
+                    int n, int threads)
+{
+    for (int i = 0; i < ds->nb; i++) {
+        const brow *b = &ds->b[i];
+        if (at_main_shape(ds, b) && b->n == n && b->threads == threads &&
+            strcmp(b->impl, impl) == 0 && strcmp(b->op, op) == 0 && strcmp(b->pass, pass) == 0)
+            return b;
+    }
+    return NULL;
+}
+
+const brow *ds_fastest(const dataset *ds, const char *op, const char *pass, int n, int threads)
+{
+    const brow *best = NULL;
+    for (int i = 0; i < ds->nb; i++) {
+        const brow *b = &ds->b[i];
+        if (!b->ok || !at_main_shape(ds, b) || b->n != n || b->threads != threads ||
+            strcmp(b->op, op) != 0 || strcmp(b->pass, pass) != 0)
+            continue;
+        if (!best || b->t_med < best->t_med) best = b;
+    }
+    return best;
+}
+
+static int matches(const dataset *ds, const brow *b, const char *op, const char *pass,
+                   int threads)
+{
+    return at_main_shape(ds, b) && (!op || strcmp(b->op, op) == 0) &&
+           (!pass || strcmp(b->pass, pass) == 0) && (threads < 0 || b->threads == threads);
+}
+
+int ds_impls(const dataset *ds, const char *op, const char *pass, int threads,
+             const char **out, int cap)
+{
+    int k = 0;
+    for (int i = 0; i < ds->nb; i++) {
+        const brow *b = &ds->b[i];
+        if (!matches(ds, b, op, pass, threads)) continue;
+        int seen = 0;
+        for (int j = 0; j < k && !seen; j++) seen = strcmp(out[j], b->impl) == 0;
+        if (!seen && k < cap) out[k++] = b->impl;
+    }
+    qsort(out, (size_t)k, sizeof *out, cmp_str);
+    return k;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+int ds_ns(const dataset *ds, const char *op, const char *pass, int threads, int *out, int cap)
+{
+    int k = 0;
+    for (int i = 0; i < ds->nb; i++) {
+        const brow *b = &ds->b[i];
+        if (!matches(ds, b, op, pass, threads)) continue;
+        int seen = 0;
+        for (int j = 0; j < k && !seen; j++) seen = out[j] == b->n;
+        if (!seen && k < cap) out[k++] = b->n;
+    }
+    qsort(out, (size_t)k, sizeof *out, cmp_int);
+    return k;
+}
+
+int ds_threads(const dataset *ds, int *out, int cap)
+{
+    int k = 0;
+    for (int i = 0; i < ds->nb; i++) {
+        int seen = 0;
+        for (int j = 0; j < k && !seen; j++) seen = out[j] == ds->b[i].threads;
+        if (!seen && k < cap) out[k++] = ds->b[i].threads;
+    }
+    qsort(out, (size_t)k, sizeof *out, cmp_int);
+    return k;
+}
+
+double ds_sgemm(const dataset *ds, int threads, int *sgemm_n)
+{
+    const brow *best = NULL;
+    for (int i = 0; i < ds->nb; i++) {
+        const brow *b = &ds->b[i];
+        if (b->threads != threads || !(b->sgemm > 0)) continue;
+        if (!best || strcmp(b->date, best->date) > 0) best = b;
+    }
+    if (sgemm_n) *sgemm_n = best ? best->sgemm_n : 0;
+    return best ? best->sgemm : -1;
+}

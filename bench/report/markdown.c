@@ -1,0 +1,511 @@
+/* markdown.c: REPORT.md, every figure in it computed from the results CSVs. */
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAXPTS 256
+#define MAXIMPLS 32
+
+static const char *const OPS[REPORT_NOPS] = REPORT_OPS;
+static const char *const PASSES[REPORT_NPASSES] = REPORT_PASSES;
+
+/* A duration with a readable unit, into one of a few rotating buffers. */
+static const char *fmt_s(double s)
+{
+    static char bufs[8][32];
+    static int k;
+    char *b = bufs[k++ % 8];
+    if (!(s > 0)) snprintf(b, 32, "n/a");
+    else if (s >= 1) snprintf(b, 32, "%.3g s", s);
+    else if (s >= 1e-3) snprintf(b, 32, "%.3g ms", s * 1e3);
+    else snprintf(b, 32, "%.3g us", s * 1e6);
+    return b;
+}
+
+static int op_has_pass(const char *op, const char *pass)
+{
+    return strcmp(op, "full") != 0 || strcmp(pass, "fwd") == 0;
+}
+
+static double best_t(const dataset *ds, const char *op, const char *pass, int n, int th)
+{
+    const brow *b = ds_fastest(ds, op, pass, n, th);
+    return b ? b->t_med : NAN;
+}
+
+/* ---- sections ---------------------------------------------------------------------- */
+
+static void machine_section(FILE *f, const dataset *ds)
+{
+    const brow *last = NULL;
+    for (int i = 0; i < ds->nb; i++)
+        if (!last || strcmp(ds->b[i].date, last->date) > 0) last = &ds->b[i];
+    fprintf(f, "## Machine\n\n");
+    if (!last) {
+        fprintf(f, "No benchmark rows recorded.\n\n");
+        return;
+    }
+    fprintf(f, "| | |\n|---|---|\n");
+    fprintf(f, "| CPU | %s |\n| cores | %d |\n| compiler | %s |\n| flags | `%s` |\n",
+            last->cpu, last->cores, last->compiler, last->cflags);
+    fprintf(f, "| BLIS sub-configuration | %s |\n", last->blis_config);
+    /* every distinct commit and date among the rows */
+    fprintf(f, "| commit(s) |");
+    for (int i = 0, k = 0; i < ds->nb; i++) {
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) seen = strcmp(ds->b[j].commit, ds->b[i].commit) == 0;
+        if (!seen) fprintf(f, "%s `%s`", k++ ? "," : "", ds->b[i].commit);
+    }
+    fprintf(f, " |\n| run date(s) (UTC) |");
+    for (int i = 0, k = 0; i < ds->nb; i++) {
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) seen = strcmp(ds->b[j].date, ds->b[i].date) == 0;
+        if (!seen) fprintf(f, "%s %s", k++ ? "," : "", ds->b[i].date);
+    }
+    fprintf(f, " |\n");
+    int th[16];
+    int nt = ds_threads(ds, th, 16);
+    for (int i = 0; i < nt; i++) {
+        int sn;
+        double sg = ds_sgemm(ds, th[i], &sn);
+        if (sg > 0)
+            fprintf(f, "| sgemm ceiling, %d thread%s | %.1f GFLOP/s (BLIS, %d x %d x %d, median) |\n",
+                    th[i], th[i] > 1 ? "s" : "", sg, sn, sn, sn);
+    }
+    fprintf(f, "| shape in tables and plots | d = %d, heads = %d |\n\n", ds->d, ds->heads);
+    const char *impls[MAXIMPLS];
+    int ni = ds_impls(ds, NULL, NULL, -1, impls, MAXIMPLS);
+    fprintf(f, "Implementations measured:");
+    for (int i = 0; i < ni; i++) fprintf(f, "%s `%s`", i ? "," : "", impls[i]);
+    fprintf(f, ".\n\n");
+    for (int i = 0; i < ni; i++) {
+        const char *note = "";
+        for (int j = 0; j < ds->nb && !note[0]; j++)
+            if (strcmp(ds->b[j].impl, impls[i]) == 0 && strcmp(ds->b[j].status, "ok") == 0)
+                note = ds->b[j].impl_note;
+        if (note[0]) fprintf(f, "- `%s` runtime note: %s\n", impls[i], note);
+    }
+    fprintf(f, "\n");
+}
+
+/* The fit of op/pass for the implementation fastest at the largest N measured. */
+static const brow *fastest_at_top(const dataset *ds, const char *op, const char *pass, int th)
+{
+    int ns[MAXPTS];
+    int k = ds_ns(ds, op, pass, th, ns, MAXPTS);
+    for (int j = k - 1; j >= 0; j--) {
+        const brow *b = ds_fastest(ds, op, pass, ns[j], th);
+        if (b) return b;
+    }
+    return NULL;
+}
+
+/* Largest N at which both (op1, pass1) and (op2, pass2) were timed. */
+static int common_top(const dataset *ds, const char *o1, const char *p1, const char *o2,
+                      const char *p2, int th)
+{
+    int ns[MAXPTS];
+    int k = ds_ns(ds, o1, p1, th, ns, MAXPTS);
+    for (int j = k - 1; j >= 0; j--)
+        if (best_t(ds, o1, p1, ns[j], th) > 0 && best_t(ds, o2, p2, ns[j], th) > 0) return ns[j];
+    return 0;
+}
+
+static void exponent_phrase(FILE *f, const dataset *ds, const char *op, const char *pass,
+                            int th)
+{
+    fit naive = fit_series(ds, "naive", op, pass, th);
+    const brow *top = fastest_at_top(ds, op, pass, th);
+    fprintf(f, "%s %s", op, pass);
+    if (naive.ok) fprintf(f, " N^%.2f (naive)", naive.p);
+    if (top && strcmp(top->impl, "naive") != 0) {
+        fit ft = fit_series(ds, top->impl, op, pass, th);
+        if (ft.ok) fprintf(f, "%s N^%.2f (%s)", naive.ok ? "," : "", ft.p, top->impl);
+    }
+    if (!naive.ok && !(top && fit_series(ds, top->impl, op, pass, th).ok))
+        fprintf(f, " not measured at enough N");
+}
+
+static void answer_section(FILE *f, const dataset *ds)
+{
+    const int th = ds->main_threads;
+    fprintf(f, "## The answer in numbers\n\n");
+    fprintf(f, "Measured scaling (time ~ N^p, least squares over the upper half of N, %d "
+               "thread%s): ", th, th > 1 ? "s" : "");
+    exponent_phrase(f, ds, "causal", "fwd", th);
+    fprintf(f, "; ");
+    exponent_phrase(f, ds, "full", "fwd", th);
+    fprintf(f, "; ");
+    exponent_phrase(f, ds, "cubic", "fwd", th);
+    fprintf(f, "; ");
+    exponent_phrase(f, ds, "cubic_shared", "fwd", th);
+    fprintf(f, ".");
+    int n = common_top(ds, "cubic", "fwdbwd", "causal", "fwdbwd", th);
+    if (n) {
+        double a = best_t(ds, "cubic", "fwdbwd", n, th), b = best_t(ds, "causal", "fwdbwd", n, th);
+        fprintf(f, " **Training**: one sequence of N = %d through one attention layer (forward + "
+                   "backward, fastest implementation each) takes %s with cubic attention against "
+                   "%s causal, %.3g times as long", n, fmt_s(a), fmt_s(b), a / b);
+        int ns[MAXPTS], rn[MAXPTS], k = ds_ns(ds, "cubic", "fwdbwd", th, ns, MAXPTS), c = 0;
+        double r[MAXPTS];
+        for (int j = 0; j < k; j++) {
+            double x = best_t(ds, "cubic", "fwdbwd", ns[j], th),
+                   y = best_t(ds, "causal", "fwdbwd", ns[j], th);
+            if (x > 0 && y > 0) {
+                rn[c] = ns[j];
+                r[c++] = x / y;
+            }
+        }
+        fit fr = fit_upper_half(rn, r, c);
+        if (fr.ok) fprintf(f, "; the ratio grows as N^%.2f over N = %d..%d", fr.p, fr.n_lo, fr.n_hi);
+        fprintf(f, ".");
+    } else {
+        fprintf(f, " Training cost (cubic vs causal fwd+bwd at a common N) was not measured.");
+    }
+    n = common_top(ds, "full", "fwd", "causal", "fwd", th);
+    if (n) {
+        double a = best_t(ds, "full", "fwd", n, th), b = best_t(ds, "causal", "fwd", n, th);
+        double c = best_t(ds, "cubic", "fwd", n, th);
+        fprintf(f, " **Inference on a prompt**: a prompt of N = %d tokens is one bidirectional "
+                   "pass for a cubic model, %s, against %s for causal prefill (%.3g times), the "
+                   "same O(N^2) order", n, fmt_s(a), fmt_s(b), a / b);
+        if (c > 0) fprintf(f, "; the cubic training operator at that N takes %s", fmt_s(c));
+        fprintf(f, ".");
+    }
+    n = common_top(ds, "decode", "kv_step", "decode", "full_step", th);
+    if (n) {
+        double a = best_t(ds, "decode", "kv_step", n, th),
+               b = best_t(ds, "decode", "full_step", n, th);
+        fprintf(f, " **Generation**: each new token at context t = %d costs %s for causal "
+                   "attention with a KV cache but %s for a multi-layer cubic model, which must "
+                   "re-run a full pass over the prefix (%.3g times as much); generating N tokens "
+                   "is O(N^2) causal against O(N^3) cubic.",
+                n, fmt_s(a), fmt_s(b), b / a);
+    }
+    fprintf(f, " So \"the same inference cost\" holds for reading a prompt, not for generating "
+               "from it, and training pays a factor that grows with N.\n\n");
+}
+
+static void exponents_section(FILE *f, const dataset *ds)
+{
+    fprintf(f, "## Scaling exponents\n\n");
+    fprintf(f, "Fitted p of time ~ N^p (least squares of log t on log N over the upper half of "
+               "the measured N, at least three points when there are three), R^2 in brackets; "
+               "— = fewer than two timed points.\n\n");
+    int th[16];
+    int nt = ds_threads(ds, th, 16);
+    for (int ti = nt - 1; ti >= 0; ti--) {
+        const char *impls[MAXIMPLS];
+        int ni = ds_impls(ds, NULL, NULL, th[ti], impls, MAXIMPLS);
+        fprintf(f, "**%d thread%s**\n\n| impl |", th[ti], th[ti] > 1 ? "s" : "");
+        for (int o = 0; o < REPORT_NOPS; o++)
+            for (int p = 0; p < REPORT_NPASSES; p++)
+                if (op_has_pass(OPS[o], PASSES[p])) fprintf(f, " %s %s |", OPS[o], PASSES[p]);
+        fprintf(f, " decode kv_step | decode full_step |\n|---|");
+        for (int o = 0; o < REPORT_NOPS; o++)
+            for (int p = 0; p < REPORT_NPASSES; p++)
+                if (op_has_pass(OPS[o], PASSES[p])) fprintf(f, "---|");
+        fprintf(f, "---|---|\n");
+        for (int i = 0; i < ni; i++) {
+            fprintf(f, "| %s |", impls[i]);
+            for (int o = 0; o <= REPORT_NOPS; o++)
+                for (int p = 0; p < REPORT_NPASSES; p++) {
+                    const char *op = o < REPORT_NOPS ? OPS[o] : "decode";
+                    const char *pass = o < REPORT_NOPS ? PASSES[p] : p == 0 ? "kv_step"
+                                                                            : "full_step";
+                    if (o == REPORT_NOPS && p == 2) continue;
+                    if (!op_has_pass(op, pass)) continue;
+                    fit ft = fit_series(ds, impls[i], op, pass, th[ti]);
+                    if (ft.ok) fprintf(f, " %.2f (%.3f) |", ft.p, ft.r2);
+                    else fprintf(f, " — |");
+                }
+            fprintf(f, "\n");
+        }
+        fprintf(f, "\n");
+    }
+}
+
+static void fastest_section(FILE *f, const dataset *ds)
+{
+    const int th = ds->main_threads;
+    int ns[MAXPTS];
+    int k = ds_ns(ds, NULL, NULL, th, ns, MAXPTS);
+    fprintf(f, "## Fastest implementation per operator and N (%d thread%s)\n\n", th,
+            th > 1 ? "s" : "");
+    fprintf(f, "Each cell: fastest implementation, its median time, and its GFLOP/s as a "
+               "fraction of the sgemm ceiling (FLOPs by DESIGN.md §3).\n\n| op pass |");
+    for (int j = 0; j < k; j++) fprintf(f, " N=%d |", ns[j]);
+    fprintf(f, "\n|---|");
+    for (int j = 0; j < k; j++) fprintf(f, "---|");
+    fprintf(f, "\n");
+    for (int o = 0; o <= REPORT_NOPS; o++)
+        for (int p = 0; p < REPORT_NPASSES; p++) {
+            const char *op = o < REPORT_NOPS ? OPS[o] : "decode";
+            const char *pass = o < REPORT_NOPS ? PASSES[p] : p == 0 ? "kv_step" : "full_step";
+            if ((o == REPORT_NOPS && p == 2) || !op_has_pass(op, pass)) continue;
+            int any = 0;
+            for (int j = 0; j < k; j++) any |= ds_fastest(ds, op, pass, ns[j], th) != NULL;
+            if (!any) continue;
+            fprintf(f, "| %s %s |", op, pass);
+            for (int j = 0; j < k; j++) {
+                const brow *b = ds_fastest(ds, op, pass, ns[j], th);
+                if (b) fprintf(f, " %s %s, %.2f |", b->impl, fmt_s(b->t_med), b->frac);
+                else fprintf(f, " — |");
+            }
+            fprintf(f, "\n");
+        }
+    fprintf(f, "\n(decode rows: N is the context t; kv_step is one causal decode step with a KV "
+               "cache, full_step is cubic's per-token cost, a full pass over the prefix.)\n\n");
+}
+
+/* Time of impl at (op, pass, n, th): measured, or extrapolated from its fit. */
+static double time_or_fit(const dataset *ds, const char *impl, const char *op,
+                          const char *pass, int n, int th, int *extrapolated, fit *used)
+{
+    *extrapolated = 0;
+    const brow *b = ds_find(ds, impl, op, pass, n, th);
+    if (b && b->ok) return b->t_med;
+    fit ft = fit_series(ds, impl, op, pass, th);
+    if (!ft.ok || ft.n_hi >= n) return NAN;
+    *extrapolated = 1;
+    *used = ft;
+    return exp(ft.c) * pow((double)n, ft.p);
+}
+
+static void target_frac(FILE *f, const dataset *ds, const char *label, const char *op,
+                        const char *pass, int n, double need)
+{
+    const int th = ds->main_threads;
+    const brow *b = ds_fastest(ds, op, pass, n, th);
+    fprintf(f, "| %s | >= %.2f of sgemm | ", label, need);
+    if (!b || !(b->frac > 0)) {
+        fprintf(f, "— | not measured |\n");
+        return;
+    }
+    fprintf(f, "%.3f (%s, %s, %.1f GFLOP/s) | %s |\n", b->frac, b->impl, fmt_s(b->t_med),
+            b->gflops, b->frac >= need ? "reached" : "not reached");
+}
+
+static void target_speedup(FILE *f, const dataset *ds, const char *label, const char *fast_impl,
+                           const char *op, const char *pass, int n, int th, double need)
+{
+    const brow *b = fast_impl ? ds_find(ds, fast_impl, op, pass, n, th)
+                              : ds_fastest(ds, op, pass, n, th);
+    fprintf(f, "| %s | >= %.0fx | ", label, need);
+    if (!b || !b->ok) {
+        fprintf(f, "— | not measured |\n");
+        return;
+    }
+    int ext;
+    fit used = {0, 0, 0, 0, 0, 0, 0};
+    double tn = time_or_fit(ds, "naive", op, pass, n, th, &ext, &used);
+    if (!(tn > 0)) {
+        fprintf(f, "%s %s; naive not measured | not measured |\n", b->impl, fmt_s(b->t_med));
+        return;
+    }
+    double s = tn / b->t_med;
+    fprintf(f, "%.1fx (%s %s vs naive %s", s, b->impl, fmt_s(b->t_med), fmt_s(tn));
+    if (ext)
+        fprintf(f, ", naive extrapolated from its fit N^%.2f over N %d..%d", used.p, used.n_lo,
+                used.n_hi);
+    fprintf(f, ") | %s%s |\n", s >= need ? "reached" : "not reached", ext ? " (extrapolated)" : "");
+}
+
+static void targets_section(FILE *f, const dataset *ds)
+{
+    const int th = ds->main_threads;
+    fprintf(f, "## Performance targets (issue 4)\n\n");
+    fprintf(f, "Computed from the CSV at d = %d, heads = %d; fractions at %d thread%s against the "
+               "sgemm ceiling of the same thread count.\n\n", ds->d, ds->heads, th,
+            th > 1 ? "s" : "");
+    fprintf(f, "| target | threshold | measured | status |\n|---|---|---|---|\n");
+    target_frac(f, ds, "fastest causal fwd, N=4096", "causal", "fwd", 4096, 0.60);
+    target_frac(f, ds, "fastest full fwd, N=4096", "full", "fwd", 4096, 0.70);
+    target_frac(f, ds, "fastest causal bwd, N=4096", "causal", "bwd", 4096, 0.40);
+    target_frac(f, ds, "fastest cubic fwd, N=1024", "cubic", "fwd", 1024, 0.50);
+    target_speedup(f, ds, "fastest cubic_shared fwd vs naive, N=1024", NULL, "cubic_shared",
+                   "fwd", 1024, th, 100);
+    target_speedup(f, ds, "blocked causal fwd vs naive, 1 thread, N=4096", "blocked", "causal",
+                   "fwd", 4096, 1, 10);
+    fprintf(f, "\n");
+}
+
+static void cost_section(FILE *f, const dataset *ds)
+{
+    const int th = ds->main_threads;
+    int ns[MAXPTS];
+    int k = ds_ns(ds, NULL, NULL, th, ns, MAXPTS);
+    fprintf(f, "## Training and inference cost (fastest implementation each, %d thread%s)\n\n",
+            th, th > 1 ? "s" : "");
+    fprintf(f, "| N | causal prefill (causal fwd) | cubic prefill (full fwd) | causal training "
+               "(fwd+bwd) | cubic training (fwd+bwd) | cubic_shared training (fwd+bwd) | cubic "
+               "/ causal training | cubic training / cubic prefill |\n");
+    fprintf(f, "|---|---|---|---|---|---|---|---|\n");
+    for (int j = 0; j < k; j++) {
+        double cp = best_t(ds, "causal", "fwd", ns[j], th), fp = best_t(ds, "full", "fwd", ns[j], th);
+        double ct = best_t(ds, "causal", "fwdbwd", ns[j], th);
+        double qt = best_t(ds, "cubic", "fwdbwd", ns[j], th);
+        double st = best_t(ds, "cubic_shared", "fwdbwd", ns[j], th);
+        if (!(cp > 0) && !(fp > 0) && !(ct > 0) && !(qt > 0) && !(st > 0)) continue;
+        char r1[32] = "—", r2[32] = "—";
+        if (qt > 0 && ct > 0) snprintf(r1, sizeof r1, "%.3g", qt / ct);
+        if (qt > 0 && fp > 0) snprintf(r2, sizeof r2, "%.3g", qt / fp);
+        fprintf(f, "| %d | %s | %s | %s | %s | %s | %s | %s |\n", ns[j], fmt_s(cp), fmt_s(fp),
+                fmt_s(ct), fmt_s(qt), fmt_s(st), r1, r2);
+    }
+    fprintf(f, "\n### Per generated token\n\n| context t | causal decode step (KV cache) | cubic "
+               "per token (full pass over the prefix) | ratio |\n|---|---|---|---|\n");
+    k = ds_ns(ds, "decode", NULL, th, ns, MAXPTS);
+    for (int j = 0; j < k; j++) {
+        double a = best_t(ds, "decode", "kv_step", ns[j], th),
+               b = best_t(ds, "decode", "full_step", ns[j], th);
+        char r[32] = "—";
+        if (a > 0 && b > 0) snprintf(r, sizeof r, "%.3g", b / a);
+        fprintf(f, "| %d | %s | %s | %s |\n", ns[j], fmt_s(a), fmt_s(b), r);
+    }
+    fprintf(f, "\n");
+}
+
+static void coverage_section(FILE *f, const dataset *ds)
+{
+    fprintf(f, "## Cells not timed, and accuracy of the timed ones\n\n");
+    fprintf(f, "| impl | timed | skipped (time) | skipped (memory) | skipped (other) | not "
+               "provided | error | worst max_err vs float64 |\n|---|---|---|---|---|---|---|---|\n");
+    const char *impls[MAXIMPLS];
+    int ni = ds_impls(ds, NULL, NULL, -1, impls, MAXIMPLS);
+    int errors = 0;
+    for (int i = 0; i < ni; i++) {
+        int c[6] = {0};
+        double worst = -1;
+        for (int j = 0; j < ds->nb; j++) {
+            const brow *b = &ds->b[j];
+            if (strcmp(b->impl, impls[i]) != 0) continue;
+            if (b->ok) c[0]++;
+            else if (strncmp(b->status, "skipped: predicted time", 23) == 0) c[1]++;
+            else if (strncmp(b->status, "skipped: memory", 15) == 0) c[2]++;
+            else if (strncmp(b->status, "skipped", 7) == 0) c[3]++;
+            else if (strcmp(b->status, "not provided") == 0) c[4]++;
+            else c[5]++;
+            if (b->max_err >= 0 && b->max_err > worst) worst = b->max_err;
+            if (isinf(b->max_err)) worst = INFINITY;
+        }
+        errors += c[5];
+        char w[32] = "not checked";
+        if (worst >= 0) snprintf(w, sizeof w, "%.2e", worst);
+        fprintf(f, "| %s | %d | %d | %d | %d | %d | %d | %s |\n", impls[i], c[0], c[1], c[2],
+                c[3], c[4], c[5], w);
+    }
+    fprintf(f, "\nA cell is skipped when its predicted time (from the previous N and the "
+               "operator's exponent) or its buffers exceed the bench's budget; every skipped "
+               "cell is a row in the CSV with its reason. max_err = max|x - ref| / max|ref| "
+               "against the float64 reference, on cells small enough to check.\n\n");
+    if (errors) {
+        fprintf(f, "Errors:\n\n");
+        for (int j = 0; j < ds->nb; j++) {
+            const brow *b = &ds->b[j];
+            if (!b->ok && strncmp(b->status, "skipped", 7) != 0 &&
+                strcmp(b->status, "not provided") != 0)
+                fprintf(f, "- %s %s %s N=%d, %d thread(s): %s\n", b->impl, b->op, b->pass, b->n,
+                        b->threads, b->status);
+        }
+        fprintf(f, "\n");
+    }
+}
+
+static void verify_section(FILE *f, const dataset *ds)
+{
+    fprintf(f, "## Verification\n\n");
+    if (ds->verify_files == 0) {
+        fprintf(f, "No verification run recorded (no results/*.csv with the verify program's "
+                   "columns; run `make verify`).\n\n");
+        return;
+    }
+    const char *seen[MAXIMPLS];
+    int ns = 0;
+    for (int i = 0; i < ds->nv; i++) {
+        const vrow *v = &ds->v[i];
+        if (strcmp(v->impl, "run") == 0) {
+            if (v->note[0]) fprintf(f, "Run: %s.\n\n", v->note);
+            continue;
+        }
+        int s = 0;
+        for (int j = 0; j < ns && !s; j++) s = strcmp(seen[j], v->impl) == 0;
+        if (!s && ns < MAXIMPLS) seen[ns++] = v->impl;
+    }
+    fprintf(f, "| impl | PASS | FAIL | not provided | other |\n|---|---|---|---|---|\n");
+    int fails = 0;
+    for (int j = 0; j < ns; j++) {
+        int c[4] = {0};
+        for (int i = 0; i < ds->nv; i++) {
+            const vrow *v = &ds->v[i];
+            if (strcmp(v->impl, seen[j]) != 0 || strcmp(v->status, "-") == 0) continue;
+            if (strcmp(v->status, "PASS") == 0) c[0]++;
+            else if (strcmp(v->status, "FAIL") == 0) c[1]++;
+            else if (strcmp(v->status, "not provided") == 0) c[2]++;
+            else c[3]++;
+        }
+        fails += c[1];
+        fprintf(f, "| %s | %d | %d | %d | %d |\n", seen[j], c[0], c[1], c[2], c[3]);
+    }
+    fprintf(f, "\n%s\n\n", fails ? "Failed checks:" : "Every recorded check passed.");
+    for (int i = 0; i < ds->nv && fails; i++) {
+        const vrow *v = &ds->v[i];
+        if (strcmp(v->status, "FAIL") == 0)
+            fprintf(f, "- %s %s %s: err %s, tol %s %s\n", v->impl, v->entry, v->check, v->err,
+                    v->tol, v->note);
+    }
+    if (fails) fprintf(f, "\n");
+}
+
+static void plots_section(FILE *f, const plot_list *plots, const char *link)
+{
+    fprintf(f, "## Plots\n\n");
+    if (plots->count == 0) fprintf(f, "No plots (no timed cells).\n\n");
+    for (int i = 0; i < plots->count; i++)
+        fprintf(f, "### %s\n\n![%s](%s/%s)\n\n", plots->titles[i], plots->titles[i], link,
+                plots->names[i]);
+}
+
+int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_link,
+                   const char *results_dir, const char *out_path)
+{
+    size_t len = strlen(out_path) + 16;
+    char *tmp = malloc(len);
+    if (!tmp) return -1;
+    snprintf(tmp, len, "%s.tmp", out_path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "report: cannot write '%s': %s\n", out_path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    fprintf(f, "# Causal vs cubic attention: benchmark report\n\n");
+    fprintf(f, "_Generated by `make report` (build/report) from %s/*.csv: %d bench row(s) from "
+               "%d file(s), %d verification row(s). Every figure below is computed from those "
+               "files; regenerate rather than edit._\n\n", results_dir, ds->nb, ds->bench_files,
+            ds->nv);
+    answer_section(f, ds);
+    machine_section(f, ds);
+    targets_section(f, ds);
+    exponents_section(f, ds);
+    fastest_section(f, ds);
+    cost_section(f, ds);
+    coverage_section(f, ds);
+    verify_section(f, ds);
+    plots_section(f, plots, plots_link);
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, out_path) != 0) {
+        fprintf(stderr, "report: cannot write '%s': %s\n", out_path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
