@@ -72,9 +72,12 @@ $(BUILD)/registry_list.h: $(IMPL_SRC) Makefile | $(BUILD)
 $(BUILD):
 	@mkdir -p $@
 
-$(BUILD)/obj/%.o: %.c $(BUILD)/registry_list.h
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# Only the registry reads the generated list; a new impl file rebuilds just that.
+$(BUILD)/obj/impls/frame/registry.o: $(BUILD)/registry_list.h
 
 $(LIB): $(call obj,$(LIB_SRC))
 	@rm -f $@

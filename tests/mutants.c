@@ -9,11 +9,23 @@
 extern const ca_impl ca_impl_naive;
 static const ca_exec one_thread = {1, NULL, 0};
 
-/* Copies rows [r0, r0 + rows) of head h of a [heads][total][d] tensor to dst [rows][d]. */
-static void rows_of(float *dst, const float *src, int h, size_t total, size_t r0,
-                    size_t rows, int d)
+/* Naive's full pass over len rows of head h of [heads][total][d] tensors: queries from
+ * row q0, keys and values from row k0. o_rows: [len][d], l_rows: [len]. */
+static ca_status full_on_rows(const float *q, const float *k, const float *v, int h,
+                              size_t total, size_t q0, size_t k0, int len, int d,
+                              float *o_rows, float *l_rows)
 {
-    memcpy(dst, src + ((size_t)h * total + r0) * d, rows * d * sizeof *dst);
+    size_t bytes = (size_t)len * d * sizeof(float), head = (size_t)h * total;
+    float *buf = malloc(3 * bytes);
+    if (!buf) return CA_ERR_NOMEM;
+    float *qs = buf, *ks = qs + (size_t)len * d, *vs = ks + (size_t)len * d;
+    memcpy(qs, q + (head + q0) * d, bytes);
+    memcpy(ks, k + (head + k0) * d, bytes);
+    memcpy(vs, v + (head + k0) * d, bytes);
+    ca_shape one = {len, d, 1};
+    ca_status st = ca_impl_naive.full_fwd(one, &one_thread, qs, ks, vs, o_rows, l_rows);
+    free(buf);
+    return st;
 }
 
 /* Causal row i computed as row i of a full pass over keys 0..i+1: one key too many. */
@@ -22,23 +34,18 @@ static ca_status mask_fwd(ca_shape sh, const ca_exec *ex, const float *q, const 
 {
     (void)ex;
     const int n = sh.n, d = sh.d;
-    float *buf = malloc((size_t)5 * n * d * sizeof *buf), *l = malloc((size_t)n * sizeof *l);
-    if (!buf || !l) { free(buf); free(l); return CA_ERR_NOMEM; }
-    float *qs = buf, *ks = qs + (size_t)n * d, *vs = ks + (size_t)n * d, *os = vs + (size_t)n * d;
-    for (int h = 0; h < sh.heads; h++)
-        for (int i = 0; i < n; i++) {
+    float *os = malloc((size_t)n * d * sizeof *os), *l = malloc((size_t)n * sizeof *l);
+    ca_status st = os && l ? CA_OK : CA_ERR_NOMEM;
+    for (int h = 0; st == CA_OK && h < sh.heads; h++)
+        for (int i = 0; st == CA_OK && i < n; i++) {
             int len = i + 2 < n ? i + 2 : n; /* the bug: should be i + 1 */
-            rows_of(qs, q, h, n, 0, len, d);
-            rows_of(ks, k, h, n, 0, len, d);
-            rows_of(vs, v, h, n, 0, len, d);
-            ca_shape one = {len, d, 1};
-            ca_impl_naive.full_fwd(one, &one_thread, qs, ks, vs, os, l);
+            st = full_on_rows(q, k, v, h, (size_t)n, 0, 0, len, d, os, l);
             memcpy(o + ((size_t)h * n + i) * d, os + (size_t)i * d, (size_t)d * sizeof *o);
             lse[(size_t)h * n + i] = l[i];
         }
-    free(buf);
+    free(os);
     free(l);
-    return CA_OK;
+    return st;
 }
 
 const ca_impl mutant_mask_off_by_one = {
@@ -97,24 +104,15 @@ static ca_status offset_fwd(ca_shape sh, const ca_exec *ex, const float *q, cons
     (void)ex;
     const int n = sh.n, d = sh.d;
     const size_t T = ca_packed_rows((size_t)n);
-    float *buf = malloc((size_t)4 * n * d * sizeof *buf), *l = malloc((size_t)n * sizeof *l);
-    if (!buf || !l) { free(buf); free(l); return CA_ERR_NOMEM; }
-    float *qs = buf, *ks = qs + (size_t)n * d, *vs = ks + (size_t)n * d, *os = vs + (size_t)n * d;
-    for (int h = 0; h < sh.heads; h++)
-        for (int t = 1; t <= n; t++) {
+    ca_status st = CA_OK;
+    for (int h = 0; st == CA_OK && h < sh.heads; h++)
+        for (int t = 1; st == CA_OK && t <= n; t++) {
             size_t off = ca_prefix_offset((size_t)t);
             size_t koff = ca_prefix_offset((size_t)(t > 1 ? t - 1 : 1)); /* the bug */
-            rows_of(qs, q, h, T, off, (size_t)t, d);
-            rows_of(ks, k, h, T, koff, (size_t)t, d);
-            rows_of(vs, v, h, T, koff, (size_t)t, d);
-            ca_shape one = {t, d, 1};
-            ca_impl_naive.full_fwd(one, &one_thread, qs, ks, vs, os, l);
-            memcpy(o + ((size_t)h * T + off) * d, os, (size_t)t * d * sizeof *o);
-            memcpy(lse + (size_t)h * T + off, l, (size_t)t * sizeof *l);
+            st = full_on_rows(q, k, v, h, T, off, koff, t, d, o + ((size_t)h * T + off) * d,
+                              lse + (size_t)h * T + off);
         }
-    free(buf);
-    free(l);
-    return CA_OK;
+    return st;
 }
 
 const ca_impl mutant_wrong_prefix_offset = {
