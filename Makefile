@@ -45,7 +45,7 @@ TEST_SRC  := $(sort $(wildcard tests/*.c))
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 .PHONY: all deps lib verify test bench report clean
-all: deps $(BUILD)/verify $(BUILD)/bench $(BUILD)/tests
+all: deps $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/tests
 
 # ---- dependencies (DESIGN.md §7) ---------------------------------------------------
 DEB_PKGS := libblis-dev libcsv-dev gnuplot-nox libcriterion-dev
@@ -112,9 +112,38 @@ verify: deps $(BUILD)/verify
 
 # LSAN_OPTIONS: suppresses one allocation Criterion itself never frees (tests/lsan.supp).
 SAN_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
-test: deps $(BUILD)/tests $(BUILD)/verify
+test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report
 	$(SAN_ENV) ./$(BUILD)/tests --jobs 2
 	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
+	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
+
+# ---- benchmark and report (DESIGN.md §5-6) ---------------------------------------------
+# make bench: the default sweep (every impl, op and pass, N 64..8192, THREADS threads, cells
+# over 15 s or 4 GB skipped by prediction, capped at 11 min) plus single-thread causal fwd
+# (N 256..4096, capped at 90 s), then plots/ and REPORT.md. QUICK=1: under a minute, into
+# $(BUILD)/quick/ so that the committed evidence in results/ is left alone.
+ifeq ($(QUICK),1)
+BENCH_DIR   := $(BUILD)/quick
+BENCH_MAIN  := --quick
+BENCH_T1    := --quick
+else
+BENCH_DIR   := .
+BENCH_MAIN  :=
+BENCH_T1    := --n 256:4096 --budget 12s --total-budget 90s
+endif
+bench: deps $(BUILD)/bench $(BUILD)/report
+	@mkdir -p $(BENCH_DIR)/results
+	@if [ "$(BENCH_DIR)" != . ] && [ -f results/verify.csv ]; then cp results/verify.csv $(BENCH_DIR)/results/; fi
+	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench $(BENCH_MAIN) --threads $(THREADS) \
+	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_DIR)/results/bench.csv
+	OMP_NUM_THREADS=1 ./$(BUILD)/bench $(BENCH_T1) --threads 1 --op causal --pass fwd \
+	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_DIR)/results/bench_t1.csv
+	./$(BUILD)/report --results $(BENCH_DIR)/results --plots $(BENCH_DIR)/plots \
+	  --out $(BENCH_DIR)/REPORT.md
+
+# Plots and REPORT.md from results/*.csv, without running the bench.
+report: $(BUILD)/report
+	./$(BUILD)/report --results results --plots plots --out REPORT.md
 
 clean:
 	rm -rf build build-san

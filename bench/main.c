@@ -28,20 +28,22 @@ static void usage(FILE *f)
 "  --n SPEC         A:B geometric from A to B by x2, A:B:F by xF, or a list 64,100,1000\n"
 "                   (default 64:8192; 1 <= N <= %d)\n"
 "  --d D            head dimension (default 64; 1..%d)\n"
-"  --heads H        heads (default 4; 1..%d)\n"
+"  --heads H        heads (default 2; 1..%d)\n"
 "  --threads LIST   thread counts, e.g. 2 or 1,2 (default: cores = %d)\n"
 "  --budget T       per cell: skip a cell whose predicted warm-up + one repetition\n"
-"                   exceeds T (default 6s; units s, ms, m)\n"
+"                   exceeds T (default 15s; units s, ms, m)\n"
 "  --rep-time T     repeat until T of timed repetitions (default 0.25s)\n"
 "  --max-reps R     at most R repetitions per cell (default 100)\n"
-"  --total-budget T cells not started within T are written as skipped (default 0 = off)\n"
+"  --total-budget T cells not started within T are written as skipped\n"
+"                   (default 11m; 0 = no limit)\n"
 "  --mem SIZE       skip cells whose buffers exceed SIZE (default 4G; units K, M, G)\n"
 "  --err-flops F    check against the float64 reference when the cell's FLOPs <= F\n"
 "                   (default 2e8)\n"
 "  --sgemm-n N      size of the square sgemm ceiling (default 2048)\n"
 "  --seed S         input seed (default 1)\n"
-"  --quick          a sweep of a few seconds: n 64:256, budget 0.5s, rep-time 0.02s,\n"
-"                   sgemm-n 512 (flags after it still apply)\n"
+"  --quick          a sweep of seconds: n 64:256, budget 0.5s, rep-time 0.02s,\n"
+"                   max-reps 20, total-budget 40s, sgemm-n 512, err-flops 5e7\n"
+"                   (flags after it still apply)\n"
 "  --out PATH       results CSV (default results/bench.csv), written to a temp file\n"
 "                   and renamed when the sweep completes\n"
 "  --list           print the registered implementations and exit\n"
@@ -198,6 +200,7 @@ static void quick_preset(bench_config *cfg)
     cfg->max_reps = 20;
     cfg->sgemm_n = 512;
     cfg->err_flops = 5e7;
+    cfg->total_budget = 40;
 }
 
 int main(int argc, char **argv)
@@ -205,11 +208,11 @@ int main(int argc, char **argv)
     bench_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.d = 64;
-    cfg.heads = 4;
-    cfg.budget = 6.0;
+    cfg.heads = 2;
+    cfg.budget = 15.0;
     cfg.rep_time = 0.25;
     cfg.max_reps = 100;
-    cfg.total_budget = 0;
+    cfg.total_budget = 660;
     cfg.mem_budget = 4.0 * 1073741824.0;
     cfg.err_flops = 2e8;
     cfg.sgemm_n = 2048;

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,7 +75,7 @@ static int script_open(script *s, const char *dir, const char *name, const char 
     fprintf(s->f, "set terminal %s size 820,540 noenhanced\n", terminal);
     fprintf(s->f, "set output '%s'\n", s->name);
     fprintf(s->f, "set title '%s'\n", title);
-    fprintf(s->f, "set grid\nset key top left box opaque\n");
+    fprintf(s->f, "set grid\nset key below\n");
     return 0;
 }
 
@@ -159,7 +160,8 @@ static int plot_time(const dataset *ds, const char *dir, const char *op, const c
                 gk++;
             }
     double anchor = exp(g / gk);
-    fprintf(f, "set logscale xy\nset xlabel 'N'\nset ylabel 'seconds per call (median)'\n");
+    fprintf(f, "set logscale xy\nset logscale x 2\nset format x '%%g'\nset xlabel 'N'\n"
+               "set ylabel 'seconds per call (median)'\n");
     fprintf(f, "set xrange [%g:%g]\nset yrange [%g:%g]\n", nlo / 1.15, nhi * 1.15, tlo / 3,
             thi * 3);
     fprintf(f, "set format y '%%.0e'\n");
@@ -215,7 +217,8 @@ static int plot_gflops(const dataset *ds, const char *dir, const char *op, const
     script s;
     if (script_open(&s, dir, name, title) != 0) return -1;
     FILE *f = s.f;
-    fprintf(f, "set logscale x\nset xlabel 'N'\nset ylabel 'GFLOP/s'\n");
+    fprintf(f, "set logscale x 2\nset format x '%%g'\nset key below\nset xlabel 'N'\n"
+               "set ylabel 'GFLOP/s'\n");
     fprintf(f, "set xrange [%g:%g]\nset yrange [0:%g]\n", nlo / 1.15, nhi * 1.15, ymax * 1.15);
     if (sg > 0)
         fprintf(f, "set ytics nomirror\nset y2tics\nset y2range [0:%g]\n"
@@ -286,7 +289,8 @@ static int plot_train_infer(const dataset *ds, const char *dir, int threads, plo
     script sc;
     if (script_open(&sc, dir, name, title) != 0) return -1;
     FILE *f = sc.f;
-    fprintf(f, "set logscale xy\nset xlabel 'N'\nset ylabel 'time ratio'\n");
+    fprintf(f, "set logscale xy\nset logscale x 2\nset format x '%%g'\nset xlabel 'N'\n"
+               "set ylabel 'time ratio'\nset key below\n");
     fprintf(f, "set xrange [%g:%g]\nset yrange [%g:%g]\n", nlo / 1.15, nhi * 1.15, rlo / 2,
             rhi * 3);
     for (int s = 0; s < 3; s++) {
@@ -331,7 +335,8 @@ static int plot_decode(const dataset *ds, const char *dir, int threads, plot_lis
     script s;
     if (script_open(&s, dir, name, title) != 0) return -1;
     FILE *f = s.f;
-    fprintf(f, "set logscale xy\nset xlabel 'context t (tokens)'\n"
+    fprintf(f, "set logscale xy\nset logscale x 2\nset format x '%%g'\nset key below\n"
+               "set xlabel 'context t (tokens)'\n"
                "set ylabel 'seconds per token (median)'\nset format y '%%.0e'\n");
     fprintf(f, "set xrange [%g:%g]\nset yrange [%g:%g]\n", nlo / 1.15, nhi * 1.15, tlo / 3,
             thi * 3);
@@ -359,6 +364,27 @@ static int plot_decode(const dataset *ds, const char *dir, int threads, plot_lis
     return script_run(&s, dir, title, out);
 }
 
+/* Removes the PNGs and scripts of an earlier report, so no stale plot survives. */
+static void remove_old(const char *dir, const char *suffix)
+{
+    static const char *const prefixes[] = {"time_", "gflops_", "train_infer_", "decode_"};
+    DIR *dp = opendir(dir);
+    if (!dp) return;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        size_t len = strlen(e->d_name), sl = strlen(suffix);
+        if (len <= sl || strcmp(e->d_name + len - sl, suffix) != 0) continue;
+        for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+            if (strncmp(e->d_name, prefixes[i], strlen(prefixes[i])) == 0) {
+                char path[2048];
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+                remove(path);
+                break;
+            }
+    }
+    closedir(dp);
+}
+
 int plots_make(const dataset *ds, const char *plots_dir, plot_list *out)
 {
     memset(out, 0, sizeof *out);
@@ -370,6 +396,8 @@ int plots_make(const dataset *ds, const char *plots_dir, plot_list *out)
         return -1;
     }
     if (pick_terminal(plots_dir) != 0) return -1;
+    remove_old(plots_dir, ".png");
+    remove_old(gpdir, ".gp");
     static const char *const ops[REPORT_NOPS] = REPORT_OPS;
     static const char *const passes[REPORT_NPASSES] = REPORT_PASSES;
     int th[16];

@@ -1,0 +1,51 @@
+#!/bin/sh
+# smoke.sh BUILD THREADS: the bench smoke test run by `make test`. A quick sweep into a
+# temp dir, its CSV read back through libcsv by the report, plots and REPORT.md
+# produced, and the bad inputs refused without leaving a file. Never asserts a timing.
+set -u
+B=${1:-build}
+T=${2:-2}
+d=$(mktemp -d)
+trap 'rm -rf "$d"' EXIT
+fail() { echo "bench smoke: FAIL: $*" >&2; exit 1; }
+
+mkdir -p "$d/results"
+OMP_NUM_THREADS=$T "$B/bench" --quick --threads "$T" --out "$d/results/bench.csv" 2>"$d/bench.log" \
+  || { tail -20 "$d/bench.log" >&2; fail "quick sweep exited non-zero"; }
+[ -s "$d/results/bench.csv" ] || fail "no CSV written"
+ls "$d/results" | grep -q '\.tmp\.' && fail "temp file left beside the CSV"
+rows=$(($(wc -l <"$d/results/bench.csv") - 1))
+[ "$rows" -gt 0 ] || fail "CSV has no rows"
+head -1 "$d/results/bench.csv" | grep -q '"impl","op","pass","n","d","heads","threads","reps","t_min_s","t_median_s","t_max_s","gflops","frac_of_sgemm"' \
+  || fail "CSV header lacks the stable columns"
+"$B/report" --results "$d/results" --plots "$d/plots" --out "$d/REPORT.md" 2>"$d/report.log" \
+  || { cat "$d/report.log" >&2; fail "report could not read the CSV back"; }
+[ -s "$d/REPORT.md" ] || fail "no REPORT.md"
+ls "$d/plots"/time_*.png >/dev/null 2>&1 || fail "no time-vs-N plot"
+ls "$d/plots"/gflops_*.png >/dev/null 2>&1 || fail "no GFLOP/s plot"
+for s in "## The answer in numbers" "## Machine" "## Scaling exponents" "## Performance targets" \
+         "## Verification" "## Plots"; do
+  grep -q "^$s" "$d/REPORT.md" || fail "REPORT.md lacks '$s'"
+done
+
+# bad input: a clear message, non-zero exit, no file left
+expect_fail() { # description, command...
+  desc=$1; shift
+  if "$@" >"$d/out.log" 2>"$d/err.log"; then fail "$desc: exit status 0"; fi
+  [ -s "$d/err.log" ] || fail "$desc: no message"
+}
+expect_fail "unknown impl" "$B/bench" --impl no_such_impl --out "$d/x.csv"
+grep -q "known:" "$d/err.log" || fail "unknown impl: known implementations not listed"
+expect_fail "unknown op" "$B/bench" --op quadratic --out "$d/x.csv"
+expect_fail "bad flag" "$B/bench" --frobnicate
+expect_fail "N out of range" "$B/bench" --n 0 --out "$d/x.csv"
+expect_fail "d out of range" "$B/bench" --d -3 --out "$d/x.csv"
+expect_fail "unwritable path" "$B/bench" --quick --op decode --out "$d/no/such/dir/x.csv"
+[ -e "$d/x.csv" ] && fail "a bad run left a results file"
+mkdir -p "$d/bad"
+printf '"impl","op","pass","n","d","heads","threads","t_median_s","status"\n"naive","causal","fwd","64"\n' >"$d/bad/short.csv"
+expect_fail "CSV with a short record" "$B/report" --results "$d/bad" --plots "$d/bp" --out "$d/bad.md"
+printf '"impl","op","pass","n","d","heads","threads","t_median_s","status"\n"naive","causal","fwd","64","64","2","1","1e-3","ok\n' >"$d/bad/short.csv"
+expect_fail "CSV with an open quote" "$B/report" --results "$d/bad" --plots "$d/bp" --out "$d/bad.md"
+[ -e "$d/bad.md" ] && fail "a failed report left REPORT.md"
+echo "bench smoke: ok ($rows rows, $(ls "$d/plots"/*.png | wc -l) plots)"
