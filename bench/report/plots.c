@@ -166,7 +166,7 @@ static int plot_time(const dataset *ds, const char *dir, const char *op, const c
             thi * 3);
     fprintf(f, "set format y '%%.0e'\n");
     for (int i = 0; i < ni; i++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "d%d", i);
         if (cnt[i] > 0) datablock(f, id, n[i], t[i], cnt[i]);
     }
@@ -234,7 +234,7 @@ static int plot_gflops(const dataset *ds, const char *dir, const char *op, const
                 y[c++] = b->gflops;
             }
         }
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "d%d", i);
         datablock(f, id, n, y, c);
     }
@@ -294,7 +294,7 @@ static int plot_train_infer(const dataset *ds, const char *dir, int threads, plo
     fprintf(f, "set xrange [%g:%g]\nset yrange [%g:%g]\n", nlo / 1.15, nhi * 1.15, rlo / 2,
             rhi * 3);
     for (int s = 0; s < 3; s++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "r%d", s);
         if (cnt[s]) datablock(f, id, n[s], r[s], cnt[s]);
     }
@@ -342,7 +342,7 @@ static int plot_decode(const dataset *ds, const char *dir, int threads, plot_lis
             thi * 3);
     for (int i = 0; i < ni; i++)
         for (int p = 0; p < 2; p++) {
-            char id[16];
+            char id[32];
             snprintf(id, sizeof id, "d%d_%d", i, p);
             if (cnt[i][p]) datablock(f, id, n[i][p], t[i][p], cnt[i][p]);
         }
