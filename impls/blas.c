@@ -49,12 +49,13 @@ _Static_assert(BK_BWD % BQ_BWD == 0, "key blocks must align with the query grid"
 #if HAVE_AVX2
 /* exp(x) for 8 lanes: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two so n ln2 is
  * exact enough), e^r by its Taylor series to degree 7 (truncation r^8/8! < 1e-8
- * relative, below float rounding), 2^n by building the exponent bits. Inputs below
- * -87 (where 2^n would leave the normal range) give 0, as do -inf (masked logits);
- * the true values there are < 1.7e-38 and vanish next to the row's maximum term 1. */
+ * relative, below float rounding), 2^n as two exponent-built factors 2^(n/2) 2^(n-n/2)
+ * so that results down to the subnormal range come out as libm's expf gives them (a
+ * whole row of weights can be that small when every gradient is, at logits x1e4).
+ * Inputs below -104 (e^x < 2^-150) and -inf (masked logits) give 0. */
 static inline __m256 exp8(__m256 x)
 {
-    const __m256 lo = _mm256_set1_ps(-87.0f), hi = _mm256_set1_ps(88.0f);
+    const __m256 lo = _mm256_set1_ps(-104.0f), hi = _mm256_set1_ps(88.0f);
     __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
     x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
@@ -69,9 +70,11 @@ static inline __m256 exp8(__m256 x)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n),
-                                                   _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+    __m256i ni = _mm256_cvtps_epi32(n), bias = _mm256_set1_epi32(127);
+    __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+    __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    __m256 e2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+    return _mm256_andnot_ps(under, _mm256_mul_ps(_mm256_mul_ps(p, e1), e2));
 }
 
 static inline float hsum8(__m256 v)
