@@ -57,7 +57,8 @@ csv_out *csv_out_open(const char *path)
     snprintf(c->tmp, len + 16, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(c->tmp);
     if (fd < 0) {
-        fprintf(stderr, "bench: cannot write results to '%s': %s\n", path, strerror(errno));
+        fprintf(stderr, "bench: cannot write results to '%s': %s%s\n", path, strerror(errno),
+                errno == ENOENT ? " (its directory does not exist)" : "");
         free(c->tmp);
         free(c->path);
         free(c);
