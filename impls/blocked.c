@@ -46,14 +46,13 @@ static ws_layout layout(ca_shape sh, const ca_exec *ex)
     return w;
 }
 
-static float scale_of(int d) { return 1.0f / sqrtf((float)d); }
 
 /* One sequence of n rows (a head, or one cubic prefix): every query tile against the
  * key tiles it sees. q, k, v, o: [n][d]  lse: [n] */
 static void seq_fwd(int n, int d, int causal, const float *q, const float *k,
                     const float *v, float *o, float *lse, const ws_layout *w)
 {
-    flash_pack_t(n, d, scale_of(d), k, w->kt);
+    flash_pack_t(n, d, 1.0f, k, w->kt);
     for (int q0 = 0; q0 < n; q0 += FLASH_B) {
         int nq = n - q0 < FLASH_B ? n - q0 : FLASH_B;
         flash_fwd_qblock(d, nq, q0, n, causal, q + (size_t)q0 * d, k, w->kt, v,
@@ -67,7 +66,7 @@ static void seq_bwd(int n, int d, int causal, const float *q, const float *k,
                     const float *v, const float *o, const float *lse, const float *dout,
                     float *dq, float *dk, float *dv, const ws_layout *w)
 {
-    flash_pack_t(n, d, scale_of(d), k, w->kt);
+    flash_pack_t(n, d, 1.0f, k, w->kt);
     flash_pack_t(n, d, 1.0f, v, w->vt);
     flash_rowdot(n, d, dout, o, w->D);
     for (int k0 = 0; k0 < n; k0 += FLASH_B) {
@@ -178,7 +177,7 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
     const int n = sh.n, d = sh.d;
     const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d;
     for (int h = 0; h < sh.heads; h++) {
-        flash_pack_t(n, d, scale_of(d), k + h * hs, w.kt);
+        flash_pack_t(n, d, 1.0f, k + h * hs, w.kt);
         for (int i0 = 0; i0 < n; i0 += FLASH_SHARED_RB) {
             int nb = n - i0 < FLASH_SHARED_RB ? n - i0 : FLASH_SHARED_RB;
             flash_shared_fwd_rows(d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,
@@ -199,7 +198,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
     for (int h = 0; h < sh.heads; h++) {
-        flash_pack_t(n, d, scale_of(d), k + h * hs, w.kt);
+        flash_pack_t(n, d, 1.0f, k + h * hs, w.kt);
         for (int i0 = 0; i0 < n; i0 += FLASH_SHARED_RB) {
             int nb = n - i0 < FLASH_SHARED_RB ? n - i0 : FLASH_SHARED_RB;
             flash_shared_bwd_rows(d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,

@@ -132,8 +132,9 @@ static inline void scal(int d, float a, float *y)
 /* C (+)= A B for an mr x (8 nv) block, mr <= 6, nv in {1, 2}; A read by broadcasts with
  * arbitrary strides (so A^T costs nothing), B rows contiguous (ldb), C in place.
  * A: element (i, p) at a[i*ars + p*acs]  B: [k][ldb]  C: [mr][ldc] */
-INLINE void kern(int mr, int nv, int k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
-                 const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int acc)
+INLINE void kern(int mr, int nv, int fused, int k, const float *a, ptrdiff_t ars,
+                 ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                 int acc)
 {
     v8f s[6][2];
     for (int r = 0; r < mr; r++)
@@ -144,8 +145,8 @@ INLINE void kern(int mr, int nv, int k, const float *a, ptrdiff_t ars, ptrdiff_t
         const float *ap = a + p * acs;
         for (int r = 0; r < mr; r++) {
             v8f ar = bc8(ap[r * ars]);
-            s[r][0] = fma8(ar, b0, s[r][0]);
-            if (nv > 1) s[r][1] = fma8(ar, b1, s[r][1]);
+            s[r][0] = fused ? fma8(ar, b0, s[r][0]) : s[r][0] + ar * b0;
+            if (nv > 1) s[r][1] = fused ? fma8(ar, b1, s[r][1]) : s[r][1] + ar * b1;
         }
     }
     for (int r = 0; r < mr; r++)
@@ -153,19 +154,21 @@ INLINE void kern(int mr, int nv, int k, const float *a, ptrdiff_t ars, ptrdiff_t
 }
 
 /* One column strip (8 nv wide) of C, all m rows, 6 at a time. */
-INLINE void strip(int nv, int m, int k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
-                  const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int acc)
+INLINE void strip(int nv, int fused, int m, int k, const float *a, ptrdiff_t ars,
+                  ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                  int acc)
 {
     int i = 0;
-    for (; i + 6 <= m; i += 6) kern(6, nv, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, acc);
+    for (; i + 6 <= m; i += 6)
+        kern(6, nv, fused, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, acc);
     const float *ai = a + i * ars;
     float *ci = c + i * ldc;
     switch (m - i) {
-    case 5: kern(5, nv, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 4: kern(4, nv, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 3: kern(3, nv, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 2: kern(2, nv, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 1: kern(1, nv, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    case 5: kern(5, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    case 4: kern(4, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    case 3: kern(3, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    case 2: kern(2, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    case 1: kern(1, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
     default: break;
     }
 }
@@ -173,22 +176,49 @@ INLINE void strip(int nv, int m, int k, const float *a, ptrdiff_t ars, ptrdiff_t
 /* C (+)= A B (acc = 1 adds, 0 overwrites). Column strips of 16 keep one k x 16 panel of
  * B in L1 while all rows of A stream past it; columns beyond the last multiple of 8
  * (only when n = d is not a multiple of 8) go scalar.
+ * fused = 0 rounds each product before adding it, in the naive code's order (a sum from
+ * p = 0 up): the scores S = q.k and dP = dO.v are then bit-equal to the baseline's, so
+ * with logits x 1e4, where rounding of S alone decides the error, this code's error
+ * tracks the baseline's instead of drawing its own. On Zen3 this costs no throughput:
+ * multiplies and adds issue on separate pipe pairs (2 + 2 per cycle), matching 2 FMAs,
+ * and the add's 3-cycle latency is shorter than the FMA's 4.
  * A: m x k via (ars, acs)  B: [k][ldb]  C: [m][ldc] */
-static void gemm(int m, int n, int k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
-                 const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int acc)
+static void gemm_x(int fused, int m, int n, int k, const float *a, ptrdiff_t ars,
+                   ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                   int acc)
 {
     int j = 0;
-    for (; j + 16 <= n; j += 16) strip(2, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+    for (; j + 16 <= n; j += 16) {
+        if (fused) strip(2, 1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+        else strip(2, 0, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+    }
     if (j + 8 <= n) {
-        strip(1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+        if (fused) strip(1, 1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+        else strip(1, 0, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
         j += 8;
     }
     for (; j < n; j++)
         for (int i = 0; i < m; i++) {
             float s = acc ? c[i * ldc + j] : 0.0f;
-            for (int p = 0; p < k; p++) s += a[i * ars + p * acs] * b[p * ldb + j];
+            for (int p = 0; p < k; p++)
+                s = fused ? fmaf(a[i * ars + p * acs], b[p * ldb + j], s)
+                          : s + a[i * ars + p * acs] * b[p * ldb + j];
             c[i * ldc + j] = s;
         }
+}
+
+/* Products whose result is a dot product the naive code also forms (S, dP). */
+static void gemm_dot(int m, int n, int k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                     const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc)
+{
+    gemm_x(0, m, n, k, a, ars, acs, b, ldb, c, ldc, 0);
+}
+
+/* The accumulating products (P V, P^T dO, dS^T Q, dS K): fused, fewer roundings. */
+static void gemm(int m, int n, int k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                 const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int acc)
+{
+    gemm_x(1, m, n, k, a, ars, acs, b, ldb, c, ldc, acc);
 }
 
 /* ---- packing and row terms ------------------------------------------------------ */
@@ -206,7 +236,7 @@ void flash_pack_t(int n, int d, float scale, const float *x, float *xt)
     }
 }
 
-/* D_i in the exact order of the kernel's dP = dO V^T (one fused multiply-add chain from
+/* D_i in the exact order of the kernel's dP = dO V^T (products rounded, summed from
  * c = 0): when a softmax row is one-hot (logits x 1e4), o_i is bit-equal to v_j and
  * dP_ij - D_i must then be exactly 0, as it is in the naive code and the reference,
  * or dq/dk pick up rounding noise against an exact gradient of ~0. */
@@ -215,8 +245,31 @@ void flash_rowdot(int n, int d, const float *dout, const float *o, float *D)
     for (int i = 0; i < n; i++) {
         const float *a = dout + (size_t)i * d, *b = o + (size_t)i * d;
         float s = 0.0f;
-        for (int c = 0; c < d; c++) s = fmaf(a[c], b[c], s);
+        for (int c = 0; c < d; c++) s += a[c] * b[c];
         D[i] = s;
+    }
+}
+
+/* out_j = q . k_j for nk keys, each a sum from c = 0 of rounded products (the naive
+ * code's order), 8 keys to the lanes so the chains run side by side.
+ * q: [d]  k: [nk][d]  out: [nk] */
+static void dots_by_key(int d, int nk, const float *q, const float *k, float *out)
+{
+    int j = 0;
+    for (; j + 8 <= nk; j += 8) {
+        const float *kj = k + (size_t)j * d;
+        v8f acc = bc8(0.0f);
+        for (int c = 0; c < d; c++) {
+            v8f kv = {kj[c], kj[d + c], kj[2 * d + c], kj[3 * d + c],
+                      kj[4 * d + c], kj[5 * d + c], kj[6 * d + c], kj[7 * d + c]};
+            acc = acc + bc8(q[c]) * kv;
+        }
+        st8(out + j, acc);
+    }
+    for (; j < nk; j++) {
+        float acc = 0.0f;
+        for (int c = 0; c < d; c++) acc += q[c] * k[(size_t)j * d + c];
+        out[j] = acc;
     }
 }
 
@@ -247,14 +300,15 @@ void flash_fwd_qblock(int d, int nq, int q0, int nkeys, int causal, const float 
     for (int k0 = 0; k0 < kend; k0 += B) {
         const int nk = kend - k0 < B ? kend - k0 : B;
         if (kt)
-            gemm(nq, B, d, q, d, 1, kt + (size_t)(k0 / B) * d * B, B, S, B, 0);
+            gemm_dot(nq, B, d, q, d, 1, kt + (size_t)(k0 / B) * d * B, B, S, B);
         else
             for (int r = 0; r < nq; r++)
-                for (int j = 0; j < nk; j++)
-                    S[r * B + j] = scale * dotf(d, q + (size_t)r * d, k + (size_t)(k0 + j) * d);
+                dots_by_key(d, nk, q + (size_t)r * d, k + (size_t)k0 * d, S + r * B);
         for (int r = 0; r < nq; r++) {
             float *sr = S + r * B;
             const int cnt = visible(causal, q0 + r, k0, nk);
+            /* The scale after the dot, as the naive code applies it. */
+            for (int j = 0; j < B; j += 8) st8(sr + j, bc8(scale) * ld8(sr + j));
             for (int j = cnt; j < B; j++) sr[j] = -INFINITY;
             v8f mx = ld8(sr);
             for (int j = 8; j < B; j += 8) mx = max8(mx, ld8(sr + j));
@@ -278,7 +332,11 @@ void flash_fwd_qblock(int d, int nq, int q0, int nkeys, int causal, const float 
         gemm(nq, d, nk, S, B, 1, v + (size_t)k0 * d, d, o, d, 1);
     }
     for (int r = 0; r < nq; r++) {
-        scal(d, 1.0f / l[r], o + (size_t)r * d);
+        float *orow = o + (size_t)r * d;
+        const v8f vl = bc8(l[r]);
+        int c = 0;
+        for (; c + 8 <= d; c += 8) st8(orow + c, ld8(orow + c) / vl);
+        for (; c < d; c++) orow[c] /= l[r];
         lse[r] = m[r] + logf(l[r]);
     }
 }
@@ -301,16 +359,16 @@ void flash_bwd_kblock(int d, int n, int k0, int nk, int causal, const float *q,
     for (int q0 = qstart; q0 < n; q0 += B) {
         const int nq = n - q0 < B ? n - q0 : B;
         const float *qb = q + (size_t)q0 * d, *dob = dout + (size_t)q0 * d;
-        gemm(nq, B, d, qb, d, 1, ktt, B, P, B, 0);
-        gemm(nq, B, d, dob, d, 1, vtt, B, dS, B, 0);
+        gemm_dot(nq, B, d, qb, d, 1, ktt, B, P, B);
+        gemm_dot(nq, B, d, dob, d, 1, vtt, B, dS, B);
         for (int r = 0; r < nq; r++) {
             float *pr = P + r * B, *dr = dS + r * B;
             const int cnt = visible(causal, q0 + r, k0, nk);
             const v8f L = bc8(lse[q0 + r]), Dr = bc8(D[q0 + r]), vs = bc8(scale);
             for (int j = 0; j < B; j += 8) {
-                v8f p = vexp(ld8(pr + j) - L);
+                v8f p = vexp(vs * ld8(pr + j) - L);
                 st8(pr + j, p);
-                st8(dr + j, vs * p * (ld8(dr + j) - Dr));
+                st8(dr + j, vs * (p * (ld8(dr + j) - Dr)));
             }
             for (int j = cnt; j < B; j++) pr[j] = dr[j] = 0.0f;
         }
@@ -338,8 +396,11 @@ static void shared_scores(int d, int n, int i0, int nb, const float *q, const fl
                           float *S, size_t np)
 {
     for (int k0 = 0; k0 < n; k0 += FLASH_B)
-        gemm(nb, FLASH_B, d, q + (size_t)i0 * d, d, 1, kt + (size_t)(k0 / FLASH_B) * d * FLASH_B,
-             FLASH_B, S + k0, (ptrdiff_t)np, 0);
+        gemm_dot(nb, FLASH_B, d, q + (size_t)i0 * d, d, 1,
+                 kt + (size_t)(k0 / FLASH_B) * d * FLASH_B, FLASH_B, S + k0, (ptrdiff_t)np);
+    const v8f vs = bc8(1.0f / sqrtf((float)d));
+    for (int b = 0; b < nb; b++)
+        for (size_t j = 0; j < np; j += 8) st8(S + b * np + j, vs * ld8(S + b * np + j));
 }
 
 void flash_shared_fwd_rows(int d, int n, int i0, int nb, const float *q, const float *k,

@@ -50,7 +50,8 @@ void flash_rowdot(int n, int d, const float *dout, const float *o, float *D);
 
 /* Forward of query rows q0 .. q0+nq-1 (nq <= FLASH_B) against keys 0 .. nkeys-1;
  * causal: row i sees keys j <= i (needs nkeys >= q0 + nq; tiles above the diagonal are
- * never touched). kt: k packed by flash_pack_t with scale = 1/sqrt(d), or NULL for the
+ * never touched). kt: k packed by flash_pack_t with scale 1 (1/sqrt(d) is applied after
+ * the dot product, as the naive code does), or NULL for the
  * dot-product form (decode: packing would double the memory traffic of a 1-row query).
  * q, o: [nq][d] (row q0 of the sequence)  k, v: [nkeys][d]  lse: [nq]
  * scratch: FLASH_SCRATCH_FLOATS */
@@ -63,7 +64,7 @@ void flash_fwd_qblock(int d, int nq, int q0, int nkeys, int causal, const float 
  * key rows and dq of the query rows accumulate (+=), so the caller zeroes them; dq may
  * be a per-thread partial buffer.
  * q, dout, dq: [n][d]  lse, D: [n]  k, v, dk, dv: [n][d] (whole sequence, row 0)
- * kt: k packed with scale 1/sqrt(d); vt: v packed with scale 1. scratch: FLASH_SCRATCH_FLOATS */
+ * kt, vt: k, v packed with scale 1. scratch: FLASH_SCRATCH_FLOATS */
 void flash_bwd_kblock(int d, int n, int k0, int nk, int causal, const float *q,
                       const float *k, const float *kt, const float *v, const float *vt,
                       const float *dout, const float *lse, const float *D, float *dq,
@@ -79,7 +80,7 @@ size_t flash_shared_scratch_floats(int n, int d);
 
 /* Rows i0 .. i0+nb-1 (nb <= FLASH_SHARED_RB) of one head: one online-softmax sweep per
  * row over keys 0..n-1, writing row (t, i) after key t is absorbed, for every t >= i.
- * q, k, v: [n][d]  kt: packed k (scale 1/sqrt(d))  o: [T][d]  lse: [T] (head base) */
+ * q, k, v: [n][d]  kt: packed k (scale 1)  o: [T][d]  lse: [T] (head base) */
 void flash_shared_fwd_rows(int d, int n, int i0, int nb, const float *q, const float *k,
                            const float *kt, const float *v, float *o, float *lse,
                            float *scratch);
