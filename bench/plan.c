@@ -186,8 +186,9 @@ int sweep_run(const bench_config *cfg, const machine_info *m, csv_out *out)
         } else if (row.predicted_s >= 0 &&
                    cell_cost(cfg, c->pass, row.predicted_s) > cfg->budget) {
             snprintf(row.status, sizeof row.status,
-                     "skipped: predicted time %.3g s per call over budget %.3g s per cell",
-                     row.predicted_s, cfg->budget);
+                     "skipped: predicted time %.3g s for the cell (%.3g s per call) over budget "
+                     "%.3g s", cell_cost(cfg, c->pass, row.predicted_s), row.predicted_s,
+                     cfg->budget);
         } else {
             double t0 = now_seconds();
             if (cell_run(cfg, impl, c->op, c->pass, c->n, threads, &row) == 0) {
