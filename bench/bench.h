@@ -1,6 +1,7 @@
 /* bench.h: the benchmark harness (DESIGN.md §5). Types shared by its files:
  *   main.c     flags and the run as a whole
- *   plan.c     the cells of a sweep, time/memory prediction and skipping
+ *   plan.c     the cells of a sweep, time/memory prediction and skipping, ETA
+ *   ops.c      operators, passes, their contract entries, FLOPs and exponents
  *   cell.c     one cell: buffers, warm-up, repetitions, error check
  *   machine.c  machine description and the sgemm ceiling
  *   csv_out.c  the results CSV (libcsv), written to a temp file and renamed */
@@ -112,7 +113,8 @@ int csv_out_commit(csv_out *c);
 void csv_out_abort(csv_out *c);
 
 /* ---- plan.c -------------------------------------------------------------------- */
-/* Runs the whole sweep, writing each row as it completes; returns 0 on success. */
+/* Runs the whole sweep and writes its rows once the sgemm ceiling has been measured
+ * again at the end of each thread count (the better median counts); 0 on success. */
 int sweep_run(const bench_config *cfg, const machine_info *m, csv_out *out);
 
 #endif
