@@ -1,0 +1,359 @@
+/* omp.c: the flash.c tile kernels run by exactly ex->threads OpenMP threads.
+ *
+ * Work items and balance:
+ *   causal fwd / bwd: (head, pair of tiles i and nT-1-i); a pair costs nT+1 tile
+ *     products whatever i is, so a static split of pairs balances the triangle.
+ *   full fwd: (head, query tile), equal costs.
+ *   cubic fwd / bwd: (head, prefix), largest prefix first, handed out dynamically: its
+ *     cost grows as t^2, and each prefix writes only its own rows, so the assignment
+ *     cannot change a single bit of the result.
+ *   cubic_shared: (head, block of 16 rows); each row sweeps all N keys.
+ * Determinism of the backward: dK, dV of a key tile are owned by the one item that
+ * walks that key tile; dQ (causal) and dK, dV (cubic_shared), to which many items add,
+ * go to per-thread partial buffers under a static item-to-thread map, summed afterwards
+ * in thread order. So a given thread count gives bit-identical results, and no atomics.
+ * All scratch is in the workspace the harness allocates (sized by workspace()). */
+#include "cubattn.h"
+#include "flash.h"
+
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Per-thread floats: packed K^T and V^T of one sequence, D, and kernel scratch. */
+static size_t thread_floats(int n, int d)
+{
+    size_t a = FLASH_SCRATCH_FLOATS, b = flash_shared_scratch_floats(n, d);
+    return 2 * flash_packed_floats((size_t)n, (size_t)d) + flash_tiles((size_t)n) * FLASH_B +
+           (a > b ? a : b);
+}
+
+/* Floats of per-head packed operands: K^T, V^T and D for each head. */
+static size_t head_floats(int n, int d)
+{
+    return 2 * flash_packed_floats((size_t)n, (size_t)d) + flash_tiles((size_t)n) * FLASH_B;
+}
+
+/* Partial gradient buffers per thread: dq for causal_bwd, dk + dv for shared_bwd. */
+static size_t partial_floats(ca_entry e, ca_shape sh)
+{
+    size_t hs = (size_t)sh.n * sh.d * sh.heads;
+    return e == CA_CAUSAL_BWD ? hs : e == CA_SHARED_BWD ? 2 * hs : 0;
+}
+
+static size_t workspace(ca_entry e, ca_shape sh, int threads)
+{
+    /* Decode needs only the kernel scratch of each thread. */
+    if (e == CA_DECODE_STEP) return (size_t)threads * FLASH_SCRATCH_FLOATS * sizeof(float);
+    const double th = threads;
+    const double floats = th * (double)thread_floats(sh.n, sh.d) +
+                          (double)sh.heads * head_floats(sh.n, sh.d) +
+                          th * (double)partial_floats(e, sh);
+    if (floats * sizeof(float) > (double)(SIZE_MAX / 2)) return SIZE_MAX;
+    return ((size_t)threads * thread_floats(sh.n, sh.d) +
+            (size_t)sh.heads * head_floats(sh.n, sh.d) +
+            (size_t)threads * partial_floats(e, sh)) * sizeof(float);
+}
+
+typedef struct ws_layout {
+    float *thread_base, *head_base, *partial;
+    size_t tstride, hstride, pstride;
+} ws_layout;
+
+static ws_layout layout(ca_entry e, ca_shape sh, const ca_exec *ex)
+{
+    ws_layout w;
+    w.tstride = thread_floats(sh.n, sh.d);
+    w.hstride = head_floats(sh.n, sh.d);
+    w.pstride = partial_floats(e, sh);
+    w.thread_base = ex->ws;
+    w.head_base = w.thread_base + (size_t)ex->threads * w.tstride;
+    w.partial = w.head_base + (size_t)sh.heads * w.hstride;
+    return w;
+}
+
+/* Views of one thread's (or one head's) block: kt | vt | D | scratch. */
+typedef struct seq_bufs {
+    float *kt, *vt, *D, *scratch;
+} seq_bufs;
+
+static seq_bufs bufs_at(float *base, int n, int d)
+{
+    seq_bufs b;
+    const size_t pk = flash_packed_floats((size_t)n, (size_t)d);
+    b.kt = base;
+    b.vt = b.kt + pk;
+    b.D = b.vt + pk;
+    b.scratch = b.D + flash_tiles((size_t)n) * FLASH_B;
+    return b;
+}
+
+static int tiles_of(int n) { return (int)flash_tiles((size_t)n); }
+static int tile_rows(int n, int i) { return n - i * FLASH_B < FLASH_B ? n - i * FLASH_B : FLASH_B; }
+
+/* ---- causal and full ------------------------------------------------------------ */
+
+static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry e,
+                           const float *q, const float *k, const float *v, float *o,
+                           float *lse)
+{
+    const ws_layout w = layout(e, sh, ex);
+    const int n = sh.n, d = sh.d, nT = tiles_of(n);
+    const size_t hs = (size_t)n * d;
+    /* causal: pair i with nT-1-i; full: one tile per item. */
+    const int per_head = causal ? (nT + 1) / 2 : nT;
+    const int items = per_head * sh.heads;
+#pragma omp parallel num_threads(ex->threads)
+    {
+        float *scratch = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d).scratch;
+#pragma omp for schedule(static)
+        for (int h = 0; h < sh.heads; h++)
+            flash_pack_t(n, d, 1.0f, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
+#pragma omp for schedule(static)
+        for (int it = 0; it < items; it++) {
+            const int h = it / per_head, p = it % per_head;
+            const float *kt = bufs_at(w.head_base + h * w.hstride, n, d).kt;
+            int tl[2] = {p, causal ? nT - 1 - p : -1};
+            for (int s = 0; s < 2; s++) {
+                if (tl[s] < 0 || (s == 1 && tl[1] == tl[0])) continue;
+                const int q0 = tl[s] * FLASH_B;
+                flash_fwd_qblock(d, tile_rows(n, tl[s]), q0, n, causal, q + h * hs + (size_t)q0 * d,
+                                 k + h * hs, kt, v + h * hs, o + h * hs + (size_t)q0 * d,
+                                 lse + (size_t)h * n + q0, scratch);
+            }
+        }
+    }
+    return CA_OK;
+}
+
+static ca_status causal_fwd(ca_shape sh, const ca_exec *ex, const float *q,
+                            const float *k, const float *v, float *o, float *lse)
+{
+    return heads_fwd(sh, ex, 1, CA_CAUSAL_FWD, q, k, v, o, lse);
+}
+
+static ca_status full_fwd(ca_shape sh, const ca_exec *ex, const float *q,
+                          const float *k, const float *v, float *o, float *lse)
+{
+    return heads_fwd(sh, ex, 0, CA_FULL_FWD, q, k, v, o, lse);
+}
+
+/* Key tiles paired (j, nT-1-j) statically; dq into this thread's partial buffer, then
+ * the partials summed in thread order. */
+static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                            const float *k, const float *v, const float *o,
+                            const float *lse, const float *dout, float *dq, float *dk,
+                            float *dv)
+{
+    const ws_layout w = layout(CA_CAUSAL_BWD, sh, ex);
+    const int n = sh.n, d = sh.d, nT = tiles_of(n), T = ex->threads;
+    const size_t hs = (size_t)n * d, all = hs * sh.heads;
+    const int per_head = (nT + 1) / 2, items = per_head * sh.heads;
+#pragma omp parallel num_threads(T)
+    {
+        const int tid = omp_get_thread_num();
+        float *scratch = bufs_at(w.thread_base + (size_t)tid * w.tstride, n, d).scratch;
+        float *pdq = w.partial + (size_t)tid * w.pstride;
+        memset(pdq, 0, all * sizeof *pdq);
+#pragma omp for schedule(static)
+        for (int h = 0; h < sh.heads; h++) {
+            seq_bufs b = bufs_at(w.head_base + h * w.hstride, n, d);
+            flash_pack_t(n, d, 1.0f, k + h * hs, b.kt);
+            flash_pack_t(n, d, 1.0f, v + h * hs, b.vt);
+            flash_rowdot(n, d, dout + h * hs, o + h * hs, b.D);
+            memset(dk + h * hs, 0, hs * sizeof *dk);
+            memset(dv + h * hs, 0, hs * sizeof *dv);
+        }
+#pragma omp for schedule(static)
+        for (int it = 0; it < items; it++) {
+            const int h = it / per_head, p = it % per_head;
+            seq_bufs b = bufs_at(w.head_base + h * w.hstride, n, d);
+            int tl[2] = {p, nT - 1 - p};
+            for (int s = 0; s < 2; s++) {
+                if (s == 1 && tl[1] == tl[0]) continue;
+                flash_bwd_kblock(d, n, tl[s] * FLASH_B, tile_rows(n, tl[s]), 1, q + h * hs,
+                                 k + h * hs, b.kt, v + h * hs, b.vt, dout + h * hs,
+                                 lse + (size_t)h * n, b.D, pdq + h * hs, dk + h * hs,
+                                 dv + h * hs, scratch);
+            }
+        }
+        /* The implicit barrier above: every partial is complete. */
+#pragma omp for schedule(static)
+        for (size_t x = 0; x < all; x++) {
+            float s = 0.0f;
+            for (int t = 0; t < T; t++) s += w.partial[(size_t)t * w.pstride + x];
+            dq[x] = s;
+        }
+    }
+    return CA_OK;
+}
+
+/* Heads in parallel when there is enough work to pay for waking the threads. */
+static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float *q_t,
+                             const float *k_t, const float *v_t, float *k_cache,
+                             float *v_cache, float *o_t, float *lse_t)
+{
+    const int n = sh.n, d = sh.d;
+    const int par = (double)(t + 1) * d * sh.heads > 65536.0;
+#pragma omp parallel for schedule(static) num_threads(ex->threads) if (par)
+    for (int h = 0; h < sh.heads; h++) {
+        float *scratch = (float *)ex->ws + (size_t)omp_get_thread_num() * FLASH_SCRATCH_FLOATS;
+        float *kc = k_cache + (size_t)h * n * d, *vc = v_cache + (size_t)h * n * d;
+        memcpy(kc + (size_t)t * d, k_t + (size_t)h * d, (size_t)d * sizeof *kc);
+        memcpy(vc + (size_t)t * d, v_t + (size_t)h * d, (size_t)d * sizeof *vc);
+        flash_fwd_qblock(d, 1, t, t + 1, 0, q_t + (size_t)h * d, kc, NULL, vc,
+                         o_t + (size_t)h * d, lse_t + h, scratch);
+    }
+    return CA_OK;
+}
+
+/* ---- cubic ---------------------------------------------------------------------- */
+
+/* Item it -> (head, prefix t), largest prefixes first so the dynamic queue ends on
+ * small ones. */
+static void cubic_item(int it, int n, int heads, int *h, int *t)
+{
+    *h = it % heads;
+    *t = n - it / heads;
+}
+
+static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
+                           const float *k, const float *v, float *o, float *lse)
+{
+    const ws_layout w = layout(CA_CUBIC_FWD, sh, ex);
+    const int n = sh.n, d = sh.d;
+    const size_t T = ca_packed_rows((size_t)n), hs = T * d;
+    const int items = n * sh.heads;
+#pragma omp parallel num_threads(ex->threads)
+    {
+        seq_bufs b = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d);
+#pragma omp for schedule(dynamic, 1)
+        for (int it = 0; it < items; it++) {
+            int h, t;
+            cubic_item(it, n, sh.heads, &h, &t);
+            const size_t r = ca_prefix_offset((size_t)t);
+            const float *qh = q + h * hs + r * d, *kh = k + h * hs + r * d, *vh = v + h * hs + r * d;
+            flash_pack_t(t, d, 1.0f, kh, b.kt);
+            for (int q0 = 0; q0 < t; q0 += FLASH_B)
+                flash_fwd_qblock(d, t - q0 < FLASH_B ? t - q0 : FLASH_B, q0, t, 0,
+                                 qh + (size_t)q0 * d, kh, b.kt, vh,
+                                 o + h * hs + (r + q0) * d, lse + h * T + r + q0, b.scratch);
+        }
+    }
+    return CA_OK;
+}
+
+static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                           const float *k, const float *v, const float *o,
+                           const float *lse, const float *dout, float *dq, float *dk,
+                           float *dv)
+{
+    const ws_layout w = layout(CA_CUBIC_BWD, sh, ex);
+    const int n = sh.n, d = sh.d;
+    const size_t T = ca_packed_rows((size_t)n), hs = T * d;
+    const int items = n * sh.heads;
+#pragma omp parallel num_threads(ex->threads)
+    {
+        seq_bufs b = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d);
+#pragma omp for schedule(dynamic, 1)
+        for (int it = 0; it < items; it++) {
+            int h, t;
+            cubic_item(it, n, sh.heads, &h, &t);
+            const size_t r = ca_prefix_offset((size_t)t), off = h * hs + r * d;
+            const size_t rows = (size_t)t * d;
+            memset(dq + off, 0, rows * sizeof *dq);
+            memset(dk + off, 0, rows * sizeof *dk);
+            memset(dv + off, 0, rows * sizeof *dv);
+            flash_pack_t(t, d, 1.0f, k + off, b.kt);
+            flash_pack_t(t, d, 1.0f, v + off, b.vt);
+            flash_rowdot(t, d, dout + off, o + off, b.D);
+            for (int k0 = 0; k0 < t; k0 += FLASH_B)
+                flash_bwd_kblock(d, t, k0, t - k0 < FLASH_B ? t - k0 : FLASH_B, 0, q + off,
+                                 k + off, b.kt, v + off, b.vt, dout + off, lse + h * T + r,
+                                 b.D, dq + off, dk + off, dv + off, b.scratch);
+        }
+    }
+    return CA_OK;
+}
+
+/* ---- cubic_shared, O(N^2 d) ----------------------------------------------------- */
+
+static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
+                            const float *k, const float *v, float *o, float *lse)
+{
+    const ws_layout w = layout(CA_SHARED_FWD, sh, ex);
+    const int n = sh.n, d = sh.d, RB = FLASH_SHARED_RB;
+    const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d;
+    const int per_head = (n + RB - 1) / RB, items = per_head * sh.heads;
+#pragma omp parallel num_threads(ex->threads)
+    {
+        float *scratch = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d).scratch;
+#pragma omp for schedule(static)
+        for (int h = 0; h < sh.heads; h++)
+            flash_pack_t(n, d, 1.0f, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
+#pragma omp for schedule(dynamic, 1)
+        for (int it = 0; it < items; it++) {
+            const int h = it / per_head, i0 = (it % per_head) * RB;
+            flash_shared_fwd_rows(d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs, k + h * hs,
+                                  bufs_at(w.head_base + h * w.hstride, n, d).kt, v + h * hs,
+                                  o + h * T * d, lse + h * T, scratch);
+        }
+    }
+    return CA_OK;
+}
+
+/* Row blocks dealt round-robin (static, chunk 1); dk, dv into per-thread partials. */
+static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                            const float *k, const float *v, const float *o,
+                            const float *lse, const float *dout, float *dq, float *dk,
+                            float *dv)
+{
+    const ws_layout w = layout(CA_SHARED_BWD, sh, ex);
+    const int n = sh.n, d = sh.d, RB = FLASH_SHARED_RB, TH = ex->threads;
+    const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d, all = hs * sh.heads;
+    const int per_head = (n + RB - 1) / RB, items = per_head * sh.heads;
+#pragma omp parallel num_threads(TH)
+    {
+        const int tid = omp_get_thread_num();
+        float *scratch = bufs_at(w.thread_base + (size_t)tid * w.tstride, n, d).scratch;
+        float *pdk = w.partial + (size_t)tid * w.pstride, *pdv = pdk + all;
+        memset(pdk, 0, 2 * all * sizeof *pdk);
+#pragma omp for schedule(static)
+        for (int h = 0; h < sh.heads; h++)
+            flash_pack_t(n, d, 1.0f, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
+#pragma omp for schedule(static, 1)
+        for (int it = 0; it < items; it++) {
+            const int h = it / per_head, i0 = (it % per_head) * RB;
+            flash_shared_bwd_rows(d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs, k + h * hs,
+                                  bufs_at(w.head_base + h * w.hstride, n, d).kt, v + h * hs,
+                                  o + h * T * d, lse + h * T, dout + h * T * d, dq + h * hs,
+                                  pdk + h * hs, pdv + h * hs, scratch);
+        }
+#pragma omp for schedule(static)
+        for (size_t x = 0; x < all; x++) {
+            float a = 0.0f, b = 0.0f;
+            for (int t = 0; t < TH; t++) {
+                a += w.partial[(size_t)t * w.pstride + x];
+                b += w.partial[(size_t)t * w.pstride + all + x];
+            }
+            dk[x] = a;
+            dv[x] = b;
+        }
+    }
+    return CA_OK;
+}
+
+const ca_impl ca_impl_omp = {
+    .name = "omp",
+    .description = "OpenMP over heads and 64-row tiles (causal triangle paired, cubic "
+                   "prefixes largest first) on the flash.c kernels; deterministic bwd",
+    .workspace = workspace,
+    .causal_fwd = causal_fwd,
+    .causal_bwd = causal_bwd,
+    .full_fwd = full_fwd,
+    .decode_step = decode_step,
+    .cubic_fwd = cubic_fwd,
+    .cubic_bwd = cubic_bwd,
+    .shared_fwd = shared_fwd,
+    .shared_bwd = shared_bwd,
+};
