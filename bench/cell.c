@@ -113,17 +113,26 @@ static void buffers_free(buffers *b)
     b->ws = NULL;
 }
 
-/* Uniform in [-sqrt 3, sqrt 3] (unit variance) from xorshift64*: cheap enough for the
- * hundreds of millions of elements a cubic cell holds. */
+/* Uniform in [-sqrt 3, sqrt 3] (unit variance) from xorshift64*, in chunks of 2^20 each
+ * seeded from (seed, chunk): the same values whatever the thread count, and fast enough
+ * for the hundreds of millions of elements a cubic cell holds. */
 static void fill(float *x, double count, uint64_t *s)
 {
-    size_t n = (size_t)count;
-    for (size_t i = 0; i < n; i++) {
-        *s ^= *s >> 12;
-        *s ^= *s << 25;
-        *s ^= *s >> 27;
-        uint64_t r = *s * 0x2545F4914F6CDD1DULL;
-        x[i] = (float)(((double)(r >> 11) * 0x1.0p-53 * 2.0 - 1.0) * 1.7320508075688772);
+    const size_t n = (size_t)count, chunk = (size_t)1 << 20;
+    const long chunks = (long)((n + chunk - 1) / chunk);
+    const uint64_t base = *s;
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL; /* next tensor's seed */
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < chunks; c++) {
+        uint64_t st = (base ^ ((uint64_t)c * 0x9E3779B97F4A7C15ULL)) | 1;
+        size_t end = ((size_t)c + 1) * chunk < n ? ((size_t)c + 1) * chunk : n;
+        for (size_t i = (size_t)c * chunk; i < end; i++) {
+            st ^= st >> 12;
+            st ^= st << 25;
+            st ^= st >> 27;
+            uint64_t r = st * 0x2545F4914F6CDD1DULL;
+            x[i] = (float)(((double)(r >> 11) * 0x1.0p-53 * 2.0 - 1.0) * 1.7320508075688772);
+        }
     }
 }
 
@@ -342,12 +351,12 @@ int cell_run(const bench_config *cfg, const ca_impl *impl, bop op, bpass p, int 
         set_error(row, st, "workspace query");
         return -1;
     }
+    omp_set_num_threads(threads);
     buffers b;
     if (buffers_alloc(&z, ws, cfg->seed + (uint64_t)n * 7919u, &b) != 0) {
         set_error(row, CA_ERR_NOMEM, "allocating buffers");
         return -1;
     }
-    omp_set_num_threads(threads);
     call c = {impl, &z, p, {threads, b.ws, b.ws_bytes}, &b};
     const double t_cell = now_seconds();
 

@@ -289,7 +289,9 @@ static void fastest_section(FILE *f, const dataset *ds)
             fprintf(f, "\n");
         }
     fprintf(f, "\n(decode rows: N is the context t; kv_step is one causal decode step with a KV "
-               "cache, full_step is cubic's per-token cost, a full pass over the prefix.)\n\n");
+               "cache, full_step is cubic's per-token cost, a full pass over the prefix. "
+               "cubic_shared is credited with the cubic operator's useful FLOPs (DESIGN.md §3), so "
+               "an implementation using the Theta(N^2 d) online-softmax sweep can exceed 1.)\n\n");
 }
 
 /* Time of impl at (op, pass, n, th): measured, or extrapolated from its fit. */
