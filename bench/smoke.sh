@@ -48,4 +48,21 @@ expect_fail "CSV with a short record" "$B/report" --results "$d/bad" --plots "$d
 printf '"impl","op","pass","n","d","heads","threads","t_median_s","status"\n"naive","causal","fwd","64","64","2","1","1e-3","ok\n' >"$d/bad/short.csv"
 expect_fail "CSV with an open quote" "$B/report" --results "$d/bad" --plots "$d/bp" --out "$d/bad.md"
 [ -e "$d/bad.md" ] && fail "a failed report left REPORT.md"
+# the report's fit recovers known exponents from a synthetic CSV (quoted fields with
+# commas and doubled quotes must survive libcsv)
+mkdir -p "$d/syn"
+{
+  echo '"impl","op","pass","n","d","heads","threads","reps","t_median_s","gflops","frac_of_sgemm","status","sgemm_gflops","cpu","date"'
+  for n in 64 128 256 512 1024; do
+    echo "\"naive\",\"causal\",\"fwd\",\"$n\",\"64\",\"2\",\"2\",\"3\",\"$(awk "BEGIN{printf \"%.6e\", 1e-9*$n*$n}")\",\"1\",\"0.1\",\"ok\",\"10\",\"a \"\"cpu\"\", with comma\",\"2026-01-01T00:00:00Z\""
+    echo "\"naive\",\"cubic\",\"fwd\",\"$n\",\"64\",\"2\",\"2\",\"3\",\"$(awk "BEGIN{printf \"%.6e\", 1e-11*$n*$n*$n}")\",\"1\",\"0.1\",\"ok\",\"10\",\"a \"\"cpu\"\", with comma\",\"2026-01-01T00:00:00Z\""
+  done
+} >"$d/syn/bench.csv"
+"$B/report" --results "$d/syn" --plots "$d/synp" --out "$d/syn.md" 2>"$d/err.log" \
+  || { cat "$d/err.log" >&2; fail "report on a synthetic CSV"; }
+grep -q '^| naive | 2.00 (1.000) |' "$d/syn.md" || fail "fit of t = N^2 is not 2.00"
+grep -q '| 3.00 (1.000) |' "$d/syn.md" || fail "fit of t = N^3 is not 3.00"
+grep -q 'a "cpu", with comma' "$d/syn.md" || fail "quoted CSV field not read back intact"
+grep -q 'No verification run recorded' "$d/syn.md" || fail "missing verify.csv not reported"
+
 echo "bench smoke: ok ($rows rows, $(ls "$d/plots"/*.png | wc -l) plots)"
