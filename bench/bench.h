@@ -69,9 +69,16 @@ typedef struct machine_info {
     char cpu[160];
     int cores;
     char blis_config[160];
+    /* other work on the machine during the sweep: the CPU time all processes but this one
+     * used, in cores (0 = the machine was ours; -1 unknown). From /proc/stat and
+     * /proc/self/stat, between machine_cpu_begin and machine_cpu_end. */
+    double other_cores;
+    double busy0, total0, self0; /* the snapshot taken by machine_cpu_begin */
 } machine_info;
 
 void machine_describe(machine_info *m);
+void machine_cpu_begin(machine_info *m);
+void machine_cpu_end(machine_info *m);
 /* Median GFLOP/s of ca_sgemm at n x n x n with `threads` threads over reps that fill
  * about `seconds` (at least 3 after a warm-up). Negative on allocation failure. */
 double machine_sgemm_gflops(int n, int threads, double seconds);
@@ -115,6 +122,6 @@ void csv_out_abort(csv_out *c);
 /* ---- plan.c -------------------------------------------------------------------- */
 /* Runs the whole sweep and writes its rows once the sgemm ceiling has been measured
  * again at the end of each thread count (the better median counts); 0 on success. */
-int sweep_run(const bench_config *cfg, const machine_info *m, csv_out *out);
+int sweep_run(const bench_config *cfg, machine_info *m, csv_out *out);
 
 #endif

@@ -17,7 +17,7 @@ static const char *const columns[] = {
     "impl", "op", "pass", "n", "d", "heads", "threads", "reps",
     "t_min_s", "t_median_s", "t_max_s", "gflops", "frac_of_sgemm", "flops", "bytes",
     "max_err", "err_ref", "predicted_s", "status", "sgemm_gflops", "sgemm_n", "impl_note",
-    "commit", "date", "compiler", "cflags", "cpu", "cores", "blis_config",
+    "commit", "date", "compiler", "cflags", "cpu", "cores", "blis_config", "other_cores",
 };
 enum { NCOL = sizeof columns / sizeof columns[0] };
 
@@ -142,6 +142,7 @@ int csv_out_row(csv_out *c, const bench_row *r, const machine_info *m)
     field(c, m->cpu);
     field_int(c, m->cores);
     field(c, m->blis_config);
+    field_num(c, "%.2f", m->other_cores, m->other_cores >= 0);
     fputc('\n', c->f);
     fflush(c->f);
     if (ferror(c->f)) {

@@ -68,6 +68,60 @@ void machine_describe(machine_info *m)
     cpu_model(m->cpu, sizeof m->cpu);
     m->cores = omp_get_num_procs();
     copy(m->blis_config, sizeof m->blis_config, ca_blis_config());
+    m->other_cores = -1;
+}
+
+/* Busy and total jiffies of the whole machine (/proc/stat); -1 on failure. */
+static int machine_jiffies(double *busy, double *total)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return -1;
+    double v[10] = {0};
+    int got = fscanf(f, "cpu %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf", &v[0], &v[1], &v[2],
+                     &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+    fclose(f);
+    if (got < 8) return -1;
+    /* user nice system idle iowait irq softirq steal (guest time is inside user) */
+    *busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    *total = *busy + v[3] + v[4];
+    return 0;
+}
+
+/* utime + stime of this process in jiffies (/proc/self/stat fields 14 and 15). */
+static double self_jiffies(void)
+{
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f) return -1;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!p) return -1;
+    double ut, st;
+    /* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lf %lf", &ut, &st) != 2)
+        return -1;
+    return ut + st;
+}
+
+void machine_cpu_begin(machine_info *m)
+{
+    m->other_cores = -1;
+    m->self0 = self_jiffies();
+    if (machine_jiffies(&m->busy0, &m->total0) != 0 || m->self0 < 0) m->total0 = -1;
+}
+
+void machine_cpu_end(machine_info *m)
+{
+    double busy, total, self = self_jiffies();
+    m->other_cores = -1;
+    if (m->total0 < 0 || self < 0 || machine_jiffies(&busy, &total) != 0) return;
+    double dt = total - m->total0;
+    if (dt <= 0) return;
+    double other = (busy - m->busy0) - (self - m->self0);
+    if (other < 0) other = 0;
+    m->other_cores = other / dt * m->cores;
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -336,6 +336,7 @@ int main(int argc, char **argv)
     if (!out) return 1;
     fprintf(stderr, "bench: %d implementation(s), d=%d heads=%d, cpu %s (%d cores), BLIS %s\n",
             cfg.n_impls, cfg.d, cfg.heads, m.cpu, m.cores, m.blis_config);
+    machine_cpu_begin(&m);
     if (sweep_run(&cfg, &m, out) != 0) {
         csv_out_abort(out);
         return 1;

@@ -107,7 +107,7 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int sweep_run(const bench_config *cfg, const machine_info *m, csv_out *out)
+int sweep_run(const bench_config *cfg, machine_info *m, csv_out *out)
 {
     /* N ascending within each chain */
     int ns[BENCH_MAX_NS];
@@ -238,6 +238,10 @@ int sweep_run(const bench_config *cfg, const machine_info *m, csv_out *out)
             if (again > sgemm[c->ti]) sgemm[c->ti] = again;
         }
     }
+    machine_cpu_end(m);
+    if (m->other_cores > 0.2)
+        fprintf(stderr, "bench: warning: other processes used %.2f cores during the sweep; "
+                        "timings are disturbed\n", m->other_cores);
     for (int i = 0; i < count && rc == 0; i++) {
         bench_row *row = &rows[i];
         row->sgemm_gflops = sgemm[cells[i].ti];

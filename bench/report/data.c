@@ -38,7 +38,7 @@ static int num(const char *s, double *x)
 typedef struct colmap {
     int impl, op, pass, n, d, heads, threads, reps, t_min, t_med, t_max, gflops, frac, flops,
         bytes, max_err, err_ref, predicted, status, sgemm, sgemm_n, impl_note, commit, date,
-        compiler, cflags, cpu, cores, blis;
+        compiler, cflags, cpu, cores, blis, other_cores;
 } colmap;
 
 static const char *field(const table *t, int r, int c) { return c >= 0 ? t->rows[r][c] : ""; }
@@ -90,7 +90,7 @@ static int load_bench(const table *t, dataset *ds)
         table_col(t, "sgemm_gflops"), table_col(t, "sgemm_n"), table_col(t, "impl_note"),
         table_col(t, "commit"), table_col(t, "date"), table_col(t, "compiler"),
         table_col(t, "cflags"), table_col(t, "cpu"), table_col(t, "cores"),
-        table_col(t, "blis_config")};
+        table_col(t, "blis_config"), table_col(t, "other_cores")};
     const char *required[] = {"d", "heads", "threads", "t_median_s"};
     const int req_col[] = {m.d, m.heads, m.threads, m.t_med};
     for (int i = 0; i < 4; i++)
@@ -126,7 +126,7 @@ static int load_bench(const table *t, dataset *ds)
             get(t, r, m.gflops, &x->gflops) || get(t, r, m.frac, &x->frac) ||
             get(t, r, m.flops, &x->flops) || get(t, r, m.bytes, &x->bytes) ||
             get(t, r, m.max_err, &x->max_err) || get(t, r, m.predicted, &x->predicted) ||
-            get(t, r, m.sgemm, &x->sgemm))
+            get(t, r, m.sgemm, &x->sgemm) || get(t, r, m.other_cores, &x->other_cores))
             return -1;
         if (x->n <= 0 || x->d <= 0 || x->heads <= 0 || x->threads <= 0) {
             fprintf(stderr, "report: %s: record %d: n, d, heads and threads must be >= 1\n",

@@ -77,7 +77,32 @@ static void machine_section(FILE *f, const dataset *ds)
             fprintf(f, "| sgemm ceiling, %d thread%s | %.1f GFLOP/s (BLIS, %d x %d x %d, median) |\n",
                     th[i], th[i] > 1 ? "s" : "", sg, sn, sn, sn);
     }
-    fprintf(f, "| shape in tables and plots | d = %d, heads = %d |\n\n", ds->d, ds->heads);
+    fprintf(f, "| shape in tables and plots | d = %d, heads = %d |\n", ds->d, ds->heads);
+    double load = -1;
+    for (int i = 0; i < ds->nb; i++)
+        if (ds->b[i].other_cores > load) load = ds->b[i].other_cores;
+    if (load >= 0)
+        fprintf(f, "| CPU used by other processes during a run (worst run) | %.2f cores |\n",
+                load);
+    fprintf(f, "\n");
+    /* signs that the machine was shared while it was measured */
+    int over = 0;
+    for (int i = 0; i < ds->nb; i++)
+        over += ds->b[i].ok && ds->b[i].frac > 1.05 && strcmp(ds->b[i].op, "cubic_shared") != 0;
+    double s1 = nt > 0 ? ds_sgemm(ds, th[0], NULL) : -1;
+    double sN = nt > 1 ? ds_sgemm(ds, th[nt - 1], NULL) : -1;
+    if (load > 0.2 || over > 0 || (s1 > 0 && sN > 0 && sN < s1)) {
+        fprintf(f, "**Caution: these timings look disturbed.**");
+        if (load > 0.2)
+            fprintf(f, " Other processes used %.2f cores on average during a run.", load);
+        if (s1 > 0 && sN > 0 && sN < s1)
+            fprintf(f, " The %d-thread sgemm ceiling (%.1f GFLOP/s) is below the %d-thread one "
+                       "(%.1f).", th[nt - 1], sN, th[0], s1);
+        if (over > 0)
+            fprintf(f, " %d timed cell(s) outside cubic_shared exceed the sgemm ceiling.", over);
+        fprintf(f, " Fractions of the ceiling are unreliable; rerun `make bench` on an idle "
+                   "machine.\n\n");
+    }
     const char *impls[MAXIMPLS];
     int ni = ds_impls(ds, NULL, NULL, -1, impls, MAXIMPLS);
     fprintf(f, "Implementations measured:");

@@ -33,6 +33,7 @@ typedef struct brow {
     const char *commit, *date, *compiler, *cflags, *cpu, *blis_config, *file;
     int n, d, heads, threads, reps, cores, sgemm_n;
     double t_min, t_med, t_max, gflops, frac, flops, bytes, max_err, predicted, sgemm;
+    double other_cores; /* cores used by other processes during the run; NaN if unknown */
     int ok; /* status == "ok" and a median time present */
 } brow;
 
