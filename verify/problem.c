@@ -280,6 +280,58 @@ ca_status problem_run(const problem *p, const ca_impl *impl, int threads, int wi
     return st;
 }
 
+/* Column c of a reordered tensor holds column perm(c) of the original. */
+static int perm(int ordering, int c, int d)
+{
+    switch (ordering) {
+    case 1: return d - 1 - c;        /* reversed */
+    case 2: return (c + d / 2) % d;  /* rotated by half */
+    default: return c;
+    }
+}
+
+static float *permuted(const float *x, size_t elems, int d, int ordering)
+{
+    float *y = malloc(elems * sizeof *y);
+    if (y)
+        for (size_t r = 0; r < elems / d; r++)
+            for (int c = 0; c < d; c++) y[r * d + c] = x[r * d + perm(ordering, c, d)];
+    return y;
+}
+
+static void unpermute(float *x, size_t elems, int d, int ordering, float *tmp)
+{
+    for (size_t r = 0; r < elems / d; r++) {
+        for (int c = 0; c < d; c++) tmp[perm(ordering, c, d)] = x[r * d + c];
+        memcpy(x + r * d, tmp, (size_t)d * sizeof *x);
+    }
+}
+
+ca_status problem_run_reordered(const problem *p, const ca_impl *impl, int threads,
+                                int with_bwd, int ordering, tensors *out)
+{
+    if (ordering == 0) return problem_run(p, impl, threads, with_bwd, out);
+    const int d = p->sh.d;
+    problem pr = *p; /* same shape and reference; only the four inputs are swapped */
+    pr.q = permuted(p->q, p->in_elems, d, ordering);
+    pr.k = permuted(p->k, p->in_elems, d, ordering);
+    pr.v = permuted(p->v, p->in_elems, d, ordering);
+    pr.dout = permuted(p->dout, p->out_elems, d, ordering);
+    float *tmp = malloc((size_t)d * sizeof *tmp);
+    ca_status st = pr.q && pr.k && pr.v && pr.dout && tmp ? CA_OK : CA_ERR_NOMEM;
+    if (st == CA_OK) st = problem_run(&pr, impl, threads, with_bwd, out);
+    if (st == CA_OK) {
+        unpermute(out->o, p->out_elems, d, ordering, tmp);
+        if (with_bwd && op_bwd_entry(p->op) != CA_ENTRY_COUNT) {
+            unpermute(out->dq, p->in_elems, d, ordering, tmp);
+            unpermute(out->dk, p->in_elems, d, ordering, tmp);
+            unpermute(out->dv, p->in_elems, d, ordering, tmp);
+        }
+    }
+    free(pr.q); free(pr.k); free(pr.v); free(pr.dout); free(tmp);
+    return st;
+}
+
 double rel_err(const float *x, const double *ref, size_t n)
 {
     double num = 0.0, den = 0.0, xmax = 0.0;

@@ -61,6 +61,13 @@ void tensors_free(tensors *t);
 ca_status problem_run(const problem *p, const ca_impl *impl, int threads, int with_bwd,
                       tensors *out);
 
+/* Head-dimension orderings of the baseline: ordering v feeds q, k, v, dout with their
+ * columns permuted (v = 0 is the identity) and un-permutes o, dq, dk, dv. Every exact
+ * result is unchanged; only the float32 roundings of the dot products differ. */
+#define BASELINE_ORDERINGS 3
+ca_status problem_run_reordered(const problem *p, const ca_impl *impl, int threads,
+                                int with_bwd, int ordering, tensors *out);
+
 /* Same, but forward only on explicit inputs of p's shape (used by finite differences). */
 ca_status problem_run_fwd_on(const problem *p, const ca_impl *impl, int threads,
                              const float *q, const float *k, const float *v, tensors *out);
