@@ -177,11 +177,15 @@ static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
                                  dv + h * hs, scratch);
             }
         }
-        /* The implicit barrier above: every partial is complete. */
+        /* The implicit barrier above: every partial is complete. Sum the partials of
+         * the team OpenMP actually gave (num_threads is a request: nested in another
+         * parallel region or under OMP_THREAD_LIMIT it is smaller, and the partials of
+         * threads that never ran hold stale workspace). */
+        const int team = omp_get_num_threads();
 #pragma omp for schedule(static)
         for (size_t x = 0; x < all; x++) {
             float s = 0.0f;
-            for (int t = 0; t < T; t++) s += w.partial[(size_t)t * w.pstride + x];
+            for (int t = 0; t < team; t++) s += w.partial[(size_t)t * w.pstride + x];
             dq[x] = s;
         }
     }
@@ -329,10 +333,11 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
                                   o + h * T * d, lse + h * T, dout + h * T * d, dq + h * hs,
                                   pdk + h * hs, pdv + h * hs, scratch);
         }
+        const int team = omp_get_num_threads(); /* see causal_bwd: may be < TH */
 #pragma omp for schedule(static)
         for (size_t x = 0; x < all; x++) {
             float a = 0.0f, b = 0.0f;
-            for (int t = 0; t < TH; t++) {
+            for (int t = 0; t < team; t++) {
                 a += w.partial[(size_t)t * w.pstride + x];
                 b += w.partial[(size_t)t * w.pstride + all + x];
             }

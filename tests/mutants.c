@@ -71,30 +71,42 @@ const ca_impl mutant_scale_missing = {
     .causal_fwd = noscale_fwd,
 };
 
-/* D_i = dO_i . o_i is computed from o; a zero o is exactly the backward without it. */
-static ca_status dropD_bwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
-                           const float *v, const float *o, const float *lse, const float *dout,
-                           float *dq, float *dk, float *dv)
+/* D_i = dO_i . o_i is computed from o; a zero o is exactly the backward without it.
+ * The same bug in the three backward entries, each handed naive's own forward. */
+static ca_status dropD(ca_bwd_fn bwd, ca_entry e, ca_shape sh, const ca_exec *ex,
+                       const float *q, const float *k, const float *v, const float *lse,
+                       const float *dout, float *dq, float *dk, float *dv)
 {
-    (void)o;
-    float *zero = calloc((size_t)sh.heads * sh.n * sh.d, sizeof *zero);
+    float *zero = calloc(ca_out_rows(e, sh.n) * sh.d * sh.heads, sizeof *zero);
     if (!zero) return CA_ERR_NOMEM;
-    ca_status st = ca_impl_naive.causal_bwd(sh, ex, q, k, v, zero, lse, dout, dq, dk, dv);
+    ca_status st = bwd(sh, ex, q, k, v, zero, lse, dout, dq, dk, dv);
     free(zero);
     return st;
 }
 
-/* The forward is naive's own: only the backward carries the bug. */
-static ca_status naive_causal_fwd(ca_shape sh, const ca_exec *ex, const float *q,
-                                  const float *k, const float *v, float *o, float *lse)
-{
-    return ca_impl_naive.causal_fwd(sh, ex, q, k, v, o, lse);
-}
+#define DROP_D(entry, field, code)                                                        \
+    static ca_status field##_dropD(ca_shape sh, const ca_exec *ex, const float *q,        \
+                                   const float *k, const float *v, const float *o,        \
+                                   const float *lse, const float *dout, float *dq,        \
+                                   float *dk, float *dv)                                  \
+    {                                                                                     \
+        (void)o;                                                                          \
+        return dropD(ca_impl_naive.field, code, sh, ex, q, k, v, lse, dout, dq, dk, dv);  \
+    }                                                                                     \
+    static ca_status entry##_naive(ca_shape sh, const ca_exec *ex, const float *q,        \
+                                   const float *k, const float *v, float *o, float *lse)  \
+    {                                                                                     \
+        return ca_impl_naive.entry(sh, ex, q, k, v, o, lse);                              \
+    }
+DROP_D(causal_fwd, causal_bwd, CA_CAUSAL_BWD)
+DROP_D(cubic_fwd, cubic_bwd, CA_CUBIC_BWD)
+DROP_D(shared_fwd, shared_bwd, CA_SHARED_BWD)
 
 const ca_impl mutant_bwd_drops_D = {
-    .name = "bwd_drops_D", .description = "causal backward without the D_i term",
-    .causal_fwd = naive_causal_fwd,
-    .causal_bwd = dropD_bwd,
+    .name = "bwd_drops_D", .description = "backward without the D_i term",
+    .causal_fwd = causal_fwd_naive, .causal_bwd = causal_bwd_dropD,
+    .cubic_fwd = cubic_fwd_naive, .cubic_bwd = cubic_bwd_dropD,
+    .shared_fwd = shared_fwd_naive, .shared_bwd = shared_bwd_dropD,
 };
 
 /* Prefix t's keys and values taken from prefix t-1's block (prefix 1 from its own). */
@@ -161,7 +173,52 @@ static ca_status noappend_step(ca_shape sh, const ca_exec *ex, int t, const floa
 
 const ca_impl mutant_decode_no_append = {
     .name = "decode_no_append", .description = "decode never writes k_t, v_t to the cache",
+    .causal_fwd = causal_fwd_naive, /* the training side of the equivalence, correct */
     .decode_step = noappend_step,
+};
+
+/* Every head but the last computed: the last head's outputs are never written. */
+static ca_status lasthead_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                              const float *v, float *o, float *lse)
+{
+    if (sh.heads == 1) return CA_OK;
+    ca_shape fewer = {sh.n, sh.d, sh.heads - 1};
+    return ca_impl_naive.causal_fwd(fewer, ex, q, k, v, o, lse);
+}
+
+const ca_impl mutant_skips_last_head = {
+    .name = "skips_last_head", .description = "the last head's outputs are never written",
+    .causal_fwd = lasthead_fwd,
+};
+
+/* Softmax without the max shift: exp(S) overflows once logits pass ~88. */
+static ca_status noshift_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                             const float *v, float *o, float *lse)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d;
+    const float s = 1.0f / sqrtf((float)d);
+    for (int h = 0; h < sh.heads; h++)
+        for (int i = 0; i < n; i++) {
+            const size_t hb = (size_t)h * n * d;
+            float *oi = o + hb + (size_t)i * d, l = 0.0f;
+            memset(oi, 0, (size_t)d * sizeof *oi);
+            for (int j = 0; j <= i; j++) {
+                float dot = 0.0f;
+                for (int c = 0; c < d; c++) dot += q[hb + (size_t)i * d + c] * k[hb + (size_t)j * d + c];
+                float w = expf(s * dot); /* the bug: no - max_j S_ij */
+                l += w;
+                for (int c = 0; c < d; c++) oi[c] += w * v[hb + (size_t)j * d + c];
+            }
+            for (int c = 0; c < d; c++) oi[c] /= l;
+            lse[(size_t)h * n + i] = logf(l);
+        }
+    return CA_OK;
+}
+
+const ca_impl mutant_exp_no_max_shift = {
+    .name = "exp_no_max_shift", .description = "softmax without subtracting the row max",
+    .causal_fwd = noshift_fwd,
 };
 
 /* One ulp added to o[0] on every other call: results depend on call history. */

@@ -44,8 +44,12 @@ Test(mutants, scale_missing_rejected, .timeout = 120)
 
 Test(mutants, bwd_drops_D_rejected, .timeout = 120)
 {
-    expect_fail(&mutant_bwd_drops_D, CA_CAUSAL_BWD, CHK_REF);
-    expect_fail(&mutant_bwd_drops_D, CA_CAUSAL_BWD, CHK_FD);
+    impl_result res = run_one(&mutant_bwd_drops_D);
+    const ca_entry bwd[] = {CA_CAUSAL_BWD, CA_CUBIC_BWD, CA_SHARED_BWD};
+    for (int i = 0; i < 3; i++) {
+        cr_expect_eq(res.cells[bwd[i]][CHK_REF].st, CELL_FAIL, "%s vs_ref", ca_entry_name(bwd[i]));
+        cr_expect_eq(res.cells[bwd[i]][CHK_FD].st, CELL_FAIL, "%s own_fd", ca_entry_name(bwd[i]));
+    }
 }
 
 Test(mutants, wrong_prefix_offset_rejected, .timeout = 120)
@@ -61,6 +65,22 @@ Test(mutants, shared_no_prefix_rejected, .timeout = 120)
 Test(mutants, decode_no_append_rejected, .timeout = 120)
 {
     expect_fail(&mutant_decode_no_append, CA_DECODE_STEP, CHK_REF);
+    expect_fail(&mutant_decode_no_append, CA_DECODE_STEP, CHK_EQUIV);
+}
+
+/* Unwritten outputs must fail even when an earlier run left correct values around. */
+Test(mutants, skips_last_head_rejected, .timeout = 120)
+{
+    expect_fail(&mutant_skips_last_head, CA_CAUSAL_FWD, CHK_REF);
+}
+
+/* Only the softmax-breaking inputs expose a missing max shift. */
+Test(mutants, exp_no_max_shift_rejected_by_extreme_inputs, .timeout = 120)
+{
+    impl_result res = run_one(&mutant_exp_no_max_shift);
+    cr_expect_eq(res.cells[CA_CAUSAL_FWD][CHK_EXTREME].st, CELL_FAIL);
+    cr_expect_eq(res.cells[CA_CAUSAL_FWD][CHK_REF].st, CELL_PASS, "%s",
+                 res.cells[CA_CAUSAL_FWD][CHK_REF].note);
 }
 
 Test(mutants, nondeterministic_rejected, .timeout = 120)

@@ -292,11 +292,13 @@ static ca_status own_fd(const problem *p, const ca_impl *impl, int threads, doub
     const double h = fd_step(sqrt(rms / (3.0 * n)));
     uint64_t rng = 77;
     *worst = 0.0;
+    /* One direction per input tensor (u zero on the other two): in a direction over all
+     * three, dv's share of <grad, u> would hide an error of a few percent in dq or dk. */
     for (int dir = 0; dir < 3; dir++) {
         double an = 0.0;
         for (int a = 0; a < 3; a++)
             for (size_t i = 0; i < n; i++) {
-                u[a * n + i] = (float)rng_normal(&rng);
+                u[a * n + i] = a == dir ? (float)rng_normal(&rng) : 0.0f;
                 an += (double)grad[a][i] * u[a * n + i];
             }
         double lp = 0.0, lm = 0.0;
@@ -324,16 +326,19 @@ out_early:
 static void check_fd(const ca_impl *const *impls, int count, const verify_opts *o,
                      impl_result *res)
 {
-    static const ca_shape shapes[] = {{17, 8, 2}, {5, 3, 1}};
+    /* N = 80 spans two 64-row tiles with a ragged edge, in every prefix longer than 64 too */
+    static const ca_shape shapes[] = {{17, 8, 2}, {5, 3, 1}, {80, 16, 1}};
     for (int op = 0; op < OP_COUNT; op++) {
         ca_entry be = op_bwd_entry(op);
         if (be == CA_ENTRY_COUNT) continue;
         progress(o->progress, "verify: own_fd %-12s\n", op_name(op));
         for (int s = 0; s < COUNT_OF(shapes); s++) {
             ca_shape sh = shapes[s];
-            if (op == OP_CUBIC || op == OP_SHARED) sh.n = sh.n / 2 + 1;
             problem p;
-            if (problem_init(&p, op, sh, IN_NORMAL, 3000 + s) != CA_OK) return;
+            ca_status init = problem_init(&p, op, sh, IN_NORMAL, 3000 + s);
+            for (int i = 0; i < count && init != CA_OK; i++)
+                cell_error(&res[i].cells[be][CHK_FD], init, "own_fd setup");
+            if (init != CA_OK) continue;
             for (int i = 0; i < count; i++) {
                 cell *c = &res[i].cells[be][CHK_FD];
                 double worst = 0.0;
@@ -538,16 +543,29 @@ static void check_determinism(const ca_impl *const *impls, int count, const veri
 {
     progress(o->progress, "verify: determinism (%d threads)\n", o->threads);
     for (int op = 0; op < OP_COUNT; op++) {
+        /* One head and several key tiles per head (300 rows > 2 x the largest block, 144),
+         * so that more than one thread adds into the same dq rows; the per-prefix ops
+         * at 150 have prefixes longer than any tile as well. */
         int per_prefix = op == OP_CUBIC || op == OP_SHARED;
-        ca_shape sh = {per_prefix ? 40 : 100, 64, 3};
+        ca_shape sh = {per_prefix ? 150 : 300, 64, 1};
         problem p;
-        if (problem_init(&p, op, sh, IN_NORMAL, 7000 + op) != CA_OK) return;
         ca_entry fe = op_fwd_entry(op), be = op_bwd_entry(op);
+        ca_status init = problem_init(&p, op, sh, IN_NORMAL, 7000 + op);
+        for (int i = 0; i < count && init != CA_OK; i++)
+            cell_error(&res[i].cells[fe][CHK_DETERMINISM], init, "determinism setup");
+        if (init != CA_OK) continue;
         for (int i = 0; i < count; i++) {
             tensors r1, r2;
             int with_bwd = be != CA_ENTRY_COUNT && ca_impl_provides(impls[i], be);
-            if (tensors_alloc(&p, &r1) != CA_OK) break;
-            if (tensors_alloc(&p, &r2) != CA_OK) { tensors_free(&r1); break; }
+            if (tensors_alloc(&p, &r1) != CA_OK) {
+                cell_error(&res[i].cells[fe][CHK_DETERMINISM], CA_ERR_NOMEM, "determinism");
+                continue;
+            }
+            if (tensors_alloc(&p, &r2) != CA_OK) {
+                tensors_free(&r1);
+                cell_error(&res[i].cells[fe][CHK_DETERMINISM], CA_ERR_NOMEM, "determinism");
+                continue;
+            }
             ca_status st = problem_run(&p, impls[i], o->threads, with_bwd, &r1);
             if (st == CA_OK) st = problem_run(&p, impls[i], o->threads, with_bwd, &r2);
             char label[64];
@@ -603,7 +621,6 @@ static void check_bad_args(const ca_impl *const *impls, int count, const verify_
 {
     progress(o->progress, "verify: bad arguments\n");
     static float buf[1024];
-    static char ws[1 << 20];
     const ca_shape ok = {2, 4, 1};
     struct { const char *what; ca_shape sh; int null_q, threads, t, small_ws; ca_status want; } cases[] = {
         {"N=0", {0, 4, 1}, 0, 1, 0, 0, CA_ERR_N},
@@ -626,18 +643,22 @@ static void check_bad_args(const ca_impl *const *impls, int count, const verify_
             }
             size_t need = 0;
             ca_workspace_bytes(impls[i], e, ok, 1, &need);
+            void *ws = malloc(need + 1);
+            if (!ws) {
+                cell_error(c, CA_ERR_NOMEM, "bad_args workspace");
+                continue;
+            }
             for (int k = 0; k < COUNT_OF(cases); k++) {
                 if (cases[k].t != 0 && e != CA_DECODE_STEP) continue;
                 if (cases[k].small_ws && need == 0) continue; /* nothing to undersize */
-                ca_exec ex = {cases[k].threads, ws, sizeof ws};
-                if (cases[k].small_ws) ex.ws_bytes = need - 1;
-                else if (need > sizeof ws) continue;
+                ca_exec ex = {cases[k].threads, ws, cases[k].small_ws ? need - 1 : need};
                 ca_status got = call_entry(impls[i], e, cases[k].sh, &ex, buf, cases[k].null_q,
                                            cases[k].t);
                 cell_record(c, got == cases[k].want ? 0.0 : 1.0, 0.0,
                             "%s: got '%s', want '%s'", cases[k].what, ca_status_str(got),
                             ca_status_str(cases[k].want));
             }
+            free(ws);
         }
 }
 

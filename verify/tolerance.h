@@ -13,7 +13,7 @@
 
 /* An implementation passes against the float64 reference when its error is at most
  * twice the error of the same-precision naive baseline on the same inputs, plus a floor
- * at float32 rounding (2^-20 = 16 ulp at 1.0): FlashAttention's test rule.
+ * at float32 rounding (2^-20 = 8 ulp at 1.0): FlashAttention's test rule.
  * The baseline error is the worst of naive over BASELINE_ORDERINGS (problem.h) orderings
  * of the head dimension. One summation order is one sample of float32's rounding: at
  * logits x1e4 the error is that of S itself (u |S| ~ 1e-3 relative in P), a correct
