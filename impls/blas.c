@@ -14,6 +14,7 @@
  * the two can be compared; see threading_mode(). */
 #include "cubattn.h"
 #include "blis_ctx.h"
+#include "vexp.h"
 
 #include <math.h>
 #include <omp.h>
@@ -45,46 +46,8 @@ enum { BQ = 144, BK = 256, BQ_BWD = 144, BK_BWD = 144 };
 _Static_assert(BK_BWD % BQ_BWD == 0, "key blocks must align with the query grid");
 
 /* ---- vectorised exp and row kernels -------------------------------------------- */
-
-#if HAVE_AVX2
-/* exp(x) for 8 lanes: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two so n ln2 is
- * exact enough), e^r by its Taylor series to degree 7 (truncation r^8/8! < 1e-8
- * relative, below float rounding), 2^n as two exponent-built factors 2^(n/2) 2^(n-n/2)
- * so that results down to the subnormal range come out as libm's expf gives them (a
- * whole row of weights can be that small when every gradient is, at logits x1e4).
- * Inputs below -104 (e^x < 2^-150) and -inf (masked logits) give 0. */
-static inline __m256 exp8(__m256 x)
-{
-    const __m256 lo = _mm256_set1_ps(-104.0f), hi = _mm256_set1_ps(88.0f);
-    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i ni = _mm256_cvtps_epi32(n), bias = _mm256_set1_epi32(127);
-    __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
-    __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
-    __m256 e2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
-    return _mm256_andnot_ps(under, _mm256_mul_ps(_mm256_mul_ps(p, e1), e2));
-}
-
-static inline float hsum8(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-#endif
+/* The exp is vexp.h's, in GCC vector types: it is its own fallback on builds without
+ * AVX2 (the SANITIZE=1 build), where the intrinsic loops below fall back to scalar. */
 
 /* max of s[0..n), n >= 1. */
 static float row_max(const float *s, int n)
@@ -110,17 +73,14 @@ static float row_max(const float *s, int n)
  * BLIS's alpha (which BLIS may apply to a packed operand, one rounding per term). */
 static float row_exp(float *s, int n, float scale, float sub)
 {
-    float sum = 0.0f;
     int c = 0;
-#if HAVE_AVX2
-    __m256 vs = _mm256_setzero_ps(), vsub = _mm256_set1_ps(sub), vsc = _mm256_set1_ps(scale);
+    v8f vs = bc8(0.0f), vsub = bc8(sub), vsc = bc8(scale);
     for (; c + 8 <= n; c += 8) {
-        __m256 p = exp8(_mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(s + c), vsc), vsub));
-        _mm256_storeu_ps(s + c, p);
-        vs = _mm256_add_ps(vs, p);
+        v8f p = vexp(ld8(s + c) * vsc - vsub);
+        st8(s + c, p);
+        vs += p;
     }
-    sum = hsum8(vs);
-#endif
+    float sum = hsum8(vs);
     for (; c < n; c++) {
         s[c] = expf(scale * s[c] - sub);
         sum += s[c];
@@ -147,8 +107,8 @@ static void row_dot(const float *restrict p, const float *restrict dp, int n,
         va = _mm256_fmadd_ps(x, _mm256_loadu_ps(dp + c), va);
         vb = _mm256_add_ps(vb, x);
     }
-    a = hsum8(va);
-    b = hsum8(vb);
+    a = hsum8((v8f)va);
+    b = hsum8((v8f)vb);
 #endif
     for (; c < n; c++) {
         a += p[c] * dp[c];
@@ -550,8 +510,12 @@ static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
             delta_qblock(&a, i0, sh.n - i0 < BQ_BWD ? sh.n - i0 : BQ_BWD, &w, bt);
         }
         float *dqt = tid == 0 ? dq : partial_of(ex, CA_CAUSAL_BWD, sh, nt, tid, 0);
+        /* Owners among the team OpenMP actually gave: num_threads is a request, and
+         * nested in another parallel region the team is smaller (the partials of
+         * threads that never ran stay zero, so the reduction is unchanged). */
+        const int team = omp_get_num_threads();
         for (long task = 0; task < ntask; task++) {
-            if (snake_owner(task, nt) != tid) continue;
+            if (snake_owner(task, team) != tid) continue;
             int b = (int)(task / sh.heads), h = (int)(task % sh.heads);
             att a = head_att(sh, h, 1, q, k, v);
             a.lsec = lse + (size_t)h * sh.n;
@@ -701,8 +665,9 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
         float *g[3];
         for (int c = 0; c < 3; c++)
             g[c] = tid == 0 ? out[c] : partial_of(ex, CA_SHARED_BWD, sh, nt, tid, c);
+        const int team = omp_get_num_threads(); /* see causal_bwd */
         for (long task = 0; task < ntask; task++) {
-            if (snake_owner(task, nt) != tid) continue;
+            if (snake_owner(task, team) != tid) continue;
             int t = sh.n - (int)(task / sh.heads), h = (int)(task % sh.heads);
             att a = prefix_att(sh, 1, h, t, q, k, v);
             size_t out_row = h * T + ca_prefix_offset((size_t)t);

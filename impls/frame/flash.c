@@ -6,7 +6,8 @@
  * -ffast-math). Built with -march=native on this machine they compile to AVX2 + FMA
  * (FMA through the intrinsic, since ISO C mode turns -ffp-contract off); on a machine
  * without them the same source compiles to SSE or scalar code, so there is no separate
- * fallback to keep in step.
+ * fallback to keep in step. The vector types, the load / store / fma helpers and the
+ * exp live in vexp.h, shared with blas.c.
  */
 #include "flash.h"
 
@@ -14,75 +15,20 @@
 #include <stddef.h>
 #include <string.h>
 
-#if defined(__AVX__) || defined(__FMA__)
-#include <immintrin.h>
-#endif
-
-/* Without -mavx (e.g. the SANITIZE=1 build) gcc warns that 32-byte vector arguments
- * change the ABI; every function taking them here is static and always inlined, so no
- * such argument ever crosses a call boundary. */
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-typedef float v8f __attribute__((vector_size(32)));
-typedef int v8i __attribute__((vector_size(32)));
-/* Unaligned, aliasing view for loads and stores of user buffers. */
-typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias));
+#include "vexp.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE v8f ld8(const float *p) { return *(const v8f_u *)p; }
-INLINE void st8(float *p, v8f x) { *(v8f_u *)p = x; }
-INLINE v8f bc8(float x) { return (v8f){x, x, x, x, x, x, x, x}; }
-INLINE v8f fma8(v8f a, v8f b, v8f c)
-{
-#ifdef __FMA__
-    return _mm256_fmadd_ps(a, b, c);
-#else
-    return a * b + c;
-#endif
-}
 INLINE v8f max8(v8f a, v8f b)
 {
     v8i gt = a > b;
     return (v8f)((gt & (v8i)a) | (~gt & (v8i)b));
-}
-INLINE float hsum8(v8f x)
-{
-    return ((x[0] + x[4]) + (x[1] + x[5])) + ((x[2] + x[6]) + (x[3] + x[7]));
 }
 INLINE float hmax8(v8f x)
 {
     float m = x[0];
     for (int i = 1; i < 8; i++) m = x[i] > m ? x[i] : m;
     return m;
-}
-
-/* exp(x), 8 lanes. x = n ln2 + r with n = round(x log2 e) and r by a two-constant
- * (Cody-Waite) reduction, |r| <= ln2/2; e^r by its degree-7 Taylor polynomial, whose
- * truncation error (ln2/2)^8/8! = 5e-9 is below half an ulp; 2^n built in the exponent
- * field. Inputs below -87 (results below FLT_MIN, including -inf from masked scores)
- * give exactly 0, which is what a softmax weight that small contributes in float32. */
-INLINE v8f vexp(v8f x)
-{
-    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    v8i keep = x > bc8(-87.0f);
-    v8i big = x > bc8(88.0f);
-    x = (v8f)((big & (v8i)bc8(88.0f)) | (~big & keep & (v8i)x));
-    v8f t = fma8(x, bc8(1.44269504088896341f), bc8(shifter));
-    v8f n = t - bc8(shifter);
-    v8f r = fma8(n, bc8(-0.693145751953125f), x);
-    r = fma8(n, bc8(-1.42860682028622680e-6f), r);
-    v8f p = bc8(1.0f / 5040.0f);
-    p = fma8(p, r, bc8(1.0f / 720.0f));
-    p = fma8(p, r, bc8(1.0f / 120.0f));
-    p = fma8(p, r, bc8(1.0f / 24.0f));
-    p = fma8(p, r, bc8(1.0f / 6.0f));
-    p = fma8(p, r, bc8(0.5f));
-    p = fma8(p, r, bc8(1.0f));
-    p = fma8(p, r, bc8(1.0f));
-    v8i ni = (v8i)t - 0x4B400000;
-    v8f scale = (v8f)((ni + 127) << 23);
-    return (v8f)((v8i)(p * scale) & keep);
 }
 
 /* a . b over d floats. a, b: [d] */
