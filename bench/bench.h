@@ -83,6 +83,9 @@ void machine_cpu_end(machine_info *m);
  * about `seconds` (at least 3 after a warm-up). Negative on allocation failure. */
 double machine_sgemm_gflops(int n, int threads, double seconds);
 
+/* Repetitions a timed cell makes at least, budget permitting (its median is reported). */
+enum { MIN_REPS = 5 };
+
 /* One row of the results. */
 typedef struct bench_row {
     const char *impl;

@@ -50,8 +50,12 @@ static void cpu_model(char *out, size_t cap)
 void machine_describe(machine_info *m)
 {
     memset(m, 0, sizeof *m);
-    first_line("git describe --always --dirty --abbrev=12 2>/dev/null", m->commit,
-               sizeof m->commit);
+    /* "-dirty" only for changes to the code: make verify and make bench rewrite the
+     * committed evidence (results/, plots/, REPORT.md) on their way. */
+    first_line("c=$(git describe --always --abbrev=12 2>/dev/null) && "
+               "{ git diff --quiet HEAD -- . ':(exclude)results' ':(exclude)plots' "
+               "':(exclude)REPORT.md' 2>/dev/null || c=\"$c-dirty\"; } && echo \"$c\"",
+               m->commit, sizeof m->commit);
     if (!m->commit[0]) copy(m->commit, sizeof m->commit, "unknown");
     time_t now = time(NULL);
     struct tm tm;

@@ -34,7 +34,8 @@ static void usage(FILE *f)
 "  --threads LIST   thread counts, e.g. 2 or 1,2 (default: cores = %d)\n"
 "  --budget T       per cell: skip a cell whose predicted warm-up + one repetition\n"
 "                   exceeds T (default 15s; units s, ms, m)\n"
-"  --rep-time T     repeat until T of timed repetitions (default 0.25s)\n"
+"  --rep-time T     repeat until T of timed repetitions and at least 5 of them,\n"
+"                   budget permitting (default 0.5s)\n"
 "  --max-reps R     at most R repetitions per cell (default 100)\n"
 "  --total-budget T cells not started within T are written as skipped\n"
 "                   (default 11m; 0 = no limit)\n"
@@ -212,7 +213,7 @@ int main(int argc, char **argv)
     cfg.d = 64;
     cfg.heads = 4;
     cfg.budget = 15.0;
-    cfg.rep_time = 0.25;
+    cfg.rep_time = 0.5;
     cfg.max_reps = 100;
     cfg.total_budget = 660;
     cfg.mem_budget = 4.0 * 1073741824.0;
