@@ -10,41 +10,41 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [222.609:4710.4]
-set yrange [0:98.662]
+set yrange [0:89.6643]
 set ytics nomirror
 set y2tics
 set y2range [0:1.15]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-256 3.851530e+01
-512 4.942940e+01
-1024 4.782410e+01
-2048 4.587570e+01
-4096 4.708970e+01
+256 3.379190e+01
+512 4.179090e+01
+1024 3.987900e+01
+2048 4.308570e+01
+4096 4.555770e+01
 EOD
 $d1 << EOD
-256 3.886090e+01
-512 4.147450e+01
-1024 4.691470e+01
-2048 5.904510e+01
-4096 5.772320e+01
+256 3.478390e+01
+512 4.216100e+01
+1024 4.848700e+01
+2048 4.761030e+01
+4096 4.630550e+01
 EOD
 $d2 << EOD
-256 3.051600e+00
-512 2.393300e+00
-1024 2.760900e+00
-2048 2.803200e+00
-4096 2.654300e+00
+256 2.400900e+00
+512 2.406400e+00
+1024 2.389800e+00
+2048 2.726700e+00
+4096 2.592000e+00
 EOD
 $d3 << EOD
-256 3.853270e+01
-512 4.176840e+01
-1024 4.504800e+01
-2048 6.105560e+01
-4096 5.799050e+01
+256 4.272610e+01
+512 3.610350e+01
+1024 4.240820e+01
+2048 4.123460e+01
+4096 4.885660e+01
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    85.793 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 85.8 GFLOP/s (2048^3, 1 thread)'
+    77.969 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 78.0 GFLOP/s (2048^3, 1 thread)'

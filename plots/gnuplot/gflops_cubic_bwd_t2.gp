@@ -10,36 +10,36 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:177.105]
+set yrange [0:178.24]
 set ytics nomirror
 set y2tics
 set y2range [0:1.15]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.124930e+01
-128 4.284740e+01
-256 5.850280e+01
-512 6.635840e+01
+64 2.752290e+01
+128 4.515600e+01
+256 5.726420e+01
+512 6.924570e+01
 EOD
 $d1 << EOD
-64 3.053750e+01
-128 3.968470e+01
-256 4.879520e+01
-512 5.776230e+01
+64 4.335880e+01
+128 5.075140e+01
+256 5.472780e+01
+512 6.016170e+01
 EOD
 $d2 << EOD
-64 3.203300e+00
-128 3.733200e+00
-256 3.507300e+00
+64 2.657200e+00
+128 3.815200e+00
+256 3.612300e+00
 EOD
 $d3 << EOD
-64 5.894680e+01
-128 7.961820e+01
-256 1.066342e+02
-512 1.132713e+02
+64 7.596830e+01
+128 8.914710e+01
+256 9.249930e+01
+512 1.152639e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    154.004 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 154.0 GFLOP/s (2048^3, 2 threads)'
+    154.991 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 155.0 GFLOP/s (2048^3, 2 threads)'

@@ -10,39 +10,38 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:177.105]
+set yrange [0:178.24]
 set ytics nomirror
 set y2tics
 set y2range [0:1.15]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 5.018620e+01
-128 5.924590e+01
-256 7.624820e+01
-512 1.020438e+02
-1024 1.019743e+02
+64 3.991830e+01
+128 5.532590e+01
+256 7.984210e+01
+512 9.282510e+01
+1024 1.054785e+02
 EOD
 $d1 << EOD
-64 2.504660e+01
-128 3.249320e+01
-256 4.950190e+01
-512 5.504830e+01
-1024 5.093180e+01
+64 2.468650e+01
+128 3.332840e+01
+256 3.657100e+01
+512 4.301660e+01
 EOD
 $d2 << EOD
-64 2.969600e+00
-128 2.997500e+00
-256 2.582600e+00
+64 2.420300e+00
+128 2.923900e+00
+256 2.834900e+00
 EOD
 $d3 << EOD
-64 4.161440e+01
-128 6.124570e+01
-256 8.751990e+01
-512 1.010742e+02
-1024 9.555140e+01
+64 4.149870e+01
+128 5.638230e+01
+256 7.651800e+01
+512 9.112880e+01
+1024 9.670050e+01
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    154.004 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 154.0 GFLOP/s (2048^3, 2 threads)'
+    154.991 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 155.0 GFLOP/s (2048^3, 2 threads)'

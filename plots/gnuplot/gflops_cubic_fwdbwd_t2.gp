@@ -10,36 +10,36 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:177.105]
+set yrange [0:178.24]
 set ytics nomirror
 set y2tics
 set y2range [0:1.15]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.583210e+01
-128 6.147830e+01
-256 7.842290e+01
-512 8.295310e+01
+64 2.914350e+01
+128 5.740150e+01
+256 4.935640e+01
+512 7.110460e+01
 EOD
 $d1 << EOD
-64 2.839310e+01
-128 3.925780e+01
-256 4.575990e+01
-512 5.069980e+01
+64 3.433200e+01
+128 3.614990e+01
+256 4.701970e+01
+512 5.334260e+01
 EOD
 $d2 << EOD
-64 3.234300e+00
-128 2.997000e+00
-256 3.534500e+00
+64 3.610800e+00
+128 3.409800e+00
+256 3.091300e+00
 EOD
 $d3 << EOD
-64 6.633470e+01
-128 8.404560e+01
-256 1.101433e+02
-512 1.086573e+02
+64 5.731090e+01
+128 6.964560e+01
+256 9.352700e+01
+512 1.026241e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    154.004 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 154.0 GFLOP/s (2048^3, 2 threads)'
+    154.991 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 155.0 GFLOP/s (2048^3, 2 threads)'

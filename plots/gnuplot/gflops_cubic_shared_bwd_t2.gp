@@ -10,38 +10,38 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:4700.37]
+set yrange [0:3668.3]
 set ytics nomirror
 set y2tics
-set y2range [0:30.5211]
+set y2range [0:23.6678]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.584290e+01
-128 5.303290e+01
-256 6.103570e+01
-512 6.512410e+01
+64 3.395510e+01
+128 5.179010e+01
+256 6.426490e+01
+512 7.217230e+01
 EOD
 $d1 << EOD
-64 2.455653e+02
-128 3.525486e+02
-256 7.599850e+02
-512 1.542270e+03
-1024 2.564040e+03
+64 3.282522e+02
+128 4.278394e+02
+256 7.825771e+02
+512 1.195213e+03
+1024 1.747027e+03
 EOD
 $d2 << EOD
-64 4.266100e+00
-128 4.199100e+00
-256 3.837800e+00
+64 4.115100e+00
+128 3.966700e+00
+256 4.232500e+00
 EOD
 $d3 << EOD
-64 3.320824e+02
-128 5.616400e+02
-256 1.096453e+03
-512 1.805486e+03
-1024 4.087276e+03
+64 4.640767e+02
+128 6.879774e+02
+256 1.649078e+03
+512 3.189827e+03
+1024 3.182153e+03
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    154.004 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 154.0 GFLOP/s (2048^3, 2 threads)'
+    154.991 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 155.0 GFLOP/s (2048^3, 2 threads)'

@@ -10,41 +10,41 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:2355.2]
-set yrange [0:8187.62]
+set yrange [0:7165.83]
 set ytics nomirror
 set y2tics
-set y2range [0:53.165]
+set y2range [0:46.2338]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 4.077220e+01
-128 6.702380e+01
-256 6.737220e+01
-512 9.201070e+01
-1024 9.203860e+01
+64 3.607560e+01
+128 6.822460e+01
+256 9.313900e+01
+512 6.983390e+01
+1024 9.652520e+01
 EOD
 $d1 << EOD
-64 3.263602e+02
-128 4.075783e+02
-256 6.737172e+02
-512 1.211387e+03
-1024 2.229648e+03
-2048 2.595705e+03
+64 3.574533e+02
+128 3.580421e+02
+256 5.570357e+02
+512 1.456675e+03
+1024 2.176041e+03
+2048 3.050654e+03
 EOD
 $d2 << EOD
-64 2.379300e+00
-128 2.634900e+00
-256 2.639800e+00
+64 2.866900e+00
+128 2.663200e+00
+256 2.502500e+00
 EOD
 $d3 << EOD
-64 2.518800e+02
-128 4.994451e+02
-256 8.939175e+02
-512 1.998155e+03
-1024 4.105880e+03
-2048 7.119671e+03
+64 2.336203e+02
+128 4.760736e+02
+256 1.126098e+03
+512 1.914547e+03
+1024 3.816697e+03
+2048 6.231152e+03
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    154.004 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 154.0 GFLOP/s (2048^3, 2 threads)'
+    154.991 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 155.0 GFLOP/s (2048^3, 2 threads)'

@@ -10,38 +10,38 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:3817.14]
+set yrange [0:3918.24]
 set ytics nomirror
 set y2tics
-set y2range [0:24.786]
+set y2range [0:25.2805]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.733410e+01
-128 7.235060e+01
-256 8.647350e+01
-512 7.378420e+01
+64 3.236030e+01
+128 4.526820e+01
+256 5.230640e+01
+512 8.777020e+01
 EOD
 $d1 << EOD
-64 1.922418e+02
-128 3.087285e+02
-256 5.692725e+02
-512 1.130515e+03
-1024 1.808976e+03
+64 2.811503e+02
+128 4.038667e+02
+256 7.907826e+02
+512 1.200913e+03
+1024 1.829285e+03
 EOD
 $d2 << EOD
-64 2.751900e+00
-128 3.294900e+00
-256 3.245800e+00
+64 3.765200e+00
+128 3.209900e+00
+256 2.997100e+00
 EOD
 $d3 << EOD
-64 3.087547e+02
-128 5.133619e+02
-256 1.329274e+03
-512 2.443908e+03
-1024 3.319252e+03
+64 3.913435e+02
+128 4.953645e+02
+256 1.016536e+03
+512 1.878920e+03
+1024 3.407169e+03
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    154.004 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 154.0 GFLOP/s (2048^3, 2 threads)'
+    154.991 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 155.0 GFLOP/s (2048^3, 2 threads)'

@@ -10,39 +10,39 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [222.609:4710.4]
-set yrange [0.000288941:9.71093]
+set yrange [0.000262802:9.94454]
 set format y '%.0e'
 $d0 << EOD
-256 8.745995e-04
-512 2.720647e-03
-1024 1.123692e-02
-2048 4.683375e-02
-4096 1.824609e-01
+256 9.968500e-04
+512 3.217925e-03
+1024 1.347566e-02
+2048 4.986651e-02
+4096 1.885966e-01
 EOD
 $d1 << EOD
-256 8.668227e-04
-512 3.242471e-03
-1024 1.145473e-02
-2048 3.638801e-02
-4096 1.488488e-01
+256 9.684225e-04
+512 3.189677e-03
+1024 1.108329e-02
+2048 4.512744e-02
+4096 1.855510e-01
 EOD
 $d2 << EOD
-256 1.103874e-02
-512 5.619107e-02
-1024 1.946457e-01
-2048 7.664699e-01
-4096 3.236977e+00
+256 1.403037e-02
+512 5.588428e-02
+1024 2.248701e-01
+2048 7.879615e-01
+4096 3.314848e+00
 EOD
 $d3 << EOD
-256 8.742060e-04
-512 3.219653e-03
-1024 1.192938e-02
-2048 3.518975e-02
-4096 1.481628e-01
+256 7.884060e-04
+512 3.724841e-03
+1024 1.267197e-02
+2048 5.210504e-02
+4096 1.758624e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.01 (R^2 1.000, N 1024..4096)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.85 (R^2 0.997, N 1024..4096)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.03 (R^2 1.000, N 1024..4096)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^1.82 (R^2 0.993, N 1024..4096)', \
-    1.644630e-03*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.644630e-03*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^1.90 (R^2 1.000, N 1024..4096)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.03 (R^2 1.000, N 1024..4096)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^1.94 (R^2 0.998, N 1024..4096)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^1.90 (R^2 0.998, N 1024..4096)', \
+    1.807709e-03*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.807709e-03*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,34 +10,34 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:588.8]
-set yrange [0.00129476:12.3178]
+set yrange [0.00100466:11.9595]
 set format y '%.0e'
 $d0 << EOD
-64 7.327098e-03
-128 4.225685e-02
-256 2.461516e-01
-512 1.731029e+00
+64 8.319134e-03
+128 4.009651e-02
+256 2.514755e-01
+512 1.658851e+00
 EOD
 $d1 << EOD
-64 7.497887e-03
-128 4.562451e-02
-256 2.951222e-01
-512 1.988636e+00
+64 5.280735e-03
+128 3.567578e-02
+256 2.631307e-01
+512 1.909324e+00
 EOD
 $d2 << EOD
-64 7.147802e-02
-128 4.850045e-01
-256 4.105922e+00
+64 8.616880e-02
+128 4.745729e-01
+256 3.986484e+00
 EOD
 $d3 << EOD
-64 3.884289e-03
-128 2.274098e-02
-256 1.350462e-01
-512 1.014098e+00
+64 3.013974e-03
+128 2.031020e-02
+256 1.556828e-01
+512 9.965673e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.68 (R^2 0.999, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.72 (R^2 1.000, N 128..512)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.92 (R^2 0.999, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.74 (R^2 0.999, N 128..512)', \
-    1.111319e-02*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.111319e-02*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.69 (R^2 1.000, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.87 (R^2 1.000, N 128..512)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.77 (R^2 0.996, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.81 (R^2 0.999, N 128..512)', \
+    1.033512e-02*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.033512e-02*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,34 +10,34 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:588.8]
-set yrange [0.00161079:17.1119]
+set yrange [0.00186441:19.5652]
 set format y '%.0e'
 $d0 << EOD
-64 8.945984e-03
-128 4.123136e-02
-256 2.570775e-01
-512 1.938633e+00
+64 1.099914e-02
+128 4.415969e-02
+256 4.084737e-01
+512 2.261674e+00
 EOD
 $d1 << EOD
-64 1.128983e-02
-128 6.456899e-02
-256 4.405775e-01
-512 3.171913e+00
+64 9.336853e-03
+128 7.012001e-02
+256 4.287732e-01
+512 3.014765e+00
 EOD
 $d2 << EOD
-64 9.911051e-02
-128 8.457851e-01
-256 5.703955e+00
+64 8.877529e-02
+128 7.434053e-01
+256 6.521731e+00
 EOD
 $d3 << EOD
-64 4.832358e-03
-128 3.016024e-02
-256 1.830414e-01
-512 1.480025e+00
+64 5.593228e-03
+128 3.639621e-02
+256 2.155610e-01
+512 1.567034e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.78 (R^2 0.999, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.81 (R^2 1.000, N 128..512)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.92 (R^2 0.999, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.81 (R^2 0.998, N 128..512)', \
-    1.483025e-02*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.483025e-02*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.84 (R^2 0.994, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.71 (R^2 1.000, N 128..512)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^3.10 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.71 (R^2 0.999, N 128..512)', \
+    1.502721e-02*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.502721e-02*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

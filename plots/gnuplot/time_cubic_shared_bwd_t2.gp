@@ -10,36 +10,36 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000229829:11.2568]
+set yrange [0.00016446:10.2071]
 set format y '%.0e'
 $d0 << EOD
-64 6.388060e-03
-128 3.414102e-02
-256 2.359367e-01
-512 1.763836e+00
+64 6.743204e-03
+128 3.496029e-02
+256 2.240813e-01
+512 1.591584e+00
 EOD
 $d1 << EOD
-64 9.324055e-04
-128 5.135734e-03
-256 1.894847e-02
-512 7.447999e-02
-1024 3.578737e-01
+64 6.975320e-04
+128 4.231952e-03
+256 1.840145e-02
+512 9.610694e-02
+1024 5.252365e-01
 EOD
 $d2 << EOD
-64 5.367120e-02
-128 4.311867e-01
-256 3.752281e+00
+64 5.564072e-02
+128 4.564443e-01
+256 3.402354e+00
 EOD
 $d3 << EOD
-64 6.894868e-04
-128 3.223766e-03
-256 1.313376e-02
-512 6.362179e-02
-1024 2.245022e-01
+64 4.933805e-04
+128 2.631766e-03
+256 8.732486e-03
+512 3.601080e-02
+1024 2.883589e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.85 (R^2 1.000, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.12 (R^2 0.998, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^3.06 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.05 (R^2 0.996, N 256..1024)', \
-    3.853100e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    3.853100e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.75 (R^2 1.000, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.42 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.97 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.52 (R^2 0.988, N 256..1024)', \
+    3.370942e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    3.370942e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

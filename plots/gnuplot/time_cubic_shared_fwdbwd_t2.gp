@@ -10,36 +10,36 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000346071:18.6341]
+set yrange [0.000273036:20.18]
 set format y '%.0e'
 $d0 << EOD
-64 8.586053e-03
-128 3.503541e-02
-256 2.331440e-01
-512 2.179539e+00
+64 9.905756e-03
+128 5.599586e-02
+256 3.854359e-01
+512 1.832234e+00
 EOD
 $d1 << EOD
-64 1.667447e-03
-128 8.210562e-03
-256 3.541498e-02
-512 1.422498e-01
-1024 7.101493e-01
+64 1.140148e-03
+128 6.276413e-03
+256 2.549471e-02
+512 1.339111e-01
+1024 7.022651e-01
 EOD
 $d2 << EOD
-64 1.164838e-01
-128 7.693306e-01
-256 6.211381e+00
+64 8.513629e-02
+128 7.896813e-01
+256 6.726666e+00
 EOD
 $d3 << EOD
-64 1.038213e-03
-128 4.937714e-03
-256 1.516675e-02
-512 6.580259e-02
-1024 3.870279e-01
+64 8.191090e-04
+128 5.117109e-03
+256 1.983282e-02
+512 8.558933e-02
+1024 3.770412e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.98 (R^2 0.998, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.16 (R^2 0.998, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.87 (R^2 0.999, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.34 (R^2 0.997, N 256..1024)', \
-    6.450589e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    6.450589e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.52 (R^2 0.996, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.39 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^3.15 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.12 (R^2 1.000, N 256..1024)', \
+    5.297565e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    5.297565e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
