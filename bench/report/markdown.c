@@ -156,6 +156,23 @@ static void exponent_phrase(FILE *f, const dataset *ds, const char *op, const ch
         fprintf(f, " not measured at enough N");
 }
 
+/* Power law of the ratio of the fastest times (o1, p1) / (o2, p2) over the N where both
+ * were timed. */
+static fit ratio_fit(const dataset *ds, const char *o1, const char *p1, const char *o2,
+                     const char *p2, int th)
+{
+    int ns[MAXPTS], rn[MAXPTS], k = ds_ns(ds, o1, p1, th, ns, MAXPTS), c = 0;
+    double r[MAXPTS];
+    for (int j = 0; j < k; j++) {
+        double x = best_t(ds, o1, p1, ns[j], th), y = best_t(ds, o2, p2, ns[j], th);
+        if (x > 0 && y > 0) {
+            rn[c] = ns[j];
+            r[c++] = x / y;
+        }
+    }
+    return fit_upper_half(rn, r, c);
+}
+
 static void answer_section(FILE *f, const dataset *ds)
 {
     const int th = ds->main_threads;
@@ -177,17 +194,7 @@ static void answer_section(FILE *f, const dataset *ds)
         fprintf(f, " **Training**: one sequence of N = %d through one attention layer (forward + "
                    "backward, fastest implementation each) takes %s with cubic attention against "
                    "%s causal, %.3g times as long", n, fmt_s(a), fmt_s(b), a / b);
-        int ns[MAXPTS], rn[MAXPTS], k = ds_ns(ds, "cubic", "fwdbwd", th, ns, MAXPTS), c = 0;
-        double r[MAXPTS];
-        for (int j = 0; j < k; j++) {
-            double x = best_t(ds, "cubic", "fwdbwd", ns[j], th),
-                   y = best_t(ds, "causal", "fwdbwd", ns[j], th);
-            if (x > 0 && y > 0) {
-                rn[c] = ns[j];
-                r[c++] = x / y;
-            }
-        }
-        fit fr = fit_upper_half(rn, r, c);
+        fit fr = ratio_fit(ds, "cubic", "fwdbwd", "causal", "fwdbwd", th);
         if (fr.ok) {
             ratio_p = fr.p;
             fprintf(f, "; the ratio grows as N^%.2f over N = %d..%d", fr.p, fr.n_lo, fr.n_hi);
@@ -215,17 +222,7 @@ static void answer_section(FILE *f, const dataset *ds)
                    "attention with a KV cache but %s for a multi-layer cubic model, which must "
                    "re-run a full pass over the prefix (%.3g times as much)",
                 n, fmt_s(a), fmt_s(b), b / a);
-        int ns[MAXPTS], rn[MAXPTS], k = ds_ns(ds, "decode", NULL, th, ns, MAXPTS), c = 0;
-        double r[MAXPTS];
-        for (int j = 0; j < k; j++) {
-            double x = best_t(ds, "decode", "full_step", ns[j], th),
-                   y = best_t(ds, "decode", "kv_step", ns[j], th);
-            if (x > 0 && y > 0) {
-                rn[c] = ns[j];
-                r[c++] = x / y;
-            }
-        }
-        fit fr = fit_upper_half(rn, r, c);
+        fit fr = ratio_fit(ds, "decode", "full_step", "decode", "kv_step", th);
         if (fr.ok) {
             token_ratio_p = fr.p;
             fprintf(f, "; that ratio grows as t^%.2f", fr.p);
