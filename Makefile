@@ -26,13 +26,13 @@ LDSAN    :=
 endif
 
 CFLAGS   := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $(OPT) -fopenmp \
-            -Iinclude -Iimpls/frame -Iverify -I$(BUILD) -isystem $(BLIS_INC)
+            -Iinclude -Iimpls/frame -Iimpls/kernels -Iverify -I$(BUILD) -isystem $(BLIS_INC)
 LDLIBS   := $(BLIS_LIB) -lcsv -lm -lpthread
 LDFLAGS  := -fopenmp $(LDSAN)
 
 IMPL_SRC  := $(sort $(wildcard impls/*.c))
 IMPL_NAMES:= $(basename $(notdir $(IMPL_SRC)))
-FRAME_SRC := $(sort $(wildcard impls/frame/*.c))
+FRAME_SRC := $(sort $(wildcard impls/frame/*.c impls/kernels/*.c))
 REF_SRC   := verify/reference.c
 LIB_SRC   := $(IMPL_SRC) $(FRAME_SRC) $(REF_SRC)
 LIB       := $(BUILD)/libcubattn.a

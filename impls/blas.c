@@ -1,5 +1,5 @@
 /* blas.c: FlashAttention-style tiling whose matrix products all run through BLIS (on
- * the sub-configuration impls/frame/blis_ctx.c picks from the CPU's features), with
+ * the sub-configuration impls/kernels/blis_ctx.c picks from the CPU's features), with
  * the online softmax between them in vectorised C.
  *
  * Per query block the forward walks key blocks: S = s Q K^T (BLIS), a running max /

@@ -1,4 +1,4 @@
-/* blocked.c: single-threaded FlashAttention-style tiling (impls/frame/flash.c) for every
+/* blocked.c: single-threaded FlashAttention-style tiling (impls/kernels/flash.c) for every
  * entry point. Forward keeps an online softmax per 64-row query tile and saves lse;
  * backward walks key tiles, recomputing P from lse tile by tile; causal never touches a
  * tile above the diagonal. cubic_shared is the O(N^2 d) row sweep and its suffix-sum

@@ -1,5 +1,5 @@
 /* vexp.h: the suite's one 8-lane expf, and the few vector helpers it is built from,
- * shared by impls/frame/flash.c (GCC vector types) and impls/blas.c (AVX intrinsics:
+ * shared by impls/kernels/flash.c (GCC vector types) and impls/blas.c (AVX intrinsics:
  * __m256 and v8f are both 32-byte float vectors and convert by a plain cast).
  *
  * Written in GCC vector types, not intrinsics, so that one source serves every build:
