@@ -33,11 +33,11 @@ LDFLAGS  := -fopenmp $(LDSAN)
 IMPL_SRC  := $(sort $(wildcard impls/*.c))
 IMPL_NAMES:= $(basename $(notdir $(IMPL_SRC)))
 FRAME_SRC := $(sort $(wildcard impls/frame/*.c impls/kernels/*.c))
-REF_SRC   := verify/reference.c
-LIB_SRC   := $(IMPL_SRC) $(FRAME_SRC) $(REF_SRC)
+HARNESS_SRC := $(sort $(wildcard verify/harness/*.c))
+LIB_SRC   := $(IMPL_SRC) $(FRAME_SRC) $(HARNESS_SRC)
 LIB       := $(BUILD)/libcubattn.a
 
-VERIFY_SRC:= $(filter-out $(REF_SRC), $(sort $(wildcard verify/*.c)))
+VERIFY_SRC:= $(sort $(wildcard verify/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 REPORT_SRC:= $(sort $(wildcard bench/report/*.c))
 TEST_SRC  := $(sort $(wildcard tests/*.c))

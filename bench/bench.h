@@ -1,7 +1,7 @@
-/* bench.h: the benchmark harness (DESIGN.md §5). Types shared by its files:
+/* bench.h: the benchmark harness (docs/DESIGN.md §5). Types shared by its files:
  *   main.c     flags and the run as a whole
  *   plan.c     the cells of a sweep, time/memory prediction and skipping, ETA
- *   ops.c      operators, passes, their contract entries, FLOPs and exponents
+ *   passes.c   the passes of each operator of the table, their FLOPs and exponents
  *   cell.c     one cell: buffers, warm-up, repetitions, error check
  *   machine.c  machine description and the sgemm ceiling
  *   csv_out.c  the results CSV (libcsv), written to a temp file and renamed */
@@ -13,27 +13,27 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Operators as the bench names them; decode is the per-token inference cost. */
-typedef enum bop { BOP_CAUSAL, BOP_FULL, BOP_CUBIC, BOP_SHARED, BOP_DECODE, BOP_COUNT } bop;
+/* Operators are the rows of the operator table (ca_op, cubattn.h). Their passes: fwd,
+ * bwd and fwdbwd for an operator with a backward, fwd for one without, and step for a
+ * decode step (one step at position t-1 against a KV cache of t rows: the per-token cost
+ * of causal inference; cubic inference per token is a full pass over the prefix, the
+ * full fwd cell at N = t). */
+typedef enum bpass { BP_FWD, BP_BWD, BP_FWDBWD, BP_STEP, BP_COUNT } bpass;
 
-/* Passes. fwd/bwd/fwdbwd for the training operators; decode has two per-token costs:
- * kv_step   = one causal decode step at position t-1 against a KV cache of t rows,
- * full_step = cubic inference per token: a full (bidirectional) pass over the prefix t. */
-typedef enum bpass { BP_FWD, BP_BWD, BP_FWDBWD, BP_KV_STEP, BP_FULL_STEP, BP_COUNT } bpass;
-
-const char *bop_name(bop op);
 const char *bpass_name(bpass p);
-int bop_parse(const char *s);    /* -1 if unknown */
-int bpass_parse(const char *s);  /* -1 if unknown (only fwd, bwd, fwdbwd are selectable) */
+int bpass_parse(const char *s);  /* -1 if unknown */
+/* "fwd, bwd, fwdbwd, step" and "causal, full, ...": the lists --help and errors show. */
+const char *bpass_names(void);
+const char *op_names(void);
 
-/* Does (op, pass) exist at all, and which contract entries does it call. */
-int cell_kind_exists(bop op, bpass p);
-ca_entry bop_fwd_entry(bop op);  /* decode: CA_DECODE_STEP */
-ca_entry bop_bwd_entry(bop op);  /* CA_ENTRY_COUNT if none */
-/* FLOPs of one call by DESIGN.md §3, heads included. n = context t for decode. */
-double cell_flops(bop op, bpass p, int n, int d, int heads);
-/* Scaling exponent assumed for prediction (N^2 ops 2, cubic 3, decode kv 1, ...). */
-double cell_exponent(bop op, bpass p);
+/* Does operator op have pass p; does the pass call the backward. */
+int op_has_pass(ca_op op, bpass p);
+int bpass_runs_bwd(bpass p);
+/* FLOPs of one call by docs/DESIGN.md §3, heads included. n = context t for a step. */
+double cell_flops(ca_op op, bpass p, int n, int d, int heads);
+/* Scaling exponent in N of the operator's work (2 for N^2, 3 for N^3, 1 for a step):
+ * the prediction of a cell's time from its chain's previous one. */
+double op_exponent(ca_op op);
 
 #define BENCH_MAX_IMPLS 32
 #define BENCH_MAX_NS 64
@@ -42,7 +42,7 @@ double cell_exponent(bop op, bpass p);
 typedef struct bench_config {
     const ca_impl *impls[BENCH_MAX_IMPLS];
     int n_impls;
-    int op_on[BOP_COUNT];
+    int op_on[CA_OP_COUNT];
     int pass_on[BP_COUNT];
     int ns[BENCH_MAX_NS];
     int n_ns;
@@ -89,7 +89,7 @@ enum { MIN_REPS = 5 };
 /* One row of the results. */
 typedef struct bench_row {
     const char *impl;
-    bop op;
+    ca_op op;
     bpass pass;
     int n, d, heads, threads, reps;
     double t_min, t_median, t_max;  /* s; < 0 when not measured */
@@ -106,9 +106,9 @@ typedef struct bench_row {
 
 /* ---- cell.c -------------------------------------------------------------------- */
 /* Bytes a cell allocates (inputs, outputs, workspace of its entries); < 0 on overflow. */
-double cell_bytes(const ca_impl *impl, bop op, bpass p, ca_shape sh, int threads);
+double cell_bytes(const ca_impl *impl, ca_op op, bpass p, ca_shape sh, int threads);
 /* Runs one cell: fills row->reps, times, max_err and status. Returns 0 when it ran. */
-int cell_run(const bench_config *cfg, const ca_impl *impl, bop op, bpass p, int n,
+int cell_run(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p, int n,
              int threads, bench_row *row);
 double now_seconds(void);
 
@@ -123,8 +123,11 @@ int csv_out_commit(csv_out *c);
 void csv_out_abort(csv_out *c);
 
 /* ---- plan.c -------------------------------------------------------------------- */
+/* Cells the configuration plans (skipped ones included); 0 = nothing to run. */
+int sweep_count(const bench_config *cfg);
 /* Runs the whole sweep and writes its rows once the sgemm ceiling has been measured
- * again at the end of each thread count (the better median counts); 0 on success. */
+ * again at the end of each thread count (the better median counts); 0 on success, -1
+ * when nothing could be written or no cell was timed. */
 int sweep_run(const bench_config *cfg, machine_info *m, csv_out *out);
 
 #endif

@@ -3,7 +3,7 @@
  * asks for), warm up, repeat until the time budget, then check the output against the
  * float64 reference when that is affordable. */
 #include "bench.h"
-#include "reference.h"
+#include "cubattn_harness.h"
 
 #include <math.h>
 #include <omp.h>
@@ -28,28 +28,27 @@ typedef struct sizes {
     double cache;        /* decode: each of the two caches */
 } sizes;
 
-static sizes cell_sizes(bop op, bpass p, ca_shape sh)
+/* Rows of kind r at N, in double: ca_rows_of returns 0 when the count overflows size_t,
+ * and the memory check must see the true size. */
+static double rows_d(ca_rows r, double N)
 {
+    return r == CA_ROWS_PACKED ? N * (N + 1) / 2 : r == CA_ROWS_ONE ? 1.0 : N;
+}
+
+static sizes cell_sizes(ca_op op, bpass p, ca_shape sh)
+{
+    const ca_op_info *info = ca_op_get(op);
     sizes z;
     memset(&z, 0, sizeof z);
     z.sh = sh;
-    z.fe = p == BP_FULL_STEP ? CA_FULL_FWD : bop_fwd_entry(op);
-    z.be = (p == BP_BWD || p == BP_FWDBWD) ? bop_bwd_entry(op) : CA_ENTRY_COUNT;
-    z.need_bwd = z.be != CA_ENTRY_COUNT;
+    z.fe = info->fwd;
+    z.be = bpass_runs_bwd(p) ? info->bwd : CA_NO_ENTRY;
+    z.need_bwd = z.be != CA_NO_ENTRY;
     const double d = sh.d, h = sh.heads, N = sh.n;
-    if (z.fe == CA_DECODE_STEP) {
-        z.in = z.out = d * h;
-        z.lse = h;
-        z.cache = N * d * h;
-    } else {
-        /* computed in double: ca_in_rows returns 0 when the count overflows size_t */
-        double in_rows = (op == BOP_CUBIC && p != BP_FULL_STEP) ? N * (N + 1) / 2 : N;
-        double out_rows = (op == BOP_CUBIC || op == BOP_SHARED) && p != BP_FULL_STEP
-                              ? N * (N + 1) / 2 : N;
-        z.in = in_rows * d * h;
-        z.out = out_rows * d * h;
-        z.lse = out_rows * h;
-    }
+    z.in = rows_d(info->in_rows, N) * d * h;
+    z.out = rows_d(info->out_rows, N) * d * h;
+    z.lse = rows_d(info->out_rows, N) * h;
+    if (ca_op_is_step(op)) z.cache = N * d * h;
     return z;
 }
 
@@ -74,7 +73,7 @@ static double tensor_bytes(const sizes *z)
     return f * sizeof(float);
 }
 
-double cell_bytes(const ca_impl *impl, bop op, bpass p, ca_shape sh, int threads)
+double cell_bytes(const ca_impl *impl, ca_op op, bpass p, ca_shape sh, int threads)
 {
     sizes z = cell_sizes(op, p, sh);
     double t = tensor_bytes(&z);
@@ -113,33 +112,16 @@ static void buffers_free(buffers *b)
     b->ws = NULL;
 }
 
-/* Uniform in [-sqrt 3, sqrt 3] (unit variance) from xorshift64*, in chunks of 2^20 each
- * seeded from (seed, chunk): the same values whatever the thread count, and fast enough
- * for the hundreds of millions of elements a cubic cell holds. */
-static void fill(float *x, double count, uint64_t *s)
+/* Input tensors of a cell: one stream of the harness generator each. Uniform: the
+ * cheapest unit-variance draw for the hundreds of millions of elements of a cubic cell. */
+static void fill(float *x, double count, uint64_t seed, int which)
 {
-    const size_t n = (size_t)count, chunk = (size_t)1 << 20;
-    const long chunks = (long)((n + chunk - 1) / chunk);
-    const uint64_t base = *s;
-    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL; /* next tensor's seed */
-#pragma omp parallel for schedule(static)
-    for (long c = 0; c < chunks; c++) {
-        uint64_t st = (base ^ ((uint64_t)c * 0x9E3779B97F4A7C15ULL)) | 1;
-        size_t end = ((size_t)c + 1) * chunk < n ? ((size_t)c + 1) * chunk : n;
-        for (size_t i = (size_t)c * chunk; i < end; i++) {
-            st ^= st >> 12;
-            st ^= st << 25;
-            st ^= st >> 27;
-            uint64_t r = st * 0x2545F4914F6CDD1DULL;
-            x[i] = (float)(((double)(r >> 11) * 0x1.0p-53 * 2.0 - 1.0) * 1.7320508075688772);
-        }
-    }
+    ca_fill(x, (size_t)count, CA_DIST_UNIFORM, 1.0, seed * 8 + (uint64_t)which, 0);
 }
 
 static int buffers_alloc(const sizes *z, size_t ws_bytes, uint64_t seed, buffers *b)
 {
     memset(b, 0, sizeof *b);
-    uint64_t s = seed | 1;
     b->q = alloc_floats(z->in);
     b->k = alloc_floats(z->in);
     b->v = alloc_floats(z->in);
@@ -167,20 +149,20 @@ static int buffers_alloc(const sizes *z, size_t ws_bytes, uint64_t seed, buffers
         buffers_free(b);
         return -1;
     }
-    fill(b->q, z->in, &s);
-    fill(b->k, z->in, &s);
-    fill(b->v, z->in, &s);
+    fill(b->q, z->in, seed, 0);
+    fill(b->k, z->in, seed, 1);
+    fill(b->v, z->in, seed, 2);
     memset(b->o, 0, (size_t)z->out * sizeof(float));
     memset(b->lse, 0, (size_t)z->lse * sizeof(float));
     if (z->need_bwd) {
-        fill(b->dout, z->out, &s);
+        fill(b->dout, z->out, seed, 3);
         memset(b->dq, 0, (size_t)z->in * sizeof(float));
         memset(b->dk, 0, (size_t)z->in * sizeof(float));
         memset(b->dv, 0, (size_t)z->in * sizeof(float));
     }
     if (z->cache > 0) { /* the cache as t-1 earlier decode steps would have left it */
-        fill(b->kc, z->cache, &s);
-        fill(b->vc, z->cache, &s);
+        fill(b->kc, z->cache, seed, 4);
+        fill(b->vc, z->cache, seed, 5);
     }
     if (b->ws) memset(b->ws, 0, ws_bytes);
     return 0;
@@ -199,7 +181,7 @@ typedef struct call {
 static ca_status call_fwd(const call *c)
 {
     const buffers *b = c->b;
-    if (c->z->fe == CA_DECODE_STEP)
+    if (c->z->cache > 0)
         return ca_decode_step(c->impl, c->z->sh, &c->ex, c->z->sh.n - 1, b->q, b->k, b->v,
                               b->kc, b->vc, b->o, b->lse);
     return ca_run_fwd(c->impl, c->z->fe, c->z->sh, &c->ex, b->q, b->k, b->v, b->o, b->lse);
@@ -216,72 +198,25 @@ static ca_status call_bwd(const call *c)
 static ca_status call_once(const call *c)
 {
     ca_status st;
-    switch (c->pass) {
-    case BP_BWD: return call_bwd(c);
-    case BP_FWDBWD:
-        st = call_fwd(c);
-        return st != CA_OK ? st : call_bwd(c);
-    default: return call_fwd(c);
-    }
+    if (c->pass == BP_BWD) return call_bwd(c);
+    st = call_fwd(c);
+    return st != CA_OK || !bpass_runs_bwd(c->pass) ? st : call_bwd(c);
 }
 
 /* ---- error against the float64 reference ------------------------------------------ */
 
-static double *to_double(const float *x, double count)
-{
-    size_t n = (size_t)count;
-    double *y = malloc((n ? n : 1) * sizeof *y);
-    if (y)
-        for (size_t i = 0; i < n; i++) y[i] = x[i];
-    return y;
-}
-
-/* max|x - ref| / max|ref| (max|x| if ref is all zero); +inf on a non-finite x. */
-static double rel_err(const float *x, const double *ref, double count)
-{
-    size_t n = (size_t)count;
-    double num = 0, den = 0, xmax = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(x[i])) return INFINITY;
-        double e = fabs((double)x[i] - ref[i]);
-        if (e > num) num = e;
-        if (fabs(ref[i]) > den) den = fabs(ref[i]);
-        if (fabs((double)x[i]) > xmax) xmax = fabs((double)x[i]);
-    }
-    if (den == 0) return xmax;
-    return num / den;
-}
-
-/* Decode: q_t against cache rows 0..t-1 of each head, in double. */
+/* Decode: the step at position t = n-1 against cache rows 0..t, in double. */
 static double decode_err(const sizes *z, const buffers *b)
 {
-    const int d = z->sh.d, t = z->sh.n;
-    const double s = 1.0 / sqrt((double)d);
-    double *p = malloc((size_t)t * sizeof *p), *o = malloc((size_t)d * sizeof *o);
-    double *ref = malloc((size_t)z->out * sizeof *ref);
+    const size_t cache = (size_t)z->cache, row = (size_t)z->out;
+    double *q = ca_to_double(b->q, row), *kc = ca_to_double(b->kc, cache);
+    double *vc = ca_to_double(b->vc, cache), *o = malloc(row * sizeof *o);
+    double *lse = malloc((size_t)z->lse * sizeof *lse);
     double err = -1;
-    if (!p || !o || !ref) goto done;
-    for (int h = 0; h < z->sh.heads; h++) {
-        const float *q = b->q + (size_t)h * d;
-        const float *kc = b->kc + (size_t)h * t * d, *vc = b->vc + (size_t)h * t * d;
-        double m = -INFINITY, l = 0;
-        for (int j = 0; j < t; j++) {
-            double acc = 0;
-            for (int c = 0; c < d; c++) acc += (double)q[c] * kc[(size_t)j * d + c];
-            p[j] = s * acc;
-            if (p[j] > m) m = p[j];
-        }
-        for (int j = 0; j < t; j++) l += (p[j] = exp(p[j] - m));
-        for (int c = 0; c < d; c++) o[c] = 0;
-        for (int j = 0; j < t; j++)
-            for (int c = 0; c < d; c++) o[c] += p[j] / l * vc[(size_t)j * d + c];
-        memcpy(ref + (size_t)h * d, o, (size_t)d * sizeof *o);
-    }
-    err = rel_err(b->o, ref, z->out);
-done:
-    free(p);
-    free(o);
-    free(ref);
+    if (q && kc && vc && o && lse &&
+        ca_ref_decode_step(z->sh, z->sh.n - 1, q, kc, vc, o, lse) == CA_OK)
+        err = ca_rel_err(b->o, o, row);
+    free(q); free(kc); free(vc); free(o); free(lse);
     return err;
 }
 
@@ -290,28 +225,29 @@ static double max2(double a, double b) { return a > b ? a : b; }
 /* Returns the relative error of the cell's outputs, or -1 if it could not be computed. */
 static double reference_err(const sizes *z, bpass pass, const buffers *b)
 {
-    if (z->fe == CA_DECODE_STEP) return decode_err(z, b);
-    double *q = to_double(b->q, z->in), *k = to_double(b->k, z->in), *v = to_double(b->v, z->in);
+    if (z->cache > 0) return decode_err(z, b);
+    double *q = ca_to_double(b->q, (size_t)z->in), *k = ca_to_double(b->k, (size_t)z->in);
+    double *v = ca_to_double(b->v, (size_t)z->in);
     double *o = malloc((size_t)z->out * sizeof *o), *lse = malloc((size_t)z->lse * sizeof *lse);
     double *dout = NULL, *dq = NULL, *dk = NULL, *dv = NULL;
     double err = -1;
     if (!q || !k || !v || !o || !lse) goto done;
-    if (ref_fwd(z->fe, z->sh, q, k, v, o, lse) != CA_OK) goto done;
+    if (ca_ref_fwd(z->fe, z->sh, q, k, v, o, lse) != CA_OK) goto done;
     err = 0;
-    if (pass != BP_BWD) err = rel_err(b->o, o, z->out);
+    if (pass != BP_BWD) err = ca_rel_err(b->o, o, (size_t)z->out);
     if (z->need_bwd) {
-        dout = to_double(b->dout, z->out);
+        dout = ca_to_double(b->dout, (size_t)z->out);
         dq = malloc((size_t)z->in * sizeof *dq);
         dk = malloc((size_t)z->in * sizeof *dk);
         dv = malloc((size_t)z->in * sizeof *dv);
         if (!dout || !dq || !dk || !dv ||
-            ref_bwd(z->be, z->sh, q, k, v, o, lse, dout, dq, dk, dv) != CA_OK) {
+            ca_ref_bwd(z->be, z->sh, q, k, v, o, lse, dout, dq, dk, dv) != CA_OK) {
             err = -1;
             goto done;
         }
-        err = max2(err, rel_err(b->dq, dq, z->in));
-        err = max2(err, rel_err(b->dk, dk, z->in));
-        err = max2(err, rel_err(b->dv, dv, z->in));
+        err = max2(err, ca_rel_err(b->dq, dq, (size_t)z->in));
+        err = max2(err, ca_rel_err(b->dk, dk, (size_t)z->in));
+        err = max2(err, ca_rel_err(b->dv, dv, (size_t)z->in));
     }
 done:
     free(q);
@@ -340,7 +276,7 @@ static void set_error(bench_row *row, ca_status st, const char *where)
              ca_status_str(st));
 }
 
-int cell_run(const bench_config *cfg, const ca_impl *impl, bop op, bpass p, int n,
+int cell_run(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p, int n,
              int threads, bench_row *row)
 {
     ca_shape sh = {n, cfg->d, cfg->heads};

@@ -1,7 +1,8 @@
 /* csv_out.c: the results CSV, written through libcsv (every field quoted by csv_fwrite).
  * Rows go to a temp file beside the destination, renamed over it only when the sweep
- * finishes, so an interrupted run never leaves a file that looks complete; SIGINT and
- * SIGTERM remove the temp file. */
+ * finishes, so an interrupted run never leaves a file that looks complete; the signals
+ * that can be caught (SIGINT, SIGTERM, SIGHUP, SIGQUIT) remove the temp file. SIGKILL
+ * cannot be: .gitignore covers what it leaves. */
 #include "bench.h"
 
 #include <csv.h>
@@ -79,8 +80,8 @@ csv_out *csv_out_open(const char *path)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    static const int caught[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++) sigaction(caught[i], &sa, NULL);
     for (int i = 0; i < NCOL; i++) {
         if (i) fputc(',', c->f);
         csv_fwrite(c->f, columns[i], strlen(columns[i]));
@@ -114,7 +115,7 @@ int csv_out_row(csv_out *c, const bench_row *r, const machine_info *m)
     const int timed = r->t_median > 0;
     c->col = 0;
     field(c, r->impl);
-    field(c, bop_name(r->op));
+    field(c, ca_op_get(r->op)->name);
     field(c, bpass_name(r->pass));
     field_int(c, r->n);
     field_int(c, r->d);

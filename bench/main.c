@@ -17,20 +17,19 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: bench [flags]\n"
 "Times every registered implementation of causal and cubic attention over a sweep of N\n"
-"and writes one CSV row per cell (DESIGN.md section 5).\n"
+"and writes one CSV row per cell (docs/DESIGN.md section 5).\n"
 "\n"
 "  --impl LIST      implementations, comma-separated, or 'all' (default all: %s)\n"
-"  --op LIST        causal,full,cubic,cubic_shared,decode (default all)\n"
-"                   decode = per-token inference cost at context t: a causal decode\n"
-"                   step with a KV cache (pass kv_step) and cubic's per-token full\n"
-"                   pass over the prefix (pass full_step); N is the context t, the\n"
-"                   step at position t-1 is timed on a cache whose earlier rows are\n"
-"                   filled directly, as earlier steps would have left them\n"
-"  --pass LIST      fwd,bwd,fwdbwd (default all; full has fwd only; decode ignores it)\n"
+"  --op LIST        operators (default all: %s)\n"
+"  --pass LIST      passes (default all: %s): fwd, bwd, fwdbwd for an operator\n"
+"                   with a backward, fwd for one without, step for a decode step:\n"
+"                   the per-token cost at context t = N, timed at position t-1 on a\n"
+"                   cache whose earlier rows are filled directly, as earlier steps\n"
+"                   would have left them (cubic's per-token cost is full fwd at N = t)\n"
 "  --n SPEC         A:B geometric from A to B by x2, A:B:F by xF, or a list 64,100,1000\n"
 "                   (default 64:8192; 1 <= N <= %d)\n"
 "  --d D            head dimension (default 64; 1..%d)\n"
-"  --heads H        heads (default 4, the shape of the issue-4 targets; 1..%d)\n"
+"  --heads H        heads (default 4, the shape of the performance targets; 1..%d)\n"
 "  --threads LIST   thread counts, e.g. 2 or 1,2 (default: cores = %d)\n"
 "  --budget T       per cell: skip a cell whose predicted warm-up + one repetition\n"
 "                   exceeds T (default 15s; units s, ms, m)\n"
@@ -48,10 +47,12 @@ static void usage(FILE *f)
 "                   max-reps 20, total-budget 40s, sgemm-n 512, err-flops 5e7\n"
 "                   (flags after it still apply)\n"
 "  --out PATH       results CSV (default results/bench.csv), written to a temp file\n"
-"                   and renamed when the sweep completes\n"
+"                   and renamed when the sweep completes; a run that times no cell\n"
+"                   exits non-zero and leaves PATH as it was\n"
 "  --list           print the registered implementations and exit\n"
 "  --help           this text\n",
-            ca_impl_names(), N_MAX, D_MAX, HEADS_MAX, omp_get_num_procs());
+            ca_impl_names(), op_names(), bpass_names(), N_MAX, D_MAX, HEADS_MAX,
+            omp_get_num_procs());
 }
 
 static int fail(const char *fmt, const char *a, const char *b)
@@ -133,10 +134,8 @@ static int add_impl(bench_config *cfg, const char *name)
 
 static int add_op(bench_config *cfg, const char *name)
 {
-    int op = bop_parse(name);
-    if (op < 0)
-        return fail("unknown operator '%s' (known: %s)", name,
-                    "causal, full, cubic, cubic_shared, decode");
+    int op = ca_op_parse(name);
+    if (op < 0) return fail("unknown operator '%s' (known: %s)", name, op_names());
     cfg->op_on[op] = 1;
     return 0;
 }
@@ -144,7 +143,7 @@ static int add_op(bench_config *cfg, const char *name)
 static int add_pass(bench_config *cfg, const char *name)
 {
     int p = bpass_parse(name);
-    if (p < 0) return fail("unknown pass '%s' (known: %s)", name, "fwd, bwd, fwdbwd");
+    if (p < 0) return fail("unknown pass '%s' (known: %s)", name, bpass_names());
     cfg->pass_on[p] = 1;
     return 0;
 }
@@ -206,26 +205,142 @@ static void quick_preset(bench_config *cfg)
     cfg->total_budget = 40;
 }
 
-int main(int argc, char **argv)
+static void defaults(bench_config *cfg)
 {
-    bench_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.d = 64;
-    cfg.heads = 4;
-    cfg.budget = 15.0;
-    cfg.rep_time = 0.5;
-    cfg.max_reps = 100;
-    cfg.total_budget = 660;
-    cfg.mem_budget = 4.0 * 1073741824.0;
-    cfg.err_flops = 2e8;
-    cfg.sgemm_n = 2048;
-    cfg.seed = 1;
-    cfg.out = "results/bench.csv";
-    int rc = parse_ns(&cfg, "64:8192");
-    if (rc) return rc;
-    int have_impl = 0, have_op = 0, have_pass = 0;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->d = 64;
+    cfg->heads = 4;
+    cfg->budget = 15.0;
+    cfg->rep_time = 0.5;
+    cfg->max_reps = 100;
+    cfg->total_budget = 660;
+    cfg->mem_budget = 4.0 * 1073741824.0;
+    cfg->err_flops = 2e8;
+    cfg->sgemm_n = 2048;
+    cfg->seed = 1;
+    cfg->out = "results/bench.csv";
+}
 
-    for (int i = 1; i < argc; i++) {
+/* ---- flags with a value: one handler each ------------------------------------------ */
+
+static int set_impl(bench_config *cfg, const char *v) { return each_item(cfg, v, add_impl); }
+static int set_op(bench_config *cfg, const char *v) { return each_item(cfg, v, add_op); }
+static int set_pass(bench_config *cfg, const char *v) { return each_item(cfg, v, add_pass); }
+
+static int set_d(bench_config *cfg, const char *v)
+{
+    long d = parse_long(v, 1, D_MAX);
+    if (d < 0) return fail("d '%s' out of range or not an integer (1..%s)", v, "4096");
+    cfg->d = (int)d;
+    return 0;
+}
+
+static int set_heads(bench_config *cfg, const char *v)
+{
+    long h = parse_long(v, 1, HEADS_MAX);
+    if (h < 0) return fail("heads '%s' out of range (1..%s)", v, "4096");
+    cfg->heads = (int)h;
+    return 0;
+}
+
+static int set_threads(bench_config *cfg, const char *v)
+{
+    cfg->n_threads = 0;
+    return each_item(cfg, v, add_threads);
+}
+
+static int set_time(double *dst, const char *v, const char *flag, int zero_ok)
+{
+    double t = parse_time(v);
+    if (t < 0 || (t == 0 && !zero_ok))
+        return fail("bad time '%s' for %s (e.g. 2s, 500ms, 1m)", v, flag);
+    *dst = t;
+    return 0;
+}
+static int set_budget(bench_config *cfg, const char *v)
+{
+    return set_time(&cfg->budget, v, "--budget", 0);
+}
+static int set_rep_time(bench_config *cfg, const char *v)
+{
+    return set_time(&cfg->rep_time, v, "--rep-time", 0);
+}
+static int set_total_budget(bench_config *cfg, const char *v)
+{
+    return set_time(&cfg->total_budget, v, "--total-budget", 1);
+}
+
+static int set_max_reps(bench_config *cfg, const char *v)
+{
+    long r = parse_long(v, 1, 100000);
+    if (r < 0) return fail("bad --max-reps '%s' (1..%s)", v, "100000");
+    cfg->max_reps = (int)r;
+    return 0;
+}
+
+static int set_mem(bench_config *cfg, const char *v)
+{
+    double s = parse_size(v);
+    if (s < 0) return fail("bad size '%s' for --mem (e.g. 4G, 512M)%s", v, "");
+    cfg->mem_budget = s;
+    return 0;
+}
+
+static int set_err_flops(bench_config *cfg, const char *v)
+{
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || !(x >= 0)) return fail("bad --err-flops '%s'%s", v, "");
+    cfg->err_flops = x;
+    return 0;
+}
+
+static int set_sgemm_n(bench_config *cfg, const char *v)
+{
+    long n = parse_long(v, 16, 16384);
+    if (n < 0) return fail("bad --sgemm-n '%s' (16..%s)", v, "16384");
+    cfg->sgemm_n = (int)n;
+    return 0;
+}
+
+static int set_seed(bench_config *cfg, const char *v)
+{
+    long s = parse_long(v, 0, 2147483647L);
+    if (s < 0) return fail("bad --seed '%s'%s", v, "");
+    cfg->seed = (unsigned long long)s;
+    return 0;
+}
+
+static int set_out(bench_config *cfg, const char *v)
+{
+    if (!v[0]) return fail("empty --out path%s%s", "", "");
+    cfg->out = v;
+    return 0;
+}
+
+static const struct value_flag {
+    const char *name;
+    int (*set)(bench_config *cfg, const char *v);
+} value_flags[] = {
+    {"--impl", set_impl},       {"--op", set_op},
+    {"--pass", set_pass},       {"--n", parse_ns},
+    {"--d", set_d},             {"--heads", set_heads},
+    {"--threads", set_threads}, {"--budget", set_budget},
+    {"--rep-time", set_rep_time}, {"--max-reps", set_max_reps},
+    {"--total-budget", set_total_budget}, {"--mem", set_mem},
+    {"--err-flops", set_err_flops}, {"--sgemm-n", set_sgemm_n},
+    {"--seed", set_seed},       {"--out", set_out},
+};
+
+/* What the command line asked for beyond the configuration. */
+enum { RUN, EXIT_OK };
+
+/* Parses argv into cfg: RUN, EXIT_OK (--help, --list done), or an exit code >= 2. */
+static int parse_args(int argc, char **argv, bench_config *cfg)
+{
+    int rc = parse_ns(cfg, "64:8192");
+    int have_impl = 0, have_op = 0, have_pass = 0;
+    for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i];
         char flag[64];
         const char *val = NULL;
@@ -239,97 +354,53 @@ int main(int argc, char **argv)
         }
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
             usage(stdout);
-            return 0;
+            return EXIT_OK;
         }
         if (strcmp(flag, "--list") == 0) {
             for (int k = 0; k < ca_impl_count(); k++)
                 printf("%s\t%s\n", ca_impl_at(k)->name, ca_impl_at(k)->description);
-            return 0;
+            return EXIT_OK;
         }
         if (strcmp(flag, "--quick") == 0) {
-            quick_preset(&cfg);
+            quick_preset(cfg);
             continue;
         }
-        static const char *const with_value[] = {
-            "--impl", "--op", "--pass", "--n", "--d", "--heads", "--threads", "--budget",
-            "--rep-time", "--max-reps", "--total-budget", "--mem", "--err-flops",
-            "--sgemm-n", "--seed", "--out"};
-        int known = 0;
-        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
-            if (strcmp(flag, with_value[k]) == 0) known = 1;
-        if (!known) return fail("unknown flag '%s'%s", a, "");
+        const struct value_flag *vf = NULL;
+        for (size_t k = 0; k < sizeof value_flags / sizeof value_flags[0]; k++)
+            if (strcmp(flag, value_flags[k].name) == 0) vf = &value_flags[k];
+        if (!vf) return fail("unknown flag '%s'%s", a, "");
         if (!val) {
             if (i + 1 >= argc) return fail("flag %s needs a value%s", flag, "");
             val = argv[++i];
         }
-        if (strcmp(flag, "--impl") == 0) {
-            if (!have_impl) cfg.n_impls = 0;
-            have_impl = 1;
-            rc = each_item(&cfg, val, add_impl);
-        } else if (strcmp(flag, "--op") == 0) {
-            have_op = 1;
-            rc = each_item(&cfg, val, add_op);
-        } else if (strcmp(flag, "--pass") == 0) {
-            have_pass = 1;
-            rc = each_item(&cfg, val, add_pass);
-        } else if (strcmp(flag, "--n") == 0) {
-            rc = parse_ns(&cfg, val);
-        } else if (strcmp(flag, "--d") == 0) {
-            long d = parse_long(val, 1, D_MAX);
-            if (d < 0) return fail("d '%s' out of range or not an integer (1..%s)", val, "4096");
-            cfg.d = (int)d;
-        } else if (strcmp(flag, "--heads") == 0) {
-            long h = parse_long(val, 1, HEADS_MAX);
-            if (h < 0) return fail("heads '%s' out of range (1..%s)", val, "4096");
-            cfg.heads = (int)h;
-        } else if (strcmp(flag, "--threads") == 0) {
-            cfg.n_threads = 0;
-            rc = each_item(&cfg, val, add_threads);
-        } else if (strcmp(flag, "--budget") == 0 || strcmp(flag, "--rep-time") == 0 ||
-                   strcmp(flag, "--total-budget") == 0) {
-            double t = parse_time(val);
-            if (t < 0 || (t == 0 && strcmp(flag, "--total-budget") != 0))
-                return fail("bad time '%s' for %s (e.g. 2s, 500ms, 1m)", val, flag);
-            if (strcmp(flag, "--budget") == 0) cfg.budget = t;
-            else if (strcmp(flag, "--rep-time") == 0) cfg.rep_time = t;
-            else cfg.total_budget = t;
-        } else if (strcmp(flag, "--max-reps") == 0) {
-            long r = parse_long(val, 1, 100000);
-            if (r < 0) return fail("bad --max-reps '%s' (1..%s)", val, "100000");
-            cfg.max_reps = (int)r;
-        } else if (strcmp(flag, "--mem") == 0) {
-            double s = parse_size(val);
-            if (s < 0) return fail("bad size '%s' for --mem (e.g. 4G, 512M)%s", val, "");
-            cfg.mem_budget = s;
-        } else if (strcmp(flag, "--err-flops") == 0) {
-            char *end;
-            double x = strtod(val, &end);
-            if (end == val || *end || !(x >= 0)) return fail("bad --err-flops '%s'%s", val, "");
-            cfg.err_flops = x;
-        } else if (strcmp(flag, "--sgemm-n") == 0) {
-            long n = parse_long(val, 16, 16384);
-            if (n < 0) return fail("bad --sgemm-n '%s' (16..%s)", val, "16384");
-            cfg.sgemm_n = (int)n;
-        } else if (strcmp(flag, "--seed") == 0) {
-            long s = parse_long(val, 0, 2147483647L);
-            if (s < 0) return fail("bad --seed '%s'%s", val, "");
-            cfg.seed = (unsigned long long)s;
-        } else if (strcmp(flag, "--out") == 0) {
-            if (!val[0]) return fail("empty --out path%s%s", "", "");
-            cfg.out = val;
-        }
-        if (rc) return rc;
+        /* The first --impl / --op / --pass replaces the default "all"; later ones add. */
+        if (vf->set == set_impl && !have_impl++) cfg->n_impls = 0;
+        have_op |= vf->set == set_op;
+        have_pass |= vf->set == set_pass;
+        rc = vf->set(cfg, val);
     }
+    if (rc) return rc;
     if (!have_impl)
-        for (int k = 0; k < ca_impl_count() && cfg.n_impls < BENCH_MAX_IMPLS; k++)
-            cfg.impls[cfg.n_impls++] = ca_impl_at(k);
-    if (!have_op)
-        for (int k = 0; k < BOP_COUNT; k++) cfg.op_on[k] = 1;
-    if (!have_pass)
-        for (int k = 0; k <= BP_FWDBWD; k++) cfg.pass_on[k] = 1;
-    if (cfg.n_threads == 0) cfg.threads[cfg.n_threads++] = omp_get_num_procs();
-    if (cfg.n_impls == 0) return fail("no implementation to run%s%s", "", "");
-    if (cfg.budget < cfg.rep_time) cfg.rep_time = cfg.budget;
+        for (int k = 0; k < ca_impl_count() && cfg->n_impls < BENCH_MAX_IMPLS; k++)
+            cfg->impls[cfg->n_impls++] = ca_impl_at(k);
+    for (int k = 0; k < CA_OP_COUNT && !have_op; k++) cfg->op_on[k] = 1;
+    for (int k = 0; k < BP_COUNT && !have_pass; k++) cfg->pass_on[k] = 1;
+    if (cfg->n_threads == 0) cfg->threads[cfg->n_threads++] = omp_get_num_procs();
+    if (cfg->n_impls == 0) return fail("no implementation to run%s%s", "", "");
+    if (sweep_count(cfg) == 0)
+        return fail("no cell to run: none of the operators chosen has the passes chosen%s%s"
+                    " (step is a decode step's only pass; full has no backward)", "", "");
+    if (cfg->budget < cfg->rep_time) cfg->rep_time = cfg->budget;
+    return RUN;
+}
+
+int main(int argc, char **argv)
+{
+    bench_config cfg;
+    defaults(&cfg);
+    int rc = parse_args(argc, argv, &cfg);
+    if (rc == EXIT_OK) return 0;
+    if (rc != RUN) return rc;
 
     machine_info m;
     machine_describe(&m);

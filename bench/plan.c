@@ -10,7 +10,7 @@
 
 typedef struct cell {
     int ti, ii; /* index into cfg->threads, cfg->impls */
-    bop op;
+    ca_op op;
     bpass pass;
     int n;
     int chain;
@@ -23,17 +23,21 @@ typedef struct chain {
     double t_last, t_prev;
 } chain;
 
-static int chain_index(const bench_config *cfg, int ti, bop op, bpass p, int ii)
+static int chain_index(const bench_config *cfg, int ti, ca_op op, bpass p, int ii)
 {
-    return ((ti * BOP_COUNT + (int)op) * BP_COUNT + (int)p) * cfg->n_impls + ii;
+    return ((ti * CA_OP_COUNT + (int)op) * BP_COUNT + (int)p) * cfg->n_impls + ii;
 }
 
 /* Predicted seconds of one call, or -1 when the chain has nothing to go on. */
-static double predict(const chain *ch, bop op, bpass p, int n)
+static double predict(const chain *ch, ca_op op, int n)
 {
     if (ch->measured == 0) return -1;
-    double e = cell_exponent(op, p);
-    double lo = op == BOP_SHARED ? 2.0 : e, hi = e + 1.0;
+    const ca_op_info *info = ca_op_get(op);
+    double e = op_exponent(op);
+    /* N input rows feeding T = N(N+1)/2 output rows can be computed in Theta(T d), as
+     * cubic_shared's row sweep does: the slope may fall to the output's 2. */
+    double lo = info->in_rows == CA_ROWS_N && info->out_rows == CA_ROWS_PACKED ? 2.0 : e;
+    double hi = e + 1.0;
     /* the measured local slope, when the times are long enough to trust */
     if (ch->measured >= 2 && ch->t_prev > 1e-4 && ch->n_last > ch->n_prev) {
         double emp = log(ch->t_last / ch->t_prev) / log((double)ch->n_last / ch->n_prev);
@@ -49,12 +53,11 @@ static double cell_cost(const bench_config *cfg, bpass p, double t_call)
     return (p == BP_BWD ? 0.4 * t_call : 0) + t_call + reps;
 }
 
-static int provided(const ca_impl *impl, bop op, bpass p)
+static int provided(const ca_impl *impl, ca_op op, bpass p)
 {
-    ca_entry fe = p == BP_FULL_STEP ? CA_FULL_FWD : bop_fwd_entry(op);
-    if (!ca_impl_provides(impl, fe)) return 0;
-    if (p == BP_BWD || p == BP_FWDBWD) return ca_impl_provides(impl, bop_bwd_entry(op));
-    return 1;
+    const ca_op_info *info = ca_op_get(op);
+    if (!ca_impl_provides(impl, info->fwd)) return 0;
+    return !bpass_runs_bwd(p) || ca_impl_provides(impl, info->bwd);
 }
 
 static const char *impl_note(const ca_impl *impl, int is_provided)
@@ -84,7 +87,7 @@ static double eta(const bench_config *cfg, const cell *cells, int from, int coun
         const cell *c = &cells[i];
         const ca_impl *impl = cfg->impls[c->ii];
         if (!provided(impl, c->op, c->pass)) continue;
-        double t = predict(&chains[c->chain], c->op, c->pass, c->n);
+        double t = predict(&chains[c->chain], c->op, c->n);
         if (t < 0) total += mean_cost;
         else if (cell_cost(cfg, c->pass, t) <= cfg->budget) total += cell_cost(cfg, c->pass, t);
     }
@@ -107,155 +110,237 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int sweep_run(const bench_config *cfg, machine_info *m, csv_out *out)
+/* Operators in sweep order: by the exponent of their work, so that the N^3 operators
+ * come last and are the ones a time cap cuts. */
+static int sweep_order(ca_op order[CA_OP_COUNT])
 {
-    /* N ascending within each chain */
-    int ns[BENCH_MAX_NS];
-    memcpy(ns, cfg->ns, sizeof ns);
-    qsort(ns, (size_t)cfg->n_ns, sizeof ns[0], cmp_int);
+    int k = 0;
+    for (double e = 0.0; e <= 4.0; e += 1.0)
+        for (int op = 0; op < CA_OP_COUNT; op++)
+            if (op_exponent((ca_op)op) == e) order[k++] = (ca_op)op;
+    return k;
+}
 
-    int max_cells = cfg->n_threads * BOP_COUNT * BP_COUNT * cfg->n_impls * cfg->n_ns;
-    cell *cells = calloc((size_t)max_cells + 1, sizeof *cells);
-    int n_chains = cfg->n_threads * BOP_COUNT * BP_COUNT * cfg->n_impls;
-    chain *chains = calloc((size_t)n_chains + 1, sizeof *chains);
-    double *sgemm = calloc((size_t)cfg->n_threads, sizeof *sgemm);
-    double *impl_rate = calloc((size_t)cfg->n_impls, sizeof *impl_rate); /* best FLOP/s */
-    bench_row *rows = calloc((size_t)max_cells + 1, sizeof *rows);
-    if (!cells || !chains || !sgemm || !impl_rate || !rows) {
-        free(rows);
-        fprintf(stderr, "bench: out of memory planning the sweep\n");
-        free(cells);
-        free(chains);
-        free(sgemm);
-        free(impl_rate);
-        return -1;
-    }
+/* Every cell of the sweep, N ascending within each chain; returns the count. ns sorted. */
+static int plan_cells(const bench_config *cfg, const int *ns, cell *cells)
+{
+    ca_op order[CA_OP_COUNT];
+    const int nops = sweep_order(order);
     int count = 0;
-    /* the N^3 operators last: if the sweep's time cap is ever reached, it cuts them */
-    static const bop order[BOP_COUNT] = {BOP_CAUSAL, BOP_FULL, BOP_DECODE, BOP_SHARED,
-                                         BOP_CUBIC};
     for (int ti = 0; ti < cfg->n_threads; ti++)
-        for (int oi = 0; oi < BOP_COUNT; oi++) {
-            const int op = (int)order[oi];
+        for (int oi = 0; oi < nops; oi++) {
+            const ca_op op = order[oi];
             if (!cfg->op_on[op]) continue;
             for (int p = 0; p < BP_COUNT; p++) {
-                if (!cell_kind_exists((bop)op, (bpass)p)) continue;
-                if (op != BOP_DECODE && !cfg->pass_on[p]) continue;
+                if (!op_has_pass(op, (bpass)p) || !cfg->pass_on[p]) continue;
                 for (int ii = 0; ii < cfg->n_impls; ii++)
                     for (int k = 0; k < cfg->n_ns; k++) {
                         if (k > 0 && ns[k] == ns[k - 1]) continue;
-                        cells[count++] = (cell){ti, ii, (bop)op, (bpass)p, ns[k],
-                                                chain_index(cfg, ti, (bop)op, (bpass)p, ii)};
+                        if (cells)
+                            cells[count] = (cell){ti, ii, op, (bpass)p, ns[k],
+                                                  chain_index(cfg, ti, op, (bpass)p, ii)};
+                        count++;
                     }
             }
         }
+    return count;
+}
 
+static void sorted_ns(const bench_config *cfg, int ns[BENCH_MAX_NS])
+{
+    memcpy(ns, cfg->ns, BENCH_MAX_NS * sizeof ns[0]);
+    qsort(ns, (size_t)cfg->n_ns, sizeof ns[0], cmp_int);
+}
+
+int sweep_count(const bench_config *cfg)
+{
+    int ns[BENCH_MAX_NS];
+    sorted_ns(cfg, ns);
+    return plan_cells(cfg, ns, NULL);
+}
+
+/* The row of a cell before it runs: identity, FLOPs, prediction and bytes. */
+static bench_row row_of(const bench_config *cfg, const cell *c, const chain *ch,
+                        double impl_rate, double sgemm)
+{
+    const ca_impl *impl = cfg->impls[c->ii];
+    bench_row row;
+    memset(&row, 0, sizeof row);
+    row.impl = impl->name;
+    row.op = c->op;
+    row.pass = c->pass;
+    row.n = c->n;
+    row.d = cfg->d;
+    row.heads = cfg->heads;
+    row.threads = cfg->threads[c->ti];
+    row.t_min = row.t_median = row.t_max = -1;
+    row.max_err = -1;
+    row.err_ref = "";
+    row.flops = cell_flops(c->op, c->pass, c->n, cfg->d, cfg->heads);
+    row.sgemm_gflops = sgemm;
+    row.sgemm_n = cfg->sgemm_n;
+    row.predicted_s = predict(ch, c->op, c->n);
+    if (row.predicted_s < 0 && impl_rate > 0) row.predicted_s = row.flops / impl_rate;
+    ca_shape sh = {c->n, cfg->d, cfg->heads};
+    const int is_provided = provided(impl, c->op, c->pass);
+    row.bytes = is_provided ? cell_bytes(impl, c->op, c->pass, sh, row.threads) : -1;
+    row.impl_note = impl_note(impl, is_provided);
+    if (!is_provided) snprintf(row.status, sizeof row.status, "not provided");
+    return row;
+}
+
+/* Why a provided cell is not run (into row->status), or 0 to run it. */
+static int skipped(const bench_config *cfg, bench_row *row, double elapsed)
+{
+    if (cfg->total_budget > 0 && elapsed > cfg->total_budget) {
+        snprintf(row->status, sizeof row->status,
+                 "skipped: sweep time budget %.0f s used up", cfg->total_budget);
+    } else if (row->bytes < 0) {
+        snprintf(row->status, sizeof row->status, "skipped: buffer sizes overflow");
+    } else if (row->bytes > cfg->mem_budget) {
+        snprintf(row->status, sizeof row->status, "skipped: memory %.2f GB over budget %.2f GB",
+                 row->bytes / 1e9, cfg->mem_budget / 1e9);
+    } else if (row->predicted_s >= 0 &&
+               cell_cost(cfg, row->pass, row->predicted_s) > cfg->budget) {
+        snprintf(row->status, sizeof row->status,
+                 "skipped: predicted time %.3g s for the cell (%.3g s per call) over budget "
+                 "%.3g s", cell_cost(cfg, row->pass, row->predicted_s), row->predicted_s,
+                 cfg->budget);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+static void chain_add(chain *ch, int n, double t)
+{
+    ch->n_prev = ch->n_last;
+    ch->t_prev = ch->t_last;
+    ch->n_last = n;
+    ch->t_last = t;
+    ch->measured++;
+}
+
+static void progress_line(int i, int count, const bench_row *row, double eta_s)
+{
+    char took[160] = "", left[32];
+    if (strcmp(row->status, "ok") == 0)
+        snprintf(took, sizeof took, "%.3e s median, %d reps, %.2f GFLOP/s (%.2f of sgemm)",
+                 row->t_median, row->reps, row->gflops, row->frac_of_sgemm);
+    fmt_duration(eta_s, left, sizeof left);
+    fprintf(stderr, "[%4d/%4d] %-8s %-12s %-6s n=%-5d t=%d: %s  (%d left, ETA %s)\n", i + 1,
+            count, row->impl, ca_op_get(row->op)->name, bpass_name(row->pass), row->n,
+            row->threads, took[0] ? took : row->status, count - i - 1, left);
+}
+
+/* Every row quoted against its thread count's final ceiling, then written. */
+static int write_rows(const cell *cells, bench_row *rows, int count, const double *sgemm,
+                      const machine_info *m, csv_out *out)
+{
+    for (int i = 0; i < count; i++) {
+        bench_row *row = &rows[i];
+        row->sgemm_gflops = sgemm[cells[i].ti];
+        if (row->t_median > 0 && row->sgemm_gflops > 0)
+            row->frac_of_sgemm = row->gflops / row->sgemm_gflops;
+        if (csv_out_row(out, row, m) != 0) return -1;
+    }
+    return 0;
+}
+
+/* The scratch of a sweep, allocated together. */
+typedef struct sweep {
+    cell *cells;
+    chain *chains;
+    double *sgemm, *impl_rate; /* per thread count; per implementation best FLOP/s */
+    bench_row *rows;
+    int count;
+} sweep;
+
+static void sweep_free(sweep *w)
+{
+    free(w->cells);
+    free(w->chains);
+    free(w->sgemm);
+    free(w->impl_rate);
+    free(w->rows);
+}
+
+static int sweep_alloc(const bench_config *cfg, sweep *w)
+{
+    int ns[BENCH_MAX_NS];
+    sorted_ns(cfg, ns);
+    const int max_cells = plan_cells(cfg, ns, NULL);
+    const int n_chains = cfg->n_threads * CA_OP_COUNT * BP_COUNT * cfg->n_impls;
+    w->cells = calloc((size_t)max_cells + 1, sizeof *w->cells);
+    w->chains = calloc((size_t)n_chains + 1, sizeof *w->chains);
+    w->sgemm = calloc((size_t)cfg->n_threads, sizeof *w->sgemm);
+    w->impl_rate = calloc((size_t)cfg->n_impls, sizeof *w->impl_rate);
+    w->rows = calloc((size_t)max_cells + 1, sizeof *w->rows);
+    if (!w->cells || !w->chains || !w->sgemm || !w->impl_rate || !w->rows) {
+        fprintf(stderr, "bench: out of memory planning the sweep\n");
+        sweep_free(w);
+        return -1;
+    }
+    w->count = plan_cells(cfg, ns, w->cells);
+    return 0;
+}
+
+int sweep_run(const bench_config *cfg, machine_info *m, csv_out *out)
+{
+    sweep w;
+    if (sweep_alloc(cfg, &w) != 0) return -1;
     const double start = now_seconds();
     double spent_cells = 0;
-    int ran = 0, rc = 0, last_ti = -1;
-    for (int i = 0; i < count && rc == 0; i++) {
-        const cell *c = &cells[i];
-        const ca_impl *impl = cfg->impls[c->ii];
+    int ran = 0, timed = 0, last_ti = -1;
+    for (int i = 0; i < w.count; i++) {
+        const cell *c = &w.cells[i];
         const int threads = cfg->threads[c->ti];
         if (c->ti != last_ti) {
             last_ti = c->ti;
-            sgemm[c->ti] = ceiling(cfg, threads, "start");
+            w.sgemm[c->ti] = ceiling(cfg, threads, "start");
         }
-        chain *ch = &chains[c->chain];
-        bench_row row;
-        memset(&row, 0, sizeof row);
-        row.impl = impl->name;
-        row.op = c->op;
-        row.pass = c->pass;
-        row.n = c->n;
-        row.d = cfg->d;
-        row.heads = cfg->heads;
-        row.threads = threads;
-        row.t_min = row.t_median = row.t_max = -1;
-        row.max_err = -1;
-        row.err_ref = "";
-        row.flops = cell_flops(c->op, c->pass, c->n, cfg->d, cfg->heads);
-        row.sgemm_gflops = sgemm[c->ti];
-        row.sgemm_n = cfg->sgemm_n;
-        row.predicted_s = predict(ch, c->op, c->pass, c->n);
-        if (row.predicted_s < 0 && impl_rate[c->ii] > 0)
-            row.predicted_s = row.flops / impl_rate[c->ii];
-        ca_shape sh = {c->n, cfg->d, cfg->heads};
-        const int is_provided = provided(impl, c->op, c->pass);
-        row.bytes = is_provided ? cell_bytes(impl, c->op, c->pass, sh, threads) : -1;
-
-        const double elapsed = now_seconds() - start;
-        if (!is_provided) {
-            snprintf(row.status, sizeof row.status, "not provided");
-        } else if (cfg->total_budget > 0 && elapsed > cfg->total_budget) {
-            snprintf(row.status, sizeof row.status,
-                     "skipped: sweep time budget %.0f s used up", cfg->total_budget);
-        } else if (row.bytes < 0) {
-            snprintf(row.status, sizeof row.status, "skipped: buffer sizes overflow");
-        } else if (row.bytes > cfg->mem_budget) {
-            snprintf(row.status, sizeof row.status,
-                     "skipped: memory %.2f GB over budget %.2f GB", row.bytes / 1e9,
-                     cfg->mem_budget / 1e9);
-        } else if (row.predicted_s >= 0 &&
-                   cell_cost(cfg, c->pass, row.predicted_s) > cfg->budget) {
-            snprintf(row.status, sizeof row.status,
-                     "skipped: predicted time %.3g s for the cell (%.3g s per call) over budget "
-                     "%.3g s", cell_cost(cfg, c->pass, row.predicted_s), row.predicted_s,
-                     cfg->budget);
-        } else {
+        chain *ch = &w.chains[c->chain];
+        bench_row row = row_of(cfg, c, ch, w.impl_rate[c->ii], w.sgemm[c->ti]);
+        if (row.status[0] == '\0' && !skipped(cfg, &row, now_seconds() - start)) {
             double t0 = now_seconds();
-            if (cell_run(cfg, impl, c->op, c->pass, c->n, threads, &row) == 0) {
+            if (cell_run(cfg, cfg->impls[c->ii], c->op, c->pass, c->n, threads, &row) == 0) {
                 row.gflops = row.flops / row.t_median / 1e9;
                 row.frac_of_sgemm = row.sgemm_gflops > 0 ? row.gflops / row.sgemm_gflops : 0;
-                ch->n_prev = ch->n_last;
-                ch->t_prev = ch->t_last;
-                ch->n_last = c->n;
-                ch->t_last = row.t_median;
-                ch->measured++;
-                if (row.gflops * 1e9 > impl_rate[c->ii]) impl_rate[c->ii] = row.gflops * 1e9;
+                chain_add(ch, c->n, row.t_median);
+                if (row.gflops * 1e9 > w.impl_rate[c->ii]) w.impl_rate[c->ii] = row.gflops * 1e9;
+                timed++;
             }
             spent_cells += now_seconds() - t0;
             ran++;
         }
-        row.impl_note = impl_note(impl, is_provided);
-        rows[i] = row;
-
-        char took[160] = "", left[32];
-        if (strcmp(row.status, "ok") == 0)
-            snprintf(took, sizeof took, "%.3e s median, %d reps, %.2f GFLOP/s (%.2f of sgemm)",
-                     row.t_median, row.reps, row.gflops, row.frac_of_sgemm);
-        double rem = eta(cfg, cells, i + 1, count, chains, ran ? spent_cells / ran : 1.0) + 2.0;
-        fmt_duration(rem, left, sizeof left);
-        fprintf(stderr, "[%4d/%4d] %-8s %-12s %-9s n=%-5d t=%d: %s  (%d left, ETA %s)\n",
-                i + 1, count, impl->name, bop_name(c->op), bpass_name(c->pass), c->n,
-                threads, took[0] ? took : row.status, count - i - 1, left);
-
+        w.rows[i] = row;
+        progress_line(i, w.count,
+                      &row, eta(cfg, w.cells, i + 1, w.count, w.chains,
+                                ran ? spent_cells / ran : 1.0) + 2.0);
         /* the ceiling again at the end of each thread count's block: a run shares the
          * machine with whatever else runs, and the better of the two medians is the
          * ceiling every row of that thread count is quoted against */
-        if (i + 1 == count || cells[i + 1].ti != c->ti) {
+        if (i + 1 == w.count || w.cells[i + 1].ti != c->ti) {
             double again = ceiling(cfg, threads, "end");
-            if (again > sgemm[c->ti]) sgemm[c->ti] = again;
+            if (again > w.sgemm[c->ti]) w.sgemm[c->ti] = again;
         }
     }
     machine_cpu_end(m);
     if (m->other_cores > 0.2)
         fprintf(stderr, "bench: warning: other processes used %.2f cores during the sweep; "
                         "timings are disturbed\n", m->other_cores);
-    for (int i = 0; i < count && rc == 0; i++) {
-        bench_row *row = &rows[i];
-        row->sgemm_gflops = sgemm[cells[i].ti];
-        if (row->t_median > 0 && row->sgemm_gflops > 0)
-            row->frac_of_sgemm = row->gflops / row->sgemm_gflops;
-        if (csv_out_row(out, row, m) != 0) rc = -1;
-    }
     char total[32];
     fmt_duration(now_seconds() - start, total, sizeof total);
-    fprintf(stderr, "bench: %d cells (%d timed) in %s\n", count, ran, total);
-    free(cells);
-    free(chains);
-    free(sgemm);
-    free(impl_rate);
-    free(rows);
+    fprintf(stderr, "bench: %d cells (%d timed) in %s\n", w.count, timed, total);
+    int rc = 0;
+    if (timed == 0) {
+        /* Evidence of nothing must not replace evidence of something. */
+        fprintf(stderr, "bench: no cell was timed (each row above says why); the results "
+                        "file is left as it was\n");
+        rc = -1;
+    } else {
+        rc = write_rows(w.cells, w.rows, w.count, w.sgemm, m, out);
+    }
+    sweep_free(&w);
     return rc;
 }

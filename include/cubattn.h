@@ -1,19 +1,16 @@
 /* cubattn.h: the public contract of the cubic-attention suite.
  *
  * Operators (one head; heads are a leading batch dimension), all row-major float32,
- * head dim d, scale s = 1/sqrt(d). See DESIGN.md section 2.
+ * head dim d, scale s = 1/sqrt(d); docs/DESIGN.md §2 gives the mathematics. Every
+ * operator is one row of CA_OPERATORS below: its name, entry points, row counts and
+ * FLOP formula are written there once, and verify, bench and report derive their lists,
+ * loops and labels from it.
  *
- *   causal        q, k, v, o: [heads][N][d]   lse: [heads][N]
- *   full          q, k, v, o: [heads][N][d]   lse: [heads][N]     (bidirectional)
- *   cubic         q, k, v, o: [heads][T][d]   lse: [heads][T]     T = N(N+1)/2
- *                 prefix t (1..N) holds rows i = 1..t at row ca_prefix_offset(t) + i - 1
- *   cubic_shared  q, k, v: [heads][N][d]      o: [heads][T][d]    lse: [heads][T]
- *   decode step   one causal token against a KV cache [heads][N][d] (N = capacity)
- *
- * An implementation is one file in impls/ defining `const ca_impl ca_impl_<file name>`.
- * Its entry points do the arithmetic only: the ca_* functions below validate every
- * argument before calling one, so an entry point may assume a valid shape, non-NULL
- * buffers and a workspace of the size it asked for.
+ * An implementation is one file in impls/ defining `const ca_impl ca_impl_<file name>`
+ * whose .name is the file name (the build checks both). Its entry points do the
+ * arithmetic only: the ca_* functions below validate every argument before calling one,
+ * so an entry point may assume a valid shape, non-NULL buffers and a workspace of the
+ * size it asked for.
  */
 #ifndef CUBATTN_H
 #define CUBATTN_H
@@ -35,7 +32,7 @@ typedef enum ca_status {
     CA_ERR_INTERNAL      /* an implementation reported a failure of its own */
 } ca_status;
 
-/* The entry points an implementation may provide. */
+/* The entry points an implementation may provide (the functions of ca_impl). */
 typedef enum ca_entry {
     CA_CAUSAL_FWD,
     CA_CAUSAL_BWD,
@@ -47,6 +44,72 @@ typedef enum ca_entry {
     CA_SHARED_BWD,
     CA_ENTRY_COUNT
 } ca_entry;
+#define CA_NO_ENTRY CA_ENTRY_COUNT /* an operator without a backward */
+
+/* Rows of a tensor of one head as a function of the sequence length N. */
+typedef enum ca_rows {
+    CA_ROWS_N,      /* N rows */
+    CA_ROWS_PACKED, /* T = N(N+1)/2 rows: prefix t (1..N) holds its rows i = 1..t at row
+                       ca_prefix_offset(t) + i - 1 */
+    CA_ROWS_ONE     /* one row: a decode step, whose cache holds N rows */
+} ca_rows;
+
+/* Forward FLOPs of one head (docs/DESIGN.md §3): 4 d times the number of (query, key)
+ * pairs the operator's softmax really sees, masked pairs never counted. */
+typedef enum ca_pairs {
+    CA_PAIRS_TRIANGLE, /* N(N+1)/2: causal */
+    CA_PAIRS_SQUARE,   /* N^2: full */
+    CA_PAIRS_PREFIXES, /* sum_{t<=N} t^2 = N(N+1)(2N+1)/6: every prefix a full attention */
+    CA_PAIRS_ROW       /* N: one query row against N cached keys */
+} ca_pairs;
+
+/* The operator table. One row per operator:
+ *   X(id, name, forward entry, backward entry, q/k/v rows, o/lse rows, pairs)
+ * Adding an operator = one row here, its entry points in ca_entry / ca_impl, and its
+ * float64 reference (cubattn_harness.h); verify, bench and report pick it up.
+ *   causal        q, k, v, o: [heads][N][d]   lse: [heads][N]
+ *   full          the same, bidirectional (every query sees every key)
+ *   cubic         q, k, v, o: [heads][T][d]   lse: [heads][T]   each prefix its own rows
+ *   cubic_shared  q, k, v: [heads][N][d]      o: [heads][T][d]  lse: [heads][T]
+ *   decode        one causal token against a KV cache [heads][N][d] (N = capacity) */
+#define CA_OPERATORS(X)                                                                     \
+    X(CA_OP_CAUSAL, "causal", CA_CAUSAL_FWD, CA_CAUSAL_BWD, CA_ROWS_N, CA_ROWS_N,            \
+      CA_PAIRS_TRIANGLE)                                                                    \
+    X(CA_OP_FULL, "full", CA_FULL_FWD, CA_NO_ENTRY, CA_ROWS_N, CA_ROWS_N, CA_PAIRS_SQUARE)    \
+    X(CA_OP_CUBIC, "cubic", CA_CUBIC_FWD, CA_CUBIC_BWD, CA_ROWS_PACKED, CA_ROWS_PACKED,      \
+      CA_PAIRS_PREFIXES)                                                                    \
+    X(CA_OP_CUBIC_SHARED, "cubic_shared", CA_SHARED_FWD, CA_SHARED_BWD, CA_ROWS_N,          \
+      CA_ROWS_PACKED, CA_PAIRS_PREFIXES)                                                    \
+    X(CA_OP_DECODE, "decode", CA_DECODE_STEP, CA_NO_ENTRY, CA_ROWS_ONE, CA_ROWS_ONE,         \
+      CA_PAIRS_ROW)
+
+typedef enum ca_op {
+#define CA_OP_ID(id, name, fwd, bwd, in, out, pairs) id,
+    CA_OPERATORS(CA_OP_ID)
+#undef CA_OP_ID
+    CA_OP_COUNT
+} ca_op;
+
+typedef struct ca_op_info {
+    const char *name;
+    ca_entry fwd, bwd;   /* bwd == CA_NO_ENTRY: no backward */
+    ca_rows in_rows, out_rows;
+    ca_pairs pairs;
+} ca_op_info;
+
+/* The row of op (NULL if out of range); by name (-1 if unknown); the operator an entry
+ * point belongs to. */
+const ca_op_info *ca_op_get(ca_op op);
+int ca_op_parse(const char *name);
+ca_op ca_entry_op(ca_entry e);
+/* Is op a decode step (one row against a cache)? */
+int ca_op_is_step(ca_op op);
+/* Rows of kind r at sequence length n; 0 when n <= 0 or the count overflows size_t. */
+size_t ca_rows_of(ca_rows r, int n);
+/* FLOPs of one call (docs/DESIGN.md §3), heads included: the forward, or with bwd set
+ * the backward (2.5 x forward: five products against two). n is the context length of
+ * a decode step. */
+double ca_op_flops(ca_op op, int bwd, int n, int d, int heads);
 
 typedef struct ca_shape {
     int n;      /* sequence length N (decode: cache capacity) */
@@ -94,7 +157,7 @@ typedef struct ca_impl {
     const char *(*runtime_note)(void);
 } ca_impl;
 
-/* Packed layout of the cubic operator: prefix t (1-based) starts at row t(t-1)/2. */
+/* Packed layout (CA_ROWS_PACKED): prefix t (1-based) starts at row t(t-1)/2. */
 static inline size_t ca_prefix_offset(size_t t) { return t * (t - 1) / 2; }
 static inline size_t ca_packed_rows(size_t n) { return n * (n + 1) / 2; }
 
@@ -106,11 +169,12 @@ const char *ca_impl_names(void);                 /* "naive, blocked, ..." */
 
 /* ---- validated calls ------------------------------------------------------------ */
 const char *ca_status_str(ca_status st);
+/* "<operator>_fwd", "<operator>_bwd", or "<operator>_step" for a decode step. */
 const char *ca_entry_name(ca_entry e);
 int ca_impl_provides(const ca_impl *impl, ca_entry e);
 
-/* Rows of the q/k/v inputs, of o/lse outputs, for an entry at sequence length n
- * (0 when n is out of range or the count overflows). */
+/* Rows of the q/k/v inputs, of o/lse outputs, of one head for an entry at sequence
+ * length n: its operator's rows (0 when n is out of range or the count overflows). */
 size_t ca_in_rows(ca_entry e, int n);
 size_t ca_out_rows(ca_entry e, int n);
 

@@ -2,7 +2,7 @@
  * identities between operators, exact up to float64 rounding. */
 #include "checks.h"
 #include "problem.h"
-#include "reference.h"
+#include "cubattn_harness.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -21,7 +21,7 @@ Test(reference, gradient_check_passes, .timeout = 60)
 Test(reference, hand_worked_causal)
 {
     double q[2] = {0.5, 2.0}, k[2] = {1.0, -1.0}, v[2] = {3.0, 5.0}, o[2], lse[2];
-    cr_assert_eq(ref_fwd(CA_CAUSAL_FWD, (ca_shape){2, 1, 1}, q, k, v, o, lse), CA_OK);
+    cr_assert_eq(ca_ref_fwd(CA_CAUSAL_FWD, (ca_shape){2, 1, 1}, q, k, v, o, lse), CA_OK);
     cr_assert_float_eq(o[0], 3.0, 1e-15);
     cr_assert_float_eq(lse[0], 0.5, 1e-15);
     double s0 = 2.0, s1 = -2.0; /* scale 1/sqrt(1) */
@@ -36,8 +36,8 @@ Test(reference, single_key_gradients)
     double q[3] = {1, 2, 3}, k[3] = {-1, 0.5, 2}, v[3] = {4, 5, 6}, o[3], lse[1];
     double w[3] = {1, -1, 2}, dq[3], dk[3], dv[3];
     ca_shape sh = {1, 3, 1};
-    ref_fwd(CA_CAUSAL_FWD, sh, q, k, v, o, lse);
-    ref_bwd(CA_CAUSAL_BWD, sh, q, k, v, o, lse, w, dq, dk, dv);
+    ca_ref_fwd(CA_CAUSAL_FWD, sh, q, k, v, o, lse);
+    ca_ref_bwd(CA_CAUSAL_BWD, sh, q, k, v, o, lse, w, dq, dk, dv);
     for (int c = 0; c < 3; c++) {
         cr_assert_float_eq(o[c], v[c], 1e-15);
         cr_assert_float_eq(dv[c], w[c], 1e-15);
@@ -49,7 +49,7 @@ Test(reference, single_key_gradients)
 static double *randn(size_t n, uint64_t seed)
 {
     double *x = malloc(n * sizeof *x);
-    for (size_t i = 0; i < n; i++) x[i] = rng_normal(&seed);
+    for (size_t i = 0; i < n; i++) x[i] = ca_draw(CA_DIST_NORMAL, seed, i);
     return x;
 }
 
@@ -64,8 +64,8 @@ Test(reference, shared_identities)
     double *os = malloc(H * T * d * sizeof *os), *ls = malloc(H * T * sizeof *ls);
     double *oc = malloc((size_t)H * n * d * sizeof *oc), *lc = malloc((size_t)H * n * sizeof *lc);
     ca_shape sh = {n, d, H};
-    cr_assert_eq(ref_fwd(CA_SHARED_FWD, sh, q, k, v, os, ls), CA_OK);
-    cr_assert_eq(ref_fwd(CA_CAUSAL_FWD, sh, q, k, v, oc, lc), CA_OK);
+    cr_assert_eq(ca_ref_fwd(CA_SHARED_FWD, sh, q, k, v, os, ls), CA_OK);
+    cr_assert_eq(ca_ref_fwd(CA_CAUSAL_FWD, sh, q, k, v, oc, lc), CA_OK);
     for (int h = 0; h < H; h++)
         for (int t = 1; t <= n; t++) {
             size_t r = h * T + ca_prefix_offset(t) + t - 1;
@@ -84,10 +84,10 @@ Test(reference, cubic_prefix_is_full_pass)
     double *q = randn(T * d, 4), *k = randn(T * d, 5), *v = randn(T * d, 6);
     double *o = malloc(T * d * sizeof *o), *l = malloc(T * sizeof *l);
     double of[7 * 3], lf[7];
-    cr_assert_eq(ref_fwd(CA_CUBIC_FWD, (ca_shape){n, d, 1}, q, k, v, o, l), CA_OK);
+    cr_assert_eq(ca_ref_fwd(CA_CUBIC_FWD, (ca_shape){n, d, 1}, q, k, v, o, l), CA_OK);
     for (int t = 1; t <= n; t++) {
         size_t off = ca_prefix_offset(t);
-        ref_fwd(CA_FULL_FWD, (ca_shape){t, d, 1}, q + off * d, k + off * d, v + off * d, of, lf);
+        ca_ref_fwd(CA_FULL_FWD, (ca_shape){t, d, 1}, q + off * d, k + off * d, v + off * d, of, lf);
         for (int i = 0; i < t; i++) {
             cr_assert_float_eq(l[off + i], lf[i], 1e-12);
             for (int c = 0; c < d; c++) cr_assert_float_eq(o[(off + i) * d + c], of[i * d + c], 1e-12);

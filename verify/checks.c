@@ -4,7 +4,7 @@
 #include "checks.h"
 
 #include "problem.h"
-#include "reference.h"
+#include "cubattn_harness.h"
 #include "tolerance.h"
 
 #include <limits.h>
@@ -39,10 +39,11 @@ static double ratio(double err, double tol)
     return tol > 0.0 ? err / tol : (err > 0.0 ? INFINITY : 0.0);
 }
 
-/* Records one case: passes when err <= tol (a NaN err fails). */
+/* Records one case: passes when err <= tol, both finite (an infinite tolerance would
+ * accept anything, a non-finite error is a broken output). */
 static void cell_record(cell *c, double err, double tol, const char *fmt, ...)
 {
-    int ok = err <= tol;
+    int ok = isfinite(err) && isfinite(tol) && err <= tol;
     if (c->cases == 0 || ratio(err, tol) > ratio(c->err, c->tol)) {
         c->err = err;
         c->tol = tol;
@@ -89,13 +90,15 @@ static const char *const tensor_names[T_COUNT] = {"o", "lse", "dq", "dk", "dv"};
 
 static void tensor_errors(const problem *p, const tensors *t, int with_bwd, double err[T_COUNT])
 {
-    err[T_O] = rel_err(t->o, p->ro, p->out_elems);
-    err[T_LSE] = rel_err(t->lse, p->rlse, p->lse_elems);
+    err[T_O] = ca_rel_err(t->o, p->ro, p->out_elems);
+    /* lse is a logarithm: its error is absolute (divided by max|lse| it would shrink
+     * with the logits' scale exactly where it matters). */
+    err[T_LSE] = ca_abs_err(t->lse, p->rlse, p->lse_elems);
     for (int i = T_DQ; i < T_COUNT; i++) err[i] = NAN;
     if (!with_bwd) return;
-    err[T_DQ] = rel_err(t->dq, p->rdq, p->in_elems);
-    err[T_DK] = rel_err(t->dk, p->rdk, p->in_elems);
-    err[T_DV] = rel_err(t->dv, p->rdv, p->in_elems);
+    err[T_DQ] = ca_rel_err(t->dq, p->rdq, p->in_elems);
+    err[T_DK] = ca_rel_err(t->dk, p->rdk, p->in_elems);
+    err[T_DV] = ca_rel_err(t->dv, p->rdv, p->in_elems);
 }
 
 /* Longest float32 sum behind the tensors of an operator: keys per row, d per dot
@@ -103,7 +106,7 @@ static void tensor_errors(const problem *p, const tensors *t, int with_bwd, doub
 static size_t longest_sum(const problem *p, int bwd)
 {
     size_t n = (size_t)p->sh.n, d = (size_t)p->sh.d;
-    size_t rows = bwd && p->op == OP_SHARED ? ca_packed_rows(n) : n;
+    size_t rows = bwd && op_shared_inputs(p->op) ? ca_packed_rows(n) : n;
     return rows > d ? rows : d;
 }
 
@@ -137,8 +140,8 @@ static int compare_case(const problem *p, const ca_impl *naive, const ca_impl *c
                         int count, check_kind chk, int threads, impl_result *res,
                         const char *label)
 {
-    const ca_entry fe = op_fwd_entry(p->op), be = op_bwd_entry(p->op);
-    const int has_bwd = be != CA_ENTRY_COUNT;
+    const ca_entry fe = problem_fwd(p), be = problem_bwd(p);
+    const int has_bwd = be != CA_NO_ENTRY;
     tensors t;
     if (tensors_alloc(p, &t) != CA_OK) return -1;
     double base[T_COUNT];
@@ -194,9 +197,9 @@ static const int grid_d_quick[] = {1, 3, 16, 80};
 
 /* The per-prefix operators cost Theta(N^3 d) in the reference: at N = 257 only two head
  * dims are run (stated in the cell's note, not skipped silently). */
-static int grid_case_wanted(op_kind op, int n, int d)
+static int grid_case_wanted(ca_op op, int n, int d)
 {
-    if ((op == OP_CUBIC || op == OP_SHARED) && n > 100) return d == 3 || d == 64;
+    if (op_per_prefix(op) && n > 100) return d == 3 || d == 64;
     return 1;
 }
 
@@ -207,7 +210,7 @@ static int check_grid(const ca_impl *naive, const ca_impl *const *impls, int cou
     const int *ds = o->quick ? grid_d_quick : grid_d_full;
     int nn = o->quick ? COUNT_OF(grid_n_quick) : COUNT_OF(grid_n_full);
     int nd = o->quick ? COUNT_OF(grid_d_quick) : COUNT_OF(grid_d_full);
-    for (int op = 0; op < OP_COUNT; op++) {
+    for (int op = 0; op < CA_OP_COUNT; op++) {
         progress(o->progress, "verify: vs_ref %-12s N up to %d, d up to %d\n", op_name(op),
                  ns[nn - 1], ds[nd - 1]);
         int idx = 0;
@@ -229,12 +232,12 @@ static int check_grid(const ca_impl *naive, const ca_impl *const *impls, int cou
                 idx++;
             }
         for (int i = 0; i < count; i++) {
-            set_note(&res[i].cells[op_fwd_entry(op)][CHK_REF], "%d shapes, N<=%d d<=%d%s",
+            set_note(&res[i].cells[ca_op_get(op)->fwd][CHK_REF], "%d shapes, N<=%d d<=%d%s",
                      idx, ns[nn - 1], ds[nd - 1],
-                     (op == OP_CUBIC || op == OP_SHARED) && !o->quick
+                     op_per_prefix(op) && !o->quick
                          ? " (N=257 at d=3,64)" : "");
-            if (op_bwd_entry(op) != CA_ENTRY_COUNT)
-                set_note(&res[i].cells[op_bwd_entry(op)][CHK_REF], "%d shapes", idx);
+            if (ca_op_get(op)->bwd != CA_NO_ENTRY)
+                set_note(&res[i].cells[ca_op_get(op)->bwd][CHK_REF], "%d shapes", idx);
         }
     }
     return 0;
@@ -245,10 +248,10 @@ static int check_grid(const ca_impl *naive, const ca_impl *const *impls, int cou
 static int check_extreme(const ca_impl *naive, const ca_impl *const *impls, int count,
                          const verify_opts *o, impl_result *res)
 {
-    for (int op = 0; op < OP_COUNT; op++) {
+    for (int op = 0; op < CA_OP_COUNT; op++) {
         progress(o->progress, "verify: extreme %-12s\n", op_name(op));
         /* N = 65 crosses every power-of-two tile; the per-prefix ops use fewer rows. */
-        int n = op == OP_CUBIC || op == OP_SHARED ? 33 : 65;
+        int n = op_per_prefix(op) ? 33 : 65;
         for (int kind = IN_LOGITS_1E2; kind < IN_COUNT; kind++) {
             ca_shape sh = {n, 16, 2};
             problem p;
@@ -290,7 +293,6 @@ static ca_status own_fd(const problem *p, const ca_impl *impl, int threads, doub
     for (int a = 0; a < 3; a++)
         for (size_t i = 0; i < n; i++) rms += (double)in[a][i] * in[a][i];
     const double h = fd_step(sqrt(rms / (3.0 * n)));
-    uint64_t rng = 77;
     *worst = 0.0;
     /* One direction per input tensor (u zero on the other two): in a direction over all
      * three, dv's share of <grad, u> would hide an error of a few percent in dq or dk. */
@@ -298,7 +300,7 @@ static ca_status own_fd(const problem *p, const ca_impl *impl, int threads, doub
         double an = 0.0;
         for (int a = 0; a < 3; a++)
             for (size_t i = 0; i < n; i++) {
-                u[a * n + i] = a == dir ? (float)rng_normal(&rng) : 0.0f;
+                u[a * n + i] = a == dir ? (float)ca_draw(CA_DIST_NORMAL, 77, dir * n + i) : 0.0f;
                 an += (double)grad[a][i] * u[a * n + i];
             }
         double lp = 0.0, lm = 0.0;
@@ -328,9 +330,9 @@ static void check_fd(const ca_impl *const *impls, int count, const verify_opts *
 {
     /* N = 80 spans two 64-row tiles with a ragged edge, in every prefix longer than 64 too */
     static const ca_shape shapes[] = {{17, 8, 2}, {5, 3, 1}, {80, 16, 1}};
-    for (int op = 0; op < OP_COUNT; op++) {
-        ca_entry be = op_bwd_entry(op);
-        if (be == CA_ENTRY_COUNT) continue;
+    for (int op = 0; op < CA_OP_COUNT; op++) {
+        ca_entry be = ca_op_get(op)->bwd;
+        if (be == CA_NO_ENTRY) continue;
         progress(o->progress, "verify: own_fd %-12s\n", op_name(op));
         for (int s = 0; s < COUNT_OF(shapes); s++) {
             ca_shape sh = shapes[s];
@@ -371,24 +373,39 @@ typedef struct side {
     double tol_o, tol_lse; /* the vs-reference tolerance of this side on this problem */
 } side;
 
-/* Runs impl and the baseline on p; tol from the baseline's error vs the reference. */
+/* Runs impl on p, with the tolerance impl is held to against the reference there: the
+ * baseline's for every implementation but naive, and naive's absolute bound for naive
+ * itself (its own error would let it vouch for itself). */
 static ca_status run_side(const problem *p, const ca_impl *impl, const ca_impl *naive,
                           int threads, side *s)
 {
     ca_status st = tensors_alloc(p, &s->t);
     if (st != CA_OK) return st;
-    double base[T_COUNT];
-    if ((st = baseline_errors(p, naive, threads, 0, &s->t, base)) != CA_OK) return st;
-    s->tol_o = tol_vs_baseline(base[T_O]);
-    s->tol_lse = tol_vs_baseline(base[T_LSE]);
+    if (impl == naive) {
+        s->tol_o = s->tol_lse = tol_naive_bound(longest_sum(p, 0), p->max_abs_logit);
+    } else {
+        double base[T_COUNT];
+        if ((st = baseline_errors(p, naive, threads, 0, &s->t, base)) != CA_OK) return st;
+        s->tol_o = tol_vs_baseline(base[T_O]);
+        s->tol_lse = tol_vs_baseline(base[T_LSE]);
+    }
     return problem_run(p, impl, threads, 0, &s->t);
+}
+
+/* max|a - b| between two float32 results, with ca_abs_err's rule for non-finite ones. */
+static double abs_diff(const float *a, const float *b, size_t n)
+{
+    double *bd = ca_to_double(b, n);
+    double e = bd ? ca_abs_err(a, bd, n) : INFINITY;
+    free(bd);
+    return e;
 }
 
 static void record_equiv(cell *c, const float *a_o, const float *b_o, size_t no,
                          const float *a_l, const float *b_l, size_t nl, double tol_o,
                          double tol_lse, const char *label)
 {
-    double eo = rel_diff(a_o, b_o, no), el = rel_diff(a_l, b_l, nl);
+    double eo = ca_rel_diff(a_o, b_o, no), el = abs_diff(a_l, b_l, nl);
     if (ratio(eo, tol_o) >= ratio(el, tol_lse))
         cell_record(c, eo, tol_o, "%s: o differs by %.3g > %.3g", label, eo, tol_o);
     else
@@ -401,8 +418,8 @@ static ca_status equiv_decode(const ca_impl *impl, const ca_impl *naive, ca_shap
 {
     problem pc, pd;
     side a = {0}, b = {0};
-    ca_status st = problem_init(&pc, OP_CAUSAL, sh, IN_NORMAL, 4000);
-    if (st == CA_OK) st = problem_init(&pd, OP_DECODE, sh, IN_NORMAL, 4000);
+    ca_status st = problem_init(&pc, CA_OP_CAUSAL, sh, IN_NORMAL, 4000);
+    if (st == CA_OK) st = problem_init(&pd, CA_OP_DECODE, sh, IN_NORMAL, 4000);
     if (st == CA_OK) st = problem_reference(&pc);
     if (st == CA_OK) st = problem_reference(&pd);
     if (st == CA_OK) st = run_side(&pc, impl, naive, threads, &a);
@@ -425,7 +442,7 @@ static ca_status equiv_cubic(const ca_impl *impl, const ca_impl *naive, ca_shape
 {
     problem pc;
     side a = {0};
-    ca_status st = problem_init(&pc, OP_CUBIC, sh, IN_NORMAL, 5000);
+    ca_status st = problem_init(&pc, CA_OP_CUBIC, sh, IN_NORMAL, 5000);
     if (st == CA_OK) st = problem_reference(&pc);
     if (st == CA_OK) st = run_side(&pc, impl, naive, threads, &a);
     const size_t T = ca_packed_rows((size_t)sh.n), d = (size_t)sh.d;
@@ -436,7 +453,7 @@ static ca_status equiv_cubic(const ca_impl *impl, const ca_impl *naive, ca_shape
         size_t off = ca_prefix_offset((size_t)t);
         float *ao = malloc((size_t)sh.heads * t * d * sizeof *ao);
         float *al = malloc((size_t)sh.heads * t * sizeof *al);
-        st = ao && al ? problem_init(&pf, OP_FULL, st_sh, IN_NORMAL, 0) : CA_ERR_NOMEM;
+        st = ao && al ? problem_init(&pf, CA_OP_FULL, st_sh, IN_NORMAL, 0) : CA_ERR_NOMEM;
         if (st == CA_OK) {
             gather_rows(pf.q, pc.q, sh.heads, T, off, (size_t)t, d);
             gather_rows(pf.k, pc.k, sh.heads, T, off, (size_t)t, d);
@@ -468,8 +485,8 @@ static ca_status equiv_shared(const ca_impl *impl, const ca_impl *naive, ca_shap
 {
     problem ps, pc;
     side a = {0}, b = {0};
-    ca_status st = problem_init(&ps, OP_SHARED, sh, IN_NORMAL, 6000);
-    if (st == CA_OK) st = problem_init(&pc, OP_CAUSAL, sh, IN_NORMAL, 6000);
+    ca_status st = problem_init(&ps, CA_OP_CUBIC_SHARED, sh, IN_NORMAL, 6000);
+    if (st == CA_OK) st = problem_init(&pc, CA_OP_CAUSAL, sh, IN_NORMAL, 6000);
     if (st == CA_OK) st = problem_reference(&ps);
     if (st == CA_OK) st = problem_reference(&pc);
     if (st == CA_OK) st = run_side(&ps, impl, naive, threads, &a);
@@ -542,21 +559,21 @@ static void check_determinism(const ca_impl *const *impls, int count, const veri
                               impl_result *res)
 {
     progress(o->progress, "verify: determinism (%d threads)\n", o->threads);
-    for (int op = 0; op < OP_COUNT; op++) {
+    for (int op = 0; op < CA_OP_COUNT; op++) {
         /* One head and several key tiles per head (300 rows > 2 x the largest block, 144),
          * so that more than one thread adds into the same dq rows; the per-prefix ops
          * at 150 have prefixes longer than any tile as well. */
-        int per_prefix = op == OP_CUBIC || op == OP_SHARED;
+        int per_prefix = op_per_prefix(op);
         ca_shape sh = {per_prefix ? 150 : 300, 64, 1};
         problem p;
-        ca_entry fe = op_fwd_entry(op), be = op_bwd_entry(op);
+        ca_entry fe = ca_op_get(op)->fwd, be = ca_op_get(op)->bwd;
         ca_status init = problem_init(&p, op, sh, IN_NORMAL, 7000 + op);
         for (int i = 0; i < count && init != CA_OK; i++)
             cell_error(&res[i].cells[fe][CHK_DETERMINISM], init, "determinism setup");
         if (init != CA_OK) continue;
         for (int i = 0; i < count; i++) {
             tensors r1, r2;
-            int with_bwd = be != CA_ENTRY_COUNT && ca_impl_provides(impls[i], be);
+            int with_bwd = be != CA_NO_ENTRY && ca_impl_provides(impls[i], be);
             if (tensors_alloc(&p, &r1) != CA_OK) {
                 cell_error(&res[i].cells[fe][CHK_DETERMINISM], CA_ERR_NOMEM, "determinism");
                 continue;
@@ -585,7 +602,7 @@ static void check_determinism(const ca_impl *const *impls, int count, const veri
                                 "%s: %zu gradient elements differ between runs", label, db);
                 }
             }
-            if (be != CA_ENTRY_COUNT && !with_bwd)
+            if (be != CA_NO_ENTRY && !with_bwd)
                 cell_error(&res[i].cells[be][CHK_DETERMINISM], CA_ERR_NOT_PROVIDED, label);
             tensors_free(&r1);
             tensors_free(&r2);

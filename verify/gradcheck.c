@@ -2,7 +2,7 @@
  * its own forward (DESIGN.md §4.2): every input element perturbed, small shapes. */
 #include "checks.h"
 #include "problem.h"
-#include "reference.h"
+#include "cubattn_harness.h"
 #include "tolerance.h"
 
 #include <math.h>
@@ -14,7 +14,7 @@ static double ref_loss(ca_entry fe, ca_shape sh, const double *q, const double *
                        const double *v, const double *w, double *o, double *lse,
                        size_t out_elems)
 {
-    ref_fwd(fe, sh, q, k, v, o, lse);
+    ca_ref_fwd(fe, sh, q, k, v, o, lse);
     double l = 0.0;
     for (size_t i = 0; i < out_elems; i++) l += o[i] * w[i];
     return l;
@@ -22,9 +22,9 @@ static double ref_loss(ca_entry fe, ca_shape sh, const double *q, const double *
 
 /* Worst (|fd - an| - atol - rtol |an|) over every element; <= 0 passes. Also returns the
  * worst |fd - an| for the table. */
-static ca_status gradcheck_case(op_kind op, ca_shape sh, double *excess, double *worst_abs)
+static ca_status gradcheck_case(ca_op op, ca_shape sh, double *excess, double *worst_abs)
 {
-    const ca_entry fe = op_fwd_entry(op), be = op_bwd_entry(op);
+    const ca_entry fe = ca_op_get(op)->fwd, be = ca_op_get(op)->bwd;
     const size_t n = ca_in_rows(fe, sh.n) * sh.d * sh.heads;
     const size_t rows = ca_out_rows(fe, sh.n) * sh.heads, no = rows * sh.d;
     double *x = malloc(3 * n * sizeof *x), *g = malloc(3 * n * sizeof *g);
@@ -32,12 +32,12 @@ static ca_status gradcheck_case(op_kind op, ca_shape sh, double *excess, double 
     double *lse = malloc(rows * sizeof *lse);
     ca_status st = CA_ERR_NOMEM;
     if (!x || !g || !w || !o || !lse) goto out;
-    uint64_t rng = 8000 + (uint64_t)op;
-    for (size_t i = 0; i < 3 * n; i++) x[i] = rng_normal(&rng);
-    for (size_t i = 0; i < no; i++) w[i] = rng_normal(&rng);
+    const uint64_t seed = 8000 + (uint64_t)op;
+    for (size_t i = 0; i < 3 * n; i++) x[i] = ca_draw(CA_DIST_NORMAL, seed, i);
+    for (size_t i = 0; i < no; i++) w[i] = ca_draw(CA_DIST_NORMAL, seed, 3 * n + i);
     double *q = x, *k = x + n, *v = x + 2 * n;
-    if ((st = ref_fwd(fe, sh, q, k, v, o, lse)) != CA_OK) goto out;
-    if ((st = ref_bwd(be, sh, q, k, v, o, lse, w, g, g + n, g + 2 * n)) != CA_OK) goto out;
+    if ((st = ca_ref_fwd(fe, sh, q, k, v, o, lse)) != CA_OK) goto out;
+    if ((st = ca_ref_bwd(be, sh, q, k, v, o, lse, w, g, g + n, g + 2 * n)) != CA_OK) goto out;
     *excess = -INFINITY;
     *worst_abs = 0.0;
     for (size_t i = 0; i < 3 * n; i++) {
@@ -63,9 +63,9 @@ int verify_reference_gradients(cell cells[CA_ENTRY_COUNT], FILE *progress)
     int fails = 0;
     memset(cells, 0, CA_ENTRY_COUNT * sizeof *cells);
     if (progress) fprintf(progress, "verify: float64 reference gradient check\n");
-    for (int op = 0; op < OP_COUNT; op++) {
-        ca_entry be = op_bwd_entry(op);
-        if (be == CA_ENTRY_COUNT) continue;
+    for (int op = 0; op < CA_OP_COUNT; op++) {
+        ca_entry be = ca_op_get(op)->bwd;
+        if (be == CA_NO_ENTRY) continue;
         cell *c = &cells[be];
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             double excess = 0, worst = 0;

@@ -1,32 +1,26 @@
 /* problem.c: building verification cases and running implementations on them. */
 #include "problem.h"
 
-#include "reference.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *op_name(op_kind op)
+const char *op_name(ca_op op)
 {
-    static const char *const names[OP_COUNT] = {"causal", "full", "cubic", "cubic_shared",
-                                                "decode"};
-    return (unsigned)op < OP_COUNT ? names[op] : "unknown";
+    const ca_op_info *info = ca_op_get(op);
+    return info ? info->name : "unknown";
 }
 
-ca_entry op_fwd_entry(op_kind op)
+int op_per_prefix(ca_op op) { return ca_op_get(op)->out_rows == CA_ROWS_PACKED; }
+
+int op_shared_inputs(ca_op op)
 {
-    static const ca_entry fwd[OP_COUNT] = {CA_CAUSAL_FWD, CA_FULL_FWD, CA_CUBIC_FWD,
-                                           CA_SHARED_FWD, CA_DECODE_STEP};
-    return fwd[op];
+    return op_per_prefix(op) && ca_op_get(op)->in_rows == CA_ROWS_N;
 }
 
-ca_entry op_bwd_entry(op_kind op)
-{
-    static const ca_entry bwd[OP_COUNT] = {CA_CAUSAL_BWD, CA_ENTRY_COUNT, CA_CUBIC_BWD,
-                                           CA_SHARED_BWD, CA_ENTRY_COUNT};
-    return bwd[op];
-}
+ca_entry problem_fwd(const problem *p) { return ca_op_get(p->op)->fwd; }
+ca_entry problem_bwd(const problem *p) { return ca_op_get(p->op)->bwd; }
 
 const char *input_name(input_kind kind)
 {
@@ -35,43 +29,14 @@ const char *input_name(input_kind kind)
     return (unsigned)kind < IN_COUNT ? names[kind] : "unknown";
 }
 
-uint64_t rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double rng_uniform(uint64_t *state)
-{
-    return ((rng_next(state) >> 11) + 0.5) * 0x1.0p-53; /* in (0, 1) */
-}
-
-double rng_normal(uint64_t *state)
-{
-    double u1 = rng_uniform(state), u2 = rng_uniform(state);
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
-/* Decode's tensors are the causal ones: it is checked row for row against them. */
-static ca_entry layout_entry(op_kind op)
-{
-    return op == OP_DECODE ? CA_CAUSAL_FWD : op_fwd_entry(op);
-}
-
-static void fill_normal(float *x, size_t n, double scale, uint64_t *rng)
-{
-    for (size_t i = 0; i < n; i++) x[i] = (float)(scale * rng_normal(rng));
-}
-
 /* Rows of one head are [rows][d]; the pattern is applied per row. */
-static void shape_inputs(problem *p, uint64_t *rng)
+static void shape_inputs(problem *p, uint64_t seed)
 {
     const size_t d = (size_t)p->sh.d, rows = p->in_elems / d;
-    fill_normal(p->q, p->in_elems, 1.0, rng);
-    fill_normal(p->k, p->in_elems, 1.0, rng);
-    fill_normal(p->v, p->in_elems, 1.0, rng);
+    /* q, k, v, then dout: consecutive ranges of the problem's one stream. */
+    ca_fill(p->q, p->in_elems, CA_DIST_NORMAL, 1.0, seed, 0);
+    ca_fill(p->k, p->in_elems, CA_DIST_NORMAL, 1.0, seed, p->in_elems);
+    ca_fill(p->v, p->in_elems, CA_DIST_NORMAL, 1.0, seed, 2 * p->in_elems);
     switch (p->kind) {
     case IN_NORMAL:
         break;
@@ -101,17 +66,20 @@ static void shape_inputs(problem *p, uint64_t *rng)
     }
 }
 
-ca_status problem_init(problem *p, op_kind op, ca_shape sh, input_kind kind, uint64_t seed)
+ca_status problem_init(problem *p, ca_op op, ca_shape sh, input_kind kind, uint64_t seed)
 {
     memset(p, 0, sizeof *p);
     p->op = op;
     p->sh = sh;
     p->kind = kind;
-    ca_entry e = layout_entry(op);
-    ca_status st = ca_check_shape(e, sh);
+    const ca_op_info *info = ca_op_get(op);
+    if (info == NULL) return CA_ERR_NOT_PROVIDED;
+    ca_status st = ca_check_shape(info->fwd, sh);
     if (st != CA_OK) return st;
-    p->in_elems = ca_in_rows(e, sh.n) * sh.d * sh.heads;
-    p->lse_elems = ca_out_rows(e, sh.n) * sh.heads;
+    /* A step operator runs N steps: one sequence of N rows in, one out. */
+    const int step = ca_op_is_step(op);
+    p->in_elems = (step ? (size_t)sh.n : ca_rows_of(info->in_rows, sh.n)) * sh.d * sh.heads;
+    p->lse_elems = (step ? (size_t)sh.n : ca_rows_of(info->out_rows, sh.n)) * sh.heads;
     p->out_elems = p->lse_elems * sh.d;
     p->q = malloc(p->in_elems * sizeof(float));
     p->k = malloc(p->in_elems * sizeof(float));
@@ -121,9 +89,8 @@ ca_status problem_init(problem *p, op_kind op, ca_shape sh, input_kind kind, uin
         problem_free(p);
         return CA_ERR_NOMEM;
     }
-    uint64_t rng = seed;
-    shape_inputs(p, &rng);
-    fill_normal(p->dout, p->out_elems, 1.0, &rng);
+    shape_inputs(p, seed);
+    ca_fill(p->dout, p->out_elems, CA_DIST_NORMAL, 1.0, seed, 3 * p->in_elems);
     return CA_OK;
 }
 
@@ -134,22 +101,14 @@ void problem_free(problem *p)
     memset(p, 0, sizeof *p);
 }
 
-static double *to_double(const float *x, size_t n)
-{
-    double *y = malloc(n * sizeof *y);
-    if (y)
-        for (size_t i = 0; i < n; i++) y[i] = x[i];
-    return y;
-}
-
 /* max |S_ij| over the rows the operator computes, for the naive bound's conditioning. */
 static double max_logit(const problem *p, const double *q, const double *k)
 {
-    ca_entry e = layout_entry(p->op);
-    size_t rows = ref_row_map(e, p->sh.n, NULL);
-    ref_row *map = malloc(rows * sizeof *map);
+    ca_entry e = problem_fwd(p);
+    size_t rows = ca_ref_row_map(e, p->sh.n, NULL);
+    ca_ref_row *map = malloc(rows * sizeof *map);
     if (!map) return INFINITY;
-    ref_row_map(e, p->sh.n, map);
+    ca_ref_row_map(e, p->sh.n, map);
     const int d = p->sh.d;
     const size_t hs = p->in_elems / p->sh.heads;
     const double s = 1.0 / sqrt((double)d);
@@ -167,24 +126,48 @@ static double max_logit(const problem *p, const double *q, const double *k)
     return m;
 }
 
+/* The reference of N decode steps: step t reads cache rows 0..t, which hold k, v rows
+ * 0..t of the sequence (rows after t are never read). */
+static ca_status reference_steps(problem *p, const double *q, const double *k,
+                                 const double *v)
+{
+    const int n = p->sh.n, d = p->sh.d, H = p->sh.heads;
+    double *qt = malloc((size_t)H * d * sizeof *qt), *ot = malloc((size_t)H * d * sizeof *ot);
+    double *lt = malloc((size_t)H * sizeof *lt);
+    ca_status st = qt && ot && lt ? CA_OK : CA_ERR_NOMEM;
+    for (int t = 0; st == CA_OK && t < n; t++) {
+        for (int h = 0; h < H; h++)
+            memcpy(qt + (size_t)h * d, q + ((size_t)h * n + t) * d, (size_t)d * sizeof *qt);
+        st = ca_ref_decode_step(p->sh, t, qt, k, v, ot, lt);
+        for (int h = 0; st == CA_OK && h < H; h++) {
+            memcpy(p->ro + ((size_t)h * n + t) * d, ot + (size_t)h * d, (size_t)d * sizeof *ot);
+            p->rlse[(size_t)h * n + t] = lt[h];
+        }
+    }
+    free(qt); free(ot); free(lt);
+    return st;
+}
+
 ca_status problem_reference(problem *p)
 {
-    ca_entry fwd = layout_entry(p->op), bwd = op_bwd_entry(p->op);
-    double *q = to_double(p->q, p->in_elems), *k = to_double(p->k, p->in_elems);
-    double *v = to_double(p->v, p->in_elems), *w = to_double(p->dout, p->out_elems);
+    ca_entry fwd = problem_fwd(p), bwd = problem_bwd(p);
+    double *q = ca_to_double(p->q, p->in_elems), *k = ca_to_double(p->k, p->in_elems);
+    double *v = ca_to_double(p->v, p->in_elems), *w = ca_to_double(p->dout, p->out_elems);
     p->ro = malloc(p->out_elems * sizeof(double));
     p->rlse = malloc(p->lse_elems * sizeof(double));
     ca_status st = CA_ERR_NOMEM;
     if (!q || !k || !v || !w || !p->ro || !p->rlse) goto done;
-    if ((st = ref_fwd(fwd, p->sh, q, k, v, p->ro, p->rlse)) != CA_OK) goto done;
+    st = ca_op_is_step(p->op) ? reference_steps(p, q, k, v)
+                              : ca_ref_fwd(fwd, p->sh, q, k, v, p->ro, p->rlse);
+    if (st != CA_OK) goto done;
     p->max_abs_logit = max_logit(p, q, k);
-    if (bwd != CA_ENTRY_COUNT) {
+    if (bwd != CA_NO_ENTRY) {
         p->rdq = malloc(p->in_elems * sizeof(double));
         p->rdk = malloc(p->in_elems * sizeof(double));
         p->rdv = malloc(p->in_elems * sizeof(double));
         st = CA_ERR_NOMEM;
         if (!p->rdq || !p->rdk || !p->rdv) goto done;
-        st = ref_bwd(bwd, p->sh, q, k, v, p->ro, p->rlse, w, p->rdq, p->rdk, p->rdv);
+        st = ca_ref_bwd(bwd, p->sh, q, k, v, p->ro, p->rlse, w, p->rdq, p->rdk, p->rdv);
     }
 done:
     free(q); free(k); free(v); free(w);
@@ -264,8 +247,8 @@ ca_status problem_run_fwd_on(const problem *p, const ca_impl *impl, int threads,
 {
     poison(out->o, p->out_elems);
     poison(out->lse, p->lse_elems);
-    if (p->op == OP_DECODE) return run_decode(p, impl, threads, q, k, v, out);
-    ca_entry e = op_fwd_entry(p->op);
+    if (ca_op_is_step(p->op)) return run_decode(p, impl, threads, q, k, v, out);
+    ca_entry e = problem_fwd(p);
     ca_exec ex;
     ca_status st = with_workspace(impl, e, p->sh, threads, &ex);
     if (st == CA_OK) st = ca_run_fwd(impl, e, p->sh, &ex, q, k, v, out->o, out->lse);
@@ -277,8 +260,8 @@ ca_status problem_run(const problem *p, const ca_impl *impl, int threads, int wi
                       tensors *out)
 {
     ca_status st = problem_run_fwd_on(p, impl, threads, p->q, p->k, p->v, out);
-    ca_entry e = op_bwd_entry(p->op);
-    if (st != CA_OK || !with_bwd || e == CA_ENTRY_COUNT) return st;
+    ca_entry e = problem_bwd(p);
+    if (st != CA_OK || !with_bwd || e == CA_NO_ENTRY) return st;
     ca_exec ex;
     poison(out->dq, p->in_elems);
     poison(out->dk, p->in_elems);
@@ -333,7 +316,7 @@ ca_status problem_run_reordered(const problem *p, const ca_impl *impl, int threa
     if (st == CA_OK) st = problem_run(&pr, impl, threads, with_bwd, out);
     if (st == CA_OK) {
         unpermute(out->o, p->out_elems, d, ordering, tmp);
-        if (with_bwd && op_bwd_entry(p->op) != CA_ENTRY_COUNT) {
+        if (with_bwd && problem_bwd(p) != CA_NO_ENTRY) {
             unpermute(out->dq, p->in_elems, d, ordering, tmp);
             unpermute(out->dk, p->in_elems, d, ordering, tmp);
             unpermute(out->dv, p->in_elems, d, ordering, tmp);
@@ -341,28 +324,4 @@ ca_status problem_run_reordered(const problem *p, const ca_impl *impl, int threa
     }
     free(pr.q); free(pr.k); free(pr.v); free(pr.dout); free(tmp);
     return st;
-}
-
-double rel_err(const float *x, const double *ref, size_t n)
-{
-    double num = 0.0, den = 0.0, xmax = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(x[i])) return INFINITY;
-        num = fmax(num, fabs(x[i] - ref[i]));
-        den = fmax(den, fabs(ref[i]));
-        xmax = fmax(xmax, fabs(x[i]));
-    }
-    return den > 0.0 ? num / den : xmax;
-}
-
-double rel_diff(const float *a, const float *b, size_t n)
-{
-    double num = 0.0, den = 0.0, amax = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(a[i]) || !isfinite(b[i])) return INFINITY;
-        num = fmax(num, fabs((double)a[i] - b[i]));
-        den = fmax(den, fabs((double)b[i]));
-        amax = fmax(amax, fabs((double)a[i]));
-    }
-    return den > 0.0 ? num / den : amax;
 }

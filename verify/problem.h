@@ -5,15 +5,17 @@
 #define PROBLEM_H
 
 #include "cubattn.h"
+#include "cubattn_harness.h"
 
 #include <stdint.h>
 
-/* The operators under test; decode is the causal operator computed token by token. */
-typedef enum op_kind { OP_CAUSAL, OP_FULL, OP_CUBIC, OP_SHARED, OP_DECODE, OP_COUNT } op_kind;
-
-const char *op_name(op_kind op);
-ca_entry op_fwd_entry(op_kind op);    /* the entry whose rows/layout the op uses */
-ca_entry op_bwd_entry(op_kind op);    /* CA_ENTRY_COUNT when the op has no backward */
+/* The operators under test are the rows of the operator table (ca_op). A decode step
+ * is checked over a whole sequence: N steps, q/k/v/o of [heads][N][d], lse [heads][N]. */
+const char *op_name(ca_op op);
+/* Outputs per prefix (packed rows): a reference cost of Theta(N^3 d). */
+int op_per_prefix(ca_op op);
+/* Inputs shared by every prefix: each input row feeds Theta(N^2) output rows. */
+int op_shared_inputs(ca_op op);
 
 /* Input patterns, the last five chosen to break softmax implementations. */
 typedef enum input_kind {
@@ -34,7 +36,7 @@ typedef struct tensors {
 } tensors;
 
 typedef struct problem {
-    op_kind op;
+    ca_op op;
     ca_shape sh;
     input_kind kind;
     size_t in_elems;   /* heads * input rows * d */
@@ -46,7 +48,7 @@ typedef struct problem {
 } problem;
 
 /* Allocates and fills inputs from a seed; returns CA_OK or CA_ERR_NOMEM. */
-ca_status problem_init(problem *p, op_kind op, ca_shape sh, input_kind kind, uint64_t seed);
+ca_status problem_init(problem *p, ca_op op, ca_shape sh, input_kind kind, uint64_t seed);
 void problem_free(problem *p);
 
 /* Computes the float64 reference forward (and backward when the op has one). */
@@ -73,13 +75,8 @@ ca_status problem_run_reordered(const problem *p, const ca_impl *impl, int threa
 ca_status problem_run_fwd_on(const problem *p, const ca_impl *impl, int threads,
                              const float *q, const float *k, const float *v, tensors *out);
 
-/* max|x - ref| / max|ref| (max|x| when ref is all zero); +inf if x has a non-finite. */
-double rel_err(const float *x, const double *ref, size_t n);
-/* max|a - b| / max|b| between two float32 results (+inf on non-finite). */
-double rel_diff(const float *a, const float *b, size_t n);
-
-/* Deterministic random numbers (splitmix64): the same seed gives the same inputs. */
-uint64_t rng_next(uint64_t *state);
-double rng_normal(uint64_t *state);
+/* The forward and backward entries of p's operator (bwd: CA_NO_ENTRY if none). */
+ca_entry problem_fwd(const problem *p);
+ca_entry problem_bwd(const problem *p);
 
 #endif

@@ -23,15 +23,6 @@ const char *ca_status_str(ca_status st)
     return "unknown status";
 }
 
-const char *ca_entry_name(ca_entry e)
-{
-    static const char *const names[CA_ENTRY_COUNT] = {
-        "causal_fwd", "causal_bwd", "full_fwd", "decode_step",
-        "cubic_fwd", "cubic_bwd", "shared_fwd", "shared_bwd",
-    };
-    return (unsigned)e < CA_ENTRY_COUNT ? names[e] : "unknown";
-}
-
 static const void *entry_fn(const ca_impl *impl, ca_entry e)
 {
     switch (e) {
@@ -53,34 +44,6 @@ int ca_impl_provides(const ca_impl *impl, ca_entry e)
     return impl != NULL && entry_fn(impl, e) != NULL;
 }
 
-/* n(n+1)/2 without overflow, or 0 if it would. */
-static size_t packed_rows_checked(size_t n)
-{
-    size_t a = n, b = n + 1;
-    if (a % 2 == 0) a /= 2; else b /= 2;
-    if (a != 0 && b > SIZE_MAX / a) return 0;
-    return a * b;
-}
-
-static int is_packed_in(ca_entry e) { return e == CA_CUBIC_FWD || e == CA_CUBIC_BWD; }
-static int is_packed_out(ca_entry e)
-{
-    return is_packed_in(e) || e == CA_SHARED_FWD || e == CA_SHARED_BWD;
-}
-
-size_t ca_in_rows(ca_entry e, int n)
-{
-    if (n <= 0) return 0;
-    return is_packed_in(e) ? packed_rows_checked((size_t)n) : (size_t)n;
-}
-
-size_t ca_out_rows(ca_entry e, int n)
-{
-    if (n <= 0) return 0;
-    if (e == CA_DECODE_STEP) return 1;
-    return is_packed_out(e) ? packed_rows_checked((size_t)n) : (size_t)n;
-}
-
 /* rows * d * heads * sizeof(float) must fit in size_t, for inputs and outputs. */
 static int bytes_fit(size_t rows, ca_shape sh)
 {
@@ -100,6 +63,8 @@ ca_status ca_check_shape(ca_entry e, ca_shape sh)
     if (sh.heads <= 0) return CA_ERR_HEADS;
     if (!bytes_fit(ca_in_rows(e, sh.n), sh) || !bytes_fit(ca_out_rows(e, sh.n), sh))
         return CA_ERR_OVERFLOW;
+    /* A step's caches hold N rows. */
+    if (ca_op_is_step(ca_entry_op(e)) && !bytes_fit((size_t)sh.n, sh)) return CA_ERR_OVERFLOW;
     return CA_OK;
 }
 

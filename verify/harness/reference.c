@@ -1,31 +1,32 @@
 /* reference.c: float64 attention for every operator, through one row map. */
-#include "reference.h"
+#include "cubattn_harness.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-size_t ref_row_map(ca_entry e, int n, ref_row *rows)
+size_t ca_ref_row_map(ca_entry e, int n, ca_ref_row *rows)
 {
     size_t r = 0;
     switch (e) {
     case CA_CAUSAL_FWD:
     case CA_CAUSAL_BWD:
+    case CA_DECODE_STEP: /* N steps over one sequence: step i sees keys 0..i */
     case CA_FULL_FWD:
         for (int i = 0; i < n; i++, r++)
-            if (rows) rows[r] = (ref_row){(size_t)i, 0, e == CA_FULL_FWD ? n : i + 1};
+            if (rows) rows[r] = (ca_ref_row){(size_t)i, 0, e == CA_FULL_FWD ? n : i + 1};
         return r;
     case CA_CUBIC_FWD:
     case CA_CUBIC_BWD: /* prefix t attends over its own packed rows */
         for (int t = 1; t <= n; t++)
             for (int i = 0; i < t; i++, r++)
-                if (rows) rows[r] = (ref_row){ca_prefix_offset(t) + i, ca_prefix_offset(t), t};
+                if (rows) rows[r] = (ca_ref_row){ca_prefix_offset(t) + i, ca_prefix_offset(t), t};
         return r;
     case CA_SHARED_FWD:
     case CA_SHARED_BWD: /* prefix t reuses the shared rows 0..t-1 */
         for (int t = 1; t <= n; t++)
             for (int i = 0; i < t; i++, r++)
-                if (rows) rows[r] = (ref_row){(size_t)i, 0, t};
+                if (rows) rows[r] = (ca_ref_row){(size_t)i, 0, t};
         return r;
     default:
         return 0;
@@ -55,10 +56,10 @@ static double row_probs(int d, int len, const double *q, const double *k, double
     return lse;
 }
 
-static ca_status map_rows(ca_entry e, ca_shape sh, ref_row **rows, size_t *count,
+static ca_status map_rows(ca_entry e, ca_shape sh, ca_ref_row **rows, size_t *count,
                           double **p)
 {
-    *count = ref_row_map(e, sh.n, NULL);
+    *count = ca_ref_row_map(e, sh.n, NULL);
     *rows = malloc(*count * sizeof **rows);
     *p = malloc((size_t)sh.n * sizeof **p);
     if (!*rows || !*p) {
@@ -66,17 +67,18 @@ static ca_status map_rows(ca_entry e, ca_shape sh, ref_row **rows, size_t *count
         free(*p);
         return CA_ERR_NOMEM;
     }
-    ref_row_map(e, sh.n, *rows);
+    ca_ref_row_map(e, sh.n, *rows);
     return CA_OK;
 }
 
-ca_status ref_fwd(ca_entry e, ca_shape sh, const double *q, const double *k,
+ca_status ca_ref_fwd(ca_entry e, ca_shape sh, const double *q, const double *k,
                   const double *v, double *o, double *lse)
 {
+    if (ca_op_is_step(ca_entry_op(e))) return CA_ERR_NOT_PROVIDED;
     ca_status st = ca_check_shape(e, sh);
     if (st != CA_OK) return st;
     if (!q || !k || !v || !o || !lse) return CA_ERR_NULL;
-    ref_row *rows;
+    ca_ref_row *rows;
     size_t count;
     double *p;
     if ((st = map_rows(e, sh, &rows, &count, &p)) != CA_OK) return st;
@@ -98,14 +100,14 @@ ca_status ref_fwd(ca_entry e, ca_shape sh, const double *q, const double *k,
     return CA_OK;
 }
 
-ca_status ref_bwd(ca_entry e, ca_shape sh, const double *q, const double *k,
+ca_status ca_ref_bwd(ca_entry e, ca_shape sh, const double *q, const double *k,
                   const double *v, const double *o, const double *lse, const double *dout,
                   double *dq, double *dk, double *dv)
 {
     ca_status st = ca_check_shape(e, sh);
     if (st != CA_OK) return st;
     if (!q || !k || !v || !o || !lse || !dout || !dq || !dk || !dv) return CA_ERR_NULL;
-    ref_row *rows;
+    ca_ref_row *rows;
     size_t count;
     double *p;
     if ((st = map_rows(e, sh, &rows, &count, &p)) != CA_OK) return st;
@@ -134,6 +136,28 @@ ca_status ref_bwd(ca_entry e, ca_shape sh, const double *q, const double *k,
             }
         }
     free(rows);
+    free(p);
+    return CA_OK;
+}
+
+ca_status ca_ref_decode_step(ca_shape sh, int t, const double *q_t, const double *k_cache,
+                             const double *v_cache, double *o_t, double *lse_t)
+{
+    ca_status st = ca_check_shape(CA_DECODE_STEP, sh);
+    if (st != CA_OK) return st;
+    if (t < 0 || t >= sh.n) return CA_ERR_STEP;
+    if (!q_t || !k_cache || !v_cache || !o_t || !lse_t) return CA_ERR_NULL;
+    const int d = sh.d;
+    double *p = malloc((size_t)(t + 1) * sizeof *p);
+    if (!p) return CA_ERR_NOMEM;
+    for (int h = 0; h < sh.heads; h++) {
+        const double *kc = k_cache + (size_t)h * sh.n * d, *vc = v_cache + (size_t)h * sh.n * d;
+        double *orow = o_t + (size_t)h * d;
+        lse_t[h] = row_probs(d, t + 1, q_t + (size_t)h * d, kc, p);
+        memset(orow, 0, (size_t)d * sizeof *orow);
+        for (int j = 0; j <= t; j++)
+            for (int c = 0; c < d; c++) orow[c] += p[j] * vc[(size_t)j * d + c];
+    }
     free(p);
     return CA_OK;
 }
