@@ -12,7 +12,7 @@ THREADS  ?= 2
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 BLIS_INC  := /usr/include/$(MULTIARCH)/blis-openmp
 # The static archive: the per-CPU context initialisers (bli_cntx_init_zen3, ...) are
-# exported only from it (DESIGN.md §7).
+# exported only from it (docs/DESIGN.md §7).
 BLIS_LIB  := /usr/lib/$(MULTIARCH)/blis-openmp/libblis.a
 
 ifeq ($(SANITIZE),1)
@@ -47,7 +47,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 .PHONY: all deps lib verify test bench report clean
 all: deps $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/tests
 
-# ---- dependencies (DESIGN.md §7) ---------------------------------------------------
+# ---- dependencies (docs/DESIGN.md §7) ---------------------------------------------------
 DEB_PKGS := libblis-dev libcsv-dev gnuplot-nox libcriterion-dev
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -94,8 +94,9 @@ $(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(LIB)
 # The bench records the optimisation flags it was built with.
 $(BUILD)/obj/bench/machine.o: CFLAGS += '-DCA_BUILD_OPT="$(OPT)"'
 
-# The report reads results/*.csv and needs neither the library nor BLIS.
-$(BUILD)/report: $(call obj,$(REPORT_SRC))
+# The report reads results/*.csv; from the library it takes only the operator table
+# (and the bench's pass list), so the linker pulls in neither an implementation nor BLIS.
+$(BUILD)/report: $(call obj,$(REPORT_SRC) bench/passes.c) $(LIB)
 	$(CC) $(LDFLAGS) $^ -lcsv -lm -o $@
 
 # Tests link the verify checks (not verify's main) to drive them on mutants.
@@ -117,7 +118,7 @@ test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report
 	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
 	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
 
-# ---- benchmark and report (DESIGN.md §5-6) ---------------------------------------------
+# ---- benchmark and report (docs/DESIGN.md §5-6) ---------------------------------------------
 # make bench: the default sweep (every impl, op and pass, N 64..8192, THREADS threads, cells
 # over 15 s or 4 GB skipped by prediction, capped at 11 min) plus single-thread causal fwd
 # (N 256..4096, capped at 90 s), then plots/ and REPORT.md. QUICK=1: under a minute, into

@@ -42,6 +42,22 @@ expect_fail "N out of range" "$B/bench" --n 0 --out "$d/x.csv"
 expect_fail "d out of range" "$B/bench" --d -3 --out "$d/x.csv"
 expect_fail "unwritable path" "$B/bench" --quick --op decode --out "$d/no/such/dir/x.csv"
 [ -e "$d/x.csv" ] && fail "a bad run left a results file"
+# a run that times no cell fails and leaves the evidence it would have replaced intact
+cp "$d/results/bench.csv" "$d/keep.csv"
+expect_fail "every cell skipped" "$B/bench" --quick --op causal --mem 1K --out "$d/results/bench.csv"
+grep -q "no cell was timed" "$d/err.log" || fail "every cell skipped: reason not given"
+expect_fail "no cell planned" "$B/bench" --op full --pass bwd --out "$d/results/bench.csv"
+grep -q "no cell to run" "$d/err.log" || fail "no cell planned: reason not given"
+cmp -s "$d/keep.csv" "$d/results/bench.csv" || fail "a run that timed nothing changed the CSV"
+# a caught signal removes the temp file (SIGKILL cannot be caught: .gitignore covers it)
+for sig in HUP INT TERM; do
+  OMP_NUM_THREADS=$T "$B/bench" --quick --op cubic --out "$d/sig.csv" 2>/dev/null &
+  pid=$!
+  sleep 1
+  kill -s "$sig" "$pid"
+  wait "$pid" 2>/dev/null
+  ls "$d" | grep -q 'sig\.csv' && fail "SIG$sig left $(ls "$d" | grep 'sig\.csv')"
+done
 mkdir -p "$d/bad"
 printf '"impl","op","pass","n","d","heads","threads","t_median_s","status"\n"naive","causal","fwd","64"\n' >"$d/bad/short.csv"
 expect_fail "CSV with a short record" "$B/report" --results "$d/bad" --plots "$d/bp" --out "$d/bad.md"

@@ -1,4 +1,4 @@
-/* mutants.h: deliberately broken implementations (DESIGN.md §4.7), each named for its
+/* mutants.h: deliberately broken implementations (docs/DESIGN.md §4.7), each named for its
  * bug, each built on naive's correct entry points with exactly one thing wrong. */
 #ifndef MUTANTS_H
 #define MUTANTS_H

@@ -1,4 +1,4 @@
-/* checks.c: every check of DESIGN.md §4 for a set of implementations. Each case computes
+/* checks.c: every check of docs/DESIGN.md §4 for a set of implementations. Each case computes
  * the float64 reference and the naive baseline once, then runs every implementation on
  * the same inputs (ggml's test-backend-ops habit). */
 #include "checks.h"

@@ -1,4 +1,4 @@
-/* checks.h: the verification of DESIGN.md §4 as a table of cells, one per
+/* checks.h: the verification of docs/DESIGN.md §4 as a table of cells, one per
  * implementation x entry point x check, each PASS / FAIL / not provided / n/a with the
  * worst error seen and the tolerance it was held to. */
 #ifndef CHECKS_H

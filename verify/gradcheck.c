@@ -1,5 +1,5 @@
 /* gradcheck.c: the float64 reference's backward against central finite differences of
- * its own forward (DESIGN.md §4.2): every input element perturbed, small shapes. */
+ * its own forward (docs/DESIGN.md §4.2): every input element perturbed, small shapes. */
 #include "checks.h"
 #include "problem.h"
 #include "cubattn_harness.h"

@@ -1,4 +1,4 @@
-/* main.c: `verify`, the command behind `make verify`. Runs every check of DESIGN.md §4
+/* main.c: `verify`, the command behind `make verify`. Runs every check of docs/DESIGN.md §4
  * on the chosen implementations, prints the implementation x entry x check table, writes
  * it as CSV for the report, and exits non-zero on any FAIL. */
 #include "blis_ctx.h"

@@ -1,5 +1,5 @@
 /* tolerance.h: every tolerance of the verification, each written once, next to its
- * derivation (DESIGN.md §4). None of these may be widened to make a run pass. */
+ * derivation (docs/DESIGN.md §4). None of these may be widened to make a run pass. */
 #ifndef TOLERANCE_H
 #define TOLERANCE_H
 

@@ -9,7 +9,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: report [--results DIR] [--plots DIR] [--out FILE]\n"
-"Regenerates plots and the report from the CSVs of earlier runs (DESIGN.md section 6).\n"
+"Regenerates plots and the report from the CSVs of earlier runs (docs/DESIGN.md section 6).\n"
 "  --results DIR  where the bench and verify CSVs are (default results)\n"
 "  --plots DIR    where the PNGs and their gnuplot scripts go (default plots)\n"
 "  --out FILE     the report (default REPORT.md); written to FILE.tmp, then renamed\n"

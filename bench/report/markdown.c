@@ -11,8 +11,6 @@
 #define MAXPTS 256
 #define MAXIMPLS 32
 
-static const char *const OPS[REPORT_NOPS] = REPORT_OPS;
-static const char *const PASSES[REPORT_NPASSES] = REPORT_PASSES;
 
 /* A duration with a readable unit, into one of a few rotating buffers. */
 static const char *fmt_s(double s)
@@ -25,11 +23,6 @@ static const char *fmt_s(double s)
     else if (s >= 1e-3) snprintf(b, 32, "%.3g ms", s * 1e3);
     else snprintf(b, 32, "%.3g us", s * 1e6);
     return b;
-}
-
-static int op_has_pass(const char *op, const char *pass)
-{
-    return strcmp(op, "full") != 0 || strcmp(pass, "fwd") == 0;
 }
 
 static double best_t(const dataset *ds, const char *op, const char *pass, int n, int th)
@@ -88,7 +81,7 @@ static void machine_section(FILE *f, const dataset *ds)
     /* signs that the machine was shared while it was measured */
     int over = 0;
     for (int i = 0; i < ds->nb; i++)
-        over += ds->b[i].ok && ds->b[i].frac > 1.05 && strcmp(ds->b[i].op, "cubic_shared") != 0;
+        over += ds->b[i].ok && ds->b[i].frac > 1.05 && strcmp(ds->b[i].op, OPN(CA_OP_CUBIC_SHARED)) != 0;
     double s1 = nt > 0 ? ds_sgemm(ds, th[0], NULL) : -1;
     double sN = nt > 1 ? ds_sgemm(ds, th[nt - 1], NULL) : -1;
     if (load > 0.2 || over > 0 || (s1 > 0 && sN > 0 && sN < s1)) {
@@ -179,22 +172,22 @@ static void answer_section(FILE *f, const dataset *ds)
     fprintf(f, "## The answer in numbers\n\n");
     fprintf(f, "Measured scaling (time ~ N^p, least squares over the upper half of N, %d "
                "thread%s): ", th, th > 1 ? "s" : "");
-    exponent_phrase(f, ds, "causal", "fwd", th);
+    exponent_phrase(f, ds, OPN(CA_OP_CAUSAL), PASSN(BP_FWD), th);
     fprintf(f, "; ");
-    exponent_phrase(f, ds, "full", "fwd", th);
+    exponent_phrase(f, ds, OPN(CA_OP_FULL), PASSN(BP_FWD), th);
     fprintf(f, "; ");
-    exponent_phrase(f, ds, "cubic", "fwd", th);
+    exponent_phrase(f, ds, OPN(CA_OP_CUBIC), PASSN(BP_FWD), th);
     fprintf(f, "; ");
-    exponent_phrase(f, ds, "cubic_shared", "fwd", th);
+    exponent_phrase(f, ds, OPN(CA_OP_CUBIC_SHARED), PASSN(BP_FWD), th);
     fprintf(f, ".");
-    int n = common_top(ds, "cubic", "fwdbwd", "causal", "fwdbwd", th);
+    int n = common_top(ds, OPN(CA_OP_CUBIC), PASSN(BP_FWDBWD), OPN(CA_OP_CAUSAL), PASSN(BP_FWDBWD), th);
     double ratio_p = NAN, prompt_ratio = NAN, token_ratio_p = NAN;
     if (n) {
-        double a = best_t(ds, "cubic", "fwdbwd", n, th), b = best_t(ds, "causal", "fwdbwd", n, th);
+        double a = best_t(ds, OPN(CA_OP_CUBIC), PASSN(BP_FWDBWD), n, th), b = best_t(ds, OPN(CA_OP_CAUSAL), PASSN(BP_FWDBWD), n, th);
         fprintf(f, " **Training**: one sequence of N = %d through one attention layer (forward + "
                    "backward, fastest implementation each) takes %s with cubic attention against "
                    "%s causal, %.3g times as long", n, fmt_s(a), fmt_s(b), a / b);
-        fit fr = ratio_fit(ds, "cubic", "fwdbwd", "causal", "fwdbwd", th);
+        fit fr = ratio_fit(ds, OPN(CA_OP_CUBIC), PASSN(BP_FWDBWD), OPN(CA_OP_CAUSAL), PASSN(BP_FWDBWD), th);
         if (fr.ok) {
             ratio_p = fr.p;
             fprintf(f, "; the ratio grows as N^%.2f over N = %d..%d", fr.p, fr.n_lo, fr.n_hi);
@@ -203,10 +196,10 @@ static void answer_section(FILE *f, const dataset *ds)
     } else {
         fprintf(f, " Training cost (cubic vs causal fwd+bwd at a common N) was not measured.");
     }
-    n = common_top(ds, "full", "fwd", "causal", "fwd", th);
+    n = common_top(ds, OPN(CA_OP_FULL), PASSN(BP_FWD), OPN(CA_OP_CAUSAL), PASSN(BP_FWD), th);
     if (n) {
-        double a = best_t(ds, "full", "fwd", n, th), b = best_t(ds, "causal", "fwd", n, th);
-        double c = best_t(ds, "cubic", "fwd", n, th);
+        double a = best_t(ds, OPN(CA_OP_FULL), PASSN(BP_FWD), n, th), b = best_t(ds, OPN(CA_OP_CAUSAL), PASSN(BP_FWD), n, th);
+        double c = best_t(ds, OPN(CA_OP_CUBIC), PASSN(BP_FWD), n, th);
         prompt_ratio = a / b;
         fprintf(f, " **Inference on a prompt**: a prompt of N = %d tokens is one bidirectional "
                    "pass for a cubic model, %s, against %s for causal prefill (%.3g times)",
@@ -214,15 +207,17 @@ static void answer_section(FILE *f, const dataset *ds)
         if (c > 0) fprintf(f, "; the cubic training operator at that N takes %s", fmt_s(c));
         fprintf(f, ".");
     }
-    n = common_top(ds, "decode", "kv_step", "decode", "full_step", th);
+    /* A cubic model's per-token cost at context t is a full pass over the prefix: the
+     * full fwd cell at N = t. */
+    n = common_top(ds, OPN(CA_OP_DECODE), PASSN(BP_STEP), OPN(CA_OP_FULL), PASSN(BP_FWD), th);
     if (n) {
-        double a = best_t(ds, "decode", "kv_step", n, th),
-               b = best_t(ds, "decode", "full_step", n, th);
+        double a = best_t(ds, OPN(CA_OP_DECODE), PASSN(BP_STEP), n, th),
+               b = best_t(ds, OPN(CA_OP_FULL), PASSN(BP_FWD), n, th);
         fprintf(f, " **Generation**: each new token at context t = %d costs %s for causal "
                    "attention with a KV cache but %s for a multi-layer cubic model, which must "
                    "re-run a full pass over the prefix (%.3g times as much)",
                 n, fmt_s(a), fmt_s(b), b / a);
-        fit fr = ratio_fit(ds, "decode", "full_step", "decode", "kv_step", th);
+        fit fr = ratio_fit(ds, OPN(CA_OP_FULL), PASSN(BP_FWD), OPN(CA_OP_DECODE), PASSN(BP_STEP), th);
         if (fr.ok) {
             token_ratio_p = fr.p;
             fprintf(f, "; that ratio grows as t^%.2f", fr.p);
@@ -254,24 +249,20 @@ static void exponents_section(FILE *f, const dataset *ds)
         const char *impls[MAXIMPLS];
         int ni = ds_impls(ds, NULL, NULL, th[ti], impls, MAXIMPLS);
         fprintf(f, "**%d thread%s**\n\n| impl |", th[ti], th[ti] > 1 ? "s" : "");
-        for (int o = 0; o < REPORT_NOPS; o++)
-            for (int p = 0; p < REPORT_NPASSES; p++)
-                if (op_has_pass(OPS[o], PASSES[p])) fprintf(f, " %s %s |", OPS[o], PASSES[p]);
-        fprintf(f, " decode kv_step | decode full_step |\n|---|");
-        for (int o = 0; o < REPORT_NOPS; o++)
-            for (int p = 0; p < REPORT_NPASSES; p++)
-                if (op_has_pass(OPS[o], PASSES[p])) fprintf(f, "---|");
-        fprintf(f, "---|---|\n");
+        for (int o = 0; o < CA_OP_COUNT; o++)
+            for (int p = 0; p < BP_COUNT; p++)
+                if (op_has_pass(o, p)) fprintf(f, " %s %s |", OPN(o), PASSN(p));
+        fprintf(f, "\n|---|");
+        for (int o = 0; o < CA_OP_COUNT; o++)
+            for (int p = 0; p < BP_COUNT; p++)
+                if (op_has_pass(o, p)) fprintf(f, "---|");
+        fprintf(f, "\n");
         for (int i = 0; i < ni; i++) {
             fprintf(f, "| %s |", impls[i]);
-            for (int o = 0; o <= REPORT_NOPS; o++)
-                for (int p = 0; p < REPORT_NPASSES; p++) {
-                    const char *op = o < REPORT_NOPS ? OPS[o] : "decode";
-                    const char *pass = o < REPORT_NOPS ? PASSES[p] : p == 0 ? "kv_step"
-                                                                            : "full_step";
-                    if (o == REPORT_NOPS && p == 2) continue;
-                    if (!op_has_pass(op, pass)) continue;
-                    fit ft = fit_series(ds, impls[i], op, pass, th[ti]);
+            for (int o = 0; o < CA_OP_COUNT; o++)
+                for (int p = 0; p < BP_COUNT; p++) {
+                    if (!op_has_pass(o, p)) continue;
+                    fit ft = fit_series(ds, impls[i], OPN(o), PASSN(p), th[ti]);
                     if (ft.ok) fprintf(f, " %.2f (%.3f) |", ft.p, ft.r2);
                     else fprintf(f, " — |");
                 }
@@ -289,16 +280,15 @@ static void fastest_section(FILE *f, const dataset *ds)
     fprintf(f, "## Fastest implementation per operator and N (%d thread%s)\n\n", th,
             th > 1 ? "s" : "");
     fprintf(f, "Each cell: fastest implementation, its median time, and its GFLOP/s as a "
-               "fraction of the sgemm ceiling (FLOPs by DESIGN.md §3).\n\n| op pass |");
+               "fraction of the sgemm ceiling (FLOPs by docs/DESIGN.md §3).\n\n| op pass |");
     for (int j = 0; j < k; j++) fprintf(f, " N=%d |", ns[j]);
     fprintf(f, "\n|---|");
     for (int j = 0; j < k; j++) fprintf(f, "---|");
     fprintf(f, "\n");
-    for (int o = 0; o <= REPORT_NOPS; o++)
-        for (int p = 0; p < REPORT_NPASSES; p++) {
-            const char *op = o < REPORT_NOPS ? OPS[o] : "decode";
-            const char *pass = o < REPORT_NOPS ? PASSES[p] : p == 0 ? "kv_step" : "full_step";
-            if ((o == REPORT_NOPS && p == 2) || !op_has_pass(op, pass)) continue;
+    for (int o = 0; o < CA_OP_COUNT; o++)
+        for (int p = 0; p < BP_COUNT; p++) {
+            if (!op_has_pass(o, p)) continue;
+            const char *op = OPN(o), *pass = PASSN(p);
             int any = 0;
             for (int j = 0; j < k; j++) any |= ds_fastest(ds, op, pass, ns[j], th) != NULL;
             if (!any) continue;
@@ -310,10 +300,12 @@ static void fastest_section(FILE *f, const dataset *ds)
             }
             fprintf(f, "\n");
         }
-    fprintf(f, "\n(decode rows: N is the context t; kv_step is one causal decode step with a KV "
-               "cache, full_step is cubic's per-token cost, a full pass over the prefix. "
-               "cubic_shared is credited with the cubic operator's useful FLOPs (DESIGN.md §3), so "
-               "an implementation using the Theta(N^2 d) online-softmax sweep can exceed 1.)\n\n");
+    fprintf(f, "\n(%s %s rows: N is the context t, one causal decode step with a KV cache; "
+               "a cubic model's per-token cost is a full pass over the prefix, the %s %s row at "
+               "N = t. "
+               "cubic_shared is credited with the cubic operator's useful FLOPs (docs/DESIGN.md §3), so "
+               "an implementation using the Theta(N^2 d) online-softmax sweep can exceed 1.)\n\n",
+            OPN(CA_OP_DECODE), PASSN(BP_STEP), OPN(CA_OP_FULL), PASSN(BP_FWD));
 }
 
 /* Time of impl at (op, pass, n, th): measured, or extrapolated from its fit. */
@@ -372,19 +364,19 @@ static void target_speedup(FILE *f, const dataset *ds, const char *label, const 
 static void targets_section(FILE *f, const dataset *ds)
 {
     const int th = ds->main_threads;
-    fprintf(f, "## Performance targets (issue 4)\n\n");
+    fprintf(f, "## Performance targets\n\n");
     fprintf(f, "Computed from the CSV at d = %d, heads = %d; fractions at %d thread%s against the "
                "sgemm ceiling of the same thread count.\n\n", ds->d, ds->heads, th,
             th > 1 ? "s" : "");
     fprintf(f, "| target | threshold | measured | status |\n|---|---|---|---|\n");
-    target_frac(f, ds, "fastest causal fwd, N=4096", "causal", "fwd", 4096, 0.60);
-    target_frac(f, ds, "fastest full fwd, N=4096", "full", "fwd", 4096, 0.70);
-    target_frac(f, ds, "fastest causal bwd, N=4096", "causal", "bwd", 4096, 0.40);
-    target_frac(f, ds, "fastest cubic fwd, N=1024", "cubic", "fwd", 1024, 0.50);
-    target_speedup(f, ds, "fastest cubic_shared fwd vs naive, N=1024", NULL, "cubic_shared",
-                   "fwd", 1024, th, 100);
-    target_speedup(f, ds, "blocked causal fwd vs naive, 1 thread, N=4096", "blocked", "causal",
-                   "fwd", 4096, 1, 10);
+    target_frac(f, ds, "fastest causal fwd, N=4096", OPN(CA_OP_CAUSAL), PASSN(BP_FWD), 4096, 0.60);
+    target_frac(f, ds, "fastest full fwd, N=4096", OPN(CA_OP_FULL), PASSN(BP_FWD), 4096, 0.70);
+    target_frac(f, ds, "fastest causal bwd, N=4096", OPN(CA_OP_CAUSAL), PASSN(BP_BWD), 4096, 0.40);
+    target_frac(f, ds, "fastest cubic fwd, N=1024", OPN(CA_OP_CUBIC), PASSN(BP_FWD), 1024, 0.50);
+    target_speedup(f, ds, "fastest cubic_shared fwd vs naive, N=1024", NULL, OPN(CA_OP_CUBIC_SHARED),
+                   PASSN(BP_FWD), 1024, th, 100);
+    target_speedup(f, ds, "blocked causal fwd vs naive, 1 thread, N=4096", "blocked", OPN(CA_OP_CAUSAL),
+                   PASSN(BP_FWD), 4096, 1, 10);
     fprintf(f, "\n");
 }
 
@@ -400,10 +392,10 @@ static void cost_section(FILE *f, const dataset *ds)
                "/ causal training | cubic training / cubic prefill |\n");
     fprintf(f, "|---|---|---|---|---|---|---|---|\n");
     for (int j = 0; j < k; j++) {
-        double cp = best_t(ds, "causal", "fwd", ns[j], th), fp = best_t(ds, "full", "fwd", ns[j], th);
-        double ct = best_t(ds, "causal", "fwdbwd", ns[j], th);
-        double qt = best_t(ds, "cubic", "fwdbwd", ns[j], th);
-        double st = best_t(ds, "cubic_shared", "fwdbwd", ns[j], th);
+        double cp = best_t(ds, OPN(CA_OP_CAUSAL), PASSN(BP_FWD), ns[j], th), fp = best_t(ds, OPN(CA_OP_FULL), PASSN(BP_FWD), ns[j], th);
+        double ct = best_t(ds, OPN(CA_OP_CAUSAL), PASSN(BP_FWDBWD), ns[j], th);
+        double qt = best_t(ds, OPN(CA_OP_CUBIC), PASSN(BP_FWDBWD), ns[j], th);
+        double st = best_t(ds, OPN(CA_OP_CUBIC_SHARED), PASSN(BP_FWDBWD), ns[j], th);
         if (!(cp > 0) && !(fp > 0) && !(ct > 0) && !(qt > 0) && !(st > 0)) continue;
         char r1[32] = "—", r2[32] = "—";
         if (qt > 0 && ct > 0) snprintf(r1, sizeof r1, "%.3g", qt / ct);
@@ -413,10 +405,10 @@ static void cost_section(FILE *f, const dataset *ds)
     }
     fprintf(f, "\n### Per generated token\n\n| context t | causal decode step (KV cache) | cubic "
                "per token (full pass over the prefix) | ratio |\n|---|---|---|---|\n");
-    k = ds_ns(ds, "decode", NULL, th, ns, MAXPTS);
+    k = ds_ns(ds, OPN(CA_OP_DECODE), NULL, th, ns, MAXPTS);
     for (int j = 0; j < k; j++) {
-        double a = best_t(ds, "decode", "kv_step", ns[j], th),
-               b = best_t(ds, "decode", "full_step", ns[j], th);
+        double a = best_t(ds, OPN(CA_OP_DECODE), PASSN(BP_STEP), ns[j], th),
+               b = best_t(ds, OPN(CA_OP_FULL), PASSN(BP_FWD), ns[j], th);
         char r[32] = "—";
         if (a > 0 && b > 0) snprintf(r, sizeof r, "%.3g", b / a);
         fprintf(f, "| %d | %s | %s | %s |\n", ns[j], fmt_s(a), fmt_s(b), r);

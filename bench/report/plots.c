@@ -212,7 +212,7 @@ static int plot_gflops(const dataset *ds, const char *dir, const char *op, const
     if (!have) return 0;
     char name[96], title[160];
     snprintf(name, sizeof name, "gflops_%s_%s_t%d", op, pass, threads);
-    snprintf(title, sizeof title, "%s %s: GFLOP/s vs N (DESIGN.md 3; d=%d, heads=%d, %d thread%s)",
+    snprintf(title, sizeof title, "%s %s: GFLOP/s vs N (docs/DESIGN.md 3; d=%d, heads=%d, %d thread%s)",
              op, pass, ds->d, ds->heads, threads, threads > 1 ? "s" : "");
     script s;
     if (script_open(&s, dir, name, title) != 0) return -1;
@@ -259,8 +259,8 @@ static double best_t(const dataset *ds, const char *op, const char *pass, int n,
 
 static int plot_train_infer(const dataset *ds, const char *dir, int threads, plot_list *out)
 {
-    static const char *const train_op[3] = {"cubic", "cubic_shared", "causal"};
-    static const char *const infer_op[3] = {"full", "full", "causal"};
+    static const ca_op train_op[3] = {CA_OP_CUBIC, CA_OP_CUBIC_SHARED, CA_OP_CAUSAL};
+    static const ca_op infer_op[3] = {CA_OP_FULL, CA_OP_FULL, CA_OP_CAUSAL};
     static const char *const labels[3] = {
         "cubic (later layers): cubic fwd+bwd / full fwd (one prompt pass)",
         "cubic_shared (first layer): fwd+bwd / full fwd",
@@ -271,8 +271,8 @@ static int plot_train_infer(const dataset *ds, const char *dir, int threads, plo
     double r[3][MAXPTS], nlo = INFINITY, nhi = 0, rlo = INFINITY, rhi = 0;
     for (int s = 0; s < 3; s++)
         for (int j = 0; j < k; j++) {
-            double a = best_t(ds, train_op[s], "fwdbwd", ns[j], threads);
-            double b = best_t(ds, infer_op[s], "fwd", ns[j], threads);
+            double a = best_t(ds, OPN(train_op[s]), PASSN(BP_FWDBWD), ns[j], threads);
+            double b = best_t(ds, OPN(infer_op[s]), PASSN(BP_FWD), ns[j], threads);
             if (a > 0 && b > 0) {
                 n[s][cnt[s]] = ns[j];
                 r[s][cnt[s]++] = a / b;
@@ -312,14 +312,17 @@ static int plot_train_infer(const dataset *ds, const char *dir, int threads, plo
 static int plot_decode(const dataset *ds, const char *dir, int threads, plot_list *out)
 {
     const char *impls[MAXIMPLS];
-    int ni = ds_impls(ds, "decode", NULL, threads, impls, MAXIMPLS);
-    static const char *const passes[2] = {"kv_step", "full_step"};
+    int ni = ds_impls(ds, OPN(CA_OP_DECODE), NULL, threads, impls, MAXIMPLS);
+    /* Per generated token: a causal decode step, and a cubic model's full pass over the
+     * prefix (the full fwd cell at N = t). */
+    static const ca_op ops[2] = {CA_OP_DECODE, CA_OP_FULL};
+    static const bpass passes[2] = {BP_STEP, BP_FWD};
     int n[MAXIMPLS][2][MAXPTS], cnt[MAXIMPLS][2], have = 0;
     double t[MAXIMPLS][2][MAXPTS], nlo = INFINITY, nhi = 0, tlo = INFINITY, thi = 0;
     for (int i = 0; i < ni; i++)
         for (int p = 0; p < 2; p++) {
-            cnt[i][p] = series(ds, impls[i], "decode", passes[p], threads, n[i][p], t[i][p],
-                               MAXPTS);
+            cnt[i][p] = series(ds, impls[i], OPN(ops[p]), PASSN(passes[p]), threads, n[i][p],
+                               t[i][p], MAXPTS);
             have += cnt[i][p];
             for (int j = 0; j < cnt[i][p]; j++) {
                 range_update(n[i][p][j], &nlo, &nhi);
@@ -398,15 +401,16 @@ int plots_make(const dataset *ds, const char *plots_dir, plot_list *out)
     if (pick_terminal(plots_dir) != 0) return -1;
     remove_old(plots_dir, ".png");
     remove_old(gpdir, ".gp");
-    static const char *const ops[REPORT_NOPS] = REPORT_OPS;
-    static const char *const passes[REPORT_NPASSES] = REPORT_PASSES;
     int th[16];
     int nt = ds_threads(ds, th, 16);
     for (int ti = nt - 1; ti >= 0; ti--) { /* the main (largest) thread count first */
-        for (int o = 0; o < REPORT_NOPS; o++)
-            for (int p = 0; p < REPORT_NPASSES; p++)
-                if (plot_time(ds, plots_dir, ops[o], passes[p], th[ti], out) != 0 ||
-                    plot_gflops(ds, plots_dir, ops[o], passes[p], th[ti], out) != 0)
+        /* time and GFLOP/s against N for every sequence operator; steps get their own
+         * per-token plot below */
+        for (int o = 0; o < CA_OP_COUNT; o++)
+            for (int p = 0; p < BP_COUNT; p++)
+                if (!ca_op_is_step(o) && op_has_pass(o, p) &&
+                    (plot_time(ds, plots_dir, OPN(o), PASSN(p), th[ti], out) != 0 ||
+                     plot_gflops(ds, plots_dir, OPN(o), PASSN(p), th[ti], out) != 0))
                     return -1;
         if (plot_train_infer(ds, plots_dir, th[ti], out) != 0 ||
             plot_decode(ds, plots_dir, th[ti], out) != 0)

@@ -1,4 +1,4 @@
-/* report.h: the report program (DESIGN.md §6). Reads the results CSVs back through
+/* report.h: the report program (docs/DESIGN.md §6). Reads the results CSVs back through
  * libcsv, fits scaling exponents, draws gnuplot plots and writes REPORT.md.
  *   main.c      flags, the run as a whole
  *   table.c     a CSV file read through libcsv into a header + rows of strings
@@ -9,8 +9,16 @@
 #ifndef REPORT_H
 #define REPORT_H
 
+#include "cubattn.h"
+#include "../bench.h"
+
 #include <stddef.h>
 #include <stdio.h>
+
+/* Operator and pass names come from the operator table (cubattn.h) and the bench's
+ * passes (bench/passes.c): the report never spells one itself. */
+#define OPN(op) (ca_op_get(op)->name)
+#define PASSN(p) bpass_name(p)
 
 /* ---- table.c --------------------------------------------------------------------- */
 typedef struct table {
@@ -102,11 +110,5 @@ int plots_make(const dataset *ds, const char *plots_dir, plot_list *out);
 /* ---- markdown.c ------------------------------------------------------------------ */
 int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_link,
                    const char *results_dir, const char *out_path);
-
-/* Training operators and their passes, in report order. */
-#define REPORT_OPS {"causal", "full", "cubic", "cubic_shared"}
-#define REPORT_NOPS 4
-#define REPORT_PASSES {"fwd", "bwd", "fwdbwd"}
-#define REPORT_NPASSES 3
 
 #endif

@@ -1,6 +1,6 @@
 /* blis_ctx.h: which BLIS sub-configuration (kernel set) the suite runs on this CPU.
  * Debian's BLIS 0.9 falls back to 'generic' on CPUs it does not know; we pick the
- * context from the CPU's own features instead (DESIGN.md §7). */
+ * context from the CPU's own features instead (docs/DESIGN.md §7). */
 #ifndef BLIS_CTX_H
 #define BLIS_CTX_H
 

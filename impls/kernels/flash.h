@@ -85,7 +85,7 @@ void flash_shared_fwd_rows(int d, int n, int i0, int nb, const float *q, const f
                            const float *kt, const float *v, float *o, float *lse,
                            float *scratch);
 
-/* Backward of rows i0 .. i0+nb-1 by the suffix recurrences of DESIGN.md section 2.
+/* Backward of rows i0 .. i0+nb-1 by the suffix recurrences of docs/DESIGN.md section 2.
  * dq rows i0.. are written (=); dk, dv: [n][d] accumulate (+=) (may be per-thread
  * partial buffers). o, lse, dout: packed [T][d], [T]. */
 void flash_shared_bwd_rows(int d, int n, int i0, int nb, const float *q, const float *k,
