@@ -22,7 +22,7 @@ double now_seconds(void)
 /* Element counts of a cell's tensors. */
 typedef struct sizes {
     ca_shape sh;
-    ca_entry fe, be;    /* forward (or decode) entry, backward entry or CA_ENTRY_COUNT */
+    ca_entry fe, be;    /* forward (or decode) entry, backward entry or CA_NO_ENTRY */
     int need_bwd;
     double in, out, lse; /* float elements: each of q/k/v; o (and dout); lse */
     double cache;        /* decode: each of the two caches */

@@ -1,7 +1,8 @@
 /* csv_out.c: the results CSV, written through libcsv (every field quoted by csv_fwrite).
  * Rows go to a temp file beside the destination, renamed over it only when the sweep
  * finishes, so an interrupted run never leaves a file that looks complete; the signals
- * that can be caught (SIGINT, SIGTERM, SIGHUP, SIGQUIT) remove the temp file. SIGKILL
+ * that can be caught (SIGINT, SIGTERM, SIGHUP, SIGQUIT, unless the caller ignores them) remove
+ * the temp file. SIGKILL
  * cannot be: .gitignore covers what it leaves. */
 #include "bench.h"
 
@@ -80,8 +81,13 @@ csv_out *csv_out_open(const char *path)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    /* A signal the caller ignores stays ignored: `nohup make bench` must survive logout. */
     static const int caught[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++) sigaction(caught[i], &sa, NULL);
+    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++) {
+        struct sigaction old;
+        if (sigaction(caught[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        sigaction(caught[i], &sa, NULL);
+    }
     for (int i = 0; i < NCOL; i++) {
         if (i) fputc(',', c->f);
         csv_fwrite(c->f, columns[i], strlen(columns[i]));

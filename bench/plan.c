@@ -110,14 +110,22 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Operators in sweep order: by the exponent of their work, so that the N^3 operators
- * come last and are the ones a time cap cuts. */
+/* Sweep order: the operators whose work grows as N^3 last, so that they are the ones a
+ * time cap cuts, and among them those whose inputs are shared (computable in Theta(N^2 d))
+ * before the truly cubic ones; otherwise table order. Every operator appears once. */
+static int sweep_rank(ca_op op)
+{
+    const ca_op_info *info = ca_op_get(op);
+    if (op_exponent(op) < 3.0) return 0;
+    return info->in_rows == CA_ROWS_N ? 1 : 2;
+}
+
 static int sweep_order(ca_op order[CA_OP_COUNT])
 {
     int k = 0;
-    for (double e = 0.0; e <= 4.0; e += 1.0)
+    for (int rank = 0; rank <= 2; rank++)
         for (int op = 0; op < CA_OP_COUNT; op++)
-            if (op_exponent((ca_op)op) == e) order[k++] = (ca_op)op;
+            if (sweep_rank((ca_op)op) == rank) order[k++] = (ca_op)op;
     return k;
 }
 

@@ -61,14 +61,17 @@ void ca_fill(float *x, size_t n, ca_dist dist, double scale, uint64_t seed, uint
 /* ---- the error metric -------------------------------------------------------------- */
 
 /* max|x - ref| / max|ref| over the elements where ref is finite (max|x| when those are
- * all zero); +inf when x is non-finite anywhere ref is finite, or finite anywhere ref is
- * not: non-finite inputs must give non-finite outputs exactly where the reference does. */
+ * all zero); +inf when x is non-finite anywhere ref is finite, or differs in kind where
+ * ref is not (a NaN for a NaN, the same infinity for an infinity): non-finite inputs must
+ * give non-finite outputs exactly where, and as, the reference does. */
 double ca_rel_err(const float *x, const double *ref, size_t n);
 /* max|x - ref|, with the same rule for non-finite elements: for quantities judged by
  * absolute error (lse, a logarithm). */
 double ca_abs_err(const float *x, const double *ref, size_t n);
-/* ca_rel_err of a against b, two float32 results. */
+/* ca_rel_err / ca_abs_err of a against b, two float32 results of the same exact value;
+ * +inf when either holds a non-finite value. */
 double ca_rel_diff(const float *a, const float *b, size_t n);
+double ca_abs_diff(const float *a, const float *b, size_t n);
 /* A malloc'ed double copy of x (NULL on allocation failure). */
 double *ca_to_double(const float *x, size_t n);
 

@@ -57,7 +57,7 @@ static void fmt_cell(char *buf, size_t len, const cell *c)
 
 static void print_table(const impl_result *res, int count, const cell *refcells)
 {
-    printf("\n%-8s %-12s", "impl", "entry");
+    printf("\n%-8s %-16s", "impl", "entry");
     for (int c = 0; c < CHK_COUNT; c++) printf(" %-19s", check_name(c));
     printf("\n(each cell: status worst-err/its-tolerance; determ: differing elements/0;"
            " bad_args: mismatches/0)\n");
@@ -66,11 +66,11 @@ static void print_table(const impl_result *res, int count, const cell *refcells)
         if (c->st == CELL_NA) continue;
         char buf[48];
         fmt_cell(buf, sizeof buf, c);
-        printf("%-8s %-12s gradcheck %s  (%s)\n", "ref64", ca_entry_name(e), buf, c->note);
+        printf("%-8s %-16s gradcheck %s  (%s)\n", "ref64", ca_entry_name(e), buf, c->note);
     }
     for (int i = 0; i < count; i++) {
         for (int e = 0; e < CA_ENTRY_COUNT; e++) {
-            printf("%-8s %-12s", res[i].impl->name, ca_entry_name(e));
+            printf("%-8s %-16s", res[i].impl->name, ca_entry_name(e));
             for (int c = 0; c < CHK_COUNT; c++) {
                 char buf[48];
                 fmt_cell(buf, sizeof buf, &res[i].cells[e][c]);

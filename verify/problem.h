@@ -59,7 +59,7 @@ void tensors_free(tensors *t);
 
 /* Runs impl's forward (and backward, if with_bwd) on p's inputs into out, whose
  * tensors are first filled with NaN so that unwritten elements cannot pass. For
- * OP_DECODE this is N decode steps into a fresh cache. Returns the first failing
+ * a decode step this is N decode steps into a fresh cache. Returns the first failing
  * status (CA_ERR_NOT_PROVIDED if impl lacks an entry). */
 ca_status problem_run(const problem *p, const ca_impl *impl, int threads, int with_bwd,
                       tensors *out);

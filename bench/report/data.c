@@ -134,6 +134,11 @@ static int load_bench(const table *t, dataset *ds)
             return -1;
         }
         x->ok = strcmp(x->status, "ok") == 0 && x->t_med > 0;
+        if (ca_op_parse(x->op) < 0 || bpass_parse(x->pass) < 0 ||
+            !op_has_pass(ca_op_parse(x->op), bpass_parse(x->pass)))
+            fprintf(stderr, "report: %s: record %d: operator '%s' pass '%s' is not one this "
+                            "suite's bench times (results of an older build?); it appears in "
+                            "no table or plot\n", t->path, r + 2, x->op, x->pass);
         ds->nb++;
     }
     return 0;
@@ -359,4 +364,10 @@ double ds_sgemm(const dataset *ds, int threads, int *sgemm_n)
     }
     if (sgemm_n) *sgemm_n = best ? best->sgemm_n : 0;
     return best ? best->sgemm : -1;
+}
+
+double best_t(const dataset *ds, const char *op, const char *pass, int n, int threads)
+{
+    const brow *b = ds_fastest(ds, op, pass, n, threads);
+    return b ? b->t_med : NAN;
 }

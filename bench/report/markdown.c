@@ -25,11 +25,6 @@ static const char *fmt_s(double s)
     return b;
 }
 
-static double best_t(const dataset *ds, const char *op, const char *pass, int n, int th)
-{
-    const brow *b = ds_fastest(ds, op, pass, n, th);
-    return b ? b->t_med : NAN;
-}
 
 /* ---- sections ---------------------------------------------------------------------- */
 

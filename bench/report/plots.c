@@ -250,12 +250,6 @@ static int plot_gflops(const dataset *ds, const char *dir, const char *op, const
     return script_run(&s, dir, title, out);
 }
 
-/* Fastest time of (op, pass) at n, or NaN. */
-static double best_t(const dataset *ds, const char *op, const char *pass, int n, int threads)
-{
-    const brow *b = ds_fastest(ds, op, pass, n, threads);
-    return b ? b->t_med : NAN;
-}
 
 static int plot_train_infer(const dataset *ds, const char *dir, int threads, plot_list *out)
 {
@@ -312,7 +306,8 @@ static int plot_train_infer(const dataset *ds, const char *dir, int threads, plo
 static int plot_decode(const dataset *ds, const char *dir, int threads, plot_list *out)
 {
     const char *impls[MAXIMPLS];
-    int ni = ds_impls(ds, OPN(CA_OP_DECODE), NULL, threads, impls, MAXIMPLS);
+    /* every implementation: one may have full fwd rows and no decode step */
+    int ni = ds_impls(ds, NULL, NULL, threads, impls, MAXIMPLS);
     /* Per generated token: a causal decode step, and a cubic model's full pass over the
      * prefix (the full fwd cell at N = t). */
     static const ca_op ops[2] = {CA_OP_DECODE, CA_OP_FULL};

@@ -16,7 +16,8 @@
 #include <stdio.h>
 
 /* Operator and pass names come from the operator table (cubattn.h) and the bench's
- * passes (bench/passes.c): the report never spells one itself. */
+ * passes (bench/passes.c): every lookup, list and label is built from them (prose may
+ * still speak of "cubic attention"). */
 #define OPN(op) (ca_op_get(op)->name)
 #define PASSN(p) bpass_name(p)
 
@@ -71,6 +72,8 @@ const brow *ds_find(const dataset *ds, const char *impl, const char *op, const c
                     int n, int threads);
 /* Fastest ok row of (op, pass, n, threads) over implementations; NULL if none. */
 const brow *ds_fastest(const dataset *ds, const char *op, const char *pass, int n, int threads);
+/* Its median time, or NaN. */
+double best_t(const dataset *ds, const char *op, const char *pass, int n, int threads);
 
 /* Distinct values (sorted) of the main shape's rows matching op/pass/threads (NULL or
  * -1 = any). Return the count; fill at most cap. */

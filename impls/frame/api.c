@@ -58,6 +58,7 @@ static int bytes_fit(size_t rows, ca_shape sh)
 
 ca_status ca_check_shape(ca_entry e, ca_shape sh)
 {
+    if (ca_entry_op(e) == CA_OP_COUNT) return CA_ERR_NOT_PROVIDED;
     if (sh.n <= 0) return CA_ERR_N;
     if (sh.d <= 0) return CA_ERR_D;
     if (sh.heads <= 0) return CA_ERR_HEADS;

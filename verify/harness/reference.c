@@ -74,7 +74,9 @@ static ca_status map_rows(ca_entry e, ca_shape sh, ca_ref_row **rows, size_t *co
 ca_status ca_ref_fwd(ca_entry e, ca_shape sh, const double *q, const double *k,
                   const double *v, double *o, double *lse)
 {
-    if (ca_op_is_step(ca_entry_op(e))) return CA_ERR_NOT_PROVIDED;
+    ca_op op = ca_entry_op(e);
+    if (op == CA_OP_COUNT || ca_op_get(op)->fwd != e || ca_op_is_step(op))
+        return CA_ERR_NOT_PROVIDED;
     ca_status st = ca_check_shape(e, sh);
     if (st != CA_OK) return st;
     if (!q || !k || !v || !o || !lse) return CA_ERR_NULL;
@@ -104,6 +106,8 @@ ca_status ca_ref_bwd(ca_entry e, ca_shape sh, const double *q, const double *k,
                   const double *v, const double *o, const double *lse, const double *dout,
                   double *dq, double *dk, double *dv)
 {
+    ca_op op = ca_entry_op(e);
+    if (op == CA_OP_COUNT || ca_op_get(op)->bwd != e) return CA_ERR_NOT_PROVIDED;
     ca_status st = ca_check_shape(e, sh);
     if (st != CA_OK) return st;
     if (!q || !k || !v || !o || !lse || !dout || !dq || !dk || !dv) return CA_ERR_NULL;
