@@ -64,8 +64,12 @@ deps:
 	fi
 
 # ---- library: every implementation, the framework and the float64 reference --------
-# The registry is generated from the file names in impls/: one CA_IMPL(name) per file.
-$(BUILD)/registry_list.h: $(IMPL_SRC) Makefile | $(BUILD)
+# The registry is generated from the file names in impls/: one CA_IMPL(name) per file,
+# after tools/check-impls.sh has checked that impls/NAME.c defines
+# `const ca_impl ca_impl_NAME = { .name = "NAME", ... }` (a clear message instead of a
+# link error or a silent mismatch).
+$(BUILD)/registry_list.h: $(IMPL_SRC) Makefile tools/check-impls.sh | $(BUILD)
+	@sh tools/check-impls.sh "$(CC) $(CFLAGS)" $(IMPL_SRC)
 	@printf '%s\n' $(foreach n,$(IMPL_NAMES),'CA_IMPL($(n))') > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm $@.tmp || mv $@.tmp $@
 
@@ -116,6 +120,7 @@ test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report
 	$(SAN_ENV) ./$(BUILD)/tests --jobs 2
 	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
 	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
+	sh tools/test-check-impls.sh "$(CC) $(CFLAGS)"
 
 # ---- benchmark and report (DESIGN.md §5-6) ---------------------------------------------
 # make bench: the default sweep (every impl, op and pass, N 64..8192, THREADS threads, cells
