@@ -127,6 +127,9 @@ test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report
 # over 15 s or 4 GB skipped by prediction, capped at 11 min) plus single-thread causal fwd
 # (N 256..4096, capped at 90 s), then plots/ and REPORT.md. QUICK=1: under a minute, into
 # $(BUILD)/quick/ so that the committed evidence in results/ is left alone.
+# Both runs write into $(BENCH_STAGE); only when both succeeded are the two CSVs moved
+# into $(BENCH_DIR)/results together (signals ignored for those two renames) and the
+# report regenerated, so an interrupted or failed run leaves results/ as it was.
 ifeq ($(QUICK),1)
 BENCH_DIR   := $(BUILD)/quick
 BENCH_MAIN  := --quick
@@ -136,13 +139,16 @@ BENCH_DIR   := .
 BENCH_MAIN  :=
 BENCH_T1    := --n 256:4096 --budget 12s --total-budget 90s
 endif
+BENCH_STAGE := $(BUILD)/bench-stage
 bench: deps $(BUILD)/bench $(BUILD)/report
-	@mkdir -p $(BENCH_DIR)/results
+	@rm -rf $(BENCH_STAGE) && mkdir -p $(BENCH_STAGE) $(BENCH_DIR)/results
 	@if [ "$(BENCH_DIR)" != . ] && [ -f results/verify.csv ]; then cp results/verify.csv $(BENCH_DIR)/results/; fi
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench $(BENCH_MAIN) --threads $(THREADS) \
-	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_DIR)/results/bench.csv
+	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench.csv
 	OMP_NUM_THREADS=1 ./$(BUILD)/bench $(BENCH_T1) --threads 1 --op causal --pass fwd \
-	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_DIR)/results/bench_t1.csv
+	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench_t1.csv
+	trap '' INT TERM HUP QUIT; mv -f $(BENCH_STAGE)/bench.csv $(BENCH_STAGE)/bench_t1.csv \
+	  $(BENCH_DIR)/results/ && rm -rf $(BENCH_STAGE)
 	./$(BUILD)/report --results $(BENCH_DIR)/results --plots $(BENCH_DIR)/plots \
 	  --out $(BENCH_DIR)/REPORT.md
 
