@@ -1,5 +1,6 @@
-# cubic-attention suite. `make test` (Criterion + quick verify + bench smoke),
-# `make verify [IMPL=name]`, `make bench [QUICK=1]`, `make report`.
+# cubic-attention suite. `make test` (Criterion + quick verify + bench smoke + install
+# test), `make verify [IMPL=name]`, `make bench [QUICK=1]`, `make report`,
+# `make install [PREFIX=/usr/local] [DESTDIR=]`, `make uninstall`.
 # SANITIZE=1 builds everything under AddressSanitizer + UndefinedBehaviorSanitizer
 # into build-san/.
 
@@ -48,7 +49,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 all: deps $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/tests
 
 # ---- dependencies (docs/DESIGN.md §7) ---------------------------------------------------
-DEB_PKGS := libblis-dev libcsv-dev gnuplot-nox libcriterion-dev
+DEB_PKGS := libblis-dev libcsv-dev gnuplot-nox libcriterion-dev pkg-config
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -64,8 +65,12 @@ deps:
 	fi
 
 # ---- library: every implementation, the framework and the float64 reference --------
-# The registry is generated from the file names in impls/: one CA_IMPL(name) per file.
-$(BUILD)/registry_list.h: $(IMPL_SRC) Makefile | $(BUILD)
+# The registry is generated from the file names in impls/: one CA_IMPL(name) per file,
+# after impls/frame/check-impls.sh has checked that impls/NAME.c defines
+# `const ca_impl ca_impl_NAME = { .name = "NAME", ... }` (a clear message instead of a
+# link error or a silent mismatch).
+$(BUILD)/registry_list.h: $(IMPL_SRC) Makefile impls/frame/check-impls.sh | $(BUILD)
+	@sh impls/frame/check-impls.sh "$(CC) $(CFLAGS)" $(IMPL_SRC)
 	@printf '%s\n' $(foreach n,$(IMPL_NAMES),'CA_IMPL($(n))') > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm $@.tmp || mv $@.tmp $@
 
@@ -117,12 +122,17 @@ test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report
 	$(SAN_ENV) ./$(BUILD)/tests --jobs 2
 	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
 	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
+	sh tests/test-check-impls.sh "$(CC) $(CFLAGS)"
+	sh tests/test-install.sh "$(MAKE)" SANITIZE=$(SANITIZE) CC=$(CC)
 
 # ---- benchmark and report (docs/DESIGN.md §5-6) ---------------------------------------------
 # make bench: the default sweep (every impl, op and pass, N 64..8192, THREADS threads, cells
 # over 15 s or 4 GB skipped by prediction, capped at 11 min) plus single-thread causal fwd
 # (N 256..4096, capped at 90 s), then plots/ and REPORT.md. QUICK=1: under a minute, into
 # $(BUILD)/quick/ so that the committed evidence in results/ is left alone.
+# Both runs write into $(BENCH_STAGE); only when both succeeded are the two CSVs moved
+# into $(BENCH_DIR)/results together (signals ignored for those two renames) and the
+# report regenerated, so an interrupted or failed run leaves results/ as it was.
 ifeq ($(QUICK),1)
 BENCH_DIR   := $(BUILD)/quick
 BENCH_MAIN  := --quick
@@ -132,13 +142,16 @@ BENCH_DIR   := .
 BENCH_MAIN  :=
 BENCH_T1    := --n 256:4096 --budget 12s --total-budget 90s
 endif
+BENCH_STAGE := $(BUILD)/bench-stage
 bench: deps $(BUILD)/bench $(BUILD)/report
-	@mkdir -p $(BENCH_DIR)/results
+	@rm -rf $(BENCH_STAGE) && mkdir -p $(BENCH_STAGE) $(BENCH_DIR)/results
 	@if [ "$(BENCH_DIR)" != . ] && [ -f results/verify.csv ]; then cp results/verify.csv $(BENCH_DIR)/results/; fi
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench $(BENCH_MAIN) --threads $(THREADS) \
-	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_DIR)/results/bench.csv
+	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench.csv
 	OMP_NUM_THREADS=1 ./$(BUILD)/bench $(BENCH_T1) --threads 1 --op causal --pass fwd \
-	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_DIR)/results/bench_t1.csv
+	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench_t1.csv
+	trap '' INT TERM HUP QUIT; mv -f $(BENCH_STAGE)/bench.csv $(BENCH_STAGE)/bench_t1.csv \
+	  $(BENCH_DIR)/results/ && rm -rf $(BENCH_STAGE)
 	./$(BUILD)/report --results $(BENCH_DIR)/results --plots $(BENCH_DIR)/plots \
 	  --out $(BENCH_DIR)/REPORT.md
 
@@ -148,3 +161,73 @@ report: $(BUILD)/report
 
 clean:
 	rm -rf build build-san
+
+# ---- install: headers, libcubattn.a, libcubattn.so, cubattn.pc -------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=]: a program then builds with
+#   cc $(pkg-config --cflags cubattn) x.c $(pkg-config --libs cubattn)
+# (PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig when PREFIX is not searched by default).
+# The installed library is its own build of the library sources: -fPIC objects in
+# $(BUILD)/pic/ (same OPT; the build/ objects the bench times are untouched), linked with
+# the members of Debian's static libblis.a they use (the only BLIS exporting the per-CPU
+# context initialisers; its objects are PIC) into one relocatable object whose only
+# global symbols are ca_*: BLIS is embedded in both libraries, hidden, and cannot clash
+# with another BLAS the program links. The .so needs libgomp, libm and libc only
+# (-z defs); the .a needs the same from the program's link (Libs.private). libcsv is
+# used by the report program alone, not by the library.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+LIBDIR     := $(PREFIX)/lib
+INCLUDEDIR := $(PREFIX)/include
+VERSION    := 0.1.0
+SOVERSION  := 0
+PKG        := $(BUILD)/pkg
+SONAME     := libcubattn.so.$(SOVERSION)
+SOLIB      := libcubattn.so.$(VERSION)
+PUB_HDR    := include/cubattn.h include/cubattn_harness.h
+LD         ?= ld
+OBJCOPY    ?= objcopy
+# The .pc's Libs carry an rpath to $(LIBDIR), so that a program built with exactly the
+# pkg-config flags runs from any PREFIX without LD_LIBRARY_PATH or ldconfig; omitted for
+# PREFIX=/usr, which the dynamic loader searches anyway. A sanitizer build of the library
+# needs the sanitizer runtimes in the program too, so its .pc says so.
+RPATH_FLAG := -Wl,-rpath,$${libdir}
+PC_RPATH   := $(if $(filter /usr,$(PREFIX)),,$(RPATH_FLAG))
+PC_SAN     := $(if $(filter 1,$(SANITIZE)),$(LDSAN))
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
+$(BUILD)/pic/impls/frame/registry.o: $(BUILD)/registry_list.h
+
+$(PKG)/cubattn.o: $(patsubst %.c,$(BUILD)/pic/%.o,$(LIB_SRC)) $(BLIS_LIB)
+	@mkdir -p $(dir $@)
+	$(LD) -r -o $@.all $(filter %.o,$^) $(BLIS_LIB)
+	$(OBJCOPY) --wildcard --keep-global-symbol='ca_*' $@.all $@
+	@rm -f $@.all
+
+$(PKG)/libcubattn.a: $(PKG)/cubattn.o
+	@rm -f $@
+	ar rcs $@ $^
+
+$(PKG)/$(SOLIB): $(PKG)/cubattn.o
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,-z,defs -Wl,-z,text $(LDFLAGS) $^ -lm -lpthread -o $@
+
+.PHONY: pkg install uninstall
+pkg: $(PKG)/libcubattn.a $(PKG)/$(SOLIB)
+
+install: deps pkg
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 $(PUB_HDR) $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(PKG)/libcubattn.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(PKG)/$(SOLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SOLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libcubattn.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@RPATH@|$(PC_RPATH)|' \
+	    -e 's|@SANITIZE@|$(PC_SAN)|' -e 's| *$$||' impls/frame/cubattn.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/cubattn.pc
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(PUB_HDR))) \
+	      $(addprefix $(DESTDIR)$(LIBDIR)/,libcubattn.a $(SOLIB) $(SONAME) libcubattn.so) \
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/cubattn.pc
+
+-include $(shell find $(BUILD)/pic -name '*.d' 2>/dev/null)
