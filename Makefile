@@ -69,7 +69,14 @@ deps:
 # after impls/frame/check-impls.sh has checked that impls/NAME.c defines
 # `const ca_impl ca_impl_NAME = { .name = "NAME", ... }` (a clear message instead of a
 # link error or a silent mismatch).
-$(BUILD)/registry_list.h: $(IMPL_SRC) Makefile impls/frame/check-impls.sh | $(BUILD)
+# The list of names is compared with the last one on every make, so that removing a file
+# from impls/ unregisters it too (a deleted prerequisite triggers no rule).
+$(BUILD)/impl_names: FORCE | $(BUILD)
+	@echo '$(IMPL_NAMES)' > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm $@.tmp || mv $@.tmp $@
+FORCE:
+
+$(BUILD)/registry_list.h: $(IMPL_SRC) $(BUILD)/impl_names Makefile impls/frame/check-impls.sh | $(BUILD)
 	@sh impls/frame/check-impls.sh "$(CC) $(CFLAGS)" $(IMPL_SRC)
 	@printf '%s\n' $(foreach n,$(IMPL_NAMES),'CA_IMPL($(n))') > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm $@.tmp || mv $@.tmp $@

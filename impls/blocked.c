@@ -1,11 +1,14 @@
-/* blocked.c: single-threaded FlashAttention-style tiling (impls/kernels/flash.c) for every
- * entry point. Forward keeps an online softmax per 64-row query tile and saves lse;
- * backward walks key tiles, recomputing P from lse tile by tile; causal never touches a
- * tile above the diagonal. cubic_shared is the O(N^2 d) row sweep and its suffix-sum
- * backward. Scratch comes from the workspace query, so the harness counts every byte:
+/* blocked.c: single-threaded FlashAttention-style tiling (the tile engine of
+ * impls/kernels/flash.c on the register-kernel backend, regtile.c) for every entry
+ * point. Forward keeps an online softmax per 64-row query tile and saves lse; backward
+ * walks key tiles, recomputing P from lse tile by tile; causal never touches a tile
+ * above the diagonal. cubic_shared is the O(N^2 d) row sweep (shared_sweep.c) and its
+ * suffix-sum backward. Scratch comes from the workspace query, so the harness counts every byte:
  * O(N d) for the packed K^T / V^T of one head (or prefix) plus a few tiles. */
 #include "cubattn.h"
 #include "flash.h"
+#include "regtile.h"
+#include "shared_sweep.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -18,62 +21,68 @@ typedef struct ws_layout {
 
 static size_t scratch_floats(int n, int d)
 {
-    size_t a = FLASH_SCRATCH_FLOATS, b = flash_shared_scratch_floats(n, d);
+    size_t a = flash_scratch_floats(&regt_ops), b = sweep_scratch_floats(n, d);
     return a > b ? a : b;
 }
 
 static size_t workspace(ca_entry e, ca_shape sh, int threads)
 {
     (void)threads;
-    const size_t np = flash_tiles((size_t)sh.n) * FLASH_B;
+    const size_t np = regt_tiles((size_t)sh.n) * REGT_B;
     /* Guard the products: validation bounds N d heads, not this sum of terms. */
     const double floats = 2.0 * (double)np * sh.d + (double)np +
                           (double)scratch_floats(sh.n, sh.d);
     if (floats * sizeof(float) > (double)(SIZE_MAX / 2)) return SIZE_MAX;
-    if (e == CA_DECODE_STEP) return FLASH_SCRATCH_FLOATS * sizeof(float);
-    return (2 * flash_packed_floats((size_t)sh.n, (size_t)sh.d) + np +
+    if (e == CA_DECODE_STEP) return flash_scratch_floats(&regt_ops) * sizeof(float);
+    return (2 * regt_packed_floats((size_t)sh.n, (size_t)sh.d) + np +
             scratch_floats(sh.n, sh.d)) * sizeof(float);
 }
 
 static ws_layout layout(ca_shape sh, const ca_exec *ex)
 {
     ws_layout w;
-    const size_t pk = flash_packed_floats((size_t)sh.n, (size_t)sh.d);
+    const size_t pk = regt_packed_floats((size_t)sh.n, (size_t)sh.d);
     w.kt = ex->ws;
     w.vt = w.kt + pk;
     w.D = w.vt + pk;
-    w.scratch = w.D + flash_tiles((size_t)sh.n) * FLASH_B;
+    w.scratch = w.D + regt_tiles((size_t)sh.n) * REGT_B;
     return w;
 }
 
+/* One sequence of n rows (a head, or one cubic prefix) with its packed operands.
+ * q, k, v: [n][d] */
+static flash_seq seq_of(int n, int d, int causal, const float *q, const float *k,
+                        const float *v, const ws_layout *w)
+{
+    flash_seq s = {.nq = n, .nk = n, .d = d, .causal = causal, .q = q, .k = k, .v = v,
+                   .kp = w->kt, .vp = w->vt, .D = w->D};
+    return s;
+}
 
-/* One sequence of n rows (a head, or one cubic prefix): every query tile against the
- * key tiles it sees. q, k, v, o: [n][d]  lse: [n] */
+/* o, lse: [n][d], [n] */
 static void seq_fwd(int n, int d, int causal, const float *q, const float *k,
                     const float *v, float *o, float *lse, const ws_layout *w)
 {
-    flash_pack_t(n, d, 1.0f, k, w->kt);
-    for (int q0 = 0; q0 < n; q0 += FLASH_B) {
-        int nq = n - q0 < FLASH_B ? n - q0 : FLASH_B;
-        flash_fwd_qblock(d, nq, q0, n, causal, q + (size_t)q0 * d, k, w->kt, v,
-                         o + (size_t)q0 * d, lse + q0, w->scratch);
-    }
+    flash_seq s = seq_of(n, d, causal, q, k, v, w);
+    s.o = o;
+    s.lse = lse;
+    regt_pack(n, d, k, w->kt);
+    flash_fwd(&regt_ops, &s, w->scratch);
 }
 
 /* Backward of one sequence; dq, dk, dv accumulate (caller zeroes).
- * q, k, v, o, dout, dq, dk, dv: [n][d]  lse: [n] */
+ * o, dout, dq, dk, dv: [n][d]  lse: [n] */
 static void seq_bwd(int n, int d, int causal, const float *q, const float *k,
                     const float *v, const float *o, const float *lse, const float *dout,
                     float *dq, float *dk, float *dv, const ws_layout *w)
 {
-    flash_pack_t(n, d, 1.0f, k, w->kt);
-    flash_pack_t(n, d, 1.0f, v, w->vt);
-    flash_rowdot(n, d, dout, o, w->D);
-    for (int k0 = 0; k0 < n; k0 += FLASH_B) {
-        int nk = n - k0 < FLASH_B ? n - k0 : FLASH_B;
-        flash_bwd_kblock(d, n, k0, nk, causal, q, k, w->kt, v, w->vt, dout, lse, w->D, dq,
-                         dk, dv, w->scratch);
-    }
+    flash_seq s = seq_of(n, d, causal, q, k, v, w);
+    s.fo = o;
+    s.flse = lse;
+    s.dout = dout;
+    regt_pack(n, d, k, w->kt);
+    regt_pack(n, d, v, w->vt);
+    flash_bwd(&regt_ops, &s, dq, dk, dv, w->scratch);
 }
 
 static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, int causal, const float *q,
@@ -116,8 +125,8 @@ static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     return CA_OK;
 }
 
-/* One query row against cache rows 0..t: the dot-product form of the tile kernel
- * (kt = NULL), since packing the cache would cost as much as the attention itself. */
+/* One query row against cache rows 0..t, the cache unpacked: packing it would cost as
+ * much as the attention itself. */
 static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float *q_t,
                              const float *k_t, const float *v_t, float *k_cache,
                              float *v_cache, float *o_t, float *lse_t)
@@ -127,8 +136,9 @@ static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float 
         float *kc = k_cache + (size_t)h * n * d, *vc = v_cache + (size_t)h * n * d;
         memcpy(kc + (size_t)t * d, k_t + (size_t)h * d, (size_t)d * sizeof *kc);
         memcpy(vc + (size_t)t * d, v_t + (size_t)h * d, (size_t)d * sizeof *vc);
-        flash_fwd_qblock(d, 1, t, t + 1, 0, q_t + (size_t)h * d, kc, NULL, vc,
-                         o_t + (size_t)h * d, lse_t + h, ex->ws);
+        flash_seq one = {.nq = 1, .nk = t + 1, .d = d, .q = q_t + (size_t)h * d,
+                         .k = kc, .v = vc, .o = o_t + (size_t)h * d, .lse = lse_t + h};
+        flash_fwd_block(&regt_ops, &one, 0, 1, ex->ws);
     }
     return CA_OK;
 }
@@ -169,7 +179,7 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     return CA_OK;
 }
 
-/* cubic_shared in O(N^2 d): one online-softmax sweep per query row (flash.c). */
+/* cubic_shared in O(N^2 d): one online-softmax sweep per query row (shared_sweep.c). */
 static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
                             const float *k, const float *v, float *o, float *lse)
 {
@@ -177,11 +187,11 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
     const int n = sh.n, d = sh.d;
     const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d;
     for (int h = 0; h < sh.heads; h++) {
-        flash_pack_t(n, d, 1.0f, k + h * hs, w.kt);
-        for (int i0 = 0; i0 < n; i0 += FLASH_SHARED_RB) {
-            int nb = n - i0 < FLASH_SHARED_RB ? n - i0 : FLASH_SHARED_RB;
-            flash_shared_fwd_rows(d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,
-                                  o + h * T * d, lse + h * T, w.scratch);
+        regt_pack(n, d, k + h * hs, w.kt);
+        for (int i0 = 0; i0 < n; i0 += SWEEP_RB) {
+            int nb = n - i0 < SWEEP_RB ? n - i0 : SWEEP_RB;
+            sweep_fwd_rows(d, n, i0, nb, q + h * hs, w.kt, v + h * hs, o + h * T * d,
+                           lse + h * T, w.scratch);
         }
     }
     return CA_OK;
@@ -198,12 +208,12 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
     for (int h = 0; h < sh.heads; h++) {
-        flash_pack_t(n, d, 1.0f, k + h * hs, w.kt);
-        for (int i0 = 0; i0 < n; i0 += FLASH_SHARED_RB) {
-            int nb = n - i0 < FLASH_SHARED_RB ? n - i0 : FLASH_SHARED_RB;
-            flash_shared_bwd_rows(d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,
-                                  o + h * T * d, lse + h * T, dout + h * T * d, dq + h * hs,
-                                  dk + h * hs, dv + h * hs, w.scratch);
+        regt_pack(n, d, k + h * hs, w.kt);
+        for (int i0 = 0; i0 < n; i0 += SWEEP_RB) {
+            int nb = n - i0 < SWEEP_RB ? n - i0 : SWEEP_RB;
+            sweep_bwd_rows(d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,
+                           o + h * T * d, lse + h * T, dout + h * T * d, dq + h * hs,
+                           dk + h * hs, dv + h * hs, w.scratch);
         }
     }
     return CA_OK;

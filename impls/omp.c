@@ -1,4 +1,5 @@
-/* omp.c: the flash.c tile kernels run by exactly ex->threads OpenMP threads.
+/* omp.c: the tile engine (flash.c) on the register-kernel backend (regtile.c) and the
+ * cubic_shared sweep (shared_sweep.c), run by exactly ex->threads OpenMP threads.
  *
  * Work items and balance:
  *   causal fwd / bwd: (head, pair of tiles i and nT-1-i); a pair costs nT+1 tile
@@ -15,6 +16,8 @@
  * All scratch is in the workspace the harness allocates (sized by workspace()). */
 #include "cubattn.h"
 #include "flash.h"
+#include "regtile.h"
+#include "shared_sweep.h"
 
 #include <omp.h>
 #include <stdint.h>
@@ -23,15 +26,15 @@
 /* Per-thread floats: packed K^T and V^T of one sequence, D, and kernel scratch. */
 static size_t thread_floats(int n, int d)
 {
-    size_t a = FLASH_SCRATCH_FLOATS, b = flash_shared_scratch_floats(n, d);
-    return 2 * flash_packed_floats((size_t)n, (size_t)d) + flash_tiles((size_t)n) * FLASH_B +
+    size_t a = flash_scratch_floats(&regt_ops), b = sweep_scratch_floats(n, d);
+    return 2 * regt_packed_floats((size_t)n, (size_t)d) + regt_tiles((size_t)n) * REGT_B +
            (a > b ? a : b);
 }
 
 /* Floats of per-head packed operands: K^T, V^T and D for each head. */
 static size_t head_floats(int n, int d)
 {
-    return 2 * flash_packed_floats((size_t)n, (size_t)d) + flash_tiles((size_t)n) * FLASH_B;
+    return 2 * regt_packed_floats((size_t)n, (size_t)d) + regt_tiles((size_t)n) * REGT_B;
 }
 
 /* Partial gradient buffers per thread: dq for causal_bwd, dk + dv for shared_bwd. */
@@ -44,7 +47,8 @@ static size_t partial_floats(ca_entry e, ca_shape sh)
 static size_t workspace(ca_entry e, ca_shape sh, int threads)
 {
     /* Decode needs only the kernel scratch of each thread. */
-    if (e == CA_DECODE_STEP) return (size_t)threads * FLASH_SCRATCH_FLOATS * sizeof(float);
+    if (e == CA_DECODE_STEP)
+        return (size_t)threads * flash_scratch_floats(&regt_ops) * sizeof(float);
     const double th = threads;
     const double floats = th * (double)thread_floats(sh.n, sh.d) +
                           (double)sh.heads * head_floats(sh.n, sh.d) +
@@ -80,16 +84,27 @@ typedef struct seq_bufs {
 static seq_bufs bufs_at(float *base, int n, int d)
 {
     seq_bufs b;
-    const size_t pk = flash_packed_floats((size_t)n, (size_t)d);
+    const size_t pk = regt_packed_floats((size_t)n, (size_t)d);
     b.kt = base;
     b.vt = b.kt + pk;
     b.D = b.vt + pk;
-    b.scratch = b.D + flash_tiles((size_t)n) * FLASH_B;
+    b.scratch = b.D + regt_tiles((size_t)n) * REGT_B;
     return b;
 }
 
-static int tiles_of(int n) { return (int)flash_tiles((size_t)n); }
-static int tile_rows(int n, int i) { return n - i * FLASH_B < FLASH_B ? n - i * FLASH_B : FLASH_B; }
+static int tiles_of(int n) { return (int)regt_tiles((size_t)n); }
+static int tile_rows(int n, int i) { return n - i * REGT_B < REGT_B ? n - i * REGT_B : REGT_B; }
+
+/* Head h of a causal / full problem with its packed operands. */
+static flash_seq head_seq(const ws_layout *w, ca_shape sh, int h, int causal, const float *q,
+                          const float *k, const float *v)
+{
+    const size_t hs = (size_t)sh.n * sh.d;
+    seq_bufs b = bufs_at(w->head_base + h * w->hstride, sh.n, sh.d);
+    flash_seq s = {.nq = sh.n, .nk = sh.n, .d = sh.d, .causal = causal, .q = q + h * hs,
+                   .k = k + h * hs, .v = v + h * hs, .kp = b.kt, .vp = b.vt, .D = b.D};
+    return s;
+}
 
 /* ---- causal and full ------------------------------------------------------------ */
 
@@ -108,18 +123,17 @@ static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
         float *scratch = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d).scratch;
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++)
-            flash_pack_t(n, d, 1.0f, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
+            regt_pack(n, d, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
 #pragma omp for schedule(static)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, p = it % per_head;
-            const float *kt = bufs_at(w.head_base + h * w.hstride, n, d).kt;
+            flash_seq s = head_seq(&w, sh, h, causal, q, k, v);
+            s.o = o + h * hs;
+            s.lse = lse + (size_t)h * n;
             int tl[2] = {p, causal ? nT - 1 - p : -1};
-            for (int s = 0; s < 2; s++) {
-                if (tl[s] < 0 || (s == 1 && tl[1] == tl[0])) continue;
-                const int q0 = tl[s] * FLASH_B;
-                flash_fwd_qblock(d, tile_rows(n, tl[s]), q0, n, causal, q + h * hs + (size_t)q0 * d,
-                                 k + h * hs, kt, v + h * hs, o + h * hs + (size_t)q0 * d,
-                                 lse + (size_t)h * n + q0, scratch);
+            for (int x = 0; x < 2; x++) {
+                if (tl[x] < 0 || (x == 1 && tl[1] == tl[0])) continue;
+                flash_fwd_block(&regt_ops, &s, tl[x] * REGT_B, tile_rows(n, tl[x]), scratch);
             }
         }
     }
@@ -158,23 +172,26 @@ static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++) {
             seq_bufs b = bufs_at(w.head_base + h * w.hstride, n, d);
-            flash_pack_t(n, d, 1.0f, k + h * hs, b.kt);
-            flash_pack_t(n, d, 1.0f, v + h * hs, b.vt);
-            flash_rowdot(n, d, dout + h * hs, o + h * hs, b.D);
+            regt_pack(n, d, k + h * hs, b.kt);
+            regt_pack(n, d, v + h * hs, b.vt);
+            flash_seq s = head_seq(&w, sh, h, 1, q, k, v);
+            s.fo = o + h * hs;
+            s.dout = dout + h * hs;
+            flash_delta(&regt_ops, &s, scratch);
             memset(dk + h * hs, 0, hs * sizeof *dk);
             memset(dv + h * hs, 0, hs * sizeof *dv);
         }
 #pragma omp for schedule(static)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, p = it % per_head;
-            seq_bufs b = bufs_at(w.head_base + h * w.hstride, n, d);
+            flash_seq s = head_seq(&w, sh, h, 1, q, k, v);
+            s.flse = lse + (size_t)h * n;
+            s.dout = dout + h * hs;
             int tl[2] = {p, nT - 1 - p};
-            for (int s = 0; s < 2; s++) {
-                if (s == 1 && tl[1] == tl[0]) continue;
-                flash_bwd_kblock(d, n, tl[s] * FLASH_B, tile_rows(n, tl[s]), 1, q + h * hs,
-                                 k + h * hs, b.kt, v + h * hs, b.vt, dout + h * hs,
-                                 lse + (size_t)h * n, b.D, pdq + h * hs, dk + h * hs,
-                                 dv + h * hs, scratch);
+            for (int x = 0; x < 2; x++) {
+                if (x == 1 && tl[1] == tl[0]) continue;
+                flash_bwd_block(&regt_ops, &s, tl[x] * REGT_B, tile_rows(n, tl[x]), pdq + h * hs,
+                                dk + h * hs, dv + h * hs, scratch);
             }
         }
         /* The implicit barrier above: every partial is complete. Sum the partials of
@@ -201,12 +218,14 @@ static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float 
     const int par = (double)(t + 1) * d * sh.heads > 65536.0;
 #pragma omp parallel for schedule(static) num_threads(ex->threads) if (par)
     for (int h = 0; h < sh.heads; h++) {
-        float *scratch = (float *)ex->ws + (size_t)omp_get_thread_num() * FLASH_SCRATCH_FLOATS;
+        float *scratch =
+            (float *)ex->ws + (size_t)omp_get_thread_num() * flash_scratch_floats(&regt_ops);
         float *kc = k_cache + (size_t)h * n * d, *vc = v_cache + (size_t)h * n * d;
         memcpy(kc + (size_t)t * d, k_t + (size_t)h * d, (size_t)d * sizeof *kc);
         memcpy(vc + (size_t)t * d, v_t + (size_t)h * d, (size_t)d * sizeof *vc);
-        flash_fwd_qblock(d, 1, t, t + 1, 0, q_t + (size_t)h * d, kc, NULL, vc,
-                         o_t + (size_t)h * d, lse_t + h, scratch);
+        flash_seq one = {.nq = 1, .nk = t + 1, .d = d, .q = q_t + (size_t)h * d,
+                         .k = kc, .v = vc, .o = o_t + (size_t)h * d, .lse = lse_t + h};
+        flash_fwd_block(&regt_ops, &one, 0, 1, scratch);
     }
     return CA_OK;
 }
@@ -236,12 +255,11 @@ static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
             int h, t;
             cubic_item(it, n, sh.heads, &h, &t);
             const size_t r = ca_prefix_offset((size_t)t);
-            const float *qh = q + h * hs + r * d, *kh = k + h * hs + r * d, *vh = v + h * hs + r * d;
-            flash_pack_t(t, d, 1.0f, kh, b.kt);
-            for (int q0 = 0; q0 < t; q0 += FLASH_B)
-                flash_fwd_qblock(d, t - q0 < FLASH_B ? t - q0 : FLASH_B, q0, t, 0,
-                                 qh + (size_t)q0 * d, kh, b.kt, vh,
-                                 o + h * hs + (r + q0) * d, lse + h * T + r + q0, b.scratch);
+            const size_t off = h * hs + r * d;
+            flash_seq s = {.nq = t, .nk = t, .d = d, .q = q + off, .k = k + off, .v = v + off,
+                           .kp = b.kt, .o = o + off, .lse = lse + h * T + r};
+            regt_pack(t, d, k + off, b.kt);
+            flash_fwd(&regt_ops, &s, b.scratch);
         }
     }
     return CA_OK;
@@ -268,13 +286,12 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
             memset(dq + off, 0, rows * sizeof *dq);
             memset(dk + off, 0, rows * sizeof *dk);
             memset(dv + off, 0, rows * sizeof *dv);
-            flash_pack_t(t, d, 1.0f, k + off, b.kt);
-            flash_pack_t(t, d, 1.0f, v + off, b.vt);
-            flash_rowdot(t, d, dout + off, o + off, b.D);
-            for (int k0 = 0; k0 < t; k0 += FLASH_B)
-                flash_bwd_kblock(d, t, k0, t - k0 < FLASH_B ? t - k0 : FLASH_B, 0, q + off,
-                                 k + off, b.kt, v + off, b.vt, dout + off, lse + h * T + r,
-                                 b.D, dq + off, dk + off, dv + off, b.scratch);
+            flash_seq s = {.nq = t, .nk = t, .d = d, .q = q + off, .k = k + off, .v = v + off,
+                           .kp = b.kt, .vp = b.vt, .fo = o + off, .flse = lse + h * T + r,
+                           .dout = dout + off, .D = b.D};
+            regt_pack(t, d, k + off, b.kt);
+            regt_pack(t, d, v + off, b.vt);
+            flash_bwd(&regt_ops, &s, dq + off, dk + off, dv + off, b.scratch);
         }
     }
     return CA_OK;
@@ -286,7 +303,7 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
                             const float *k, const float *v, float *o, float *lse)
 {
     const ws_layout w = layout(CA_SHARED_FWD, sh, ex);
-    const int n = sh.n, d = sh.d, RB = FLASH_SHARED_RB;
+    const int n = sh.n, d = sh.d, RB = SWEEP_RB;
     const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d;
     const int per_head = (n + RB - 1) / RB, items = per_head * sh.heads;
 #pragma omp parallel num_threads(ex->threads)
@@ -294,13 +311,13 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
         float *scratch = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d).scratch;
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++)
-            flash_pack_t(n, d, 1.0f, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
+            regt_pack(n, d, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, i0 = (it % per_head) * RB;
-            flash_shared_fwd_rows(d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs, k + h * hs,
-                                  bufs_at(w.head_base + h * w.hstride, n, d).kt, v + h * hs,
-                                  o + h * T * d, lse + h * T, scratch);
+            sweep_fwd_rows(d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs,
+                           bufs_at(w.head_base + h * w.hstride, n, d).kt, v + h * hs,
+                           o + h * T * d, lse + h * T, scratch);
         }
     }
     return CA_OK;
@@ -313,7 +330,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
                             float *dv)
 {
     const ws_layout w = layout(CA_SHARED_BWD, sh, ex);
-    const int n = sh.n, d = sh.d, RB = FLASH_SHARED_RB, TH = ex->threads;
+    const int n = sh.n, d = sh.d, RB = SWEEP_RB, TH = ex->threads;
     const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d, all = hs * sh.heads;
     const int per_head = (n + RB - 1) / RB, items = per_head * sh.heads;
 #pragma omp parallel num_threads(TH)
@@ -324,14 +341,14 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
         memset(pdk, 0, 2 * all * sizeof *pdk);
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++)
-            flash_pack_t(n, d, 1.0f, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
+            regt_pack(n, d, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
 #pragma omp for schedule(static, 1)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, i0 = (it % per_head) * RB;
-            flash_shared_bwd_rows(d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs, k + h * hs,
-                                  bufs_at(w.head_base + h * w.hstride, n, d).kt, v + h * hs,
-                                  o + h * T * d, lse + h * T, dout + h * T * d, dq + h * hs,
-                                  pdk + h * hs, pdv + h * hs, scratch);
+            sweep_bwd_rows(d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs, k + h * hs,
+                           bufs_at(w.head_base + h * w.hstride, n, d).kt, v + h * hs,
+                           o + h * T * d, lse + h * T, dout + h * T * d, dq + h * hs,
+                           pdk + h * hs, pdv + h * hs, scratch);
         }
         const int team = omp_get_num_threads(); /* see causal_bwd: may be < TH */
 #pragma omp for schedule(static)
@@ -351,7 +368,8 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 const ca_impl ca_impl_omp = {
     .name = "omp",
     .description = "OpenMP over heads and 64-row tiles (causal triangle paired, cubic "
-                   "prefixes largest first) on the flash.c kernels; deterministic bwd",
+                   "prefixes largest first) on the register-kernel tile engine; "
+                   "deterministic bwd",
     .workspace = workspace,
     .causal_fwd = causal_fwd,
     .causal_bwd = causal_bwd,

@@ -1,230 +1,45 @@
-/* flash.c: the tile kernels of flash.h (FlashAttention-style forward and backward,
- * and the O(N^2 d) row sweeps of cubic_shared).
+/* flash.c: the tile engine of flash.h: masks, online softmax and backward between the
+ * backend's tile products.
  *
- * Vectorisation: explicit 8-lane GCC vector types rather than hoping the auto-vectoriser
- * finds the reductions (it cannot reassociate float sums under -std=c11 without
- * -ffast-math). Built with -march=native on this machine they compile to AVX2 + FMA
- * (FMA through the intrinsic, since ISO C mode turns -ffp-contract off); on a machine
- * without them the same source compiles to SSE or scalar code, so there is no separate
- * fallback to keep in step. The vector types, the load / store / fma helpers and the
- * exp live in vexp.h, shared with blas.c.
+ * Row loops run over whole 8-lane vectors of a tile row, up to the key count rounded up
+ * to 8 (the row stride); lanes past the visible keys are masked by selects, never by
+ * arithmetic, so that whatever a backend left there (or a non-finite masked score)
+ * cannot leak in.
  */
 #include "flash.h"
 
 #include <math.h>
-#include <stddef.h>
 #include <string.h>
 
 #include "vexp.h"
+#include "vrow.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE v8f max8(v8f a, v8f b)
+static inline int imin(int a, int b) { return a < b ? a : b; }
+
+/* ---- scratch ------------------------------------------------------------------------ */
+
+static size_t tile_floats(const flash_ops *ops)
 {
-    v8i gt = a > b;
-    return (v8f)((gt & (v8i)a) | (~gt & (v8i)b));
-}
-INLINE float hmax8(v8f x)
-{
-    float m = x[0];
-    for (int i = 1; i < 8; i++) m = x[i] > m ? x[i] : m;
-    return m;
+    size_t f = (size_t)ops->bq * ops->bk, b = (size_t)ops->bq_bwd * ops->bk_bwd;
+    return f > b ? f : b;
 }
 
-/* a . b over d floats. a, b: [d] */
-static float dotf(int d, const float *a, const float *b)
+static size_t rowvec_floats(const flash_ops *ops)
 {
-    v8f s0 = bc8(0.0f), s1 = bc8(0.0f);
-    int c = 0;
-    for (; c + 16 <= d; c += 16) {
-        s0 = fma8(ld8(a + c), ld8(b + c), s0);
-        s1 = fma8(ld8(a + c + 8), ld8(b + c + 8), s1);
-    }
-    if (c + 8 <= d) {
-        s0 = fma8(ld8(a + c), ld8(b + c), s0);
-        c += 8;
-    }
-    float s = hsum8(s0 + s1);
-    for (; c < d; c++) s += a[c] * b[c];
-    return s;
+    return ((size_t)(ops->bq > ops->bq_bwd ? ops->bq : ops->bq_bwd) + 15) & ~(size_t)15;
 }
 
-/* r . (a - b) over d floats. r, a, b: [d] */
-static float dot_diff(int d, const float *r, const float *a, const float *b)
+/* Two tiles (S/P and dP/dS) and two row vectors (m and l, or the sums of D). */
+size_t flash_scratch_floats(const flash_ops *ops)
 {
-    v8f s0 = bc8(0.0f);
-    int c = 0;
-    for (; c + 8 <= d; c += 8) s0 = fma8(ld8(r + c), ld8(a + c) - ld8(b + c), s0);
-    float s = hsum8(s0);
-    for (; c < d; c++) s += r[c] * (a[c] - b[c]);
-    return s;
+    return 2 * tile_floats(ops) + 2 * rowvec_floats(ops);
 }
 
-/* y += a x. x, y: [d] */
-static inline void axpy(int d, float a, const float *x, float *y)
-{
-    v8f va = bc8(a);
-    int c = 0;
-    for (; c + 8 <= d; c += 8) st8(y + c, fma8(va, ld8(x + c), ld8(y + c)));
-    for (; c < d; c++) y[c] += a * x[c];
-}
+/* ---- masks and row kernels ----------------------------------------------------------- */
 
-/* y *= a. y: [d] */
-static inline void scal(int d, float a, float *y)
-{
-    v8f va = bc8(a);
-    int c = 0;
-    for (; c + 8 <= d; c += 8) st8(y + c, va * ld8(y + c));
-    for (; c < d; c++) y[c] *= a;
-}
-
-/* ---- the matrix-product kernel -------------------------------------------------- */
-
-/* C (+)= A B for an mr x (8 nv) block, mr <= 6, nv in {1, 2}; A read by broadcasts with
- * arbitrary strides (so A^T costs nothing), B rows contiguous (ldb), C in place.
- * A: element (i, p) at a[i*ars + p*acs]  B: [k][ldb]  C: [mr][ldc] */
-INLINE void kern(int mr, int nv, int fused, int k, const float *a, ptrdiff_t ars,
-                 ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
-                 int acc)
-{
-    v8f s[6][2];
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++)
-            s[r][v] = acc ? ld8(c + r * ldc + 8 * v) : bc8(0.0f);
-    for (int p = 0; p < k; p++) {
-        v8f b0 = ld8(b + p * ldb), b1 = nv > 1 ? ld8(b + p * ldb + 8) : b0;
-        const float *ap = a + p * acs;
-        for (int r = 0; r < mr; r++) {
-            v8f ar = bc8(ap[r * ars]);
-            s[r][0] = fused ? fma8(ar, b0, s[r][0]) : s[r][0] + ar * b0;
-            if (nv > 1) s[r][1] = fused ? fma8(ar, b1, s[r][1]) : s[r][1] + ar * b1;
-        }
-    }
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) st8(c + r * ldc + 8 * v, s[r][v]);
-}
-
-/* One column strip (8 nv wide) of C, all m rows, 6 at a time. */
-INLINE void strip(int nv, int fused, int m, int k, const float *a, ptrdiff_t ars,
-                  ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
-                  int acc)
-{
-    int i = 0;
-    for (; i + 6 <= m; i += 6)
-        kern(6, nv, fused, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, acc);
-    const float *ai = a + i * ars;
-    float *ci = c + i * ldc;
-    switch (m - i) {
-    case 5: kern(5, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 4: kern(4, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 3: kern(3, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 2: kern(2, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 1: kern(1, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    default: break;
-    }
-}
-
-/* C (+)= A B (acc = 1 adds, 0 overwrites). Column strips of 16 keep one k x 16 panel of
- * B in L1 while all rows of A stream past it; columns beyond the last multiple of 8
- * (only when n = d is not a multiple of 8) go scalar.
- * fused = 0 rounds each product before adding it, in the naive code's order (a sum from
- * p = 0 up): the scores S = q.k and dP = dO.v are then bit-equal to the baseline's, so
- * with logits x 1e4, where rounding of S alone decides the error, this code's error
- * tracks the baseline's instead of drawing its own. On Zen3 this costs no throughput:
- * multiplies and adds issue on separate pipe pairs (2 + 2 per cycle), matching 2 FMAs,
- * and the add's 3-cycle latency is shorter than the FMA's 4.
- * A: m x k via (ars, acs)  B: [k][ldb]  C: [m][ldc] */
-static void gemm_x(int fused, int m, int n, int k, const float *a, ptrdiff_t ars,
-                   ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
-                   int acc)
-{
-    int j = 0;
-    for (; j + 16 <= n; j += 16) {
-        if (fused) strip(2, 1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
-        else strip(2, 0, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
-    }
-    if (j + 8 <= n) {
-        if (fused) strip(1, 1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
-        else strip(1, 0, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
-        j += 8;
-    }
-    for (; j < n; j++)
-        for (int i = 0; i < m; i++) {
-            float s = acc ? c[i * ldc + j] : 0.0f;
-            for (int p = 0; p < k; p++)
-                s = fused ? fmaf(a[i * ars + p * acs], b[p * ldb + j], s)
-                          : s + a[i * ars + p * acs] * b[p * ldb + j];
-            c[i * ldc + j] = s;
-        }
-}
-
-/* Products whose result is a dot product the naive code also forms (S, dP). */
-static void gemm_dot(int m, int n, int k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
-                     const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc)
-{
-    gemm_x(0, m, n, k, a, ars, acs, b, ldb, c, ldc, 0);
-}
-
-/* The accumulating products (P V, P^T dO, dS^T Q, dS K): fused, fewer roundings. */
-static void gemm(int m, int n, int k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
-                 const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int acc)
-{
-    gemm_x(1, m, n, k, a, ars, acs, b, ldb, c, ldc, acc);
-}
-
-/* ---- packing and row terms ------------------------------------------------------ */
-
-void flash_pack_t(int n, int d, float scale, const float *x, float *xt)
-{
-    for (int t0 = 0; t0 < n; t0 += FLASH_B) {
-        float *dst = xt + (size_t)(t0 / FLASH_B) * d * FLASH_B;
-        int rows = n - t0 < FLASH_B ? n - t0 : FLASH_B;
-        if (rows < FLASH_B) memset(dst, 0, (size_t)d * FLASH_B * sizeof *dst);
-        for (int j = 0; j < rows; j++) {
-            const float *src = x + (size_t)(t0 + j) * d;
-            for (int c = 0; c < d; c++) dst[(size_t)c * FLASH_B + j] = scale * src[c];
-        }
-    }
-}
-
-/* D_i in the exact order of the kernel's dP = dO V^T (products rounded, summed from
- * c = 0): when a softmax row is one-hot (logits x 1e4), o_i is bit-equal to v_j and
- * dP_ij - D_i must then be exactly 0, as it is in the naive code and the reference,
- * or dq/dk pick up rounding noise against an exact gradient of ~0. */
-void flash_rowdot(int n, int d, const float *dout, const float *o, float *D)
-{
-    for (int i = 0; i < n; i++) {
-        const float *a = dout + (size_t)i * d, *b = o + (size_t)i * d;
-        float s = 0.0f;
-        for (int c = 0; c < d; c++) s += a[c] * b[c];
-        D[i] = s;
-    }
-}
-
-/* out_j = q . k_j for nk keys, each a sum from c = 0 of rounded products (the naive
- * code's order), 8 keys to the lanes so the chains run side by side.
- * q: [d]  k: [nk][d]  out: [nk] */
-static void dots_by_key(int d, int nk, const float *q, const float *k, float *out)
-{
-    int j = 0;
-    for (; j + 8 <= nk; j += 8) {
-        const float *kj = k + (size_t)j * d;
-        v8f acc = bc8(0.0f);
-        for (int c = 0; c < d; c++) {
-            v8f kv = {kj[c], kj[d + c], kj[2 * d + c], kj[3 * d + c],
-                      kj[4 * d + c], kj[5 * d + c], kj[6 * d + c], kj[7 * d + c]};
-            acc = acc + bc8(q[c]) * kv;
-        }
-        st8(out + j, acc);
-    }
-    for (; j < nk; j++) {
-        float acc = 0.0f;
-        for (int c = 0; c < d; c++) acc += q[c] * k[(size_t)j * d + c];
-        out[j] = acc;
-    }
-}
-
-/* Keys of a tile that query row (global) qi sees: causal cuts at the diagonal. */
+/* Keys of the tile [k0, k0 + nk) that query row qi sees: causal cuts at the diagonal. */
 static inline int visible(int causal, int qi, int k0, int nk)
 {
     if (!causal) return nk;
@@ -232,55 +47,185 @@ static inline int visible(int causal, int qi, int k0, int nk)
     return c < 0 ? 0 : c > nk ? nk : c;
 }
 
-/* ---- forward -------------------------------------------------------------------- */
+/* Row stride of a score tile of nk keys: whole vectors, and no wider, so that a short
+ * tile (every prefix of cubic below the tile width) stays compact in cache. */
+static inline int tile_ld(int nk) { return (nk + 7) & ~7; }
 
-void flash_fwd_qblock(int d, int nq, int q0, int nkeys, int causal, const float *q,
-                      const float *k, const float *kt, const float *v, float *o,
-                      float *lse, float *scratch)
+/* Some row of the tile sees fewer than all nk keys (the first row sees the fewest). */
+static inline int tile_masked(const flash_seq *s, int q0, int k0, int nk)
 {
-    const int B = FLASH_B;
-    const float scale = 1.0f / sqrtf((float)d);
-    float *S = scratch, *m = scratch + 2 * B * B, *l = m + B;
-    const int kend = causal ? q0 + nq : nkeys;
+    return visible(s->causal, q0, k0, nk) < nk;
+}
 
-    memset(o, 0, (size_t)nq * d * sizeof *o);
+/* All-ones in the lanes c0 + i < cnt. */
+INLINE v8i lanes_below(int cnt, int c0)
+{
+    const v8i idx = {0, 1, 2, 3, 4, 5, 6, 7};
+    const int b = cnt - c0;
+    return idx < (v8i){b, b, b, b, b, b, b, b};
+}
+
+INLINE v8f keep(v8i mask, v8f x) { return (v8f)(mask & (v8i)x); }
+
+/* max(acc, x) that never takes a NaN x: a NaN score must not become the row's max (the
+ * reference's max skips it too; its exp then makes the row NaN). */
+INLINE v8f max_num(v8f acc, v8f x)
+{
+#ifdef __AVX__
+    return (v8f)_mm256_max_ps((__m256)x, (__m256)acc); /* a NaN operand returns acc */
+#else
+    v8i gt = x > acc;
+    return (v8f)((gt & (v8i)x) | (~gt & (v8i)acc));
+#endif
+}
+
+/* max over s[0 .. cnt) skipping NaN; -inf when cnt = 0 or all are -inf or NaN. */
+static float row_max(const float *s, int cnt)
+{
+    v8f mx = bc8(-INFINITY);
+    int c = 0;
+    for (; c + 8 <= cnt; c += 8) mx = max_num(mx, ld8(s + c));
+    if (c < cnt) {
+        v8i in = lanes_below(cnt, c);
+        mx = max_num(mx, (v8f)((in & (v8i)ld8(s + c)) | (~in & (v8i)bc8(-INFINITY))));
+    }
+#ifdef __AVX__
+    const __m256 x = (__m256)mx;
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
+#else
+    float m = mx[0];
+    for (int i = 1; i < 8; i++) m = mx[i] > m ? mx[i] : m;
+    return m;
+#endif
+}
+
+/* s[c] = exp(scale s[c] - sub) for c < cnt and 0 up to nk rounded up to 8; returns the
+ * sum. The scale is applied here, rounded on its own as the naive code's scale * dot is,
+ * rather than folded into a product (one rounding per term there). */
+static float row_exp(float *s, int cnt, int nk, float scale, float sub)
+{
+    const v8f vs = bc8(scale), vsub = bc8(sub);
+    v8f sum = bc8(0.0f);
+    int c = 0;
+    for (; c + 8 <= cnt; c += 8) {
+        v8f p = vexp(vs * ld8(s + c) - vsub);
+        st8(s + c, p);
+        sum += p;
+    }
+    if (c < cnt) {
+        v8f p = keep(lanes_below(cnt, c), vexp(vs * ld8(s + c) - vsub));
+        st8(s + c, p);
+        sum += p;
+        c += 8;
+    }
+    for (; c < nk; c += 8) st8(s + c, bc8(0.0f));
+    return hsum8(sum);
+}
+
+/* ds[c] = scale p[c] (ds[c] - D), dS from dP in place (the scale folded in here, as the
+ * naive code's scale * ds is), 0 for masked c. */
+static void row_dsoftmax(const float *p, float *ds, int cnt, int nk, float scale, float D)
+{
+    const v8f vs = bc8(scale), vD = bc8(D);
+    int c = 0;
+    for (; c + 8 <= cnt; c += 8) st8(ds + c, vs * (ld8(p + c) * (ld8(ds + c) - vD)));
+    if (c < cnt) {
+        st8(ds + c, keep(lanes_below(cnt, c), vs * (ld8(p + c) * (ld8(ds + c) - vD))));
+        c += 8;
+    }
+    for (; c < nk; c += 8) st8(ds + c, bc8(0.0f));
+}
+
+/* *pdp += sum_{c < cnt} p[c] dp[c], *psum += sum_{c < cnt} p[c]: one tile row's share
+ * of D. */
+static void row_pdp(const float *p, const float *dp, int cnt, float *pdp, float *psum)
+{
+    v8f a = bc8(0.0f), b = bc8(0.0f);
+    int c = 0;
+    for (; c + 8 <= cnt; c += 8) {
+        v8f x = ld8(p + c);
+        a = fma8(x, ld8(dp + c), a);
+        b += x;
+    }
+    if (c < cnt) {
+        v8i in = lanes_below(cnt, c);
+        v8f x = keep(in, ld8(p + c));
+        a = fma8(x, keep(in, ld8(dp + c)), a);
+        b += x;
+    }
+    *pdp += hsum8(a);
+    *psum += hsum8(b);
+}
+
+/* Is every one of n floats finite? (x * 0 is 0 for finite x, NaN otherwise.) */
+static int all_finite(const float *x, size_t n)
+{
+    v8f z = bc8(0.0f);
+    size_t c = 0;
+    for (; c + 8 <= n; c += 8) z += ld8(x + c) * bc8(0.0f);
+    float t = hsum8(z);
+    for (; c < n; c++) t += x[c] * 0.0f;
+    return t == 0.0f;
+}
+
+/* ---- forward -------------------------------------------------------------------------- */
+
+/* O += P V over a tile whose masked P entries are 0 (O = P V on the first tile, which
+ * every row sees, so o needs no zeroing). When the tile is masked and V has a
+ * non-finite row, 0 * inf would reach rows that never see that key: then row by row,
+ * each over its visible keys only. P: [nq][ld]  v: the tile's [nk][d]  o: [nq][d] */
+static void fwd_pv(const flash_ops *ops, const flash_seq *s, int q0, int nq, int k0,
+                   int nk, const float *P, int ld, float *o)
+{
+    const int d = s->d, add = k0 > 0;
+    const float *v = s->v + (size_t)k0 * d;
+    if (!tile_masked(s, q0, k0, nk) || all_finite(v, (size_t)nk * d)) {
+        ops->prod(ops, add, 0, nq, d, nk, P, ld, v, d, o, d);
+        return;
+    }
+    for (int r = 0; r < nq; r++) {
+        const int cnt = visible(s->causal, q0 + r, k0, nk);
+        if (cnt > 0)
+            ops->prod(ops, add, 0, 1, d, cnt, P + (size_t)r * ld, ld, v, d,
+                      o + (size_t)r * d, d);
+    }
+}
+
+void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
+                     float *scratch)
+{
+    const int d = s->d;
+    const float scale = 1.0f / sqrtf((float)d);
+    float *S = scratch, *m = scratch + 2 * tile_floats(ops), *l = m + rowvec_floats(ops);
+    const int kend = s->causal ? imin(q0 + nq, s->nk) : s->nk;
+    const float *q = s->q + (size_t)q0 * d;
+    float *o = s->o + (size_t)q0 * d;
+
     for (int r = 0; r < nq; r++) {
         m[r] = -INFINITY;
         l[r] = 0.0f;
     }
-    for (int k0 = 0; k0 < kend; k0 += B) {
-        const int nk = kend - k0 < B ? kend - k0 : B;
-        if (kt)
-            gemm_dot(nq, B, d, q, d, 1, kt + (size_t)(k0 / B) * d * B, B, S, B);
-        else
-            for (int r = 0; r < nq; r++)
-                dots_by_key(d, nk, q + (size_t)r * d, k + (size_t)k0 * d, S + r * B);
+    for (int k0 = 0; k0 < kend; k0 += ops->bk) {
+        const int nk = imin(ops->bk, kend - k0), ld = tile_ld(nk);
+        ops->score(ops, nq, nk, d, q, s->k, s->kp, k0, S, ld);
         for (int r = 0; r < nq; r++) {
-            float *sr = S + r * B;
-            const int cnt = visible(causal, q0 + r, k0, nk);
-            /* The scale after the dot, as the naive code applies it. */
-            for (int j = 0; j < B; j += 8) st8(sr + j, bc8(scale) * ld8(sr + j));
-            for (int j = cnt; j < B; j++) sr[j] = -INFINITY;
-            v8f mx = ld8(sr);
-            for (int j = 8; j < B; j += 8) mx = max8(mx, ld8(sr + j));
-            const float tmax = hmax8(mx);
-            if (cnt == 0 || tmax == -INFINITY) {
-                memset(sr, 0, B * sizeof *sr);
-                continue;
-            }
+            float *sr = S + (size_t)r * ld;
+            const int cnt = visible(s->causal, q0 + r, k0, nk);
+            const float tmax = scale * row_max(sr, cnt); /* rounding is monotonic */
             const float mnew = tmax > m[r] ? tmax : m[r];
-            const float alpha = expf(m[r] - mnew);
-            v8f sum = bc8(0.0f), vm = bc8(mnew);
-            for (int j = 0; j < B; j += 8) {
-                v8f p = vexp(ld8(sr + j) - vm);
-                st8(sr + j, p);
-                sum += p;
-            }
-            l[r] = l[r] * alpha + hsum8(sum);
-            if (alpha != 1.0f) scal(d, alpha, o + (size_t)r * d);
+            /* While every score so far is -inf the state stays empty (l = 0): exp of
+             * -inf - (-inf) would make a NaN of a row the reference keeps finite. */
+            const float alpha = mnew == m[r]         ? 1.0f
+                                : m[r] == -INFINITY ? 0.0f
+                                                    : expf(m[r] - mnew);
+            const float sub = mnew == -INFINITY ? 0.0f : mnew;
+            l[r] = l[r] * alpha + row_exp(sr, cnt, nk, scale, sub);
+            if (alpha != 1.0f && k0 > 0) vrow_scal(d, alpha, o + (size_t)r * d);
             m[r] = mnew;
         }
-        gemm(nq, d, nk, S, B, 1, v + (size_t)k0 * d, d, o, d, 1);
+        fwd_pv(ops, s, q0, nq, k0, nk, S, ld, o);
     }
     for (int r = 0; r < nq; r++) {
         float *orow = o + (size_t)r * d;
@@ -288,177 +233,126 @@ void flash_fwd_qblock(int d, int nq, int q0, int nkeys, int causal, const float 
         int c = 0;
         for (; c + 8 <= d; c += 8) st8(orow + c, ld8(orow + c) / vl);
         for (; c < d; c++) orow[c] /= l[r];
-        lse[r] = m[r] + logf(l[r]);
+        s->lse[q0 + r] = m[r] + logf(l[r]);
     }
 }
 
-/* ---- backward ------------------------------------------------------------------- */
-
-void flash_bwd_kblock(int d, int n, int k0, int nk, int causal, const float *q,
-                      const float *k, const float *kt, const float *v, const float *vt,
-                      const float *dout, const float *lse, const float *D, float *dq,
-                      float *dk, float *dv, float *scratch)
+void flash_fwd(const flash_ops *ops, const flash_seq *s, float *scratch)
 {
-    (void)v;
-    const int B = FLASH_B;
+    for (int q0 = 0; q0 < s->nq; q0 += ops->bq)
+        flash_fwd_block(ops, s, q0, imin(ops->bq, s->nq - q0), scratch);
+}
+
+/* ---- backward ------------------------------------------------------------------------- */
+
+/* The tile P = exp(scale Q K^T - lse) (masked entries 0) and dP = dO V^T of query rows
+ * q0 .. q0+nq-1 and key rows k0 .. k0+nk-1. Both the D pass and the gradient pass make
+ * exactly these calls on the same block grid, so they see bit-identical tiles.
+ * P, dP: [nq][tile_ld(nk)] */
+static void p_dp_tile(const flash_ops *ops, const flash_seq *s, int q0, int nq, int k0,
+                      int nk, float *P, float *dP)
+{
+    const int d = s->d, ld = tile_ld(nk);
     const float scale = 1.0f / sqrtf((float)d);
-    float *P = scratch, *dS = scratch + B * B;
-    const float *ktt = kt + (size_t)(k0 / B) * d * B, *vtt = vt + (size_t)(k0 / B) * d * B;
-    /* Causal: query tiles before the key tile see none of it. */
-    const int qstart = causal ? k0 : 0;
+    ops->score(ops, nq, nk, d, s->q + (size_t)q0 * d, s->k, s->kp, k0, P, ld);
+    ops->score(ops, nq, nk, d, s->dout + (size_t)q0 * d, s->v, s->vp, k0, dP, ld);
+    for (int r = 0; r < nq; r++)
+        row_exp(P + (size_t)r * ld, visible(s->causal, q0 + r, k0, nk), nk, scale,
+                s->flse[q0 + r]);
+}
 
-    for (int q0 = qstart; q0 < n; q0 += B) {
-        const int nq = n - q0 < B ? n - q0 : B;
-        const float *qb = q + (size_t)q0 * d, *dob = dout + (size_t)q0 * d;
-        gemm_dot(nq, B, d, qb, d, 1, ktt, B, P, B);
-        gemm_dot(nq, B, d, dob, d, 1, vtt, B, dS, B);
-        for (int r = 0; r < nq; r++) {
-            float *pr = P + r * B, *dr = dS + r * B;
-            const int cnt = visible(causal, q0 + r, k0, nk);
-            const v8f L = bc8(lse[q0 + r]), Dr = bc8(D[q0 + r]), vs = bc8(scale);
-            for (int j = 0; j < B; j += 8) {
-                v8f p = vexp(vs * ld8(pr + j) - L);
-                st8(pr + j, p);
-                st8(dr + j, vs * (p * (ld8(dr + j) - Dr)));
-            }
-            for (int j = cnt; j < B; j++) pr[j] = dr[j] = 0.0f;
-        }
-        /* dV += P^T dO, dK += dS^T Q (dS already carries the scale), dQ += dS K. */
-        gemm(nk, d, nq, P, 1, B, dob, d, dv + (size_t)k0 * d, d, 1);
-        gemm(nk, d, nq, dS, 1, B, qb, d, dk + (size_t)k0 * d, d, 1);
-        gemm(nq, d, nk, dS, B, 1, k + (size_t)k0 * d, d, dq + (size_t)q0 * d, d, 1);
+void flash_delta_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
+                       float *scratch)
+{
+    const int d = s->d;
+    if (ops->rowdot) {
+        ops->rowdot(nq, d, s->dout + (size_t)q0 * d, s->fo + (size_t)q0 * d, s->D + q0);
+        return;
+    }
+    float *P = scratch, *dP = scratch + tile_floats(ops);
+    float *pdp = dP + tile_floats(ops), *psum = pdp + rowvec_floats(ops);
+    const int kend = s->causal ? imin(q0 + nq, s->nk) : s->nk;
+    for (int r = 0; r < nq; r++) pdp[r] = psum[r] = 0.0f;
+    for (int k0 = 0; k0 < kend; k0 += ops->bk_bwd) {
+        const int nk = imin(ops->bk_bwd, s->nk - k0);
+        p_dp_tile(ops, s, q0, nq, k0, nk, P, dP);
+        const int ld = tile_ld(nk);
+        for (int r = 0; r < nq; r++)
+            row_pdp(P + (size_t)r * ld, dP + (size_t)r * ld,
+                    visible(s->causal, q0 + r, k0, nk), pdp + r, psum + r);
+    }
+    for (int r = 0; r < nq; r++) s->D[q0 + r] = pdp[r] / psum[r];
+}
+
+void flash_delta(const flash_ops *ops, const flash_seq *s, float *scratch)
+{
+    if (ops->rowdot) {
+        flash_delta_block(ops, s, 0, s->nq, scratch);
+        return;
+    }
+    for (int q0 = 0; q0 < s->nq; q0 += ops->bq_bwd)
+        flash_delta_block(ops, s, q0, imin(ops->bq_bwd, s->nq - q0), scratch);
+}
+
+/* dV += P^T dO, dK += dS^T Q, dQ += dS K over one tile (dS carries the scale). As in
+ * fwd_pv, a masked tile with a non-finite partner row goes row by row (dV, dK: key row
+ * j from the first query row that sees it; dQ: query row r over its visible keys). */
+static void bwd_products(const flash_ops *ops, const flash_seq *s, int q0, int nq, int k0,
+                         int nk, const float *P, const float *dS, int ld, float *dq,
+                         float *dk, float *dv)
+{
+    const int d = s->d;
+    const float *qb = s->q + (size_t)q0 * d, *dob = s->dout + (size_t)q0 * d;
+    const float *kb = s->k + (size_t)k0 * d;
+    float *dqb = dq + (size_t)q0 * d, *dkb = dk + (size_t)k0 * d, *dvb = dv + (size_t)k0 * d;
+    if (!tile_masked(s, q0, k0, nk) ||
+        (all_finite(qb, (size_t)nq * d) && all_finite(dob, (size_t)nq * d) &&
+         all_finite(kb, (size_t)nk * d))) {
+        ops->prod(ops, 1, 1, nk, d, nq, P, ld, dob, d, dvb, d);
+        ops->prod(ops, 1, 1, nk, d, nq, dS, ld, qb, d, dkb, d);
+        ops->prod(ops, 1, 0, nq, d, nk, dS, ld, kb, d, dqb, d);
+        return;
+    }
+    for (int j = 0; j < nk; j++) {
+        const int r0 = k0 + j - q0 > 0 ? k0 + j - q0 : 0;
+        if (r0 >= nq) continue;
+        const size_t at = (size_t)r0 * ld + j;
+        ops->prod(ops, 1, 1, 1, d, nq - r0, P + at, ld, dob + (size_t)r0 * d, d,
+                 dvb + (size_t)j * d, d);
+        ops->prod(ops, 1, 1, 1, d, nq - r0, dS + at, ld, qb + (size_t)r0 * d, d,
+                 dkb + (size_t)j * d, d);
+    }
+    for (int r = 0; r < nq; r++) {
+        const int cnt = visible(s->causal, q0 + r, k0, nk);
+        if (cnt > 0)
+            ops->prod(ops, 1, 0, 1, d, cnt, dS + (size_t)r * ld, ld, kb, d,
+                      dqb + (size_t)r * d, d);
     }
 }
 
-/* ---- cubic_shared --------------------------------------------------------------- */
-
-/* Packed row of (prefix t + 1, row i), both 0-based: ca_prefix_offset(t + 1) + i. */
-static inline size_t shared_row(int t, int i) { return (size_t)(t + 1) * t / 2 + (size_t)i; }
-
-size_t flash_shared_scratch_floats(int n, int d)
+void flash_bwd_block(const flash_ops *ops, const flash_seq *s, int k0, int nk, float *dq,
+                     float *dk, float *dv, float *scratch)
 {
-    size_t np = flash_tiles((size_t)n) * FLASH_B;
-    /* S block, R rows, H, L, w, and one d-vector. */
-    return FLASH_SHARED_RB * np + (size_t)n * d + 3 * np + (size_t)d + 64;
-}
-
-/* S for rows i0..i0+nb-1 against every key. S: [nb][tiles*B] (row stride np) */
-static void shared_scores(int d, int n, int i0, int nb, const float *q, const float *kt,
-                          float *S, size_t np)
-{
-    for (int k0 = 0; k0 < n; k0 += FLASH_B)
-        gemm_dot(nb, FLASH_B, d, q + (size_t)i0 * d, d, 1,
-                 kt + (size_t)(k0 / FLASH_B) * d * FLASH_B, FLASH_B, S + k0, (ptrdiff_t)np);
-    const v8f vs = bc8(1.0f / sqrtf((float)d));
-    for (int b = 0; b < nb; b++)
-        for (size_t j = 0; j < np; j += 8) st8(S + b * np + j, vs * ld8(S + b * np + j));
-}
-
-void flash_shared_fwd_rows(int d, int n, int i0, int nb, const float *q, const float *k,
-                           const float *kt, const float *v, float *o, float *lse,
-                           float *scratch)
-{
-    (void)k;
-    const size_t np = flash_tiles((size_t)n) * FLASH_B;
-    float *S = scratch, *acc = scratch + FLASH_SHARED_RB * np;
-    shared_scores(d, n, i0, nb, q, kt, S, np);
-    for (int b = 0; b < nb; b++) {
-        const int i = i0 + b;
-        const float *sr = S + (size_t)b * np;
-        /* Keys before i produce no output: one two-pass softmax over them. */
-        float m = -INFINITY, l = 0.0f;
-        for (int j = 0; j < i; j++) m = sr[j] > m ? sr[j] : m;
-        memset(acc, 0, (size_t)d * sizeof *acc);
-        for (int j = 0; j < i; j++) {
-            float p = expf(sr[j] - m);
-            l += p;
-            axpy(d, p, v + (size_t)j * d, acc);
-        }
-        /* From key i on, each absorbed key t closes row (t, i): the running max keeps
-         * every state normalised to its own prefix, so no intermediate l underflows. */
-        for (int t = i; t < n; t++) {
-            float x = sr[t], p;
-            if (x > m) {
-                float alpha = expf(m - x);
-                scal(d, alpha, acc);
-                l *= alpha;
-                m = x;
-                p = 1.0f;
-            } else {
-                p = expf(x - m);
-            }
-            l += p;
-            axpy(d, p, v + (size_t)t * d, acc);
-            const size_t row = shared_row(t, i);
-            float *out = o + row * d;
-            const float inv = 1.0f / l;
-            v8f vi = bc8(inv);
-            int c = 0;
-            for (; c + 8 <= d; c += 8) st8(out + c, vi * ld8(acc + c));
-            for (; c < d; c++) out[c] = inv * acc[c];
-            lse[row] = m + logf(l);
-        }
+    const int ld = tile_ld(nk);
+    const float scale = 1.0f / sqrtf((float)s->d);
+    float *P = scratch, *dS = scratch + tile_floats(ops);
+    /* Causal: query blocks before the key block see none of it; the first one that may
+     * is the block holding row k0, on the D pass's grid. */
+    const int qstart = s->causal ? k0 / ops->bq_bwd * ops->bq_bwd : 0;
+    for (int q0 = qstart; q0 < s->nq; q0 += ops->bq_bwd) {
+        const int nq = imin(ops->bq_bwd, s->nq - q0);
+        p_dp_tile(ops, s, q0, nq, k0, nk, P, dS);
+        for (int r = 0; r < nq; r++)
+            row_dsoftmax(P + (size_t)r * ld, dS + (size_t)r * ld,
+                         visible(s->causal, q0 + r, k0, nk), nk, scale, s->D[q0 + r]);
+        bwd_products(ops, s, q0, nq, k0, nk, P, dS, ld, dq, dk, dv);
     }
 }
 
-void flash_shared_bwd_rows(int d, int n, int i0, int nb, const float *q, const float *k,
-                           const float *kt, const float *v, const float *o,
-                           const float *lse, const float *dout, float *dq, float *dk,
-                           float *dv, float *scratch)
+void flash_bwd(const flash_ops *ops, const flash_seq *s, float *dq, float *dk, float *dv,
+               float *scratch)
 {
-    const size_t np = flash_tiles((size_t)n) * FLASH_B;
-    const float scale = 1.0f / sqrtf((float)d);
-    float *S = scratch, *R = S + FLASH_SHARED_RB * np, *H = R + (size_t)n * d, *L = H + np,
-          *w = L + np, *dqi = w + np;
-    shared_scores(d, n, i0, nb, q, kt, S, np);
-    for (int b = 0; b < nb; b++) {
-        const int i = i0 + b;
-        const float *sr = S + (size_t)b * np, *qi = q + (size_t)i * d;
-        /* Suffix sums over prefixes t >= i, each scaled to lse L(t) so that every factor
-         * f = exp(L(t) - L(t+1)) <= 1 and nothing overflows. R: [n][d] rows i..n-1.
-         * H(t) = sum_u c_u dO(u).o(u) is kept as R(t).o(t) + C(t), with
-         * C(t) = f (C(t+1) + R(t+1).(o(t+1) - o(t))): equal in exact arithmetic, but when
-         * the softmax is one-hot (o(t) bit-equal to v_j) C is exactly 0 and R.v_j - H is
-         * then exactly 0, as in the per-prefix naive code, instead of rounding noise
-         * against an exact gradient of ~0. */
-        for (int t = n - 1; t >= i; t--) {
-            const size_t row = shared_row(t, i);
-            const float *go = dout + row * d, *ot = o + row * d;
-            float *Rt = R + (size_t)t * d;
-            L[t] = lse[row];
-            if (t == n - 1) {
-                memcpy(Rt, go, (size_t)d * sizeof *Rt);
-                H[t] = 0.0f;
-            } else {
-                const float f = expf(L[t] - L[t + 1]);
-                const float *Rn = Rt + d, *on = o + shared_row(t + 1, i) * d;
-                H[t] = f * (H[t + 1] + dot_diff(d, Rn, on, ot));
-                v8f vf = bc8(f);
-                int c = 0;
-                for (; c + 8 <= d; c += 8) st8(Rt + c, fma8(vf, ld8(Rn + c), ld8(go + c)));
-                for (; c < d; c++) Rt[c] = go[c] + f * Rn[c];
-            }
-        }
-        /* H[t] held C(t) until here. */
-        for (int t = n - 1; t >= i; t--) {
-            const size_t row = shared_row(t, i);
-            H[t] += dotf(d, R + (size_t)t * d, o + row * d);
-        }
-        /* w_j = exp(S_ij - L(tau)), tau = max(i, j). */
-        for (int j = 0; j < n; j++) w[j] = sr[j] - L[j > i ? j : i];
-        for (int j = n; j < (int)np; j++) w[j] = -INFINITY;
-        for (int j = 0; j < (int)np; j += 8) st8(w + j, vexp(ld8(w + j)));
-        memset(dqi, 0, (size_t)d * sizeof *dqi);
-        for (int j = 0; j < n; j++) {
-            const int tau = j > i ? j : i;
-            const float *Rt = R + (size_t)tau * d, *vj = v + (size_t)j * d;
-            const float wj = w[j];
-            if (wj == 0.0f) continue;
-            const float ds = scale * wj * (dotf(d, Rt, vj) - H[tau]);
-            axpy(d, wj, Rt, dv + (size_t)j * d);
-            axpy(d, ds, qi, dk + (size_t)j * d);
-            axpy(d, ds, k + (size_t)j * d, dqi);
-        }
-        memcpy(dq + (size_t)i * d, dqi, (size_t)d * sizeof *dqi);
-    }
+    flash_delta(ops, s, scratch);
+    for (int k0 = 0; k0 < s->nk; k0 += ops->bk_bwd)
+        flash_bwd_block(ops, s, k0, imin(ops->bk_bwd, s->nk - k0), dq, dk, dv, scratch);
 }

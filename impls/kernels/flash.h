@@ -1,96 +1,93 @@
-/* flash.h: FlashAttention-style tile kernels shared by impls/blocked.c and impls/omp.c.
+/* flash.h: the suite's one FlashAttention-style tile engine, generic over the code that
+ * multiplies the tiles.
  *
- * Every operator of the suite reduces to "a block of query rows of one head against a
- * run of key rows of the same head", with or without the causal mask:
- *   causal  = each query tile against key tiles 0..its own (diagonal tile masked);
- *   full    = each query tile against every key tile;
+ * Every operator reduces to "a block of query rows of one sequence against a run of its
+ * key rows", with or without the causal mask:
+ *   causal  = each query block against key blocks 0..its own (the diagonal one masked);
+ *   full    = each query block against every key block;
  *   cubic   = prefix t is a full attention over its own t packed rows;
- *   decode  = one query row against the cache (no packing: dot-product form).
- * cubic_shared has its own row-sweep kernels (flash_shared_*), O(N^2 d).
+ *   decode  = one query row against the cache.
+ * The engine owns the tiling, the mask, the online softmax of the forward and the
+ * lse-recomputing backward; it never holds an N x N matrix. A backend (flash_ops) owns
+ * the tile products and the tile sizes they run best at: impls/kernels/regtile.h is the
+ * register-kernel backend of blocked.c and omp.c, impls/blas.c has a BLIS one.
  *
- * The kernels never hold an N x N matrix: forward keeps the online-softmax state of one
- * query tile; backward recomputes P = exp(S - lse) tile by tile.
- *
- * Tile sizes: FLASH_B = 64 query rows x 64 key rows. At d = 64 one tile of S/P, dS,
- * K^T, V, Q, O, dK, dV is 16 KB each: the S = Q K^T product touches Q + K^T = 32 KB
- * (Zen3's L1d), and all eight tiles of a backward step (128 KB at d = 64, 256 KB at
- * d = 128) stay in the 512 KB L2, so every product runs from L1/L2. 128-row tiles would
- * push the d = 128 backward past L2; 32-row tiles double the per-tile softmax
- * bookkeeping, rescales and C-tile loads/stores relative to the multiply-adds.
- * The register kernel is 6 rows x 16 columns (12 ymm accumulators: Zen3 needs 8
- * independent FMAs in flight, 2 pipes x 4 cycles, and has 16 ymm registers).
+ * Non-finite inputs give the float64 reference's pattern (README.md, "The operators"),
+ * by three rules:
+ * a key whose score is -inf has weight 0 but still multiplies its v row, dO row, ... as
+ * the reference's loops do (0 * inf = NaN); a masked key multiplies nothing (a masked
+ * tile whose partner rows are not all finite takes a row-by-row path); a row whose
+ * scores so far are all -inf keeps an empty softmax state rather than exp(-inf + inf).
  */
 #ifndef FLASH_H
 #define FLASH_H
 
 #include <stddef.h>
 
-#define FLASH_B 64
+typedef struct flash_ops flash_ops;
 
-/* Floats of per-thread scratch every flash_* call below may use (tiles of S/P and dS,
- * plus per-row softmax state). */
-#define FLASH_SCRATCH_FLOATS (2 * FLASH_B * FLASH_B + 4 * FLASH_B)
+/* A tile-product backend. Matrices are row-major with the given leading dimensions. */
+struct flash_ops {
+    int bq, bk;         /* forward tile: query rows x key columns */
+    int bq_bwd, bk_bwd; /* backward tile (bk_bwd a multiple of bq_bwd) */
+    int threads;        /* threads one product may use */
+    /* S[m][lds] = A x^T over key rows j0 .. j0+n-1 (j0 on the backend's key-tile grid):
+     * A: [m][d]; x: the sequence's [nk][d] key-side rows (k or v); xp: x in a form the
+     * backend prepared (flash_seq.kp / vp), or NULL. lds is n rounded up to a multiple
+     * of 8, and columns n .. lds-1 may be written. */
+    void (*score)(const flash_ops *ops, int m, int n, int d, const float *a,
+                  const float *x, const float *xp, int j0, float *s, int lds);
+    /* C[m][n] = op(A) B (add = 0: C is not read) or C += op(A) B (add = 1);
+     * op(A) = A ([m][k], lda) or, with trans_a, A^T (A: [k][m]). */
+    void (*prod)(const flash_ops *ops, int add, int trans_a, int m, int n, int k,
+                 const float *a, int lda, const float *b, int ldb, float *c, int ldc);
+    /* The backward's D_i = sum_j P_ij dP_ij. When this backend's dP = dO v_j is formed
+     * so that D_i = dO_i . o_i can be summed in the same order (then a one-hot row,
+     * o_i bit-equal to v_j, gives dP_ij - D_i exactly 0), it writes
+     * D[i] = dout_i . o_i for n rows here. NULL: the engine sums P dP over the very
+     * tiles the gradient pass uses, dividing by sum_j P_ij (which also cancels the row's
+     * common error from the rounded lse), at the price of two of the five products a
+     * second time. */
+    void (*rowdot)(int n, int d, const float *dout, const float *o, float *D);
+};
 
-/* Key tiles covering n rows. */
-static inline size_t flash_tiles(size_t n) { return (n + FLASH_B - 1) / FLASH_B; }
+/* One attention instance: a head of causal / full, a prefix of cubic or cubic_shared,
+ * one decode row. nq query rows against nk keys (causal: query row i sees keys 0..i,
+ * and nq == nk); all rows contiguous with stride d. */
+typedef struct flash_seq {
+    int nq, nk, d, causal;
+    const float *q, *k, *v;         /* q: [nq][d]  k, v: [nk][d] */
+    const float *kp, *vp;           /* k, v as the backend prepares them, or NULL */
+    float *o, *lse;                 /* forward outputs: [nq][d], [nq] */
+    const float *fo, *flse, *dout;  /* backward inputs: the forward's o, lse; dO */
+    float *D;                       /* backward scratch: one float per query row */
+} flash_seq;
 
-/* Floats of a packed transposed operand of n rows: [tiles(n)][d][FLASH_B]. */
-static inline size_t flash_packed_floats(size_t n, size_t d)
-{
-    return flash_tiles(n) * FLASH_B * d;
-}
+/* Per-thread scratch floats of every call below. */
+size_t flash_scratch_floats(const flash_ops *ops);
 
-/* Transpose x tile by tile, times scale, zero-padding the last tile's columns.
- * x: [n][d]  xt: [tiles(n)][d][FLASH_B] */
-void flash_pack_t(int n, int d, float scale, const float *x, float *xt);
+/* Forward of query rows q0 .. q0+nq-1 (nq <= ops->bq): writes their o rows and lse
+ * entries. */
+void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
+                     float *scratch);
+/* Forward of every query row. */
+void flash_fwd(const flash_ops *ops, const flash_seq *s, float *scratch);
 
-/* D_i = dout_i . o_i for every row: the row-wise term of the softmax backward.
- * dout, o: [n][d]  D: [n] */
-void flash_rowdot(int n, int d, const float *dout, const float *o, float *D);
+/* s->D of query rows q0 .. q0+nq-1 (q0 a multiple of ops->bq_bwd, nq <= ops->bq_bwd
+ * unless ops->rowdot is set). */
+void flash_delta_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
+                       float *scratch);
+/* s->D of every query row. */
+void flash_delta(const flash_ops *ops, const flash_seq *s, float *scratch);
 
-/* Forward of query rows q0 .. q0+nq-1 (nq <= FLASH_B) against keys 0 .. nkeys-1;
- * causal: row i sees keys j <= i (needs nkeys >= q0 + nq; tiles above the diagonal are
- * never touched). kt: k packed by flash_pack_t with scale 1 (1/sqrt(d) is applied after
- * the dot product, as the naive code does), or NULL for the
- * dot-product form (decode: packing would double the memory traffic of a 1-row query).
- * q, o: [nq][d] (row q0 of the sequence)  k, v: [nkeys][d]  lse: [nq]
- * scratch: FLASH_SCRATCH_FLOATS */
-void flash_fwd_qblock(int d, int nq, int q0, int nkeys, int causal, const float *q,
-                      const float *k, const float *kt, const float *v, float *o,
-                      float *lse, float *scratch);
-
-/* Backward of key rows k0 .. k0+nk-1 (nk <= FLASH_B, k0 a multiple of FLASH_B) against
- * every query row of the sequence that sees them (causal: rows >= k0). dk, dv of those
- * key rows and dq of the query rows accumulate (+=), so the caller zeroes them; dq may
- * be a per-thread partial buffer.
- * q, dout, dq: [n][d]  lse, D: [n]  k, v, dk, dv: [n][d] (whole sequence, row 0)
- * kt, vt: k, v packed with scale 1. scratch: FLASH_SCRATCH_FLOATS */
-void flash_bwd_kblock(int d, int n, int k0, int nk, int causal, const float *q,
-                      const float *k, const float *kt, const float *v, const float *vt,
-                      const float *dout, const float *lse, const float *D, float *dq,
-                      float *dk, float *dv, float *scratch);
-
-/* ---- cubic_shared in O(N^2 d) --------------------------------------------------- */
-
-/* Rows per block of the shared kernels: S for a block is [FLASH_SHARED_RB][tiles*B]. */
-#define FLASH_SHARED_RB 16
-
-/* Scratch floats of flash_shared_fwd_rows / flash_shared_bwd_rows for length n. */
-size_t flash_shared_scratch_floats(int n, int d);
-
-/* Rows i0 .. i0+nb-1 (nb <= FLASH_SHARED_RB) of one head: one online-softmax sweep per
- * row over keys 0..n-1, writing row (t, i) after key t is absorbed, for every t >= i.
- * q, k, v: [n][d]  kt: packed k (scale 1)  o: [T][d]  lse: [T] (head base) */
-void flash_shared_fwd_rows(int d, int n, int i0, int nb, const float *q, const float *k,
-                           const float *kt, const float *v, float *o, float *lse,
-                           float *scratch);
-
-/* Backward of rows i0 .. i0+nb-1 by the suffix recurrences of docs/DESIGN.md section 2.
- * dq rows i0.. are written (=); dk, dv: [n][d] accumulate (+=) (may be per-thread
- * partial buffers). o, lse, dout: packed [T][d], [T]. */
-void flash_shared_bwd_rows(int d, int n, int i0, int nb, const float *q, const float *k,
-                           const float *kt, const float *v, const float *o,
-                           const float *lse, const float *dout, float *dq, float *dk,
-                           float *dv, float *scratch);
+/* Backward of key rows k0 .. k0+nk-1 (k0 a multiple of ops->bk_bwd, nk <= ops->bk_bwd)
+ * from every query row that sees them, s->D already computed. dk, dv of those key rows
+ * and dq of the query rows accumulate (+=): dq, dk, dv are [nq][d], [nk][d], [nk][d]
+ * buffers of the whole sequence (dq may be a per-thread partial). */
+void flash_bwd_block(const flash_ops *ops, const flash_seq *s, int k0, int nk, float *dq,
+                     float *dk, float *dv, float *scratch);
+/* D, then every key block; dq, dk, dv accumulate. */
+void flash_bwd(const flash_ops *ops, const flash_seq *s, float *dq, float *dk, float *dv,
+               float *scratch);
 
 #endif

@@ -1,6 +1,6 @@
 /* vexp.h: the suite's one 8-lane expf, and the few vector helpers it is built from,
- * shared by impls/kernels/flash.c (GCC vector types) and impls/blas.c (AVX intrinsics:
- * __m256 and v8f are both 32-byte float vectors and convert by a plain cast).
+ * for the compute code of impls/kernels/ (where AVX intrinsics are mixed in, __m256 and
+ * v8f are both 32-byte float vectors and convert by a plain cast).
  *
  * Written in GCC vector types, not intrinsics, so that one source serves every build:
  * with -march=native here it compiles to AVX2 + FMA; without -mavx / -mfma (the
@@ -72,8 +72,7 @@ V8_INLINE float hsum8(v8f x)
  * NaN propagates.
  * Measured against glibc expf over every float in [-104, 88] (exhaustive): at most
  * 1 ulp with FMA (the -march=native build) and without (the SANITIZE=1 build), also
- * against the correctly rounded e^x; glibc expf itself is 1 ulp off it in 170589 cases.
- * Bit-identical to the AVX2 exp8 blas.c used before: same constants, same roundings. */
+ * against the correctly rounded e^x; glibc expf itself is 1 ulp off it in 170589 cases. */
 V8_INLINE v8f vexp(v8f x)
 {
     const v8f lo = bc8(-104.0f), hi = bc8(88.0f), shifter = bc8(12582912.0f);

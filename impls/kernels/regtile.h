@@ -1,0 +1,43 @@
+/* regtile.h: the register-kernel backend of the tile engine (flash.h), used by
+ * impls/blocked.c and impls/omp.c: a 6 x 16 kernel of explicit 8-lane vectors on
+ * REGT_B x REGT_B tiles, the key-side operand of the score products packed transposed
+ * per sequence.
+ *
+ * Tile size: REGT_B = 64 query rows x 64 key rows. At d = 64 one tile of S/P, dS, K^T,
+ * V, Q, O, dK, dV is 16 KB each: the S = Q K^T product touches Q + K^T = 32 KB (Zen3's
+ * L1d), and all eight tiles of a backward step (128 KB at d = 64, 256 KB at d = 128)
+ * stay in the 512 KB L2, so every product runs from L1/L2. 128-row tiles would push the
+ * d = 128 backward past L2; 32-row tiles double the per-tile softmax bookkeeping,
+ * rescales and C-tile loads/stores relative to the multiply-adds.
+ * The register kernel is 6 rows x 16 columns (12 ymm accumulators: Zen3 needs 8
+ * independent FMAs in flight, 2 pipes x 4 cycles, and has 16 ymm registers).
+ */
+#ifndef REGTILE_H
+#define REGTILE_H
+
+#include <stddef.h>
+
+#include "flash.h"
+
+#define REGT_B 64
+
+extern const flash_ops regt_ops;
+
+/* Key tiles covering n rows. */
+static inline size_t regt_tiles(size_t n) { return (n + REGT_B - 1) / REGT_B; }
+
+/* Floats of a packed transposed operand of n rows: [tiles(n)][d][REGT_B]. */
+size_t regt_packed_floats(size_t n, size_t d);
+
+/* Transpose x tile by tile, zero-padding the last tile's columns.
+ * x: [n][d]  xt: [tiles(n)][d][REGT_B] */
+void regt_pack(int n, int d, const float *x, float *xt);
+
+/* S[m][lds] = A x^T for key rows j0 .. j0+n-1 of packed tile j0 / REGT_B (n <= REGT_B;
+ * columns up to n rounded up to 8 are written, those past the sequence's end as 0),
+ * each entry the naive code's dot product (see regtile.c).
+ * A: [m][d]  xt: packed by regt_pack */
+void regt_scores(int m, int n, int d, const float *a, const float *xt, int j0, float *s,
+                 ptrdiff_t lds);
+
+#endif
