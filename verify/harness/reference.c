@@ -40,14 +40,37 @@ static double dotd(const double *a, const double *b, int d)
     return acc;
 }
 
-/* Probabilities of one row: p[j] = softmax_j(s q . k_j), j < len; returns lse. */
+/* Probabilities of one row: p[j] = softmax_j(s q . k_j), j < len; returns lse.
+ *
+ * Non-finite inputs: every term of the keys a row attends to is evaluated in IEEE
+ * arithmetic, nothing is special-cased; keys it does not attend to (causal, prefix)
+ * never enter. So a NaN anywhere in a row's terms makes its outputs NaN; a -Inf logit
+ * has weight exp(-Inf) = 0, a masked key (lse and o stay finite, as in every attention
+ * that masks with -Inf), but 0 times an infinite or NaN v_j or k_j is NaN, so its
+ * value and its share of dq (dS_ij = 0 times k_j) still poison the row: that is what
+ * float arithmetic gives, and an implementation may not claim a finite result the
+ * formula does not have. Two rows need a rule of their own, where the shifted form
+ * m + log(sum exp(S - m)) would read -Inf - -Inf or +Inf - +Inf (NaN):
+ *   every logit -Inf: lse = log(0) = -Inf, and P = 0/0 = NaN (no distribution);
+ *   a logit +Inf:     lse = +Inf, and P = NaN on the whole row: Inf/Inf has no value,
+ *                     and weights of 0 for the finite keys would be a limit no float
+ *                     evaluation reaches (the shifted form gives them exp(S - NaN)),
+ *                     demanding finite dv where every implementation has NaN.
+ * lse takes the value the mathematics has; it is non-finite as the shifted form's NaN
+ * was, which is all the checks compare where the reference is non-finite. */
 static double row_probs(int d, int len, const double *q, const double *k, double *p)
 {
     const double s = 1.0 / sqrt((double)d);
     double m = -INFINITY;
+    int any_nan = 0;
     for (int j = 0; j < len; j++) {
         p[j] = s * dotd(q, k + (size_t)j * d, d);
+        any_nan |= isnan(p[j]);
         if (p[j] > m) m = p[j];
+    }
+    if (any_nan || isinf(m)) {
+        for (int j = 0; j < len; j++) p[j] = NAN;
+        return any_nan ? NAN : m;
     }
     double l = 0.0;
     for (int j = 0; j < len; j++) l += exp(p[j] - m);
@@ -158,6 +181,56 @@ ca_status ca_ref_decode_step(ca_shape sh, int t, const double *q_t, const double
         for (int j = 0; j <= t; j++)
             for (int c = 0; c < d; c++) orow[c] += p[j] * vc[(size_t)j * d + c];
     }
+    free(p);
+    return CA_OK;
+}
+
+ca_status ca_ref_magnitude(ca_entry e, ca_shape sh, const double *q, const double *k,
+                           const double *v, const double *dout, double *mo, double *mdq,
+                           double *mdk, double *mdv)
+{
+    ca_status st = ca_check_shape(e, sh);
+    if (st != CA_OK) return st;
+    const int bwd = mdq != NULL;
+    if (!q || !k || !v || !mo || (bwd && (!dout || !mdk || !mdv))) return CA_ERR_NULL;
+    ca_ref_row *rows;
+    size_t count;
+    double *p;
+    if ((st = map_rows(e, sh, &rows, &count, &p)) != CA_OK) return st;
+    const int d = sh.d;
+    const double s = 1.0 / sqrt((double)d);
+    const size_t in = (ca_op_is_step(ca_entry_op(e)) ? (size_t)sh.n : ca_in_rows(e, sh.n)) * d;
+    const size_t out = count * d;
+    if (bwd) {
+        memset(mdq, 0, in * sh.heads * sizeof *mdq);
+        memset(mdk, 0, in * sh.heads * sizeof *mdk);
+        memset(mdv, 0, in * sh.heads * sizeof *mdv);
+    }
+    for (int h = 0; h < sh.heads; h++)
+        for (size_t r = 0; r < count; r++) {
+            const size_t qo = h * in + rows[r].q_row * d, ko = h * in + rows[r].key_row * d;
+            double *orow = mo + h * out + r * d;
+            row_probs(d, rows[r].len, q + qo, k + ko, p);
+            memset(orow, 0, (size_t)d * sizeof *orow);
+            for (int j = 0; j < rows[r].len; j++)
+                for (int c = 0; c < d; c++) orow[c] += p[j] * fabs(v[ko + (size_t)j * d + c]);
+            if (!bwd) continue;
+            const double *dO = dout + h * out + r * d;
+            double D = 0.0;
+            for (int c = 0; c < d; c++) D += fabs(dO[c]) * orow[c];
+            for (int j = 0; j < rows[r].len; j++) {
+                const size_t kj = ko + (size_t)j * d;
+                double dP = 0.0;
+                for (int c = 0; c < d; c++) dP += fabs(dO[c] * v[kj + c]);
+                const double dS = p[j] * (dP + D);
+                for (int c = 0; c < d; c++) {
+                    mdv[kj + c] += p[j] * fabs(dO[c]);
+                    mdq[qo + c] += s * dS * fabs(k[kj + c]);
+                    mdk[kj + c] += s * dS * fabs(q[qo + c]);
+                }
+            }
+        }
+    free(rows);
     free(p);
     return CA_OK;
 }
