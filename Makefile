@@ -111,11 +111,13 @@ verify: deps $(BUILD)/verify
 	  $(if $(filter 1,$(QUICK)),--quick) --summary results/verify.csv
 
 # LSAN_OPTIONS: suppresses one allocation Criterion itself never frees (tests/lsan.supp).
+# verify --quick runs last, so that a failing cell there leaves the other steps run.
 SAN_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report
 	$(SAN_ENV) ./$(BUILD)/tests --jobs 2
-	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
+	$(SAN_ENV) sh tests/verify_cli.sh $(BUILD)
 	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
+	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
 
 # ---- benchmark and report (DESIGN.md §5-6) ---------------------------------------------
 # make bench: the default sweep (every impl, op and pass, N 64..8192, THREADS threads, cells

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void usage(FILE *f)
 {
@@ -157,6 +158,11 @@ static int summary_open(summary_file *s, const char *path)
     s->f = NULL;
     if (snprintf(s->tmp, sizeof s->tmp, "%s.tmp", path) >= (int)sizeof s->tmp) {
         fprintf(stderr, "verify: --summary path too long\n");
+        return -1;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "verify: --summary '%s' is a directory\n", path);
         return -1;
     }
     if (!(s->f = fopen(s->tmp, "w"))) {
