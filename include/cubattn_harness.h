@@ -28,19 +28,6 @@ ca_status ca_ref_bwd(ca_entry e, ca_shape sh, const double *q, const double *k,
 ca_status ca_ref_decode_step(ca_shape sh, int t, const double *q_t, const double *k_cache,
                              const double *v_cache, double *o_t, double *lse_t);
 
-/* The magnitudes behind the reference's results: the same formulas with every term
- * replaced by its absolute value and every difference by a sum, e.g.
- * mo_ic = sum_j P_ij |v_jc|, dS~_ij = P_ij (sum_c |dO_ic v_jc| + sum_c |dO_ic| mo_ic),
- * mdk_jc = s sum_i dS~_ij |q_ic|. Rounding errors of a float32 evaluation are bounded
- * in proportion to these, not to |result|: where terms cancel (sum_j dS_ij = 0, so dk
- * of a short or near-argmax softmax is far smaller than its terms) the result is small
- * and its rounding error is not. e: a forward entry (mdq, mdk, mdv NULL) or backward
- * entry; a decode step is taken as its N steps (the rows of causal). Shapes as
- * ca_ref_fwd / ca_ref_bwd. */
-ca_status ca_ref_magnitude(ca_entry e, ca_shape sh, const double *q, const double *k,
-                           const double *v, const double *dout, double *mo, double *mdq,
-                           double *mdk, double *mdv);
-
 /* The row map behind every operator: output row r of one head reads query row q_row and
  * keys key_row .. key_row + len - 1 of the same head. For a decode step, the rows of N
  * successive steps over one sequence (step t: query t, keys 0..t). */

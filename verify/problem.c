@@ -193,12 +193,83 @@ static double max_where_finite(const double *m, const double *ref, size_t n)
     return x;
 }
 
+/* The magnitudes behind the reference's results: the same formulas with every term
+ * replaced by its absolute value and every difference by a sum,
+ *   mo_ic = sum_j P_ij |v_jc|,  dS~_ij = P_ij (sum_c |dO_ic v_jc| + sum_c |dO_ic| mo_ic),
+ *   mdq_ic = s sum_j dS~_ij |k_jc|,  mdk_jc = s sum_i dS~_ij |q_ic|,
+ *   mdv_jc = sum_i P_ij |dO_ic|.
+ * Rounding errors of a float32 evaluation are bounded in proportion to these, not to
+ * |result|: where terms cancel (sum_j dS_ij = 0, so dk of a short or near one-hot
+ * softmax is far smaller than its terms) the result is small and its rounding error is
+ * not (tolerance.h). mdq, mdk, mdv NULL: forward only. A decode problem is its N steps,
+ * the rows of causal. */
+static ca_status ref_magnitude(const problem *p, const double *q, const double *k,
+                               const double *v, const double *dout, double *mo, double *mdq,
+                               double *mdk, double *mdv)
+{
+    const int bwd = mdq != NULL, d = p->sh.d;
+    const ca_entry e = ca_op_is_step(p->op) ? CA_CAUSAL_FWD : problem_fwd(p);
+    const size_t count = ca_ref_row_map(e, p->sh.n, NULL);
+    ca_ref_row *rows = malloc(count * sizeof *rows);
+    double *pr = malloc((size_t)p->sh.n * sizeof *pr);
+    if (!rows || !pr) {
+        free(rows);
+        free(pr);
+        return CA_ERR_NOMEM;
+    }
+    ca_ref_row_map(e, p->sh.n, rows);
+    const double s = 1.0 / sqrt((double)d);
+    const size_t in = p->in_elems / p->sh.heads, out = count * d;
+    if (bwd) {
+        memset(mdq, 0, p->in_elems * sizeof *mdq);
+        memset(mdk, 0, p->in_elems * sizeof *mdk);
+        memset(mdv, 0, p->in_elems * sizeof *mdv);
+    }
+    for (int h = 0; h < p->sh.heads; h++)
+        for (size_t r = 0; r < count; r++) {
+            const size_t qo = h * in + rows[r].q_row * d, ko = h * in + rows[r].key_row * d;
+            const int len = rows[r].len;
+            double *orow = mo + h * out + r * d;
+            /* P of the row, as the reference forms it (finite inputs: the magnitudes
+             * matter only where the reference is finite) */
+            double m = -INFINITY, l = 0.0;
+            for (int j = 0; j < len; j++) {
+                double acc = 0.0;
+                for (int c = 0; c < d; c++) acc += q[qo + c] * k[ko + (size_t)j * d + c];
+                pr[j] = s * acc;
+                m = fmax(m, pr[j]);
+            }
+            for (int j = 0; j < len; j++) l += exp(pr[j] - m);
+            for (int j = 0; j < len; j++) pr[j] = exp(pr[j] - m) / l;
+            memset(orow, 0, (size_t)d * sizeof *orow);
+            for (int j = 0; j < len; j++)
+                for (int c = 0; c < d; c++) orow[c] += pr[j] * fabs(v[ko + (size_t)j * d + c]);
+            if (!bwd) continue;
+            const double *dO = dout + h * out + r * d;
+            double D = 0.0;
+            for (int c = 0; c < d; c++) D += fabs(dO[c]) * orow[c];
+            for (int j = 0; j < len; j++) {
+                const size_t kj = ko + (size_t)j * d;
+                double dP = 0.0;
+                for (int c = 0; c < d; c++) dP += fabs(dO[c] * v[kj + c]);
+                const double dS = pr[j] * (dP + D);
+                for (int c = 0; c < d; c++) {
+                    mdv[kj + c] += pr[j] * fabs(dO[c]);
+                    mdq[qo + c] += s * dS * fabs(k[kj + c]);
+                    mdk[kj + c] += s * dS * fabs(q[qo + c]);
+                }
+            }
+        }
+    free(rows);
+    free(pr);
+    return CA_OK;
+}
+
 /* The magnitudes of p's results (problem.h), from the double inputs. */
 static ca_status magnitudes(problem *p, const double *q, const double *k, const double *v,
                             const double *w)
 {
     const int bwd = problem_bwd(p) != CA_NO_ENTRY;
-    const ca_entry e = ca_op_is_step(p->op) ? CA_DECODE_STEP : bwd ? problem_bwd(p) : problem_fwd(p);
     double *mo = malloc(p->out_elems * sizeof *mo), *mq = NULL, *mk = NULL, *mv = NULL;
     if (bwd) {
         mq = malloc(p->in_elems * sizeof *mq);
@@ -206,7 +277,7 @@ static ca_status magnitudes(problem *p, const double *q, const double *k, const 
         mv = malloc(p->in_elems * sizeof *mv);
     }
     ca_status st = mo && (!bwd || (mq && mk && mv)) ? CA_OK : CA_ERR_NOMEM;
-    if (st == CA_OK) st = ca_ref_magnitude(e, p->sh, q, k, v, w, mo, mq, mk, mv);
+    if (st == CA_OK) st = ref_magnitude(p, q, k, v, w, mo, mq, mk, mv);
     if (st == CA_OK) {
         p->mag_o = max_where_finite(mo, p->ro, p->out_elems);
         if (bwd) {

@@ -64,7 +64,7 @@ typedef struct problem {
     float *q, *k, *v, *dout;          /* dout = W of the loss L = sum(o * W) */
     double *ro, *rlse, *rdq, *rdk, *rdv; /* float64 reference (NULL until computed) */
     double max_abs_logit;              /* max |S_ij| over the reference's finite logits */
-    /* max over the reference's finite elements of its magnitude (ca_ref_magnitude): the
+    /* max over the reference's finite elements of its magnitude (problem.c): the
      * scale of a float32 result's rounding error, >= max|ref|, far above it where the
      * terms of the result cancel. 0 until computed; dq, dk, dv only with a backward. */
     double mag_o, mag_dq, mag_dk, mag_dv;

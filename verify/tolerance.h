@@ -42,7 +42,7 @@ double tol_vs_baseline(double baseline_err, double magnitude_ratio);
  * backward (dP = dO . v, then the sum over keys) that first-order n*u does not separate.
  * The scale is the sum of |terms|, not |result|: the errors are measured relative to
  * max|ref|, so the bound is multiplied by magnitude_ratio = max M / max|ref|, M the
- * float64 magnitude of each element (ca_ref_magnitude: the same sums over |terms|).
+ * float64 magnitude of each element (problem.c: the reference's sums over |terms|).
  * Where nothing cancels the ratio is ~1; where the terms of dq or dk cancel
  * (sum_j dS_ij = 0) the result is far smaller than its rounding error, e.g. a near
  * one-hot softmax at logits x1e4 makes the exact dS ~1e-9 of its terms (seen: causal
