@@ -439,3 +439,63 @@ const ca_impl mutant_lse_off_1e3 = {
 const ca_impl mutant_lse_off_1e1 = {
     .name = "lse_off_1e-1", .description = "causal lse + 1e-1", .causal_fwd = lse_1em1_fwd,
 };
+
+/* ---- non-finite inputs ------------------------------------------------------------- */
+
+/* Causal row i as a sum over all N keys with the weights of keys j > i set to 0: exact
+ * for finite inputs (adding 0 * v_j changes nothing), but 0 * Inf or 0 * NaN in a later
+ * key's value leaks into rows that never attend to it. */
+static ca_status leak_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, float *o, float *lse)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d;
+    const float s = 1.0f / sqrtf((float)d);
+    float *w = malloc((size_t)n * sizeof *w);
+    if (!w) return CA_ERR_NOMEM;
+    for (int h = 0; h < sh.heads; h++)
+        for (int i = 0; i < n; i++) {
+            const size_t hb = (size_t)h * n * d;
+            float m = -INFINITY, l = 0.0f, *oi = o + hb + (size_t)i * d;
+            for (int j = 0; j <= i; j++) {
+                float dot = 0.0f;
+                for (int c = 0; c < d; c++) dot += q[hb + (size_t)i * d + c] * k[hb + (size_t)j * d + c];
+                w[j] = s * dot;
+                if (w[j] > m) m = w[j];
+            }
+            for (int j = 0; j < n; j++) {
+                w[j] = j <= i ? expf(w[j] - m) : 0.0f;
+                l += w[j];
+            }
+            memset(oi, 0, (size_t)d * sizeof *oi);
+            for (int j = 0; j < n; j++) /* the bug: j up to N, not i */
+                for (int c = 0; c < d; c++) oi[c] += w[j] * v[hb + (size_t)j * d + c];
+            for (int c = 0; c < d; c++) oi[c] /= l;
+            lse[(size_t)h * n + i] = m + logf(l);
+        }
+    free(w);
+    return CA_OK;
+}
+
+const ca_impl mutant_mask_leaks_nonfinite = {
+    .name = "mask_leaks_nonfinite", .description = "masked keys' values enter as 0 * v_j",
+    .causal_fwd = leak_fwd,
+};
+
+/* Non-finite outputs replaced by 0: finite where the reference is not. */
+static ca_status zeroed_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                            const float *v, float *o, float *lse)
+{
+    ca_status st = ca_impl_naive.causal_fwd(sh, ex, q, k, v, o, lse);
+    const size_t rows = (size_t)sh.n * sh.heads;
+    for (size_t i = 0; st == CA_OK && i < rows * sh.d; i++)
+        if (!isfinite(o[i])) o[i] = 0.0f;
+    for (size_t i = 0; st == CA_OK && i < rows; i++)
+        if (!isfinite(lse[i])) lse[i] = 0.0f;
+    return st;
+}
+
+const ca_impl mutant_nonfinite_zeroed = {
+    .name = "nonfinite_zeroed", .description = "non-finite outputs replaced by 0",
+    .causal_fwd = zeroed_fwd,
+};

@@ -20,5 +20,7 @@ extern const ca_impl mutant_decode_one_key_short; /* decode step t attends keys 
 extern const ca_impl mutant_nan_output;          /* NaN in the last element of every o */
 extern const ca_impl mutant_lse_off_1e3;         /* causal lse + 1e-3 */
 extern const ca_impl mutant_lse_off_1e1;         /* causal lse + 1e-1 */
+extern const ca_impl mutant_mask_leaks_nonfinite; /* causal row i adds 0 * v_j for j > i */
+extern const ca_impl mutant_nonfinite_zeroed;    /* NaN/Inf outputs replaced by 0 */
 
 #endif

@@ -181,3 +181,23 @@ Test(mutants, lse_offset_rejected, .timeout = 120)
                                                       .inputs = 1ull << IN_LOGITS_1E4});
     expect_cell(&res, CA_CAUSAL_FWD, CHK_EXTREME, CELL_FAIL);
 }
+
+/* Non-finite inputs: every output must be non-finite exactly where the reference is.
+ * Both mutants are exact on finite inputs (vs_ref passes); only NaN/Inf expose them. */
+Test(mutants, mask_leaks_nonfinite_rejected_by_nonfinite_inputs, .timeout = 120)
+{
+    impl_result res = run_with(&mutant_mask_leaks_nonfinite,
+                               (verify_opts){.checks = ONLY(CHK_REF) | ONLY(CHK_EXTREME),
+                                             .inputs = 1ull << EXTREME_NONFINITE});
+    expect_cell(&res, CA_CAUSAL_FWD, CHK_EXTREME, CELL_FAIL);
+    expect_cell(&res, CA_CAUSAL_FWD, CHK_REF, CELL_PASS);
+}
+
+Test(mutants, nonfinite_zeroed_rejected_by_nonfinite_inputs, .timeout = 120)
+{
+    impl_result res = run_with(&mutant_nonfinite_zeroed,
+                               (verify_opts){.checks = ONLY(CHK_REF) | ONLY(CHK_EXTREME),
+                                             .inputs = 1ull << EXTREME_NONFINITE});
+    expect_cell(&res, CA_CAUSAL_FWD, CHK_EXTREME, CELL_FAIL);
+    expect_cell(&res, CA_CAUSAL_FWD, CHK_REF, CELL_PASS);
+}
