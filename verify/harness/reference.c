@@ -52,10 +52,11 @@ static double dotd(const double *a, const double *b, int d)
  * formula does not have. Two rows need a rule of their own, where the shifted form
  * m + log(sum exp(S - m)) would read -Inf - -Inf or +Inf - +Inf (NaN):
  *   every logit -Inf: lse = log(0) = -Inf, and P = 0/0 = NaN (no distribution);
- *   a logit +Inf:     lse = +Inf, and P = NaN on the whole row: Inf/Inf has no value,
- *                     and weights of 0 for the finite keys would be a limit no float
- *                     evaluation reaches (the shifted form gives them exp(S - NaN)),
- *                     demanding finite dv where every implementation has NaN.
+ *   a logit +Inf:     lse = +Inf, and P = NaN on the whole row: the distribution is
+ *                     Inf/Inf, undefined, and so is everything computed from it. Weights
+ *                     of 0 for the other keys (what exp(S_j - lse) gives with the exact
+ *                     lse) would make their dv finite, a gradient through an undefined
+ *                     softmax; the standard shifted form (naive) gives NaN there too.
  * lse takes the value the mathematics has; it is non-finite as the shifted form's NaN
  * was, which is all the checks compare where the reference is non-finite. */
 static double row_probs(int d, int len, const double *q, const double *k, double *p)
