@@ -6,6 +6,9 @@
 
 CC       ?= gcc
 SANITIZE ?= 0
+TSAN     ?= 0
+TSAN_CC  ?= clang-14
+ARCHER   ?= /usr/lib/llvm-14/lib/libarcher.so
 QUICK    ?= 0
 IMPL     ?=
 THREADS  ?= 2
@@ -16,7 +19,16 @@ BLIS_INC  := /usr/include/$(MULTIARCH)/blis-openmp
 # exported only from it (docs/DESIGN.md §7).
 BLIS_LIB  := /usr/lib/$(MULTIARCH)/blis-openmp/libblis.a
 
-ifeq ($(SANITIZE),1)
+ifeq ($(TSAN),1)
+# ThreadSanitizer needs an OpenMP runtime that tells it about its barriers: clang's
+# libomp with the Archer tool (both in Debian 12's clang-14 / libomp-14-dev). gcc's
+# libgomp is not instrumented, so under gcc every barrier-ordered access is a "race"
+# (see `make tsan`).
+CC       := $(TSAN_CC)
+BUILD    := build-tsan
+OPT      := -O1 -g -march=native -fno-omit-frame-pointer -fsanitize=thread
+LDSAN    := -fsanitize=thread
+else ifeq ($(SANITIZE),1)
 BUILD    := build-san
 OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 LDSAN    := -fsanitize=address,undefined
@@ -41,11 +53,13 @@ LIB       := $(BUILD)/libcubattn.a
 VERIFY_SRC:= $(sort $(wildcard verify/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 REPORT_SRC:= $(sort $(wildcard bench/report/*.c))
-TEST_SRC  := $(sort $(wildcard tests/*.c))
+# tests/tsan_drive.c is its own program (make tsan), not part of the Criterion suite.
+TSAN_DRIVE:= tests/tsan_drive.c
+TEST_SRC  := $(filter-out $(TSAN_DRIVE),$(sort $(wildcard tests/*.c)))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all deps lib verify test bench report clean
+.PHONY: all deps lib verify test tsan bench report clean
 all: deps $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/tests
 
 # ---- dependencies (docs/DESIGN.md §7) ---------------------------------------------------
@@ -124,13 +138,39 @@ verify: deps $(BUILD)/verify
 	  $(if $(filter 1,$(QUICK)),--quick) --summary results/verify.csv
 
 # LSAN_OPTIONS: suppresses one allocation Criterion itself never frees (tests/lsan.supp).
+# verify --quick runs last, so that a failing cell there leaves the other steps run.
 SAN_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report
 	$(SAN_ENV) ./$(BUILD)/tests --jobs 2
-	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
+	$(SAN_ENV) sh tests/verify_cli.sh $(BUILD)
 	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
 	sh tests/test-check-impls.sh "$(CC) $(CFLAGS)"
 	sh tests/test-install.sh "$(MAKE)" SANITIZE=$(SANITIZE) CC=$(CC)
+	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
+
+# ---- ThreadSanitizer -------------------------------------------------------------------
+# make tsan: every implementation's entry points at 2 and 4 threads under TSan (clang-14,
+# libomp + Archer), which must report nothing; then the planted dq race of tests/mutants.c,
+# which it must report (TSan exits 66), or a clean run would prove nothing. Not part of
+# make test: it needs clang-14 and libomp-14-dev, and takes about a minute.
+TSAN_PKGS := clang-14 libomp-14-dev
+TSAN_ENV  := TSAN_OPTIONS=ignore_noninstrumented_modules=1 OMP_TOOL_LIBRARIES=$(ARCHER)
+$(BUILD)/tsan_drive: $(call obj,$(TSAN_DRIVE) tests/mutants.c verify/problem.c) $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+tsan:
+	@if ! command -v $(TSAN_CC) >/dev/null || [ ! -f $(ARCHER) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TSAN_PKGS) >/dev/null || exit 1; \
+	  else echo "make tsan needs: sudo apt-get install -y $(TSAN_PKGS)"; exit 1; fi; \
+	fi
+	$(MAKE) --no-print-directory TSAN=1 deps build-tsan/tsan_drive
+	$(TSAN_ENV) ./build-tsan/tsan_drive 2>build-tsan/tsan.log || \
+	  { grep -A12 'WARNING: ThreadSanitizer' build-tsan/tsan.log | head -60; echo "tsan: races reported (build-tsan/tsan.log)"; exit 1; }
+	@$(TSAN_ENV) ./build-tsan/tsan_drive --mutant 2>build-tsan/tsan_mutant.log; rc=$$?; \
+	  if [ $$rc = 66 ] && grep -q 'WARNING: ThreadSanitizer: data race' build-tsan/tsan_mutant.log; then \
+	    echo "tsan: clean; the planted dq race is reported"; \
+	  else echo "tsan: FAIL: the planted dq race was not reported (exit $$rc)"; exit 1; fi
 
 # ---- benchmark and report (docs/DESIGN.md §5-6) ---------------------------------------------
 # make bench: the default sweep (every impl, op and pass, N 64..8192, THREADS threads, cells
@@ -167,7 +207,7 @@ report: $(BUILD)/report
 	./$(BUILD)/report --results results --plots plots --out REPORT.md
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan
 
 # ---- install: headers, libcubattn.a, libcubattn.so, cubattn.pc -------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=]: a program then builds with

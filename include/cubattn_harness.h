@@ -61,9 +61,9 @@ void ca_fill(float *x, size_t n, ca_dist dist, double scale, uint64_t seed, uint
 /* ---- the error metric -------------------------------------------------------------- */
 
 /* max|x - ref| / max|ref| over the elements where ref is finite (max|x| when those are
- * all zero); +inf when x is non-finite anywhere ref is finite, or differs in kind where
- * ref is not (a NaN for a NaN, the same infinity for an infinity): non-finite inputs must
- * give non-finite outputs exactly where, and as, the reference does. */
+ * all zero); +inf when x is non-finite anywhere ref is finite, or finite anywhere ref is
+ * not: non-finite inputs must give non-finite outputs exactly where the reference does
+ * (NaN and +-Inf not told apart). */
 double ca_rel_err(const float *x, const double *ref, size_t n);
 /* max|x - ref|, with the same rule for non-finite elements: for quantities judged by
  * absolute error (lse, a logarithm). */

@@ -2,7 +2,11 @@
  * its descriptor) and injects its one bug; scratch is malloc'd, which test code may do. */
 #include "mutants.h"
 
+#include "flash.h"
+#include "regtile.h"
+
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,4 +238,271 @@ static ca_status flaky_fwd(ca_shape sh, const ca_exec *ex, const float *q, const
 const ca_impl mutant_nondeterministic = {
     .name = "nondeterministic", .description = "output varies by one ulp between calls",
     .full_fwd = flaky_fwd,
+};
+
+/* ---- a data race: omp's causal backward without its per-thread dq partials ---------- */
+
+/* Per thread: kernel scratch; per head: packed K^T, V^T and D (omp.c's layout). */
+static size_t race_head_floats(ca_shape sh)
+{
+    return 2 * regt_packed_floats((size_t)sh.n, (size_t)sh.d) +
+           regt_tiles((size_t)sh.n) * REGT_B;
+}
+
+static size_t race_workspace(ca_entry e, ca_shape sh, int threads)
+{
+    if (e != CA_CAUSAL_BWD) return 0;
+    return ((size_t)threads * flash_scratch_floats(&regt_ops) +
+            (size_t)sh.heads * race_head_floats(sh)) * sizeof(float);
+}
+
+static ca_status race_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, float *o, float *lse)
+{
+    return ca_impl_naive.causal_fwd(sh, ex, q, k, v, o, lse);
+}
+
+/* omp.c's causal backward (key tiles paired j, nT-1-j, split statically), except that
+ * every thread adds its dS K products straight into the shared dq: two threads whose
+ * key tiles are seen by the same query rows read-modify-write the same dq elements. */
+static ca_status race_bwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, const float *o, const float *lse,
+                          const float *dout, float *dq, float *dk, float *dv)
+{
+    const int n = sh.n, d = sh.d, nT = (int)regt_tiles((size_t)n);
+    const size_t hs = (size_t)n * d, pk = regt_packed_floats((size_t)n, (size_t)d);
+    const size_t scratch_floats = flash_scratch_floats(&regt_ops);
+    const int per_head = (nT + 1) / 2, items = per_head * sh.heads;
+    float *heads = (float *)ex->ws + (size_t)ex->threads * scratch_floats;
+    const size_t hstride = race_head_floats(sh);
+#pragma omp parallel num_threads(ex->threads)
+    {
+        float *scratch = (float *)ex->ws + (size_t)omp_get_thread_num() * scratch_floats;
+#pragma omp for schedule(static)
+        for (int h = 0; h < sh.heads; h++) {
+            float *kt = heads + h * hstride, *vt = kt + pk, *D = vt + pk;
+            regt_pack(n, d, k + h * hs, kt);
+            regt_pack(n, d, v + h * hs, vt);
+            flash_seq s = {.nq = n, .nk = n, .d = d, .causal = 1, .q = q + h * hs,
+                           .k = k + h * hs, .v = v + h * hs, .kp = kt, .vp = vt,
+                           .fo = o + h * hs, .dout = dout + h * hs, .D = D};
+            flash_delta(&regt_ops, &s, scratch);
+            memset(dq + h * hs, 0, hs * sizeof *dq);
+            memset(dk + h * hs, 0, hs * sizeof *dk);
+            memset(dv + h * hs, 0, hs * sizeof *dv);
+        }
+#pragma omp for schedule(static)
+        for (int it = 0; it < items; it++) {
+            const int h = it / per_head, p = it % per_head;
+            float *kt = heads + h * hstride, *vt = kt + pk, *D = vt + pk;
+            flash_seq s = {.nq = n, .nk = n, .d = d, .causal = 1, .q = q + h * hs,
+                           .k = k + h * hs, .v = v + h * hs, .kp = kt, .vp = vt,
+                           .flse = lse + (size_t)h * n, .dout = dout + h * hs, .D = D};
+            const int tl[2] = {p, nT - 1 - p};
+            for (int x = 0; x < 2; x++) {
+                if (x == 1 && tl[1] == tl[0]) continue;
+                const int k0 = tl[x] * REGT_B, nk = n - k0 < REGT_B ? n - k0 : REGT_B;
+                flash_bwd_block(&regt_ops, &s, k0, nk, dq + h * hs, /* the bug */
+                                dk + h * hs, dv + h * hs, scratch);
+            }
+        }
+    }
+    return CA_OK;
+}
+
+const ca_impl mutant_dq_race = {
+    .name = "dq_race", .description = "threads add into the shared dq without partials",
+    .workspace = race_workspace,
+    .causal_fwd = race_fwd, .causal_bwd = race_bwd,
+};
+
+/* ---- naive-like mutants: every entry point is naive's but one ------------------------ */
+
+/* Forwarders to naive, so that a mutant can stand in for the whole baseline. */
+#define NAIVE_FWD(name)                                                                   \
+    static ca_status name##_as_naive(ca_shape sh, const ca_exec *ex, const float *q,      \
+                                     const float *k, const float *v, float *o, float *lse) \
+    {                                                                                     \
+        return ca_impl_naive.name(sh, ex, q, k, v, o, lse);                               \
+    }
+#define NAIVE_BWD(name)                                                                   \
+    static ca_status name##_as_naive(ca_shape sh, const ca_exec *ex, const float *q,      \
+                                     const float *k, const float *v, const float *o,      \
+                                     const float *lse, const float *dout, float *dq,      \
+                                     float *dk, float *dv)                                \
+    {                                                                                     \
+        return ca_impl_naive.name(sh, ex, q, k, v, o, lse, dout, dq, dk, dv);             \
+    }
+NAIVE_FWD(causal_fwd)
+NAIVE_FWD(full_fwd)
+NAIVE_FWD(cubic_fwd)
+NAIVE_FWD(shared_fwd)
+NAIVE_BWD(causal_bwd)
+NAIVE_BWD(cubic_bwd)
+NAIVE_BWD(shared_bwd)
+
+static ca_status decode_as_naive(ca_shape sh, const ca_exec *ex, int t, const float *q_t,
+                                 const float *k_t, const float *v_t, float *k_cache,
+                                 float *v_cache, float *o_t, float *lse_t)
+{
+    return ca_impl_naive.decode_step(sh, ex, t, q_t, k_t, v_t, k_cache, v_cache, o_t, lse_t);
+}
+
+/* Step t appends k_t, v_t but attends over cache rows 0..t-1 only (step 0 over row 0):
+ * the token's own key is left out. */
+static ca_status short_step(ca_shape sh, const ca_exec *ex, int t, const float *q_t,
+                            const float *k_t, const float *v_t, float *k_cache,
+                            float *v_cache, float *o_t, float *lse_t)
+{
+    if (t == 0) return decode_as_naive(sh, ex, t, q_t, k_t, v_t, k_cache, v_cache, o_t, lse_t);
+    const size_t d = (size_t)sh.d, n = (size_t)sh.n;
+    for (int h = 0; h < sh.heads; h++) {
+        memcpy(k_cache + (h * n + (size_t)t) * d, k_t + h * d, d * sizeof *k_cache);
+        memcpy(v_cache + (h * n + (size_t)t) * d, v_t + h * d, d * sizeof *v_cache);
+    }
+    /* Naive at step t-1 rewrites row t-1 with the values it already holds, then attends
+     * over rows 0..t-1: the bug. */
+    float *prev = malloc(2 * (size_t)sh.heads * d * sizeof *prev);
+    if (!prev) return CA_ERR_NOMEM;
+    for (int h = 0; h < sh.heads; h++) {
+        memcpy(prev + h * d, k_cache + (h * n + (size_t)t - 1) * d, d * sizeof *prev);
+        memcpy(prev + (sh.heads + h) * d, v_cache + (h * n + (size_t)t - 1) * d, d * sizeof *prev);
+    }
+    ca_status st = ca_impl_naive.decode_step(sh, ex, t - 1, q_t, prev, prev + (size_t)sh.heads * d,
+                                             k_cache, v_cache, o_t, lse_t);
+    free(prev);
+    return st;
+}
+
+const ca_impl mutant_decode_one_key_short = {
+    .name = "decode_one_key_short",
+    .description = "naive, but a decode step leaves its own key out",
+    .causal_fwd = causal_fwd_as_naive, .causal_bwd = causal_bwd_as_naive,
+    .full_fwd = full_fwd_as_naive, .decode_step = short_step,
+    .cubic_fwd = cubic_fwd_as_naive, .cubic_bwd = cubic_bwd_as_naive,
+    .shared_fwd = shared_fwd_as_naive, .shared_bwd = shared_bwd_as_naive,
+};
+
+/* NaN in the last element of o (last head, last row, last column) of every forward, and
+ * of the last decode step: the same element of each side of every equivalence. */
+static void nan_last(float *o, size_t elems) { o[elems - 1] = NAN; }
+
+#define NAN_FWD(name, rows)                                                               \
+    static ca_status name##_nan(ca_shape sh, const ca_exec *ex, const float *q,           \
+                                const float *k, const float *v, float *o, float *lse)     \
+    {                                                                                     \
+        ca_status st = ca_impl_naive.name(sh, ex, q, k, v, o, lse);                       \
+        if (st == CA_OK) nan_last(o, (rows) * sh.d * sh.heads);                            \
+        return st;                                                                        \
+    }
+NAN_FWD(causal_fwd, (size_t)sh.n)
+NAN_FWD(full_fwd, (size_t)sh.n)
+NAN_FWD(cubic_fwd, ca_packed_rows((size_t)sh.n))
+NAN_FWD(shared_fwd, ca_packed_rows((size_t)sh.n))
+
+static ca_status nan_step(ca_shape sh, const ca_exec *ex, int t, const float *q_t,
+                          const float *k_t, const float *v_t, float *k_cache, float *v_cache,
+                          float *o_t, float *lse_t)
+{
+    ca_status st = decode_as_naive(sh, ex, t, q_t, k_t, v_t, k_cache, v_cache, o_t, lse_t);
+    if (st == CA_OK && t == sh.n - 1) nan_last(o_t, (size_t)sh.d * sh.heads);
+    return st;
+}
+
+const ca_impl mutant_nan_output = {
+    .name = "nan_output", .description = "naive, with NaN in the last element of o",
+    .causal_fwd = causal_fwd_nan, .causal_bwd = causal_bwd_as_naive,
+    .full_fwd = full_fwd_nan, .decode_step = nan_step,
+    .cubic_fwd = cubic_fwd_nan, .cubic_bwd = cubic_bwd_as_naive,
+    .shared_fwd = shared_fwd_nan, .shared_bwd = shared_bwd_as_naive,
+};
+
+/* lse off by a constant: an absolute error that a relative one would shrink away at
+ * large logits. */
+static ca_status lse_shifted(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                             const float *v, float *o, float *lse, float shift)
+{
+    ca_status st = ca_impl_naive.causal_fwd(sh, ex, q, k, v, o, lse);
+    for (size_t i = 0; st == CA_OK && i < (size_t)sh.n * sh.heads; i++) lse[i] += shift;
+    return st;
+}
+
+static ca_status lse_1em3_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                              const float *v, float *o, float *lse)
+{
+    return lse_shifted(sh, ex, q, k, v, o, lse, 1e-3f);
+}
+
+static ca_status lse_1em1_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                              const float *v, float *o, float *lse)
+{
+    return lse_shifted(sh, ex, q, k, v, o, lse, 1e-1f);
+}
+
+const ca_impl mutant_lse_off_1e3 = {
+    .name = "lse_off_1e-3", .description = "causal lse + 1e-3", .causal_fwd = lse_1em3_fwd,
+};
+
+const ca_impl mutant_lse_off_1e1 = {
+    .name = "lse_off_1e-1", .description = "causal lse + 1e-1", .causal_fwd = lse_1em1_fwd,
+};
+
+/* ---- non-finite inputs ------------------------------------------------------------- */
+
+/* Causal row i as a sum over all N keys with the weights of keys j > i set to 0: exact
+ * for finite inputs (adding 0 * v_j changes nothing), but 0 * Inf or 0 * NaN in a later
+ * key's value leaks into rows that never attend to it. */
+static ca_status leak_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, float *o, float *lse)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d;
+    const float s = 1.0f / sqrtf((float)d);
+    float *w = malloc((size_t)n * sizeof *w);
+    if (!w) return CA_ERR_NOMEM;
+    for (int h = 0; h < sh.heads; h++)
+        for (int i = 0; i < n; i++) {
+            const size_t hb = (size_t)h * n * d;
+            float m = -INFINITY, l = 0.0f, *oi = o + hb + (size_t)i * d;
+            for (int j = 0; j <= i; j++) {
+                float dot = 0.0f;
+                for (int c = 0; c < d; c++) dot += q[hb + (size_t)i * d + c] * k[hb + (size_t)j * d + c];
+                w[j] = s * dot;
+                if (w[j] > m) m = w[j];
+            }
+            for (int j = 0; j < n; j++) {
+                w[j] = j <= i ? expf(w[j] - m) : 0.0f;
+                l += w[j];
+            }
+            memset(oi, 0, (size_t)d * sizeof *oi);
+            for (int j = 0; j < n; j++) /* the bug: j up to N, not i */
+                for (int c = 0; c < d; c++) oi[c] += w[j] * v[hb + (size_t)j * d + c];
+            for (int c = 0; c < d; c++) oi[c] /= l;
+            lse[(size_t)h * n + i] = m + logf(l);
+        }
+    free(w);
+    return CA_OK;
+}
+
+const ca_impl mutant_mask_leaks_nonfinite = {
+    .name = "mask_leaks_nonfinite", .description = "masked keys' values enter as 0 * v_j",
+    .causal_fwd = leak_fwd,
+};
+
+/* Non-finite outputs replaced by 0: finite where the reference is not. */
+static ca_status zeroed_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                            const float *v, float *o, float *lse)
+{
+    ca_status st = ca_impl_naive.causal_fwd(sh, ex, q, k, v, o, lse);
+    const size_t rows = (size_t)sh.n * sh.heads;
+    for (size_t i = 0; st == CA_OK && i < rows * sh.d; i++)
+        if (!isfinite(o[i])) o[i] = 0.0f;
+    for (size_t i = 0; st == CA_OK && i < rows; i++)
+        if (!isfinite(lse[i])) lse[i] = 0.0f;
+    return st;
+}
+
+const ca_impl mutant_nonfinite_zeroed = {
+    .name = "nonfinite_zeroed", .description = "non-finite outputs replaced by 0",
+    .causal_fwd = zeroed_fwd,
 };

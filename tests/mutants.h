@@ -14,5 +14,13 @@ extern const ca_impl mutant_decode_no_append;   /* decode never writes k_t, v_t 
 extern const ca_impl mutant_nondeterministic;   /* output varies by one ulp between calls */
 extern const ca_impl mutant_skips_last_head;    /* the last head's outputs never written */
 extern const ca_impl mutant_exp_no_max_shift;   /* softmax without the max shift: overflows */
+extern const ca_impl mutant_dq_race;            /* causal bwd threads race on the shared dq */
+/* Naive-like (naive's entry points but one), so they can stand in for the baseline. */
+extern const ca_impl mutant_decode_one_key_short; /* decode step t attends keys 0..t-1 */
+extern const ca_impl mutant_nan_output;          /* NaN in the last element of every o */
+extern const ca_impl mutant_lse_off_1e3;         /* causal lse + 1e-3 */
+extern const ca_impl mutant_lse_off_1e1;         /* causal lse + 1e-1 */
+extern const ca_impl mutant_mask_leaks_nonfinite; /* causal row i adds 0 * v_j for j > i */
+extern const ca_impl mutant_nonfinite_zeroed;    /* NaN/Inf outputs replaced by 0 */
 
 #endif

@@ -11,7 +11,7 @@
 Test(reference, gradient_check_passes, .timeout = 60)
 {
     cell cells[CA_ENTRY_COUNT];
-    cr_assert_eq(verify_reference_gradients(cells, NULL), 0);
+    cr_assert_eq(verify_reference_gradients(cells, 0, NULL), 0);
     cr_assert_eq(cells[CA_CAUSAL_BWD].st, CELL_PASS, "%s", cells[CA_CAUSAL_BWD].note);
     cr_assert_eq(cells[CA_CUBIC_BWD].st, CELL_PASS, "%s", cells[CA_CUBIC_BWD].note);
     cr_assert_eq(cells[CA_SHARED_BWD].st, CELL_PASS, "%s", cells[CA_SHARED_BWD].note);
@@ -94,4 +94,28 @@ Test(reference, cubic_prefix_is_full_pass)
         }
     }
     free(q); free(k); free(v); free(o); free(l);
+}
+
+/* Non-finite logits (reference.c, row_probs): a -Inf logit masks its key; every logit
+ * -Inf gives lse = -Inf and no distribution; a +Inf logit gives lse = +Inf. d = 1, so
+ * S_0j = q k_j. */
+Test(reference, nonfinite_logits)
+{
+    ca_shape sh = {3, 1, 1};
+    double q[3] = {1.0, 1.0, 1.0}, v[3] = {3.0, 5.0, 7.0}, o[3], lse[3];
+    double k_masked[3] = {0.5, -INFINITY, 1.5};
+    cr_assert_eq(ca_ref_fwd(CA_FULL_FWD, sh, q, k_masked, v, o, lse), CA_OK);
+    double p0 = exp(0.5) / (exp(0.5) + exp(1.5));
+    cr_assert_float_eq(o[0], p0 * 3.0 + (1 - p0) * 7.0, 1e-14); /* key 1 left out */
+    cr_assert_float_eq(lse[0], log(exp(0.5) + exp(1.5)), 1e-14);
+
+    double k_none[3] = {-INFINITY, -INFINITY, -INFINITY};
+    cr_assert_eq(ca_ref_fwd(CA_FULL_FWD, sh, q, k_none, v, o, lse), CA_OK);
+    cr_assert(isinf(lse[0]) && lse[0] < 0, "lse of no keys is log 0, got %g", lse[0]);
+    cr_assert(isnan(o[0]));
+
+    double k_top[3] = {0.5, INFINITY, 1.5};
+    cr_assert_eq(ca_ref_fwd(CA_FULL_FWD, sh, q, k_top, v, o, lse), CA_OK);
+    cr_assert(isinf(lse[0]) && lse[0] > 0, "got %g", lse[0]);
+    cr_assert(isnan(o[0]));
 }

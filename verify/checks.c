@@ -9,7 +9,9 @@
 
 #include <limits.h>
 #include <math.h>
+#include <omp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,11 +41,39 @@ static double ratio(double err, double tol)
     return tol > 0.0 ? err / tol : (err > 0.0 ? INFINITY : 0.0);
 }
 
+/* Where every failing case is reported as it happens (verify_opts.verbose), or NULL:
+ * a cell keeps only its first failure. The results of the run, to name a cell's owner. */
+static FILE *fail_log;
+static const impl_result *log_res;
+static int log_count;
+
+static void log_failure(const cell *c, const char *fmt, va_list ap)
+{
+    const char *impl = "?", *entry = "?", *check = "?";
+    for (int i = 0; i < log_count; i++) {
+        const cell *first = &log_res[i].cells[0][0];
+        if (c < first || c >= first + CA_ENTRY_COUNT * CHK_COUNT) continue;
+        const ptrdiff_t at = c - first;
+        impl = log_res[i].impl->name;
+        entry = ca_entry_name((ca_entry)(at / CHK_COUNT));
+        check = check_name((check_kind)(at % CHK_COUNT));
+    }
+    fprintf(fail_log, "verify: FAIL %s %s %s: ", impl, entry, check);
+    vfprintf(fail_log, fmt, ap);
+    fputc('\n', fail_log);
+}
+
 /* Records one case: passes when err <= tol, both finite (an infinite tolerance would
  * accept anything, a non-finite error is a broken output). */
 static void cell_record(cell *c, double err, double tol, const char *fmt, ...)
 {
     int ok = isfinite(err) && isfinite(tol) && err <= tol;
+    if (!ok && fail_log) {
+        va_list ap;
+        va_start(ap, fmt);
+        log_failure(c, fmt, ap);
+        va_end(ap);
+    }
     if (c->cases == 0 || ratio(err, tol) > ratio(c->err, c->tol)) {
         c->err = err;
         c->tol = tol;
@@ -88,6 +118,23 @@ static void set_note(cell *c, const char *fmt, ...)
 enum { T_O, T_LSE, T_DQ, T_DK, T_DV, T_COUNT };
 static const char *const tensor_names[T_COUNT] = {"o", "lse", "dq", "dk", "dv"};
 
+static const float *out_tensor(const tensors *t, int k)
+{
+    const float *x[T_COUNT] = {t->o, t->lse, t->dq, t->dk, t->dv};
+    return x[k];
+}
+
+static const double *ref_tensor(const problem *p, int k)
+{
+    const double *x[T_COUNT] = {p->ro, p->rlse, p->rdq, p->rdk, p->rdv};
+    return x[k];
+}
+
+static size_t tensor_elems(const problem *p, int k)
+{
+    return k == T_O ? p->out_elems : k == T_LSE ? p->lse_elems : p->in_elems;
+}
+
 static void tensor_errors(const problem *p, const tensors *t, int with_bwd, double err[T_COUNT])
 {
     err[T_O] = ca_rel_err(t->o, p->ro, p->out_elems);
@@ -101,6 +148,51 @@ static void tensor_errors(const problem *p, const tensors *t, int with_bwd, doub
     err[T_DV] = ca_rel_err(t->dv, p->rdv, p->in_elems);
 }
 
+/* Where tensor k is non-finite and the reference is not, or the other way round: the
+ * counts and the first such element as (head, row, column), for the failure note. */
+static void describe_mismatch(char *buf, size_t len, const problem *p, const tensors *t, int k)
+{
+    const float *x = out_tensor(t, k);
+    const double *ref = ref_tensor(p, k);
+    const size_t n = tensor_elems(p, k), w = k == T_LSE ? 1 : (size_t)p->sh.d;
+    const size_t per_head = n / (size_t)p->sh.heads;
+    size_t bad_nf = 0, bad_f = 0, first = n;
+    for (size_t i = 0; i < n; i++) {
+        int xf = isfinite(x[i]) != 0, rf = isfinite(ref[i]) != 0;
+        if (xf == rf) continue;
+        if (first == n) first = i;
+        if (rf) bad_nf++;
+        else bad_f++;
+    }
+    if (first == n) {
+        buf[0] = '\0';
+        return;
+    }
+    snprintf(buf, len, " (%zu non-finite where the reference is finite, %zu finite where it is "
+             "not; first: head %zu row %zu col %zu)", bad_nf, bad_f, first / per_head,
+             first % per_head / w, first % w);
+}
+
+/* max|x| over the finite elements (the denominator of ca_rel_err). */
+static double max_finite(const double *x, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i])) m = fmax(m, fabs(x[i]));
+    return m;
+}
+
+/* The magnitude of tensor k in the units of its metric (tolerance.h): max M / max|ref|
+ * for the relative errors (with max|ref| = 0, ca_rel_err is max|x| itself, held to the
+ * magnitude); max|lse| for lse, whose error is absolute. */
+static double magnitude_ratio(const problem *p, int k)
+{
+    const double mag[T_COUNT] = {p->mag_o, 0.0, p->mag_dq, p->mag_dk, p->mag_dv};
+    double m = max_finite(ref_tensor(p, k), tensor_elems(p, k));
+    if (k == T_LSE) return m;
+    return m > 0.0 ? mag[k] / m : mag[k];
+}
+
 /* Longest float32 sum behind the tensors of an operator: keys per row, d per dot
  * product, and rows per dK/dV column (for cubic_shared, every (t, i) row with t >= j). */
 static size_t longest_sum(const problem *p, int bwd)
@@ -110,14 +202,33 @@ static size_t longest_sum(const problem *p, int bwd)
     return rows > d ? rows : d;
 }
 
-static void record_tensors(cell *c, const double err[T_COUNT], const double tol[T_COUNT],
-                           int from, int to, const char *label)
+/* The baseline's own bound on tensor k of p. */
+static double naive_tol(const problem *p, int k)
+{
+    if (k >= T_DQ && problem_bwd(p) == CA_NO_ENTRY) return NAN;
+    /* lse's bound is absolute already */
+    return tol_naive_bound(longest_sum(p, k >= T_DQ), p->max_abs_logit,
+                           k == T_LSE ? 1.0 : magnitude_ratio(p, k));
+}
+
+/* What an implementation is held to on tensor k of p, given the baseline's error. */
+static double baseline_tol(const problem *p, int k, double base)
+{
+    if (k >= T_DQ && problem_bwd(p) == CA_NO_ENTRY) return NAN;
+    return tol_vs_baseline(base, magnitude_ratio(p, k));
+}
+
+static void record_tensors(cell *c, const problem *p, const tensors *t,
+                           const double err[T_COUNT], const double tol[T_COUNT], int from,
+                           int to, const char *label)
 {
     int worst = from;
     for (int i = from; i < to; i++)
         if (ratio(err[i], tol[i]) > ratio(err[worst], tol[worst])) worst = i;
-    cell_record(c, err[worst], tol[worst], "%s: %s err %.3g > tol %.3g", label,
-                tensor_names[worst], err[worst], tol[worst]);
+    char why[160] = "";
+    if (isinf(err[worst])) describe_mismatch(why, sizeof why, p, t, worst);
+    cell_record(c, err[worst], tol[worst], "%s: %s err %.3g > tol %.3g%s", label,
+                tensor_names[worst], err[worst], tol[worst], why);
 }
 
 /* The baseline's error per tensor: the worst of naive over BASELINE_ORDERINGS orderings
@@ -135,19 +246,29 @@ static ca_status baseline_errors(const problem *p, const ca_impl *naive, int thr
     return CA_OK;
 }
 
-/* Runs the baseline and every implementation on p (reference already computed). */
+/* Runs the baseline and every implementation on p (reference already computed). A case
+ * no implementation under test can run is recorded as not provided, baseline unrun. */
 static int compare_case(const problem *p, const ca_impl *naive, const ca_impl *const *impls,
                         int count, check_kind chk, int threads, impl_result *res,
                         const char *label)
 {
     const ca_entry fe = problem_fwd(p), be = problem_bwd(p);
     const int has_bwd = be != CA_NO_ENTRY;
+    int anyone = 0;
+    for (int i = 0; i < count; i++) anyone |= ca_impl_provides(impls[i], fe);
+    if (!anyone) {
+        for (int i = 0; i < count; i++) {
+            cell_error(&res[i].cells[fe][chk], CA_ERR_NOT_PROVIDED, label);
+            if (has_bwd) cell_error(&res[i].cells[be][chk], CA_ERR_NOT_PROVIDED, label);
+        }
+        return 0;
+    }
     tensors t;
     if (tensors_alloc(p, &t) != CA_OK) return -1;
     double base[T_COUNT];
     ca_status st = baseline_errors(p, naive, threads, has_bwd, &t, base);
     if (st != CA_OK) {
-        fprintf(stderr, "verify: the naive baseline failed on %s: %s\n", label,
+        fprintf(stderr, "verify: the baseline '%s' failed on %s: %s\n", naive->name, label,
                 ca_status_str(st));
         tensors_free(&t);
         return -1;
@@ -167,14 +288,29 @@ static int compare_case(const problem *p, const ca_impl *naive, const ca_impl *c
         if (has_bwd && !with_bwd) cell_error(&res[i].cells[be][chk], CA_ERR_NOT_PROVIDED, label);
         tensor_errors(p, &t, with_bwd, err);
         for (int k = 0; k < T_COUNT; k++)
-            tol[k] = impl == naive
-                         ? tol_naive_bound(longest_sum(p, k >= T_DQ), p->max_abs_logit)
-                         : tol_vs_baseline(base[k]);
-        record_tensors(&res[i].cells[fe][chk], err, tol, T_O, T_DQ, label);
-        if (with_bwd) record_tensors(&res[i].cells[be][chk], err, tol, T_DQ, T_COUNT, label);
+            tol[k] = impl == naive ? naive_tol(p, k) : baseline_tol(p, k, base[k]);
+        record_tensors(&res[i].cells[fe][chk], p, &t, err, tol, T_O, T_DQ, label);
+        if (with_bwd) record_tensors(&res[i].cells[be][chk], p, &t, err, tol, T_DQ, T_COUNT, label);
     }
     tensors_free(&t);
     return 0;
+}
+
+/* One case of the grid or the extreme inputs: build, reference, compare. */
+static int run_case(const ca_impl *naive, const ca_impl *const *impls, int count,
+                    check_kind chk, const verify_opts *o, impl_result *res, ca_op op,
+                    ca_shape sh, input_kind kind, const nonfinite *nf, uint64_t seed,
+                    const char *label)
+{
+    problem p;
+    int rc = -1;
+    if (problem_init(&p, op, sh, kind, o->seed + seed) == CA_OK) {
+        if (nf) problem_set_nonfinite(&p, *nf);
+        if (problem_reference(&p) == CA_OK)
+            rc = compare_case(&p, naive, impls, count, chk, o->threads, res, label);
+    }
+    problem_free(&p);
+    return rc;
 }
 
 static void progress(FILE *f, const char *fmt, ...)
@@ -203,6 +339,16 @@ static int grid_case_wanted(ca_op op, int n, int d)
     return 1;
 }
 
+/* Race-sized cases: one head and many 64-row key tiles, so that every thread of a
+ * threaded backward adds into query rows other threads add into too (a race there loses
+ * or reorders updates; see also check_determinism). The reference costs Theta(N^2 d) for
+ * causal; the per-prefix operators cost Theta(N^3 d) (about 10 s per case at N = 512,
+ * d = 3 here, 8x that at N = 1024), so they run N = 512 at d = 3 in the full grid only. */
+typedef struct big_case { int n, d; } big_case;
+static const big_case big_full[] = {{512, 64}, {1024, 64}};
+static const big_case big_quick[] = {{512, 16}, {1024, 16}};
+static const big_case big_prefix_full[] = {{512, 3}};
+
 static int check_grid(const ca_impl *naive, const ca_impl *const *impls, int count,
                       const verify_opts *o, impl_result *res)
 {
@@ -218,26 +364,45 @@ static int check_grid(const ca_impl *naive, const ca_impl *const *impls, int cou
             for (int b = 0; b < nd; b++) {
                 if (!grid_case_wanted(op, ns[a], ds[b])) continue;
                 ca_shape sh = {ns[a], ds[b], 1 + idx % 3}; /* 1, 2, 3 heads in turn */
-                problem p;
                 char label[96];
                 snprintf(label, sizeof label, "%s N=%d d=%d heads=%d", op_name(op), sh.n,
                          sh.d, sh.heads);
-                if (problem_init(&p, op, sh, IN_NORMAL, 1000 + idx) != CA_OK ||
-                    problem_reference(&p) != CA_OK ||
-                    compare_case(&p, naive, impls, count, CHK_REF, o->threads, res, label)) {
-                    problem_free(&p);
+                if (run_case(naive, impls, count, CHK_REF, o, res, op, sh, IN_NORMAL, NULL,
+                             1000 + idx, label))
                     return -1;
-                }
-                problem_free(&p);
                 idx++;
             }
+        /* The race-sized cases, for every operator with a backward. */
+        const int per_prefix = op_per_prefix(op), has_bwd = ca_op_get(op)->bwd != CA_NO_ENTRY;
+        const big_case *big = per_prefix ? (o->quick ? NULL : big_prefix_full)
+                                         : (o->quick ? big_quick : big_full);
+        int nbig = !has_bwd || !big ? 0
+                   : per_prefix     ? COUNT_OF(big_prefix_full)
+                   : o->quick       ? COUNT_OF(big_quick)
+                                    : COUNT_OF(big_full);
+        char big_note[96] = "";
+        for (int b = 0; b < nbig; b++) {
+            ca_shape sh = {big[b].n, big[b].d, 1};
+            char label[96];
+            snprintf(label, sizeof label, "%s N=%d d=%d heads=1", op_name(op), sh.n, sh.d);
+            progress(o->progress, "verify: vs_ref %s\n", label);
+            if (run_case(naive, impls, count, CHK_REF, o, res, op, sh, IN_NORMAL, NULL,
+                         1500 + b, label))
+                return -1;
+            size_t used = strlen(big_note);
+            snprintf(big_note + used, sizeof big_note - used, "%sN=%d d=%d", b ? ", " : "; heads=1 at ",
+                     sh.n, sh.d);
+        }
+        if (has_bwd && per_prefix)
+            snprintf(big_note + strlen(big_note), sizeof big_note - strlen(big_note), "%s",
+                     o->quick ? "; N>65 in the full grid only" : " (N=1024: reference too slow)");
         for (int i = 0; i < count; i++) {
-            set_note(&res[i].cells[ca_op_get(op)->fwd][CHK_REF], "%d shapes, N<=%d d<=%d%s",
-                     idx, ns[nn - 1], ds[nd - 1],
-                     op_per_prefix(op) && !o->quick
-                         ? " (N=257 at d=3,64)" : "");
-            if (ca_op_get(op)->bwd != CA_NO_ENTRY)
-                set_note(&res[i].cells[ca_op_get(op)->bwd][CHK_REF], "%d shapes", idx);
+            set_note(&res[i].cells[ca_op_get(op)->fwd][CHK_REF], "%d shapes, N<=%d d<=%d%s%s",
+                     idx + nbig, ns[nn - 1], ds[nd - 1],
+                     per_prefix && !o->quick ? " (N=257 at d=3,64)" : "", big_note);
+            if (has_bwd)
+                set_note(&res[i].cells[ca_op_get(op)->bwd][CHK_REF], "%d shapes%s", idx + nbig,
+                         big_note);
         }
     }
     return 0;
@@ -245,25 +410,63 @@ static int check_grid(const ca_impl *naive, const ca_impl *const *impls, int cou
 
 /* ---- §4.5: softmax-breaking inputs -------------------------------------------------- */
 
+/* Head dims of the extreme inputs: odd (a vector kernel's tail), the common 16, and the
+ * wide 64 and 128 (long dot products at logits x1e4). Non-finite inputs at an odd d and
+ * 16: their outcome is where NaN/Inf lands, which the tail and the body decide. */
+static const int extreme_d[] = {3, 16, 64, 128};
+static const int nonfinite_d[] = {3, 16};
+
+static int input_wanted(const verify_opts *o, int bit)
+{
+    return o->inputs == 0 || (o->inputs >> bit & 1u);
+}
+
 static int check_extreme(const ca_impl *naive, const ca_impl *const *impls, int count,
                          const verify_opts *o, impl_result *res)
 {
     for (int op = 0; op < CA_OP_COUNT; op++) {
         progress(o->progress, "verify: extreme %-12s\n", op_name(op));
         /* N = 65 crosses every power-of-two tile; the per-prefix ops use fewer rows. */
-        int n = op_per_prefix(op) ? 33 : 65;
+        const int n = op_per_prefix(op) ? 33 : 65;
+        const int has_bwd = ca_op_get(op)->bwd != CA_NO_ENTRY;
+        int cases = 0;
         for (int kind = IN_LOGITS_1E2; kind < IN_COUNT; kind++) {
-            ca_shape sh = {n, 16, 2};
-            problem p;
-            char label[96];
-            snprintf(label, sizeof label, "%s %s N=%d d=16", op_name(op), input_name(kind), n);
-            if (problem_init(&p, op, sh, kind, 2000 + kind) != CA_OK ||
-                problem_reference(&p) != CA_OK ||
-                compare_case(&p, naive, impls, count, CHK_EXTREME, o->threads, res, label)) {
-                problem_free(&p);
-                return -1;
+            if (!input_wanted(o, kind)) continue;
+            for (int di = 0; di < COUNT_OF(extreme_d); di++) {
+                ca_shape sh = {n, extreme_d[di], 2};
+                char label[96];
+                snprintf(label, sizeof label, "%s %s N=%d d=%d", op_name(op), input_name(kind),
+                         n, sh.d);
+                if (run_case(naive, impls, count, CHK_EXTREME, o, res, op, sh, kind, NULL,
+                             2000 + kind, label))
+                    return -1;
+                cases++;
             }
-            problem_free(&p);
+        }
+        if (input_wanted(o, EXTREME_NONFINITE))
+            for (int i = 0; i < NONFINITE_COUNT; i++) {
+                nonfinite nf = nonfinite_at(i);
+                if (nf.tensor == NF_DOUT && !has_bwd) continue; /* dO feeds only a backward */
+                for (int di = 0; di < COUNT_OF(nonfinite_d); di++) {
+                    ca_shape sh = {n, nonfinite_d[di], 2};
+                    char label[96], name[32];
+                    snprintf(label, sizeof label, "%s %s N=%d d=%d", op_name(op),
+                             nonfinite_name(nf, name, sizeof name), n, sh.d);
+                    if (run_case(naive, impls, count, CHK_EXTREME, o, res, op, sh, IN_NORMAL,
+                                 &nf, 2100 + i, label))
+                        return -1;
+                    cases++;
+                }
+            }
+        char note[160];
+        if (o->inputs)
+            snprintf(note, sizeof note, "%d cases (a subset of the input patterns)", cases);
+        else
+            snprintf(note, sizeof note, "%d cases: 5 patterns x d=3,16,64,128; NaN/+-Inf in "
+                     "q,k,v%s x element/row x d=3,16", cases, has_bwd ? ",dO" : "");
+        for (int i = 0; i < count; i++) {
+            set_note(&res[i].cells[ca_op_get(op)->fwd][CHK_EXTREME], "%s", note);
+            if (has_bwd) set_note(&res[i].cells[ca_op_get(op)->bwd][CHK_EXTREME], "%s", note);
         }
     }
     return 0;
@@ -278,8 +481,10 @@ static double loss(const problem *p, const float *o)
     return l;
 }
 
-/* Worst |fd - <grad, u>| / |<grad, u>| over several random directions u. */
-static ca_status own_fd(const problem *p, const ca_impl *impl, int threads, double *worst)
+/* Worst |fd - <grad, u>| / max(|<grad, u>|, ||grad||_2) over several random directions u
+ * (tolerance.h, FD_REL_TOL, says why the norm). */
+static ca_status own_fd(const problem *p, const ca_impl *impl, int threads, uint64_t seed,
+                        double *worst)
 {
     tensors t, tp;
     ca_status st = CA_ERR_NOMEM;
@@ -297,11 +502,12 @@ static ca_status own_fd(const problem *p, const ca_impl *impl, int threads, doub
     /* One direction per input tensor (u zero on the other two): in a direction over all
      * three, dv's share of <grad, u> would hide an error of a few percent in dq or dk. */
     for (int dir = 0; dir < 3; dir++) {
-        double an = 0.0;
+        double an = 0.0, gnorm = 0.0;
         for (int a = 0; a < 3; a++)
             for (size_t i = 0; i < n; i++) {
-                u[a * n + i] = a == dir ? (float)ca_draw(CA_DIST_NORMAL, 77, dir * n + i) : 0.0f;
+                u[a * n + i] = a == dir ? (float)ca_draw(CA_DIST_NORMAL, seed + 77, dir * n + i) : 0.0f;
                 an += (double)grad[a][i] * u[a * n + i];
+                if (a == dir) gnorm += (double)grad[a][i] * grad[a][i];
             }
         double lp = 0.0, lm = 0.0;
         for (int sign = 1; sign >= -1; sign -= 2) {
@@ -313,7 +519,7 @@ static ca_status own_fd(const problem *p, const ca_impl *impl, int threads, doub
             *(sign > 0 ? &lp : &lm) = loss(p, tp.o);
         }
         double fd = (lp - lm) / (2.0 * h);
-        double rel = fabs(fd - an) / fmax(fabs(an), 1e-30);
+        double rel = fabs(fd - an) / fmax(fmax(fabs(an), sqrt(gnorm)), 1e-30);
         if (!(rel <= *worst)) *worst = rel; /* NaN propagates as a failure */
     }
 out:
@@ -328,8 +534,11 @@ out_early:
 static void check_fd(const ca_impl *const *impls, int count, const verify_opts *o,
                      impl_result *res)
 {
-    /* N = 80 spans two 64-row tiles with a ragged edge, in every prefix longer than 64 too */
-    static const ca_shape shapes[] = {{17, 8, 2}, {5, 3, 1}, {80, 16, 1}};
+    /* N = 80 spans two 64-row tiles with a ragged edge, in every prefix longer than 64
+     * too; d = 1 and 3 leave only a vector kernel's tail; d = 64 and 128 are the widths
+     * the benchmark runs, with N past one tile. */
+    static const ca_shape shapes[] = {{17, 8, 2}, {5, 3, 1}, {80, 16, 1},
+                                      {9, 1, 2}, {70, 64, 1}, {66, 128, 1}};
     for (int op = 0; op < CA_OP_COUNT; op++) {
         ca_entry be = ca_op_get(op)->bwd;
         if (be == CA_NO_ENTRY) continue;
@@ -337,7 +546,7 @@ static void check_fd(const ca_impl *const *impls, int count, const verify_opts *
         for (int s = 0; s < COUNT_OF(shapes); s++) {
             ca_shape sh = shapes[s];
             problem p;
-            ca_status init = problem_init(&p, op, sh, IN_NORMAL, 3000 + s);
+            ca_status init = problem_init(&p, op, sh, IN_NORMAL, o->seed + 3000 + s);
             for (int i = 0; i < count && init != CA_OK; i++)
                 cell_error(&res[i].cells[be][CHK_FD], init, "own_fd setup");
             if (init != CA_OK) continue;
@@ -346,10 +555,12 @@ static void check_fd(const ca_impl *const *impls, int count, const verify_opts *
                 double worst = 0.0;
                 char label[96];
                 snprintf(label, sizeof label, "%s N=%d d=%d", op_name(op), sh.n, sh.d);
-                ca_status st = ca_impl_provides(impls[i], be) ? own_fd(&p, impls[i], o->threads, &worst)
-                                                              : CA_ERR_NOT_PROVIDED;
+                ca_status st = ca_impl_provides(impls[i], be)
+                                   ? own_fd(&p, impls[i], o->threads, o->seed, &worst)
+                                   : CA_ERR_NOT_PROVIDED;
                 if (st != CA_OK) cell_error(c, st, label);
                 else cell_record(c, worst, FD_REL_TOL, "%s: directional fd rel err %.3g", label, worst);
+                set_note(c, "%d shapes, d=1..128, a direction per input tensor", COUNT_OF(shapes));
             }
             problem_free(&p);
         }
@@ -382,21 +593,42 @@ static ca_status run_side(const problem *p, const ca_impl *impl, const ca_impl *
     ca_status st = tensors_alloc(p, &s->t);
     if (st != CA_OK) return st;
     if (impl == naive) {
-        s->tol_o = s->tol_lse = tol_naive_bound(longest_sum(p, 0), p->max_abs_logit);
+        s->tol_o = naive_tol(p, T_O);
+        s->tol_lse = naive_tol(p, T_LSE);
     } else {
         double base[T_COUNT];
         if ((st = baseline_errors(p, naive, threads, 0, &s->t, base)) != CA_OK) return st;
-        s->tol_o = tol_vs_baseline(base[T_O]);
-        s->tol_lse = tol_vs_baseline(base[T_LSE]);
+        s->tol_o = baseline_tol(p, T_O, base[T_O]);
+        s->tol_lse = baseline_tol(p, T_LSE, base[T_LSE]);
     }
     return problem_run(p, impl, threads, 0, &s->t);
 }
 
-static void record_equiv(cell *c, const float *a_o, const float *b_o, size_t no,
-                         const float *a_l, const float *b_l, size_t nl, double tol_o,
-                         double tol_lse, const char *label)
+/* The difference of two float32 results a, b of one exact quantity ref: +inf when either
+ * side is non-finite where ref is finite or finite where it is not (both sides are under
+ * test: a NaN in the same place on both is two failures, not an agreement); otherwise
+ * max|a - b| over ref's finite elements, divided by max|ref| there when rel (the
+ * tolerances are relative to max|ref|, so the triangle inequality of tolerance.h holds
+ * in these units). */
+static double equiv_diff(const float *a, const float *b, const double *ref, size_t n, int rel)
 {
-    double eo = ca_rel_diff(a_o, b_o, no), el = ca_abs_diff(a_l, b_l, nl);
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const int rf = isfinite(ref[i]) != 0;
+        if ((isfinite(a[i]) != 0) != rf || (isfinite(b[i]) != 0) != rf) return INFINITY;
+        if (!rf) continue;
+        num = fmax(num, fabs((double)a[i] - b[i]));
+        den = fmax(den, fabs(ref[i]));
+    }
+    return rel && den > 0.0 ? num / den : num;
+}
+
+/* ref_o, ref_l: the float64 reference of the quantity both sides compute. */
+static void record_equiv(cell *c, const float *a_o, const float *b_o, const double *ref_o,
+                         size_t no, const float *a_l, const float *b_l, const double *ref_l,
+                         size_t nl, double tol_o, double tol_lse, const char *label)
+{
+    double eo = equiv_diff(a_o, b_o, ref_o, no, 1), el = equiv_diff(a_l, b_l, ref_l, nl, 0);
     if (ratio(eo, tol_o) >= ratio(el, tol_lse))
         cell_record(c, eo, tol_o, "%s: o differs by %.3g > %.3g", label, eo, tol_o);
     else
@@ -405,12 +637,12 @@ static void record_equiv(cell *c, const float *a_o, const float *b_o, size_t no,
 
 /* causal training pass == token-by-token KV-cache decode */
 static ca_status equiv_decode(const ca_impl *impl, const ca_impl *naive, ca_shape sh,
-                              int threads, cell *c)
+                              int threads, uint64_t seed, cell *c)
 {
     problem pc, pd;
     side a = {0}, b = {0};
-    ca_status st = problem_init(&pc, CA_OP_CAUSAL, sh, IN_NORMAL, 4000);
-    if (st == CA_OK) st = problem_init(&pd, CA_OP_DECODE, sh, IN_NORMAL, 4000);
+    ca_status st = problem_init(&pc, CA_OP_CAUSAL, sh, IN_NORMAL, seed + 4000);
+    if (st == CA_OK) st = problem_init(&pd, CA_OP_DECODE, sh, IN_NORMAL, seed + 4000);
     if (st == CA_OK) st = problem_reference(&pc);
     if (st == CA_OK) st = problem_reference(&pd);
     if (st == CA_OK) st = run_side(&pc, impl, naive, threads, &a);
@@ -418,9 +650,9 @@ static ca_status equiv_decode(const ca_impl *impl, const ca_impl *naive, ca_shap
     if (st == CA_OK) {
         char label[64];
         snprintf(label, sizeof label, "decode vs causal N=%d d=%d", sh.n, sh.d);
-        record_equiv(c, b.t.o, a.t.o, pc.out_elems, b.t.lse, a.t.lse, pc.lse_elems,
-                     tol_equivalence(a.tol_o, b.tol_o), tol_equivalence(a.tol_lse, b.tol_lse),
-                     label);
+        record_equiv(c, b.t.o, a.t.o, pc.ro, pc.out_elems, b.t.lse, a.t.lse, pc.rlse,
+                     pc.lse_elems, tol_equivalence(a.tol_o, b.tol_o),
+                     tol_equivalence(a.tol_lse, b.tol_lse), label);
     }
     tensors_free(&a.t); tensors_free(&b.t);
     problem_free(&pc); problem_free(&pd);
@@ -429,11 +661,11 @@ static ca_status equiv_decode(const ca_impl *impl, const ca_impl *naive, ca_shap
 
 /* cubic rows of prefix t == the full pass over prefix t alone, for every t */
 static ca_status equiv_cubic(const ca_impl *impl, const ca_impl *naive, ca_shape sh,
-                             int threads, cell *c)
+                             int threads, uint64_t seed, cell *c)
 {
     problem pc;
     side a = {0};
-    ca_status st = problem_init(&pc, CA_OP_CUBIC, sh, IN_NORMAL, 5000);
+    ca_status st = problem_init(&pc, CA_OP_CUBIC, sh, IN_NORMAL, seed + 5000);
     if (st == CA_OK) st = problem_reference(&pc);
     if (st == CA_OK) st = run_side(&pc, impl, naive, threads, &a);
     const size_t T = ca_packed_rows((size_t)sh.n), d = (size_t)sh.d;
@@ -444,7 +676,7 @@ static ca_status equiv_cubic(const ca_impl *impl, const ca_impl *naive, ca_shape
         size_t off = ca_prefix_offset((size_t)t);
         float *ao = malloc((size_t)sh.heads * t * d * sizeof *ao);
         float *al = malloc((size_t)sh.heads * t * sizeof *al);
-        st = ao && al ? problem_init(&pf, CA_OP_FULL, st_sh, IN_NORMAL, 0) : CA_ERR_NOMEM;
+        st = ao && al ? problem_init(&pf, CA_OP_FULL, st_sh, IN_NORMAL, seed) : CA_ERR_NOMEM;
         if (st == CA_OK) {
             gather_rows(pf.q, pc.q, sh.heads, T, off, (size_t)t, d);
             gather_rows(pf.k, pc.k, sh.heads, T, off, (size_t)t, d);
@@ -457,8 +689,8 @@ static ca_status equiv_cubic(const ca_impl *impl, const ca_impl *naive, ca_shape
             snprintf(label, sizeof label, "cubic prefix t=%d vs full N=%d d=%d", t, sh.n, sh.d);
             gather_rows(ao, a.t.o, sh.heads, T, off, (size_t)t, d);
             gather_rows(al, a.t.lse, sh.heads, T, off, (size_t)t, 1);
-            record_equiv(c, ao, b.t.o, pf.out_elems, al, b.t.lse, pf.lse_elems,
-                         tol_equivalence(a.tol_o, b.tol_o),
+            record_equiv(c, ao, b.t.o, pf.ro, pf.out_elems, al, b.t.lse, pf.rlse,
+                         pf.lse_elems, tol_equivalence(a.tol_o, b.tol_o),
                          tol_equivalence(a.tol_lse, b.tol_lse), label);
         }
         free(ao); free(al);
@@ -472,12 +704,12 @@ static ca_status equiv_cubic(const ca_impl *impl, const ca_impl *naive, ca_shape
 
 /* cubic_shared o(t, t) == causal o_t on the same shared inputs */
 static ca_status equiv_shared(const ca_impl *impl, const ca_impl *naive, ca_shape sh,
-                              int threads, cell *c)
+                              int threads, uint64_t seed, cell *c)
 {
     problem ps, pc;
     side a = {0}, b = {0};
-    ca_status st = problem_init(&ps, CA_OP_CUBIC_SHARED, sh, IN_NORMAL, 6000);
-    if (st == CA_OK) st = problem_init(&pc, CA_OP_CAUSAL, sh, IN_NORMAL, 6000);
+    ca_status st = problem_init(&ps, CA_OP_CUBIC_SHARED, sh, IN_NORMAL, seed + 6000);
+    if (st == CA_OK) st = problem_init(&pc, CA_OP_CAUSAL, sh, IN_NORMAL, seed + 6000);
     if (st == CA_OK) st = problem_reference(&ps);
     if (st == CA_OK) st = problem_reference(&pc);
     if (st == CA_OK) st = run_side(&ps, impl, naive, threads, &a);
@@ -498,9 +730,9 @@ static ca_status equiv_shared(const ca_impl *impl, const ca_impl *naive, ca_shap
             }
         char label[64];
         snprintf(label, sizeof label, "shared o(t,t) vs causal N=%d d=%d", sh.n, sh.d);
-        record_equiv(c, diag, b.t.o, pc.out_elems, diag_l, b.t.lse, pc.lse_elems,
-                     tol_equivalence(a.tol_o, b.tol_o), tol_equivalence(a.tol_lse, b.tol_lse),
-                     label);
+        record_equiv(c, diag, b.t.o, pc.ro, pc.out_elems, diag_l, b.t.lse, pc.rlse,
+                     pc.lse_elems, tol_equivalence(a.tol_o, b.tol_o),
+                     tol_equivalence(a.tol_lse, b.tol_lse), label);
     }
     free(diag); free(diag_l);
     tensors_free(&a.t); tensors_free(&b.t);
@@ -517,7 +749,7 @@ static void check_equiv(const ca_impl *naive, const ca_impl *const *impls, int c
         const ca_impl *impl = impls[i];
         for (int s = 0; s < COUNT_OF(shapes); s++) {
             struct { ca_entry e, partner; ca_status (*fn)(const ca_impl *, const ca_impl *,
-                                                          ca_shape, int, cell *); } ids[] = {
+                                                          ca_shape, int, uint64_t, cell *); } ids[] = {
                 {CA_DECODE_STEP, CA_CAUSAL_FWD, equiv_decode},
                 {CA_CUBIC_FWD, CA_FULL_FWD, equiv_cubic},
                 {CA_SHARED_FWD, CA_CAUSAL_FWD, equiv_shared},
@@ -530,7 +762,7 @@ static void check_equiv(const ca_impl *naive, const ca_impl *const *impls, int c
                              ca_entry_name(ids[k].partner));
                     continue;
                 }
-                ca_status st = ids[k].fn(impl, naive, shapes[s], o->threads, c);
+                ca_status st = ids[k].fn(impl, naive, shapes[s], o->threads, o->seed, c);
                 if (st != CA_OK) cell_error(c, st, "equivalence");
             }
         }
@@ -546,57 +778,113 @@ static size_t bits_differ(const float *a, const float *b, size_t n)
     return diff;
 }
 
+/* A race in a threaded backward (threads adding into shared rows without their own
+ * partials) changes the order, or loses some, of the additions: results differ between
+ * runs in some runs only, and more often with more threads than cores, where the
+ * scheduler interleaves threads mid-update. So every implementation runs DETERM_RUNS
+ * times at each thread count (the one asked for, then 2x and 4x the cores: threads is a
+ * request the implementation honours), every run compared bitwise with the first. The
+ * shapes have one head and many key tiles (N >= 512) so that the threads share dq rows;
+ * the per-prefix operators, whose baseline costs Theta(N^3 d) per run, use N = 150 (80
+ * in the quick grid), more rows than two tiles in their longest prefixes. */
+#define DETERM_RUNS 20
+
+static int determ_thread_counts(const verify_opts *o, int out[3])
+{
+    const int cores = omp_get_num_procs();
+    const int want[3] = {o->threads, 2 * cores, 4 * cores};
+    int n = 0;
+    for (int i = 0; i < 3; i++) {
+        int dup = 0;
+        for (int j = 0; j < n; j++) dup |= out[j] == want[i];
+        if (!dup) out[n++] = want[i];
+    }
+    return n;
+}
+
+static size_t bits_differ_all(const problem *p, const tensors *a, const tensors *b, int bwd)
+{
+    if (!bwd)
+        return bits_differ(a->o, b->o, p->out_elems) + bits_differ(a->lse, b->lse, p->lse_elems);
+    return bits_differ(a->dq, b->dq, p->in_elems) + bits_differ(a->dk, b->dk, p->in_elems) +
+           bits_differ(a->dv, b->dv, p->in_elems);
+}
+
+static void determ_impl(const problem *p, const ca_impl *impl, const int *threads, int nthreads,
+                        impl_result *res, const char *label)
+{
+    const ca_entry fe = problem_fwd(p), be = problem_bwd(p);
+    const int with_bwd = be != CA_NO_ENTRY && ca_impl_provides(impl, be);
+    cell *cf = &res->cells[fe][CHK_DETERMINISM], *cb = be != CA_NO_ENTRY ? &res->cells[be][CHK_DETERMINISM] : NULL;
+    if (!ca_impl_provides(impl, fe)) {
+        cell_error(cf, CA_ERR_NOT_PROVIDED, label);
+        if (cb) cell_error(cb, CA_ERR_NOT_PROVIDED, label);
+        return;
+    }
+    if (cb && !with_bwd) cell_error(cb, CA_ERR_NOT_PROVIDED, label);
+    tensors first, again;
+    if (tensors_alloc(p, &first) != CA_OK) {
+        cell_error(cf, CA_ERR_NOMEM, label);
+        return;
+    }
+    if (tensors_alloc(p, &again) != CA_OK) {
+        tensors_free(&first);
+        cell_error(cf, CA_ERR_NOMEM, label);
+        return;
+    }
+    for (int ti = 0; ti < nthreads; ti++) {
+        const int T = threads[ti];
+        size_t worst_f = 0, worst_b = 0;
+        int run_f = 0, run_b = 0;
+        ca_status st = problem_run(p, impl, T, with_bwd, &first);
+        for (int r = 1; st == CA_OK && r < DETERM_RUNS; r++) {
+            if ((st = problem_run(p, impl, T, with_bwd, &again)) != CA_OK) break;
+            size_t df = bits_differ_all(p, &first, &again, 0);
+            size_t db = with_bwd ? bits_differ_all(p, &first, &again, 1) : 0;
+            if (df > worst_f) worst_f = df, run_f = r + 1;
+            if (db > worst_b) worst_b = db, run_b = r + 1;
+        }
+        if (st != CA_OK) {
+            cell_error(cf, st, label);
+            if (with_bwd) cell_error(cb, st, label);
+            continue;
+        }
+        cell_record(cf, (double)worst_f, 0.0, "%s at %d threads: %zu output elements of run %d "
+                    "differ from run 1", label, T, worst_f, run_f);
+        if (with_bwd)
+            cell_record(cb, (double)worst_b, 0.0, "%s at %d threads: %zu gradient elements of "
+                        "run %d differ from run 1", label, T, worst_b, run_b);
+    }
+    tensors_free(&first);
+    tensors_free(&again);
+}
+
 static void check_determinism(const ca_impl *const *impls, int count, const verify_opts *o,
                               impl_result *res)
 {
-    progress(o->progress, "verify: determinism (%d threads)\n", o->threads);
+    int threads[3];
+    const int nthreads = determ_thread_counts(o, threads);
+    char tl[48] = "";
+    for (int i = 0; i < nthreads; i++)
+        snprintf(tl + strlen(tl), sizeof tl - strlen(tl), "%s%d", i ? "," : "", threads[i]);
+    progress(o->progress, "verify: determinism (%d runs at %s threads)\n", DETERM_RUNS, tl);
     for (int op = 0; op < CA_OP_COUNT; op++) {
-        /* One head and several key tiles per head (300 rows > 2 x the largest block, 144),
-         * so that more than one thread adds into the same dq rows; the per-prefix ops
-         * at 150 have prefixes longer than any tile as well. */
-        int per_prefix = op_per_prefix(op);
-        ca_shape sh = {per_prefix ? 150 : 300, 64, 1};
-        problem p;
+        const int per_prefix = op_per_prefix(op);
+        ca_shape sh = per_prefix ? (ca_shape){o->quick ? 80 : 150, 16, 1}
+                                 : (ca_shape){o->quick ? 512 : 1024, o->quick ? 16 : 64, 1};
         ca_entry fe = ca_op_get(op)->fwd, be = ca_op_get(op)->bwd;
-        ca_status init = problem_init(&p, op, sh, IN_NORMAL, 7000 + op);
-        for (int i = 0; i < count && init != CA_OK; i++)
-            cell_error(&res[i].cells[fe][CHK_DETERMINISM], init, "determinism setup");
-        if (init != CA_OK) continue;
+        char label[64];
+        snprintf(label, sizeof label, "%s N=%d d=%d heads=1", op_name(op), sh.n, sh.d);
+        problem p;
+        ca_status init = problem_init(&p, op, sh, IN_NORMAL, o->seed + 7000 + op);
         for (int i = 0; i < count; i++) {
-            tensors r1, r2;
-            int with_bwd = be != CA_NO_ENTRY && ca_impl_provides(impls[i], be);
-            if (tensors_alloc(&p, &r1) != CA_OK) {
-                cell_error(&res[i].cells[fe][CHK_DETERMINISM], CA_ERR_NOMEM, "determinism");
-                continue;
-            }
-            if (tensors_alloc(&p, &r2) != CA_OK) {
-                tensors_free(&r1);
-                cell_error(&res[i].cells[fe][CHK_DETERMINISM], CA_ERR_NOMEM, "determinism");
-                continue;
-            }
-            ca_status st = problem_run(&p, impls[i], o->threads, with_bwd, &r1);
-            if (st == CA_OK) st = problem_run(&p, impls[i], o->threads, with_bwd, &r2);
-            char label[64];
-            snprintf(label, sizeof label, "%s N=%d d=%d", op_name(op), sh.n, sh.d);
-            if (st != CA_OK) {
-                cell_error(&res[i].cells[fe][CHK_DETERMINISM], st, label);
-            } else {
-                size_t df = bits_differ(r1.o, r2.o, p.out_elems) +
-                            bits_differ(r1.lse, r2.lse, p.lse_elems);
-                cell_record(&res[i].cells[fe][CHK_DETERMINISM], (double)df, 0.0,
-                            "%s: %zu output elements differ between runs", label, df);
-                if (with_bwd) {
-                    size_t db = bits_differ(r1.dq, r2.dq, p.in_elems) +
-                                bits_differ(r1.dk, r2.dk, p.in_elems) +
-                                bits_differ(r1.dv, r2.dv, p.in_elems);
-                    cell_record(&res[i].cells[be][CHK_DETERMINISM], (double)db, 0.0,
-                                "%s: %zu gradient elements differ between runs", label, db);
-                }
-            }
-            if (be != CA_NO_ENTRY && !with_bwd)
-                cell_error(&res[i].cells[be][CHK_DETERMINISM], CA_ERR_NOT_PROVIDED, label);
-            tensors_free(&r1);
-            tensors_free(&r2);
+            if (init != CA_OK) cell_error(&res[i].cells[fe][CHK_DETERMINISM], init, label);
+            else determ_impl(&p, impls[i], threads, nthreads, &res[i], label);
+            set_note(&res[i].cells[fe][CHK_DETERMINISM], "%s, %d runs at %s threads", label,
+                     DETERM_RUNS, tl);
+            if (be != CA_NO_ENTRY)
+                set_note(&res[i].cells[be][CHK_DETERMINISM], "%s, %d runs at %s threads",
+                         label, DETERM_RUNS, tl);
         }
         problem_free(&p);
     }
@@ -672,10 +960,15 @@ static void check_bad_args(const ca_impl *const *impls, int count, const verify_
 
 /* ---- the whole run ---------------------------------------------------------------------- */
 
+static int check_wanted(const verify_opts *o, check_kind c)
+{
+    return o->checks == 0 || (o->checks >> c & 1u);
+}
+
 int verify_run(const ca_impl *const *impls, int count, const verify_opts *o,
                impl_result *res)
 {
-    const ca_impl *naive = ca_impl_find("naive");
+    const ca_impl *naive = o->baseline ? o->baseline : ca_impl_find("naive");
     if (naive == NULL) {
         fprintf(stderr, "verify: the baseline implementation 'naive' is not registered\n");
         return -1;
@@ -684,12 +977,16 @@ int verify_run(const ca_impl *const *impls, int count, const verify_opts *o,
         memset(&res[i], 0, sizeof res[i]);
         res[i].impl = impls[i];
     }
-    if (check_grid(naive, impls, count, o, res) || check_extreme(naive, impls, count, o, res))
+    fail_log = o->verbose ? o->progress : NULL;
+    log_res = res;
+    log_count = count;
+    if ((check_wanted(o, CHK_REF) && check_grid(naive, impls, count, o, res)) ||
+        (check_wanted(o, CHK_EXTREME) && check_extreme(naive, impls, count, o, res)))
         return -1;
-    check_fd(impls, count, o, res);
-    check_equiv(naive, impls, count, o, res);
-    check_determinism(impls, count, o, res);
-    check_bad_args(impls, count, o, res);
+    if (check_wanted(o, CHK_FD)) check_fd(impls, count, o, res);
+    if (check_wanted(o, CHK_EQUIV)) check_equiv(naive, impls, count, o, res);
+    if (check_wanted(o, CHK_DETERMINISM)) check_determinism(impls, count, o, res);
+    if (check_wanted(o, CHK_BADARGS)) check_bad_args(impls, count, o, res);
     int fails = 0;
     for (int i = 0; i < count; i++)
         for (int e = 0; e < CA_ENTRY_COUNT; e++)

@@ -6,6 +6,7 @@
 
 #include "cubattn.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 typedef enum check_kind {
@@ -33,22 +34,32 @@ typedef struct impl_result {
 } impl_result;
 
 typedef struct verify_opts {
-    int threads;   /* threads handed to every implementation */
-    int quick;     /* the small grid of `make test` */
+    int threads;    /* threads handed to every implementation */
+    int quick;      /* the small grid of `make test` */
     FILE *progress; /* one line per stage, or NULL */
+    int verbose;    /* also every failing case to progress (a cell keeps only its first) */
+    uint64_t seed;  /* added to every case's seed; 0 gives the standard inputs */
+    unsigned checks; /* bit (1u << check_kind) runs that check; 0 runs every check */
+    /* Input patterns of the extreme check: bit (1 << input_kind) for IN_LOGITS_1E2 ..
+     * IN_ZEROS, bit EXTREME_NONFINITE for every non-finite placement; 0 runs them all. */
+    uint64_t inputs;
+    /* The same-precision baseline every tolerance rests on; NULL is the registry's
+     * "naive". The baseline under test is held to its absolute bound. */
+    const ca_impl *baseline;
 } verify_opts;
+#define EXTREME_NONFINITE 63
 
 const char *check_name(check_kind c);
 const char *cell_status_name(cell_status st);
 
-/* Runs every check on impls[0..count-1], results[i] for impls[i]. The naive
- * implementation of the registry is the baseline; it need not be among impls. Returns
+/* Runs every check on impls[0..count-1], results[i] for impls[i]. The baseline (opts;
+ * by default the registry's naive) need not be among impls. Returns
  * the number of FAIL cells, or -1 when the baseline or memory is missing. */
 int verify_run(const ca_impl *const *impls, int count, const verify_opts *opts,
                impl_result *results);
 
 /* The float64 reference's own central-difference gradient check (§4.2) on every
  * operator with a backward; fills one cell per operator (CA_*_BWD index). */
-int verify_reference_gradients(cell cells[CA_ENTRY_COUNT], FILE *progress);
+int verify_reference_gradients(cell cells[CA_ENTRY_COUNT], uint64_t seed, FILE *progress);
 
 #endif

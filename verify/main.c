@@ -5,18 +5,24 @@
 #include "checks.h"
 
 #include <csv.h>
+#include <errno.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: verify [--impl a,b,...] [--threads T] [--quick] [--summary FILE.csv]\n"
+            "usage: verify [--impl a,b,...] [--threads T] [--quick] [--seed S] [--verbose]\n"
+            "              [--summary FILE.csv]\n"
             "  --impl     implementations to check (default: all registered: %s)\n"
             "  --threads  threads handed to each implementation (default 1)\n"
             "  --quick    the small shape grid used by `make test`\n"
+            "  --seed     added to the seed of every case (default 0: the standard inputs)\n"
+            "  --verbose  print every failing case (the table keeps the first per cell)\n"
             "  --summary  also write the table as CSV (read by the report)\n",
             ca_impl_names());
 }
@@ -30,10 +36,26 @@ static int parse_int(const char *s, int *out)
     return 0;
 }
 
+/* Decimal digits only: strtoull alone would accept a sign and wrap "-1" around. */
+static int parse_seed(const char *s, uint64_t *out)
+{
+    if (*s == '\0' || strspn(s, "0123456789") != strlen(s)) return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, NULL, 10);
+    if (errno == ERANGE) return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
 /* Splits a comma list of names into registered implementations. */
 static int parse_impls(char *list, const ca_impl **out, int max)
 {
     int n = 0;
+    if (strspn(list, ", ") == strlen(list)) {
+        fprintf(stderr, "verify: --impl needs at least one implementation name (known: %s)\n",
+                ca_impl_names());
+        return -1;
+    }
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
         const ca_impl *impl = ca_impl_find(tok);
         if (!impl) {
@@ -41,7 +63,10 @@ static int parse_impls(char *list, const ca_impl **out, int max)
                     ca_impl_names());
             return -1;
         }
-        if (n == max) return -1;
+        if (n == max) {
+            fprintf(stderr, "verify: at most %d implementations per run\n", max);
+            return -1;
+        }
         out[n++] = impl;
     }
     return n;
@@ -118,23 +143,52 @@ static void csv_row(FILE *f, const char *impl, const char *entry, const char *ch
     csv_field(f, c->note, 1);
 }
 
-/* Written to FILE.tmp and renamed, so a half-written summary never looks complete. */
-static int write_summary(const char *path, const impl_result *res, int count,
-                         const cell *refcells, int threads)
-{
+/* The summary goes to FILE.tmp, renamed over FILE at the end, so a half-written summary
+ * never looks complete. The temp file is created before any check runs: a path that
+ * cannot be written fails in a moment, not after the whole run. */
+typedef struct summary_file {
+    const char *path;
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        perror(path);
+    FILE *f;
+} summary_file;
+
+static int summary_open(summary_file *s, const char *path)
+{
+    s->path = path;
+    s->f = NULL;
+    if (snprintf(s->tmp, sizeof s->tmp, "%s.tmp", path) >= (int)sizeof s->tmp) {
+        fprintf(stderr, "verify: --summary path too long\n");
         return -1;
     }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "verify: --summary '%s' is a directory\n", path);
+        return -1;
+    }
+    if (!(s->f = fopen(s->tmp, "w"))) {
+        fprintf(stderr, "verify: cannot write the summary '%s': %s\n", s->tmp, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void summary_discard(summary_file *s)
+{
+    if (!s->f) return;
+    fclose(s->f);
+    remove(s->tmp);
+    s->f = NULL;
+}
+
+static int write_summary(summary_file *s, const impl_result *res, int count,
+                         const cell *refcells, int threads, uint64_t seed)
+{
+    FILE *f = s->f;
     const char *cols[] = {"impl", "entry", "check", "status", "err", "tol", "note"};
     for (int i = 0; i < 7; i++) csv_field(f, cols[i], i == 6);
-    char note[200];
-    snprintf(note, sizeof note, "threads=%d; blis=%s", threads, ca_blis_config());
     cell info = {CELL_NA, 0, 0, 0, ""};
-    snprintf(info.note, sizeof info.note, "%s", note);
+    snprintf(info.note, sizeof info.note, "threads=%d; seed=%llu; blis=%s", threads,
+             (unsigned long long)seed, ca_blis_config());
     csv_row(f, "run", "-", "config", &info);
     for (int e = 0; e < CA_ENTRY_COUNT; e++)
         if (refcells[e].st != CELL_NA) csv_row(f, "ref64", ca_entry_name(e), "gradcheck", &refcells[e]);
@@ -142,9 +196,10 @@ static int write_summary(const char *path, const impl_result *res, int count,
         for (int e = 0; e < CA_ENTRY_COUNT; e++)
             for (int c = 0; c < CHK_COUNT; c++)
                 csv_row(f, res[i].impl->name, ca_entry_name(e), check_name(c), &res[i].cells[e][c]);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        perror(path);
-        remove(tmp);
+    s->f = NULL;
+    if (fclose(f) != 0 || rename(s->tmp, s->path) != 0) {
+        fprintf(stderr, "verify: writing the summary '%s': %s\n", s->path, strerror(errno));
+        remove(s->tmp);
         return -1;
     }
     return 0;
@@ -153,7 +208,8 @@ static int write_summary(const char *path, const impl_result *res, int count,
 int main(int argc, char **argv)
 {
     const ca_impl *impls[64];
-    int count = 0, threads = 1, quick = 0;
+    int count = 0, threads = 1, quick = 0, verbose = 0;
+    uint64_t seed = 0;
     const char *summary = NULL;
     char *impl_list = NULL;
     for (int i = 1; i < argc; i++) {
@@ -164,6 +220,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--quick")) {
             quick = 1;
+        } else if (!strcmp(a, "--verbose")) {
+            verbose = 1;
         } else if (!strcmp(a, "--impl") && has_val) {
             impl_list = argv[++i];
         } else if (!strcmp(a, "--threads") && has_val) {
@@ -171,8 +229,18 @@ int main(int argc, char **argv)
                 fprintf(stderr, "verify: --threads wants an integer in 1..1024, got '%s'\n", argv[i]);
                 return 2;
             }
+        } else if (!strcmp(a, "--seed") && has_val) {
+            if (parse_seed(argv[++i], &seed)) {
+                fprintf(stderr, "verify: --seed wants a non-negative integer below 2^64, got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
         } else if (!strcmp(a, "--summary") && has_val) {
             summary = argv[++i];
+            if (*summary == '\0') {
+                fprintf(stderr, "verify: --summary needs a file name\n");
+                return 2;
+            }
         } else {
             fprintf(stderr, "verify: unknown or incomplete argument '%s'\n", a);
             usage(stderr);
@@ -194,23 +262,27 @@ int main(int argc, char **argv)
     } else {
         for (int i = 0; i < ca_impl_count() && i < 64; i++) impls[count++] = ca_impl_at(i);
     }
+    summary_file sf = {0};
+    if (summary && summary_open(&sf, summary)) return 2;
     omp_set_num_threads(threads);
-    printf("verify: %d implementation(s), %d thread(s), %s grid; BLIS %s\n", count, threads,
-           quick ? "quick" : "full", ca_blis_config());
+    printf("verify: %d implementation(s), %d thread(s), %s grid, seed %llu; BLIS %s\n", count,
+           threads, quick ? "quick" : "full", (unsigned long long)seed, ca_blis_config());
 
     cell refcells[CA_ENTRY_COUNT];
-    int fails = verify_reference_gradients(refcells, stderr);
+    int fails = verify_reference_gradients(refcells, seed, stderr);
     impl_result *res = calloc((size_t)count, sizeof *res);
-    verify_opts o = {threads, quick, stderr};
+    verify_opts o = {.threads = threads, .quick = quick, .progress = stderr, .seed = seed,
+                     .verbose = verbose};
     int f2 = res ? verify_run(impls, count, &o, res) : -1;
     if (f2 < 0) {
         fprintf(stderr, "verify: could not run (see above)\n");
+        summary_discard(&sf);
         free(res);
         return 2;
     }
     fails += f2;
     print_table(res, count, refcells);
-    if (summary && write_summary(summary, res, count, refcells, threads)) fails++;
+    if (summary && write_summary(&sf, res, count, refcells, threads, seed)) fails++;
     printf("\nverify: %s (%d failing cell%s)\n", fails ? "FAILED" : "all checks passed", fails,
            fails == 1 ? "" : "s");
     free(res);

@@ -3,6 +3,7 @@
 
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,39 @@ static void shape_inputs(problem *p, uint64_t seed)
     }
 }
 
+nonfinite nonfinite_at(int i)
+{
+    nonfinite nf = {(nf_tensor)(i / (NF_VALUES * NF_PLACES)), (nf_value)(i / NF_PLACES % NF_VALUES),
+                    (nf_place)(i % NF_PLACES)};
+    return nf;
+}
+
+const char *nonfinite_name(nonfinite nf, char *buf, size_t len)
+{
+    static const char *const t[NF_TENSORS] = {"q", "k", "v", "dO"};
+    static const char *const v[NF_VALUES] = {"nan", "+inf", "-inf"};
+    snprintf(buf, len, "%s in %s %s", v[nf.value], t[nf.tensor],
+             nf.place == NF_ROW ? "row" : "element");
+    return buf;
+}
+
+/* Row two thirds of the way down the last head (past the first 64-row tile when N = 65,
+ * so a kernel has to carry the value across tiles), column d/2 for one element. Rows of
+ * dO are output rows (packed for the per-prefix operators). */
+void problem_set_nonfinite(problem *p, nonfinite nf)
+{
+    const float val = nf.value == NF_NAN ? NAN : nf.value == NF_POS_INF ? INFINITY : -INFINITY;
+    float *x = nf.tensor == NF_Q ? p->q : nf.tensor == NF_K ? p->k : nf.tensor == NF_V ? p->v : p->dout;
+    const size_t d = (size_t)p->sh.d;
+    const size_t elems = nf.tensor == NF_DOUT ? p->out_elems : p->in_elems;
+    const size_t rows = elems / d / (size_t)p->sh.heads;
+    const size_t row = ((size_t)p->sh.heads - 1) * rows + 2 * rows / 3;
+    if (nf.place == NF_ROW)
+        for (size_t c = 0; c < d; c++) x[row * d + c] = val;
+    else
+        x[row * d + d / 2] = val;
+}
+
 ca_status problem_init(problem *p, ca_op op, ca_shape sh, input_kind kind, uint64_t seed)
 {
     memset(p, 0, sizeof *p);
@@ -101,7 +135,9 @@ void problem_free(problem *p)
     memset(p, 0, sizeof *p);
 }
 
-/* max |S_ij| over the rows the operator computes, for the naive bound's conditioning. */
+/* max |S_ij| over the rows the operator computes, for the naive bound's conditioning.
+ * Only finite logits count: a non-finite one has no rounding error to condition, and the
+ * outputs it reaches are judged by where they are non-finite, not by their size. */
 static double max_logit(const problem *p, const double *q, const double *k)
 {
     ca_entry e = problem_fwd(p);
@@ -120,7 +156,7 @@ static double max_logit(const problem *p, const double *q, const double *k)
                 const double *kj = k + h * hs + (map[r].key_row + j) * d;
                 double acc = 0.0;
                 for (int c = 0; c < d; c++) acc += qi[c] * kj[c];
-                m = fmax(m, fabs(s * acc));
+                if (isfinite(acc)) m = fmax(m, fabs(s * acc));
             }
     free(map);
     return m;
@@ -148,6 +184,112 @@ static ca_status reference_steps(problem *p, const double *q, const double *k,
     return st;
 }
 
+/* max m[i] over the elements where the reference ref is finite (and m with it). */
+static double max_where_finite(const double *m, const double *ref, size_t n)
+{
+    double x = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(ref[i]) && isfinite(m[i])) x = fmax(x, m[i]);
+    return x;
+}
+
+/* The magnitudes behind the reference's results: the same formulas with every term
+ * replaced by its absolute value and every difference by a sum,
+ *   mo_ic = sum_j P_ij |v_jc|,  dS~_ij = P_ij (sum_c |dO_ic v_jc| + sum_c |dO_ic| mo_ic),
+ *   mdq_ic = s sum_j dS~_ij |k_jc|,  mdk_jc = s sum_i dS~_ij |q_ic|,
+ *   mdv_jc = sum_i P_ij |dO_ic|.
+ * Rounding errors of a float32 evaluation are bounded in proportion to these, not to
+ * |result|: where terms cancel (sum_j dS_ij = 0, so dk of a short or near one-hot
+ * softmax is far smaller than its terms) the result is small and its rounding error is
+ * not (tolerance.h). mdq, mdk, mdv NULL: forward only. A decode problem is its N steps,
+ * the rows of causal. */
+static ca_status ref_magnitude(const problem *p, const double *q, const double *k,
+                               const double *v, const double *dout, double *mo, double *mdq,
+                               double *mdk, double *mdv)
+{
+    const int bwd = mdq != NULL, d = p->sh.d;
+    const ca_entry e = ca_op_is_step(p->op) ? CA_CAUSAL_FWD : problem_fwd(p);
+    const size_t count = ca_ref_row_map(e, p->sh.n, NULL);
+    ca_ref_row *rows = malloc(count * sizeof *rows);
+    double *pr = malloc((size_t)p->sh.n * sizeof *pr);
+    if (!rows || !pr) {
+        free(rows);
+        free(pr);
+        return CA_ERR_NOMEM;
+    }
+    ca_ref_row_map(e, p->sh.n, rows);
+    const double s = 1.0 / sqrt((double)d);
+    const size_t in = p->in_elems / p->sh.heads, out = count * d;
+    if (bwd) {
+        memset(mdq, 0, p->in_elems * sizeof *mdq);
+        memset(mdk, 0, p->in_elems * sizeof *mdk);
+        memset(mdv, 0, p->in_elems * sizeof *mdv);
+    }
+    for (int h = 0; h < p->sh.heads; h++)
+        for (size_t r = 0; r < count; r++) {
+            const size_t qo = h * in + rows[r].q_row * d, ko = h * in + rows[r].key_row * d;
+            const int len = rows[r].len;
+            double *orow = mo + h * out + r * d;
+            /* P of the row, as the reference forms it (finite inputs: the magnitudes
+             * matter only where the reference is finite) */
+            double m = -INFINITY, l = 0.0;
+            for (int j = 0; j < len; j++) {
+                double acc = 0.0;
+                for (int c = 0; c < d; c++) acc += q[qo + c] * k[ko + (size_t)j * d + c];
+                pr[j] = s * acc;
+                m = fmax(m, pr[j]);
+            }
+            for (int j = 0; j < len; j++) l += exp(pr[j] - m);
+            for (int j = 0; j < len; j++) pr[j] = exp(pr[j] - m) / l;
+            memset(orow, 0, (size_t)d * sizeof *orow);
+            for (int j = 0; j < len; j++)
+                for (int c = 0; c < d; c++) orow[c] += pr[j] * fabs(v[ko + (size_t)j * d + c]);
+            if (!bwd) continue;
+            const double *dO = dout + h * out + r * d;
+            double D = 0.0;
+            for (int c = 0; c < d; c++) D += fabs(dO[c]) * orow[c];
+            for (int j = 0; j < len; j++) {
+                const size_t kj = ko + (size_t)j * d;
+                double dP = 0.0;
+                for (int c = 0; c < d; c++) dP += fabs(dO[c] * v[kj + c]);
+                const double dS = pr[j] * (dP + D);
+                for (int c = 0; c < d; c++) {
+                    mdv[kj + c] += pr[j] * fabs(dO[c]);
+                    mdq[qo + c] += s * dS * fabs(k[kj + c]);
+                    mdk[kj + c] += s * dS * fabs(q[qo + c]);
+                }
+            }
+        }
+    free(rows);
+    free(pr);
+    return CA_OK;
+}
+
+/* The magnitudes of p's results (problem.h), from the double inputs. */
+static ca_status magnitudes(problem *p, const double *q, const double *k, const double *v,
+                            const double *w)
+{
+    const int bwd = problem_bwd(p) != CA_NO_ENTRY;
+    double *mo = malloc(p->out_elems * sizeof *mo), *mq = NULL, *mk = NULL, *mv = NULL;
+    if (bwd) {
+        mq = malloc(p->in_elems * sizeof *mq);
+        mk = malloc(p->in_elems * sizeof *mk);
+        mv = malloc(p->in_elems * sizeof *mv);
+    }
+    ca_status st = mo && (!bwd || (mq && mk && mv)) ? CA_OK : CA_ERR_NOMEM;
+    if (st == CA_OK) st = ref_magnitude(p, q, k, v, w, mo, mq, mk, mv);
+    if (st == CA_OK) {
+        p->mag_o = max_where_finite(mo, p->ro, p->out_elems);
+        if (bwd) {
+            p->mag_dq = max_where_finite(mq, p->rdq, p->in_elems);
+            p->mag_dk = max_where_finite(mk, p->rdk, p->in_elems);
+            p->mag_dv = max_where_finite(mv, p->rdv, p->in_elems);
+        }
+    }
+    free(mo); free(mq); free(mk); free(mv);
+    return st;
+}
+
 ca_status problem_reference(problem *p)
 {
     ca_entry fwd = problem_fwd(p), bwd = problem_bwd(p);
@@ -169,6 +311,7 @@ ca_status problem_reference(problem *p)
         if (!p->rdq || !p->rdk || !p->rdv) goto done;
         st = ca_ref_bwd(bwd, p->sh, q, k, v, p->ro, p->rlse, w, p->rdq, p->rdk, p->rdv);
     }
+    if (st == CA_OK) st = magnitudes(p, q, k, v, w);
 done:
     free(q); free(k); free(v); free(w);
     return st;

@@ -30,6 +30,25 @@ typedef enum input_kind {
 
 const char *input_name(input_kind kind);
 
+/* Non-finite inputs (docs/DESIGN.md §4.5 asks for finite outputs from finite inputs; these
+ * ask the converse): one NaN or +-Inf placed in q, k, v or dO, as one element or a whole
+ * row (of q: a query row; of k or v: a key row; of dO: an output row). Every output
+ * element must then be non-finite exactly where the float64 reference's is. */
+typedef enum nf_tensor { NF_Q, NF_K, NF_V, NF_DOUT, NF_TENSORS } nf_tensor;
+typedef enum nf_value { NF_NAN, NF_POS_INF, NF_NEG_INF, NF_VALUES } nf_value;
+typedef enum nf_place { NF_ELEMENT, NF_ROW, NF_PLACES } nf_place;
+typedef struct nonfinite {
+    nf_tensor tensor;
+    nf_value value;
+    nf_place place;
+} nonfinite;
+
+/* The i-th of the NF_TENSORS * NF_VALUES * NF_PLACES placements, and its name
+ * ("nan in q element", "-inf in k row", ...). */
+#define NONFINITE_COUNT (NF_TENSORS * NF_VALUES * NF_PLACES)
+nonfinite nonfinite_at(int i);
+const char *nonfinite_name(nonfinite nf, char *buf, size_t len);
+
 /* Float32 tensors of one problem; the four gradients of a backward are one set. */
 typedef struct tensors {
     float *o, *lse, *dq, *dk, *dv;
@@ -44,11 +63,17 @@ typedef struct problem {
     size_t lse_elems;  /* heads * output rows */
     float *q, *k, *v, *dout;          /* dout = W of the loss L = sum(o * W) */
     double *ro, *rlse, *rdq, *rdk, *rdv; /* float64 reference (NULL until computed) */
-    double max_abs_logit;              /* max |S_ij| over the reference's rows */
+    double max_abs_logit;              /* max |S_ij| over the reference's finite logits */
+    /* max over the reference's finite elements of its magnitude (problem.c): the
+     * scale of a float32 result's rounding error, >= max|ref|, far above it where the
+     * terms of the result cancel. 0 until computed; dq, dk, dv only with a backward. */
+    double mag_o, mag_dq, mag_dk, mag_dv;
 } problem;
 
 /* Allocates and fills inputs from a seed; returns CA_OK or CA_ERR_NOMEM. */
 ca_status problem_init(problem *p, ca_op op, ca_shape sh, input_kind kind, uint64_t seed);
+/* Places nf in p's inputs (before problem_reference). */
+void problem_set_nonfinite(problem *p, nonfinite nf);
 void problem_free(problem *p);
 
 /* Computes the float64 reference forward (and backward when the op has one). */

@@ -4,12 +4,15 @@
 #include <float.h>
 #include <math.h>
 
-double tol_vs_baseline(double baseline_err) { return 2.0 * baseline_err + ldexp(1.0, -20); }
+double tol_vs_baseline(double baseline_err, double magnitude_ratio)
+{
+    return 2.0 * baseline_err + fmax(ldexp(1.0, -20), ldexp(magnitude_ratio, -24));
+}
 
-double tol_naive_bound(size_t longest_sum, double max_abs_logit)
+double tol_naive_bound(size_t longest_sum, double max_abs_logit, double magnitude_ratio)
 {
     return NAIVE_BOUND_C * ((double)longest_sum + 8.0) * ldexp(1.0, -24) *
-           (1.0 + max_abs_logit);
+           (1.0 + max_abs_logit) * magnitude_ratio;
 }
 
 double fd_step(double input_scale) { return cbrt((double)FLT_EPSILON) * input_scale; }

@@ -40,14 +40,38 @@ static double dotd(const double *a, const double *b, int d)
     return acc;
 }
 
-/* Probabilities of one row: p[j] = softmax_j(s q . k_j), j < len; returns lse. */
+/* Probabilities of one row: p[j] = softmax_j(s q . k_j), j < len; returns lse.
+ *
+ * Non-finite inputs: every term of the keys a row attends to is evaluated in IEEE
+ * arithmetic, nothing is special-cased; keys it does not attend to (causal, prefix)
+ * never enter. So a NaN anywhere in a row's terms makes its outputs NaN; a -Inf logit
+ * has weight exp(-Inf) = 0, a masked key (lse and o stay finite, as in every attention
+ * that masks with -Inf), but 0 times an infinite or NaN v_j or k_j is NaN, so its
+ * value and its share of dq (dS_ij = 0 times k_j) still poison the row: that is what
+ * float arithmetic gives, and an implementation may not claim a finite result the
+ * formula does not have. Two rows need a rule of their own, where the shifted form
+ * m + log(sum exp(S - m)) would read -Inf - -Inf or +Inf - +Inf (NaN):
+ *   every logit -Inf: lse = log(0) = -Inf, and P = 0/0 = NaN (no distribution);
+ *   a logit +Inf:     lse = +Inf, and P = NaN on the whole row: the distribution is
+ *                     Inf/Inf, undefined, and so is everything computed from it. Weights
+ *                     of 0 for the other keys (what exp(S_j - lse) gives with the exact
+ *                     lse) would make their dv finite, a gradient through an undefined
+ *                     softmax; the standard shifted form (naive) gives NaN there too.
+ * lse takes the value the mathematics has; it is non-finite as the shifted form's NaN
+ * was, which is all the checks compare where the reference is non-finite. */
 static double row_probs(int d, int len, const double *q, const double *k, double *p)
 {
     const double s = 1.0 / sqrt((double)d);
     double m = -INFINITY;
+    int any_nan = 0;
     for (int j = 0; j < len; j++) {
         p[j] = s * dotd(q, k + (size_t)j * d, d);
+        any_nan |= isnan(p[j]);
         if (p[j] > m) m = p[j];
+    }
+    if (any_nan || isinf(m)) {
+        for (int j = 0; j < len; j++) p[j] = NAN;
+        return any_nan ? NAN : m;
     }
     double l = 0.0;
     for (int j = 0; j < len; j++) l += exp(p[j] - m);
