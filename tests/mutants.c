@@ -32,23 +32,31 @@ static ca_status full_on_rows(const float *q, const float *k, const float *v, in
     return st;
 }
 
-/* Causal row i computed as row i of a full pass over keys 0..i+1: one key too many. */
+/* Causal row i computed by naive's decode step at position i+1, i.e. over cache rows
+ * 0..i+1: one key too many (the last row, with no key after it, stays right). O(N^2 d),
+ * as causal is: the race-sized cases of the grid make an O(N^3) mutant slow. */
 static ca_status mask_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
                           const float *v, float *o, float *lse)
 {
     (void)ex;
     const int n = sh.n, d = sh.d;
-    float *os = malloc((size_t)n * d * sizeof *os), *l = malloc((size_t)n * sizeof *l);
-    ca_status st = os && l ? CA_OK : CA_ERR_NOMEM;
-    for (int h = 0; st == CA_OK && h < sh.heads; h++)
+    const size_t hs = (size_t)n * d;
+    float *kc = malloc(hs * sizeof *kc), *vc = malloc(hs * sizeof *vc);
+    ca_status st = kc && vc ? CA_OK : CA_ERR_NOMEM;
+    const ca_shape one = {n, d, 1};
+    for (int h = 0; st == CA_OK && h < sh.heads; h++) {
+        memcpy(kc, k + h * hs, hs * sizeof *kc);
+        memcpy(vc, v + h * hs, hs * sizeof *vc);
         for (int i = 0; st == CA_OK && i < n; i++) {
-            int len = i + 2 < n ? i + 2 : n; /* the bug: should be i + 1 */
-            st = full_on_rows(q, k, v, h, (size_t)n, 0, 0, len, d, os, l);
-            memcpy(o + ((size_t)h * n + i) * d, os + (size_t)i * d, (size_t)d * sizeof *o);
-            lse[(size_t)h * n + i] = l[i];
+            int t = i + 1 < n ? i + 1 : i; /* the bug: should be i */
+            st = ca_impl_naive.decode_step(one, &one_thread, t, q + h * hs + (size_t)i * d,
+                                           k + h * hs + (size_t)t * d, v + h * hs + (size_t)t * d,
+                                           kc, vc, o + h * hs + (size_t)i * d,
+                                           lse + (size_t)h * n + i);
         }
-    free(os);
-    free(l);
+    }
+    free(kc);
+    free(vc);
     return st;
 }
 

@@ -148,8 +148,9 @@ Test(mutants, nan_output_rejected_by_equiv, .timeout = 120)
 {
     const ca_impl *baselines[2] = {NULL, &mutant_nan_output};
     for (int b = 0; b < 2; b++) {
+        /* vs_ref once: as the baseline, the mutant would only be compared with itself */
         impl_result res = run_with(&mutant_nan_output,
-                                   (verify_opts){.checks = ONLY(CHK_EQUIV) | ONLY(CHK_REF),
+                                   (verify_opts){.checks = ONLY(CHK_EQUIV) | (b ? 0 : ONLY(CHK_REF)),
                                                  .baseline = baselines[b]});
         const ca_entry equiv[] = {CA_DECODE_STEP, CA_CUBIC_FWD, CA_SHARED_FWD};
         for (int i = 0; i < 3; i++) {
@@ -158,7 +159,7 @@ Test(mutants, nan_output_rejected_by_equiv, .timeout = 120)
                       "%s equiv recorded err %g <= tol %g", ca_entry_name(equiv[i]),
                       res.cells[equiv[i]][CHK_EQUIV].err, res.cells[equiv[i]][CHK_EQUIV].tol);
         }
-        expect_cell(&res, CA_CAUSAL_FWD, CHK_REF, CELL_FAIL);
+        if (!b) expect_cell(&res, CA_CAUSAL_FWD, CHK_REF, CELL_FAIL);
     }
 }
 
