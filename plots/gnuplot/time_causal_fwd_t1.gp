@@ -10,39 +10,39 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [222.609:4710.4]
-set yrange [0.000262802:9.94454]
+set yrange [0.000202567:4.61697]
 set format y '%.0e'
 $d0 << EOD
-256 9.968500e-04
-512 3.217925e-03
-1024 1.347566e-02
-2048 4.986651e-02
-4096 1.885966e-01
+256 6.954870e-04
+512 2.330830e-03
+1024 8.193943e-03
+2048 2.909470e-02
+4096 1.075787e-01
 EOD
 $d1 << EOD
-256 9.684225e-04
-512 3.189677e-03
-1024 1.108329e-02
-2048 4.512744e-02
-4096 1.855510e-01
+256 6.077015e-04
+512 2.103127e-03
+1024 7.883693e-03
+2048 3.274171e-02
+4096 1.254876e-01
 EOD
 $d2 << EOD
-256 1.403037e-02
-512 5.588428e-02
-1024 2.248701e-01
-2048 7.879615e-01
-4096 3.314848e+00
+256 6.165441e-03
+512 2.362591e-02
+1024 9.503278e-02
+2048 3.742098e-01
+4096 1.538989e+00
 EOD
 $d3 << EOD
-256 7.884060e-04
-512 3.724841e-03
-1024 1.267197e-02
-2048 5.210504e-02
-4096 1.758624e-01
+256 6.389215e-04
+512 2.232718e-03
+1024 8.141875e-03
+2048 3.166744e-02
+4096 1.217574e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^1.90 (R^2 1.000, N 1024..4096)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.03 (R^2 1.000, N 1024..4096)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^1.94 (R^2 0.998, N 1024..4096)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^1.90 (R^2 0.998, N 1024..4096)', \
-    1.807709e-03*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.807709e-03*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^1.86 (R^2 1.000, N 1024..4096)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.00 (R^2 1.000, N 1024..4096)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.01 (R^2 1.000, N 1024..4096)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^1.95 (R^2 1.000, N 1024..4096)', \
+    1.135920e-03*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.135920e-03*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,36 +10,37 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000735658:11.3869]
+set yrange [0.000322049:17.1482]
 set format y '%.0e'
 $d0 << EOD
-64 2.294352e-03
-128 1.309041e-02
-256 7.214517e-02
-512 4.949877e-01
-1024 3.479769e+00
+64 2.360879e-03
+128 1.010508e-02
+256 5.498397e-02
+512 3.757620e-01
+1024 2.787103e+00
 EOD
 $d1 << EOD
-64 3.709983e-03
-128 2.173034e-02
-256 1.575078e-01
-512 1.068129e+00
+64 1.830610e-03
+128 1.565299e-02
+256 1.031591e-01
+512 7.375608e-01
+1024 5.716077e+00
 EOD
 $d2 << EOD
-64 3.784061e-02
-128 2.476932e-01
-256 2.031918e+00
+64 1.753402e-02
+128 1.378235e-01
+256 1.061584e+00
 EOD
 $d3 << EOD
-64 2.206974e-03
-128 1.284514e-02
-256 7.527926e-02
-512 5.042015e-01
-1024 3.795647e+00
+64 9.661475e-04
+128 7.367400e-03
+256 5.437715e-02
+512 3.767722e-01
+1024 2.831771e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.80 (R^2 1.000, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.81 (R^2 1.000, N 128..512)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.87 (R^2 0.999, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.83 (R^2 1.000, N 256..1024)', \
-    5.163531e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    5.163531e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.83 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.90 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.96 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.85 (R^2 1.000, N 256..1024)', \
+    2.925153e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    2.925153e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

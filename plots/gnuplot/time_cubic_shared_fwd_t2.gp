@@ -10,39 +10,39 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:2355.2]
-set yrange [8.54066e-05:11.4076]
+set yrange [4.85543e-05:7.64584]
 set format y '%.0e'
 $d0 << EOD
-64 2.538743e-03
-128 1.061549e-02
-256 6.184544e-02
-512 6.579512e-01
-1024 3.802538e+00
+64 2.436769e-03
+128 8.670258e-03
+256 4.807604e-02
+512 3.414714e-01
+1024 2.548613e+00
 EOD
 $d1 << EOD
-64 2.562197e-04
-128 2.022775e-03
-256 1.034085e-02
-512 3.154258e-02
-1024 1.686737e-01
-2048 9.618197e-01
+64 2.142259e-04
+128 9.769410e-04
+256 6.145062e-03
+512 3.751892e-02
+1024 1.778941e-01
+2048 6.852308e-01
 EOD
 $d2 << EOD
-64 3.194650e-02
-128 2.719441e-01
-256 2.301811e+00
+64 1.719567e-02
+128 1.280654e-01
+256 1.007482e+00
 EOD
 $d3 << EOD
-64 3.920316e-04
-128 1.521274e-03
-256 5.115205e-03
-512 2.399904e-02
-1024 9.616715e-02
-2048 4.708886e-01
+64 1.456628e-04
+128 5.833285e-04
+256 2.591119e-03
+512 2.174681e-02
+1024 9.109091e-02
+2048 3.746350e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.97 (R^2 0.993, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.47 (R^2 1.000, N 512..2048)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^3.09 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.15 (R^2 0.998, N 512..2048)', \
-    1.689444e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.689444e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.86 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.10 (R^2 0.998, N 512..2048)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.94 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.05 (R^2 1.000, N 512..2048)', \
+    1.069334e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.069334e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

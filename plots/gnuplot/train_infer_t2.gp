@@ -11,31 +11,31 @@ set xlabel 'N'
 set ylabel 'time ratio'
 set key below
 set xrange [55.6522:9420.8]
-set yrange [1.90584:1743.28]
+set yrange [1.50155:2000.58]
 $r0 << EOD
-64 1.068839e+02
-128 2.070696e+02
-256 3.498190e+02
-512 5.810949e+02
+64 8.594624e+01
+128 1.881477e+02
+256 3.638039e+02
+512 6.668616e+02
 EOD
 $r1 << EOD
-64 1.565278e+01
-128 2.911286e+01
-256 3.218531e+01
-512 3.173864e+01
-1024 3.267524e+01
+64 1.379821e+01
+128 1.598219e+01
+256 3.398746e+01
+512 3.737402e+01
+1024 4.100506e+01
 EOD
 $r2 << EOD
-64 4.227684e+00
-128 4.458487e+00
-256 4.449095e+00
-512 3.811683e+00
-1024 3.979873e+00
-2048 4.131146e+00
-4096 4.616453e+00
-8192 3.926812e+00
+64 3.833193e+00
+128 3.472456e+00
+256 3.003091e+00
+512 3.391479e+00
+1024 3.299981e+00
+2048 3.607836e+00
+4096 3.544878e+00
+8192 3.471564e+00
 EOD
 plot $r0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'cubic (later layers): cubic fwd+bwd / full fwd (one prompt pass)', \
     $r1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'cubic_shared (first layer): fwd+bwd / full fwd', \
     $r2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'causal: causal fwd+bwd / causal fwd (prefill)', \
-    1.068839e+02*(x/64) with lines dt 2 lc 'gray40' title 'N^1 guide'
+    8.594624e+01*(x/64) with lines dt 2 lc 'gray40' title 'N^1 guide'
