@@ -389,7 +389,7 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
     if (cfg->n_impls == 0) return fail("no implementation to run%s%s", "", "");
     if (sweep_count(cfg) == 0)
         return fail("no cell to run: none of the operators chosen has the passes chosen%s%s"
-                    " (step is a decode step's only pass; full has no backward)", "", "");
+                    " (step is a decode step's only pass)", "", "");
     if (cfg->budget < cfg->rep_time) cfg->rep_time = cfg->budget;
     return RUN;
 }

@@ -46,7 +46,7 @@ expect_fail "unwritable path" "$B/bench" --quick --op decode --out "$d/no/such/d
 cp "$d/results/bench.csv" "$d/keep.csv"
 expect_fail "every cell skipped" "$B/bench" --quick --op causal --mem 1K --out "$d/results/bench.csv"
 grep -q "no cell was timed" "$d/err.log" || fail "every cell skipped: reason not given"
-expect_fail "no cell planned" "$B/bench" --op full --pass bwd --out "$d/results/bench.csv"
+expect_fail "no cell planned" "$B/bench" --op decode --pass fwd --out "$d/results/bench.csv"
 grep -q "no cell to run" "$d/err.log" || fail "no cell planned: reason not given"
 cmp -s "$d/keep.csv" "$d/results/bench.csv" || fail "a run that timed nothing changed the CSV"
 # a caught signal removes the temp file (SIGKILL cannot be caught: .gitignore covers it).

@@ -457,6 +457,8 @@ const ca_impl ca_impl_blas = {
     .name = "blas",
     .description = "the tile engine with BLIS tile products (fwd 144x256, bwd 144x144), "
                    "OpenMP over heads/blocks/prefixes",
+    .absent_reason = "full_bwd: not yet on the BLIS backend (blocked and omp run it on the "
+                     "same tile engine)",
     .workspace = workspace,
     .causal_fwd = causal_fwd,
     .causal_bwd = causal_bwd,

@@ -108,10 +108,10 @@ static ca_status full_fwd(ca_shape sh, const ca_exec *ex, const float *q,
     return heads_fwd(sh, ex, 0, q, k, v, o, lse);
 }
 
-static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
-                            const float *k, const float *v, const float *o,
-                            const float *lse, const float *dout, float *dq, float *dk,
-                            float *dv)
+static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, int causal, const float *q,
+                           const float *k, const float *v, const float *o,
+                           const float *lse, const float *dout, float *dq, float *dk,
+                           float *dv)
 {
     const ws_layout w = layout(sh, ex);
     const size_t hs = (size_t)sh.n * sh.d, all = hs * sh.heads;
@@ -119,10 +119,26 @@ static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
     for (int h = 0; h < sh.heads; h++)
-        seq_bwd(sh.n, sh.d, 1, q + h * hs, k + h * hs, v + h * hs, o + h * hs,
+        seq_bwd(sh.n, sh.d, causal, q + h * hs, k + h * hs, v + h * hs, o + h * hs,
                 lse + (size_t)h * sh.n, dout + h * hs, dq + h * hs, dk + h * hs,
                 dv + h * hs, &w);
     return CA_OK;
+}
+
+static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                            const float *k, const float *v, const float *o,
+                            const float *lse, const float *dout, float *dq, float *dk,
+                            float *dv)
+{
+    return heads_bwd(sh, ex, 1, q, k, v, o, lse, dout, dq, dk, dv);
+}
+
+static ca_status full_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                          const float *k, const float *v, const float *o,
+                          const float *lse, const float *dout, float *dq, float *dk,
+                          float *dv)
+{
+    return heads_bwd(sh, ex, 0, q, k, v, o, lse, dout, dq, dk, dv);
 }
 
 /* One query row against cache rows 0..t, the cache unpacked: packing it would cost as
@@ -226,6 +242,7 @@ const ca_impl ca_impl_blocked = {
     .workspace = workspace,
     .causal_fwd = causal_fwd,
     .causal_bwd = causal_bwd,
+    .full_bwd = full_bwd,
     .full_fwd = full_fwd,
     .decode_step = decode_step,
     .cubic_fwd = cubic_fwd,

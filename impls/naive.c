@@ -84,12 +84,11 @@ static ca_status full_fwd(ca_shape sh, const ca_exec *ex, const float *q,
     return rows_fwd(sh, 0, q, k, v, o, lse);
 }
 
-static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
-                            const float *k, const float *v, const float *o,
-                            const float *lse, const float *dout, float *dq, float *dk,
-                            float *dv)
+/* Which keys a row sees, as in rows_fwd. */
+static ca_status rows_bwd(ca_shape sh, int causal, const float *q, const float *k,
+                          const float *v, const float *o, const float *lse,
+                          const float *dout, float *dq, float *dk, float *dv)
 {
-    (void)ex;
     const int n = sh.n, d = sh.d;
     const size_t hs = (size_t)n * d, all = hs * sh.heads;
     memset(dq, 0, all * sizeof *dq);
@@ -98,10 +97,29 @@ static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     for (int h = 0; h < sh.heads; h++)
         for (int i = 0; i < n; i++) {
             size_t r = h * hs + (size_t)i * d;
-            row_bwd(d, scale_of(d), i + 1, q + r, k + h * hs, v + h * hs, o + r,
-                    lse[(size_t)h * n + i], dout + r, dq + r, dk + h * hs, dv + h * hs);
+            row_bwd(d, scale_of(d), causal ? i + 1 : n, q + r, k + h * hs, v + h * hs,
+                    o + r, lse[(size_t)h * n + i], dout + r, dq + r, dk + h * hs,
+                    dv + h * hs);
         }
     return CA_OK;
+}
+
+static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                            const float *k, const float *v, const float *o,
+                            const float *lse, const float *dout, float *dq, float *dk,
+                            float *dv)
+{
+    (void)ex;
+    return rows_bwd(sh, 1, q, k, v, o, lse, dout, dq, dk, dv);
+}
+
+static ca_status full_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                          const float *k, const float *v, const float *o,
+                          const float *lse, const float *dout, float *dq, float *dk,
+                          float *dv)
+{
+    (void)ex;
+    return rows_bwd(sh, 0, q, k, v, o, lse, dout, dq, dk, dv);
 }
 
 static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float *q_t,
@@ -207,6 +225,7 @@ const ca_impl ca_impl_naive = {
     .description = "plain float32 loops, one query row at a time (the baseline)",
     .causal_fwd = causal_fwd,
     .causal_bwd = causal_bwd,
+    .full_bwd = full_bwd,
     .full_fwd = full_fwd,
     .decode_step = decode_step,
     .cubic_fwd = cubic_fwd,

@@ -37,11 +37,11 @@ static size_t head_floats(int n, int d)
     return 2 * regt_packed_floats((size_t)n, (size_t)d) + regt_tiles((size_t)n) * REGT_B;
 }
 
-/* Partial gradient buffers per thread: dq for causal_bwd, dk + dv for shared_bwd. */
+/* Partial gradient buffers per thread: dq for causal / full bwd, dk + dv for shared_bwd. */
 static size_t partial_floats(ca_entry e, ca_shape sh)
 {
     size_t hs = (size_t)sh.n * sh.d * sh.heads;
-    return e == CA_CAUSAL_BWD ? hs : e == CA_SHARED_BWD ? 2 * hs : 0;
+    return e == CA_CAUSAL_BWD || e == CA_FULL_BWD ? hs : e == CA_SHARED_BWD ? 2 * hs : 0;
 }
 
 static size_t workspace(ca_entry e, ca_shape sh, int threads)
@@ -154,12 +154,12 @@ static ca_status full_fwd(ca_shape sh, const ca_exec *ex, const float *q,
 
 /* Key tiles paired (j, nT-1-j) statically; dq into this thread's partial buffer, then
  * the partials summed in thread order. */
-static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
-                            const float *k, const float *v, const float *o,
-                            const float *lse, const float *dout, float *dq, float *dk,
-                            float *dv)
+static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry e,
+                           const float *q, const float *k, const float *v, const float *o,
+                           const float *lse, const float *dout, float *dq, float *dk,
+                           float *dv)
 {
-    const ws_layout w = layout(CA_CAUSAL_BWD, sh, ex);
+    const ws_layout w = layout(e, sh, ex);
     const int n = sh.n, d = sh.d, nT = tiles_of(n), T = ex->threads;
     const size_t hs = (size_t)n * d, all = hs * sh.heads;
     const int per_head = (nT + 1) / 2, items = per_head * sh.heads;
@@ -174,7 +174,7 @@ static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
             seq_bufs b = bufs_at(w.head_base + h * w.hstride, n, d);
             regt_pack(n, d, k + h * hs, b.kt);
             regt_pack(n, d, v + h * hs, b.vt);
-            flash_seq s = head_seq(&w, sh, h, 1, q, k, v);
+            flash_seq s = head_seq(&w, sh, h, causal, q, k, v);
             s.fo = o + h * hs;
             s.dout = dout + h * hs;
             flash_delta(&regt_ops, &s, scratch);
@@ -184,7 +184,7 @@ static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 #pragma omp for schedule(static)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, p = it % per_head;
-            flash_seq s = head_seq(&w, sh, h, 1, q, k, v);
+            flash_seq s = head_seq(&w, sh, h, causal, q, k, v);
             s.flse = lse + (size_t)h * n;
             s.dout = dout + h * hs;
             int tl[2] = {p, nT - 1 - p};
@@ -207,6 +207,24 @@ static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
         }
     }
     return CA_OK;
+}
+
+static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                            const float *k, const float *v, const float *o,
+                            const float *lse, const float *dout, float *dq, float *dk,
+                            float *dv)
+{
+    return heads_bwd(sh, ex, 1, CA_CAUSAL_BWD, q, k, v, o, lse, dout, dq, dk, dv);
+}
+
+/* full: every key tile sees every query tile; the pairing (i, nT-1-i) still covers each
+ * key tile once, at equal cost per pair. */
+static ca_status full_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                          const float *k, const float *v, const float *o,
+                          const float *lse, const float *dout, float *dq, float *dk,
+                          float *dv)
+{
+    return heads_bwd(sh, ex, 0, CA_FULL_BWD, q, k, v, o, lse, dout, dq, dk, dv);
 }
 
 /* Heads in parallel when there is enough work to pay for waking the threads. */
@@ -373,6 +391,7 @@ const ca_impl ca_impl_omp = {
     .workspace = workspace,
     .causal_fwd = causal_fwd,
     .causal_bwd = causal_bwd,
+    .full_bwd = full_bwd,
     .full_fwd = full_fwd,
     .decode_step = decode_step,
     .cubic_fwd = cubic_fwd,

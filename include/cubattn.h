@@ -42,6 +42,7 @@ typedef enum ca_entry {
     CA_CUBIC_BWD,
     CA_SHARED_FWD,
     CA_SHARED_BWD,
+    CA_FULL_BWD,
     CA_ENTRY_COUNT
 } ca_entry;
 #define CA_NO_ENTRY CA_ENTRY_COUNT /* an operator without a backward */
@@ -75,7 +76,7 @@ typedef enum ca_pairs {
 #define CA_OPERATORS(X)                                                                     \
     X(CA_OP_CAUSAL, "causal", CA_CAUSAL_FWD, CA_CAUSAL_BWD, CA_ROWS_N, CA_ROWS_N,            \
       CA_PAIRS_TRIANGLE)                                                                    \
-    X(CA_OP_FULL, "full", CA_FULL_FWD, CA_NO_ENTRY, CA_ROWS_N, CA_ROWS_N, CA_PAIRS_SQUARE)    \
+    X(CA_OP_FULL, "full", CA_FULL_FWD, CA_FULL_BWD, CA_ROWS_N, CA_ROWS_N, CA_PAIRS_SQUARE)    \
     X(CA_OP_CUBIC, "cubic", CA_CUBIC_FWD, CA_CUBIC_BWD, CA_ROWS_PACKED, CA_ROWS_PACKED,      \
       CA_PAIRS_PREFIXES)                                                                    \
     X(CA_OP_CUBIC_SHARED, "cubic_shared", CA_SHARED_FWD, CA_SHARED_BWD, CA_ROWS_N,          \
@@ -148,6 +149,7 @@ typedef struct ca_impl {
     ca_fwd_fn causal_fwd;
     ca_bwd_fn causal_bwd;
     ca_fwd_fn full_fwd;
+    ca_bwd_fn full_bwd;       /* the backward of a bidirectional model (per-prefix loop) */
     ca_decode_fn decode_step;
     ca_fwd_fn cubic_fwd;
     ca_bwd_fn cubic_bwd;
@@ -196,6 +198,10 @@ ca_status ca_causal_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
 ca_status ca_full_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
                       const float *q, const float *k, const float *v,
                       float *o, float *lse);
+ca_status ca_full_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
+                      const float *q, const float *k, const float *v,
+                      const float *o, const float *lse, const float *dout,
+                      float *dq, float *dk, float *dv);
 ca_status ca_decode_step(const ca_impl *impl, ca_shape sh, const ca_exec *ex, int t,
                          const float *q_t, const float *k_t, const float *v_t,
                          float *k_cache, float *v_cache, float *o_t, float *lse_t);

@@ -113,12 +113,14 @@ static ca_status dropD(ca_bwd_fn bwd, ca_entry e, ca_shape sh, const ca_exec *ex
 DROP_D(causal_fwd, causal_bwd, CA_CAUSAL_BWD)
 DROP_D(cubic_fwd, cubic_bwd, CA_CUBIC_BWD)
 DROP_D(shared_fwd, shared_bwd, CA_SHARED_BWD)
+DROP_D(full_fwd, full_bwd, CA_FULL_BWD)
 
 const ca_impl mutant_bwd_drops_D = {
     .name = "bwd_drops_D", .description = "backward without the D_i term",
     .causal_fwd = causal_fwd_naive, .causal_bwd = causal_bwd_dropD,
     .cubic_fwd = cubic_fwd_naive, .cubic_bwd = cubic_bwd_dropD,
     .shared_fwd = shared_fwd_naive, .shared_bwd = shared_bwd_dropD,
+    .full_fwd = full_fwd_naive, .full_bwd = full_bwd_dropD,
 };
 
 /* Prefix t's keys and values taken from prefix t-1's block (prefix 1 from its own). */

@@ -65,8 +65,8 @@ Test(mutants, scale_missing_rejected, .timeout = 120)
 Test(mutants, bwd_drops_D_rejected, .timeout = 120)
 {
     impl_result res = run_one(&mutant_bwd_drops_D, ONLY(CHK_REF) | ONLY(CHK_FD));
-    const ca_entry bwd[] = {CA_CAUSAL_BWD, CA_CUBIC_BWD, CA_SHARED_BWD};
-    for (int i = 0; i < 3; i++) {
+    const ca_entry bwd[] = {CA_CAUSAL_BWD, CA_CUBIC_BWD, CA_SHARED_BWD, CA_FULL_BWD};
+    for (int i = 0; i < 4; i++) {
         expect_cell(&res, bwd[i], CHK_REF, CELL_FAIL);
         expect_cell(&res, bwd[i], CHK_FD, CELL_FAIL);
     }

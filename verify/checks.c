@@ -900,16 +900,11 @@ static ca_status call_entry(const ca_impl *impl, ca_entry e, ca_shape sh, const 
     float *q = null_q ? NULL : buf, *k = buf + 64, *v = buf + 128, *o = buf + 192;
     float *lse = buf + 256, *dout = buf + 320, *dq = buf + 384, *dk = buf + 448, *dv = buf + 512;
     float *kc = buf + 576, *vc = buf + 640;
-    switch (e) {
-    case CA_CAUSAL_FWD: case CA_FULL_FWD: case CA_CUBIC_FWD: case CA_SHARED_FWD:
-        return ca_run_fwd(impl, e, sh, ex, q, k, v, o, lse);
-    case CA_CAUSAL_BWD: case CA_CUBIC_BWD: case CA_SHARED_BWD:
-        return ca_run_bwd(impl, e, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
-    case CA_DECODE_STEP:
-        return ca_decode_step(impl, sh, ex, t, q, k, v, kc, vc, o, lse);
-    case CA_ENTRY_COUNT: break;
-    }
-    return CA_ERR_NOT_PROVIDED;
+    const ca_op op = ca_entry_op(e);
+    if (op == CA_OP_COUNT) return CA_ERR_NOT_PROVIDED;
+    if (ca_op_is_step(op)) return ca_decode_step(impl, sh, ex, t, q, k, v, kc, vc, o, lse);
+    if (ca_op_get(op)->fwd == e) return ca_run_fwd(impl, e, sh, ex, q, k, v, o, lse);
+    return ca_run_bwd(impl, e, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
 }
 
 static void check_bad_args(const ca_impl *const *impls, int count, const verify_opts *o,

@@ -34,6 +34,7 @@ static const void *entry_fn(const ca_impl *impl, ca_entry e)
     case CA_CUBIC_BWD: return (const void *)impl->cubic_bwd;
     case CA_SHARED_FWD: return (const void *)impl->shared_fwd;
     case CA_SHARED_BWD: return (const void *)impl->shared_bwd;
+    case CA_FULL_BWD: return (const void *)impl->full_bwd;
     case CA_ENTRY_COUNT: break;
     }
     return NULL;
@@ -145,6 +146,7 @@ ca_status ca_run_bwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec
     case CA_CAUSAL_BWD: fn = impl ? impl->causal_bwd : NULL; break;
     case CA_CUBIC_BWD: fn = impl ? impl->cubic_bwd : NULL; break;
     case CA_SHARED_BWD: fn = impl ? impl->shared_bwd : NULL; break;
+    case CA_FULL_BWD: fn = impl ? impl->full_bwd : NULL; break;
     default: return CA_ERR_NOT_PROVIDED;
     }
     ca_status st = check_bwd(impl, e, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
@@ -182,6 +184,14 @@ ca_status ca_causal_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
                         float *dq, float *dk, float *dv)
 {
     return ca_run_bwd(impl, CA_CAUSAL_BWD, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
+}
+
+ca_status ca_full_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
+                      const float *q, const float *k, const float *v,
+                      const float *o, const float *lse, const float *dout,
+                      float *dq, float *dk, float *dv)
+{
+    return ca_run_bwd(impl, CA_FULL_BWD, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
 }
 
 ca_status ca_cubic_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,

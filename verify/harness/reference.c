@@ -13,8 +13,9 @@ size_t ca_ref_row_map(ca_entry e, int n, ca_ref_row *rows)
     case CA_CAUSAL_BWD:
     case CA_DECODE_STEP: /* N steps over one sequence: step i sees keys 0..i */
     case CA_FULL_FWD:
+    case CA_FULL_BWD:
         for (int i = 0; i < n; i++, r++)
-            if (rows) rows[r] = (ca_ref_row){(size_t)i, 0, e == CA_FULL_FWD ? n : i + 1};
+            if (rows) rows[r] = (ca_ref_row){(size_t)i, 0, e == CA_FULL_FWD || e == CA_FULL_BWD ? n : i + 1};
         return r;
     case CA_CUBIC_FWD:
     case CA_CUBIC_BWD: /* prefix t attends over its own packed rows */
