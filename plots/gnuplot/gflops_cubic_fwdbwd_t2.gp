@@ -10,36 +10,36 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:379.791]
+set yrange [0:364.545]
 set ytics nomirror
 set y2tics
 set y2range [0:1.15]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.828760e+01
-128 5.731420e+01
-256 7.889370e+01
-512 9.789460e+01
+64 3.012290e+01
+128 5.763290e+01
+256 8.058820e+01
+512 1.015916e+02
 EOD
 $d1 << EOD
-64 5.464540e+01
-128 5.103640e+01
-256 6.178790e+01
-512 7.058790e+01
+64 5.830000e+01
+128 5.366130e+01
+256 6.468310e+01
+512 7.369140e+01
 EOD
 $d2 << EOD
-64 5.378500e+00
-128 5.728100e+00
-256 5.624300e+00
+64 6.002400e+00
+128 6.140600e+00
+256 5.893500e+00
 EOD
 $d3 << EOD
-64 9.015900e+01
-128 1.028068e+02
-256 1.255045e+02
-512 1.410581e+02
+64 1.079274e+02
+128 1.066341e+02
+256 1.272679e+02
+512 1.447120e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    330.253 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 330.3 GFLOP/s (2048^3, 2 threads)'
+    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'

@@ -10,38 +10,38 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:5426.55]
+set yrange [0:6091.88]
 set ytics nomirror
 set y2tics
-set y2range [0:16.4315]
+set y2range [0:19.2175]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.587780e+01
-128 5.921000e+01
-256 7.861450e+01
-512 9.044260e+01
+64 2.846410e+01
+128 6.684410e+01
+256 8.607020e+01
+512 1.032468e+02
 EOD
 $d1 << EOD
-64 3.600469e+02
-128 7.098416e+02
-256 7.284164e+02
-512 1.391920e+03
-1024 2.430218e+03
+64 3.896841e+02
+128 7.814340e+02
+256 8.218432e+02
+512 1.587717e+03
+1024 2.789302e+03
 EOD
 $d2 << EOD
-64 5.936200e+00
-128 5.816500e+00
-256 5.681400e+00
+64 5.997200e+00
+128 6.069800e+00
+256 6.245500e+00
 EOD
 $d3 << EOD
-64 5.693893e+02
-128 1.199590e+03
-256 1.356166e+03
-512 2.685504e+03
-1024 4.718742e+03
+64 5.864978e+02
+128 1.291652e+03
+256 2.024903e+03
+512 2.952508e+03
+1024 5.297284e+03
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    330.253 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 330.3 GFLOP/s (2048^3, 2 threads)'
+    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'

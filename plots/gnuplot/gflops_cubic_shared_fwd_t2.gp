@@ -10,41 +10,42 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:2355.2]
-set yrange [0:9006.91]
+set yrange [0:9453.12]
 set ytics nomirror
 set y2tics
-set y2range [0:27.2728]
+set y2range [0:29.821]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.758530e+01
-128 8.353130e+01
-256 1.198148e+02
-512 1.345568e+02
-1024 1.440159e+02
+64 3.879270e+01
+128 9.119330e+01
+256 1.334805e+02
+512 1.532484e+02
+1024 1.600657e+02
 EOD
 $d1 << EOD
-64 4.275233e+02
-128 7.413327e+02
-256 9.373740e+02
-512 1.224643e+03
-1024 2.063255e+03
-2048 4.282030e+03
+64 4.626194e+02
+128 7.533916e+02
+256 1.354020e+03
+512 1.196636e+03
+1024 2.152268e+03
+2048 4.394196e+03
 EOD
 $d2 << EOD
-64 5.326100e+00
-128 5.655200e+00
-256 5.717400e+00
+64 5.902300e+00
+128 5.926100e+00
+256 6.045200e+00
+512 5.875500e+00
 EOD
 $d3 << EOD
-64 6.287576e+02
-128 1.241562e+03
-256 2.223063e+03
-512 2.112829e+03
-1024 4.029391e+03
-2048 7.832100e+03
+64 5.407349e+02
+128 1.178877e+03
+256 2.314914e+03
+512 2.167282e+03
+1024 3.988349e+03
+2048 8.220108e+03
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    330.253 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 330.3 GFLOP/s (2048^3, 2 threads)'
+    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'

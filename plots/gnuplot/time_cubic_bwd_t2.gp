@@ -10,34 +10,34 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:588.8]
-set yrange [0.000698032:7.41037]
+set yrange [0.000635446:7.18634]
 set format y '%.0e'
 $d0 << EOD
-64 8.827716e-03
-128 3.576417e-02
-256 2.029391e-01
-512 1.364608e+00
+64 8.011252e-03
+128 2.944142e-02
+256 1.723149e-01
+512 1.160392e+00
 EOD
 $d1 << EOD
-64 4.063459e-03
-128 3.535254e-02
-256 2.265221e-01
-512 1.686658e+00
+64 3.621351e-03
+128 3.150612e-02
+256 2.113882e-01
+512 1.452364e+00
 EOD
 $d2 << EOD
-64 4.107880e-02
-128 3.146125e-01
-256 2.470123e+00
+64 3.692267e-02
+128 2.924927e-01
+256 2.395448e+00
 EOD
 $d3 << EOD
-64 2.094097e-03
-128 1.656789e-02
-256 1.075127e-01
-512 7.663476e-01
+64 1.906338e-03
+128 1.509759e-02
+256 1.021091e-01
+512 7.863419e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.63 (R^2 0.999, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.79 (R^2 0.999, N 128..512)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.96 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.77 (R^2 1.000, N 128..512)', \
-    7.453147e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    7.453147e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.65 (R^2 1.000, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.76 (R^2 1.000, N 128..512)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^3.01 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.85 (R^2 1.000, N 128..512)', \
+    6.722271e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    6.722271e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,37 +10,37 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000322049:17.1482]
+set yrange [0.000287406:15.177]
 set format y '%.0e'
 $d0 << EOD
-64 2.360879e-03
-128 1.010508e-02
-256 5.498397e-02
-512 3.757620e-01
-1024 2.787103e+00
+64 2.282758e-03
+128 8.092403e-03
+256 4.941167e-02
+512 3.276553e-01
+1024 2.440103e+00
 EOD
 $d1 << EOD
-64 1.830610e-03
-128 1.565299e-02
-256 1.031591e-01
-512 7.375608e-01
-1024 5.716077e+00
+64 1.723353e-03
+128 1.369754e-02
+256 9.821536e-02
+512 6.763851e-01
+1024 5.058990e+00
 EOD
 $d2 << EOD
-64 1.753402e-02
-128 1.378235e-01
-256 1.061584e+00
+64 1.625605e-02
+128 1.248616e-01
+256 9.742985e-01
 EOD
 $d3 << EOD
-64 9.661475e-04
-128 7.367400e-03
-256 5.437715e-02
-512 3.767722e-01
-1024 2.831771e+00
+64 8.622175e-04
+128 6.298268e-03
+256 4.907258e-02
+512 3.527001e-01
+1024 2.499345e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.83 (R^2 1.000, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.90 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.96 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.85 (R^2 1.000, N 256..1024)', \
-    2.925153e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    2.925153e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.81 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.84 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.95 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.84 (R^2 1.000, N 256..1024)', \
+    2.725000e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    2.725000e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,36 +10,36 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000190268:10.5769]
+set yrange [0.000175847:9.57099]
 set format y '%.0e'
 $d0 << EOD
-64 1.062214e-02
-128 3.683830e-02
-256 2.290838e-01
-512 1.671396e+00
+64 1.080634e-02
+128 3.727222e-02
+256 2.113210e-01
+512 1.490198e+00
 EOD
 $d1 << EOD
-64 9.227945e-04
-128 3.793881e-03
-256 3.059542e-02
-512 1.188288e-01
-1024 5.582800e-01
+64 8.248585e-04
+128 3.455689e-03
+256 2.712357e-02
+512 1.092252e-01
+1024 5.116766e-01
 EOD
 $d2 << EOD
-64 5.835408e-02
-128 4.352945e-01
-256 3.525626e+00
+64 5.156798e-02
+128 4.110911e-01
+256 3.190329e+00
 EOD
 $d3 << EOD
-64 5.708035e-04
-128 2.094428e-03
-256 1.500718e-02
-512 6.389458e-02
-1024 2.791142e-01
+64 5.275405e-04
+128 1.906123e-03
+256 1.190973e-02
+512 5.618852e-02
+1024 2.549859e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.75 (R^2 0.999, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.09 (R^2 0.999, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.96 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.11 (R^2 1.000, N 256..1024)', \
-    4.250781e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    4.250781e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.66 (R^2 0.999, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.12 (R^2 0.999, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.98 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.21 (R^2 1.000, N 256..1024)', \
+    3.946149e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    3.946149e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
