@@ -68,10 +68,6 @@ double ca_rel_err(const float *x, const double *ref, size_t n);
 /* max|x - ref|, with the same rule for non-finite elements: for quantities judged by
  * absolute error (lse, a logarithm). */
 double ca_abs_err(const float *x, const double *ref, size_t n);
-/* ca_rel_err / ca_abs_err of a against b, two float32 results of the same exact value;
- * +inf when either holds a non-finite value. */
-double ca_rel_diff(const float *a, const float *b, size_t n);
-double ca_abs_diff(const float *a, const float *b, size_t n);
 /* A malloc'ed double copy of x (NULL on allocation failure). */
 double *ca_to_double(const float *x, size_t n);
 

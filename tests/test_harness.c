@@ -62,10 +62,6 @@ Test(harness, metric_non_finite_rules)
     cr_assert(isinf(ca_rel_err(finite_for_inf, ref, 3)));
     cr_assert(isinf(ca_abs_err(finite_for_nan, ref, 3)));
     cr_assert(isinf(ca_abs_err(nan_for_finite, ref, 3)));
-    /* two float32 results: any non-finite value fails, even the same on both sides */
-    cr_assert(isinf(ca_rel_diff(ok, ok, 3)));
-    cr_assert(isinf(ca_abs_diff(ok, ok, 3)));
-    cr_assert_float_eq(ca_abs_diff(ok, ok, 1), 0.0, 0.0);
 }
 
 /* N decode steps of the reference reproduce the causal reference row for row. */

@@ -208,7 +208,7 @@ static ca_status ref_magnitude(const problem *p, const double *q, const double *
                                double *mdk, double *mdv)
 {
     const int bwd = mdq != NULL, d = p->sh.d;
-    const ca_entry e = ca_op_is_step(p->op) ? CA_CAUSAL_FWD : problem_fwd(p);
+    const ca_entry e = problem_fwd(p); /* a decode step's map is its N steps' */
     const size_t count = ca_ref_row_map(e, p->sh.n, NULL);
     ca_ref_row *rows = malloc(count * sizeof *rows);
     double *pr = malloc((size_t)p->sh.n * sizeof *pr);

@@ -42,26 +42,3 @@ double *ca_to_double(const float *x, size_t n)
         for (size_t i = 0; i < n; i++) y[i] = x[i];
     return y;
 }
-
-/* Two float32 results of the same exact value: neither may hold a non-finite value (an
- * unwritten, NaN-filled element on both sides must not compare equal). */
-static double diff_of(double (*metric)(const float *, const double *, size_t),
-                      const float *a, const float *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(a[i]) || !isfinite(b[i])) return INFINITY;
-    double *bd = ca_to_double(b, n);
-    double e = bd ? metric(a, bd, n) : INFINITY;
-    free(bd);
-    return e;
-}
-
-double ca_rel_diff(const float *a, const float *b, size_t n)
-{
-    return diff_of(ca_rel_err, a, b, n);
-}
-
-double ca_abs_diff(const float *a, const float *b, size_t n)
-{
-    return diff_of(ca_abs_err, a, b, n);
-}
