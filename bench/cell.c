@@ -24,7 +24,8 @@ typedef struct sizes {
     ca_shape sh;
     ca_entry fe, be;    /* forward (or decode) entry, backward entry or CA_NO_ENTRY */
     int need_bwd;
-    double in, out, lse; /* float elements: each of q/k/v; o (and dout); lse */
+    double q, kv, out, lse; /* float elements: q (and dq); each of k, v (and dk, dv);
+                               o (and dout); lse */
     double cache;        /* decode: each of the two caches */
 } sizes;
 
@@ -45,7 +46,8 @@ static sizes cell_sizes(ca_op op, bpass p, ca_shape sh)
     z.be = bpass_runs_bwd(p) ? info->bwd : CA_NO_ENTRY;
     z.need_bwd = z.be != CA_NO_ENTRY;
     const double d = sh.d, h = sh.heads, N = sh.n;
-    z.in = rows_d(info->in_rows, N) * d * h;
+    z.q = rows_d(info->q_rows, N) * d * h;
+    z.kv = rows_d(info->kv_rows, N) * d * h;
     z.out = rows_d(info->out_rows, N) * d * h;
     z.lse = rows_d(info->out_rows, N) * h;
     if (ca_op_is_step(op)) z.cache = N * d * h;
@@ -68,8 +70,8 @@ static ca_status cell_ws(const ca_impl *impl, const sizes *z, int threads, size_
 
 static double tensor_bytes(const sizes *z)
 {
-    double f = 3 * z->in + z->out + z->lse + 2 * z->cache;
-    if (z->need_bwd) f += z->out + 3 * z->in; /* dout; dq, dk, dv */
+    double f = z->q + 2 * z->kv + z->out + z->lse + 2 * z->cache;
+    if (z->need_bwd) f += z->out + z->q + 2 * z->kv; /* dout; dq, dk, dv */
     return f * sizeof(float);
 }
 
@@ -122,17 +124,17 @@ static void fill(float *x, double count, uint64_t seed, int which)
 static int buffers_alloc(const sizes *z, size_t ws_bytes, uint64_t seed, buffers *b)
 {
     memset(b, 0, sizeof *b);
-    b->q = alloc_floats(z->in);
-    b->k = alloc_floats(z->in);
-    b->v = alloc_floats(z->in);
+    b->q = alloc_floats(z->q);
+    b->k = alloc_floats(z->kv);
+    b->v = alloc_floats(z->kv);
     b->o = alloc_floats(z->out);
     b->lse = alloc_floats(z->lse);
     int ok = b->q && b->k && b->v && b->o && b->lse;
     if (z->need_bwd) {
         b->dout = alloc_floats(z->out);
-        b->dq = alloc_floats(z->in);
-        b->dk = alloc_floats(z->in);
-        b->dv = alloc_floats(z->in);
+        b->dq = alloc_floats(z->q);
+        b->dk = alloc_floats(z->kv);
+        b->dv = alloc_floats(z->kv);
         ok = ok && b->dout && b->dq && b->dk && b->dv;
     }
     if (z->cache > 0) {
@@ -149,16 +151,16 @@ static int buffers_alloc(const sizes *z, size_t ws_bytes, uint64_t seed, buffers
         buffers_free(b);
         return -1;
     }
-    fill(b->q, z->in, seed, 0);
-    fill(b->k, z->in, seed, 1);
-    fill(b->v, z->in, seed, 2);
+    fill(b->q, z->q, seed, 0);
+    fill(b->k, z->kv, seed, 1);
+    fill(b->v, z->kv, seed, 2);
     memset(b->o, 0, (size_t)z->out * sizeof(float));
     memset(b->lse, 0, (size_t)z->lse * sizeof(float));
     if (z->need_bwd) {
         fill(b->dout, z->out, seed, 3);
-        memset(b->dq, 0, (size_t)z->in * sizeof(float));
-        memset(b->dk, 0, (size_t)z->in * sizeof(float));
-        memset(b->dv, 0, (size_t)z->in * sizeof(float));
+        memset(b->dq, 0, (size_t)z->q * sizeof(float));
+        memset(b->dk, 0, (size_t)z->kv * sizeof(float));
+        memset(b->dv, 0, (size_t)z->kv * sizeof(float));
     }
     if (z->cache > 0) { /* the cache as t-1 earlier decode steps would have left it */
         fill(b->kc, z->cache, seed, 4);
@@ -226,8 +228,8 @@ static double max2(double a, double b) { return a > b ? a : b; }
 static double reference_err(const sizes *z, bpass pass, const buffers *b)
 {
     if (z->cache > 0) return decode_err(z, b);
-    double *q = ca_to_double(b->q, (size_t)z->in), *k = ca_to_double(b->k, (size_t)z->in);
-    double *v = ca_to_double(b->v, (size_t)z->in);
+    double *q = ca_to_double(b->q, (size_t)z->q), *k = ca_to_double(b->k, (size_t)z->kv);
+    double *v = ca_to_double(b->v, (size_t)z->kv);
     double *o = malloc((size_t)z->out * sizeof *o), *lse = malloc((size_t)z->lse * sizeof *lse);
     double *dout = NULL, *dq = NULL, *dk = NULL, *dv = NULL;
     double err = -1;
@@ -237,17 +239,17 @@ static double reference_err(const sizes *z, bpass pass, const buffers *b)
     if (pass != BP_BWD) err = ca_rel_err(b->o, o, (size_t)z->out);
     if (z->need_bwd) {
         dout = ca_to_double(b->dout, (size_t)z->out);
-        dq = malloc((size_t)z->in * sizeof *dq);
-        dk = malloc((size_t)z->in * sizeof *dk);
-        dv = malloc((size_t)z->in * sizeof *dv);
+        dq = malloc((size_t)z->q * sizeof *dq);
+        dk = malloc((size_t)z->kv * sizeof *dk);
+        dv = malloc((size_t)z->kv * sizeof *dv);
         if (!dout || !dq || !dk || !dv ||
             ca_ref_bwd(z->be, z->sh, q, k, v, o, lse, dout, dq, dk, dv) != CA_OK) {
             err = -1;
             goto done;
         }
-        err = max2(err, ca_rel_err(b->dq, dq, (size_t)z->in));
-        err = max2(err, ca_rel_err(b->dk, dk, (size_t)z->in));
-        err = max2(err, ca_rel_err(b->dv, dv, (size_t)z->in));
+        err = max2(err, ca_rel_err(b->dq, dq, (size_t)z->q));
+        err = max2(err, ca_rel_err(b->dk, dk, (size_t)z->kv));
+        err = max2(err, ca_rel_err(b->dv, dv, (size_t)z->kv));
     }
 done:
     free(q);

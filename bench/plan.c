@@ -36,7 +36,7 @@ static double predict(const chain *ch, ca_op op, int n)
     double e = op_exponent(op);
     /* N input rows feeding T = N(N+1)/2 output rows can be computed in Theta(T d), as
      * cubic_shared's row sweep does: the slope may fall to the output's 2. */
-    double lo = info->in_rows == CA_ROWS_N && info->out_rows == CA_ROWS_PACKED ? 2.0 : e;
+    double lo = info->kv_rows == CA_ROWS_N && info->out_rows == CA_ROWS_PACKED ? 2.0 : e;
     double hi = e + 1.0;
     /* the measured local slope, when the times are long enough to trust */
     if (ch->measured >= 2 && ch->t_prev > 1e-4 && ch->n_last > ch->n_prev) {
@@ -117,7 +117,7 @@ static int sweep_rank(ca_op op)
 {
     const ca_op_info *info = ca_op_get(op);
     if (op_exponent(op) < 3.0) return 0;
-    return info->in_rows == CA_ROWS_N ? 1 : 2;
+    return info->kv_rows == CA_ROWS_N ? 1 : 2;
 }
 
 static int sweep_order(ca_op order[CA_OP_COUNT])

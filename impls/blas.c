@@ -458,7 +458,9 @@ const ca_impl ca_impl_blas = {
     .description = "the tile engine with BLIS tile products (fwd 144x256, bwd 144x144), "
                    "OpenMP over heads/blocks/prefixes",
     .absent_reason = "full_bwd: not yet on the BLIS backend (blocked and omp run it on the "
-                     "same tile engine)",
+                     "same tile engine); cubic_last_fwd/bwd: one query row per prefix, "
+                     "matrix-vector products BLIS gains nothing on (blocked and omp run "
+                     "them on the tile engine)",
     .workspace = workspace,
     .causal_fwd = causal_fwd,
     .causal_bwd = causal_bwd,

@@ -3,10 +3,11 @@
  * point. Forward keeps an online softmax per 64-row query tile and saves lse; backward
  * walks key tiles, recomputing P from lse tile by tile; causal never touches a tile
  * above the diagonal. cubic_shared is the O(N^2 d) row sweep (shared_sweep.c) and its
- * suffix-sum backward. Scratch comes from the workspace query, so the harness counts every byte:
+ * suffix-sum backward; cubic_last one query row per prefix (last_row.c). Scratch comes from the workspace query, so the harness counts every byte:
  * O(N d) for the packed K^T / V^T of one head (or prefix) plus a few tiles. */
 #include "cubattn.h"
 #include "flash.h"
+#include "last_row.h"
 #include "regtile.h"
 #include "shared_sweep.h"
 
@@ -34,6 +35,7 @@ static size_t workspace(ca_entry e, ca_shape sh, int threads)
                           (double)scratch_floats(sh.n, sh.d);
     if (floats * sizeof(float) > (double)(SIZE_MAX / 2)) return SIZE_MAX;
     if (e == CA_DECODE_STEP) return flash_scratch_floats(&regt_ops) * sizeof(float);
+    if (e == CA_LAST_FWD || e == CA_LAST_BWD) return last_scratch_floats() * sizeof(float);
     return (2 * regt_packed_floats((size_t)sh.n, (size_t)sh.d) + np +
             scratch_floats(sh.n, sh.d)) * sizeof(float);
 }
@@ -235,6 +237,33 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     return CA_OK;
 }
 
+/* cubic_last: each prefix a one-row attention over its packed keys (last_row.c). */
+static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, float *o, float *lse)
+{
+    const int n = sh.n, d = sh.d;
+    const size_t qs = (size_t)n * d, kvs = ca_packed_rows((size_t)n) * d;
+    for (int h = 0; h < sh.heads; h++)
+        for (int t = 1; t <= n; t++)
+            last_prefix_fwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
+                            lse + (size_t)h * n, ex->ws);
+    return CA_OK;
+}
+
+static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, const float *o, const float *lse,
+                          const float *dout, float *dq, float *dk, float *dv)
+{
+    const int n = sh.n, d = sh.d;
+    const size_t qs = (size_t)n * d, kvs = ca_packed_rows((size_t)n) * d;
+    for (int h = 0; h < sh.heads; h++)
+        for (int t = 1; t <= n; t++)
+            last_prefix_bwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
+                            lse + (size_t)h * n, dout + h * qs, dq + h * qs, dk + h * kvs,
+                            dv + h * kvs, ex->ws);
+    return CA_OK;
+}
+
 const ca_impl ca_impl_blocked = {
     .name = "blocked",
     .description = "single-threaded 64x64 FlashAttention tiles (online softmax, lse "
@@ -249,4 +278,6 @@ const ca_impl ca_impl_blocked = {
     .cubic_bwd = cubic_bwd,
     .shared_fwd = shared_fwd,
     .shared_bwd = shared_bwd,
+    .last_fwd = last_fwd,
+    .last_bwd = last_bwd,
 };

@@ -220,6 +220,41 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     return CA_OK;
 }
 
+/* cubic_last: prefix t contributes one row, its last position: q row t-1 against the
+ * prefix's own packed keys off(t)..off(t)+t-1. No two prefixes share a key row. */
+static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, float *o, float *lse)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d;
+    const size_t qs = (size_t)n * d, kvs = ca_packed_rows((size_t)n) * d;
+    for (int h = 0; h < sh.heads; h++)
+        for (int t = 1; t <= n; t++) {
+            size_t kb = h * kvs + ca_prefix_offset((size_t)t) * d, r = h * qs + (size_t)(t - 1) * d;
+            row_fwd(d, scale_of(d), t, q + r, k + kb, v + kb, o + r, lse + (size_t)h * n + t - 1);
+        }
+    return CA_OK;
+}
+
+static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, const float *o, const float *lse,
+                          const float *dout, float *dq, float *dk, float *dv)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d;
+    const size_t qs = (size_t)n * d, kvs = ca_packed_rows((size_t)n) * d;
+    memset(dq, 0, qs * sh.heads * sizeof *dq);
+    memset(dk, 0, kvs * sh.heads * sizeof *dk);
+    memset(dv, 0, kvs * sh.heads * sizeof *dv);
+    for (int h = 0; h < sh.heads; h++)
+        for (int t = 1; t <= n; t++) {
+            size_t kb = h * kvs + ca_prefix_offset((size_t)t) * d, r = h * qs + (size_t)(t - 1) * d;
+            row_bwd(d, scale_of(d), t, q + r, k + kb, v + kb, o + r, lse[(size_t)h * n + t - 1],
+                    dout + r, dq + r, dk + kb, dv + kb);
+        }
+    return CA_OK;
+}
+
 const ca_impl ca_impl_naive = {
     .name = "naive",
     .description = "plain float32 loops, one query row at a time (the baseline)",
@@ -232,4 +267,6 @@ const ca_impl ca_impl_naive = {
     .cubic_bwd = cubic_bwd,
     .shared_fwd = shared_fwd,
     .shared_bwd = shared_bwd,
+    .last_fwd = last_fwd,
+    .last_bwd = last_bwd,
 };

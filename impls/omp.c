@@ -9,6 +9,8 @@
  *     cost grows as t^2, and each prefix writes only its own rows, so the assignment
  *     cannot change a single bit of the result.
  *   cubic_shared: (head, block of 16 rows); each row sweeps all N keys.
+ *   cubic_last: (head, prefix), largest first, dynamically, as cubic: a prefix costs t
+ *     and writes only its own rows (o, lse, dq row t-1; dk, dv of its packed keys).
  * Determinism of the backward: dK, dV of a key tile are owned by the one item that
  * walks that key tile; dQ (causal) and dK, dV (cubic_shared), to which many items add,
  * go to per-thread partial buffers under a static item-to-thread map, summed afterwards
@@ -16,6 +18,7 @@
  * All scratch is in the workspace the harness allocates (sized by workspace()). */
 #include "cubattn.h"
 #include "flash.h"
+#include "last_row.h"
 #include "regtile.h"
 #include "shared_sweep.h"
 
@@ -49,6 +52,9 @@ static size_t workspace(ca_entry e, ca_shape sh, int threads)
     /* Decode needs only the kernel scratch of each thread. */
     if (e == CA_DECODE_STEP)
         return (size_t)threads * flash_scratch_floats(&regt_ops) * sizeof(float);
+    /* cubic_last: one query row per prefix, keys read unpacked (last_row.h). */
+    if (e == CA_LAST_FWD || e == CA_LAST_BWD)
+        return (size_t)threads * last_scratch_floats() * sizeof(float);
     const double th = threads;
     const double floats = th * (double)thread_floats(sh.n, sh.d) +
                           (double)sh.heads * head_floats(sh.n, sh.d) +
@@ -383,6 +389,48 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     return CA_OK;
 }
 
+/* ---- cubic_last, O(N^2 d) ------------------------------------------------------- */
+
+static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, float *o, float *lse)
+{
+    const int n = sh.n, d = sh.d, items = n * sh.heads;
+    const size_t qs = (size_t)n * d, kvs = ca_packed_rows((size_t)n) * d;
+#pragma omp parallel num_threads(ex->threads)
+    {
+        float *scratch = (float *)ex->ws + (size_t)omp_get_thread_num() * last_scratch_floats();
+#pragma omp for schedule(dynamic, 1)
+        for (int it = 0; it < items; it++) {
+            int h, t;
+            cubic_item(it, n, sh.heads, &h, &t);
+            last_prefix_fwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
+                            lse + (size_t)h * n, scratch);
+        }
+    }
+    return CA_OK;
+}
+
+static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, const float *o, const float *lse,
+                          const float *dout, float *dq, float *dk, float *dv)
+{
+    const int n = sh.n, d = sh.d, items = n * sh.heads;
+    const size_t qs = (size_t)n * d, kvs = ca_packed_rows((size_t)n) * d;
+#pragma omp parallel num_threads(ex->threads)
+    {
+        float *scratch = (float *)ex->ws + (size_t)omp_get_thread_num() * last_scratch_floats();
+#pragma omp for schedule(dynamic, 1)
+        for (int it = 0; it < items; it++) {
+            int h, t;
+            cubic_item(it, n, sh.heads, &h, &t);
+            last_prefix_bwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
+                            lse + (size_t)h * n, dout + h * qs, dq + h * qs, dk + h * kvs,
+                            dv + h * kvs, scratch);
+        }
+    }
+    return CA_OK;
+}
+
 const ca_impl ca_impl_omp = {
     .name = "omp",
     .description = "OpenMP over heads and 64-row tiles (causal triangle paired, cubic "
@@ -398,4 +446,6 @@ const ca_impl ca_impl_omp = {
     .cubic_bwd = cubic_bwd,
     .shared_fwd = shared_fwd,
     .shared_bwd = shared_bwd,
+    .last_fwd = last_fwd,
+    .last_bwd = last_bwd,
 };

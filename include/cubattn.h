@@ -43,6 +43,8 @@ typedef enum ca_entry {
     CA_SHARED_FWD,
     CA_SHARED_BWD,
     CA_FULL_BWD,
+    CA_LAST_FWD,
+    CA_LAST_BWD,
     CA_ENTRY_COUNT
 } ca_entry;
 #define CA_NO_ENTRY CA_ENTRY_COUNT /* an operator without a backward */
@@ -65,27 +67,34 @@ typedef enum ca_pairs {
 } ca_pairs;
 
 /* The operator table. One row per operator:
- *   X(id, name, forward entry, backward entry, q/k/v rows, o/lse rows, pairs)
+ *   X(id, name, forward entry, backward entry, q rows, k/v rows, o/lse rows, pairs)
  * Adding an operator = one row here, its entry points in ca_entry / ca_impl, and its
- * float64 reference (cubattn_harness.h); verify, bench and report pick it up.
+ * float64 reference (cubattn_harness.h); verify, bench and report pick it up. q and k/v
+ * have columns of their own because cubic_last reads one query per prefix (N rows)
+ * against the packed keys of every prefix (T rows); dq has q's rows, dk and dv k/v's.
  *   causal        q, k, v, o: [heads][N][d]   lse: [heads][N]
  *   full          the same, bidirectional (every query sees every key)
  *   cubic         q, k, v, o: [heads][T][d]   lse: [heads][T]   each prefix its own rows
  *   cubic_shared  q, k, v: [heads][N][d]      o: [heads][T][d]  lse: [heads][T]
+ *   cubic_last    q, o: [heads][N][d]  k, v: [heads][T][d] packed as for cubic
+ *                 lse: [heads][N]; row t of q, o, lse is prefix t's last position
  *   decode        one causal token against a KV cache [heads][N][d] (N = capacity) */
 #define CA_OPERATORS(X)                                                                     \
     X(CA_OP_CAUSAL, "causal", CA_CAUSAL_FWD, CA_CAUSAL_BWD, CA_ROWS_N, CA_ROWS_N,            \
-      CA_PAIRS_TRIANGLE)                                                                    \
-    X(CA_OP_FULL, "full", CA_FULL_FWD, CA_FULL_BWD, CA_ROWS_N, CA_ROWS_N, CA_PAIRS_SQUARE)    \
+      CA_ROWS_N, CA_PAIRS_TRIANGLE)                                                         \
+    X(CA_OP_FULL, "full", CA_FULL_FWD, CA_FULL_BWD, CA_ROWS_N, CA_ROWS_N, CA_ROWS_N,         \
+      CA_PAIRS_SQUARE)                                                                      \
     X(CA_OP_CUBIC, "cubic", CA_CUBIC_FWD, CA_CUBIC_BWD, CA_ROWS_PACKED, CA_ROWS_PACKED,      \
-      CA_PAIRS_PREFIXES)                                                                    \
-    X(CA_OP_CUBIC_SHARED, "cubic_shared", CA_SHARED_FWD, CA_SHARED_BWD, CA_ROWS_N,          \
       CA_ROWS_PACKED, CA_PAIRS_PREFIXES)                                                    \
+    X(CA_OP_CUBIC_SHARED, "cubic_shared", CA_SHARED_FWD, CA_SHARED_BWD, CA_ROWS_N,          \
+      CA_ROWS_N, CA_ROWS_PACKED, CA_PAIRS_PREFIXES)                                         \
     X(CA_OP_DECODE, "decode", CA_DECODE_STEP, CA_NO_ENTRY, CA_ROWS_ONE, CA_ROWS_ONE,         \
-      CA_PAIRS_ROW)
+      CA_ROWS_ONE, CA_PAIRS_ROW)                                                            \
+    X(CA_OP_CUBIC_LAST, "cubic_last", CA_LAST_FWD, CA_LAST_BWD, CA_ROWS_N, CA_ROWS_PACKED,   \
+      CA_ROWS_N, CA_PAIRS_TRIANGLE)
 
 typedef enum ca_op {
-#define CA_OP_ID(id, name, fwd, bwd, in, out, pairs) id,
+#define CA_OP_ID(id, name, fwd, bwd, q, kv, out, pairs) id,
     CA_OPERATORS(CA_OP_ID)
 #undef CA_OP_ID
     CA_OP_COUNT
@@ -94,7 +103,7 @@ typedef enum ca_op {
 typedef struct ca_op_info {
     const char *name;
     ca_entry fwd, bwd;   /* bwd == CA_NO_ENTRY: no backward */
-    ca_rows in_rows, out_rows;
+    ca_rows q_rows, kv_rows, out_rows;
     ca_pairs pairs;
 } ca_op_info;
 
@@ -155,6 +164,8 @@ typedef struct ca_impl {
     ca_bwd_fn cubic_bwd;
     ca_fwd_fn shared_fwd;
     ca_bwd_fn shared_bwd;
+    ca_fwd_fn last_fwd;       /* cubic_last: the last layer, row (t, t) of each prefix */
+    ca_bwd_fn last_bwd;
     /* Optional: a one-line note the harness records (e.g. the BLIS sub-configuration). */
     const char *(*runtime_note)(void);
 } ca_impl;
@@ -175,13 +186,15 @@ const char *ca_status_str(ca_status st);
 const char *ca_entry_name(ca_entry e);
 int ca_impl_provides(const ca_impl *impl, ca_entry e);
 
-/* Rows of the q/k/v inputs, of o/lse outputs, of one head for an entry at sequence
- * length n: its operator's rows (0 when n is out of range or the count overflows). */
-size_t ca_in_rows(ca_entry e, int n);
+/* Rows of q (and dq), of k and v (and dk, dv), of o/lse (and dO) of one head for an
+ * entry at sequence length n: its operator's rows (0 when n is out of range or the
+ * count overflows). */
+size_t ca_q_rows(ca_entry e, int n);
+size_t ca_kv_rows(ca_entry e, int n);
 size_t ca_out_rows(ca_entry e, int n);
 
-/* Checks N, d, heads and that every tensor of the entry point has a byte count that
- * fits in size_t. */
+/* Checks N, d, heads and that every tensor of the entry point (q, k/v, o) has a byte
+ * count that fits in size_t. */
 ca_status ca_check_shape(ca_entry e, ca_shape sh);
 
 /* Workspace bytes for (impl, entry, shape, threads) into *bytes. */
@@ -219,8 +232,17 @@ ca_status ca_shared_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
                         const float *q, const float *k, const float *v,
                         const float *o, const float *lse, const float *dout,
                         float *dq, float *dk, float *dv);
+/* cubic_last (sh.n = N): q, o, dout, dq: [heads][N][d]; k, v, dk, dv: [heads][T][d];
+ * lse: [heads][N]. */
+ca_status ca_last_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
+                      const float *q, const float *k, const float *v,
+                      float *o, float *lse);
+ca_status ca_last_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
+                      const float *q, const float *k, const float *v,
+                      const float *o, const float *lse, const float *dout,
+                      float *dq, float *dk, float *dv);
 
-/* Generic dispatch for harnesses: forward entries (causal/full/cubic/shared fwd). */
+/* Generic dispatch for harnesses: every forward entry but a decode step, every backward. */
 ca_status ca_run_fwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec *ex,
                      const float *q, const float *k, const float *v,
                      float *o, float *lse);

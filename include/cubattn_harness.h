@@ -12,7 +12,8 @@
 /* ---- float64 reference: written for clarity, not speed ---------------------------- */
 
 /* Forward of a sequence operator (e = its forward entry).
- * q, k, v: [heads][ca_in_rows(e, n)][d]; o: [heads][ca_out_rows(e, n)][d]; lse likewise.
+ * q: [heads][ca_q_rows(e, n)][d]; k, v: [heads][ca_kv_rows(e, n)][d];
+ * o: [heads][ca_out_rows(e, n)][d]; lse likewise.
  * A decode step has its own reference below (CA_ERR_NOT_PROVIDED here). */
 ca_status ca_ref_fwd(ca_entry e, ca_shape sh, const double *q, const double *k,
                      const double *v, double *o, double *lse);

@@ -114,6 +114,7 @@ DROP_D(causal_fwd, causal_bwd, CA_CAUSAL_BWD)
 DROP_D(cubic_fwd, cubic_bwd, CA_CUBIC_BWD)
 DROP_D(shared_fwd, shared_bwd, CA_SHARED_BWD)
 DROP_D(full_fwd, full_bwd, CA_FULL_BWD)
+DROP_D(last_fwd, last_bwd, CA_LAST_BWD)
 
 const ca_impl mutant_bwd_drops_D = {
     .name = "bwd_drops_D", .description = "backward without the D_i term",
@@ -121,6 +122,7 @@ const ca_impl mutant_bwd_drops_D = {
     .cubic_fwd = cubic_fwd_naive, .cubic_bwd = cubic_bwd_dropD,
     .shared_fwd = shared_fwd_naive, .shared_bwd = shared_bwd_dropD,
     .full_fwd = full_fwd_naive, .full_bwd = full_bwd_dropD,
+    .last_fwd = last_fwd_naive, .last_bwd = last_bwd_dropD,
 };
 
 /* Prefix t's keys and values taken from prefix t-1's block (prefix 1 from its own). */
@@ -144,6 +146,42 @@ static ca_status offset_fwd(ca_shape sh, const ca_exec *ex, const float *q, cons
 const ca_impl mutant_wrong_prefix_offset = {
     .name = "wrong_prefix_offset", .description = "cubic prefix t reads prefix t-1's keys",
     .cubic_fwd = offset_fwd,
+};
+
+/* cubic_last prefix t over its first t-1 packed keys (prefix 1 over its one): the last
+ * key, the position's own, left out. Each prefix is naive's decode step over a cache
+ * holding those keys, the step's "new" row taken from the input (not the cache, so the
+ * copy into the cache does not overlap itself). */
+static ca_status lastshort_fwd(ca_shape sh, const ca_exec *ex, const float *q,
+                               const float *k, const float *v, float *o, float *lse)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d;
+    const size_t T = ca_packed_rows((size_t)n);
+    float *kc = malloc((size_t)n * d * sizeof *kc), *vc = malloc((size_t)n * d * sizeof *vc);
+    ca_status st = kc && vc ? CA_OK : CA_ERR_NOMEM;
+    for (int h = 0; st == CA_OK && h < sh.heads; h++)
+        for (int t = 1; st == CA_OK && t <= n; t++) {
+            const int len = t > 1 ? t - 1 : 1; /* the bug: should be t */
+            const size_t kb = ((size_t)h * T + ca_prefix_offset((size_t)t)) * d;
+            const size_t r = (size_t)h * n + (size_t)t - 1;
+            memcpy(kc, k + kb, (size_t)len * d * sizeof *kc);
+            memcpy(vc, v + kb, (size_t)len * d * sizeof *vc);
+            st = ca_impl_naive.decode_step((ca_shape){len, d, 1}, &one_thread, len - 1,
+                                           q + r * d, k + kb + (size_t)(len - 1) * d,
+                                           v + kb + (size_t)(len - 1) * d, kc, vc, o + r * d,
+                                           lse + r);
+        }
+    free(kc);
+    free(vc);
+    return st;
+}
+
+const ca_impl mutant_last_one_key_short = {
+    .name = "last_one_key_short",
+    .description = "cubic_last prefix t leaves out its own (last) key",
+    .cubic_fwd = cubic_fwd_naive, /* the other side of the equivalence, correct */
+    .last_fwd = lastshort_fwd,
 };
 
 /* Every prefix gets the full pass over all N shared keys: the prefix mask forgotten. */

@@ -10,6 +10,7 @@ extern const ca_impl mutant_scale_missing;      /* scores not scaled by 1/sqrt(d
 extern const ca_impl mutant_bwd_drops_D;        /* backwards without the D_i = dO_i.o_i term */
 extern const ca_impl mutant_wrong_prefix_offset;/* cubic prefix t reads prefix t-1's keys */
 extern const ca_impl mutant_shared_no_prefix;   /* cubic_shared prefix t attends all N keys */
+extern const ca_impl mutant_last_one_key_short; /* cubic_last prefix t leaves out its own key */
 extern const ca_impl mutant_decode_no_append;   /* decode never writes k_t, v_t to the cache */
 extern const ca_impl mutant_nondeterministic;   /* output varies by one ulp between calls */
 extern const ca_impl mutant_skips_last_head;    /* the last head's outputs never written */

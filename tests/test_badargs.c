@@ -18,7 +18,15 @@ Test(badargs, shapes)
     cr_assert_eq(ca_cubic_fwd(n, (ca_shape){4, 4, 0}, &ex, B, B, B, B, B), CA_ERR_HEADS);
     cr_assert_eq(ca_shared_fwd(n, (ca_shape){INT_MAX, INT_MAX, INT_MAX}, &ex, B, B, B, B, B),
                  CA_ERR_OVERFLOW);
+    cr_assert_eq(ca_last_fwd(n, (ca_shape){0, 4, 1}, &ex, B, B, B, B, B), CA_ERR_N);
+    cr_assert_eq(ca_last_bwd(n, (ca_shape){4, 4, 0}, &ex, B, B, B, B, B, B, B, B, B),
+                 CA_ERR_HEADS);
+    /* q, o fit in size_t; the packed k, v (N(N+1)/2 rows) do not */
+    cr_assert_eq(ca_last_fwd(n, (ca_shape){1 << 20, 1 << 12, 1 << 12}, &ex, B, B, B, B, B),
+                 CA_ERR_OVERFLOW);
     cr_assert_eq(ca_causal_fwd(n, (ca_shape){4, 4, 1}, &ex, B, B, B, B, B), CA_OK);
+    cr_assert_eq(ca_last_fwd(n, (ca_shape){4, 4, 1}, &ex, B, B, B, B, B), CA_OK);
+    cr_assert_eq(ca_last_bwd(n, (ca_shape){4, 4, 1}, &ex, B, B, B, B, B, B, B, B, B), CA_OK);
 }
 
 Test(badargs, null_pointers)
@@ -31,6 +39,8 @@ Test(badargs, null_pointers)
     cr_assert_eq(ca_causal_fwd(n, sh, &ex, B, NULL, B, B, B), CA_ERR_NULL);
     cr_assert_eq(ca_causal_bwd(n, sh, &ex, B, B, B, B, B, B, B, B, NULL), CA_ERR_NULL);
     cr_assert_eq(ca_decode_step(n, sh, &ex, 0, B, B, B, B, B, NULL, B), CA_ERR_NULL);
+    cr_assert_eq(ca_last_fwd(n, sh, &ex, B, B, NULL, B, B), CA_ERR_NULL);
+    cr_assert_eq(ca_last_bwd(n, sh, &ex, B, B, B, B, B, B, NULL, B, B), CA_ERR_NULL);
     size_t bytes;
     cr_assert_eq(ca_workspace_bytes(n, CA_CAUSAL_FWD, sh, 1, NULL), CA_ERR_NULL);
     cr_assert_eq(ca_workspace_bytes(NULL, CA_CAUSAL_FWD, sh, 1, &bytes), CA_ERR_NULL);

@@ -21,14 +21,21 @@ Test(layout, prefix_offsets_are_triangular)
 
 Test(layout, rows_per_entry)
 {
-    cr_assert_eq(ca_in_rows(CA_CAUSAL_FWD, 7), 7);
+    cr_assert_eq(ca_q_rows(CA_CAUSAL_FWD, 7), 7);
+    cr_assert_eq(ca_kv_rows(CA_CAUSAL_FWD, 7), 7);
     cr_assert_eq(ca_out_rows(CA_FULL_FWD, 7), 7);
-    cr_assert_eq(ca_in_rows(CA_CUBIC_FWD, 7), 28);
+    cr_assert_eq(ca_q_rows(CA_CUBIC_FWD, 7), 28);
+    cr_assert_eq(ca_kv_rows(CA_CUBIC_FWD, 7), 28);
     cr_assert_eq(ca_out_rows(CA_CUBIC_BWD, 7), 28);
-    cr_assert_eq(ca_in_rows(CA_SHARED_FWD, 7), 7);   /* inputs shared by all prefixes */
+    cr_assert_eq(ca_q_rows(CA_SHARED_FWD, 7), 7);    /* inputs shared by all prefixes */
+    cr_assert_eq(ca_kv_rows(CA_SHARED_FWD, 7), 7);
     cr_assert_eq(ca_out_rows(CA_SHARED_FWD, 7), 28); /* one output row per (t, i) */
+    cr_assert_eq(ca_q_rows(CA_LAST_FWD, 7), 7);      /* one query per prefix */
+    cr_assert_eq(ca_kv_rows(CA_LAST_BWD, 7), 28);    /* the packed keys of every prefix */
+    cr_assert_eq(ca_out_rows(CA_LAST_FWD, 7), 7);
     cr_assert_eq(ca_out_rows(CA_DECODE_STEP, 7), 1);
-    cr_assert_eq(ca_in_rows(CA_CAUSAL_FWD, 0), 0);
+    cr_assert_eq(ca_q_rows(CA_CAUSAL_FWD, 0), 0);
+    cr_assert_eq(ca_kv_rows(CA_CAUSAL_FWD, 0), 0);
 }
 
 Test(layout, packed_rows_overflow_is_detected)
@@ -36,8 +43,14 @@ Test(layout, packed_rows_overflow_is_detected)
     ca_shape huge = {INT32_MAX, INT32_MAX, INT32_MAX};
     cr_assert_eq(ca_check_shape(CA_CUBIC_FWD, huge), CA_ERR_OVERFLOW);
     cr_assert_eq(ca_check_shape(CA_CAUSAL_FWD, huge), CA_ERR_OVERFLOW);
+    /* cubic_last: q and o fit, the packed k/v do not */
+    ca_shape kv_only = {1 << 20, 1 << 12, 1 << 12};
+    cr_assert_eq(ca_check_shape(CA_CAUSAL_FWD, kv_only), CA_OK);
+    cr_assert_eq(ca_check_shape(CA_LAST_FWD, kv_only), CA_ERR_OVERFLOW);
+    cr_assert_eq(ca_check_shape(CA_LAST_BWD, kv_only), CA_ERR_OVERFLOW);
     ca_shape fine = {1000, 64, 8};
     cr_assert_eq(ca_check_shape(CA_CUBIC_FWD, fine), CA_OK);
+    cr_assert_eq(ca_check_shape(CA_LAST_FWD, fine), CA_OK);
 }
 
 Test(registry, lookup_by_name)

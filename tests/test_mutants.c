@@ -65,8 +65,9 @@ Test(mutants, scale_missing_rejected, .timeout = 120)
 Test(mutants, bwd_drops_D_rejected, .timeout = 120)
 {
     impl_result res = run_one(&mutant_bwd_drops_D, ONLY(CHK_REF) | ONLY(CHK_FD));
-    const ca_entry bwd[] = {CA_CAUSAL_BWD, CA_CUBIC_BWD, CA_SHARED_BWD, CA_FULL_BWD};
-    for (int i = 0; i < 4; i++) {
+    const ca_entry bwd[] = {CA_CAUSAL_BWD, CA_CUBIC_BWD, CA_SHARED_BWD, CA_FULL_BWD,
+                            CA_LAST_BWD};
+    for (int i = 0; i < 5; i++) {
         expect_cell(&res, bwd[i], CHK_REF, CELL_FAIL);
         expect_cell(&res, bwd[i], CHK_FD, CELL_FAIL);
     }
@@ -80,6 +81,15 @@ Test(mutants, wrong_prefix_offset_rejected, .timeout = 120)
 Test(mutants, shared_no_prefix_rejected, .timeout = 120)
 {
     expect_fail(&mutant_shared_no_prefix, CA_SHARED_FWD, CHK_REF);
+}
+
+/* Rejected against the reference and by the identity with cubic's o(t, t). */
+Test(mutants, last_one_key_short_rejected, .timeout = 120)
+{
+    impl_result res = run_one(&mutant_last_one_key_short, ONLY(CHK_REF) | ONLY(CHK_EQUIV));
+    expect_cell(&res, CA_LAST_FWD, CHK_REF, CELL_FAIL);
+    expect_cell(&res, CA_LAST_FWD, CHK_EQUIV, CELL_FAIL);
+    expect_cell(&res, CA_CUBIC_FWD, CHK_REF, CELL_PASS); /* naive's */
 }
 
 Test(mutants, decode_no_append_rejected, .timeout = 120)

@@ -15,6 +15,7 @@ Test(reference, gradient_check_passes, .timeout = 60)
     cr_assert_eq(cells[CA_CAUSAL_BWD].st, CELL_PASS, "%s", cells[CA_CAUSAL_BWD].note);
     cr_assert_eq(cells[CA_CUBIC_BWD].st, CELL_PASS, "%s", cells[CA_CUBIC_BWD].note);
     cr_assert_eq(cells[CA_SHARED_BWD].st, CELL_PASS, "%s", cells[CA_SHARED_BWD].note);
+    cr_assert_eq(cells[CA_LAST_BWD].st, CELL_PASS, "%s", cells[CA_LAST_BWD].note);
 }
 
 /* N = 2, d = 1: causal row 0 copies v_0; row 1 is a two-way softmax done by hand. */
@@ -94,6 +95,52 @@ Test(reference, cubic_prefix_is_full_pass)
         }
     }
     free(q); free(k); free(v); free(o); free(l);
+}
+
+/* cubic_last o_t and lse_t equal cubic's row (t, t) when q_t = q(t, t), on the same
+ * packed k, v; and its backward is cubic's restricted to those rows: dO zero on every
+ * other row of cubic gives the same dk, dv, and dq(t, t) = dq_t. */
+Test(reference, last_is_cubic_last_row)
+{
+    const int n = 7, d = 3, H = 2;
+    const size_t T = ca_packed_rows(n);
+    double *qc = randn(H * T * d, 7), *k = randn(H * T * d, 8), *v = randn(H * T * d, 9);
+    double *wl = randn((size_t)H * n * d, 10);
+    double *ql = malloc((size_t)H * n * d * sizeof *ql), *wc = calloc(H * T * d, sizeof *wc);
+    double *oc = malloc(H * T * d * sizeof *oc), *lc = malloc(H * T * sizeof *lc);
+    double *ol = malloc((size_t)H * n * d * sizeof *ol), *ll = malloc((size_t)H * n * sizeof *ll);
+    double *gc = malloc(3 * H * T * d * sizeof *gc);
+    double *gl = malloc(((size_t)H * n * d + 2 * H * T * d) * sizeof *gl);
+    for (int h = 0; h < H; h++)
+        for (int t = 1; t <= n; t++) {
+            size_t r = h * T + ca_prefix_offset(t) + t - 1, rl = (size_t)h * n + t - 1;
+            for (int c = 0; c < d; c++) {
+                ql[rl * d + c] = qc[r * d + c];
+                wc[r * d + c] = wl[rl * d + c];
+            }
+        }
+    ca_shape sh = {n, d, H};
+    cr_assert_eq(ca_ref_fwd(CA_CUBIC_FWD, sh, qc, k, v, oc, lc), CA_OK);
+    cr_assert_eq(ca_ref_fwd(CA_LAST_FWD, sh, ql, k, v, ol, ll), CA_OK);
+    cr_assert_eq(ca_ref_bwd(CA_CUBIC_BWD, sh, qc, k, v, oc, lc, wc, gc, gc + H * T * d,
+                            gc + 2 * H * T * d), CA_OK);
+    double *dql = gl, *dkl = gl + (size_t)H * n * d, *dvl = dkl + H * T * d;
+    cr_assert_eq(ca_ref_bwd(CA_LAST_BWD, sh, ql, k, v, ol, ll, wl, dql, dkl, dvl), CA_OK);
+    for (int h = 0; h < H; h++)
+        for (int t = 1; t <= n; t++) {
+            size_t r = h * T + ca_prefix_offset(t) + t - 1, rl = (size_t)h * n + t - 1;
+            cr_assert_float_eq(ll[rl], lc[r], 1e-12);
+            for (int c = 0; c < d; c++) {
+                cr_assert_float_eq(ol[rl * d + c], oc[r * d + c], 1e-12);
+                cr_assert_float_eq(dql[rl * d + c], gc[r * d + c], 1e-12);
+            }
+        }
+    for (size_t i = 0; i < H * T * d; i++) {
+        cr_assert_float_eq(dkl[i], gc[H * T * d + i], 1e-12);
+        cr_assert_float_eq(dvl[i], gc[2 * H * T * d + i], 1e-12);
+    }
+    free(qc); free(k); free(v); free(wl); free(ql); free(wc); free(oc); free(lc);
+    free(ol); free(ll); free(gc); free(gl);
 }
 
 /* Non-finite logits (reference.c, row_probs): a -Inf logit masks its key; every logit

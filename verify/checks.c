@@ -132,7 +132,8 @@ static const double *ref_tensor(const problem *p, int k)
 
 static size_t tensor_elems(const problem *p, int k)
 {
-    return k == T_O ? p->out_elems : k == T_LSE ? p->lse_elems : p->in_elems;
+    return k == T_O ? p->out_elems : k == T_LSE ? p->lse_elems : k == T_DQ ? p->q_elems
+                                                                          : p->kv_elems;
 }
 
 static void tensor_errors(const problem *p, const tensors *t, int with_bwd, double err[T_COUNT])
@@ -143,9 +144,9 @@ static void tensor_errors(const problem *p, const tensors *t, int with_bwd, doub
     err[T_LSE] = ca_abs_err(t->lse, p->rlse, p->lse_elems);
     for (int i = T_DQ; i < T_COUNT; i++) err[i] = NAN;
     if (!with_bwd) return;
-    err[T_DQ] = ca_rel_err(t->dq, p->rdq, p->in_elems);
-    err[T_DK] = ca_rel_err(t->dk, p->rdk, p->in_elems);
-    err[T_DV] = ca_rel_err(t->dv, p->rdv, p->in_elems);
+    err[T_DQ] = ca_rel_err(t->dq, p->rdq, p->q_elems);
+    err[T_DK] = ca_rel_err(t->dk, p->rdk, p->kv_elems);
+    err[T_DV] = ca_rel_err(t->dv, p->rdv, p->kv_elems);
 }
 
 /* Where tensor k is non-finite and the reference is not, or the other way round: the
@@ -488,33 +489,38 @@ static ca_status own_fd(const problem *p, const ca_impl *impl, int threads, uint
 {
     tensors t, tp;
     ca_status st = CA_ERR_NOMEM;
-    size_t n = p->in_elems;
-    float *x = malloc(3 * n * sizeof *x), *u = malloc(3 * n * sizeof *u);
+    /* q, k, v one after another in x and u (q has its own row count: cubic_last) */
+    const size_t len[3] = {p->q_elems, p->kv_elems, p->kv_elems};
+    const size_t at[3] = {0, len[0], len[0] + len[1]}, all = at[2] + len[2];
+    float *x = malloc(all * sizeof *x), *u = malloc(all * sizeof *u);
     if (!x || !u || tensors_alloc(p, &t) != CA_OK) goto out_early;
     if (tensors_alloc(p, &tp) != CA_OK) { tensors_free(&t); goto out_early; }
     if ((st = problem_run(p, impl, threads, 1, &t)) != CA_OK) goto out;
     const float *grad[3] = {t.dq, t.dk, t.dv}, *in[3] = {p->q, p->k, p->v};
     double rms = 0.0;
     for (int a = 0; a < 3; a++)
-        for (size_t i = 0; i < n; i++) rms += (double)in[a][i] * in[a][i];
-    const double h = fd_step(sqrt(rms / (3.0 * n)));
+        for (size_t i = 0; i < len[a]; i++) rms += (double)in[a][i] * in[a][i];
+    const double h = fd_step(sqrt(rms / (double)all));
     *worst = 0.0;
     /* One direction per input tensor (u zero on the other two): in a direction over all
-     * three, dv's share of <grad, u> would hide an error of a few percent in dq or dk. */
+     * three, dv's share of <grad, u> would hide an error of a few percent in dq or dk.
+     * Direction dir draws elements dir * len[0] + i of its stream, as when every tensor
+     * had q's length. */
     for (int dir = 0; dir < 3; dir++) {
         double an = 0.0, gnorm = 0.0;
         for (int a = 0; a < 3; a++)
-            for (size_t i = 0; i < n; i++) {
-                u[a * n + i] = a == dir ? (float)ca_draw(CA_DIST_NORMAL, seed + 77, dir * n + i) : 0.0f;
-                an += (double)grad[a][i] * u[a * n + i];
+            for (size_t i = 0; i < len[a]; i++) {
+                float *ua = u + at[a];
+                ua[i] = a == dir ? (float)ca_draw(CA_DIST_NORMAL, seed + 77, dir * len[0] + i) : 0.0f;
+                an += (double)grad[a][i] * ua[i];
                 if (a == dir) gnorm += (double)grad[a][i] * grad[a][i];
             }
         double lp = 0.0, lm = 0.0;
         for (int sign = 1; sign >= -1; sign -= 2) {
             for (int a = 0; a < 3; a++)
-                for (size_t i = 0; i < n; i++)
-                    x[a * n + i] = (float)(in[a][i] + sign * h * u[a * n + i]);
-            st = problem_run_fwd_on(p, impl, threads, x, x + n, x + 2 * n, &tp);
+                for (size_t i = 0; i < len[a]; i++)
+                    x[at[a] + i] = (float)(in[a][i] + sign * h * u[at[a] + i]);
+            st = problem_run_fwd_on(p, impl, threads, x + at[0], x + at[1], x + at[2], &tp);
             if (st != CA_OK) goto out;
             *(sign > 0 ? &lp : &lm) = loss(p, tp.o);
         }
@@ -740,11 +746,58 @@ static ca_status equiv_shared(const ca_impl *impl, const ca_impl *naive, ca_shap
     return st;
 }
 
+/* cubic_last o_t == cubic o(t, t) when q_t == q(t, t), k and v the same packed tensors */
+static ca_status equiv_last(const ca_impl *impl, const ca_impl *naive, ca_shape sh,
+                            int threads, uint64_t seed, cell *c)
+{
+    problem pc = {0}, pl = {0};
+    side a = {0}, b = {0};
+    const size_t n = (size_t)sh.n, d = (size_t)sh.d, T = ca_packed_rows(n);
+    ca_status st = problem_init(&pc, CA_OP_CUBIC, sh, IN_NORMAL, seed + 9000);
+    if (st == CA_OK) st = problem_init(&pl, CA_OP_CUBIC_LAST, sh, IN_NORMAL, seed + 9000);
+    if (st == CA_OK) {
+        /* cubic_last's inputs taken from cubic's: q row t-1 = q(t, t), k and v as they are */
+        memcpy(pl.k, pc.k, pc.kv_elems * sizeof *pl.k);
+        memcpy(pl.v, pc.v, pc.kv_elems * sizeof *pl.v);
+        for (int h = 0; h < sh.heads; h++)
+            for (size_t t = 1; t <= n; t++)
+                memcpy(pl.q + (h * n + t - 1) * d, pc.q + (h * T + ca_prefix_offset(t) + t - 1) * d,
+                       d * sizeof *pl.q);
+        st = problem_reference(&pc);
+    }
+    if (st == CA_OK) st = problem_reference(&pl);
+    if (st == CA_OK) st = run_side(&pc, impl, naive, threads, &a);
+    if (st == CA_OK) st = run_side(&pl, impl, naive, threads, &b);
+    float *diag = NULL, *diag_l = NULL;
+    if (st == CA_OK) {
+        diag = malloc(pl.out_elems * sizeof *diag);
+        diag_l = malloc(pl.lse_elems * sizeof *diag_l);
+        if (!diag || !diag_l) st = CA_ERR_NOMEM;
+    }
+    if (st == CA_OK) {
+        for (int h = 0; h < sh.heads; h++)
+            for (size_t t = 1; t <= n; t++) {
+                size_t r = h * T + ca_prefix_offset(t) + t - 1; /* row (t, i = t) */
+                memcpy(diag + (h * n + t - 1) * d, a.t.o + r * d, d * sizeof *diag);
+                diag_l[h * n + t - 1] = a.t.lse[r];
+            }
+        char label[64];
+        snprintf(label, sizeof label, "cubic o(t,t) vs last N=%d d=%d", sh.n, sh.d);
+        record_equiv(c, b.t.o, diag, pl.ro, pl.out_elems, b.t.lse, diag_l, pl.rlse,
+                     pl.lse_elems, tol_equivalence(a.tol_o, b.tol_o),
+                     tol_equivalence(a.tol_lse, b.tol_lse), label);
+    }
+    free(diag); free(diag_l);
+    tensors_free(&a.t); tensors_free(&b.t);
+    problem_free(&pc); problem_free(&pl);
+    return st;
+}
+
 static void check_equiv(const ca_impl *naive, const ca_impl *const *impls, int count,
                         const verify_opts *o, impl_result *res)
 {
     static const ca_shape shapes[] = {{17, 16, 2}, {65, 80, 1}};
-    progress(o->progress, "verify: equiv (decode, cubic prefixes, shared diagonal)\n");
+    progress(o->progress, "verify: equiv (decode, cubic prefixes, shared diagonal, last rows)\n");
     for (int i = 0; i < count; i++) {
         const ca_impl *impl = impls[i];
         for (int s = 0; s < COUNT_OF(shapes); s++) {
@@ -753,6 +806,7 @@ static void check_equiv(const ca_impl *naive, const ca_impl *const *impls, int c
                 {CA_DECODE_STEP, CA_CAUSAL_FWD, equiv_decode},
                 {CA_CUBIC_FWD, CA_FULL_FWD, equiv_cubic},
                 {CA_SHARED_FWD, CA_CAUSAL_FWD, equiv_shared},
+                {CA_LAST_FWD, CA_CUBIC_FWD, equiv_last},
             };
             for (int k = 0; k < COUNT_OF(ids); k++) {
                 cell *c = &res[i].cells[ids[k].e][CHK_EQUIV];
@@ -806,8 +860,8 @@ static size_t bits_differ_all(const problem *p, const tensors *a, const tensors 
 {
     if (!bwd)
         return bits_differ(a->o, b->o, p->out_elems) + bits_differ(a->lse, b->lse, p->lse_elems);
-    return bits_differ(a->dq, b->dq, p->in_elems) + bits_differ(a->dk, b->dk, p->in_elems) +
-           bits_differ(a->dv, b->dv, p->in_elems);
+    return bits_differ(a->dq, b->dq, p->q_elems) + bits_differ(a->dk, b->dk, p->kv_elems) +
+           bits_differ(a->dv, b->dv, p->kv_elems);
 }
 
 static void determ_impl(const problem *p, const ca_impl *impl, const int *threads, int nthreads,

@@ -26,22 +26,24 @@ static ca_status gradcheck_case(ca_op op, ca_shape sh, uint64_t seed0, double *e
                                 double *worst_abs)
 {
     const ca_entry fe = ca_op_get(op)->fwd, be = ca_op_get(op)->bwd;
-    const size_t n = ca_in_rows(fe, sh.n) * sh.d * sh.heads;
+    /* q, k, v (and dq, dk, dv) one after another: nq + 2 nkv elements */
+    const size_t nq = ca_q_rows(fe, sh.n) * sh.d * sh.heads;
+    const size_t nkv = ca_kv_rows(fe, sh.n) * sh.d * sh.heads, n = nq + 2 * nkv;
     const size_t rows = ca_out_rows(fe, sh.n) * sh.heads, no = rows * sh.d;
-    double *x = malloc(3 * n * sizeof *x), *g = malloc(3 * n * sizeof *g);
+    double *x = malloc(n * sizeof *x), *g = malloc(n * sizeof *g);
     double *w = malloc(no * sizeof *w), *o = malloc(no * sizeof *o);
     double *lse = malloc(rows * sizeof *lse);
     ca_status st = CA_ERR_NOMEM;
     if (!x || !g || !w || !o || !lse) goto out;
     const uint64_t seed = seed0 + 8000 + (uint64_t)op;
-    for (size_t i = 0; i < 3 * n; i++) x[i] = ca_draw(CA_DIST_NORMAL, seed, i);
-    for (size_t i = 0; i < no; i++) w[i] = ca_draw(CA_DIST_NORMAL, seed, 3 * n + i);
-    double *q = x, *k = x + n, *v = x + 2 * n;
+    for (size_t i = 0; i < n; i++) x[i] = ca_draw(CA_DIST_NORMAL, seed, i);
+    for (size_t i = 0; i < no; i++) w[i] = ca_draw(CA_DIST_NORMAL, seed, n + i);
+    double *q = x, *k = x + nq, *v = x + nq + nkv;
     if ((st = ca_ref_fwd(fe, sh, q, k, v, o, lse)) != CA_OK) goto out;
-    if ((st = ca_ref_bwd(be, sh, q, k, v, o, lse, w, g, g + n, g + 2 * n)) != CA_OK) goto out;
+    if ((st = ca_ref_bwd(be, sh, q, k, v, o, lse, w, g, g + nq, g + nq + nkv)) != CA_OK) goto out;
     *excess = -INFINITY;
     *worst_abs = 0.0;
-    for (size_t i = 0; i < 3 * n; i++) {
+    for (size_t i = 0; i < n; i++) {
         double keep = x[i];
         x[i] = keep + GRADCHECK_EPS;
         double lp = ref_loss(fe, sh, q, k, v, w, o, lse, no);

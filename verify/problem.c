@@ -17,7 +17,7 @@ int op_per_prefix(ca_op op) { return ca_op_get(op)->out_rows == CA_ROWS_PACKED; 
 
 int op_shared_inputs(ca_op op)
 {
-    return op_per_prefix(op) && ca_op_get(op)->in_rows == CA_ROWS_N;
+    return op_per_prefix(op) && ca_op_get(op)->kv_rows == CA_ROWS_N;
 }
 
 ca_entry problem_fwd(const problem *p) { return ca_op_get(p->op)->fwd; }
@@ -33,34 +33,33 @@ const char *input_name(input_kind kind)
 /* Rows of one head are [rows][d]; the pattern is applied per row. */
 static void shape_inputs(problem *p, uint64_t seed)
 {
-    const size_t d = (size_t)p->sh.d, rows = p->in_elems / d;
+    const size_t d = (size_t)p->sh.d, qrows = p->q_elems / d, kvrows = p->kv_elems / d;
     /* q, k, v, then dout: consecutive ranges of the problem's one stream. */
-    ca_fill(p->q, p->in_elems, CA_DIST_NORMAL, 1.0, seed, 0);
-    ca_fill(p->k, p->in_elems, CA_DIST_NORMAL, 1.0, seed, p->in_elems);
-    ca_fill(p->v, p->in_elems, CA_DIST_NORMAL, 1.0, seed, 2 * p->in_elems);
+    ca_fill(p->q, p->q_elems, CA_DIST_NORMAL, 1.0, seed, 0);
+    ca_fill(p->k, p->kv_elems, CA_DIST_NORMAL, 1.0, seed, p->q_elems);
+    ca_fill(p->v, p->kv_elems, CA_DIST_NORMAL, 1.0, seed, p->q_elems + p->kv_elems);
     switch (p->kind) {
     case IN_NORMAL:
         break;
     case IN_LOGITS_1E2:
     case IN_LOGITS_1E4: {
         float f = p->kind == IN_LOGITS_1E2 ? 1e2f : 1e4f;
-        for (size_t i = 0; i < p->in_elems; i++) p->q[i] *= f;
+        for (size_t i = 0; i < p->q_elems; i++) p->q[i] *= f;
         break;
     }
     case IN_EQUAL: /* zero queries: every score 0. (Equal keys would do too, but make the
                       exact dq zero by cancellation, which no relative error can judge.) */
-        memset(p->q, 0, p->in_elems * sizeof *p->q);
+        memset(p->q, 0, p->q_elems * sizeof *p->q);
         break;
     case IN_DOMINANT: /* every query along e_0; key rows with index % 5 == 2 far along it */
-        for (size_t r = 0; r < rows; r++) {
-            p->q[r * d] = 30.0f;
+        for (size_t r = 0; r < qrows; r++) p->q[r * d] = 30.0f;
+        for (size_t r = 0; r < kvrows; r++)
             if (r % 5 == 2) p->k[r * d] = 30.0f;
-        }
         break;
     case IN_ZEROS:
-        memset(p->q, 0, p->in_elems * sizeof *p->q);
-        memset(p->k, 0, p->in_elems * sizeof *p->k);
-        memset(p->v, 0, p->in_elems * sizeof *p->v);
+        memset(p->q, 0, p->q_elems * sizeof *p->q);
+        memset(p->k, 0, p->kv_elems * sizeof *p->k);
+        memset(p->v, 0, p->kv_elems * sizeof *p->v);
         break;
     case IN_COUNT:
         break;
@@ -91,7 +90,8 @@ void problem_set_nonfinite(problem *p, nonfinite nf)
     const float val = nf.value == NF_NAN ? NAN : nf.value == NF_POS_INF ? INFINITY : -INFINITY;
     float *x = nf.tensor == NF_Q ? p->q : nf.tensor == NF_K ? p->k : nf.tensor == NF_V ? p->v : p->dout;
     const size_t d = (size_t)p->sh.d;
-    const size_t elems = nf.tensor == NF_DOUT ? p->out_elems : p->in_elems;
+    const size_t elems = nf.tensor == NF_DOUT ? p->out_elems : nf.tensor == NF_Q ? p->q_elems
+                                                                                  : p->kv_elems;
     const size_t rows = elems / d / (size_t)p->sh.heads;
     const size_t row = ((size_t)p->sh.heads - 1) * rows + 2 * rows / 3;
     if (nf.place == NF_ROW)
@@ -112,19 +112,20 @@ ca_status problem_init(problem *p, ca_op op, ca_shape sh, input_kind kind, uint6
     if (st != CA_OK) return st;
     /* A step operator runs N steps: one sequence of N rows in, one out. */
     const int step = ca_op_is_step(op);
-    p->in_elems = (step ? (size_t)sh.n : ca_rows_of(info->in_rows, sh.n)) * sh.d * sh.heads;
+    p->q_elems = (step ? (size_t)sh.n : ca_rows_of(info->q_rows, sh.n)) * sh.d * sh.heads;
+    p->kv_elems = (step ? (size_t)sh.n : ca_rows_of(info->kv_rows, sh.n)) * sh.d * sh.heads;
     p->lse_elems = (step ? (size_t)sh.n : ca_rows_of(info->out_rows, sh.n)) * sh.heads;
     p->out_elems = p->lse_elems * sh.d;
-    p->q = malloc(p->in_elems * sizeof(float));
-    p->k = malloc(p->in_elems * sizeof(float));
-    p->v = malloc(p->in_elems * sizeof(float));
+    p->q = malloc(p->q_elems * sizeof(float));
+    p->k = malloc(p->kv_elems * sizeof(float));
+    p->v = malloc(p->kv_elems * sizeof(float));
     p->dout = malloc(p->out_elems * sizeof(float));
     if (!p->q || !p->k || !p->v || !p->dout) {
         problem_free(p);
         return CA_ERR_NOMEM;
     }
     shape_inputs(p, seed);
-    ca_fill(p->dout, p->out_elems, CA_DIST_NORMAL, 1.0, seed, 3 * p->in_elems);
+    ca_fill(p->dout, p->out_elems, CA_DIST_NORMAL, 1.0, seed, p->q_elems + 2 * p->kv_elems);
     return CA_OK;
 }
 
@@ -146,14 +147,14 @@ static double max_logit(const problem *p, const double *q, const double *k)
     if (!map) return INFINITY;
     ca_ref_row_map(e, p->sh.n, map);
     const int d = p->sh.d;
-    const size_t hs = p->in_elems / p->sh.heads;
+    const size_t qs = p->q_elems / p->sh.heads, kvs = p->kv_elems / p->sh.heads;
     const double s = 1.0 / sqrt((double)d);
     double m = 0.0;
     for (int h = 0; h < p->sh.heads; h++)
         for (size_t r = 0; r < rows; r++)
             for (int j = 0; j < map[r].len; j++) {
-                const double *qi = q + h * hs + map[r].q_row * d;
-                const double *kj = k + h * hs + (map[r].key_row + j) * d;
+                const double *qi = q + h * qs + map[r].q_row * d;
+                const double *kj = k + h * kvs + (map[r].key_row + j) * d;
                 double acc = 0.0;
                 for (int c = 0; c < d; c++) acc += qi[c] * kj[c];
                 if (isfinite(acc)) m = fmax(m, fabs(s * acc));
@@ -219,15 +220,16 @@ static ca_status ref_magnitude(const problem *p, const double *q, const double *
     }
     ca_ref_row_map(e, p->sh.n, rows);
     const double s = 1.0 / sqrt((double)d);
-    const size_t in = p->in_elems / p->sh.heads, out = count * d;
+    const size_t qs = p->q_elems / p->sh.heads, kvs = p->kv_elems / p->sh.heads;
+    const size_t out = count * d;
     if (bwd) {
-        memset(mdq, 0, p->in_elems * sizeof *mdq);
-        memset(mdk, 0, p->in_elems * sizeof *mdk);
-        memset(mdv, 0, p->in_elems * sizeof *mdv);
+        memset(mdq, 0, p->q_elems * sizeof *mdq);
+        memset(mdk, 0, p->kv_elems * sizeof *mdk);
+        memset(mdv, 0, p->kv_elems * sizeof *mdv);
     }
     for (int h = 0; h < p->sh.heads; h++)
         for (size_t r = 0; r < count; r++) {
-            const size_t qo = h * in + rows[r].q_row * d, ko = h * in + rows[r].key_row * d;
+            const size_t qo = h * qs + rows[r].q_row * d, ko = h * kvs + rows[r].key_row * d;
             const int len = rows[r].len;
             double *orow = mo + h * out + r * d;
             /* P of the row, as the reference forms it (finite inputs: the magnitudes
@@ -272,18 +274,18 @@ static ca_status magnitudes(problem *p, const double *q, const double *k, const 
     const int bwd = problem_bwd(p) != CA_NO_ENTRY;
     double *mo = malloc(p->out_elems * sizeof *mo), *mq = NULL, *mk = NULL, *mv = NULL;
     if (bwd) {
-        mq = malloc(p->in_elems * sizeof *mq);
-        mk = malloc(p->in_elems * sizeof *mk);
-        mv = malloc(p->in_elems * sizeof *mv);
+        mq = malloc(p->q_elems * sizeof *mq);
+        mk = malloc(p->kv_elems * sizeof *mk);
+        mv = malloc(p->kv_elems * sizeof *mv);
     }
     ca_status st = mo && (!bwd || (mq && mk && mv)) ? CA_OK : CA_ERR_NOMEM;
     if (st == CA_OK) st = ref_magnitude(p, q, k, v, w, mo, mq, mk, mv);
     if (st == CA_OK) {
         p->mag_o = max_where_finite(mo, p->ro, p->out_elems);
         if (bwd) {
-            p->mag_dq = max_where_finite(mq, p->rdq, p->in_elems);
-            p->mag_dk = max_where_finite(mk, p->rdk, p->in_elems);
-            p->mag_dv = max_where_finite(mv, p->rdv, p->in_elems);
+            p->mag_dq = max_where_finite(mq, p->rdq, p->q_elems);
+            p->mag_dk = max_where_finite(mk, p->rdk, p->kv_elems);
+            p->mag_dv = max_where_finite(mv, p->rdv, p->kv_elems);
         }
     }
     free(mo); free(mq); free(mk); free(mv);
@@ -293,8 +295,8 @@ static ca_status magnitudes(problem *p, const double *q, const double *k, const 
 ca_status problem_reference(problem *p)
 {
     ca_entry fwd = problem_fwd(p), bwd = problem_bwd(p);
-    double *q = ca_to_double(p->q, p->in_elems), *k = ca_to_double(p->k, p->in_elems);
-    double *v = ca_to_double(p->v, p->in_elems), *w = ca_to_double(p->dout, p->out_elems);
+    double *q = ca_to_double(p->q, p->q_elems), *k = ca_to_double(p->k, p->kv_elems);
+    double *v = ca_to_double(p->v, p->kv_elems), *w = ca_to_double(p->dout, p->out_elems);
     p->ro = malloc(p->out_elems * sizeof(double));
     p->rlse = malloc(p->lse_elems * sizeof(double));
     ca_status st = CA_ERR_NOMEM;
@@ -304,9 +306,9 @@ ca_status problem_reference(problem *p)
     if (st != CA_OK) goto done;
     p->max_abs_logit = max_logit(p, q, k);
     if (bwd != CA_NO_ENTRY) {
-        p->rdq = malloc(p->in_elems * sizeof(double));
-        p->rdk = malloc(p->in_elems * sizeof(double));
-        p->rdv = malloc(p->in_elems * sizeof(double));
+        p->rdq = malloc(p->q_elems * sizeof(double));
+        p->rdk = malloc(p->kv_elems * sizeof(double));
+        p->rdv = malloc(p->kv_elems * sizeof(double));
         st = CA_ERR_NOMEM;
         if (!p->rdq || !p->rdk || !p->rdv) goto done;
         st = ca_ref_bwd(bwd, p->sh, q, k, v, p->ro, p->rlse, w, p->rdq, p->rdk, p->rdv);
@@ -321,9 +323,9 @@ ca_status tensors_alloc(const problem *p, tensors *t)
 {
     t->o = malloc(p->out_elems * sizeof(float));
     t->lse = malloc(p->lse_elems * sizeof(float));
-    t->dq = malloc(p->in_elems * sizeof(float));
-    t->dk = malloc(p->in_elems * sizeof(float));
-    t->dv = malloc(p->in_elems * sizeof(float));
+    t->dq = malloc(p->q_elems * sizeof(float));
+    t->dk = malloc(p->kv_elems * sizeof(float));
+    t->dv = malloc(p->kv_elems * sizeof(float));
     if (!t->o || !t->lse || !t->dq || !t->dk || !t->dv) {
         tensors_free(t);
         return CA_ERR_NOMEM;
@@ -359,7 +361,7 @@ static ca_status run_decode(const problem *p, const ca_impl *impl, int threads,
     const int n = p->sh.n, d = p->sh.d, H = p->sh.heads;
     ca_exec ex;
     ca_status st = with_workspace(impl, CA_DECODE_STEP, p->sh, threads, &ex);
-    float *kc = calloc(p->in_elems, sizeof *kc), *vc = calloc(p->in_elems, sizeof *vc);
+    float *kc = calloc(p->kv_elems, sizeof *kc), *vc = calloc(p->kv_elems, sizeof *vc);
     float *tok = malloc((size_t)3 * H * d * sizeof *tok), *ot = malloc((size_t)H * d * sizeof *ot);
     float *lt = malloc((size_t)H * sizeof *lt);
     if (st == CA_OK && (!kc || !vc || !tok || !ot || !lt)) st = CA_ERR_NOMEM;
@@ -406,9 +408,9 @@ ca_status problem_run(const problem *p, const ca_impl *impl, int threads, int wi
     ca_entry e = problem_bwd(p);
     if (st != CA_OK || !with_bwd || e == CA_NO_ENTRY) return st;
     ca_exec ex;
-    poison(out->dq, p->in_elems);
-    poison(out->dk, p->in_elems);
-    poison(out->dv, p->in_elems);
+    poison(out->dq, p->q_elems);
+    poison(out->dk, p->kv_elems);
+    poison(out->dv, p->kv_elems);
     st = with_workspace(impl, e, p->sh, threads, &ex);
     if (st == CA_OK)
         st = ca_run_bwd(impl, e, p->sh, &ex, p->q, p->k, p->v, out->o, out->lse, p->dout,
@@ -450,9 +452,9 @@ ca_status problem_run_reordered(const problem *p, const ca_impl *impl, int threa
     if (ordering == 0) return problem_run(p, impl, threads, with_bwd, out);
     const int d = p->sh.d;
     problem pr = *p; /* same shape and reference; only the four inputs are swapped */
-    pr.q = permuted(p->q, p->in_elems, d, ordering);
-    pr.k = permuted(p->k, p->in_elems, d, ordering);
-    pr.v = permuted(p->v, p->in_elems, d, ordering);
+    pr.q = permuted(p->q, p->q_elems, d, ordering);
+    pr.k = permuted(p->k, p->kv_elems, d, ordering);
+    pr.v = permuted(p->v, p->kv_elems, d, ordering);
     pr.dout = permuted(p->dout, p->out_elems, d, ordering);
     float *tmp = malloc((size_t)d * sizeof *tmp);
     ca_status st = pr.q && pr.k && pr.v && pr.dout && tmp ? CA_OK : CA_ERR_NOMEM;
@@ -460,9 +462,9 @@ ca_status problem_run_reordered(const problem *p, const ca_impl *impl, int threa
     if (st == CA_OK) {
         unpermute(out->o, p->out_elems, d, ordering, tmp);
         if (with_bwd && problem_bwd(p) != CA_NO_ENTRY) {
-            unpermute(out->dq, p->in_elems, d, ordering, tmp);
-            unpermute(out->dk, p->in_elems, d, ordering, tmp);
-            unpermute(out->dv, p->in_elems, d, ordering, tmp);
+            unpermute(out->dq, p->q_elems, d, ordering, tmp);
+            unpermute(out->dk, p->kv_elems, d, ordering, tmp);
+            unpermute(out->dv, p->kv_elems, d, ordering, tmp);
         }
     }
     free(pr.q); free(pr.k); free(pr.v); free(pr.dout); free(tmp);

@@ -12,7 +12,8 @@
 /* The operators under test are the rows of the operator table (ca_op). A decode step
  * is checked over a whole sequence: N steps, q/k/v/o of [heads][N][d], lse [heads][N]. */
 const char *op_name(ca_op op);
-/* Outputs per prefix (packed rows): a reference cost of Theta(N^3 d). */
+/* Outputs per prefix (packed rows): a reference cost of Theta(N^3 d). cubic_last is not
+ * one (N outputs over Theta(N^2) keys), though its k, v are packed. */
 int op_per_prefix(ca_op op);
 /* Inputs shared by every prefix: each input row feeds Theta(N^2) output rows. */
 int op_shared_inputs(ca_op op);
@@ -58,7 +59,8 @@ typedef struct problem {
     ca_op op;
     ca_shape sh;
     input_kind kind;
-    size_t in_elems;   /* heads * input rows * d */
+    size_t q_elems;    /* heads * q rows * d (and dq) */
+    size_t kv_elems;   /* heads * k/v rows * d (and dk, dv): cubic_last's are packed */
     size_t out_elems;  /* heads * output rows * d */
     size_t lse_elems;  /* heads * output rows */
     float *q, *k, *v, *dout;          /* dout = W of the loss L = sum(o * W) */

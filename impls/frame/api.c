@@ -35,6 +35,8 @@ static const void *entry_fn(const ca_impl *impl, ca_entry e)
     case CA_SHARED_FWD: return (const void *)impl->shared_fwd;
     case CA_SHARED_BWD: return (const void *)impl->shared_bwd;
     case CA_FULL_BWD: return (const void *)impl->full_bwd;
+    case CA_LAST_FWD: return (const void *)impl->last_fwd;
+    case CA_LAST_BWD: return (const void *)impl->last_bwd;
     case CA_ENTRY_COUNT: break;
     }
     return NULL;
@@ -45,7 +47,7 @@ int ca_impl_provides(const ca_impl *impl, ca_entry e)
     return impl != NULL && entry_fn(impl, e) != NULL;
 }
 
-/* rows * d * heads * sizeof(float) must fit in size_t, for inputs and outputs. */
+/* rows * d * heads * sizeof(float) must fit in size_t, for q, k/v and the outputs. */
 static int bytes_fit(size_t rows, ca_shape sh)
 {
     size_t d = (size_t)sh.d, h = (size_t)sh.heads;
@@ -63,7 +65,8 @@ ca_status ca_check_shape(ca_entry e, ca_shape sh)
     if (sh.n <= 0) return CA_ERR_N;
     if (sh.d <= 0) return CA_ERR_D;
     if (sh.heads <= 0) return CA_ERR_HEADS;
-    if (!bytes_fit(ca_in_rows(e, sh.n), sh) || !bytes_fit(ca_out_rows(e, sh.n), sh))
+    if (!bytes_fit(ca_q_rows(e, sh.n), sh) || !bytes_fit(ca_kv_rows(e, sh.n), sh) ||
+        !bytes_fit(ca_out_rows(e, sh.n), sh))
         return CA_ERR_OVERFLOW;
     /* A step's caches hold N rows. */
     if (ca_op_is_step(ca_entry_op(e)) && !bytes_fit((size_t)sh.n, sh)) return CA_ERR_OVERFLOW;
@@ -129,6 +132,7 @@ ca_status ca_run_fwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec
     case CA_FULL_FWD: fn = impl ? impl->full_fwd : NULL; break;
     case CA_CUBIC_FWD: fn = impl ? impl->cubic_fwd : NULL; break;
     case CA_SHARED_FWD: fn = impl ? impl->shared_fwd : NULL; break;
+    case CA_LAST_FWD: fn = impl ? impl->last_fwd : NULL; break;
     default: return CA_ERR_NOT_PROVIDED;
     }
     ca_status st = check_fwd(impl, e, sh, ex, q, k, v, o, lse);
@@ -147,6 +151,7 @@ ca_status ca_run_bwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec
     case CA_CUBIC_BWD: fn = impl ? impl->cubic_bwd : NULL; break;
     case CA_SHARED_BWD: fn = impl ? impl->shared_bwd : NULL; break;
     case CA_FULL_BWD: fn = impl ? impl->full_bwd : NULL; break;
+    case CA_LAST_BWD: fn = impl ? impl->last_bwd : NULL; break;
     default: return CA_ERR_NOT_PROVIDED;
     }
     ca_status st = check_bwd(impl, e, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
@@ -176,6 +181,12 @@ ca_status ca_shared_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
                         const float *q, const float *k, const float *v, float *o, float *lse)
 {
     return ca_run_fwd(impl, CA_SHARED_FWD, sh, ex, q, k, v, o, lse);
+}
+
+ca_status ca_last_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
+                      const float *q, const float *k, const float *v, float *o, float *lse)
+{
+    return ca_run_fwd(impl, CA_LAST_FWD, sh, ex, q, k, v, o, lse);
 }
 
 ca_status ca_causal_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
@@ -208,6 +219,14 @@ ca_status ca_shared_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
                         float *dq, float *dk, float *dv)
 {
     return ca_run_bwd(impl, CA_SHARED_BWD, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
+}
+
+ca_status ca_last_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
+                      const float *q, const float *k, const float *v,
+                      const float *o, const float *lse, const float *dout,
+                      float *dq, float *dk, float *dv)
+{
+    return ca_run_bwd(impl, CA_LAST_BWD, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
 }
 
 ca_status ca_decode_step(const ca_impl *impl, ca_shape sh, const ca_exec *ex, int t,

@@ -6,19 +6,21 @@
 #include <string.h>
 
 static const ca_op_info table[CA_OP_COUNT] = {
-#define CA_OP_ROW(id, name, fwd, bwd, in, out, pairs) [id] = {name, fwd, bwd, in, out, pairs},
+#define CA_OP_ROW(id, name, fwd, bwd, q, kv, out, pairs) \
+    [id] = {name, fwd, bwd, q, kv, out, pairs},
     CA_OPERATORS(CA_OP_ROW)
 #undef CA_OP_ROW
 };
 
 /* Entry names are the operator's name and the pass, joined at compile time. */
 static const char *const fwd_names[CA_OP_COUNT] = {
-#define CA_OP_FWD(id, name, fwd, bwd, in, out, pairs) [id] = in == CA_ROWS_ONE ? name "_step" : name "_fwd",
+#define CA_OP_FWD(id, name, fwd, bwd, q, kv, out, pairs) \
+    [id] = q == CA_ROWS_ONE ? name "_step" : name "_fwd",
     CA_OPERATORS(CA_OP_FWD)
 #undef CA_OP_FWD
 };
 static const char *const bwd_names[CA_OP_COUNT] = {
-#define CA_OP_BWD(id, name, fwd, bwd, in, out, pairs) [id] = name "_bwd",
+#define CA_OP_BWD(id, name, fwd, bwd, q, kv, out, pairs) [id] = name "_bwd",
     CA_OPERATORS(CA_OP_BWD)
 #undef CA_OP_BWD
 };
@@ -44,7 +46,7 @@ ca_op ca_entry_op(ca_entry e)
 
 int ca_op_is_step(ca_op op)
 {
-    return (unsigned)op < CA_OP_COUNT && table[op].in_rows == CA_ROWS_ONE;
+    return (unsigned)op < CA_OP_COUNT && table[op].q_rows == CA_ROWS_ONE;
 }
 
 const char *ca_entry_name(ca_entry e)
@@ -74,10 +76,16 @@ size_t ca_rows_of(ca_rows r, int n)
     return 0;
 }
 
-size_t ca_in_rows(ca_entry e, int n)
+size_t ca_q_rows(ca_entry e, int n)
 {
     ca_op op = ca_entry_op(e);
-    return op == CA_OP_COUNT ? 0 : ca_rows_of(table[op].in_rows, n);
+    return op == CA_OP_COUNT ? 0 : ca_rows_of(table[op].q_rows, n);
+}
+
+size_t ca_kv_rows(ca_entry e, int n)
+{
+    ca_op op = ca_entry_op(e);
+    return op == CA_OP_COUNT ? 0 : ca_rows_of(table[op].kv_rows, n);
 }
 
 size_t ca_out_rows(ca_entry e, int n)

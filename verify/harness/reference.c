@@ -23,6 +23,11 @@ size_t ca_ref_row_map(ca_entry e, int n, ca_ref_row *rows)
             for (int i = 0; i < t; i++, r++)
                 if (rows) rows[r] = (ca_ref_row){ca_prefix_offset(t) + i, ca_prefix_offset(t), t};
         return r;
+    case CA_LAST_FWD:
+    case CA_LAST_BWD: /* query row t-1 is prefix t's last position, over its packed rows */
+        for (int t = 1; t <= n; t++, r++)
+            if (rows) rows[r] = (ca_ref_row){(size_t)t - 1, ca_prefix_offset(t), t};
+        return r;
     case CA_SHARED_FWD:
     case CA_SHARED_BWD: /* prefix t reuses the shared rows 0..t-1 */
         for (int t = 1; t <= n; t++)
@@ -110,12 +115,12 @@ ca_status ca_ref_fwd(ca_entry e, ca_shape sh, const double *q, const double *k,
     double *p;
     if ((st = map_rows(e, sh, &rows, &count, &p)) != CA_OK) return st;
     const int d = sh.d;
-    const size_t in = ca_in_rows(e, sh.n) * d, out = count * d;
+    const size_t qs = ca_q_rows(e, sh.n) * d, kvs = ca_kv_rows(e, sh.n) * d, out = count * d;
     for (int h = 0; h < sh.heads; h++)
         for (size_t r = 0; r < count; r++) {
-            const double *qi = q + h * in + rows[r].q_row * d;
-            const double *kb = k + h * in + rows[r].key_row * d;
-            const double *vb = v + h * in + rows[r].key_row * d;
+            const double *qi = q + h * qs + rows[r].q_row * d;
+            const double *kb = k + h * kvs + rows[r].key_row * d;
+            const double *vb = v + h * kvs + rows[r].key_row * d;
             double *orow = o + h * out + r * d;
             lse[h * count + r] = row_probs(d, rows[r].len, qi, kb, p);
             memset(orow, 0, (size_t)d * sizeof *orow);
@@ -142,14 +147,14 @@ ca_status ca_ref_bwd(ca_entry e, ca_shape sh, const double *q, const double *k,
     if ((st = map_rows(e, sh, &rows, &count, &p)) != CA_OK) return st;
     const int d = sh.d;
     const double s = 1.0 / sqrt((double)d);
-    const size_t in = ca_in_rows(e, sh.n) * d, out = count * d;
-    memset(dq, 0, in * sh.heads * sizeof *dq);
-    memset(dk, 0, in * sh.heads * sizeof *dk);
-    memset(dv, 0, in * sh.heads * sizeof *dv);
+    const size_t qs = ca_q_rows(e, sh.n) * d, kvs = ca_kv_rows(e, sh.n) * d, out = count * d;
+    memset(dq, 0, qs * sh.heads * sizeof *dq);
+    memset(dk, 0, kvs * sh.heads * sizeof *dk);
+    memset(dv, 0, kvs * sh.heads * sizeof *dv);
     (void)lse; /* recomputed in float64 rather than trusted from the caller */
     for (int h = 0; h < sh.heads; h++)
         for (size_t r = 0; r < count; r++) {
-            const size_t qo = h * in + rows[r].q_row * d, ko = h * in + rows[r].key_row * d;
+            const size_t qo = h * qs + rows[r].q_row * d, ko = h * kvs + rows[r].key_row * d;
             const double *dO = dout + h * out + r * d, *orow = o + h * out + r * d;
             row_probs(d, rows[r].len, q + qo, k + ko, p);
             /* D_i = dO_i . o_i; dS_ij = P_ij (dO_i . v_j - D_i) */

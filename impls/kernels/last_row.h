@@ -1,0 +1,28 @@
+/* last_row.h: cubic_last on the tile engine (flash.h, register-kernel backend regtile.h),
+ * for impls/blocked.c and impls/omp.c. Prefix t contributes one query row (its last
+ * position) against its own t packed key rows: a one-row attention, the shape of a
+ * decode step, so the keys are read unpacked as decode reads its cache (packing them
+ * would cost as much as the attention: each key row is used once). The backward is
+ * the engine's, one query row, D from that row's dO . o. No key row belongs to two
+ * prefixes, so a prefix writes only its own rows: callers may run prefixes in any
+ * order, on any thread, and get the same bits. */
+#ifndef LAST_ROW_H
+#define LAST_ROW_H
+
+#include <stddef.h>
+
+/* Scratch floats of one call below. */
+size_t last_scratch_floats(void);
+
+/* Prefix t (1-based) of one head. q, o: the head's [N][d] (row t-1 used); k, v: the
+ * head's packed [T][d] (rows off(t) .. off(t)+t-1 used); lse: the head's [N]. */
+void last_prefix_fwd(int t, int d, const float *q, const float *k, const float *v,
+                     float *o, float *lse, float *scratch);
+
+/* Backward of prefix t: dq row t-1 and dk, dv rows off(t) .. off(t)+t-1 of the head are
+ * overwritten (and nothing else). Shapes as in last_prefix_fwd; dout, dq as q. */
+void last_prefix_bwd(int t, int d, const float *q, const float *k, const float *v,
+                     const float *o, const float *lse, const float *dout, float *dq,
+                     float *dk, float *dv, float *scratch);
+
+#endif
