@@ -39,7 +39,7 @@ LDSAN    :=
 endif
 
 CFLAGS   := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $(OPT) -fopenmp \
-            -Iinclude -Iimpls/frame -Iimpls/kernels -Iverify -I$(BUILD) -isystem $(BLIS_INC)
+            -Iinclude -Iimpls/frame -Iimpls/kernels -Iverify -Imodel -I$(BUILD) -isystem $(BLIS_INC)
 LDLIBS   := $(BLIS_LIB) -lcsv -lm -lpthread
 LDFLAGS  := -fopenmp $(LDSAN)
 
@@ -49,6 +49,12 @@ FRAME_SRC := $(sort $(wildcard impls/frame/*.c impls/kernels/*.c))
 HARNESS_SRC := $(sort $(wildcard verify/harness/*.c))
 LIB_SRC   := $(IMPL_SRC) $(FRAME_SRC) $(HARNESS_SRC)
 LIB       := $(BUILD)/libcubattn.a
+
+# The model (model/): the files that compute are built twice, float32 and float64
+# (model/real.h); the layout, initialisation and checkpoints once.
+MODEL_ONCE := model/params.c model/checkpoint.c
+MODEL_REAL := $(filter-out $(MODEL_ONCE),$(sort $(wildcard model/*.c)))
+MODEL_LIB  := $(BUILD)/libcubmodel.a
 
 VERIFY_SRC:= $(sort $(wildcard verify/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
@@ -111,7 +117,15 @@ $(LIB): $(call obj,$(LIB_SRC))
 
 lib: $(LIB)
 
-$(BUILD)/verify: $(call obj,$(VERIFY_SRC)) $(LIB)
+$(BUILD)/obj64/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DMODEL_F64 -MMD -MP -c $< -o $@
+
+$(MODEL_LIB): $(call obj,$(MODEL_ONCE) $(MODEL_REAL)) $(patsubst %.c,$(BUILD)/obj64/%.o,$(MODEL_REAL))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/verify: $(call obj,$(VERIFY_SRC)) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(LIB)
@@ -127,10 +141,10 @@ $(BUILD)/report: $(call obj,$(REPORT_SRC) bench/passes.c) $(LIB)
 
 # Tests link the verify checks (not verify's main) to drive them on mutants.
 VERIFY_LIBSRC := $(filter-out verify/main.c, $(VERIFY_SRC))
-$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC)) $(LIB)
+$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC)) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/obj64 -name '*.d' 2>/dev/null)
 
 # ---- the jobs ----------------------------------------------------------------------
 verify: deps $(BUILD)/verify

@@ -109,3 +109,15 @@ void ca_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                  (float *)a, lda, 1, (float *)b, ldb, 1, &beta, c, ldc, 1,
                  ca_blis_cntx(), &rntm);
 }
+
+void ca_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
+              const double *a, int lda, const double *b, int ldb, double beta,
+              double *c, int ldc, int threads)
+{
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(threads, &rntm);
+    bli_dgemm_ex(trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+                 trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, m, n, k, &alpha,
+                 (double *)a, lda, 1, (double *)b, ldb, 1, &beta, c, ldc, 1,
+                 ca_blis_cntx(), &rntm);
+}

@@ -19,5 +19,9 @@ const char *ca_blis_config(void);
 void ca_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta,
               float *c, int ldc, int threads);
+/* The same in double (the float64 model of model/). */
+void ca_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
+              const double *a, int lda, const double *b, int ldb, double beta,
+              double *c, int ldc, int threads);
 
 #endif

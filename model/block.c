@@ -1,0 +1,286 @@
+/* block.c: one transformer block (block.h), forward and backward, and the embedding. */
+#include "block.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+ca_op layer_op(layer_kind k)
+{
+    static const ca_op ops[] = {[LAYER_CAUSAL] = CA_OP_CAUSAL, [LAYER_FULL] = CA_OP_FULL,
+                                [LAYER_SHARED] = CA_OP_CUBIC_SHARED,
+                                [LAYER_CUBIC] = CA_OP_CUBIC, [LAYER_LAST] = CA_OP_CUBIC_LAST};
+    return ops[k];
+}
+
+static real *take(real **cursor, size_t *count, size_t n)
+{
+    *count += n;
+    if (!*cursor) return NULL;
+    real *p = *cursor;
+    *cursor += n;
+    return p;
+}
+
+void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H, real **cursor,
+                  size_t *count)
+{
+    const ca_entry e = ca_op_get(layer_op(kind))->fwd;
+    memset(a, 0, sizeof *a);
+    a->kind = kind;
+    a->rin = ca_kv_rows(e, n);
+    a->rq = ca_q_rows(e, n);
+    a->rout = ca_out_rows(e, n);
+    const size_t in = (size_t)B * a->rin, q = (size_t)B * a->rq, out = (size_t)B * a->rout;
+    const size_t Dz = (size_t)D;
+    (void)H;
+    a->ln1 = take(cursor, count, in * Dz);
+    a->mean1 = take(cursor, count, in);
+    a->rstd1 = take(cursor, count, in);
+    a->lnq = a->rq == a->rin ? a->ln1 : take(cursor, count, q * Dz);
+    a->qh = take(cursor, count, q * Dz);
+    a->kh = take(cursor, count, in * Dz);
+    a->vh = take(cursor, count, in * Dz);
+    a->oh = take(cursor, count, out * Dz);
+    a->lse = take(cursor, count, out * (size_t)H);
+    a->att = take(cursor, count, out * Dz);
+    a->x_mid = take(cursor, count, out * Dz);
+    a->ln2 = take(cursor, count, out * Dz);
+    a->mean2 = take(cursor, count, out);
+    a->rstd2 = take(cursor, count, out);
+    a->h = take(cursor, count, out * 4 * Dz);
+    a->gh = take(cursor, count, out * 4 * Dz);
+    a->x_out = take(cursor, count, out * Dz);
+}
+
+/* The input row of each of `to` rows, when `to` != `from` (block.h): N -> T is the
+ * position i of packed row (t, i); T -> N is the diagonal row (t, t). */
+static int *row_map(size_t from, size_t to, int n)
+{
+    if (from == to) return NULL;
+    int *m = malloc(to * sizeof *m);
+    if (!m) return NULL;
+    if (from == (size_t)n) {
+        for (int t = 1; t <= n; t++)
+            for (int i = 0; i < t; i++) m[ca_prefix_offset(t) + i] = i;
+    } else {
+        for (int t = 1; t <= n; t++) m[t - 1] = (int)(ca_prefix_offset(t) + t - 1);
+    }
+    return m;
+}
+
+ca_status block_maps(block_acts *a, int n)
+{
+    a->q_src = row_map(a->rin, a->rq, n);
+    a->res_src = row_map(a->rin, a->rout, n);
+    if ((a->rq != a->rin && !a->q_src) || (a->rout != a->rin && !a->res_src)) {
+        block_free_maps(a);
+        return CA_ERR_NOMEM;
+    }
+    return CA_OK;
+}
+
+void block_free_maps(block_acts *a)
+{
+    free(a->q_src);
+    free(a->res_src);
+    a->q_src = a->res_src = NULL;
+}
+
+void split_heads(real *dst, const real *src, int ld, int col0, int B, size_t rows, int H,
+                 int d)
+{
+#pragma omp parallel for collapse(2) schedule(static) if (B * rows * H * d >= (1 << 14))
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (size_t r = 0; r < rows; r++)
+                memcpy(dst + (((size_t)b * H + h) * rows + r) * d,
+                       src + ((size_t)b * rows + r) * ld + col0 + (size_t)h * d,
+                       (size_t)d * sizeof *dst);
+}
+
+void merge_heads(real *dst, const real *src, int ld, int col0, int B, size_t rows, int H,
+                 int d)
+{
+#pragma omp parallel for collapse(2) schedule(static) if (B * rows * H * d >= (1 << 14))
+    for (int b = 0; b < B; b++)
+        for (size_t r = 0; r < rows; r++)
+            for (int h = 0; h < H; h++)
+                memcpy(dst + ((size_t)b * rows + r) * ld + col0 + (size_t)h * d,
+                       src + (((size_t)b * H + h) * rows + r) * d, (size_t)d * sizeof *dst);
+}
+
+/* rows[b][r] = from[b][map[r]] (map NULL: the same row), D wide, B sequences. */
+static void gather_rows(real *to, const real *from, const int *map, int B, size_t to_rows,
+                        size_t from_rows, int D)
+{
+    for (int b = 0; b < B; b++)
+        for (size_t r = 0; r < to_rows; r++)
+            memcpy(to + ((size_t)b * to_rows + r) * D,
+                   from + ((size_t)b * from_rows + (map ? (size_t)map[r] : r)) * D,
+                   (size_t)D * sizeof *to);
+}
+
+/* The transpose: to[b][map[r]] += from[b][r]. Serial over r so that the sums over the
+ * prefixes of one row come in one order at any thread count. */
+static void scatter_add_rows(real *to, const real *from, const int *map, int B,
+                             size_t from_rows, size_t to_rows, int D)
+{
+#pragma omp parallel for schedule(static) if ((size_t)B * from_rows * D >= (1 << 14))
+    for (int j = 0; j < D; j++)
+        for (int b = 0; b < B; b++)
+            for (size_t r = 0; r < from_rows; r++)
+                to[((size_t)b * to_rows + (map ? (size_t)map[r] : r)) * D + j] +=
+                    from[((size_t)b * from_rows + r) * D + j];
+}
+
+void block_tail(const model_config *cfg, const model_layer_offsets *lo, const real *params,
+                int threads, size_t R, const real *att, const real *x_res, real *x_mid,
+                real *ln2, real *mean2, real *rstd2, real *h, real *gh, real *x_out)
+{
+    const int D = cfg->d_model;
+    const size_t nD = R * (size_t)D;
+    memcpy(x_mid, x_res, nD * sizeof *x_mid);
+    MF(gemm)(0, 0, (int)R, D, D, 1, att, D, params + lo->wo, D, 1, x_mid, D, threads);
+    MF(layernorm_forward)(ln2, mean2, rstd2, x_mid, params + lo->ln2_g, params + lo->ln2_b,
+                          (int)R, D);
+    MF(gemm)(0, 0, (int)R, 4 * D, D, 1, ln2, D, params + lo->w1, 4 * D, 0, h, 4 * D,
+             threads);
+    MF(gelu_forward)(gh, h, nD * 4);
+    memcpy(x_out, x_mid, nD * sizeof *x_out);
+    MF(gemm)(0, 0, (int)R, D, 4 * D, 1, gh, 4 * D, params + lo->w2, D, 1, x_out, D, threads);
+}
+
+ca_status block_forward(const model_exec *ex, const model_config *cfg,
+                        const model_layer_offsets *lo, const real *params, int B, int n,
+                        block_acts *a)
+{
+    const int D = cfg->d_model, H = cfg->heads, d = D / H, th = ex->threads;
+    const size_t in = (size_t)B * a->rin, q = (size_t)B * a->rq, out = (size_t)B * a->rout;
+    const real *wqkv = params + lo->wqkv;
+    MF(layernorm_forward)(a->ln1, a->mean1, a->rstd1, a->x_in, params + lo->ln1_g,
+                          params + lo->ln1_b, (int)in, D);
+    /* Projections: q on the query rows, k and v on the input rows. */
+    real *lin = malloc((in > q ? in : q) * 3 * D * sizeof *lin);
+    if (!lin) return CA_ERR_NOMEM;
+    if (a->q_src) {
+        gather_rows(a->lnq, a->ln1, a->q_src, B, a->rq, a->rin, D);
+        MF(gemm)(0, 0, (int)q, D, D, 1, a->lnq, D, wqkv, 3 * D, 0, lin, 3 * D, th);
+        split_heads(a->qh, lin, 3 * D, 0, B, a->rq, H, d);
+        MF(gemm)(0, 0, (int)in, 2 * D, D, 1, a->ln1, D, wqkv + D, 3 * D, 0, lin + D, 3 * D, th);
+    } else {
+        MF(gemm)(0, 0, (int)in, 3 * D, D, 1, a->ln1, D, wqkv, 3 * D, 0, lin, 3 * D, th);
+        split_heads(a->qh, lin, 3 * D, 0, B, a->rq, H, d);
+    }
+    split_heads(a->kh, lin, 3 * D, D, B, a->rin, H, d);
+    split_heads(a->vh, lin, 3 * D, 2 * D, B, a->rin, H, d);
+    free(lin);
+    const ca_shape sh = {n, d, B * H};
+    ca_status st = MF(attention)(ex, ca_op_get(layer_op(a->kind))->fwd, sh, a->qh, a->kh,
+                                 a->vh, a->oh, a->lse, NULL, NULL, NULL, NULL);
+    if (st != CA_OK) return st;
+    merge_heads(a->att, a->oh, D, 0, B, a->rout, H, d);
+    /* The residual: each output row continues its input row. */
+    real *x_res = (real *)a->x_in;
+    if (a->res_src) {
+        if (!(x_res = malloc(out * D * sizeof *x_res))) return CA_ERR_NOMEM;
+        gather_rows(x_res, a->x_in, a->res_src, B, a->rout, a->rin, D);
+    }
+    block_tail(cfg, lo, params, th, out, a->att, x_res, a->x_mid, a->ln2, a->mean2, a->rstd2,
+               a->h, a->gh, a->x_out);
+    if (a->res_src) free(x_res);
+    return CA_OK;
+}
+
+ca_status block_backward(const model_exec *ex, const model_config *cfg,
+                         const model_layer_offsets *lo, const real *params, int B, int n,
+                         const block_acts *a, const real *dx_out, real *dx_in, real *grads)
+{
+    const int D = cfg->d_model, H = cfg->heads, d = D / H, th = ex->threads;
+    const size_t in = (size_t)B * a->rin, q = (size_t)B * a->rq, out = (size_t)B * a->rout;
+    const size_t nD = out * (size_t)D;
+    size_t big = in > out ? in : out;
+    if (q > big) big = q;
+    const real *wqkv = params + lo->wqkv;
+    ca_status st = CA_ERR_NOMEM;
+    /* One scratch for the largest of [rows][4D] (MLP), [rows][3D] (q, k, v), and the
+     * attention gradients. */
+    real *s4 = malloc(out * 4 * D * sizeof *s4);
+    real *dx_mid = malloc(nD * sizeof *dx_mid), *dtmp = malloc(big * D * sizeof *dtmp);
+    real *dq3 = malloc(big * 3 * D * sizeof *dq3);
+    real *dqh = malloc(q * D * sizeof *dqh), *dkh = malloc(in * D * sizeof *dkh);
+    real *dvh = malloc(in * D * sizeof *dvh), *doh = malloc(nD * sizeof *doh);
+    if (!s4 || !dx_mid || !dtmp || !dq3 || !dqh || !dkh || !dvh || !doh) goto out;
+
+    /* MLP: x_out = x_mid + GELU(LN2(x_mid) W1) W2. */
+    MF(gemm)(0, 1, (int)out, 4 * D, D, 1, dx_out, D, params + lo->w2, D, 0, s4, 4 * D, th);
+    MF(gemm)(1, 0, 4 * D, D, (int)out, 1, a->gh, 4 * D, dx_out, D, 1, grads + lo->w2, D, th);
+    MF(gelu_backward)(s4, s4, a->h, out * 4 * (size_t)D);
+    MF(gemm)(0, 1, (int)out, D, 4 * D, 1, s4, 4 * D, params + lo->w1, 4 * D, 0, dtmp, D, th);
+    MF(gemm)(1, 0, D, 4 * D, (int)out, 1, a->ln2, D, s4, 4 * D, 1, grads + lo->w1, 4 * D, th);
+    memcpy(dx_mid, dx_out, nD * sizeof *dx_mid);
+    MF(layernorm_backward)(dx_mid, grads + lo->ln2_g, grads + lo->ln2_b, dtmp, a->x_mid,
+                           a->mean2, a->rstd2, params + lo->ln2_g, (int)out, D);
+
+    /* Attention: x_mid = x_res + merge(attention(q, k, v)) Wo. */
+    MF(gemm)(0, 1, (int)out, D, D, 1, dx_mid, D, params + lo->wo, D, 0, dtmp, D, th);
+    MF(gemm)(1, 0, D, D, (int)out, 1, a->att, D, dx_mid, D, 1, grads + lo->wo, D, th);
+    split_heads(doh, dtmp, D, 0, B, a->rout, H, d);
+    const ca_shape sh = {n, d, B * H};
+    st = MF(attention)(ex, ca_op_get(layer_op(a->kind))->bwd, sh, a->qh, a->kh, a->vh, a->oh,
+                       a->lse, doh, dqh, dkh, dvh);
+    if (st != CA_OK) goto out;
+    /* Projections: the gradients of q, k, v back through wqkv to LN1's output. */
+    merge_heads(dq3, dkh, 3 * D, D, B, a->rin, H, d);
+    merge_heads(dq3, dvh, 3 * D, 2 * D, B, a->rin, H, d);
+    if (a->q_src) {
+        MF(gemm)(1, 0, D, 2 * D, (int)in, 1, a->ln1, D, dq3 + D, 3 * D, 1, grads + lo->wqkv + D,
+                 3 * D, th);
+        MF(gemm)(0, 1, (int)in, D, 2 * D, 1, dq3 + D, 3 * D, wqkv + D, 3 * D, 0, dtmp, D, th);
+        /* The queries: their own rows, added into the input rows they came from. */
+        merge_heads(dq3, dqh, D, 0, B, a->rq, H, d);
+        MF(gemm)(1, 0, D, D, (int)q, 1, a->lnq, D, dq3, D, 1, grads + lo->wqkv, 3 * D, th);
+        MF(gemm)(0, 1, (int)q, D, D, 1, dq3, D, wqkv, 3 * D, 0, dq3 + q * D, D, th);
+        scatter_add_rows(dtmp, dq3 + q * D, a->q_src, B, a->rq, a->rin, D);
+    } else {
+        merge_heads(dq3, dqh, 3 * D, 0, B, a->rin, H, d);
+        MF(gemm)(1, 0, D, 3 * D, (int)in, 1, a->ln1, D, dq3, 3 * D, 1, grads + lo->wqkv, 3 * D,
+                 th);
+        MF(gemm)(0, 1, (int)in, D, 3 * D, 1, dq3, 3 * D, wqkv, 3 * D, 0, dtmp, D, th);
+    }
+    memset(dx_in, 0, in * D * sizeof *dx_in);
+    MF(layernorm_backward)(dx_in, grads + lo->ln1_g, grads + lo->ln1_b, dtmp, a->x_in,
+                           a->mean1, a->rstd1, params + lo->ln1_g, (int)in, D);
+    scatter_add_rows(dx_in, dx_mid, a->res_src, B, a->rout, a->rin, D);
+    st = CA_OK;
+out:
+    free(s4); free(dx_mid); free(dtmp); free(dq3); free(dqh); free(dkh); free(dvh); free(doh);
+    return st;
+}
+
+void embed_forward(const model_config *cfg, const real *params, int B, int n,
+                   const int *tokens, real *x0)
+{
+    const model_offsets go = model_global_offsets(cfg);
+    const int D = cfg->d_model;
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < n; i++) {
+            const real *te = params + go.wte + (size_t)tokens[(size_t)b * n + i] * D;
+            const real *pe = params + go.wpe + (size_t)i * D;
+            real *x = x0 + ((size_t)b * n + i) * D;
+            for (int j = 0; j < D; j++) x[j] = te[j] + pe[j];
+        }
+}
+
+void embed_backward(const model_config *cfg, int B, int n, const int *tokens,
+                    const real *dx0, real *grads)
+{
+    const model_offsets go = model_global_offsets(cfg);
+    const int D = cfg->d_model;
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < n; i++) {
+            const real *g = dx0 + ((size_t)b * n + i) * D;
+            real *te = grads + go.wte + (size_t)tokens[(size_t)b * n + i] * D;
+            real *pe = grads + go.wpe + (size_t)i * D;
+            for (int j = 0; j < D; j++) { te[j] += g[j]; pe[j] += g[j]; }
+        }
+}

@@ -1,0 +1,236 @@
+/* infer.c: the models as they are deployed (model.h model_infer, model_generate).
+ *
+ * causal: prefill the prompt with the training stack, keep every layer's k and v as its
+ *   KV cache [H][n][d], then each new token runs each layer on its one row with a decode
+ *   step: O(t d) attention per layer per token.
+ * cubic: a new token changes every earlier row of every layer but the last, so position
+ *   t runs layers 1..L-1 bidirectionally (full) over the prefix and the last layer on the
+ *   new row only (a decode step over the prefix's k and v): O(t^2 d) per token. */
+#include "stack.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* logits [V] of one final row x [D]. */
+static void head_row(const model_config *cfg, const real *params, int threads, const real *x,
+                     real *logits)
+{
+    const int D = cfg->d_model, V = cfg->vocab;
+    const model_offsets go = model_global_offsets(cfg);
+    real ln[D], mean, rstd;
+    MF(layernorm_forward)(ln, &mean, &rstd, x, params + go.lnf_g, params + go.lnf_b, 1, D);
+    MF(gemm)(0, 0, 1, V, D, 1, ln, D, params + go.head, V, 0, logits, V, threads);
+}
+
+/* The last rows of a block on one row: x [1][D] holds the residual and, on return, the
+ * block's output; att [D] is the attention output with heads merged. */
+static void tail_row(const model_config *cfg, const model_layer_offsets *lo,
+                     const real *params, int threads, const real *att, real *x)
+{
+    const int D = cfg->d_model;
+    real *buf = malloc((size_t)D * 11 * sizeof *buf);
+    if (!buf) return;
+    real *x_mid = buf, *ln2 = buf + D, *h = buf + 2 * D, *gh = buf + 6 * D, *out = buf + 10 * D;
+    real mean2, rstd2;
+    block_tail(cfg, lo, params, threads, 1, att, x, x_mid, ln2, &mean2, &rstd2, h, gh, out);
+    memcpy(x, out, (size_t)D * sizeof *x);
+    free(buf);
+}
+
+/* ---- causal: prefill + KV cache ------------------------------------------------------ */
+
+typedef struct kv_session {
+    int n;          /* cache capacity */
+    real *k, *v;    /* [L][H][n][d] */
+    real *x, *qkv, *att;
+} kv_session;
+
+static void session_free(kv_session *s)
+{
+    free(s->k); free(s->v); free(s->x); free(s->qkv); free(s->att);
+}
+
+/* Prefill tokens[0..p): logits [p][V] of every prompt row, caches rows 0..p-1. */
+static ca_status session_prefill(const model_exec *ex, const model_config *cfg,
+                                 const real *params, kv_session *ks, int n, int p,
+                                 const int *tokens, real *logits)
+{
+    const int D = cfg->d_model, H = cfg->heads, d = D / H, L = cfg->layers;
+    memset(ks, 0, sizeof *ks);
+    ks->n = n;
+    const size_t cache = (size_t)L * H * n * d;
+    ks->k = malloc(cache * sizeof *ks->k);
+    ks->v = malloc(cache * sizeof *ks->v);
+    ks->x = malloc((size_t)D * sizeof *ks->x);
+    ks->qkv = malloc((size_t)3 * D * sizeof *ks->qkv);
+    ks->att = malloc((size_t)D * sizeof *ks->att);
+    if (!ks->k || !ks->v || !ks->x || !ks->qkv || !ks->att) return CA_ERR_NOMEM;
+    stack s;
+    ca_status st = stack_new(&s, cfg, MODEL_CAUSAL, 1, p, 0);
+    if (st != CA_OK) return st;
+    if ((st = stack_forward(ex, cfg, params, &s, tokens)) == CA_OK) {
+        memcpy(logits, s.logits, (size_t)p * cfg->vocab * sizeof *logits);
+        for (int l = 0; l < L; l++)
+            for (int h = 0; h < H; h++) {
+                size_t at = ((size_t)l * H + h) * n * d, from = (size_t)h * p * d;
+                memcpy(ks->k + at, s.blocks[l].kh + from, (size_t)p * d * sizeof *ks->k);
+                memcpy(ks->v + at, s.blocks[l].vh + from, (size_t)p * d * sizeof *ks->v);
+            }
+    }
+    stack_free(&s);
+    return st;
+}
+
+/* Token `token` at position t (the caches hold rows 0..t-1): its logits [V]. */
+static ca_status session_step(const model_exec *ex, const model_config *cfg,
+                              const real *params, kv_session *ks, int t, int token,
+                              real *logits)
+{
+    const int D = cfg->d_model, H = cfg->heads, d = D / H;
+    const model_offsets go = model_global_offsets(cfg);
+    const real *te = params + go.wte + (size_t)token * D, *pe = params + go.wpe + (size_t)t * D;
+    for (int j = 0; j < D; j++) ks->x[j] = te[j] + pe[j];
+    for (int l = 0; l < cfg->layers; l++) {
+        const model_layer_offsets lo = model_layer_at(cfg, l);
+        real ln[D], mean, rstd, lse[H];
+        MF(layernorm_forward)(ln, &mean, &rstd, ks->x, params + lo.ln1_g, params + lo.ln1_b, 1, D);
+        MF(gemm)(0, 0, 1, 3 * D, D, 1, ln, D, params + lo.wqkv, 3 * D, 0, ks->qkv, 3 * D,
+                 ex->threads);
+        /* One row: [H][1][d] is the row's own column order, so q, k, v need no split. */
+        const size_t layer = (size_t)l * H * ks->n * d;
+        ca_status st = MF(attention_step)(ex, (ca_shape){ks->n, d, H}, t, ks->qkv,
+                                          ks->qkv + D, ks->qkv + 2 * D, ks->k + layer,
+                                          ks->v + layer, ks->att, lse);
+        if (st != CA_OK) return st;
+        tail_row(cfg, &lo, params, ex->threads, ks->att, ks->x);
+    }
+    head_row(cfg, params, ex->threads, ks->x, logits);
+    return CA_OK;
+}
+
+/* ---- cubic: the model on one prefix ---------------------------------------------------- */
+
+/* logits [V] at position t (1-based) from tokens[0..t) alone. */
+static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
+                                const real *params, int t, const int *tokens, real *logits)
+{
+    const int D = cfg->d_model, H = cfg->heads, d = D / H, L = cfg->layers;
+    ca_status st = CA_ERR_NOMEM;
+    real *x = malloc((size_t)t * D * sizeof *x);
+    real *ln = malloc((size_t)t * D * sizeof *ln), *stat = malloc(2 * (size_t)t * sizeof *stat);
+    real *qkv = malloc((size_t)t * 3 * D * sizeof *qkv);
+    real *kc = malloc((size_t)t * D * sizeof *kc), *vc = malloc((size_t)t * D * sizeof *vc);
+    real *att = malloc((size_t)D * sizeof *att), *row = malloc((size_t)D * sizeof *row);
+    real *arena = NULL;
+    if (!x || !ln || !stat || !qkv || !kc || !vc || !att || !row) goto out;
+    embed_forward(cfg, params, 1, t, tokens, x);
+    for (int l = 0; l < L - 1; l++) {
+        const model_layer_offsets lo = model_layer_at(cfg, l);
+        block_acts a;
+        size_t count = 0;
+        real *cur = NULL;
+        block_layout(&a, LAYER_FULL, 1, t, D, H, &cur, &count);
+        if (!(arena = malloc(count * sizeof *arena))) goto out;
+        cur = arena;
+        count = 0;
+        block_layout(&a, LAYER_FULL, 1, t, D, H, &cur, &count);
+        a.x_in = x;
+        st = block_forward(ex, cfg, &lo, params, 1, t, &a);
+        if (st == CA_OK) memcpy(x, a.x_out, (size_t)t * D * sizeof *x);
+        free(arena);
+        arena = NULL;
+        if (st != CA_OK) goto out;
+        st = CA_ERR_NOMEM;
+    }
+    /* The last layer: k and v of every row of the prefix, the query of the new row. */
+    const model_layer_offsets lo = model_layer_at(cfg, L - 1);
+    MF(layernorm_forward)(ln, stat, stat + t, x, params + lo.ln1_g, params + lo.ln1_b, t, D);
+    MF(gemm)(0, 0, t, 3 * D, D, 1, ln, D, params + lo.wqkv, 3 * D, 0, qkv, 3 * D, ex->threads);
+    split_heads(kc, qkv, 3 * D, D, 1, (size_t)t, H, d);
+    split_heads(vc, qkv, 3 * D, 2 * D, 1, (size_t)t, H, d);
+    const real *last = qkv + (size_t)(t - 1) * 3 * D;
+    st = MF(attention_step)(ex, (ca_shape){t, d, H}, t - 1, last, last + D, last + 2 * D, kc,
+                            vc, att, stat);
+    if (st != CA_OK) goto out;
+    memcpy(row, x + (size_t)(t - 1) * D, (size_t)D * sizeof *row);
+    tail_row(cfg, &lo, params, ex->threads, att, row);
+    head_row(cfg, params, ex->threads, row, logits);
+out:
+    free(x); free(ln); free(stat); free(qkv); free(kc); free(vc); free(att); free(row);
+    free(arena);
+    return st;
+}
+
+static ca_status check(model_kind kind, const model_config *cfg, const model_exec *ex,
+                       const real *params, int n, int prompt, const int *tokens)
+{
+    if (model_config_error(cfg)) return CA_ERR_D;
+#ifndef MODEL_F64
+    if (!ex || !ex->impl) return CA_ERR_NULL;
+#endif
+    if (!ex || ex->threads < 1) return CA_ERR_THREADS;
+    if ((unsigned)kind >= MODEL_KIND_COUNT || !params || !tokens) return CA_ERR_NULL;
+    if (n < 1 || n > cfg->max_n || prompt < 1 || prompt > n) return CA_ERR_N;
+    for (int i = 0; i < prompt; i++)
+        if (tokens[i] < 0 || tokens[i] >= cfg->vocab) return CA_ERR_INTERNAL;
+    return CA_OK;
+}
+
+static int argmax(const real *x, int V)
+{
+    int best = 0;
+    for (int j = 1; j < V; j++)
+        if (x[j] > x[best]) best = j;
+    return best;
+}
+
+/* The common walk of model_infer and model_generate: positions 1..n, each position's
+ * logits into logits[(t-1) V] (or a row buffer), and with `generate` the argmax of
+ * position t becomes token t+1 from the prompt on. */
+static ca_status walk(model_kind kind, const model_config *cfg, const model_exec *ex,
+                      const real *params, int n, int prompt, int *tokens, real *logits,
+                      int generate)
+{
+    ca_status st = check(kind, cfg, ex, params, n, prompt, tokens);
+    if (st != CA_OK) return st;
+    const int V = cfg->vocab;
+    real *buf = logits ? NULL : malloc((size_t)n * V * sizeof *buf);
+    real *lg = logits ? logits : buf;
+    if (!lg) return CA_ERR_NOMEM;
+    if (kind == MODEL_CAUSAL) {
+        kv_session ks;
+        st = session_prefill(ex, cfg, params, &ks, n, prompt, tokens, lg);
+        for (int t = prompt; st == CA_OK && t < n; t++) {
+            if (generate) tokens[t] = argmax(lg + (size_t)(t - 1) * V, V);
+            else if (tokens[t] < 0 || tokens[t] >= V) st = CA_ERR_INTERNAL;
+            if (st == CA_OK)
+                st = session_step(ex, cfg, params, &ks, t, tokens[t], lg + (size_t)t * V);
+        }
+        session_free(&ks);
+    } else {
+        for (int t = 1; st == CA_OK && t <= n; t++) {
+            if (t > prompt) {
+                if (generate) tokens[t - 1] = argmax(lg + (size_t)(t - 2) * V, V);
+                else if (tokens[t - 1] < 0 || tokens[t - 1] >= V) st = CA_ERR_INTERNAL;
+            }
+            if (st == CA_OK)
+                st = cubic_position(ex, cfg, params, t, tokens, lg + (size_t)(t - 1) * V);
+        }
+    }
+    free(buf);
+    return st;
+}
+
+ca_status MF(model_infer)(model_kind kind, const model_config *cfg, const model_exec *ex,
+                          const real *params, int n, int prompt, const int *tokens,
+                          real *logits)
+{
+    if (!logits) return CA_ERR_NULL;
+    return walk(kind, cfg, ex, params, n, prompt, (int *)tokens, logits, 0);
+}
+
+ca_status MF(model_generate)(model_kind kind, const model_config *cfg, const model_exec *ex,
+                             const real *params, int n, int prompt, int *tokens)
+{
+    return walk(kind, cfg, ex, params, n, prompt, tokens, NULL, 1);
+}

@@ -1,0 +1,127 @@
+/* layers.c: the per-row layers of the model, each a forward/backward pair, and AdamW.
+ * Rows are independent, so the row loops run in parallel (OpenMP's team, as the caller
+ * set it up); sums across rows (the LayerNorm parameter gradients, the loss) are split
+ * by column or summed in row order, so every result is the same at any thread count. */
+#include "real.h"
+
+#include <math.h>
+
+#define LN_EPS 1e-5
+/* Worth a parallel region only above this many elements. */
+#define PAR_MIN (1 << 14)
+
+void MF(layernorm_forward)(real *out, real *mean, real *rstd, const real *x, const real *g,
+                           const real *b, int R, int D)
+{
+#pragma omp parallel for schedule(static) if ((size_t)R * D >= PAR_MIN)
+    for (int r = 0; r < R; r++) {
+        const real *xr = x + (size_t)r * D;
+        real m = 0, var = 0;
+        for (int i = 0; i < D; i++) m += xr[i];
+        m /= D;
+        for (int i = 0; i < D; i++) var += (xr[i] - m) * (xr[i] - m);
+        var /= D;
+        real s = (real)(1.0 / sqrt((double)var + LN_EPS));
+        real *o = out + (size_t)r * D;
+        for (int i = 0; i < D; i++) o[i] = (xr[i] - m) * s * g[i] + b[i];
+        mean[r] = m;
+        rstd[r] = s;
+    }
+}
+
+void MF(layernorm_backward)(real *dx, real *dg, real *db, const real *dout, const real *x,
+                            const real *mean, const real *rstd, const real *g, int R, int D)
+{
+#pragma omp parallel for schedule(static) if ((size_t)R * D >= PAR_MIN)
+    for (int r = 0; r < R; r++) {
+        const real *xr = x + (size_t)r * D, *dr = dout + (size_t)r * D;
+        const real m = mean[r], s = rstd[r];
+        /* With n = (x - m) s and dn = dout g: dx = s (dn - mean(dn) - n mean(dn n)). */
+        real dn_mean = 0, dnn_mean = 0;
+        for (int i = 0; i < D; i++) {
+            real dn = dr[i] * g[i];
+            dn_mean += dn;
+            dnn_mean += dn * (xr[i] - m) * s;
+        }
+        dn_mean /= D;
+        dnn_mean /= D;
+        real *dxr = dx + (size_t)r * D;
+        for (int i = 0; i < D; i++) {
+            real n = (xr[i] - m) * s;
+            dxr[i] += s * (dr[i] * g[i] - dn_mean - n * dnn_mean);
+        }
+    }
+#pragma omp parallel for schedule(static) if ((size_t)R * D >= PAR_MIN)
+    for (int i = 0; i < D; i++) {
+        real sg = 0, sb = 0;
+        for (int r = 0; r < R; r++) {
+            real d = dout[(size_t)r * D + i];
+            sg += d * (x[(size_t)r * D + i] - mean[r]) * rstd[r];
+            sb += d;
+        }
+        dg[i] += sg;
+        db[i] += sb;
+    }
+}
+
+/* sqrt(2 / pi) */
+#define GELU_C 0.7978845608028654
+#define GELU_A 0.044715
+
+void MF(gelu_forward)(real *out, const real *x, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        real u = x[i];
+        out[i] = (real)(0.5 * u * (1.0 + tanh(GELU_C * (u + GELU_A * u * u * u))));
+    }
+}
+
+void MF(gelu_backward)(real *dx, const real *dout, const real *x, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double u = x[i], z = GELU_C * (u + GELU_A * u * u * u), th = tanh(z);
+        double sech2 = 1.0 - th * th;
+        double grad = 0.5 * (1.0 + th) + 0.5 * u * sech2 * GELU_C * (1.0 + 3.0 * GELU_A * u * u);
+        dx[i] = (real)(grad * dout[i]);
+    }
+}
+
+double MF(crossentropy_forward_backward)(const real *logits, const int *targets, int R,
+                                         int V, double weight, real *dlogits)
+{
+    double total = 0.0;
+    for (int r = 0; r < R; r++) {
+        const real *l = logits + (size_t)r * V;
+        real *dl = dlogits ? dlogits + (size_t)r * V : NULL;
+        if (targets[r] < 0) {
+            for (int j = 0; dl && j < V; j++) dl[j] = 0;
+            continue;
+        }
+        double m = l[0], s = 0.0;
+        for (int j = 1; j < V; j++) m = l[j] > m ? l[j] : m;
+        for (int j = 0; j < V; j++) s += exp(l[j] - m);
+        total += weight * (log(s) + m - l[targets[r]]);
+        for (int j = 0; dl && j < V; j++)
+            dl[j] = (real)(weight * (exp(l[j] - m) / s - (j == targets[r])));
+    }
+    return total;
+}
+
+void MF(model_adamw_update)(const model_adamw *opt, int64_t step, size_t count,
+                            real *params, const real *grads, real *m, real *v)
+{
+    const double c1 = 1.0 - pow(opt->beta1, (double)step);
+    const double c2 = 1.0 - pow(opt->beta2, (double)step);
+#pragma omp parallel for schedule(static) if (count >= PAR_MIN)
+    for (size_t i = 0; i < count; i++) {
+        double g = grads[i];
+        double mi = opt->beta1 * m[i] + (1.0 - opt->beta1) * g;
+        double vi = opt->beta2 * v[i] + (1.0 - opt->beta2) * g * g;
+        m[i] = (real)mi;
+        v[i] = (real)vi;
+        double update = (mi / c1) / (sqrt(vi / c2) + opt->eps) + opt->weight_decay * params[i];
+        params[i] = (real)(params[i] - opt->lr * update);
+    }
+}

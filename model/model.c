@@ -1,0 +1,232 @@
+/* model.c: the stack of blocks between the embedding and the loss, and the three ways
+ * of running it (model.h): causal, cubic packed, cubic as a loop over prefixes. */
+#include "stack.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The layers of a model kind: causal everywhere; packed cubic = cubic_shared, cubic in
+ * the middle, cubic_last (one layer: first and last at once, which is causal attention:
+ * the diagonal query of each prefix over the shared keys); a prefix pass of the loop =
+ * full everywhere. */
+static void kind_layers(model_kind kind, int L, layer_kind *out)
+{
+    for (int l = 0; l < L; l++)
+        out[l] = kind == MODEL_CAUSAL      ? LAYER_CAUSAL
+                 : kind == MODEL_CUBIC_LOOP ? LAYER_FULL
+                 : L == 1                   ? LAYER_CAUSAL
+                 : l == 0                   ? LAYER_SHARED
+                 : l == L - 1               ? LAYER_LAST
+                                            : LAYER_CUBIC;
+}
+
+static void stack_layout(stack *s, const model_config *cfg, const layer_kind *kinds,
+                         real *base)
+{
+    const int D = cfg->d_model, V = cfg->vocab;
+    real *cur = base;
+    size_t count = 0;
+    s->x0 = cur ? cur : NULL;
+    count += (size_t)s->B * s->n * D;
+    if (cur) cur += (size_t)s->B * s->n * D;
+    for (int l = 0; l < s->L; l++)
+        block_layout(&s->blocks[l], kinds[l], s->B, s->n, D, cfg->heads, &cur, &count);
+    s->rows_f = s->blocks[s->L - 1].rout;
+    s->rows_h = s->last_only ? 1 : s->rows_f;
+    const size_t rh = (size_t)s->B * s->rows_h;
+    size_t need = (s->last_only ? rh * D : 0) + rh * D + 2 * rh + rh * V;
+    count += need;
+    if (cur) {
+        s->xf = s->last_only ? cur : s->blocks[s->L - 1].x_out;
+        if (s->last_only) cur += rh * D;
+        s->lnf = cur; cur += rh * D;
+        s->meanf = cur; cur += rh;
+        s->rstdf = cur; cur += rh;
+        s->logits = cur;
+    }
+    s->elems = count;
+}
+
+void stack_free(stack *s)
+{
+    if (s->blocks)
+        for (int l = 0; l < s->L; l++) block_free_maps(&s->blocks[l]);
+    free(s->blocks);
+    free(s->arena);
+    memset(s, 0, sizeof *s);
+}
+
+ca_status stack_new(stack *s, const model_config *cfg, model_kind kind, int B, int n,
+                           int last_only)
+{
+    memset(s, 0, sizeof *s);
+    s->B = B; s->n = n; s->L = cfg->layers; s->last_only = last_only;
+    layer_kind *kinds = malloc((size_t)s->L * sizeof *kinds);
+    s->blocks = calloc((size_t)s->L, sizeof *s->blocks);
+    if (!kinds || !s->blocks) { free(kinds); stack_free(s); return CA_ERR_NOMEM; }
+    kind_layers(kind, s->L, kinds);
+    stack_layout(s, cfg, kinds, NULL);
+    s->arena = malloc(s->elems * sizeof *s->arena);
+    if (!s->arena) { free(kinds); stack_free(s); return CA_ERR_NOMEM; }
+    stack_layout(s, cfg, kinds, s->arena);
+    free(kinds);
+    for (int l = 0; l < s->L; l++)
+        if (block_maps(&s->blocks[l], n) != CA_OK) { stack_free(s); return CA_ERR_NOMEM; }
+    return CA_OK;
+}
+
+ca_status stack_forward(const model_exec *ex, const model_config *cfg,
+                               const real *params, stack *s, const int *tokens)
+{
+    const int D = cfg->d_model, V = cfg->vocab;
+    const model_offsets go = model_global_offsets(cfg);
+    embed_forward(cfg, params, s->B, s->n, tokens, s->x0);
+    const real *x = s->x0;
+    for (int l = 0; l < s->L; l++) {
+        const model_layer_offsets lo = model_layer_at(cfg, l);
+        s->blocks[l].x_in = x;
+        ca_status st = block_forward(ex, cfg, &lo, params, s->B, s->n, &s->blocks[l]);
+        if (st != CA_OK) return st;
+        x = s->blocks[l].x_out;
+    }
+    const size_t rh = (size_t)s->B * s->rows_h;
+    if (s->last_only)
+        for (int b = 0; b < s->B; b++)
+            memcpy(s->xf + (size_t)b * D, x + ((size_t)b * s->rows_f + s->rows_f - 1) * D,
+                   (size_t)D * sizeof *x);
+    MF(layernorm_forward)(s->lnf, s->meanf, s->rstdf, s->xf, params + go.lnf_g,
+                          params + go.lnf_b, (int)rh, D);
+    MF(gemm)(0, 0, (int)rh, V, D, 1, s->lnf, D, params + go.head, V, 0, s->logits, V,
+             ex->threads);
+    return CA_OK;
+}
+
+/* dlogits [B rows_h][V] -> every parameter gradient (accumulated into grads). */
+ca_status stack_backward(const model_exec *ex, const model_config *cfg,
+                                const real *params, const stack *s, const int *tokens,
+                                const real *dlogits, real *grads)
+{
+    const int D = cfg->d_model, V = cfg->vocab;
+    const model_offsets go = model_global_offsets(cfg);
+    const size_t rh = (size_t)s->B * s->rows_h;
+    size_t widest = (size_t)s->B * s->n;
+    for (int l = 0; l < s->L; l++) {
+        if ((size_t)s->B * s->blocks[l].rin > widest) widest = (size_t)s->B * s->blocks[l].rin;
+        if ((size_t)s->B * s->blocks[l].rout > widest) widest = (size_t)s->B * s->blocks[l].rout;
+    }
+    real *dln = malloc(rh * D * sizeof *dln);
+    real *da = calloc(widest * D, sizeof *da), *db = malloc(widest * D * sizeof *db);
+    ca_status st = CA_ERR_NOMEM;
+    if (!dln || !da || !db) goto out;
+    MF(gemm)(0, 1, (int)rh, D, V, 1, dlogits, V, params + go.head, V, 0, dln, D, ex->threads);
+    MF(gemm)(1, 0, D, V, (int)rh, 1, s->lnf, D, dlogits, V, 1, grads + go.head, V,
+             ex->threads);
+    /* da = gradient of the last block's output: the head's rows, zero elsewhere. */
+    if (s->last_only) {
+        real *dxf = db;
+        memset(dxf, 0, rh * D * sizeof *dxf);
+        MF(layernorm_backward)(dxf, grads + go.lnf_g, grads + go.lnf_b, dln, s->xf, s->meanf,
+                               s->rstdf, params + go.lnf_g, (int)rh, D);
+        for (int b = 0; b < s->B; b++)
+            memcpy(da + ((size_t)b * s->rows_f + s->rows_f - 1) * D, dxf + (size_t)b * D,
+                   (size_t)D * sizeof *da);
+    } else {
+        MF(layernorm_backward)(da, grads + go.lnf_g, grads + go.lnf_b, dln, s->xf, s->meanf,
+                               s->rstdf, params + go.lnf_g, (int)rh, D);
+    }
+    for (int l = s->L - 1; l >= 0; l--) {
+        const model_layer_offsets lo = model_layer_at(cfg, l);
+        st = block_backward(ex, cfg, &lo, params, s->B, s->n, &s->blocks[l], da, db, grads);
+        if (st != CA_OK) goto out;
+        real *t = da; da = db; db = t;
+    }
+    embed_backward(cfg, s->B, s->n, tokens, da, grads);
+    st = CA_OK;
+out:
+    free(dln); free(da); free(db);
+    return st;
+}
+
+/* FLOPs of one pass of the stack (model_stats): attention by docs/DESIGN.md §3, the
+ * products by §8 on the rows each really runs on; backward = 2.5x / 2x forward. */
+static void stack_flops(const model_config *cfg, const stack *s, int backward,
+                        model_stats *stats)
+{
+    const double D = cfg->d_model, B = s->B;
+    const int d = cfg->d_model / cfg->heads;
+    for (int l = 0; l < s->L; l++) {
+        const block_acts *a = &s->blocks[l];
+        double att = ca_op_flops(layer_op(a->kind), 0, s->n, d, s->B * cfg->heads);
+        double mm = 2.0 * B * D * D * ((double)a->rq + 2.0 * a->rin + 9.0 * a->rout);
+        stats->attn_flops += backward ? 3.5 * att : att;
+        stats->matmul_flops += backward ? 3.0 * mm : mm;
+    }
+    double head = 2.0 * B * s->rows_h * D * cfg->vocab;
+    stats->matmul_flops += backward ? 3.0 * head : head;
+    size_t bytes = s->elems * sizeof(real);
+    if (bytes > stats->act_bytes) stats->act_bytes = bytes;
+}
+
+static ca_status check_inputs(const model_config *cfg, const model_exec *ex, int B, int N,
+                              const int *tokens, const int *targets)
+{
+    if (model_config_error(cfg)) return CA_ERR_D;
+#ifndef MODEL_F64
+    if (!ex || !ex->impl) return CA_ERR_NULL;
+#endif
+    if (!ex || ex->threads < 1) return CA_ERR_THREADS;
+    if (B < 1 || N < 1 || N > cfg->max_n) return CA_ERR_N;
+    if (!tokens) return CA_ERR_NULL;
+    for (size_t i = 0; i < (size_t)B * N; i++)
+        if (tokens[i] < 0 || tokens[i] >= cfg->vocab || (targets && targets[i] >= cfg->vocab))
+            return CA_ERR_INTERNAL;
+    return CA_OK;
+}
+
+ca_status MF(model_forward_backward)(model_kind kind, const model_config *cfg,
+                                     const model_exec *ex, const real *params, int B, int N,
+                                     const int *tokens, const int *targets, real *logits,
+                                     real *grads, double *loss, model_stats *stats)
+{
+    ca_status st = check_inputs(cfg, ex, B, N, tokens, targets);
+    if (st != CA_OK) return st;
+    if (!params || !targets || !loss || (unsigned)kind >= MODEL_KIND_COUNT) return CA_ERR_NULL;
+    const int V = cfg->vocab;
+    model_stats local = {0};
+    size_t positions = 0;
+    for (size_t i = 0; i < (size_t)B * N; i++) positions += targets[i] >= 0;
+    const double weight = positions ? 1.0 / (double)positions : 0.0;
+    if (grads) memset(grads, 0, model_param_count(cfg) * sizeof *grads);
+    *loss = 0.0;
+
+    /* The loop runs one stack per (sequence, prefix); the others one stack in all. */
+    const int loop = kind == MODEL_CUBIC_LOOP;
+    for (int b = 0; b < (loop ? B : 1); b++) {
+        for (int t = loop ? 1 : N; t <= N; t++) {
+            stack s;
+            const int sb = loop ? 1 : B;
+            const int *tok = loop ? tokens + (size_t)b * N : tokens;
+            const int *tgt = loop ? targets + (size_t)b * N + t - 1 : targets;
+            if ((st = stack_new(&s, cfg, kind, sb, t, loop)) != CA_OK) return st;
+            st = stack_forward(ex, cfg, params, &s, tok);
+            const size_t rh = (size_t)sb * s.rows_h;
+            real *dlogits = NULL;
+            if (st == CA_OK && grads && !(dlogits = malloc(rh * V * sizeof *dlogits)))
+                st = CA_ERR_NOMEM;
+            if (st == CA_OK) {
+                *loss += MF(crossentropy_forward_backward)(s.logits, tgt, (int)rh, V, weight,
+                                                           dlogits);
+                if (logits)
+                    memcpy(logits + (loop ? ((size_t)b * N + t - 1) * V : 0), s.logits,
+                           rh * V * sizeof *logits);
+                if (grads) st = stack_backward(ex, cfg, params, &s, tok, dlogits, grads);
+                stack_flops(cfg, &s, grads != NULL, &local);
+            }
+            free(dlogits);
+            stack_free(&s);
+            if (st != CA_OK) return st;
+        }
+    }
+    if (stats) *stats = local;
+    return CA_OK;
+}

@@ -1,0 +1,61 @@
+/* model_api.h: the computing half of model.h, declared once per precision: model.h
+ * includes it with MODEL_REAL / MODEL_FN set to (float, _f32) and to (double, _f64).
+ * No include guard, on purpose. Shapes: B sequences of N tokens, rows [B][N]. */
+
+/* Forward (and with grads != NULL, backward) of one batch.
+ *   tokens, targets: [B][N] ints (target < 0: no loss at that position)
+ *   logits: [B][N][V] or NULL;  grads: [model_param_count] or NULL, overwritten
+ *   *loss: mean cross-entropy over the positions with a target (0 if none).
+ * CA_ERR_N for N outside [1, max_n] or B < 1, CA_ERR_INTERNAL for a token outside
+ * [0, V) or a target >= V; CA_ERR_NOT_PROVIDED when the implementation lacks an
+ * operator the kind needs. */
+ca_status MODEL_FN(model_forward_backward)(model_kind kind, const model_config *cfg,
+                                           const model_exec *ex, const MODEL_REAL *params,
+                                           int B, int N, const int *tokens,
+                                           const int *targets, MODEL_REAL *logits,
+                                           MODEL_REAL *grads, double *loss,
+                                           model_stats *stats);
+
+/* Inference of one sequence: logits [n][V] at every position as the deployed model
+ * computes them.
+ *   causal: a prefill pass over tokens[0..prompt), then one KV-cache decode step per
+ *           layer for each later token;
+ *   cubic (either kind): position t from the model on prefix t alone: layers 1..L-1
+ *           bidirectional (full) over the prefix, the last layer on the new row only. */
+ca_status MODEL_FN(model_infer)(model_kind kind, const model_config *cfg,
+                                const model_exec *ex, const MODEL_REAL *params, int n,
+                                int prompt, const int *tokens, MODEL_REAL *logits);
+
+/* Greedy generation: tokens[0..prompt) given, tokens[prompt..n) written (argmax, lowest
+ * index on ties), by the inference path of model_infer. */
+ca_status MODEL_FN(model_generate)(model_kind kind, const model_config *cfg,
+                                   const model_exec *ex, const MODEL_REAL *params, int n,
+                                   int prompt, int *tokens);
+
+/* One AdamW update at step (1-based, for the bias correction); m, v start at zero. */
+void MODEL_FN(model_adamw_update)(const model_adamw *opt, int64_t step, size_t count,
+                                  MODEL_REAL *params, const MODEL_REAL *grads,
+                                  MODEL_REAL *m, MODEL_REAL *v);
+
+/* ---- layers, each a forward/backward pair (exposed for their own tests) ------------- */
+
+/* LayerNorm over D: out = (x - mean) * rstd * g + b; rstd = 1/sqrt(var + 1e-5).
+ * x, out: [R][D]; mean, rstd: [R] (saved for the backward). */
+void MODEL_FN(layernorm_forward)(MODEL_REAL *out, MODEL_REAL *mean, MODEL_REAL *rstd,
+                                 const MODEL_REAL *x, const MODEL_REAL *g,
+                                 const MODEL_REAL *b, int R, int D);
+/* dx += d/dx; dg, db += their gradients. */
+void MODEL_FN(layernorm_backward)(MODEL_REAL *dx, MODEL_REAL *dg, MODEL_REAL *db,
+                                  const MODEL_REAL *dout, const MODEL_REAL *x,
+                                  const MODEL_REAL *mean, const MODEL_REAL *rstd,
+                                  const MODEL_REAL *g, int R, int D);
+/* GELU, tanh form (GPT-2's): out[i] = gelu(x[i]), i < n; dx[i] = dout[i] gelu'(x[i]). */
+void MODEL_FN(gelu_forward)(MODEL_REAL *out, const MODEL_REAL *x, size_t n);
+void MODEL_FN(gelu_backward)(MODEL_REAL *dx, const MODEL_REAL *dout, const MODEL_REAL *x,
+                             size_t n);
+/* Softmax cross-entropy of R rows of logits [R][V] against targets [R] (< 0: skipped),
+ * each row weighted by `weight` (1 / positions, for a mean). Returns the weighted sum;
+ * with dlogits != NULL writes its gradient [R][V] (0 on skipped rows). */
+double MODEL_FN(crossentropy_forward_backward)(const MODEL_REAL *logits,
+                                               const int *targets, int R, int V,
+                                               double weight, MODEL_REAL *dlogits);
