@@ -161,17 +161,24 @@ out:
     return st;
 }
 
+/* Every given token is checked before anything is written: n of them for inference, the
+ * prompt for generation. */
 static ca_status check(model_kind kind, const model_config *cfg, const model_exec *ex,
-                       const real *params, int n, int prompt, const int *tokens)
+                       const real *params, int n, int prompt, const int *tokens, int given)
 {
     if (model_config_error(cfg)) return CA_ERR_D;
+    if ((unsigned)kind >= MODEL_KIND_COUNT || !params || !tokens) return CA_ERR_NULL;
 #ifndef MODEL_F64
     if (!ex || !ex->impl) return CA_ERR_NULL;
+    /* causal: prefill and decode steps; cubic: full passes (L > 1) and one decode step. */
+    const ca_entry first = kind == MODEL_CAUSAL ? CA_CAUSAL_FWD : CA_FULL_FWD;
+    if (!ca_impl_provides(ex->impl, CA_DECODE_STEP) ||
+        ((kind == MODEL_CAUSAL || cfg->layers > 1) && !ca_impl_provides(ex->impl, first)))
+        return CA_ERR_NOT_PROVIDED;
 #endif
     if (!ex || ex->threads < 1) return CA_ERR_THREADS;
-    if ((unsigned)kind >= MODEL_KIND_COUNT || !params || !tokens) return CA_ERR_NULL;
     if (n < 1 || n > cfg->max_n || prompt < 1 || prompt > n) return CA_ERR_N;
-    for (int i = 0; i < prompt; i++)
+    for (int i = 0; i < given; i++)
         if (tokens[i] < 0 || tokens[i] >= cfg->vocab) return CA_ERR_INTERNAL;
     return CA_OK;
 }
@@ -191,7 +198,7 @@ static ca_status walk(model_kind kind, const model_config *cfg, const model_exec
                       const real *params, int n, int prompt, int *tokens, real *logits,
                       int generate)
 {
-    ca_status st = check(kind, cfg, ex, params, n, prompt, tokens);
+    ca_status st = check(kind, cfg, ex, params, n, prompt, tokens, generate ? prompt : n);
     if (st != CA_OK) return st;
     const int V = cfg->vocab;
     real *buf = logits ? NULL : malloc((size_t)n * V * sizeof *buf);
@@ -202,19 +209,13 @@ static ca_status walk(model_kind kind, const model_config *cfg, const model_exec
         st = session_prefill(ex, cfg, params, &ks, n, prompt, tokens, lg);
         for (int t = prompt; st == CA_OK && t < n; t++) {
             if (generate) tokens[t] = argmax(lg + (size_t)(t - 1) * V, V);
-            else if (tokens[t] < 0 || tokens[t] >= V) st = CA_ERR_INTERNAL;
-            if (st == CA_OK)
-                st = session_step(ex, cfg, params, &ks, t, tokens[t], lg + (size_t)t * V);
+            st = session_step(ex, cfg, params, &ks, t, tokens[t], lg + (size_t)t * V);
         }
         session_free(&ks);
     } else {
         for (int t = 1; st == CA_OK && t <= n; t++) {
-            if (t > prompt) {
-                if (generate) tokens[t - 1] = argmax(lg + (size_t)(t - 2) * V, V);
-                else if (tokens[t - 1] < 0 || tokens[t - 1] >= V) st = CA_ERR_INTERNAL;
-            }
-            if (st == CA_OK)
-                st = cubic_position(ex, cfg, params, t, tokens, lg + (size_t)(t - 1) * V);
+            if (t > prompt && generate) tokens[t - 1] = argmax(lg + (size_t)(t - 2) * V, V);
+            st = cubic_position(ex, cfg, params, t, tokens, lg + (size_t)(t - 1) * V);
         }
     }
     free(buf);

@@ -167,12 +167,24 @@ static void stack_flops(const model_config *cfg, const stack *s, int backward,
     if (bytes > stats->act_bytes) stats->act_bytes = bytes;
 }
 
-static ca_status check_inputs(const model_config *cfg, const model_exec *ex, int B, int N,
-                              const int *tokens, const int *targets)
+static ca_status check_inputs(model_kind kind, const model_config *cfg, const model_exec *ex,
+                              int B, int N, const int *tokens, const int *targets, int backward)
 {
     if (model_config_error(cfg)) return CA_ERR_D;
+    if ((unsigned)kind >= MODEL_KIND_COUNT) return CA_ERR_NULL;
 #ifndef MODEL_F64
+    /* Every operator the kind needs, before anything is computed or written. */
     if (!ex || !ex->impl) return CA_ERR_NULL;
+    layer_kind kinds[1024];
+    kind_layers(kind, cfg->layers, kinds);
+    for (int l = 0; l < cfg->layers; l++) {
+        const ca_op_info *op = ca_op_get(layer_op(kinds[l]));
+        if (!ca_impl_provides(ex->impl, op->fwd) ||
+            (backward && !ca_impl_provides(ex->impl, op->bwd)))
+            return CA_ERR_NOT_PROVIDED;
+    }
+#else
+    (void)backward;
 #endif
     if (!ex || ex->threads < 1) return CA_ERR_THREADS;
     if (B < 1 || N < 1 || N > cfg->max_n) return CA_ERR_N;
@@ -188,9 +200,9 @@ ca_status MF(model_forward_backward)(model_kind kind, const model_config *cfg,
                                      const int *tokens, const int *targets, real *logits,
                                      real *grads, double *loss, model_stats *stats)
 {
-    ca_status st = check_inputs(cfg, ex, B, N, tokens, targets);
+    ca_status st = check_inputs(kind, cfg, ex, B, N, tokens, targets, grads != NULL);
     if (st != CA_OK) return st;
-    if (!params || !targets || !loss || (unsigned)kind >= MODEL_KIND_COUNT) return CA_ERR_NULL;
+    if (!params || !targets || !loss) return CA_ERR_NULL;
     const int V = cfg->vocab;
     model_stats local = {0};
     size_t positions = 0;

@@ -63,9 +63,7 @@ static void log_failure(const cell *c, const char *fmt, va_list ap)
     fputc('\n', fail_log);
 }
 
-/* Records one case: passes when err <= tol, both finite (an infinite tolerance would
- * accept anything, a non-finite error is a broken output). */
-static void cell_record(cell *c, double err, double tol, const char *fmt, ...)
+void cell_record(cell *c, double err, double tol, const char *fmt, ...)
 {
     int ok = isfinite(err) && isfinite(tol) && err <= tol;
     if (!ok && fail_log) {
@@ -91,7 +89,7 @@ static void cell_record(cell *c, double err, double tol, const char *fmt, ...)
     else if (c->st != CELL_FAIL) c->st = CELL_PASS;
 }
 
-static void cell_error(cell *c, ca_status st, const char *what)
+void cell_error(cell *c, ca_status st, const char *what)
 {
     if (st == CA_ERR_NOT_PROVIDED) {
         if (c->st == CELL_NA) c->st = CELL_NOT_PROVIDED;
@@ -104,7 +102,7 @@ static void cell_error(cell *c, ca_status st, const char *what)
     c->cases++;
 }
 
-static void set_note(cell *c, const char *fmt, ...)
+void set_note(cell *c, const char *fmt, ...)
 {
     if (c->st == CELL_FAIL) return;
     va_list ap;

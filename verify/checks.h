@@ -50,6 +50,16 @@ typedef struct verify_opts {
 #define EXTREME_NONFINITE 63
 
 const char *check_name(check_kind c);
+
+/* Records one case: passes when err <= tol, both finite (an infinite tolerance would
+ * accept anything, a non-finite error is a broken output); the cell keeps the case with
+ * the largest err / tol and the note of its first failure. */
+void cell_record(cell *c, double err, double tol, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A call that returned st instead of running: not provided, or a FAIL saying `what`. */
+void cell_error(cell *c, ca_status st, const char *what);
+/* The note of a cell that has not failed. */
+void set_note(cell *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *cell_status_name(cell_status st);
 
 /* Runs every check on impls[0..count-1], results[i] for impls[i]. The baseline (opts;

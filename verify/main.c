@@ -3,6 +3,7 @@
  * it as CSV for the report, and exits non-zero on any FAIL. */
 #include "blis_ctx.h"
 #include "checks.h"
+#include "model_checks.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -180,8 +181,36 @@ static void summary_discard(summary_file *s)
     s->f = NULL;
 }
 
+static void print_model_table(const model_result *mres, int rows)
+{
+    char buf[64];
+    printf("\n%-8s %-11s", "model", "kind");
+    for (int c = 0; c < MCHK_COUNT; c++) printf(" %-19s", model_check_name(c));
+    printf("\n");
+    for (int i = 0; i < rows; i++)
+        for (int k = 0; k < MODEL_KIND_COUNT; k++) {
+            printf("%-8s %-11s", mres[i].name, model_kind_name(k));
+            for (int c = 0; c < MCHK_COUNT; c++) {
+                fmt_cell(buf, sizeof buf, &mres[i].cells[k][c]);
+                printf(" %-19s", buf);
+            }
+            printf("\n");
+        }
+    int header = 0;
+    for (int i = 0; i < rows; i++)
+        for (int k = 0; k < MODEL_KIND_COUNT; k++)
+            for (int c = 0; c < MCHK_COUNT; c++) {
+                const cell *x = &mres[i].cells[k][c];
+                if (x->st != CELL_FAIL) continue;
+                if (!header++) printf("\nModel failures:\n");
+                printf("  %s %s %s: %s\n", mres[i].name, model_kind_name(k), model_check_name(c),
+                       x->note);
+            }
+}
+
 static int write_summary(summary_file *s, const impl_result *res, int count,
-                         const cell *refcells, int threads, uint64_t seed)
+                         const cell *refcells, const model_result *mres, int mrows,
+                         int threads, uint64_t seed)
 {
     FILE *f = s->f;
     const char *cols[] = {"impl", "entry", "check", "status", "err", "tol", "note"};
@@ -196,6 +225,14 @@ static int write_summary(summary_file *s, const impl_result *res, int count,
         for (int e = 0; e < CA_ENTRY_COUNT; e++)
             for (int c = 0; c < CHK_COUNT; c++)
                 csv_row(f, res[i].impl->name, ca_entry_name(e), check_name(c), &res[i].cells[e][c]);
+    /* Model rows: entry "model_<kind>". */
+    for (int i = 0; i < mrows; i++)
+        for (int k = 0; k < MODEL_KIND_COUNT; k++)
+            for (int c = 0; c < MCHK_COUNT; c++) {
+                char entry[40];
+                snprintf(entry, sizeof entry, "model_%s", model_kind_name(k));
+                csv_row(f, mres[i].name, entry, model_check_name(c), &mres[i].cells[k][c]);
+            }
     s->f = NULL;
     if (fclose(f) != 0 || rename(s->tmp, s->path) != 0) {
         fprintf(stderr, "verify: writing the summary '%s': %s\n", s->path, strerror(errno));
@@ -281,8 +318,21 @@ int main(int argc, char **argv)
         return 2;
     }
     fails += f2;
+    model_result *mres = calloc((size_t)count + 1, sizeof *mres);
+    int f3 = mres ? verify_models(impls, count, &o, mres) : -1;
+    if (f3 < 0) {
+        fprintf(stderr, "verify: the model checks could not run (they need naive, and memory)\n");
+        summary_discard(&sf);
+        free(res);
+        free(mres);
+        return 2;
+    }
+    fails += f3;
     print_table(res, count, refcells);
-    if (summary && write_summary(&sf, res, count, refcells, threads, seed)) fails++;
+    print_model_table(mres, count + 1);
+    if (summary && write_summary(&sf, res, count, refcells, mres, count + 1, threads, seed))
+        fails++;
+    free(mres);
     printf("\nverify: %s (%d failing cell%s)\n", fails ? "FAILED" : "all checks passed", fails,
            fails == 1 ? "" : "s");
     free(res);

@@ -17,4 +17,14 @@ double tol_naive_bound(size_t longest_sum, double max_abs_logit, double magnitud
 
 double fd_step(double input_scale) { return cbrt((double)FLT_EPSILON) * input_scale; }
 
+double fd_step_extrapolated(double input_scale)
+{
+    return 0.25 * pow((double)FLT_EPSILON, 0.2) * input_scale;
+}
+
 double tol_equivalence(double tol_a, double tol_b) { return tol_a + tol_b; }
+
+double tol_model_bound(int layers, size_t longest_sum, double unit)
+{
+    return NAIVE_BOUND_C * (layers + 1.0) * ((double)longest_sum + 8.0) * unit;
+}

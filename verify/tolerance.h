@@ -65,9 +65,37 @@ double tol_naive_bound(size_t longest_sum, double max_abs_logit, double magnitud
 #define FD_REL_TOL 1e-2
 double fd_step(double input_scale);
 
+/* The model's directional difference (model_checks.c). A whole model is far more curved
+ * than one operator: plain central differences at fd_step's h were truncation-bound
+ * (seen: 0.wqkv at L=3, error 4.6e-3 at h, 1.9e-2 at 2h, 8.0e-2 at 4h: the h^2 law)
+ * while the small tensors (LayerNorm biases) were already rounding-bound. Richardson's
+ * extrapolation (4 D(h/2) - D(h)) / 3 cancels the h^2 term, leaving h^4 truncation
+ * against about 3 eps / h of rounding, balanced at h ~ eps^(1/5) times the scale; the
+ * model's h^4 coefficient is large enough to move the balance by a constant, measured
+ * here over every tensor of the quick cases (worst relative error at eps^(1/5) scale
+ * times 1, 1/2, 1/4, 1/8: 1.7e-2 truncation-bound, 2.1e-3, 2.0e-3, 6.0e-3
+ * rounding-bound), hence the 1/4. The tolerance is FD_REL_TOL unchanged. */
+double fd_step_extrapolated(double input_scale);
+
 /* Inference-equivalence compares two float32 results that each lie within their
  * vs-reference tolerance of the same exact value: by the triangle inequality their
  * difference is within the sum of the two tolerances. */
 double tol_equivalence(double tol_a, double tol_b);
+
+/* The float32 model against the float64 model on the same weights and tokens (model/).
+ * Every quantity of the model is a chain of the sums tol_naive_bound bounds: products
+ * of inner length D or 4 D, attention sums over at most N keys, and in the weights'
+ * gradients sums over every row a layer runs on (B N, or B T in a packed cubic layer).
+ * One sum of k terms rounds by at most (k + 8) u relative to its terms' magnitudes,
+ * NAIVE_BOUND_C as there; the residual stream carries each block's error to the output
+ * unchanged, so the bounds of the L blocks and of the head add: (L + 1) stages of the
+ * longest sum. Relative to each tensor's largest element, as for the operators: with
+ * MODEL_INIT_CHECK every activation is of order one and nothing is built to cancel, so
+ * the terms' magnitudes are those of the results. The float32 model with the naive
+ * implementation is held to this bound, the others to tol_vs_baseline of naive's error
+ * on the same quantity (seen: naive L=3 D=32 N=33, logits 5e-7 against 6.5e-5).
+ * `unit` is the precision's u: 2^-24 for float32, 2^-53 for the float64 model's own
+ * equivalences (packed == loop, inference == training). */
+double tol_model_bound(int layers, size_t longest_sum, double unit);
 
 #endif

@@ -1,0 +1,38 @@
+/* model_checks.h: the model-level rows of verify (docs/DESIGN.md §8): the float32 model
+ * of model/ with each implementation's attention against the float64 model, its own
+ * finite differences, its inference paths and its two cubic computations; and the
+ * float64 model's own equivalences. */
+#ifndef MODEL_CHECKS_H
+#define MODEL_CHECKS_H
+
+#include "checks.h"
+#include "model.h"
+
+typedef enum model_check {
+    MCHK_VS_F64,      /* logits, loss and every parameter gradient vs the float64 model */
+    MCHK_GRAD_FD,     /* backward vs directional finite differences of its own loss,
+                         one direction per parameter tensor */
+    MCHK_INFER,       /* inference logits (KV cache / per prefix) == training logits */
+    MCHK_GENERATE,    /* greedy generation == argmax of the training forward */
+    MCHK_PACKED_LOOP, /* cubic: packed == loop (logits, loss, gradients) */
+    MCHK_L1_CAUSAL,   /* cubic with one layer == causal, same weights */
+    MCHK_DETERMINISM, /* repeated runs bit-identical */
+    MCHK_BAD_CONFIG,  /* bad configurations and inputs: an error, outputs untouched */
+    MCHK_COUNT
+} model_check;
+
+const char *model_check_name(model_check c);
+
+/* One row group: an implementation (or the float64 model itself, impl NULL). */
+typedef struct model_result {
+    const char *name;
+    cell cells[MODEL_KIND_COUNT][MCHK_COUNT];
+} model_result;
+
+/* Runs the model checks with impls[0..count-1] (naive must be among them: the float32
+ * tolerances rest on it) into res[0..count-1], and the float64 model's own into
+ * res[count]. Returns the number of FAIL cells, or -1 without naive or memory. */
+int verify_models(const ca_impl *const *impls, int count, const verify_opts *o,
+                  model_result *res);
+
+#endif
