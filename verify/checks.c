@@ -193,7 +193,8 @@ static double magnitude_ratio(const problem *p, int k)
 }
 
 /* Longest float32 sum behind the tensors of an operator: keys per row, d per dot
- * product, and rows per dK/dV column (for cubic_shared, every (t, i) row with t >= j). */
+ * product, and rows per dK/dV column (for cubic_shared, every (t, i) row with t >= j).
+ * cubic_last: N (its last prefix's keys; each packed dK/dV row has one query). */
 static size_t longest_sum(const problem *p, int bwd)
 {
     size_t n = (size_t)p->sh.n, d = (size_t)p->sh.d;

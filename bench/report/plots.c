@@ -223,6 +223,9 @@ static int plot_gflops(const dataset *ds, const char *dir, const char *op, const
     if (sg > 0)
         fprintf(f, "set ytics nomirror\nset y2tics\nset y2range [0:%g]\n"
                    "set y2label 'fraction of the sgemm ceiling'\n", ymax * 1.15 / sg);
+    /* An implementation without a timed point (one that does not provide the entry
+     * point: blas's cubic_last) gets no series: gnuplot warns on an empty data block. */
+    int cnt[MAXIMPLS];
     for (int i = 0; i < ni; i++) {
         int n[MAXPTS];
         double y[MAXPTS];
@@ -234,14 +237,16 @@ static int plot_gflops(const dataset *ds, const char *dir, const char *op, const
                 y[c++] = b->gflops;
             }
         }
+        cnt[i] = c;
         char id[32];
         snprintf(id, sizeof id, "d%d", i);
-        datablock(f, id, n, y, c);
+        if (c > 0) datablock(f, id, n, y, c);
     }
     fprintf(f, "plot ");
     for (int i = 0; i < ni; i++)
-        fprintf(f, "$d%d using 1:2 with linespoints lw 2 pt 7 lc %d title '%s', \\\n    ", i,
-                impl_color(ds, impls[i]), impls[i]);
+        if (cnt[i] > 0)
+            fprintf(f, "$d%d using 1:2 with linespoints lw 2 pt 7 lc %d title '%s', \\\n    ", i,
+                    impl_color(ds, impls[i]), impls[i]);
     if (sg > 0)
         fprintf(f, "%g with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling %.1f GFLOP/s "
                    "(%d^3, %d thread%s)'\n", sg, sg, sg_n, threads, threads > 1 ? "s" : "");
