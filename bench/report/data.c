@@ -38,7 +38,8 @@ static int num(const char *s, double *x)
 typedef struct colmap {
     int impl, op, pass, n, d, heads, threads, reps, t_min, t_med, t_max, gflops, frac, flops,
         bytes, max_err, err_ref, predicted, status, sgemm, sgemm_n, impl_note, commit, date,
-        compiler, cflags, cpu, cores, blis, other_cores;
+        compiler, cflags, cpu, cores, blis, other_cores, peak, frac_peak, ukr, bw,
+        bytes_moved, gbs, frac_bw, cache_state, peak_note;
 } colmap;
 
 static const char *field(const table *t, int r, int c) { return c >= 0 ? t->rows[r][c] : ""; }
@@ -90,7 +91,10 @@ static int load_bench(const table *t, dataset *ds)
         table_col(t, "sgemm_gflops"), table_col(t, "sgemm_n"), table_col(t, "impl_note"),
         table_col(t, "commit"), table_col(t, "date"), table_col(t, "compiler"),
         table_col(t, "cflags"), table_col(t, "cpu"), table_col(t, "cores"),
-        table_col(t, "blis_config"), table_col(t, "other_cores")};
+        table_col(t, "blis_config"), table_col(t, "other_cores"),
+        table_col(t, "peak_gflops"), table_col(t, "frac_of_peak"), table_col(t, "ukr_gflops"),
+        table_col(t, "bw_gbs"), table_col(t, "bytes_moved"), table_col(t, "gbs"),
+        table_col(t, "frac_of_bw"), table_col(t, "cache_state"), table_col(t, "peak_note")};
     const char *required[] = {"d", "heads", "threads", "t_median_s"};
     const int req_col[] = {m.d, m.heads, m.threads, m.t_med};
     for (int i = 0; i < 4; i++)
@@ -117,6 +121,8 @@ static int load_bench(const table *t, dataset *ds)
         x->cflags = field(t, r, m.cflags);
         x->cpu = field(t, r, m.cpu);
         x->blis_config = field(t, r, m.blis);
+        x->cache_state = field(t, r, m.cache_state);
+        x->peak_note = field(t, r, m.peak_note);
         x->file = t->path;
         if (get_int(t, r, m.n, &x->n, 1) || get_int(t, r, m.d, &x->d, 1) ||
             get_int(t, r, m.heads, &x->heads, 1) || get_int(t, r, m.threads, &x->threads, 1) ||
@@ -126,7 +132,11 @@ static int load_bench(const table *t, dataset *ds)
             get(t, r, m.gflops, &x->gflops) || get(t, r, m.frac, &x->frac) ||
             get(t, r, m.flops, &x->flops) || get(t, r, m.bytes, &x->bytes) ||
             get(t, r, m.max_err, &x->max_err) || get(t, r, m.predicted, &x->predicted) ||
-            get(t, r, m.sgemm, &x->sgemm) || get(t, r, m.other_cores, &x->other_cores))
+            get(t, r, m.sgemm, &x->sgemm) || get(t, r, m.other_cores, &x->other_cores) ||
+            get(t, r, m.peak, &x->peak) || get(t, r, m.frac_peak, &x->frac_peak) ||
+            get(t, r, m.ukr, &x->ukr) || get(t, r, m.bw, &x->bw) ||
+            get(t, r, m.bytes_moved, &x->bytes_moved) || get(t, r, m.gbs, &x->gbs) ||
+            get(t, r, m.frac_bw, &x->frac_bw))
             return -1;
         if (x->n <= 0 || x->d <= 0 || x->heads <= 0 || x->threads <= 0) {
             fprintf(stderr, "report: %s: record %d: n, d, heads and threads must be >= 1\n",
@@ -300,6 +310,20 @@ const brow *ds_fastest(const dataset *ds, const char *op, const char *pass, int 
     return best;
 }
 
+const brow *ds_fastest_shape(const dataset *ds, const char *op, const char *pass, int n,
+                             int threads, int d, int heads)
+{
+    const brow *best = NULL;
+    for (int i = 0; i < ds->nb; i++) {
+        const brow *b = &ds->b[i];
+        if (!b->ok || b->d != d || b->heads != heads || b->n != n || b->threads != threads ||
+            strcmp(b->op, op) != 0 || strcmp(b->pass, pass) != 0)
+            continue;
+        if (!best || b->t_med < best->t_med) best = b;
+    }
+    return best;
+}
+
 static int matches(const dataset *ds, const brow *b, const char *op, const char *pass,
                    int threads)
 {
@@ -370,4 +394,15 @@ double best_t(const dataset *ds, const char *op, const char *pass, int n, int th
 {
     const brow *b = ds_fastest(ds, op, pass, n, threads);
     return b ? b->t_med : NAN;
+}
+
+const brow *ds_roof(const dataset *ds, int threads)
+{
+    const brow *best = NULL;
+    for (int i = 0; i < ds->nb; i++) {
+        const brow *b = &ds->b[i];
+        if (b->threads != threads || !(b->peak > 0)) continue;
+        if (!best || strcmp(b->date, best->date) > 0) best = b;
+    }
+    return best;
 }
