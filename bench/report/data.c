@@ -144,8 +144,13 @@ static int load_bench(const table *t, dataset *ds)
             return -1;
         }
         x->ok = strcmp(x->status, "ok") == 0 && x->t_med > 0;
-        if (ca_op_parse(x->op) < 0 || bpass_parse(x->pass) < 0 ||
-            !op_has_pass(ca_op_parse(x->op), bpass_parse(x->pass)))
+        const int op = ca_op_parse(x->op), pass = bpass_parse(x->pass);
+        /* results of a bench that did not record the traffic: the same formula (§3) */
+        if (isnan(x->bytes_moved) && op >= 0 && pass >= 0 && op_has_pass(op, pass))
+            x->bytes_moved = cell_traffic(op, pass, x->n, x->d, x->heads);
+        if (isnan(x->gbs) && x->ok && x->bytes_moved > 0)
+            x->gbs = x->bytes_moved / x->t_med / 1e9;
+        if (op < 0 || pass < 0 || !op_has_pass(op, pass))
             fprintf(stderr, "report: %s: record %d: operator '%s' pass '%s' is not one this "
                             "suite's bench times (results of an older build?); it appears in "
                             "no table or plot\n", t->path, r + 2, x->op, x->pass);
@@ -378,14 +383,30 @@ int ds_threads(const dataset *ds, int *out, int cap)
     return k;
 }
 
-double ds_sgemm(const dataset *ds, int threads, int *sgemm_n)
+/* Of the rows with a thread count that carry a ceiling (has()), the latest run's at the
+ * main shape (the run the tables and plots show), else the latest run's at any shape. */
+static const brow *ceiling_row(const dataset *ds, int threads, int (*has)(const brow *))
 {
     const brow *best = NULL;
+    int best_main = 0;
     for (int i = 0; i < ds->nb; i++) {
         const brow *b = &ds->b[i];
-        if (b->threads != threads || !(b->sgemm > 0)) continue;
-        if (!best || strcmp(b->date, best->date) > 0) best = b;
+        if (b->threads != threads || !has(b)) continue;
+        int m = at_main_shape(ds, b);
+        if (!best || m > best_main || (m == best_main && strcmp(b->date, best->date) > 0)) {
+            best = b;
+            best_main = m;
+        }
     }
+    return best;
+}
+
+static int has_sgemm(const brow *b) { return b->sgemm > 0; }
+static int has_peak(const brow *b) { return b->peak > 0; }
+
+double ds_sgemm(const dataset *ds, int threads, int *sgemm_n)
+{
+    const brow *best = ceiling_row(ds, threads, has_sgemm);
     if (sgemm_n) *sgemm_n = best ? best->sgemm_n : 0;
     return best ? best->sgemm : -1;
 }
@@ -398,11 +419,5 @@ double best_t(const dataset *ds, const char *op, const char *pass, int n, int th
 
 const brow *ds_roof(const dataset *ds, int threads)
 {
-    const brow *best = NULL;
-    for (int i = 0; i < ds->nb; i++) {
-        const brow *b = &ds->b[i];
-        if (b->threads != threads || !(b->peak > 0)) continue;
-        if (!best || strcmp(b->date, best->date) > 0) best = b;
-    }
-    return best;
+    return ceiling_row(ds, threads, has_peak);
 }
