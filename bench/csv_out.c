@@ -144,12 +144,12 @@ int csv_out_row(csv_out *c, const bench_row *r, const machine_info *m)
     field_int(c, r->sgemm_n);
     field(c, r->impl_note ? r->impl_note : "");
     field_num(c, "%.3f", r->peak_gflops, r->peak_gflops > 0);
-    field_num(c, "%.4f", r->gflops / r->peak_gflops, timed && r->peak_gflops > 0);
+    field_num(c, "%.4g", r->gflops / r->peak_gflops, timed && r->peak_gflops > 0);
     field_num(c, "%.3f", r->ukr_gflops, r->ukr_gflops > 0);
     field_num(c, "%.3f", r->bw_gbs, r->bw_gbs > 0);
     field_num(c, "%.0f", r->bytes_moved, r->bytes_moved > 0);
-    field_num(c, "%.4f", r->gbs, timed && r->gbs > 0);
-    field_num(c, "%.4f", r->gbs / r->bw_gbs, timed && r->gbs > 0 && r->bw_gbs > 0);
+    field_num(c, "%.4g", r->gbs, timed && r->gbs > 0);
+    field_num(c, "%.4g", r->gbs / r->bw_gbs, timed && r->gbs > 0 && r->bw_gbs > 0);
     field(c, r->cache_state ? r->cache_state : "");
     field(c, r->peak_note ? r->peak_note : "");
     field(c, m->commit);

@@ -205,6 +205,7 @@ static bench_row row_of(const bench_config *cfg, const cell *c, const chain *ch,
     row.err_ref = "";
     row.flops = cell_flops(c->op, c->pass, c->n, cfg->d, cfg->heads);
     row.sgemm_gflops = ceil->sgemm;
+    row.peak_gflops = ceil->peak; /* so far; write_rows sets the final ceilings */
     row.sgemm_n = cfg->sgemm_n;
     row.bytes_moved = cell_traffic(c->op, c->pass, c->n, cfg->d, cfg->heads);
     row.cache_state = bpass_cold(c->op, c->pass) ? "cold" : "warm";
@@ -254,8 +255,9 @@ static void progress_line(int i, int count, const bench_row *row, double eta_s)
 {
     char took[160] = "", left[32];
     if (strcmp(row->status, "ok") == 0)
-        snprintf(took, sizeof took, "%.3e s median, %d reps, %.2f GFLOP/s (%.2f of sgemm), "
-                 "%.2f GB/s%s", row->t_median, row->reps, row->gflops, row->frac_of_sgemm,
+        snprintf(took, sizeof took, "%.3e s median, %d reps, %.2f GFLOP/s (%.2f of sgemm, "
+                 "%.2f of peak), %.2f GB/s%s", row->t_median, row->reps, row->gflops,
+                 row->frac_of_sgemm, row->peak_gflops > 0 ? row->gflops / row->peak_gflops : 0,
                  row->gbs, bpass_cold(row->op, row->pass) ? " cold" : "");
     fmt_duration(eta_s, left, sizeof left);
     fprintf(stderr, "[%4d/%4d] %-8s %-12s %-6s n=%-5d t=%d: %s  (%d left, ETA %s)\n", i + 1,

@@ -26,23 +26,26 @@ roof_check=$(awk '
     gsub(/^"|"$/, ""); split($0, f, /","/)
     if (!("peak_gflops" in c) || !("frac_of_peak" in c) || !("ukr_gflops" in c) ||
         !("bw_gbs" in c) || !("gbs" in c) || !("frac_of_bw" in c) || !("cache_state" in c) ||
-        !("bytes_moved" in c)) { print "missing roofline columns"; exit }
+        !("bytes_moved" in c)) { print "missing roofline columns"; bad = 1; exit }
     pk = f[c["peak_gflops"]] + 0; uk = f[c["ukr_gflops"]] + 0; bw = f[c["bw_gbs"]] + 0
-    if (!(pk > 0) || !(uk > 0) || !(bw > 0)) { print "row " NR ": a ceiling is not positive"; exit }
-    # the micro-kernel cannot beat the peak; 10% for the noise of a shared machine
-    if (uk > 1.1 * pk) { print "row " NR ": ukr_gflops " uk " above peak_gflops " pk; exit }
-    if (!(f[c["bytes_moved"]] + 0 > 0)) { print "row " NR ": bytes_moved not positive"; exit }
+    if (!(pk > 0) || !(uk > 0) || !(bw > 0)) { print "row " NR ": a ceiling is not positive"; bad = 1; exit }
+    # Ordering of timings is asserted only on a run the bench found undisturbed
+    # (other_cores < 0.2): on a busy machine any median can land anywhere.
+    oc = f[c["other_cores"]]; quiet = (oc != "" && oc + 0 < 0.2)
+    # the micro-kernel cannot beat the peak; 10% for noise
+    if (quiet && uk > 1.1 * pk) { print "row " NR ": ukr_gflops " uk " above peak_gflops " pk; bad = 1; exit }
+    if (!(f[c["bytes_moved"]] + 0 > 0)) { print "row " NR ": bytes_moved not positive"; bad = 1; exit }
     st = (f[c["op"]] == "decode") ? "cold" : "warm"
-    if (f[c["cache_state"]] != st) { print "row " NR ": cache_state " f[c["cache_state"]] " for " f[c["op"]]; exit }
+    if (f[c["cache_state"]] != st) { print "row " NR ": cache_state " f[c["cache_state"]] " for " f[c["op"]]; bad = 1; exit }
     if (f[c["status"]] != "ok") next
     fp = f[c["frac_of_peak"]] + 0; g = f[c["gbs"]] + 0; fb = f[c["frac_of_bw"]] + 0
-    if (!(fp > 0) || !(g > 0) || !(fb > 0)) { print "row " NR ": frac_of_peak, gbs or frac_of_bw not positive"; exit }
-    if (f[c["op"]] == "causal" && !(fp < 1.5)) { print "row " NR ": causal frac_of_peak " fp; exit }
+    if (!(fp > 0) || !(g > 0) || !(fb > 0)) { print "row " NR ": frac_of_peak, gbs or frac_of_bw not positive"; bad = 1; exit }
+    if (quiet && f[c["op"]] == "causal" && !(fp < 1.5)) { print "row " NR ": causal frac_of_peak " fp; bad = 1; exit }
     d = f[c["gflops"]] / pk - fp; if (d < 0) d = -d
-    if (d > 1e-3 + 1e-3 * fp) { print "row " NR ": frac_of_peak is not gflops / peak_gflops"; exit }
+    if (d > 1e-3 + 1e-3 * fp) { print "row " NR ": frac_of_peak is not gflops / peak_gflops"; bad = 1; exit }
     ok++
   }
-  END { if (!ok) print "no timed row to check" }' "$d/results/bench.csv")
+  END { if (!ok && !bad) print "no timed row to check" }' "$d/results/bench.csv")
 [ -z "$roof_check" ] || fail "roofline columns: $roof_check"
 grep -q "bench: FMA peak measured" "$d/bench.log" || fail "the FMA peak's sanity check is not printed"
 "$B/report" --results "$d/results" --plots "$d/plots" --out "$d/REPORT.md" 2>"$d/report.log" \
