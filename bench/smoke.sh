@@ -40,7 +40,10 @@ roof_check=$(awk '
     if (f[c["status"]] != "ok") next
     fp = f[c["frac_of_peak"]] + 0; g = f[c["gbs"]] + 0; fb = f[c["frac_of_bw"]] + 0
     if (!(fp > 0) || !(g > 0) || !(fb > 0)) { print "row " NR ": frac_of_peak, gbs or frac_of_bw not positive"; bad = 1; exit }
-    if (quiet && f[c["op"]] == "causal" && !(fp < 1.5)) { print "row " NR ": causal frac_of_peak " fp; bad = 1; exit }
+    # a build that targets no vector unit (SANITIZE drops -march=native) measures a scalar
+    # peak, which BLIS, dispatching its own AVX kernels at run time, exceeds many times
+    vec = (f[c["peak_note"]] !~ /scalar/)
+    if (quiet && vec && f[c["op"]] == "causal" && !(fp < 1.5)) { print "row " NR ": causal frac_of_peak " fp; bad = 1; exit }
     d = f[c["gflops"]] / pk - fp; if (d < 0) d = -d
     if (d > 1e-3 + 1e-3 * fp) { print "row " NR ": frac_of_peak is not gflops / peak_gflops"; bad = 1; exit }
     ok++
