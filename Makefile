@@ -189,19 +189,24 @@ tsan:
 # ---- benchmark and report (docs/DESIGN.md §5-6) ---------------------------------------------
 # make bench: the default sweep (every impl, op and pass, N 64..8192, THREADS threads, cells
 # over 15 s or 4 GB skipped by prediction, capped at 11 min) plus single-thread causal fwd
-# (N 256..4096, capped at 90 s), then plots/ and REPORT.md. QUICK=1: under a minute, into
-# $(BUILD)/quick/ so that the committed evidence in results/ is left alone.
-# Both runs write into $(BENCH_STAGE); only when both succeeded are the two CSVs moved
-# into $(BENCH_DIR)/results together (signals ignored for those two renames) and the
-# report regenerated, so an interrupted or failed run leaves results/ as it was.
+# (N 256..4096, capped at 90 s) plus causal fwd at d = 128 (N 1024..4096, THREADS threads,
+# capped at 60 s: a roofline target's shape), then plots/ and REPORT.md. Each run measures
+# its ceilings (sgemm, FMA peak, micro-kernel, bandwidth) at its thread count.
+# QUICK=1: under a minute, into $(BUILD)/quick/ so that the committed evidence in
+# results/ is left alone.
+# The runs write into $(BENCH_STAGE); only when all succeeded are the CSVs moved into
+# $(BENCH_DIR)/results together (signals ignored for those renames) and the report
+# regenerated, so an interrupted or failed run leaves results/ as it was.
 ifeq ($(QUICK),1)
 BENCH_DIR   := $(BUILD)/quick
 BENCH_MAIN  := --quick
 BENCH_T1    := --quick
+BENCH_D128  := --quick
 else
 BENCH_DIR   := .
 BENCH_MAIN  :=
 BENCH_T1    := --n 256:4096 --budget 12s --total-budget 90s
+BENCH_D128  := --n 1024:4096 --budget 8s --total-budget 60s
 endif
 BENCH_STAGE := $(BUILD)/bench-stage
 bench: deps $(BUILD)/bench $(BUILD)/report
@@ -211,8 +216,10 @@ bench: deps $(BUILD)/bench $(BUILD)/report
 	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench.csv
 	OMP_NUM_THREADS=1 ./$(BUILD)/bench $(BENCH_T1) --threads 1 --op causal --pass fwd \
 	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench_t1.csv
+	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench $(BENCH_D128) --threads $(THREADS) --d 128 \
+	  --op causal --pass fwd $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench_d128.csv
 	trap '' INT TERM HUP QUIT; mv -f $(BENCH_STAGE)/bench.csv $(BENCH_STAGE)/bench_t1.csv \
-	  $(BENCH_DIR)/results/ && rm -rf $(BENCH_STAGE)
+	  $(BENCH_STAGE)/bench_d128.csv $(BENCH_DIR)/results/ && rm -rf $(BENCH_STAGE)
 	./$(BUILD)/report --results $(BENCH_DIR)/results --plots $(BENCH_DIR)/plots \
 	  --out $(BENCH_DIR)/REPORT.md
 

@@ -4,6 +4,7 @@
  *   passes.c   the passes of each operator of the table, their FLOPs and exponents
  *   cell.c     one cell: buffers, warm-up, repetitions, error check
  *   machine.c  machine description and the sgemm ceiling
+ *   roof.c     the machine's own limits: FMA peak, micro-kernel, memory bandwidth; eviction
  *   csv_out.c  the results CSV (libcsv), written to a temp file and renamed */
 #ifndef BENCH_H
 #define BENCH_H
@@ -31,6 +32,13 @@ int op_has_pass(ca_op op, bpass p);
 int bpass_runs_bwd(bpass p);
 /* FLOPs of one call by docs/DESIGN.md §3, heads included. n = context t for a step. */
 double cell_flops(ca_op op, bpass p, int n, int d, int heads);
+/* Bytes a call must move at least (docs/DESIGN.md §3): every input read once and every
+ * output written once, 4 bytes an element, heads included; a step reads the whole K and
+ * V cache up to t = n. */
+double cell_traffic(ca_op op, bpass p, int n, int d, int heads);
+/* Is the pass timed cold (caches evicted before each timed call: a decode step, which a
+ * model runs once per token per layer on a cache that has left the LLC)? */
+int bpass_cold(ca_op op, bpass p);
 /* Scaling exponent in N of the operator's work (2 for N^2, 3 for N^3, 1 for a step):
  * the prediction of a cell's time from its chain's previous one. */
 double op_exponent(ca_op op);
@@ -56,6 +64,7 @@ typedef struct bench_config {
     double mem_budget;    /* bytes: a cell whose buffers exceed it is skipped */
     double err_flops;     /* max FLOPs of the float64 reference for the error check */
     int sgemm_n;          /* size of the square sgemm ceiling */
+    double roof_time;     /* s: each of the peak, micro-kernel and bandwidth ceilings */
     const char *out;
     unsigned long long seed;
 } bench_config;
@@ -83,6 +92,35 @@ void machine_cpu_end(machine_info *m);
  * about `seconds` (at least 3 after a warm-up). Negative on allocation failure. */
 double machine_sgemm_gflops(int n, int threads, double seconds);
 
+/* ---- roof.c: the machine's own limits (docs/DESIGN.md §5.4) ------------------------ */
+/* Median GFLOP/s of a register-only FMA loop (12 independent chains) on the widest vector
+ * unit the build targets, one OpenMP thread per bench thread, over about `seconds`. */
+double roof_peak_gflops(int threads, double seconds);
+/* Median GFLOP/s of a register-blocked FMA micro-kernel on L1-resident packed panels. */
+double roof_ukr_gflops(int threads, double seconds);
+const char *roof_ukr_shape(void); /* "12 x 32, KC 128" */
+/* Median GB/s of a STREAM triad over buffers together >= 4 x LLC (3 x 4 bytes an element,
+ * write-allocate not counted); the buffers stay allocated until roof_release. */
+double roof_bw_gbs(int threads, double seconds);
+double roof_bw_buffer_bytes(void);
+/* Last-level cache bytes (sysconf, else sysfs), -1 if unknown (*known = 0). */
+double roof_llc_bytes(int *known);
+/* Evicts the buffers from every cache level (clflush; elsewhere a stream over 2.5 x LLC). */
+void roof_evict(void *const *ptrs, const size_t *bytes, int count);
+const char *roof_evict_method(void);
+const char *roof_isa(void);
+int roof_vector_floats(void);
+/* The measured peak against cores x FMA units x vector width x 2 x clock, in words. */
+void roof_peak_note(double peak, int threads, char *out, size_t cap);
+void roof_release(void);
+
+/* The ceilings of one thread count, each the better of its measurements at the start and
+ * the end of that thread count's block. */
+typedef struct ceilings {
+    double sgemm, peak, ukr, bw; /* GFLOP/s, GFLOP/s, GFLOP/s, GB/s; <= 0 unknown */
+    char peak_note[320];
+} ceilings;
+
 /* Repetitions a timed cell makes at least, budget permitting (its median is reported). */
 enum { MIN_REPS = 5 };
 
@@ -95,12 +133,17 @@ typedef struct bench_row {
     double t_min, t_median, t_max;  /* s; < 0 when not measured */
     double gflops, frac_of_sgemm, flops;
     double bytes;                   /* working bytes: inputs + outputs + workspace */
+    double bytes_moved;             /* compulsory traffic of one call (cell_traffic) */
+    double gbs;                     /* bytes_moved / t_median, GB/s */
+    const char *cache_state;        /* "cold" (caches evicted before each call) | "warm" */
     double max_err;                 /* < 0 when not checked */
     const char *err_ref;            /* what max_err compares against, "" if none */
     double predicted_s;             /* predicted seconds of one call, < 0 if no prediction */
     char status[200];               /* ok | skipped: ... | not provided | error: ... */
     double sgemm_gflops;
     int sgemm_n;
+    double peak_gflops, ukr_gflops, bw_gbs; /* the thread count's ceilings (roof.c) */
+    const char *peak_note;
     const char *impl_note;          /* runtime_note() or absent_reason, "" if none */
 } bench_row;
 

@@ -315,6 +315,18 @@ int cell_run(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p, in
     long inner = 1;
     if (tw < 1e-3) inner = tw > 0 ? (long)ceil(1e-3 / tw) : 1000;
     if (inner > 100000) inner = 100000;
+    /* A cold cell (a decode step: a model reaches the step's cache again only after every
+     * other layer's, so it comes from memory) times one call at a time, each after its
+     * buffers were evicted from every cache level, untimed. */
+    const int cold = bpass_cold(op, p);
+    void *cold_ptr[] = {b.q, b.k, b.v, b.o, b.lse, b.kc, b.vc, b.ws};
+    const size_t cold_bytes[] = {
+        (size_t)z.q * sizeof(float), (size_t)z.kv * sizeof(float),
+        (size_t)z.kv * sizeof(float), (size_t)z.out * sizeof(float),
+        (size_t)z.lse * sizeof(float), (size_t)z.cache * sizeof(float),
+        (size_t)z.cache * sizeof(float), b.ws_bytes};
+    if (cold) inner = 1;
+    row->cache_state = cold ? "cold" : "warm";
 
     double *times = malloc((size_t)cfg->max_reps * sizeof *times);
     if (!times) {
@@ -325,6 +337,7 @@ int cell_run(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p, in
     int reps = 0;
     double timed = 0;
     while (reps < cfg->max_reps) {
+        if (cold) roof_evict(cold_ptr, cold_bytes, (int)(sizeof cold_ptr / sizeof cold_ptr[0]));
         t0 = now_seconds();
         for (long i = 0; i < inner && st == CA_OK; i++) st = call_once(&c);
         double t = now_seconds() - t0;

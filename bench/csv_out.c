@@ -19,7 +19,8 @@ static const char *const columns[] = {
     "impl", "op", "pass", "n", "d", "heads", "threads", "reps",
     "t_min_s", "t_median_s", "t_max_s", "gflops", "frac_of_sgemm", "flops", "bytes",
     "max_err", "err_ref", "predicted_s", "status", "sgemm_gflops", "sgemm_n", "impl_note",
-    "commit", "date", "compiler", "cflags", "cpu", "cores", "blis_config", "other_cores",
+    "peak_gflops", "frac_of_peak", "ukr_gflops", "bw_gbs", "bytes_moved", "gbs", "frac_of_bw",
+    "cache_state", "peak_note", "commit", "date", "compiler", "cflags", "cpu", "cores", "blis_config", "other_cores",
 };
 enum { NCOL = sizeof columns / sizeof columns[0] };
 
@@ -142,6 +143,15 @@ int csv_out_row(csv_out *c, const bench_row *r, const machine_info *m)
     field_num(c, "%.3f", r->sgemm_gflops, r->sgemm_gflops > 0);
     field_int(c, r->sgemm_n);
     field(c, r->impl_note ? r->impl_note : "");
+    field_num(c, "%.3f", r->peak_gflops, r->peak_gflops > 0);
+    field_num(c, "%.4g", r->gflops / r->peak_gflops, timed && r->peak_gflops > 0);
+    field_num(c, "%.3f", r->ukr_gflops, r->ukr_gflops > 0);
+    field_num(c, "%.3f", r->bw_gbs, r->bw_gbs > 0);
+    field_num(c, "%.0f", r->bytes_moved, r->bytes_moved > 0);
+    field_num(c, "%.4g", r->gbs, timed && r->gbs > 0);
+    field_num(c, "%.4g", r->gbs / r->bw_gbs, timed && r->gbs > 0 && r->bw_gbs > 0);
+    field(c, r->cache_state ? r->cache_state : "");
+    field(c, r->peak_note ? r->peak_note : "");
     field(c, m->commit);
     field(c, m->date);
     field(c, m->compiler);

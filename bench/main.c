@@ -42,9 +42,13 @@ static void usage(FILE *f)
 "  --err-flops F    check against the float64 reference when the cell's FLOPs <= F\n"
 "                   (default 2e8)\n"
 "  --sgemm-n N      size of the square sgemm ceiling (default 2048)\n"
+"  --roof-time T    time of each of the FMA peak, micro-kernel and bandwidth\n"
+"                   ceilings, measured at the start and end of each thread count\n"
+"                   (default 0.3s)\n"
 "  --seed S         input seed (default 1)\n"
 "  --quick          a sweep of seconds: n 64:256, budget 0.5s, rep-time 0.02s,\n"
-"                   max-reps 20, total-budget 40s, sgemm-n 512, err-flops 5e7\n"
+"                   max-reps 20, total-budget 40s, sgemm-n 512, err-flops 5e7,\n"
+"                   roof-time 0.05s\n"
 "                   (flags after it still apply)\n"
 "  --out PATH       results CSV (default results/bench.csv), written to a temp file\n"
 "                   and renamed when the sweep completes; a run that times no cell\n"
@@ -203,6 +207,7 @@ static void quick_preset(bench_config *cfg)
     cfg->sgemm_n = 512;
     cfg->err_flops = 5e7;
     cfg->total_budget = 40;
+    cfg->roof_time = 0.05;
 }
 
 static void defaults(bench_config *cfg)
@@ -217,6 +222,7 @@ static void defaults(bench_config *cfg)
     cfg->mem_budget = 4.0 * 1073741824.0;
     cfg->err_flops = 2e8;
     cfg->sgemm_n = 2048;
+    cfg->roof_time = 0.3;
     cfg->seed = 1;
     cfg->out = "results/bench.csv";
 }
@@ -303,6 +309,11 @@ static int set_sgemm_n(bench_config *cfg, const char *v)
     return 0;
 }
 
+static int set_roof_time(bench_config *cfg, const char *v)
+{
+    return set_time(&cfg->roof_time, v, "--roof-time", 0);
+}
+
 static int set_seed(bench_config *cfg, const char *v)
 {
     long s = parse_long(v, 0, 2147483647L);
@@ -330,6 +341,7 @@ static const struct value_flag {
     {"--total-budget", set_total_budget}, {"--mem", set_mem},
     {"--err-flops", set_err_flops}, {"--sgemm-n", set_sgemm_n},
     {"--seed", set_seed},       {"--out", set_out},
+    {"--roof-time", set_roof_time},
 };
 
 /* What the command line asked for beyond the configuration. */

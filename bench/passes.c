@@ -70,3 +70,29 @@ double op_exponent(ca_op op)
     }
     return 3.0;
 }
+
+/* Compulsory traffic of one call of entry e (docs/DESIGN.md §3), in float elements of one
+ * head, from the operator table's rows: a forward reads q, k, v and writes o and lse; a
+ * backward reads q, k, v, o, dO and lse and writes dq, dk, dv; a step reads q and the
+ * K and V cache rows 0..t (t + 1 = n rows, the one it appends included) and writes o and
+ * lse. */
+static double entry_traffic(ca_op op, ca_entry e, int n, int d)
+{
+    const double q = (double)ca_q_rows(e, n), kv = (double)ca_kv_rows(e, n),
+                 out = (double)ca_out_rows(e, n);
+    if (ca_op_is_step(op)) return q * d + 2.0 * n * d + out * (d + 1);
+    if (e == ca_op_get(op)->bwd) return 2.0 * (q + 2.0 * kv) * d + out * (2.0 * d + 1);
+    return (q + 2.0 * kv) * d + out * (d + 1);
+}
+
+double cell_traffic(ca_op op, bpass p, int n, int d, int heads)
+{
+    const ca_op_info *info = ca_op_get(op);
+    if (!info) return 0.0;
+    double f = 0.0;
+    if (p != BP_BWD) f += entry_traffic(op, info->fwd, n, d);
+    if (bpass_runs_bwd(p) && info->bwd != CA_NO_ENTRY) f += entry_traffic(op, info->bwd, n, d);
+    return f * heads * sizeof(float);
+}
+
+int bpass_cold(ca_op op, bpass p) { return ca_op_is_step(op) && p == BP_STEP; }

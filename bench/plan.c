@@ -94,14 +94,33 @@ static double eta(const bench_config *cfg, const cell *cells, int from, int coun
     return total;
 }
 
-/* Median GFLOP/s of BLIS sgemm at the configured size, reported on stderr. */
-static double ceiling(const bench_config *cfg, int threads, const char *when)
+/* The thread count's ceilings, measured now (`when`: start or end of its block) and
+ * merged into c: each the better of the measurements so far. Reported on stderr. */
+static void measure_ceilings(const bench_config *cfg, int threads, const char *when,
+                             ceilings *c)
 {
-    fprintf(stderr, "bench: sgemm ceiling (%s), %d x %d x %d, %d thread(s) ... ", when,
-            cfg->sgemm_n, cfg->sgemm_n, cfg->sgemm_n, threads);
+    fprintf(stderr, "bench: ceilings (%s), %d thread(s): sgemm %d^3 ... ", when, threads,
+            cfg->sgemm_n);
     double g = machine_sgemm_gflops(cfg->sgemm_n, threads, 1.0);
-    fprintf(stderr, "%.1f GFLOP/s\n", g);
-    return g;
+    fprintf(stderr, "%.1f GFLOP/s; FMA peak (%s) ... ", g, roof_isa());
+    double pk = roof_peak_gflops(threads, cfg->roof_time);
+    fprintf(stderr, "%.1f; micro-kernel %s ... ", pk, roof_ukr_shape());
+    double uk = roof_ukr_gflops(threads, cfg->roof_time);
+    fprintf(stderr, "%.1f; triad bandwidth ... ", uk);
+    double bw = roof_bw_gbs(threads, cfg->roof_time);
+    int known = 0;
+    double llc = roof_llc_bytes(&known);
+    fprintf(stderr, "%.1f GB/s (%.0f MiB of buffers, LLC %s%.0f MiB)\n", bw,
+            roof_bw_buffer_bytes() / 1048576.0, known ? "" : "unknown, taken as ",
+            known ? llc / 1048576.0 : 16.0);
+    if (g > c->sgemm) c->sgemm = g;
+    if (uk > c->ukr) c->ukr = uk;
+    if (bw > c->bw) c->bw = bw;
+    if (pk > c->peak) {
+        c->peak = pk;
+        roof_peak_note(pk, threads, c->peak_note, sizeof c->peak_note);
+    }
+    fprintf(stderr, "bench: FMA peak %s\n", c->peak_note);
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -169,7 +188,7 @@ int sweep_count(const bench_config *cfg)
 
 /* The row of a cell before it runs: identity, FLOPs, prediction and bytes. */
 static bench_row row_of(const bench_config *cfg, const cell *c, const chain *ch,
-                        double impl_rate, double sgemm)
+                        double impl_rate, const ceilings *ceil)
 {
     const ca_impl *impl = cfg->impls[c->ii];
     bench_row row;
@@ -185,8 +204,11 @@ static bench_row row_of(const bench_config *cfg, const cell *c, const chain *ch,
     row.max_err = -1;
     row.err_ref = "";
     row.flops = cell_flops(c->op, c->pass, c->n, cfg->d, cfg->heads);
-    row.sgemm_gflops = sgemm;
+    row.sgemm_gflops = ceil->sgemm;
+    row.peak_gflops = ceil->peak; /* so far; write_rows sets the final ceilings */
     row.sgemm_n = cfg->sgemm_n;
+    row.bytes_moved = cell_traffic(c->op, c->pass, c->n, cfg->d, cfg->heads);
+    row.cache_state = bpass_cold(c->op, c->pass) ? "cold" : "warm";
     row.predicted_s = predict(ch, c->op, c->n);
     if (row.predicted_s < 0 && impl_rate > 0) row.predicted_s = row.flops / impl_rate;
     ca_shape sh = {c->n, cfg->d, cfg->heads};
@@ -233,21 +255,28 @@ static void progress_line(int i, int count, const bench_row *row, double eta_s)
 {
     char took[160] = "", left[32];
     if (strcmp(row->status, "ok") == 0)
-        snprintf(took, sizeof took, "%.3e s median, %d reps, %.2f GFLOP/s (%.2f of sgemm)",
-                 row->t_median, row->reps, row->gflops, row->frac_of_sgemm);
+        snprintf(took, sizeof took, "%.3e s median, %d reps, %.2f GFLOP/s (%.2f of sgemm, "
+                 "%.2f of peak), %.2f GB/s%s", row->t_median, row->reps, row->gflops,
+                 row->frac_of_sgemm, row->peak_gflops > 0 ? row->gflops / row->peak_gflops : 0,
+                 row->gbs, bpass_cold(row->op, row->pass) ? " cold" : "");
     fmt_duration(eta_s, left, sizeof left);
     fprintf(stderr, "[%4d/%4d] %-8s %-12s %-6s n=%-5d t=%d: %s  (%d left, ETA %s)\n", i + 1,
             count, row->impl, ca_op_get(row->op)->name, bpass_name(row->pass), row->n,
             row->threads, took[0] ? took : row->status, count - i - 1, left);
 }
 
-/* Every row quoted against its thread count's final ceiling, then written. */
-static int write_rows(const cell *cells, bench_row *rows, int count, const double *sgemm,
+/* Every row quoted against its thread count's final ceilings, then written. */
+static int write_rows(const cell *cells, bench_row *rows, int count, const ceilings *ceil,
                       const machine_info *m, csv_out *out)
 {
     for (int i = 0; i < count; i++) {
         bench_row *row = &rows[i];
-        row->sgemm_gflops = sgemm[cells[i].ti];
+        const ceilings *c = &ceil[cells[i].ti];
+        row->sgemm_gflops = c->sgemm;
+        row->peak_gflops = c->peak;
+        row->ukr_gflops = c->ukr;
+        row->bw_gbs = c->bw;
+        row->peak_note = c->peak_note;
         if (row->t_median > 0 && row->sgemm_gflops > 0)
             row->frac_of_sgemm = row->gflops / row->sgemm_gflops;
         if (csv_out_row(out, row, m) != 0) return -1;
@@ -259,7 +288,8 @@ static int write_rows(const cell *cells, bench_row *rows, int count, const doubl
 typedef struct sweep {
     cell *cells;
     chain *chains;
-    double *sgemm, *impl_rate; /* per thread count; per implementation best FLOP/s */
+    ceilings *ceil;            /* per thread count */
+    double *impl_rate;         /* per implementation best FLOP/s */
     bench_row *rows;
     int count;
 } sweep;
@@ -268,7 +298,7 @@ static void sweep_free(sweep *w)
 {
     free(w->cells);
     free(w->chains);
-    free(w->sgemm);
+    free(w->ceil);
     free(w->impl_rate);
     free(w->rows);
 }
@@ -281,10 +311,10 @@ static int sweep_alloc(const bench_config *cfg, sweep *w)
     const int n_chains = cfg->n_threads * CA_OP_COUNT * BP_COUNT * cfg->n_impls;
     w->cells = calloc((size_t)max_cells + 1, sizeof *w->cells);
     w->chains = calloc((size_t)n_chains + 1, sizeof *w->chains);
-    w->sgemm = calloc((size_t)cfg->n_threads, sizeof *w->sgemm);
+    w->ceil = calloc((size_t)cfg->n_threads, sizeof *w->ceil);
     w->impl_rate = calloc((size_t)cfg->n_impls, sizeof *w->impl_rate);
     w->rows = calloc((size_t)max_cells + 1, sizeof *w->rows);
-    if (!w->cells || !w->chains || !w->sgemm || !w->impl_rate || !w->rows) {
+    if (!w->cells || !w->chains || !w->ceil || !w->impl_rate || !w->rows) {
         fprintf(stderr, "bench: out of memory planning the sweep\n");
         sweep_free(w);
         return -1;
@@ -305,15 +335,16 @@ int sweep_run(const bench_config *cfg, machine_info *m, csv_out *out)
         const int threads = cfg->threads[c->ti];
         if (c->ti != last_ti) {
             last_ti = c->ti;
-            w.sgemm[c->ti] = ceiling(cfg, threads, "start");
+            measure_ceilings(cfg, threads, "start", &w.ceil[c->ti]);
         }
         chain *ch = &w.chains[c->chain];
-        bench_row row = row_of(cfg, c, ch, w.impl_rate[c->ii], w.sgemm[c->ti]);
+        bench_row row = row_of(cfg, c, ch, w.impl_rate[c->ii], &w.ceil[c->ti]);
         if (row.status[0] == '\0' && !skipped(cfg, &row, now_seconds() - start)) {
             double t0 = now_seconds();
             if (cell_run(cfg, cfg->impls[c->ii], c->op, c->pass, c->n, threads, &row) == 0) {
                 row.gflops = row.flops / row.t_median / 1e9;
                 row.frac_of_sgemm = row.sgemm_gflops > 0 ? row.gflops / row.sgemm_gflops : 0;
+                row.gbs = row.bytes_moved / row.t_median / 1e9;
                 chain_add(ch, c->n, row.t_median);
                 if (row.gflops * 1e9 > w.impl_rate[c->ii]) w.impl_rate[c->ii] = row.gflops * 1e9;
                 timed++;
@@ -325,13 +356,11 @@ int sweep_run(const bench_config *cfg, machine_info *m, csv_out *out)
         progress_line(i, w.count,
                       &row, eta(cfg, w.cells, i + 1, w.count, w.chains,
                                 ran ? spent_cells / ran : 1.0) + 2.0);
-        /* the ceiling again at the end of each thread count's block: a run shares the
+        /* the ceilings again at the end of each thread count's block: a run shares the
          * machine with whatever else runs, and the better of the two medians is the
          * ceiling every row of that thread count is quoted against */
-        if (i + 1 == w.count || w.cells[i + 1].ti != c->ti) {
-            double again = ceiling(cfg, threads, "end");
-            if (again > w.sgemm[c->ti]) w.sgemm[c->ti] = again;
-        }
+        if (i + 1 == w.count || w.cells[i + 1].ti != c->ti)
+            measure_ceilings(cfg, threads, "end", &w.ceil[c->ti]);
     }
     machine_cpu_end(m);
     if (m->other_cores > 0.2)
@@ -347,8 +376,9 @@ int sweep_run(const bench_config *cfg, machine_info *m, csv_out *out)
                         "file is left as it was\n");
         rc = -1;
     } else {
-        rc = write_rows(w.cells, w.rows, w.count, w.sgemm, m, out);
+        rc = write_rows(w.cells, w.rows, w.count, w.ceil, m, out);
     }
     sweep_free(&w);
+    roof_release();
     return rc;
 }

@@ -18,13 +18,40 @@ rows=$(($(wc -l <"$d/results/bench.csv") - 1))
 [ "$rows" -gt 0 ] || fail "CSV has no rows"
 head -1 "$d/results/bench.csv" | grep -q '"impl","op","pass","n","d","heads","threads","reps","t_min_s","t_median_s","t_max_s","gflops","frac_of_sgemm"' \
   || fail "CSV header lacks the stable columns"
+# the machine's own limits and the rows against them (docs/DESIGN.md §5.4): every field is
+# quoted, so records split on "," (no field of a bench row holds that sequence). Only
+# structure and arithmetic are asserted: how fast a cell ran is never a pass condition.
+roof_check=$(awk '
+  NR == 1 { gsub(/^"|"$/, ""); n = split($0, h, /","/); for (i = 1; i <= n; i++) c[h[i]] = i; next }
+  {
+    gsub(/^"|"$/, ""); split($0, f, /","/)
+    if (!("peak_gflops" in c) || !("frac_of_peak" in c) || !("ukr_gflops" in c) ||
+        !("bw_gbs" in c) || !("gbs" in c) || !("frac_of_bw" in c) || !("cache_state" in c) ||
+        !("bytes_moved" in c)) { print "missing roofline columns"; bad = 1; exit }
+    pk = f[c["peak_gflops"]] + 0; uk = f[c["ukr_gflops"]] + 0; bw = f[c["bw_gbs"]] + 0
+    if (!(pk > 0) || !(uk > 0) || !(bw > 0)) { print "row " NR ": a ceiling is not positive"; bad = 1; exit }
+    if (!(f[c["bytes_moved"]] + 0 > 0)) { print "row " NR ": bytes_moved not positive"; bad = 1; exit }
+    st = (f[c["op"]] == "decode") ? "cold" : "warm"
+    if (f[c["cache_state"]] != st) { print "row " NR ": cache_state " f[c["cache_state"]] " for " f[c["op"]]; bad = 1; exit }
+    if (f[c["status"]] != "ok") next
+    fp = f[c["frac_of_peak"]] + 0; g = f[c["gbs"]] + 0; fb = f[c["frac_of_bw"]] + 0
+    if (!(fp > 0) || !(g > 0) || !(fb > 0)) { print "row " NR ": frac_of_peak, gbs or frac_of_bw not positive"; bad = 1; exit }
+    d = f[c["gflops"]] / pk - fp; if (d < 0) d = -d
+    if (d > 1e-3 + 1e-3 * fp) { print "row " NR ": frac_of_peak is not gflops / peak_gflops"; bad = 1; exit }
+    ok++
+  }
+  END { if (!ok && !bad) print "no timed row to check" }' "$d/results/bench.csv")
+[ -z "$roof_check" ] || fail "roofline columns: $roof_check"
+grep -q "bench: FMA peak measured" "$d/bench.log" || fail "the FMA peak's sanity check is not printed"
 "$B/report" --results "$d/results" --plots "$d/plots" --out "$d/REPORT.md" 2>"$d/report.log" \
   || { cat "$d/report.log" >&2; fail "report could not read the CSV back"; }
 [ -s "$d/REPORT.md" ] || fail "no REPORT.md"
 ls "$d/plots"/time_*.png >/dev/null 2>&1 || fail "no time-vs-N plot"
 ls "$d/plots"/gflops_*.png >/dev/null 2>&1 || fail "no GFLOP/s plot"
+ls "$d/plots"/roofline_*.png >/dev/null 2>&1 || fail "no roofline plot"
+grep -q "^| FMA peak, $T thread" "$d/REPORT.md" || fail "REPORT.md lacks the FMA peak"
 for s in "## The answer in numbers" "## Machine" "## Scaling exponents" "## Performance targets" \
-         "## Verification" "## Plots"; do
+         "## Roofline targets" "## Verification" "## Plots"; do
   grep -q "^$s" "$d/REPORT.md" || fail "REPORT.md lacks '$s'"
 done
 

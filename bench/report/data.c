@@ -38,7 +38,8 @@ static int num(const char *s, double *x)
 typedef struct colmap {
     int impl, op, pass, n, d, heads, threads, reps, t_min, t_med, t_max, gflops, frac, flops,
         bytes, max_err, err_ref, predicted, status, sgemm, sgemm_n, impl_note, commit, date,
-        compiler, cflags, cpu, cores, blis, other_cores;
+        compiler, cflags, cpu, cores, blis, other_cores, peak, frac_peak, ukr, bw,
+        bytes_moved, gbs, frac_bw, cache_state, peak_note;
 } colmap;
 
 static const char *field(const table *t, int r, int c) { return c >= 0 ? t->rows[r][c] : ""; }
@@ -90,7 +91,10 @@ static int load_bench(const table *t, dataset *ds)
         table_col(t, "sgemm_gflops"), table_col(t, "sgemm_n"), table_col(t, "impl_note"),
         table_col(t, "commit"), table_col(t, "date"), table_col(t, "compiler"),
         table_col(t, "cflags"), table_col(t, "cpu"), table_col(t, "cores"),
-        table_col(t, "blis_config"), table_col(t, "other_cores")};
+        table_col(t, "blis_config"), table_col(t, "other_cores"),
+        table_col(t, "peak_gflops"), table_col(t, "frac_of_peak"), table_col(t, "ukr_gflops"),
+        table_col(t, "bw_gbs"), table_col(t, "bytes_moved"), table_col(t, "gbs"),
+        table_col(t, "frac_of_bw"), table_col(t, "cache_state"), table_col(t, "peak_note")};
     const char *required[] = {"d", "heads", "threads", "t_median_s"};
     const int req_col[] = {m.d, m.heads, m.threads, m.t_med};
     for (int i = 0; i < 4; i++)
@@ -117,6 +121,8 @@ static int load_bench(const table *t, dataset *ds)
         x->cflags = field(t, r, m.cflags);
         x->cpu = field(t, r, m.cpu);
         x->blis_config = field(t, r, m.blis);
+        x->cache_state = field(t, r, m.cache_state);
+        x->peak_note = field(t, r, m.peak_note);
         x->file = t->path;
         if (get_int(t, r, m.n, &x->n, 1) || get_int(t, r, m.d, &x->d, 1) ||
             get_int(t, r, m.heads, &x->heads, 1) || get_int(t, r, m.threads, &x->threads, 1) ||
@@ -126,7 +132,11 @@ static int load_bench(const table *t, dataset *ds)
             get(t, r, m.gflops, &x->gflops) || get(t, r, m.frac, &x->frac) ||
             get(t, r, m.flops, &x->flops) || get(t, r, m.bytes, &x->bytes) ||
             get(t, r, m.max_err, &x->max_err) || get(t, r, m.predicted, &x->predicted) ||
-            get(t, r, m.sgemm, &x->sgemm) || get(t, r, m.other_cores, &x->other_cores))
+            get(t, r, m.sgemm, &x->sgemm) || get(t, r, m.other_cores, &x->other_cores) ||
+            get(t, r, m.peak, &x->peak) || get(t, r, m.frac_peak, &x->frac_peak) ||
+            get(t, r, m.ukr, &x->ukr) || get(t, r, m.bw, &x->bw) ||
+            get(t, r, m.bytes_moved, &x->bytes_moved) || get(t, r, m.gbs, &x->gbs) ||
+            get(t, r, m.frac_bw, &x->frac_bw))
             return -1;
         if (x->n <= 0 || x->d <= 0 || x->heads <= 0 || x->threads <= 0) {
             fprintf(stderr, "report: %s: record %d: n, d, heads and threads must be >= 1\n",
@@ -134,8 +144,13 @@ static int load_bench(const table *t, dataset *ds)
             return -1;
         }
         x->ok = strcmp(x->status, "ok") == 0 && x->t_med > 0;
-        if (ca_op_parse(x->op) < 0 || bpass_parse(x->pass) < 0 ||
-            !op_has_pass(ca_op_parse(x->op), bpass_parse(x->pass)))
+        const int op = ca_op_parse(x->op), pass = bpass_parse(x->pass);
+        /* results of a bench that did not record the traffic: the same formula (§3) */
+        if (isnan(x->bytes_moved) && op >= 0 && pass >= 0 && op_has_pass(op, pass))
+            x->bytes_moved = cell_traffic(op, pass, x->n, x->d, x->heads);
+        if (isnan(x->gbs) && x->ok && x->bytes_moved > 0)
+            x->gbs = x->bytes_moved / x->t_med / 1e9;
+        if (op < 0 || pass < 0 || !op_has_pass(op, pass))
             fprintf(stderr, "report: %s: record %d: operator '%s' pass '%s' is not one this "
                             "suite's bench times (results of an older build?); it appears in "
                             "no table or plot\n", t->path, r + 2, x->op, x->pass);
@@ -300,6 +315,20 @@ const brow *ds_fastest(const dataset *ds, const char *op, const char *pass, int 
     return best;
 }
 
+const brow *ds_fastest_shape(const dataset *ds, const char *op, const char *pass, int n,
+                             int threads, int d, int heads)
+{
+    const brow *best = NULL;
+    for (int i = 0; i < ds->nb; i++) {
+        const brow *b = &ds->b[i];
+        if (!b->ok || b->d != d || b->heads != heads || b->n != n || b->threads != threads ||
+            strcmp(b->op, op) != 0 || strcmp(b->pass, pass) != 0)
+            continue;
+        if (!best || b->t_med < best->t_med) best = b;
+    }
+    return best;
+}
+
 static int matches(const dataset *ds, const brow *b, const char *op, const char *pass,
                    int threads)
 {
@@ -354,14 +383,30 @@ int ds_threads(const dataset *ds, int *out, int cap)
     return k;
 }
 
-double ds_sgemm(const dataset *ds, int threads, int *sgemm_n)
+/* Of the rows with a thread count that carry a ceiling (has()), the latest run's at the
+ * main shape (the run the tables and plots show), else the latest run's at any shape. */
+static const brow *ceiling_row(const dataset *ds, int threads, int (*has)(const brow *))
 {
     const brow *best = NULL;
+    int best_main = 0;
     for (int i = 0; i < ds->nb; i++) {
         const brow *b = &ds->b[i];
-        if (b->threads != threads || !(b->sgemm > 0)) continue;
-        if (!best || strcmp(b->date, best->date) > 0) best = b;
+        if (b->threads != threads || !has(b)) continue;
+        int m = at_main_shape(ds, b);
+        if (!best || m > best_main || (m == best_main && strcmp(b->date, best->date) > 0)) {
+            best = b;
+            best_main = m;
+        }
     }
+    return best;
+}
+
+static int has_sgemm(const brow *b) { return b->sgemm > 0; }
+static int has_peak(const brow *b) { return b->peak > 0; }
+
+double ds_sgemm(const dataset *ds, int threads, int *sgemm_n)
+{
+    const brow *best = ceiling_row(ds, threads, has_sgemm);
     if (sgemm_n) *sgemm_n = best ? best->sgemm_n : 0;
     return best ? best->sgemm : -1;
 }
@@ -370,4 +415,9 @@ double best_t(const dataset *ds, const char *op, const char *pass, int n, int th
 {
     const brow *b = ds_fastest(ds, op, pass, n, threads);
     return b ? b->t_med : NAN;
+}
+
+const brow *ds_roof(const dataset *ds, int threads)
+{
+    return ceiling_row(ds, threads, has_peak);
 }

@@ -64,6 +64,18 @@ static void machine_section(FILE *f, const dataset *ds)
         if (sg > 0)
             fprintf(f, "| sgemm ceiling, %d thread%s | %.1f GFLOP/s (BLIS, %d x %d x %d, median) |\n",
                     th[i], th[i] > 1 ? "s" : "", sg, sn, sn, sn);
+        const brow *r = ds_roof(ds, th[i]);
+        if (!r) continue;
+        const char *pl = th[i] > 1 ? "s" : "";
+        fprintf(f, "| FMA peak, %d thread%s | %.1f GFLOP/s: %s |\n", th[i], pl, r->peak,
+                r->peak_note[0] ? r->peak_note : "register-only FMA loop");
+        if (r->ukr > 0)
+            fprintf(f, "| micro-kernel ceiling, %d thread%s | %.1f GFLOP/s (%.2f of the FMA peak; "
+                       "register-blocked FMA kernel on L1-resident packed panels) |\n",
+                    th[i], pl, r->ukr, r->ukr / r->peak);
+        if (r->bw > 0)
+            fprintf(f, "| memory bandwidth, %d thread%s | %.1f GB/s (STREAM triad over 4 x LLC, "
+                       "3 x 4 bytes an element) |\n", th[i], pl, r->bw);
     }
     fprintf(f, "| shape in tables and plots | d = %d, heads = %d |\n", ds->d, ds->heads);
     double load = -1;
@@ -275,7 +287,9 @@ static void fastest_section(FILE *f, const dataset *ds)
     fprintf(f, "## Fastest implementation per operator and N (%d thread%s)\n\n", th,
             th > 1 ? "s" : "");
     fprintf(f, "Each cell: fastest implementation, its median time, and its GFLOP/s as a "
-               "fraction of the sgemm ceiling (FLOPs by docs/DESIGN.md §3).\n\n| op pass |");
+               "fraction of the sgemm ceiling / of the FMA peak of the same run (FLOPs by "
+               "docs/DESIGN.md §3); a decode step, bound by memory, shows its GB/s (compulsory "
+               "traffic, §3) as a fraction of the triad bandwidth instead.\n\n| op pass |");
     for (int j = 0; j < k; j++) fprintf(f, " N=%d |", ns[j]);
     fprintf(f, "\n|---|");
     for (int j = 0; j < k; j++) fprintf(f, "---|");
@@ -290,8 +304,15 @@ static void fastest_section(FILE *f, const dataset *ds)
             fprintf(f, "| %s %s |", op, pass);
             for (int j = 0; j < k; j++) {
                 const brow *b = ds_fastest(ds, op, pass, ns[j], th);
-                if (b) fprintf(f, " %s %s, %.2f |", b->impl, fmt_s(b->t_med), b->frac);
-                else fprintf(f, " — |");
+                if (!b) fprintf(f, " — |");
+                else if (ca_op_is_step(o) && b->frac_bw > 0)
+                    fprintf(f, " %s %s, %.1f GB/s = %.2f of bw (%s) |", b->impl,
+                            fmt_s(b->t_med), b->gbs, b->frac_bw,
+                            b->cache_state[0] ? b->cache_state : "warm");
+                else if (b->frac_peak > 0)
+                    fprintf(f, " %s %s, %.2f / %.2f |", b->impl, fmt_s(b->t_med), b->frac,
+                            b->frac_peak);
+                else fprintf(f, " %s %s, %.2f / — |", b->impl, fmt_s(b->t_med), b->frac);
             }
             fprintf(f, "\n");
         }
@@ -327,8 +348,10 @@ static void target_frac(FILE *f, const dataset *ds, const char *label, const cha
         fprintf(f, "— | not measured |\n");
         return;
     }
-    fprintf(f, "%.3f (%s, %s, %.1f GFLOP/s) | %s |\n", b->frac, b->impl, fmt_s(b->t_med),
-            b->gflops, b->frac >= need ? "reached" : "not reached");
+    char pk[48] = "";
+    if (b->frac_peak > 0) snprintf(pk, sizeof pk, "; %.3f of the FMA peak", b->frac_peak);
+    fprintf(f, "%.3f (%s, %s, %.1f GFLOP/s%s) | %s |\n", b->frac, b->impl, fmt_s(b->t_med),
+            b->gflops, pk, b->frac >= need ? "reached" : "not reached");
 }
 
 static void target_speedup(FILE *f, const dataset *ds, const char *label, const char *fast_impl,
@@ -375,6 +398,72 @@ static void targets_section(FILE *f, const dataset *ds)
     fprintf(f, "\n");
 }
 
+/* The roofline targets, each a row: a fraction of the same run's FMA peak (or, for a
+ * bandwidth-bound decode step timed cold, of its triad bandwidth) that the fastest
+ * implementation of the cell must reach. */
+typedef enum roof_metric { OF_PEAK, OF_BW } roof_metric;
+static const struct roof_target {
+    ca_op op;
+    bpass pass;
+    int n, threads, d, heads;
+    roof_metric metric;
+    double need;
+} roof_targets[] = {
+    {CA_OP_CAUSAL, BP_FWD, 4096, 2, 64, 4, OF_PEAK, 0.42},
+    {CA_OP_FULL, BP_FWD, 1024, 2, 64, 4, OF_PEAK, 0.42},
+    {CA_OP_FULL, BP_FWD, 4096, 2, 64, 4, OF_PEAK, 0.42},
+    {CA_OP_CAUSAL, BP_BWD, 4096, 2, 64, 4, OF_PEAK, 0.36},
+    {CA_OP_CUBIC, BP_FWD, 1024, 2, 64, 4, OF_PEAK, 0.40},
+    {CA_OP_CUBIC, BP_BWD, 512, 2, 64, 4, OF_PEAK, 0.35},
+    {CA_OP_CAUSAL, BP_FWD, 4096, 1, 64, 4, OF_PEAK, 0.42},
+    {CA_OP_CAUSAL, BP_FWD, 4096, 2, 128, 4, OF_PEAK, 0.42},
+    {CA_OP_DECODE, BP_STEP, 4096, 2, 64, 4, OF_BW, 0.60},
+};
+
+static void roofline_targets_section(FILE *f, const dataset *ds)
+{
+    fprintf(f, "## Roofline targets\n\n");
+    fprintf(f, "Fastest implementation of each cell against the machine's own limits measured "
+               "in the same run at the same thread count (docs/DESIGN.md §5.4): the FMA peak, or "
+               "for a decode step timed cold the triad bandwidth (its GB/s counts the compulsory "
+               "traffic of §3).\n\n");
+    fprintf(f, "| target | threshold | measured | status |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < sizeof roof_targets / sizeof roof_targets[0]; i++) {
+        const struct roof_target *t = &roof_targets[i];
+        const char *op = OPN(t->op), *pass = PASSN(t->pass);
+        fprintf(f, "| %s %s %s=%d%s, d=%d, heads=%d, %d thread%s | >= %.2f of the %s | ", op,
+                pass, ca_op_is_step(t->op) ? "t" : "N", t->n,
+                t->metric == OF_BW ? ", cold" : "", t->d, t->heads, t->threads,
+                t->threads > 1 ? "s" : "", t->need,
+                t->metric == OF_BW ? "triad bandwidth" : "FMA peak");
+        const brow *b = ds_fastest_shape(ds, op, pass, t->n, t->threads, t->d, t->heads);
+        if (!b) {
+            fprintf(f, "— | not measured |\n");
+            continue;
+        }
+        if (t->metric == OF_PEAK) {
+            if (!(b->frac_peak > 0)) {
+                fprintf(f, "%s %s, no FMA peak recorded in its run | not measured |\n", b->impl,
+                        fmt_s(b->t_med));
+                continue;
+            }
+            fprintf(f, "%.3f (%s, %s, %.1f of %.1f GFLOP/s; %.2f of sgemm) | %s |\n",
+                    b->frac_peak, b->impl, fmt_s(b->t_med), b->gflops, b->peak, b->frac,
+                    b->frac_peak >= t->need ? "reached" : "not reached");
+        } else {
+            if (strcmp(b->cache_state, "cold") != 0 || !(b->frac_bw > 0)) {
+                fprintf(f, "%s %s, timed %s | not measured cold |\n", b->impl, fmt_s(b->t_med),
+                        b->cache_state[0] ? b->cache_state : "warm (older bench)");
+                continue;
+            }
+            fprintf(f, "%.3f (%s, %s, %.1f of %.1f GB/s, cold) | %s |\n", b->frac_bw, b->impl,
+                    fmt_s(b->t_med), b->gbs, b->bw,
+                    b->frac_bw >= t->need ? "reached" : "not reached");
+        }
+    }
+    fprintf(f, "\n");
+}
+
 static void cost_section(FILE *f, const dataset *ds)
 {
     const int th = ds->main_threads;
@@ -398,15 +487,25 @@ static void cost_section(FILE *f, const dataset *ds)
         fprintf(f, "| %d | %s | %s | %s | %s | %s | %s | %s |\n", ns[j], fmt_s(cp), fmt_s(fp),
                 fmt_s(ct), fmt_s(qt), fmt_s(st), r1, r2);
     }
-    fprintf(f, "\n### Per generated token\n\n| context t | causal decode step (KV cache) | cubic "
-               "per token (full pass over the prefix) | ratio |\n|---|---|---|---|\n");
+    const brow *roof = ds_roof(ds, th);
+    fprintf(f, "\n### Per generated token\n\nA decode step does 4 d t FLOPs on the 8 d t bytes "
+               "of its K and V cache (about half a FLOP per byte, docs/DESIGN.md §3): it is bound by "
+               "memory, so it is judged by its GB/s against the triad bandwidth");
+    if (roof && roof->bw > 0) fprintf(f, " of the same run (%.1f GB/s)", roof->bw);
+    fprintf(f, ", timed cold as a model runs it (its cache evicted before each timed step).\n\n"
+               "| context t | causal decode step (KV cache) | its GB/s, fraction of bandwidth | "
+               "cubic per token (full pass over the prefix) | ratio |\n|---|---|---|---|---|\n");
     k = ds_ns(ds, OPN(CA_OP_DECODE), NULL, th, ns, MAXPTS);
     for (int j = 0; j < k; j++) {
-        double a = best_t(ds, OPN(CA_OP_DECODE), PASSN(BP_STEP), ns[j], th),
-               b = best_t(ds, OPN(CA_OP_FULL), PASSN(BP_FWD), ns[j], th);
-        char r[32] = "—";
+        const brow *d = ds_fastest(ds, OPN(CA_OP_DECODE), PASSN(BP_STEP), ns[j], th);
+        double a = d ? d->t_med : NAN, b = best_t(ds, OPN(CA_OP_FULL), PASSN(BP_FWD), ns[j], th);
+        char r[32] = "—", g[96] = "—", fr[16] = "—";
         if (a > 0 && b > 0) snprintf(r, sizeof r, "%.3g", b / a);
-        fprintf(f, "| %d | %s | %s | %s |\n", ns[j], fmt_s(a), fmt_s(b), r);
+        if (d && d->frac_bw > 0) snprintf(fr, sizeof fr, "%.2f", d->frac_bw);
+        if (d && d->gbs > 0)
+            snprintf(g, sizeof g, "%.1f GB/s, %s (%s)", d->gbs, fr,
+                     d->cache_state[0] ? d->cache_state : "warm, older bench");
+        fprintf(f, "| %d | %s | %s | %s | %s |\n", ns[j], fmt_s(a), g, fmt_s(b), r);
     }
     fprintf(f, "\n");
 }
@@ -532,6 +631,7 @@ int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_
     answer_section(f, ds);
     machine_section(f, ds);
     targets_section(f, ds);
+    roofline_targets_section(f, ds);
     exponents_section(f, ds);
     fastest_section(f, ds);
     cost_section(f, ds);

@@ -4,7 +4,12 @@
  *                          guides, fitted exponent and R^2 in the legend
  *   gflops_OP_PASS_tT.png  GFLOP/s vs N with the BLIS sgemm ceiling (right axis: fraction)
  *   train_infer_tT.png     training cost / inference cost vs N
- *   decode_tT.png          per-token inference cost vs context t */
+ *   decode_tT.png          per-token inference cost vs context t
+ *   roofline_tT.png        GFLOP/s vs arithmetic intensity (FLOPs / compulsory bytes,
+ *                          docs/DESIGN.md §3), log-log, under the run's FMA peak and
+ *                          bandwidth slope, with the micro-kernel and sgemm ceilings: one
+ *                          point per (operator, pass) at its largest timed N, fastest
+ *                          implementation */
 #include "report.h"
 
 #include <errno.h>
@@ -198,6 +203,9 @@ static int plot_gflops(const dataset *ds, const char *dir, const char *op, const
     int k = ds_ns(ds, op, pass, threads, ns, MAXPTS);
     int sg_n = 0;
     double sg = ds_sgemm(ds, threads, &sg_n), ymax = sg > 0 ? sg : 0;
+    const brow *roof = ds_roof(ds, threads);
+    const double peak = roof ? roof->peak : -1;
+    if (peak > ymax) ymax = peak;
     double nlo = INFINITY, nhi = 0;
     int have = 0;
     for (int i = 0; i < ni; i++)
@@ -247,6 +255,9 @@ static int plot_gflops(const dataset *ds, const char *dir, const char *op, const
         if (cnt[i] > 0)
             fprintf(f, "$d%d using 1:2 with linespoints lw 2 pt 7 lc %d title '%s', \\\n    ", i,
                     impl_color(ds, impls[i]), impls[i]);
+    if (peak > 0)
+        fprintf(f, "%g with lines dt 1 lw 2 lc 'red' title 'FMA peak %.1f GFLOP/s (%d thread%s)', "
+                   "\\\n    ", peak, peak, threads, threads > 1 ? "s" : "");
     if (sg > 0)
         fprintf(f, "%g with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling %.1f GFLOP/s "
                    "(%d^3, %d thread%s)'\n", sg, sg, sg_n, threads, threads > 1 ? "s" : "");
@@ -367,10 +378,73 @@ static int plot_decode(const dataset *ds, const char *dir, int threads, plot_lis
     return script_run(&s, dir, title, out);
 }
 
+static int plot_roofline(const dataset *ds, const char *dir, int threads, plot_list *out)
+{
+    const brow *roof = ds_roof(ds, threads);
+    if (!roof || !(roof->bw > 0)) return 0;
+    int sg_n = 0;
+    const double peak = roof->peak, bw = roof->bw, ukr = roof->ukr;
+    const double sg = ds_sgemm(ds, threads, &sg_n);
+    const brow *pts[CA_OP_COUNT * BP_COUNT];
+    int np = 0;
+    double xlo = peak / bw, xhi = peak / bw, ylo = peak, yhi = peak;
+    for (int o = 0; o < CA_OP_COUNT; o++)
+        for (int p = 0; p < BP_COUNT; p++) {
+            if (!op_has_pass(o, p)) continue;
+            int ns[MAXPTS];
+            int k = ds_ns(ds, OPN(o), PASSN(p), threads, ns, MAXPTS);
+            const brow *b = NULL;
+            for (int j = k - 1; j >= 0 && !b; j--) b = ds_fastest(ds, OPN(o), PASSN(p), ns[j], threads);
+            if (!b || !(b->bytes_moved > 0) || !(b->gflops > 0)) continue;
+            pts[np++] = b;
+            range_update(b->flops / b->bytes_moved, &xlo, &xhi);
+            range_update(b->gflops, &ylo, &yhi);
+        }
+    if (!np) return 0;
+    char name[96], title[200];
+    snprintf(name, sizeof name, "roofline_t%d", threads);
+    snprintf(title, sizeof title,
+             "roofline: each operator and pass at its largest timed N, fastest implementation "
+             "(d=%d, heads=%d, %d thread%s)", ds->d, ds->heads, threads, threads > 1 ? "s" : "");
+    script s;
+    if (script_open(&s, dir, name, title) != 0) return -1;
+    FILE *f = s.f;
+    fprintf(f, "set terminal %s size 1100,640 noenhanced\nset title font ',10'\n", terminal);
+    fprintf(f, "set logscale xy\nset xlabel 'arithmetic intensity, FLOPs per compulsory byte "
+               "(docs/DESIGN.md 3)'\nset ylabel 'GFLOP/s'\nset key outside right top "
+               "font ',9'\n");
+    fprintf(f, "set xrange [%g:%g]\nset yrange [%g:%g]\nset samples 400\n", xlo / 3, xhi * 3,
+            ylo / 3, yhi * 2);
+    for (int i = 0; i < np; i++)
+        fprintf(f, "$p%d << EOD\n%.6e %.6e\nEOD\n", i, pts[i]->flops / pts[i]->bytes_moved,
+                pts[i]->gflops);
+    fprintf(f, "roof(x) = (%.6e * x < %.6e) ? %.6e * x : %.6e\n", bw, peak, bw, peak);
+    fprintf(f, "plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak %.1f GFLOP/s, "
+               "bandwidth %.1f GB/s (triad)', \\\n    ", peak, bw);
+    if (ukr > 0)
+        fprintf(f, "(%.6e * x < %.6e ? 1/0 : %.6e) with lines dt 2 lw 2 lc 'dark-green' "
+                   "title 'micro-kernel %.1f GFLOP/s', \\\n    ", bw, ukr, ukr, ukr);
+    if (sg > 0)
+        fprintf(f, "(%.6e * x < %.6e ? 1/0 : %.6e) with lines dt 3 lw 2 lc 'black' "
+                   "title 'BLIS sgemm %.1f GFLOP/s (%d^3)', \\\n    ", bw, sg, sg, sg, sg_n);
+    /* colour by operator, point shape by pass */
+    for (int i = 0; i < np; i++) {
+        const int o = ca_op_parse(pts[i]->op), p = bpass_parse(pts[i]->pass);
+        static const int shape[BP_COUNT] = {7, 5, 9, 13};
+        fprintf(f, "$p%d using 1:2 with points pt %d ps 1.6 lc %d title '%s %s %s=%d (%s%s)', "
+                   "\\\n    ", i, shape[p], o + 1, pts[i]->op, pts[i]->pass,
+                ca_op_is_step(o) ? "t" : "N", pts[i]->n, pts[i]->impl,
+                strcmp(pts[i]->cache_state, "cold") == 0 ? ", cold" : "");
+    }
+    fprintf(f, "NaN notitle\n");
+    return script_run(&s, dir, title, out);
+}
+
 /* Removes the PNGs and scripts of an earlier report, so no stale plot survives. */
 static void remove_old(const char *dir, const char *suffix)
 {
-    static const char *const prefixes[] = {"time_", "gflops_", "train_infer_", "decode_"};
+    static const char *const prefixes[] = {"time_", "gflops_", "train_infer_", "decode_",
+                                           "roofline_"};
     DIR *dp = opendir(dir);
     if (!dp) return;
     struct dirent *e;
@@ -413,7 +487,8 @@ int plots_make(const dataset *ds, const char *plots_dir, plot_list *out)
                      plot_gflops(ds, plots_dir, OPN(o), PASSN(p), th[ti], out) != 0))
                     return -1;
         if (plot_train_infer(ds, plots_dir, th[ti], out) != 0 ||
-            plot_decode(ds, plots_dir, th[ti], out) != 0)
+            plot_decode(ds, plots_dir, th[ti], out) != 0 ||
+            plot_roofline(ds, plots_dir, th[ti], out) != 0)
             return -1;
     }
     return 0;

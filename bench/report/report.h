@@ -43,6 +43,10 @@ typedef struct brow {
     int n, d, heads, threads, reps, cores, sgemm_n;
     double t_min, t_med, t_max, gflops, frac, flops, bytes, max_err, predicted, sgemm;
     double other_cores; /* cores used by other processes during the run; NaN if unknown */
+    /* the machine's own limits of the row's run and thread count, and the row against
+     * them (NaN when absent: results of an older bench) */
+    double peak, frac_peak, ukr, bw, bytes_moved, gbs, frac_bw;
+    const char *cache_state, *peak_note; /* "cold" | "warm" | "" */
     int ok; /* status == "ok" and a median time present */
 } brow;
 
@@ -72,6 +76,9 @@ const brow *ds_find(const dataset *ds, const char *impl, const char *op, const c
                     int n, int threads);
 /* Fastest ok row of (op, pass, n, threads) over implementations; NULL if none. */
 const brow *ds_fastest(const dataset *ds, const char *op, const char *pass, int n, int threads);
+/* The same at an explicit shape (d, heads) instead of the main one. */
+const brow *ds_fastest_shape(const dataset *ds, const char *op, const char *pass, int n,
+                             int threads, int d, int heads);
 /* Its median time, or NaN. */
 double best_t(const dataset *ds, const char *op, const char *pass, int n, int threads);
 
@@ -83,6 +90,9 @@ int ds_ns(const dataset *ds, const char *op, const char *pass, int threads, int 
 int ds_threads(const dataset *ds, int *out, int cap);
 /* sgemm ceiling recorded for a thread count (the latest row's), or -1. */
 double ds_sgemm(const dataset *ds, int threads, int *sgemm_n);
+/* The row (latest run) that carries the FMA peak, micro-kernel and bandwidth ceilings
+ * of a thread count, or NULL when no row has them. */
+const brow *ds_roof(const dataset *ds, int threads);
 
 /* ---- fit.c ----------------------------------------------------------------------- */
 typedef struct fit {
