@@ -50,10 +50,11 @@ static void session_free(kv_session *s)
     free(s->k); free(s->v); free(s->x); free(s->qkv); free(s->att);
 }
 
-/* Prefill tokens[0..p): logits [p][V] of every prompt row, caches rows 0..p-1. */
+/* Prefill tokens[0..p): logits [p][V] of every prompt row, caches rows 0..p-1; its
+ * FLOPs added to *stats (may be NULL). */
 static ca_status session_prefill(const model_exec *ex, const model_config *cfg,
                                  const real *params, kv_session *ks, int n, int p,
-                                 const int *tokens, real *logits)
+                                 const int *tokens, real *logits, model_stats *stats)
 {
     const int D = cfg->d_model, H = cfg->heads, d = D / H, L = cfg->layers;
     memset(ks, 0, sizeof *ks);
@@ -69,6 +70,7 @@ static ca_status session_prefill(const model_exec *ex, const model_config *cfg,
     ca_status st = stack_new(&s, cfg, MODEL_CAUSAL, 1, p, 0);
     if (st != CA_OK) return st;
     if ((st = stack_forward(ex, cfg, params, &s, tokens)) == CA_OK) {
+        if (stats) stack_flops(cfg, &s, 0, stats);
         memcpy(logits, s.logits, (size_t)p * cfg->vocab * sizeof *logits);
         for (int l = 0; l < L; l++)
             for (int h = 0; h < H; h++) {
@@ -206,7 +208,7 @@ static ca_status walk(model_kind kind, const model_config *cfg, const model_exec
     if (!lg) return CA_ERR_NOMEM;
     if (kind == MODEL_CAUSAL) {
         kv_session ks;
-        st = session_prefill(ex, cfg, params, &ks, n, prompt, tokens, lg);
+        st = session_prefill(ex, cfg, params, &ks, n, prompt, tokens, lg, NULL);
         for (int t = prompt; st == CA_OK && t < n; t++) {
             if (generate) tokens[t] = argmax(lg + (size_t)(t - 1) * V, V);
             st = session_step(ex, cfg, params, &ks, t, tokens[t], lg + (size_t)t * V);
@@ -234,4 +236,141 @@ ca_status MF(model_generate)(model_kind kind, const model_config *cfg, const mod
                              const real *params, int n, int prompt, int *tokens)
 {
     return walk(kind, cfg, ex, params, n, prompt, tokens, NULL, 1);
+}
+
+/* ---- one token at a time (model_session_*) ------------------------------------------- */
+
+struct MF(model_session) {
+    model_kind kind;
+    const model_config *cfg;
+    model_exec ex;
+    const real *params;
+    int capacity, len;
+    int *tokens;        /* [capacity]: the cubic model re-reads its prefix every step */
+    kv_session kv;      /* causal: the caches, allocated by the prefill */
+    int kv_open;
+    model_stats stats;
+};
+
+/* Forward FLOPs of the model on a prefix of t tokens, logits of its last row only
+ * (cubic_position): layers 1..L-1 full over t rows; the last layer's k, v (and q, which
+ * it computes for every row) on t rows, a decode step, the rest on one row. */
+static void prefix_flops(const model_config *cfg, int t, model_stats *st)
+{
+    const int D = cfg->d_model, H = cfg->heads, d = D / H, L = cfg->layers;
+    for (int l = 0; l < L - 1; l++) {
+        st->attn_flops += ca_op_flops(CA_OP_FULL, 0, t, d, H);
+        st->matmul_flops += block_matmul_flops(D, t, t, t);
+    }
+    st->attn_flops += ca_op_flops(CA_OP_DECODE, 0, t, d, H);
+    st->matmul_flops += block_matmul_flops(D, t, t, 1) + 2.0 * D * cfg->vocab;
+}
+
+/* A causal decode step at context t + 1 (position t against t cached rows). */
+static void step_flops(const model_config *cfg, int t, model_stats *st)
+{
+    const int D = cfg->d_model, H = cfg->heads;
+    st->attn_flops += cfg->layers * ca_op_flops(CA_OP_DECODE, 0, t + 1, D / H, H);
+    st->matmul_flops += cfg->layers * block_matmul_flops(D, 1, 1, 1) + 2.0 * D * cfg->vocab;
+}
+
+MF(model_session) *MF(model_session_open)(model_kind kind, const model_config *cfg,
+                                          const model_exec *ex, const real *params,
+                                          int capacity, ca_status *st)
+{
+    int probe = 0;
+    *st = check(kind, cfg, ex, params, capacity, 1, &probe, 1);
+    if (*st != CA_OK) return NULL;
+    MF(model_session) *s = calloc(1, sizeof *s);
+    if (!s || !(s->tokens = malloc((size_t)capacity * sizeof *s->tokens))) {
+        free(s);
+        *st = CA_ERR_NOMEM;
+        return NULL;
+    }
+    s->kind = kind;
+    s->cfg = cfg;
+    s->ex = *ex;
+    s->params = params;
+    s->capacity = capacity;
+    return s;
+}
+
+static ca_status session_token(const MF(model_session) *s, int token)
+{
+    return token < 0 || token >= s->cfg->vocab ? CA_ERR_INTERNAL
+           : s->len >= s->capacity           ? CA_ERR_N
+                                             : CA_OK;
+}
+
+ca_status MF(model_session_prefill)(MF(model_session) *s, int p, const int *tokens,
+                                    real *logits)
+{
+    if (!s || !tokens || !logits) return CA_ERR_NULL;
+    if (s->len != 0 || p < 1 || p > s->capacity) return CA_ERR_N;
+    for (int i = 0; i < p; i++)
+        if (tokens[i] < 0 || tokens[i] >= s->cfg->vocab) return CA_ERR_INTERNAL;
+    const int V = s->cfg->vocab;
+    ca_status st;
+    if (s->kind == MODEL_CAUSAL) {
+        real *all = malloc((size_t)p * V * sizeof *all);
+        if (!all) return CA_ERR_NOMEM;
+        st = session_prefill(&s->ex, s->cfg, s->params, &s->kv, s->capacity, p, tokens, all,
+                             &s->stats);
+        s->kv_open = 1;
+        if (st == CA_OK) memcpy(logits, all + (size_t)(p - 1) * V, (size_t)V * sizeof *logits);
+        free(all);
+    } else {
+        st = cubic_position(&s->ex, s->cfg, s->params, p, tokens, logits);
+        if (st == CA_OK) prefix_flops(s->cfg, p, &s->stats);
+    }
+    if (st != CA_OK) return st;
+    memcpy(s->tokens, tokens, (size_t)p * sizeof *tokens);
+    s->len = p;
+    return CA_OK;
+}
+
+ca_status MF(model_session_append)(MF(model_session) *s, int token, real *logits)
+{
+    if (!s || !logits) return CA_ERR_NULL;
+    ca_status st = session_token(s, token);
+    if (st != CA_OK) return st;
+    if (s->len == 0) return MF(model_session_prefill)(s, 1, &token, logits);
+    const int t = s->len;
+    s->tokens[t] = token;
+    if (s->kind == MODEL_CAUSAL) {
+        st = session_step(&s->ex, s->cfg, s->params, &s->kv, t, token, logits);
+        if (st == CA_OK) step_flops(s->cfg, t, &s->stats);
+    } else {
+        st = cubic_position(&s->ex, s->cfg, s->params, t + 1, s->tokens, logits);
+        if (st == CA_OK) prefix_flops(s->cfg, t + 1, &s->stats);
+    }
+    if (st == CA_OK) s->len = t + 1;
+    return st;
+}
+
+/* Rows from len on are written again by the next step before anything reads them. */
+ca_status MF(model_session_rewind)(MF(model_session) *s, int len)
+{
+    if (!s) return CA_ERR_NULL;
+    if (len < 0 || len > s->len) return CA_ERR_N;
+    /* An emptied causal session prefills again: its caches go with it. */
+    if (len == 0 && s->kv_open) {
+        session_free(&s->kv);
+        s->kv_open = 0;
+    }
+    s->len = len;
+    return CA_OK;
+}
+
+model_stats MF(model_session_stats)(const MF(model_session) *s)
+{
+    return s ? s->stats : (model_stats){0};
+}
+
+void MF(model_session_close)(MF(model_session) *s)
+{
+    if (!s) return;
+    if (s->kv_open) session_free(&s->kv);
+    free(s->tokens);
+    free(s);
 }

@@ -2,6 +2,7 @@
  * of running it (model.h): causal, cubic packed, cubic as a loop over prefixes. */
 #include "stack.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,7 +86,9 @@ ca_status stack_forward(const model_exec *ex, const model_config *cfg,
     for (int l = 0; l < s->L; l++) {
         const model_layer_offsets lo = model_layer_at(cfg, l);
         s->blocks[l].x_in = x;
+        const double t0 = s->layer_seconds ? omp_get_wtime() : 0.0;
         ca_status st = block_forward(ex, cfg, &lo, params, s->B, s->n, &s->blocks[l]);
+        if (s->layer_seconds) s->layer_seconds[l] += omp_get_wtime() - t0;
         if (st != CA_OK) return st;
         x = s->blocks[l].x_out;
     }
@@ -136,7 +139,9 @@ ca_status stack_backward(const model_exec *ex, const model_config *cfg,
     }
     for (int l = s->L - 1; l >= 0; l--) {
         const model_layer_offsets lo = model_layer_at(cfg, l);
+        const double t0 = s->layer_seconds ? omp_get_wtime() : 0.0;
         st = block_backward(ex, cfg, &lo, params, s->B, s->n, &s->blocks[l], da, db, grads);
+        if (s->layer_seconds) s->layer_seconds[l] += omp_get_wtime() - t0;
         if (st != CA_OK) goto out;
         real *t = da; da = db; db = t;
     }
@@ -149,19 +154,24 @@ out:
 
 /* FLOPs of one pass of the stack (model_stats): attention by docs/DESIGN.md §3, the
  * products by §8 on the rows each really runs on; backward = 2.5x / 2x forward. */
-static void stack_flops(const model_config *cfg, const stack *s, int backward,
-                        model_stats *stats)
+double block_matmul_flops(int D, double rq, double rin, double rout)
 {
-    const double D = cfg->d_model, B = s->B;
+    return 2.0 * D * D * (rq + 2.0 * rin + 9.0 * rout);
+}
+
+void stack_flops(const model_config *cfg, const stack *s, int backward, model_stats *stats)
+{
+    const double B = s->B;
     const int d = cfg->d_model / cfg->heads;
     for (int l = 0; l < s->L; l++) {
         const block_acts *a = &s->blocks[l];
         double att = ca_op_flops(layer_op(a->kind), 0, s->n, d, s->B * cfg->heads);
-        double mm = 2.0 * B * D * D * ((double)a->rq + 2.0 * a->rin + 9.0 * a->rout);
+        double mm = B * block_matmul_flops(cfg->d_model, (double)a->rq, (double)a->rin,
+                                           (double)a->rout);
         stats->attn_flops += backward ? 3.5 * att : att;
         stats->matmul_flops += backward ? 3.0 * mm : mm;
     }
-    double head = 2.0 * B * s->rows_h * D * cfg->vocab;
+    double head = 2.0 * B * s->rows_h * cfg->d_model * cfg->vocab;
     stats->matmul_flops += backward ? 3.0 * head : head;
     size_t bytes = s->elems * sizeof(real);
     if (bytes > stats->act_bytes) stats->act_bytes = bytes;
@@ -204,7 +214,9 @@ ca_status MF(model_forward_backward)(model_kind kind, const model_config *cfg,
     if (st != CA_OK) return st;
     if (!params || !targets || !loss) return CA_ERR_NULL;
     const int V = cfg->vocab;
-    model_stats local = {0};
+    model_stats local = {.layer_seconds = stats ? stats->layer_seconds : NULL};
+    if (local.layer_seconds)
+        memset(local.layer_seconds, 0, (size_t)cfg->layers * sizeof *local.layer_seconds);
     size_t positions = 0;
     for (size_t i = 0; i < (size_t)B * N; i++) positions += targets[i] >= 0;
     const double weight = positions ? 1.0 / (double)positions : 0.0;
@@ -220,6 +232,7 @@ ca_status MF(model_forward_backward)(model_kind kind, const model_config *cfg,
             const int *tok = loop ? tokens + (size_t)b * N : tokens;
             const int *tgt = loop ? targets + (size_t)b * N + t - 1 : targets;
             if ((st = stack_new(&s, cfg, kind, sb, t, loop)) != CA_OK) return st;
+            s.layer_seconds = local.layer_seconds;
             st = stack_forward(ex, cfg, params, &s, tok);
             const size_t rh = (size_t)sb * s.rows_h;
             real *dlogits = NULL;

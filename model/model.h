@@ -113,6 +113,10 @@ typedef struct model_stats {
     double attn_flops;     /* attention operators, docs/DESIGN.md §3 */
     double matmul_flops;   /* products, §8 (forward; backward counted as 2x) */
     size_t act_bytes;      /* the activations held for the backward, at their peak */
+    /* [layers] or NULL, set by the caller: wall seconds each block took, forward and
+     * backward summed, over the whole call (overwritten). Where the time goes by layer:
+     * which layers carry a cubic model's N^3 term. */
+    double *layer_seconds;
 } model_stats;
 
 #define MODEL_REAL float

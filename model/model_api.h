@@ -32,6 +32,30 @@ ca_status MODEL_FN(model_generate)(model_kind kind, const model_config *cfg,
                                    const model_exec *ex, const MODEL_REAL *params, int n,
                                    int prompt, int *tokens);
 
+/* A deployed model, one token at a time: what generation costs (bench, examples).
+ *   open:    a session for sequences of at most `capacity` tokens (<= max_n);
+ *   prefill: tokens[0..p) at once into an empty session; logits [V] of position p-1,
+ *            the distribution of the next token. causal: one pass over the p rows,
+ *            keeping every layer's k and v; cubic: the model on the prefix alone;
+ *   append:  the next token; logits [V] of its position. causal: one decode step per
+ *            layer against the KV caches; cubic: the model on the grown prefix;
+ *   rewind:  forget the positions from `len` on (len <= the current length), so that
+ *            the same step can be taken again;
+ *   stats:   FLOPs (forward only) of everything the session computed since open.
+ * open returns NULL with *st set (CA_ERR_NOMEM, or as model_infer's errors). */
+typedef struct MODEL_FN(model_session) MODEL_FN(model_session);
+MODEL_FN(model_session) *MODEL_FN(model_session_open)(model_kind kind, const model_config *cfg,
+                                                      const model_exec *ex,
+                                                      const MODEL_REAL *params, int capacity,
+                                                      ca_status *st);
+ca_status MODEL_FN(model_session_prefill)(MODEL_FN(model_session) *s, int p,
+                                          const int *tokens, MODEL_REAL *logits);
+ca_status MODEL_FN(model_session_append)(MODEL_FN(model_session) *s, int token,
+                                         MODEL_REAL *logits);
+ca_status MODEL_FN(model_session_rewind)(MODEL_FN(model_session) *s, int len);
+model_stats MODEL_FN(model_session_stats)(const MODEL_FN(model_session) *s);
+void MODEL_FN(model_session_close)(MODEL_FN(model_session) *s);
+
 /* One AdamW update at step (1-based, for the bias correction); m, v start at zero. */
 void MODEL_FN(model_adamw_update)(const model_adamw *opt, int64_t step, size_t count,
                                   MODEL_REAL *params, const MODEL_REAL *grads,

@@ -9,6 +9,8 @@
 #define stack_free MF(stack_free)
 #define stack_forward MF(stack_forward)
 #define stack_backward MF(stack_backward)
+#define stack_flops MF(stack_flops)
+#define block_matmul_flops MF(block_matmul_flops)
 
 /* One run of the stack over B sequences of n tokens. */
 typedef struct stack {
@@ -23,6 +25,7 @@ typedef struct stack {
     real *xf;            /* [B rows_h][D]: the head's input */
     real *lnf, *meanf, *rstdf;
     real *logits;        /* [B rows_h][V] */
+    double *layer_seconds; /* [L] or NULL: each block's wall time is added to it */
 } stack;
 
 /* A stack of the layers of `kind` (one arena for every activation). last_only: the
@@ -37,5 +40,12 @@ ca_status stack_forward(const model_exec *ex, const model_config *cfg, const rea
 ca_status stack_backward(const model_exec *ex, const model_config *cfg, const real *params,
                          const stack *s, const int *tokens, const real *dlogits,
                          real *grads);
+
+/* FLOPs of the stack's pass (model_stats, docs/DESIGN.md §8): forward, or forward and
+ * backward; act_bytes raised to this stack's activations. */
+void stack_flops(const model_config *cfg, const stack *s, int backward, model_stats *stats);
+/* Products of one block per sequence, forward: q on rq rows, k and v on rin, the output
+ * projection and the MLP on rout (docs/DESIGN.md §8: 24 D^2 a row when all are equal). */
+double block_matmul_flops(int D, double rq, double rin, double rout);
 
 #endif
