@@ -128,7 +128,7 @@ $(MODEL_LIB): $(call obj,$(MODEL_ONCE) $(MODEL_REAL)) $(patsubst %.c,$(BUILD)/ob
 $(BUILD)/verify: $(call obj,$(VERIFY_SRC)) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(LIB)
+$(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # The bench records the optimisation flags it was built with.
@@ -190,8 +190,10 @@ tsan:
 # make bench: the default sweep (every impl, op and pass, N 64..8192, THREADS threads, cells
 # over 15 s or 4 GB skipped by prediction, capped at 11 min) plus single-thread causal fwd
 # (N 256..4096, capped at 90 s) plus causal fwd at d = 128 (N 1024..4096, THREADS threads,
-# capped at 60 s: a roofline target's shape), then plots/ and REPORT.md. Each run measures
-# its ceilings (sgemm, FMA peak, micro-kernel, bandwidth) at its thread count.
+# capped at 60 s: a roofline target's shape) plus the model cells (bench --model: causal
+# vs cubic models L = 4 and 2, d_model 128, 2 heads, V 256, N 64..4096 on omp, capped at
+# 4 min), then plots/ and REPORT.md. Each run measures its ceilings (sgemm, FMA peak,
+# micro-kernel, bandwidth) at its thread count.
 # QUICK=1: under a minute, into $(BUILD)/quick/ so that the committed evidence in
 # results/ is left alone.
 # The runs write into $(BENCH_STAGE); only when all succeeded are the CSVs moved into
@@ -202,11 +204,13 @@ BENCH_DIR   := $(BUILD)/quick
 BENCH_MAIN  := --quick
 BENCH_T1    := --quick
 BENCH_D128  := --quick
+BENCH_MODEL := --quick
 else
 BENCH_DIR   := .
 BENCH_MAIN  :=
 BENCH_T1    := --n 256:4096 --budget 12s --total-budget 90s
 BENCH_D128  := --n 1024:4096 --budget 8s --total-budget 60s
+BENCH_MODEL := --budget 8s --total-budget 4m
 endif
 BENCH_STAGE := $(BUILD)/bench-stage
 bench: deps $(BUILD)/bench $(BUILD)/report
@@ -218,8 +222,11 @@ bench: deps $(BUILD)/bench $(BUILD)/report
 	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench_t1.csv
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench $(BENCH_D128) --threads $(THREADS) --d 128 \
 	  --op causal --pass fwd $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench_d128.csv
+	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench --model $(BENCH_MODEL) --threads $(THREADS) \
+	  --out $(BENCH_STAGE)/bench_model.csv
 	trap '' INT TERM HUP QUIT; mv -f $(BENCH_STAGE)/bench.csv $(BENCH_STAGE)/bench_t1.csv \
-	  $(BENCH_STAGE)/bench_d128.csv $(BENCH_DIR)/results/ && rm -rf $(BENCH_STAGE)
+	  $(BENCH_STAGE)/bench_d128.csv $(BENCH_STAGE)/bench_model.csv $(BENCH_DIR)/results/ && \
+	  rm -rf $(BENCH_STAGE)
 	./$(BUILD)/report --results $(BENCH_DIR)/results --plots $(BENCH_DIR)/plots \
 	  --out $(BENCH_DIR)/REPORT.md
 

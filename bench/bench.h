@@ -67,6 +67,12 @@ typedef struct bench_config {
     double roof_time;     /* s: each of the peak, micro-kernel and bandwidth ceilings */
     const char *out;
     unsigned long long seed;
+    int quick;            /* --quick was given */
+    /* bench --model (model_sweep.c): depths, d_model, vocabulary; heads is shared */
+    int model;
+    int layers[BENCH_MAX_THREADS];
+    int n_layers;
+    int d_model, vocab;
 } bench_config;
 
 /* The machine and build, recorded in every row. */
@@ -157,9 +163,17 @@ double now_seconds(void);
 
 /* ---- csv_out.c ----------------------------------------------------------------- */
 typedef struct csv_out csv_out;
-/* Creates a temp file beside `path`; NULL with a message on stderr if it cannot. */
+/* Creates a temp file beside `path` with the header of a bench row (or of `columns`);
+ * NULL with a message on stderr if it cannot. */
 csv_out *csv_out_open(const char *path);
+csv_out *csv_out_open_columns(const char *path, const char *const *columns, int ncol);
 int csv_out_row(csv_out *c, const bench_row *r, const machine_info *m);
+/* One row field by field: text, a number (fmt; empty when !present), an integer; then
+ * csv_out_end_row, which checks the count against the header and flushes (0 on success). */
+void csv_out_field(csv_out *c, const char *s);
+void csv_out_num(csv_out *c, const char *fmt, double x, int present);
+void csv_out_int(csv_out *c, long x);
+int csv_out_end_row(csv_out *c);
 /* Flushes, closes and renames over `path`; returns 0 on success. */
 int csv_out_commit(csv_out *c);
 /* Removes the temp file (error paths). */
@@ -172,5 +186,15 @@ int sweep_count(const bench_config *cfg);
  * again at the end of each thread count (the better median counts); 0 on success, -1
  * when nothing could be written or no cell was timed. */
 int sweep_run(const bench_config *cfg, machine_info *m, csv_out *out);
+
+/* ---- model_sweep.c: bench --model (docs/DESIGN.md §8.1) ---------------------------- */
+int model_sweep_count(const bench_config *cfg);
+/* Times the model cells of cfg (its first implementation and thread count), writing
+ * each row as it completes; 0 on success, -1 when nothing could be written or no cell was
+ * timed. */
+int model_sweep_run(const bench_config *cfg, machine_info *m, csv_out *out);
+/* The columns of a model row (for csv_out_open_columns). */
+extern const char *const model_columns[];
+extern const int model_ncol;
 
 #endif

@@ -14,21 +14,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The stable column names, in order. The report reads columns by name. */
-static const char *const columns[] = {
+/* The stable column names of a bench row, in order. The report reads columns by name. */
+static const char *const bench_columns[] = {
     "impl", "op", "pass", "n", "d", "heads", "threads", "reps",
     "t_min_s", "t_median_s", "t_max_s", "gflops", "frac_of_sgemm", "flops", "bytes",
     "max_err", "err_ref", "predicted_s", "status", "sgemm_gflops", "sgemm_n", "impl_note",
     "peak_gflops", "frac_of_peak", "ukr_gflops", "bw_gbs", "bytes_moved", "gbs", "frac_of_bw",
     "cache_state", "peak_note", "commit", "date", "compiler", "cflags", "cpu", "cores", "blis_config", "other_cores",
 };
-enum { NCOL = sizeof columns / sizeof columns[0] };
+enum { BENCH_NCOL = sizeof bench_columns / sizeof bench_columns[0] };
 
 struct csv_out {
     FILE *f;
     char *path;
     char *tmp;
-    int col; /* columns written in the current row */
+    int ncol; /* columns of the header */
+    int col;  /* columns written in the current row */
 };
 
 /* The temp file the signal handler removes (one sweep per process). */
@@ -42,6 +43,11 @@ static void on_signal(int sig)
 }
 
 csv_out *csv_out_open(const char *path)
+{
+    return csv_out_open_columns(path, bench_columns, BENCH_NCOL);
+}
+
+csv_out *csv_out_open_columns(const char *path, const char *const *columns, int ncol)
 {
     struct stat sb;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
@@ -89,7 +95,8 @@ csv_out *csv_out_open(const char *path)
         if (sigaction(caught[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
         sigaction(caught[i], &sa, NULL);
     }
-    for (int i = 0; i < NCOL; i++) {
+    c->ncol = ncol;
+    for (int i = 0; i < ncol; i++) {
         if (i) fputc(',', c->f);
         csv_fwrite(c->f, columns[i], strlen(columns[i]));
     }
@@ -97,69 +104,35 @@ csv_out *csv_out_open(const char *path)
     return c;
 }
 
-static void field(csv_out *c, const char *s)
+void csv_out_field(csv_out *c, const char *s)
 {
     if (c->col++) fputc(',', c->f);
     csv_fwrite(c->f, s, strlen(s));
 }
 
-static void field_num(csv_out *c, const char *fmt, double x, int present)
+void csv_out_num(csv_out *c, const char *fmt, double x, int present)
 {
     char buf[64] = "";
     if (present) snprintf(buf, sizeof buf, fmt, x);
-    field(c, buf);
+    csv_out_field(c, buf);
 }
 
-static void field_int(csv_out *c, long x)
+void csv_out_int(csv_out *c, long x)
 {
     char buf[32];
     snprintf(buf, sizeof buf, "%ld", x);
-    field(c, buf);
+    csv_out_field(c, buf);
 }
 
-int csv_out_row(csv_out *c, const bench_row *r, const machine_info *m)
+int csv_out_end_row(csv_out *c)
 {
-    const int timed = r->t_median > 0;
+    const int cols = c->col;
     c->col = 0;
-    field(c, r->impl);
-    field(c, ca_op_get(r->op)->name);
-    field(c, bpass_name(r->pass));
-    field_int(c, r->n);
-    field_int(c, r->d);
-    field_int(c, r->heads);
-    field_int(c, r->threads);
-    field_int(c, timed ? r->reps : 0);
-    field_num(c, "%.6e", r->t_min, timed);
-    field_num(c, "%.6e", r->t_median, timed);
-    field_num(c, "%.6e", r->t_max, timed);
-    field_num(c, "%.4f", r->gflops, timed);
-    field_num(c, "%.4f", r->frac_of_sgemm, timed && r->sgemm_gflops > 0);
-    field_num(c, "%.6e", r->flops, 1);
-    field_num(c, "%.0f", r->bytes, r->bytes >= 0);
-    field_num(c, "%.3e", r->max_err, r->max_err >= 0);
-    field(c, r->err_ref ? r->err_ref : "");
-    field_num(c, "%.3e", r->predicted_s, r->predicted_s >= 0);
-    field(c, r->status);
-    field_num(c, "%.3f", r->sgemm_gflops, r->sgemm_gflops > 0);
-    field_int(c, r->sgemm_n);
-    field(c, r->impl_note ? r->impl_note : "");
-    field_num(c, "%.3f", r->peak_gflops, r->peak_gflops > 0);
-    field_num(c, "%.4g", r->gflops / r->peak_gflops, timed && r->peak_gflops > 0);
-    field_num(c, "%.3f", r->ukr_gflops, r->ukr_gflops > 0);
-    field_num(c, "%.3f", r->bw_gbs, r->bw_gbs > 0);
-    field_num(c, "%.0f", r->bytes_moved, r->bytes_moved > 0);
-    field_num(c, "%.4g", r->gbs, timed && r->gbs > 0);
-    field_num(c, "%.4g", r->gbs / r->bw_gbs, timed && r->gbs > 0 && r->bw_gbs > 0);
-    field(c, r->cache_state ? r->cache_state : "");
-    field(c, r->peak_note ? r->peak_note : "");
-    field(c, m->commit);
-    field(c, m->date);
-    field(c, m->compiler);
-    field(c, m->cflags);
-    field(c, m->cpu);
-    field_int(c, m->cores);
-    field(c, m->blis_config);
-    field_num(c, "%.2f", m->other_cores, m->other_cores >= 0);
+    if (cols != c->ncol) {
+        fprintf(stderr, "bench: internal error: a row of %d fields under %d columns\n", cols,
+                c->ncol);
+        return -1;
+    }
     fputc('\n', c->f);
     fflush(c->f);
     if (ferror(c->f)) {
@@ -167,6 +140,51 @@ int csv_out_row(csv_out *c, const bench_row *r, const machine_info *m)
         return -1;
     }
     return 0;
+}
+
+int csv_out_row(csv_out *c, const bench_row *r, const machine_info *m)
+{
+    const int timed = r->t_median > 0;
+    csv_out_field(c, r->impl);
+    csv_out_field(c, ca_op_get(r->op)->name);
+    csv_out_field(c, bpass_name(r->pass));
+    csv_out_int(c, r->n);
+    csv_out_int(c, r->d);
+    csv_out_int(c, r->heads);
+    csv_out_int(c, r->threads);
+    csv_out_int(c, timed ? r->reps : 0);
+    csv_out_num(c, "%.6e", r->t_min, timed);
+    csv_out_num(c, "%.6e", r->t_median, timed);
+    csv_out_num(c, "%.6e", r->t_max, timed);
+    csv_out_num(c, "%.4f", r->gflops, timed);
+    csv_out_num(c, "%.4f", r->frac_of_sgemm, timed && r->sgemm_gflops > 0);
+    csv_out_num(c, "%.6e", r->flops, 1);
+    csv_out_num(c, "%.0f", r->bytes, r->bytes >= 0);
+    csv_out_num(c, "%.3e", r->max_err, r->max_err >= 0);
+    csv_out_field(c, r->err_ref ? r->err_ref : "");
+    csv_out_num(c, "%.3e", r->predicted_s, r->predicted_s >= 0);
+    csv_out_field(c, r->status);
+    csv_out_num(c, "%.3f", r->sgemm_gflops, r->sgemm_gflops > 0);
+    csv_out_int(c, r->sgemm_n);
+    csv_out_field(c, r->impl_note ? r->impl_note : "");
+    csv_out_num(c, "%.3f", r->peak_gflops, r->peak_gflops > 0);
+    csv_out_num(c, "%.4g", r->gflops / r->peak_gflops, timed && r->peak_gflops > 0);
+    csv_out_num(c, "%.3f", r->ukr_gflops, r->ukr_gflops > 0);
+    csv_out_num(c, "%.3f", r->bw_gbs, r->bw_gbs > 0);
+    csv_out_num(c, "%.0f", r->bytes_moved, r->bytes_moved > 0);
+    csv_out_num(c, "%.4g", r->gbs, timed && r->gbs > 0);
+    csv_out_num(c, "%.4g", r->gbs / r->bw_gbs, timed && r->gbs > 0 && r->bw_gbs > 0);
+    csv_out_field(c, r->cache_state ? r->cache_state : "");
+    csv_out_field(c, r->peak_note ? r->peak_note : "");
+    csv_out_field(c, m->commit);
+    csv_out_field(c, m->date);
+    csv_out_field(c, m->compiler);
+    csv_out_field(c, m->cflags);
+    csv_out_field(c, m->cpu);
+    csv_out_int(c, m->cores);
+    csv_out_field(c, m->blis_config);
+    csv_out_num(c, "%.2f", m->other_cores, m->other_cores >= 0);
+    return csv_out_end_row(c);
 }
 
 static void release(csv_out *c)

@@ -53,6 +53,15 @@ static void usage(FILE *f)
 "  --out PATH       results CSV (default results/bench.csv), written to a temp file\n"
 "                   and renamed when the sweep completes; a run that times no cell\n"
 "                   exits non-zero and leaves PATH as it was\n"
+"  --model          time the models instead of the operators (docs/DESIGN.md\n"
+"                   section 8.1): train step, prefill, one step at context N and\n"
+"                   generating N tokens, causal vs cubic (packed, and the loop for\n"
+"                   training), on the first --impl (default omp) and --threads;\n"
+"                   default n 64:4096, heads 2, out results/bench_model.csv\n"
+"                   (with --quick: L 2, d_model 32, n 16:64), and:\n"
+"  --layers LIST    model depths (default 4,2)\n"
+"  --d-model D      model width (default 128; a multiple of --heads)\n"
+"  --vocab V        vocabulary (default 256)\n"
 "  --list           print the registered implementations and exit\n"
 "  --help           this text\n",
             ca_impl_names(), op_names(), bpass_names(), N_MAX, D_MAX, HEADS_MAX,
@@ -208,6 +217,7 @@ static void quick_preset(bench_config *cfg)
     cfg->err_flops = 5e7;
     cfg->total_budget = 40;
     cfg->roof_time = 0.05;
+    cfg->quick = 1;
 }
 
 static void defaults(bench_config *cfg)
@@ -225,6 +235,8 @@ static void defaults(bench_config *cfg)
     cfg->roof_time = 0.3;
     cfg->seed = 1;
     cfg->out = "results/bench.csv";
+    cfg->d_model = 128;
+    cfg->vocab = 256;
 }
 
 /* ---- flags with a value: one handler each ------------------------------------------ */
@@ -322,6 +334,36 @@ static int set_seed(bench_config *cfg, const char *v)
     return 0;
 }
 
+static int add_layers(bench_config *cfg, const char *s)
+{
+    long l = parse_long(s, 1, 64);
+    if (l < 0) return fail("bad depth '%s' for --layers (1..%s)", s, "64");
+    if (cfg->n_layers >= BENCH_MAX_THREADS) return fail("too many depths%s%s", "", "");
+    cfg->layers[cfg->n_layers++] = (int)l;
+    return 0;
+}
+static int set_layers(bench_config *cfg, const char *v)
+{
+    cfg->n_layers = 0;
+    return each_item(cfg, v, add_layers);
+}
+
+static int set_d_model(bench_config *cfg, const char *v)
+{
+    long d = parse_long(v, 1, D_MAX);
+    if (d < 0) return fail("d_model '%s' out of range or not an integer (1..%s)", v, "4096");
+    cfg->d_model = (int)d;
+    return 0;
+}
+
+static int set_vocab(bench_config *cfg, const char *v)
+{
+    long x = parse_long(v, 2, 1 << 20);
+    if (x < 0) return fail("vocabulary '%s' out of range (2..%s)", v, "1048576");
+    cfg->vocab = (int)x;
+    return 0;
+}
+
 static int set_out(bench_config *cfg, const char *v)
 {
     if (!v[0]) return fail("empty --out path%s%s", "", "");
@@ -341,17 +383,51 @@ static const struct value_flag {
     {"--total-budget", set_total_budget}, {"--mem", set_mem},
     {"--err-flops", set_err_flops}, {"--sgemm-n", set_sgemm_n},
     {"--seed", set_seed},       {"--out", set_out},
-    {"--roof-time", set_roof_time},
+    {"--roof-time", set_roof_time}, {"--layers", set_layers},
+    {"--d-model", set_d_model}, {"--vocab", set_vocab},
 };
+
+/* bench --model: its own defaults where the operator sweep's do not fit. */
+static int add_layers(bench_config *cfg, const char *s);
+static void model_defaults(bench_config *cfg)
+{
+    cfg->n_layers = 0;
+    add_layers(cfg, "4");
+    add_layers(cfg, "2");
+}
 
 /* What the command line asked for beyond the configuration. */
 enum { RUN, EXIT_OK };
+
+/* --quick: a model of seconds, L = 2, d_model 32, N 16..64, unless the shape is given. */
+static int model_args(bench_config *cfg, int have_impl, int have_op, int have_heads,
+                      int have_n, int have_out, int have_shape)
+{
+    if (cfg->quick && !have_shape) {
+        cfg->n_layers = 0;
+        add_layers(cfg, "2");
+        cfg->d_model = 32;
+    }
+    if (cfg->quick && !have_n) parse_ns(cfg, "16:64");
+    if (have_op) return fail("--op and --pass do not apply to --model runs%s%s", "", "");
+    if (!have_impl) cfg->impls[cfg->n_impls++] = ca_impl_find("omp");
+    if (!cfg->impls[0]) return fail("no implementation named omp; give --impl%s%s", "", "");
+    if (!have_heads) cfg->heads = 2;
+    if (!have_n && !cfg->quick) parse_ns(cfg, "64:4096");
+    if (!have_out) cfg->out = "results/bench_model.csv";
+    if (cfg->n_threads == 0) cfg->threads[cfg->n_threads++] = omp_get_num_procs();
+    if (cfg->d_model % cfg->heads)
+        return fail("d_model must be a multiple of heads (--d-model, --heads)%s%s", "", "");
+    if (cfg->budget < cfg->rep_time) cfg->rep_time = cfg->budget;
+    return RUN;
+}
 
 /* Parses argv into cfg: RUN, EXIT_OK (--help, --list done), or an exit code >= 2. */
 static int parse_args(int argc, char **argv, bench_config *cfg)
 {
     int rc = parse_ns(cfg, "64:8192");
-    int have_impl = 0, have_op = 0, have_pass = 0;
+    int have_impl = 0, have_op = 0, have_pass = 0, have_heads = 0, have_n = 0,
+        have_out = 0, have_shape = 0;
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i];
         char flag[64];
@@ -377,6 +453,10 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
             quick_preset(cfg);
             continue;
         }
+        if (strcmp(flag, "--model") == 0) {
+            if (!cfg->model++) model_defaults(cfg);
+            continue;
+        }
         const struct value_flag *vf = NULL;
         for (size_t k = 0; k < sizeof value_flags / sizeof value_flags[0]; k++)
             if (strcmp(flag, value_flags[k].name) == 0) vf = &value_flags[k];
@@ -389,9 +469,18 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
         if (vf->set == set_impl && !have_impl++) cfg->n_impls = 0;
         have_op |= vf->set == set_op;
         have_pass |= vf->set == set_pass;
+        have_heads |= vf->set == set_heads;
+        have_n |= vf->set == parse_ns;
+        have_out |= vf->set == set_out;
+        have_shape |= vf->set == set_layers || vf->set == set_d_model;
+        if (!cfg->model && (vf->set == set_layers || vf->set == set_d_model ||
+                            vf->set == set_vocab))
+            return fail("%s applies to --model runs only (give --model first)%s", flag, "");
         rc = vf->set(cfg, val);
     }
     if (rc) return rc;
+    if (cfg->model) return model_args(cfg, have_impl, have_op | have_pass, have_heads,
+                                      have_n, have_out, have_shape);
     if (!have_impl)
         for (int k = 0; k < ca_impl_count() && cfg->n_impls < BENCH_MAX_IMPLS; k++)
             cfg->impls[cfg->n_impls++] = ca_impl_at(k);
@@ -416,8 +505,20 @@ int main(int argc, char **argv)
 
     machine_info m;
     machine_describe(&m);
-    csv_out *out = csv_out_open(cfg.out);
+    csv_out *out = cfg.model ? csv_out_open_columns(cfg.out, model_columns, model_ncol)
+                             : csv_out_open(cfg.out);
     if (!out) return 1;
+    if (cfg.model) {
+        fprintf(stderr, "bench: models on %s, d_model=%d heads=%d vocab=%d, %d cells\n",
+                cfg.impls[0]->name, cfg.d_model, cfg.heads, cfg.vocab, model_sweep_count(&cfg));
+        if (model_sweep_run(&cfg, &m, out) != 0) {
+            csv_out_abort(out);
+            return 1;
+        }
+        if (csv_out_commit(out) != 0) return 1;
+        fprintf(stderr, "bench: wrote %s\n", cfg.out);
+        return 0;
+    }
     fprintf(stderr, "bench: %d implementation(s), d=%d heads=%d, cpu %s (%d cores), BLIS %s\n",
             cfg.n_impls, cfg.d, cfg.heads, m.cpu, m.cores, m.blis_config);
     machine_cpu_begin(&m);

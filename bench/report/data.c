@@ -175,6 +175,46 @@ static int load_verify(const table *t, dataset *ds)
     return 0;
 }
 
+static int load_model(const table *t, dataset *ds)
+{
+    enum { MODEL, TASK, PART, IMPL, STATUS, LAYERS, DM, HEADS, VOCAB, N, THREADS, REPS, TMED,
+           ATTN, MM, GF, FP, ACT, NC };
+    static const char *const names[NC] = {
+        "model", "task", "part", "impl", "status", "layers", "d_model", "heads", "vocab", "n",
+        "threads", "reps", "t_median_s", "attn_flops", "matmul_flops", "gflops",
+        "frac_of_peak", "act_bytes"};
+    int c[NC];
+    for (int i = 0; i < NC; i++)
+        if ((c[i] = table_col(t, names[i])) < 0) {
+            fprintf(stderr, "report: %s: model results lack the column '%s'\n", t->path,
+                    names[i]);
+            return -1;
+        }
+    mrow *m = realloc(ds->m, (size_t)(ds->nm + t->nrows + 1) * sizeof *m);
+    if (!m) return -1;
+    ds->m = m;
+    for (int r = 0; r < t->nrows; r++) {
+        mrow *x = &ds->m[ds->nm];
+        memset(x, 0, sizeof *x);
+        x->model = field(t, r, c[MODEL]);
+        x->task = field(t, r, c[TASK]);
+        x->part = field(t, r, c[PART]);
+        x->impl = field(t, r, c[IMPL]);
+        x->status = field(t, r, c[STATUS]);
+        if (get_int(t, r, c[LAYERS], &x->layers, 1) || get_int(t, r, c[DM], &x->d_model, 1) ||
+            get_int(t, r, c[HEADS], &x->heads, 1) || get_int(t, r, c[VOCAB], &x->vocab, 1) ||
+            get_int(t, r, c[N], &x->n, 1) || get_int(t, r, c[THREADS], &x->threads, 1) ||
+            get_int(t, r, c[REPS], &x->reps, 0) || get(t, r, c[TMED], &x->t_med) ||
+            get(t, r, c[ATTN], &x->attn_flops) || get(t, r, c[MM], &x->matmul_flops) ||
+            get(t, r, c[GF], &x->gflops) || get(t, r, c[FP], &x->frac_peak) ||
+            get(t, r, c[ACT], &x->act_bytes))
+            return -1;
+        x->ok = strcmp(x->status, "ok") == 0 && x->t_med > 0;
+        ds->nm++;
+    }
+    return 0;
+}
+
 static int same_cell(const brow *a, const brow *b)
 {
     return a->n == b->n && a->d == b->d && a->heads == b->heads && a->threads == b->threads &&
@@ -255,7 +295,11 @@ int dataset_load(const char *dir, dataset *ds)
                        table_col(t, "status") >= 0;
         int is_verify = table_col(t, "impl") >= 0 && table_col(t, "entry") >= 0 &&
                         table_col(t, "check") >= 0 && table_col(t, "status") >= 0;
-        if (is_bench) {
+        int is_model = table_col(t, "model") >= 0 && table_col(t, "task") >= 0 &&
+                       table_col(t, "part") >= 0 && table_col(t, "layers") >= 0;
+        if (is_model) {
+            rc = load_model(t, ds);
+        } else if (is_bench) {
             rc = load_bench(t, ds);
             ds->bench_files++;
         } else if (is_verify) {
@@ -282,6 +326,7 @@ void dataset_free(dataset *ds)
     free(ds->tables);
     free(ds->b);
     free(ds->v);
+    free(ds->m);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -420,4 +465,41 @@ double best_t(const dataset *ds, const char *op, const char *pass, int n, int th
 const brow *ds_roof(const dataset *ds, int threads)
 {
     return ceiling_row(ds, threads, has_peak);
+}
+
+const mrow *ds_model(const dataset *ds, const char *model, const char *task, int layers, int n)
+{
+    for (int i = ds->nm - 1; i >= 0; i--) { /* the latest run's row */
+        const mrow *x = &ds->m[i];
+        if (x->ok && x->layers == layers && x->n == n && strcmp(x->part, "all") == 0 &&
+            strcmp(x->model, model) == 0 && strcmp(x->task, task) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+static int add_distinct(int *out, int k, int cap, int v)
+{
+    for (int j = 0; j < k; j++)
+        if (out[j] == v) return k;
+    if (k < cap) out[k++] = v;
+    return k;
+}
+
+int ds_model_ns(const dataset *ds, const char *task, int layers, int *out, int cap)
+{
+    int k = 0;
+    for (int i = 0; i < ds->nm; i++)
+        if (ds->m[i].layers == layers && (!task || strcmp(ds->m[i].task, task) == 0))
+            k = add_distinct(out, k, cap, ds->m[i].n);
+    qsort(out, (size_t)k, sizeof *out, cmp_int);
+    return k;
+}
+
+int ds_model_layers(const dataset *ds, int *out, int cap)
+{
+    int k = 0;
+    for (int i = 0; i < ds->nm; i++) k = add_distinct(out, k, cap, ds->m[i].layers);
+    qsort(out, (size_t)k, sizeof *out, cmp_int);
+    return k;
 }

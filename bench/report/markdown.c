@@ -12,8 +12,7 @@
 #define MAXIMPLS 32
 
 
-/* A duration with a readable unit, into one of a few rotating buffers. */
-static const char *fmt_s(double s)
+const char *fmt_s(double s)
 {
     static char bufs[8][32];
     static int k;
@@ -628,7 +627,9 @@ int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_
                "%d file(s), %d verification row(s). Every figure below is computed from those "
                "files; regenerate rather than edit._\n\n", results_dir, ds->nb, ds->bench_files,
             ds->nv);
+    model_headline(f, ds, plots_link);
     answer_section(f, ds);
+    model_section(f, ds, plots_link);
     machine_section(f, ds);
     targets_section(f, ds);
     roofline_targets_section(f, ds);

@@ -61,13 +61,7 @@ static int pick_terminal(const char *dir)
     return 0;
 }
 
-typedef struct script {
-    FILE *f;
-    char gp[1024];
-    char name[96];
-} script;
-
-static int script_open(script *s, const char *dir, const char *name, const char *title)
+int script_open(script *s, const char *dir, const char *name, const char *title)
 {
     snprintf(s->name, sizeof s->name, "%s.png", name);
     snprintf(s->gp, sizeof s->gp, "%s/gnuplot/%s.gp", dir, name);
@@ -84,7 +78,7 @@ static int script_open(script *s, const char *dir, const char *name, const char 
     return 0;
 }
 
-static int script_run(script *s, const char *dir, const char *title, plot_list *out)
+int script_run(script *s, const char *dir, const char *title, plot_list *out)
 {
     int bad = ferror(s->f);
     bad |= fclose(s->f) != 0;
@@ -106,7 +100,7 @@ static int script_run(script *s, const char *dir, const char *title, plot_list *
     return 0;
 }
 
-static void datablock(FILE *f, const char *id, const int *n, const double *y, int k)
+void datablock(FILE *f, const char *id, const int *n, const double *y, int k)
 {
     fprintf(f, "$%s << EOD\n", id);
     for (int i = 0; i < k; i++) fprintf(f, "%d %.6e\n", n[i], y[i]);
@@ -123,7 +117,7 @@ static int impl_color(const dataset *ds, const char *impl)
     return 1;
 }
 
-static void range_update(double v, double *lo, double *hi)
+void range_update(double v, double *lo, double *hi)
 {
     if (!(v > 0)) return;
     if (v < *lo) *lo = v;
@@ -444,7 +438,7 @@ static int plot_roofline(const dataset *ds, const char *dir, int threads, plot_l
 static void remove_old(const char *dir, const char *suffix)
 {
     static const char *const prefixes[] = {"time_", "gflops_", "train_infer_", "decode_",
-                                           "roofline_"};
+                                           "roofline_", "headline_", "model_"};
     DIR *dp = opendir(dir);
     if (!dp) return;
     struct dirent *e;
@@ -491,5 +485,5 @@ int plots_make(const dataset *ds, const char *plots_dir, plot_list *out)
             plot_roofline(ds, plots_dir, th[ti], out) != 0)
             return -1;
     }
-    return 0;
+    return model_plots(ds, plots_dir, out);
 }

@@ -54,6 +54,15 @@ typedef struct vrow {
     const char *impl, *entry, *check, *status, *err, *tol, *note;
 } vrow;
 
+/* A model cell of bench --model (bench/model_sweep.c). part: "all", or "layerK" for the
+ * K-th block's share of a train cell. */
+typedef struct mrow {
+    const char *model, *task, *part, *impl, *status;
+    int layers, d_model, heads, vocab, n, threads, reps;
+    double t_med, attn_flops, matmul_flops, gflops, frac_peak, act_bytes;
+    int ok;
+} mrow;
+
 typedef struct dataset {
     table *tables;
     int ntables;
@@ -61,6 +70,8 @@ typedef struct dataset {
     int nb;
     vrow *v;
     int nv;
+    mrow *m;
+    int nm;
     int verify_files;
     int bench_files;
     int d, heads;        /* the most common shape: what the plots and tables show */
@@ -94,6 +105,12 @@ double ds_sgemm(const dataset *ds, int threads, int *sgemm_n);
  * of a thread count, or NULL when no row has them. */
 const brow *ds_roof(const dataset *ds, int threads);
 
+/* The ok whole-cell model row of (model, task, layers, n), NULL if none. */
+const mrow *ds_model(const dataset *ds, const char *model, const char *task, int layers, int n);
+/* Sorted distinct N / depths among the model rows (task NULL = any); count, at most cap. */
+int ds_model_ns(const dataset *ds, const char *task, int layers, int *out, int cap);
+int ds_model_layers(const dataset *ds, int *out, int cap);
+
 /* ---- fit.c ----------------------------------------------------------------------- */
 typedef struct fit {
     int ok;          /* at least two points */
@@ -120,7 +137,29 @@ typedef struct plot_list {
 /* Writes the gnuplot scripts into plots_dir/gnuplot/ and runs gnuplot; -1 on failure. */
 int plots_make(const dataset *ds, const char *plots_dir, plot_list *out);
 
+/* gnuplot script helpers, shared with model.c */
+typedef struct script {
+    FILE *f;
+    char gp[1024];
+    char name[96];
+} script;
+int script_open(script *s, const char *dir, const char *name, const char *title);
+int script_run(script *s, const char *dir, const char *title, plot_list *out);
+void datablock(FILE *f, const char *id, const int *n, const double *y, int k);
+void range_update(double v, double *lo, double *hi);
+
+/* ---- model.c: the model level (bench --model rows) -------------------------------- */
+/* headline_tT.png (training and inference time vs N, causal vs cubic, fitted exponents)
+ * and model_time_L*.png; nothing when there are no model rows. */
+int model_plots(const dataset *ds, const char *dir, plot_list *out);
+/* The headline chart at the top of the report, and the "Model level" section. */
+void model_headline(FILE *f, const dataset *ds, const char *plots_link);
+void model_section(FILE *f, const dataset *ds, const char *plots_link);
+
 /* ---- markdown.c ------------------------------------------------------------------ */
+/* A duration with a readable unit ("1.2 ms"; "n/a" when not > 0), into one of a few
+ * rotating buffers. */
+const char *fmt_s(double s);
 int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_link,
                    const char *results_dir, const char *out_path);
 
