@@ -149,8 +149,12 @@ static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
     split_heads(kc, qkv, 3 * D, D, 1, (size_t)t, H, d);
     split_heads(vc, qkv, 3 * D, 2 * D, 1, (size_t)t, H, d);
     const real *last = qkv + (size_t)(t - 1) * 3 * D;
-    st = MF(attention_step)(ex, (ca_shape){t, d, H}, t - 1, last, last + D, last + 2 * D, kc,
-                            vc, att, stat);
+    int at = t - 1;
+#ifdef MODEL_MUTANT
+    if (model_mutant_planted == MUT_INFER_LAST_KEYS && t > 1) at = t - 2;
+#endif
+    st = MF(attention_step)(ex, (ca_shape){t, d, H}, at, last, last + D, last + 2 * D, kc, vc,
+                            att, stat);
     if (st != CA_OK) goto out;
     memcpy(row, x + (size_t)(t - 1) * D, (size_t)D * sizeof *row);
     tail_row(cfg, &lo, params, ex->threads, att, row);

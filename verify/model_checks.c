@@ -22,15 +22,14 @@ const char *model_check_name(model_check c)
 
 /* Shapes: N = 1, 2, 3, 17, 65; head dims 3, 4, 5, 16 (none a multiple of the vector
  * width but 16); one, two, three and four layers; one and two sequences. */
-typedef struct mcase {
-    model_config cfg;   /* vocab, max_n, d_model, heads, layers */
-    int B, N;
-} mcase;
-static const mcase cases_quick[] = {
+const model_fns model_f32 = {model_forward_backward_f32, model_infer_f32, model_generate_f32};
+
+/* cfg: vocab, max_n, d_model, heads, layers. */
+static const model_case cases_quick[] = {
     {{11, 20, 8, 2, 2}, 2, 1},  {{11, 20, 8, 2, 2}, 2, 2}, {{11, 20, 8, 2, 2}, 2, 3},
     {{11, 20, 8, 2, 2}, 2, 17}, {{13, 9, 6, 2, 3}, 1, 9},  {{7, 7, 8, 1, 1}, 2, 7},
 };
-static const mcase cases_full[] = {
+static const model_case cases_full[] = {
     {{29, 65, 32, 2, 2}, 1, 65}, {{17, 17, 20, 4, 4}, 2, 17},
 };
 
@@ -38,7 +37,8 @@ enum { KINDS = MODEL_KIND_COUNT };
 
 /* One case: its inputs and the float64 model's answers for each kind. */
 typedef struct mcase_data {
-    const mcase *c;
+    const model_case *c;
+    const model_fns *fn;     /* the float32 model under test */
     size_t P, nlog;          /* parameters; logits B N V */
     int tensors;
     float *pf;
@@ -60,10 +60,12 @@ static void data_free(mcase_data *m)
     for (int k = 0; k < KINDS; k++) { free(m->l64[k]); free(m->g64[k]); }
 }
 
-static ca_status data_make(mcase_data *m, const mcase *c, uint64_t seed)
+static ca_status data_make(mcase_data *m, const model_fns *fn, const model_case *c,
+                           uint64_t seed)
 {
     memset(m, 0, sizeof *m);
     m->c = c;
+    m->fn = fn;
     m->P = model_param_count(&c->cfg);
     m->tensors = model_tensor_count(&c->cfg);
     const size_t rows = (size_t)c->B * c->N;
@@ -94,12 +96,12 @@ static ca_status data_make(mcase_data *m, const mcase *c, uint64_t seed)
 }
 
 /* The longest sums behind the logits, the loss and the gradients (tolerance.h). */
-static size_t longest_logits(const mcase *c)
+static size_t longest_logits(const model_case *c)
 {
     size_t k = 4 * (size_t)c->cfg.d_model;
     return (size_t)c->N > k ? (size_t)c->N : k;
 }
-static size_t longest_grads(const mcase *c, model_kind kind)
+static size_t longest_grads(const model_case *c, model_kind kind)
 {
     size_t rows = (size_t)c->B * (kind == MODEL_CAUSAL ? (size_t)c->N : ca_packed_rows(c->N));
     size_t k = longest_logits(c);
@@ -134,7 +136,7 @@ static ca_status run_model(const mcase_data *m, model_kind k, const model_exec *
     r->logits = malloc(m->nlog * sizeof *r->logits);
     r->grads = malloc(m->P * sizeof *r->grads);
     if (!r->logits || !r->grads) return r->st = CA_ERR_NOMEM;
-    return r->st = model_forward_backward_f32(k, &m->c->cfg, ex, params, m->c->B, m->c->N,
+    return r->st = m->fn->forward_backward(k, &m->c->cfg, ex, params, m->c->B, m->c->N,
                                               m->tok, m->tgt, r->logits, r->grads, &r->loss,
                                               NULL);
 }
@@ -175,7 +177,7 @@ static void tolerances(const mcase_data *m, model_kind k, const merr *naive, int
 
 static void record_vs_f64(cell *c, const mcase_data *m, const merr *e, const mtol *t)
 {
-    const mcase *mc = m->c;
+    const model_case *mc = m->c;
     cell_record(c, e->logits, t->logits, "N=%d L=%d D=%d: logits err %.3g > tol %.3g", mc->N,
                 mc->cfg.layers, mc->cfg.d_model, e->logits, t->logits);
     cell_record(c, e->loss, t->loss, "N=%d L=%d: loss err %.3g > tol %.3g", mc->N,
@@ -220,8 +222,8 @@ static void check_grad_fd(cell *c, const mcase_data *m, model_kind k, const mode
                     gnorm += (double)r->grads[off + i] * r->grads[off + i];
                 }
             }
-            ca_status st = model_forward_backward_f32(k, &m->c->cfg, ex, x, m->c->B, m->c->N,
-                                                      m->tok, m->tgt, NULL, NULL, &lpm[s], NULL);
+            ca_status st = m->fn->forward_backward(k, &m->c->cfg, ex, x, m->c->B, m->c->N,
+                                                   m->tok, m->tgt, NULL, NULL, &lpm[s], NULL);
             if (st != CA_OK) { cell_error(c, st, "grad_fd forward"); free(x); return; }
         }
         const double d_h = (lpm[0] - lpm[1]) / (2.0 * h), d_h2 = (lpm[2] - lpm[3]) / h;
@@ -243,8 +245,8 @@ static void check_infer(cell *c, const mcase_data *m, model_kind k, const model_
     for (int b = 0; b < m->c->B; b++) {
         /* A prompt of half the sequence: prefill, then decode steps (causal). */
         const int prompt = (N + 1) / 2;
-        ca_status st = model_infer_f32(k, &m->c->cfg, ex, m->pf, N, prompt,
-                                       m->tok + (size_t)b * N, lg);
+        ca_status st = m->fn->infer(k, &m->c->cfg, ex, m->pf, N, prompt,
+                                    m->tok + (size_t)b * N, lg);
         if (st != CA_OK) { cell_error(c, st, "model_infer"); break; }
         const double e = ca_rel_err(lg, m->l64[k] + (size_t)b * N * V, (size_t)N * V);
         cell_record(c, e, tol, "N=%d L=%d seq %d: inference logits err %.3g > tol %.3g", N,
@@ -266,11 +268,11 @@ static void check_generate(cell *c, const mcase_data *m, model_kind k, const mod
     ca_status st = CA_ERR_NOMEM;
     if (!tok || !tgt || !lg) goto out;
     tok[0] = m->tok[0];
-    if ((st = model_generate_f32(k, &m->c->cfg, ex, m->pf, N, 1, tok)) != CA_OK) goto out;
+    if ((st = m->fn->generate(k, &m->c->cfg, ex, m->pf, N, 1, tok)) != CA_OK) goto out;
     for (int i = 0; i < N; i++) tgt[i] = -1;
     double loss;
-    st = model_forward_backward_f32(k, &m->c->cfg, ex, m->pf, 1, N, tok, tgt, lg, NULL, &loss,
-                                    NULL);
+    st = m->fn->forward_backward(k, &m->c->cfg, ex, m->pf, 1, N, tok, tgt, lg, NULL, &loss,
+                                 NULL);
     if (st != CA_OK) goto out;
     int mismatches = 0, ties = 0;
     for (int t = 1; t < N; t++) {
@@ -375,7 +377,7 @@ static void check_bad_config(cell *c, model_kind k, const ca_impl *impl, int thr
 
 static void check_f64(model_result *r, const mcase_data *m)
 {
-    const mcase *mc = m->c;
+    const model_case *mc = m->c;
     const int L = mc->cfg.layers, N = mc->N, V = mc->cfg.vocab;
     const double u = ldexp(1.0, -53);
     const double tl = tol_model_bound(L, longest_logits(mc), u);
@@ -459,14 +461,18 @@ static void progress(FILE *f, const char *fmt, ...)
     va_end(ap);
 }
 
-static int run_case(const ca_impl *const *impls, int count, int naive_at, const verify_opts *o,
-                    const mcase *mc, uint64_t seed, model_result *res)
+int verify_model_case(const model_fns *fn, const ca_impl *const *impls, int count,
+                      const verify_opts *o, const model_case *mc, uint64_t seed,
+                      model_result *res)
 {
+    int naive_at = 0;
+    for (int i = 0; i < count; i++)
+        if (strcmp(impls[i]->name, "naive") == 0) naive_at = i;
     mcase_data m;
     int tensors = model_tensor_count(&mc->cfg);
     merr naive_err[KINDS];
     double *buf = calloc((size_t)tensors * (3 * KINDS + 2), sizeof *buf);
-    ca_status st = data_make(&m, mc, seed);
+    ca_status st = data_make(&m, fn, mc, seed);
     if (st != CA_OK || !buf) { data_free(&m); free(buf); return -1; }
     for (int k = 0; k < KINDS; k++) naive_err[k].grad = buf + (size_t)k * tensors;
     check_f64(&res[count], &m);
@@ -555,10 +561,11 @@ int verify_models(const ca_impl *const *impls, int count, const verify_opts *o,
     const size_t nq = sizeof cases_quick / sizeof cases_quick[0];
     const size_t nf = o->quick ? 0 : sizeof cases_full / sizeof cases_full[0];
     for (size_t ci = 0; ci < nq + nf; ci++) {
-        const mcase *mc = ci < nq ? &cases_quick[ci] : &cases_full[ci - nq];
+        const model_case *mc = ci < nq ? &cases_quick[ci] : &cases_full[ci - nq];
         progress(o->progress, "verify: model N=%d B=%d L=%d D=%d H=%d V=%d\n", mc->N, mc->B,
                  mc->cfg.layers, mc->cfg.d_model, mc->cfg.heads, mc->cfg.vocab);
-        if (run_case(impls, count, naive_at, o, mc, o->seed + 5000 + ci, res) != 0) return -1;
+        if (verify_model_case(&model_f32, impls, count, o, mc, o->seed + 5000 + ci, res) != 0)
+            return -1;
     }
     for (int i = 0; i < count; i++)
         for (int k = 0; k < KINDS; k++)
