@@ -54,13 +54,27 @@ static void expect_all_pass(const model_result *r)
         }
 }
 
-/* The mutant's results with `bug` planted. */
-static void run_mutant(model_mutant bug, model_result res[2])
+/* One cell's expected status. */
+typedef struct want {
+    model_kind kind;
+    model_check check;
+    cell_status st;
+} want;
+
+/* The mutant build with `bug` planted, through every row: the cells of w as they say. */
+static void expect_mutant(model_mutant bug, const want *w, size_t n)
 {
+    model_result res[2];
     model_mutant_planted = bug;
     run_rows(&mutant_fns, res);
     model_mutant_planted = MUT_NONE;
+    for (size_t i = 0; i < n; i++) expect_cell(&res[0], w[i].kind, w[i].check, w[i].st);
 }
+#define EXPECT_MUTANT(bug, ...)                                                          \
+    do {                                                                                 \
+        static const want w_[] = {__VA_ARGS__};                                          \
+        expect_mutant(bug, w_, sizeof w_ / sizeof w_[0]);                                \
+    } while (0)
 
 Test(model_mutants, model_control_passes, .timeout = 120)
 {
@@ -73,7 +87,7 @@ Test(model_mutants, model_control_passes, .timeout = 120)
 Test(model_mutants, unplanted_mutant_passes, .timeout = 120)
 {
     model_result res[2];
-    run_mutant(MUT_NONE, res);
+    run_rows(&mutant_fns, res);
     expect_all_pass(&res[0]);
 }
 
@@ -82,47 +96,34 @@ Test(model_mutants, unplanted_mutant_passes, .timeout = 120)
  * against the float64 model and the other kinds are untouched. */
 Test(model_mutants, last_row_rejected, .timeout = 120)
 {
-    model_result res[2];
-    run_mutant(MUT_LAST_ROW, res);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_PACKED_LOOP, CELL_FAIL);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_VS_F64, CELL_FAIL);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_GENERATE, CELL_FAIL);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_INFER, CELL_PASS);
-    expect_cell(&res[0], MODEL_CUBIC_LOOP, MCHK_VS_F64, CELL_PASS);
-    expect_cell(&res[0], MODEL_CAUSAL, MCHK_VS_F64, CELL_PASS);
+    EXPECT_MUTANT(MUT_LAST_ROW, {MODEL_CUBIC, MCHK_PACKED_LOOP, CELL_FAIL},
+                  {MODEL_CUBIC, MCHK_VS_F64, CELL_FAIL}, {MODEL_CUBIC, MCHK_GENERATE, CELL_FAIL},
+                  {MODEL_CUBIC, MCHK_INFER, CELL_PASS}, {MODEL_CUBIC_LOOP, MCHK_VS_F64, CELL_PASS},
+                  {MODEL_CAUSAL, MCHK_VS_F64, CELL_PASS});
 }
 
 /* The inference path alone is wrong, for both cubic kinds (they share it). */
 Test(model_mutants, infer_last_keys_rejected, .timeout = 120)
 {
-    model_result res[2];
-    run_mutant(MUT_INFER_LAST_KEYS, res);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_INFER, CELL_FAIL);
-    expect_cell(&res[0], MODEL_CUBIC_LOOP, MCHK_INFER, CELL_FAIL);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_GENERATE, CELL_FAIL);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_PACKED_LOOP, CELL_PASS);
-    expect_cell(&res[0], MODEL_CAUSAL, MCHK_INFER, CELL_PASS);
+    EXPECT_MUTANT(MUT_INFER_LAST_KEYS, {MODEL_CUBIC, MCHK_INFER, CELL_FAIL},
+                  {MODEL_CUBIC_LOOP, MCHK_INFER, CELL_FAIL},
+                  {MODEL_CUBIC, MCHK_GENERATE, CELL_FAIL},
+                  {MODEL_CUBIC, MCHK_PACKED_LOOP, CELL_PASS},
+                  {MODEL_CAUSAL, MCHK_INFER, CELL_PASS});
 }
 
 /* A wrong forward with the right backward: its gradient is no longer its loss's. */
 Test(model_mutants, shared_residual_rejected, .timeout = 120)
 {
-    model_result res[2];
-    run_mutant(MUT_SHARED_RESIDUAL, res);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_PACKED_LOOP, CELL_FAIL);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_VS_F64, CELL_FAIL);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_GRAD_FD, CELL_FAIL);
-    expect_cell(&res[0], MODEL_CUBIC_LOOP, MCHK_VS_F64, CELL_PASS);
+    EXPECT_MUTANT(MUT_SHARED_RESIDUAL, {MODEL_CUBIC, MCHK_PACKED_LOOP, CELL_FAIL},
+                  {MODEL_CUBIC, MCHK_VS_F64, CELL_FAIL}, {MODEL_CUBIC, MCHK_GRAD_FD, CELL_FAIL},
+                  {MODEL_CUBIC_LOOP, MCHK_VS_F64, CELL_PASS});
 }
 
 /* The forward is right, so only the gradients can show it. */
 Test(model_mutants, shared_residual_gradient_rejected, .timeout = 120)
 {
-    model_result res[2];
-    run_mutant(MUT_SHARED_RES_GRAD, res);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_PACKED_LOOP, CELL_FAIL);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_VS_F64, CELL_FAIL);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_GRAD_FD, CELL_FAIL);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_INFER, CELL_PASS);
-    expect_cell(&res[0], MODEL_CUBIC, MCHK_GENERATE, CELL_PASS);
+    EXPECT_MUTANT(MUT_SHARED_RES_GRAD, {MODEL_CUBIC, MCHK_PACKED_LOOP, CELL_FAIL},
+                  {MODEL_CUBIC, MCHK_VS_F64, CELL_FAIL}, {MODEL_CUBIC, MCHK_GRAD_FD, CELL_FAIL},
+                  {MODEL_CUBIC, MCHK_INFER, CELL_PASS}, {MODEL_CUBIC, MCHK_GENERATE, CELL_PASS});
 }
