@@ -282,7 +282,7 @@ out:
     return st;
 }
 
-void embed_forward(const model_config *cfg, const real *params, int B, int n,
+void embed_forward(const model_config *cfg, const real *params, int B, int n, int pos0,
                    const int *tokens, real *x0)
 {
     const model_offsets go = model_global_offsets(cfg);
@@ -290,7 +290,7 @@ void embed_forward(const model_config *cfg, const real *params, int B, int n,
     for (int b = 0; b < B; b++)
         for (int i = 0; i < n; i++) {
             const real *te = params + go.wte + (size_t)tokens[(size_t)b * n + i] * D;
-            const real *pe = params + go.wpe + (size_t)i * D;
+            const real *pe = params + go.wpe + (size_t)(pos0 + i) * D;
             real *x = x0 + ((size_t)b * n + i) * D;
             for (int j = 0; j < D; j++) x[j] = te[j] + pe[j];
         }

@@ -87,9 +87,7 @@ static ca_status session_step(const model_exec *ex, const model_config *cfg,
                               real *logits)
 {
     const int D = cfg->d_model, H = cfg->heads, d = D / H;
-    const model_offsets go = model_global_offsets(cfg);
-    const real *te = params + go.wte + (size_t)token * D, *pe = params + go.wpe + (size_t)t * D;
-    for (int j = 0; j < D; j++) ks->x[j] = te[j] + pe[j];
+    embed_forward(cfg, params, 1, 1, t, &token, ks->x);
     for (int l = 0; l < cfg->layers; l++) {
         const model_layer_offsets lo = model_layer_at(cfg, l);
         real ln[D], mean, rstd, lse[H];
@@ -123,7 +121,7 @@ static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
     real *att = malloc((size_t)D * sizeof *att), *row = malloc((size_t)D * sizeof *row);
     real *arena = NULL;
     if (!x || !ln || !stat || !qkv || !kc || !vc || !att || !row) goto out;
-    embed_forward(cfg, params, 1, t, tokens, x);
+    embed_forward(cfg, params, 1, t, 0, tokens, x);
     for (int l = 0; l < L - 1; l++) {
         const model_layer_offsets lo = model_layer_at(cfg, l);
         block_acts a;
