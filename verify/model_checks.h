@@ -50,9 +50,8 @@ typedef struct model_result {
     cell cells[MODEL_KIND_COUNT][MCHK_COUNT];
 } model_result;
 
-/* Runs the model checks with impls[0..count-1] (naive must be among them: the float32
- * tolerances rest on it) into res[0..count-1], and the float64 model's own into
- * res[count]. Returns the number of FAIL cells, or -1 without naive or memory. */
+/* Runs the model checks with impls[0..count-1] into res[0..count-1], and the float64
+ * model's own into res[count]. Returns the number of FAIL cells, or -1 without memory. */
 int verify_models(const ca_impl *const *impls, int count, const verify_opts *o,
                   model_result *res);
 
