@@ -125,6 +125,17 @@ $(MODEL_LIB): $(call obj,$(MODEL_ONCE) $(MODEL_REAL)) $(patsubst %.c,$(BUILD)/ob
 	@rm -f $@
 	ar rcs $@ $^
 
+# The float32 model once more with the bugs of model/mutant.h, under its own names, for
+# the tests alone: verify and the library never link it.
+MODEL_MUT_LIB := $(BUILD)/libcubmodel_mut.a
+$(BUILD)/objmut/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DMODEL_MUTANT -MMD -MP -c $< -o $@
+
+$(MODEL_MUT_LIB): $(patsubst %.c,$(BUILD)/objmut/%.o,$(MODEL_REAL))
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BUILD)/verify: $(call obj,$(VERIFY_SRC)) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -141,10 +152,10 @@ $(BUILD)/report: $(call obj,$(REPORT_SRC) bench/passes.c) $(LIB)
 
 # Tests link the verify checks (not verify's main) to drive them on mutants.
 VERIFY_LIBSRC := $(filter-out verify/main.c, $(VERIFY_SRC))
-$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC)) $(MODEL_LIB) $(LIB)
+$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC)) $(MODEL_MUT_LIB) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
 
--include $(shell find $(BUILD)/obj $(BUILD)/obj64 -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/obj64 $(BUILD)/objmut -name '*.d' 2>/dev/null)
 
 # ---- the jobs ----------------------------------------------------------------------
 verify: deps $(BUILD)/verify

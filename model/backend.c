@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef MODEL_MUTANT
+model_mutant model_mutant_planted = MUT_NONE;
+#endif
+
 void MF(gemm)(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a,
               int lda, const real *b, int ldb, real beta, real *c, int ldc, int threads)
 {

@@ -64,6 +64,10 @@ static int *row_map(size_t from, size_t to, int n)
             for (int i = 0; i < t; i++) m[ca_prefix_offset(t) + i] = i;
     } else {
         for (int t = 1; t <= n; t++) m[t - 1] = (int)(ca_prefix_offset(t) + t - 1);
+#ifdef MODEL_MUTANT
+        if (model_mutant_planted == MUT_LAST_ROW)
+            for (int t = 2; t <= n; t++) m[t - 1] = (int)(ca_prefix_offset(t - 1) + t - 2);
+#endif
     }
     return m;
 }
@@ -119,6 +123,19 @@ static void gather_rows(real *to, const real *from, const int *map, int B, size_
                    from + ((size_t)b * from_rows + (map ? (size_t)map[r] : r)) * D,
                    (size_t)D * sizeof *to);
 }
+
+#ifdef MODEL_MUTANT
+/* Zeroes every packed row (t, i) but the diagonal one (t, t): layer 1's residual bugs. */
+static void mutant_keep_diagonal(real *rows, int B, int n, int D)
+{
+    const size_t T = ca_packed_rows(n);
+    for (int b = 0; b < B; b++)
+        for (int t = 1; t <= n; t++)
+            for (int i = 0; i < t - 1; i++)
+                memset(rows + ((size_t)b * T + ca_prefix_offset(t) + i) * D, 0,
+                       (size_t)D * sizeof *rows);
+}
+#endif
 
 /* The transpose: to[b][map[r]] += from[b][r]. Serial over r so that the sums over the
  * prefixes of one row come in one order at any thread count. */
@@ -184,6 +201,10 @@ ca_status block_forward(const model_exec *ex, const model_config *cfg,
     if (a->res_src) {
         if (!(x_res = malloc(out * D * sizeof *x_res))) return CA_ERR_NOMEM;
         gather_rows(x_res, a->x_in, a->res_src, B, a->rout, a->rin, D);
+#ifdef MODEL_MUTANT
+        if (model_mutant_planted == MUT_SHARED_RESIDUAL && a->kind == LAYER_SHARED)
+            mutant_keep_diagonal(x_res, B, n, D);
+#endif
     }
     block_tail(cfg, lo, params, th, out, a->att, x_res, a->x_mid, a->ln2, a->mean2, a->rstd2,
                a->h, a->gh, a->x_out);
@@ -250,6 +271,10 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
     memset(dx_in, 0, in * D * sizeof *dx_in);
     MF(layernorm_backward)(dx_in, grads + lo->ln1_g, grads + lo->ln1_b, dtmp, a->x_in,
                            a->mean1, a->rstd1, params + lo->ln1_g, (int)in, D);
+#ifdef MODEL_MUTANT
+    if (model_mutant_planted == MUT_SHARED_RES_GRAD && a->kind == LAYER_SHARED)
+        mutant_keep_diagonal(dx_mid, B, n, D);
+#endif
     scatter_add_rows(dx_in, dx_mid, a->res_src, B, a->rout, a->rin, D);
     st = CA_OK;
 out:
@@ -257,7 +282,7 @@ out:
     return st;
 }
 
-void embed_forward(const model_config *cfg, const real *params, int B, int n,
+void embed_forward(const model_config *cfg, const real *params, int B, int n, int pos0,
                    const int *tokens, real *x0)
 {
     const model_offsets go = model_global_offsets(cfg);
@@ -265,7 +290,7 @@ void embed_forward(const model_config *cfg, const real *params, int B, int n,
     for (int b = 0; b < B; b++)
         for (int i = 0; i < n; i++) {
             const real *te = params + go.wte + (size_t)tokens[(size_t)b * n + i] * D;
-            const real *pe = params + go.wpe + (size_t)i * D;
+            const real *pe = params + go.wpe + (size_t)(pos0 + i) * D;
             real *x = x0 + ((size_t)b * n + i) * D;
             for (int j = 0; j < D; j++) x[j] = te[j] + pe[j];
         }

@@ -84,8 +84,9 @@ void block_tail(const model_config *cfg, const model_layer_offsets *lo, const re
                 int threads, size_t R, const real *att, const real *x_res, real *x_mid,
                 real *ln2, real *mean2, real *rstd2, real *h, real *gh, real *x_out);
 
-/* x0[b][i] = wte[tokens[b][i]] + wpe[i], i < n: [B n][D]. */
-void embed_forward(const model_config *cfg, const real *params, int B, int n,
+/* x0[b][i] = wte[tokens[b][i]] + wpe[pos0 + i], i < n: [B n][D]. pos0 > 0: a
+ * decode step's row, continuing a sequence already cached. */
+void embed_forward(const model_config *cfg, const real *params, int B, int n, int pos0,
                    const int *tokens, real *x0);
 void embed_backward(const model_config *cfg, int B, int n, const int *tokens,
                     const real *dx0, real *grads);

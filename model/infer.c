@@ -89,9 +89,7 @@ static ca_status session_step(const model_exec *ex, const model_config *cfg,
                               real *logits)
 {
     const int D = cfg->d_model, H = cfg->heads, d = D / H;
-    const model_offsets go = model_global_offsets(cfg);
-    const real *te = params + go.wte + (size_t)token * D, *pe = params + go.wpe + (size_t)t * D;
-    for (int j = 0; j < D; j++) ks->x[j] = te[j] + pe[j];
+    embed_forward(cfg, params, 1, 1, t, &token, ks->x);
     for (int l = 0; l < cfg->layers; l++) {
         const model_layer_offsets lo = model_layer_at(cfg, l);
         real ln[D], mean, rstd, lse[H];
@@ -125,7 +123,7 @@ static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
     real *att = malloc((size_t)D * sizeof *att), *row = malloc((size_t)D * sizeof *row);
     real *arena = NULL;
     if (!x || !ln || !stat || !qkv || !kc || !vc || !att || !row) goto out;
-    embed_forward(cfg, params, 1, t, tokens, x);
+    embed_forward(cfg, params, 1, t, 0, tokens, x);
     for (int l = 0; l < L - 1; l++) {
         const model_layer_offsets lo = model_layer_at(cfg, l);
         block_acts a;
@@ -151,8 +149,12 @@ static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
     split_heads(kc, qkv, 3 * D, D, 1, (size_t)t, H, d);
     split_heads(vc, qkv, 3 * D, 2 * D, 1, (size_t)t, H, d);
     const real *last = qkv + (size_t)(t - 1) * 3 * D;
-    st = MF(attention_step)(ex, (ca_shape){t, d, H}, t - 1, last, last + D, last + 2 * D, kc,
-                            vc, att, stat);
+    int at = t - 1;
+#ifdef MODEL_MUTANT
+    if (model_mutant_planted == MUT_INFER_LAST_KEYS && t > 1) at = t - 2;
+#endif
+    st = MF(attention_step)(ex, (ca_shape){t, d, H}, at, last, last + D, last + 2 * D, kc, vc,
+                            att, stat);
     if (st != CA_OK) goto out;
     memcpy(row, x + (size_t)(t - 1) * D, (size_t)D * sizeof *row);
     tail_row(cfg, &lo, params, ex->threads, att, row);

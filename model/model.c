@@ -81,7 +81,7 @@ ca_status stack_forward(const model_exec *ex, const model_config *cfg,
 {
     const int D = cfg->d_model, V = cfg->vocab;
     const model_offsets go = model_global_offsets(cfg);
-    embed_forward(cfg, params, s->B, s->n, tokens, s->x0);
+    embed_forward(cfg, params, s->B, s->n, 0, tokens, s->x0);
     const real *x = s->x0;
     for (int l = 0; l < s->L; l++) {
         const model_layer_offsets lo = model_layer_at(cfg, l);

@@ -2,15 +2,23 @@
  * computing file of model/ is compiled twice, once with MODEL_F64 defined; it writes
  * `real` and names its functions MF(name). The products and the attention go through
  * the two functions below, whose float64 versions are BLIS's dgemm and the harness's
- * float64 reference of each operator. */
+ * float64 reference of each operator. A third build, MODEL_MUTANT, is the float32 model
+ * with the planted bugs of mutant.h, for the tests that show verify rejects them. */
 #ifndef MODEL_REAL_H
 #define MODEL_REAL_H
 
 #include "model.h"
 
-#ifdef MODEL_F64
+#if defined(MODEL_F64) && defined(MODEL_MUTANT)
+#error "the mutant build is float32 only"
+#elif defined(MODEL_F64)
 typedef double real;
 #define MF(name) name##_f64
+#elif defined(MODEL_MUTANT)
+/* Its own names, so that the tests link it beside the model. */
+typedef float real;
+#define MF(name) name##_f32mut
+#include "mutant.h"
 #else
 typedef float real;
 #define MF(name) name##_f32

@@ -313,7 +313,7 @@ static int run_case(const ca_impl *naive, const ca_impl *const *impls, int count
     return rc;
 }
 
-static void progress(FILE *f, const char *fmt, ...)
+void verify_progress(FILE *f, const char *fmt, ...)
 {
     if (!f) return;
     va_list ap;
@@ -357,8 +357,8 @@ static int check_grid(const ca_impl *naive, const ca_impl *const *impls, int cou
     int nn = o->quick ? COUNT_OF(grid_n_quick) : COUNT_OF(grid_n_full);
     int nd = o->quick ? COUNT_OF(grid_d_quick) : COUNT_OF(grid_d_full);
     for (int op = 0; op < CA_OP_COUNT; op++) {
-        progress(o->progress, "verify: vs_ref %-12s N up to %d, d up to %d\n", op_name(op),
-                 ns[nn - 1], ds[nd - 1]);
+        verify_progress(o->progress, "verify: vs_ref %-12s N up to %d, d up to %d\n",
+                        op_name(op), ns[nn - 1], ds[nd - 1]);
         int idx = 0;
         for (int a = 0; a < nn; a++)
             for (int b = 0; b < nd; b++) {
@@ -385,7 +385,7 @@ static int check_grid(const ca_impl *naive, const ca_impl *const *impls, int cou
             ca_shape sh = {big[b].n, big[b].d, 1};
             char label[96];
             snprintf(label, sizeof label, "%s N=%d d=%d heads=1", op_name(op), sh.n, sh.d);
-            progress(o->progress, "verify: vs_ref %s\n", label);
+            verify_progress(o->progress, "verify: vs_ref %s\n", label);
             if (run_case(naive, impls, count, CHK_REF, o, res, op, sh, IN_NORMAL, NULL,
                          1500 + b, label))
                 return -1;
@@ -425,7 +425,7 @@ static int check_extreme(const ca_impl *naive, const ca_impl *const *impls, int 
                          const verify_opts *o, impl_result *res)
 {
     for (int op = 0; op < CA_OP_COUNT; op++) {
-        progress(o->progress, "verify: extreme %-12s\n", op_name(op));
+        verify_progress(o->progress, "verify: extreme %-12s\n", op_name(op));
         /* N = 65 crosses every power-of-two tile; the per-prefix ops use fewer rows. */
         const int n = op_per_prefix(op) ? 33 : 65;
         const int has_bwd = ca_op_get(op)->bwd != CA_NO_ENTRY;
@@ -547,7 +547,7 @@ static void check_fd(const ca_impl *const *impls, int count, const verify_opts *
     for (int op = 0; op < CA_OP_COUNT; op++) {
         ca_entry be = ca_op_get(op)->bwd;
         if (be == CA_NO_ENTRY) continue;
-        progress(o->progress, "verify: own_fd %-12s\n", op_name(op));
+        verify_progress(o->progress, "verify: own_fd %-12s\n", op_name(op));
         for (int s = 0; s < COUNT_OF(shapes); s++) {
             ca_shape sh = shapes[s];
             problem p;
@@ -707,40 +707,57 @@ static ca_status equiv_cubic(const ca_impl *impl, const ca_impl *naive, ca_shape
     return st;
 }
 
-/* cubic_shared o(t, t) == causal o_t on the same shared inputs */
-static ca_status equiv_shared(const ca_impl *impl, const ca_impl *naive, ca_shape sh,
-                              int threads, uint64_t seed, cell *c)
+/* dst[h][t-1] = src[h][(t, t)], t = 1..n: the diagonal row of each prefix of a packed
+ * [heads][T][w] tensor (w = d, or 1 for lse), into [heads][n][w]. */
+static void gather_diagonal(float *dst, const float *src, int heads, size_t n, size_t w)
 {
-    problem ps, pc;
+    const size_t T = ca_packed_rows(n);
+    for (int h = 0; h < heads; h++)
+        for (size_t t = 1; t <= n; t++)
+            memcpy(dst + (h * n + t - 1) * w, src + (h * T + ca_prefix_offset(t) + t - 1) * w,
+                   w * sizeof *dst);
+}
+
+/* The diagonal rows (t, t) of packed problem pp's output == the rows of problem pr's
+ * (whose reference is the exact value of both), both sides by impl. st: how the two
+ * problems' set-up went; the caller frees them. */
+static ca_status equiv_diagonal(problem *pp, problem *pr, ca_status st, const ca_impl *impl,
+                                const ca_impl *naive, int threads, const char *what, cell *c)
+{
+    const ca_shape sh = pr->sh;
     side a = {0}, b = {0};
-    ca_status st = problem_init(&ps, CA_OP_CUBIC_SHARED, sh, IN_NORMAL, seed + 6000);
-    if (st == CA_OK) st = problem_init(&pc, CA_OP_CAUSAL, sh, IN_NORMAL, seed + 6000);
-    if (st == CA_OK) st = problem_reference(&ps);
-    if (st == CA_OK) st = problem_reference(&pc);
-    if (st == CA_OK) st = run_side(&ps, impl, naive, threads, &a);
-    if (st == CA_OK) st = run_side(&pc, impl, naive, threads, &b);
+    if (st == CA_OK) st = problem_reference(pp);
+    if (st == CA_OK) st = problem_reference(pr);
+    if (st == CA_OK) st = run_side(pp, impl, naive, threads, &a);
+    if (st == CA_OK) st = run_side(pr, impl, naive, threads, &b);
     float *diag = NULL, *diag_l = NULL;
-    const size_t n = (size_t)sh.n, d = (size_t)sh.d, T = ca_packed_rows(n);
     if (st == CA_OK) {
-        diag = malloc(pc.out_elems * sizeof *diag);
-        diag_l = malloc(pc.lse_elems * sizeof *diag_l);
+        diag = malloc(pr->out_elems * sizeof *diag);
+        diag_l = malloc(pr->lse_elems * sizeof *diag_l);
         if (!diag || !diag_l) st = CA_ERR_NOMEM;
     }
     if (st == CA_OK) {
-        for (int h = 0; h < sh.heads; h++)
-            for (size_t t = 1; t <= n; t++) {
-                size_t r = h * T + ca_prefix_offset(t) + t - 1; /* row (t, i = t) */
-                memcpy(diag + (h * n + t - 1) * d, a.t.o + r * d, d * sizeof *diag);
-                diag_l[h * n + t - 1] = a.t.lse[r];
-            }
+        gather_diagonal(diag, a.t.o, sh.heads, (size_t)sh.n, (size_t)sh.d);
+        gather_diagonal(diag_l, a.t.lse, sh.heads, (size_t)sh.n, 1);
         char label[64];
-        snprintf(label, sizeof label, "shared o(t,t) vs causal N=%d d=%d", sh.n, sh.d);
-        record_equiv(c, diag, b.t.o, pc.ro, pc.out_elems, diag_l, b.t.lse, pc.rlse,
-                     pc.lse_elems, tol_equivalence(a.tol_o, b.tol_o),
+        snprintf(label, sizeof label, "%s N=%d d=%d", what, sh.n, sh.d);
+        record_equiv(c, diag, b.t.o, pr->ro, pr->out_elems, diag_l, b.t.lse, pr->rlse,
+                     pr->lse_elems, tol_equivalence(a.tol_o, b.tol_o),
                      tol_equivalence(a.tol_lse, b.tol_lse), label);
     }
     free(diag); free(diag_l);
     tensors_free(&a.t); tensors_free(&b.t);
+    return st;
+}
+
+/* cubic_shared o(t, t) == causal o_t on the same shared inputs */
+static ca_status equiv_shared(const ca_impl *impl, const ca_impl *naive, ca_shape sh,
+                              int threads, uint64_t seed, cell *c)
+{
+    problem ps = {0}, pc = {0};
+    ca_status st = problem_init(&ps, CA_OP_CUBIC_SHARED, sh, IN_NORMAL, seed + 6000);
+    if (st == CA_OK) st = problem_init(&pc, CA_OP_CAUSAL, sh, IN_NORMAL, seed + 6000);
+    st = equiv_diagonal(&ps, &pc, st, impl, naive, threads, "shared o(t,t) vs causal", c);
     problem_free(&ps); problem_free(&pc);
     return st;
 }
@@ -750,44 +767,15 @@ static ca_status equiv_last(const ca_impl *impl, const ca_impl *naive, ca_shape 
                             int threads, uint64_t seed, cell *c)
 {
     problem pc = {0}, pl = {0};
-    side a = {0}, b = {0};
-    const size_t n = (size_t)sh.n, d = (size_t)sh.d, T = ca_packed_rows(n);
     ca_status st = problem_init(&pc, CA_OP_CUBIC, sh, IN_NORMAL, seed + 9000);
     if (st == CA_OK) st = problem_init(&pl, CA_OP_CUBIC_LAST, sh, IN_NORMAL, seed + 9000);
     if (st == CA_OK) {
         /* cubic_last's inputs taken from cubic's: q row t-1 = q(t, t), k and v as they are */
         memcpy(pl.k, pc.k, pc.kv_elems * sizeof *pl.k);
         memcpy(pl.v, pc.v, pc.kv_elems * sizeof *pl.v);
-        for (int h = 0; h < sh.heads; h++)
-            for (size_t t = 1; t <= n; t++)
-                memcpy(pl.q + (h * n + t - 1) * d, pc.q + (h * T + ca_prefix_offset(t) + t - 1) * d,
-                       d * sizeof *pl.q);
-        st = problem_reference(&pc);
+        gather_diagonal(pl.q, pc.q, sh.heads, (size_t)sh.n, (size_t)sh.d);
     }
-    if (st == CA_OK) st = problem_reference(&pl);
-    if (st == CA_OK) st = run_side(&pc, impl, naive, threads, &a);
-    if (st == CA_OK) st = run_side(&pl, impl, naive, threads, &b);
-    float *diag = NULL, *diag_l = NULL;
-    if (st == CA_OK) {
-        diag = malloc(pl.out_elems * sizeof *diag);
-        diag_l = malloc(pl.lse_elems * sizeof *diag_l);
-        if (!diag || !diag_l) st = CA_ERR_NOMEM;
-    }
-    if (st == CA_OK) {
-        for (int h = 0; h < sh.heads; h++)
-            for (size_t t = 1; t <= n; t++) {
-                size_t r = h * T + ca_prefix_offset(t) + t - 1; /* row (t, i = t) */
-                memcpy(diag + (h * n + t - 1) * d, a.t.o + r * d, d * sizeof *diag);
-                diag_l[h * n + t - 1] = a.t.lse[r];
-            }
-        char label[64];
-        snprintf(label, sizeof label, "cubic o(t,t) vs last N=%d d=%d", sh.n, sh.d);
-        record_equiv(c, b.t.o, diag, pl.ro, pl.out_elems, b.t.lse, diag_l, pl.rlse,
-                     pl.lse_elems, tol_equivalence(a.tol_o, b.tol_o),
-                     tol_equivalence(a.tol_lse, b.tol_lse), label);
-    }
-    free(diag); free(diag_l);
-    tensors_free(&a.t); tensors_free(&b.t);
+    st = equiv_diagonal(&pc, &pl, st, impl, naive, threads, "cubic o(t,t) vs last", c);
     problem_free(&pc); problem_free(&pl);
     return st;
 }
@@ -796,7 +784,8 @@ static void check_equiv(const ca_impl *naive, const ca_impl *const *impls, int c
                         const verify_opts *o, impl_result *res)
 {
     static const ca_shape shapes[] = {{17, 16, 2}, {65, 80, 1}};
-    progress(o->progress, "verify: equiv (decode, cubic prefixes, shared diagonal, last rows)\n");
+    verify_progress(o->progress,
+                    "verify: equiv (decode, cubic prefixes, shared diagonal, last rows)\n");
     for (int i = 0; i < count; i++) {
         const ca_impl *impl = impls[i];
         for (int s = 0; s < COUNT_OF(shapes); s++) {
@@ -920,7 +909,8 @@ static void check_determinism(const ca_impl *const *impls, int count, const veri
     char tl[48] = "";
     for (int i = 0; i < nthreads; i++)
         snprintf(tl + strlen(tl), sizeof tl - strlen(tl), "%s%d", i ? "," : "", threads[i]);
-    progress(o->progress, "verify: determinism (%d runs at %s threads)\n", DETERM_RUNS, tl);
+    verify_progress(o->progress, "verify: determinism (%d runs at %s threads)\n", DETERM_RUNS,
+                    tl);
     for (int op = 0; op < CA_OP_COUNT; op++) {
         const int per_prefix = op_per_prefix(op);
         ca_shape sh = per_prefix ? (ca_shape){o->quick ? 80 : 150, 16, 1}
@@ -963,7 +953,7 @@ static ca_status call_entry(const ca_impl *impl, ca_entry e, ca_shape sh, const 
 static void check_bad_args(const ca_impl *const *impls, int count, const verify_opts *o,
                            impl_result *res)
 {
-    progress(o->progress, "verify: bad arguments\n");
+    verify_progress(o->progress, "verify: bad arguments\n");
     static float buf[1024];
     const ca_shape ok = {2, 4, 1};
     struct { const char *what; ca_shape sh; int null_q, threads, t, small_ws; ca_status want; } cases[] = {

@@ -61,6 +61,8 @@ void cell_error(cell *c, ca_status st, const char *what);
 /* The note of a cell that has not failed. */
 void set_note(cell *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *cell_status_name(cell_status st);
+/* One line of progress to f (NULL: nowhere), flushed so that it shows before a long step. */
+void verify_progress(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Runs every check on impls[0..count-1], results[i] for impls[i]. The baseline (opts;
  * by default the registry's naive) need not be among impls. Returns

@@ -321,7 +321,7 @@ int main(int argc, char **argv)
     model_result *mres = calloc((size_t)count + 1, sizeof *mres);
     int f3 = mres ? verify_models(impls, count, &o, mres) : -1;
     if (f3 < 0) {
-        fprintf(stderr, "verify: the model checks could not run (they need naive, and memory)\n");
+        fprintf(stderr, "verify: the model checks could not run (out of memory)\n");
         summary_discard(&sf);
         free(res);
         free(mres);
