@@ -1,0 +1,271 @@
+/* main.c: the experiment program (make experiment; docs/DESIGN.md §9).
+ *
+ * Work dir layout (default build/experiment):
+ *   plan.txt              the plan the files below belong to; a different plan wipes them
+ *   ckpt/<id>.ckpt        the interrupted run's checkpoint, ckpt/<id>.rows.csv its rows
+ *   runs/<id>.csv         a completed run's rows, runs/<id>.infer.csv its inference check
+ * A run whose two runs/ files exist is not redone. When every run is complete their rows
+ * are merged into OUT/experiment.csv and OUT/experiment_infer.csv (each a temp file
+ * renamed over the target) and the work dir is emptied. Exit 1 when a trained model's
+ * inference path disagrees with its training forward anywhere, 2 on bad flags, 3 when
+ * --max-runs stopped it before the end. */
+#include "experiment.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: experiment [--quick] [--work DIR] [--out DIR] [--threads T] [--max-runs K] [--plan]\n"
+"Trains causal and cubic models on Count3, Induction and Text (docs/DESIGN.md section 9).\n"
+"  --quick        one seed of tiny models (make test)\n"
+"  --work DIR     checkpoints and completed runs, for resuming (default build/experiment)\n"
+"  --out DIR      where experiment.csv and experiment_infer.csv go (default results)\n"
+"  --threads T    threads of the model (default 1)\n"
+"  --max-runs K   stop after K runs trained by this process (exit 3; resume later)\n"
+"  --plan         print the runs and their training FLOPs, train nothing\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Progress over the whole plan: FLOPs trained by this process against what is left. */
+typedef struct progress {
+    double total, done, t0, last_print;
+    const char *id;
+    int index, count;
+} progress;
+
+static void on_step(double flops, void *ctx)
+{
+    progress *g = ctx;
+    g->done += flops;
+    const double t = now_s();
+    if (t - g->last_print < 10.0) return;
+    g->last_print = t;
+    const double el = t - g->t0, eta = g->done > 0 ? el * (g->total - g->done) / g->done : 0;
+    fprintf(stderr, "experiment: [%d/%d] %s: %.0f%% of the FLOPs left to train, %.0f s, "
+                    "ETA %.0f s\n", g->index, g->count, g->id,
+            g->total > 0 ? 100.0 * g->done / g->total : 100.0, el, eta);
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *s = buf + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+            *s = '/';
+        }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Removes every regular file of dir (not recursive). */
+static void empty_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char path[1400];
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) unlink(path);
+    }
+    closedir(d);
+}
+
+/* The work dir for this plan: kept when plan.txt matches, else emptied and restamped. */
+static int work_prepare(const exp_plan *p, const char *work)
+{
+    char path[1200], ck[1100], runs[1100];
+    snprintf(ck, sizeof ck, "%s/ckpt", work);
+    snprintf(runs, sizeof runs, "%s/runs", work);
+    if (mkdir_p(ck) != 0 || mkdir_p(runs) != 0) {
+        fprintf(stderr, "experiment: cannot create '%s': %s\n", work, strerror(errno));
+        return -1;
+    }
+    size_t cap = 256 + (size_t)p->nruns * 128;
+    char *want = malloc(cap), *have = calloc(1, cap + 1);
+    if (!want || !have) { free(want); free(have); return -1; }
+    plan_describe(p, want, cap);
+    snprintf(path, sizeof path, "%s/plan.txt", work);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t got = fread(have, 1, cap, f);
+        have[got] = '\0';
+        fclose(f);
+    }
+    int rc = 0;
+    if (strcmp(want, have) != 0) {
+        if (f) fprintf(stderr, "experiment: the plan changed; discarding %s\n", work);
+        empty_dir(ck);
+        empty_dir(runs);
+        f = fopen(path, "w");
+        if (!f || fputs(want, f) < 0 || fclose(f) != 0) {
+            fprintf(stderr, "experiment: cannot write '%s'\n", path);
+            rc = -1;
+        }
+    }
+    free(want);
+    free(have);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *work = "build/experiment", *out = "results";
+    int quick = 0, threads = 0, max_runs = -1, plan_only = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--quick")) { quick = 1; continue; }
+        if (!strcmp(a, "--plan")) { plan_only = 1; continue; }
+        if (i + 1 >= argc || !argv[i + 1][0]) {
+            fprintf(stderr, "experiment: unknown flag or missing value: '%s' (see --help)\n", a);
+            return 2;
+        }
+        const char *val = argv[++i];
+        if (!strcmp(a, "--work")) work = val;
+        else if (!strcmp(a, "--out")) out = val;
+        else if (!strcmp(a, "--threads") && (threads = atoi(val)) >= 1) continue;
+        else if (!strcmp(a, "--max-runs") && (max_runs = atoi(val)) >= 0) continue;
+        else {
+            fprintf(stderr, "experiment: bad flag '%s %s' (see --help)\n", a, val);
+            return 2;
+        }
+    }
+    exp_plan p;
+    const char *why = plan_build(&p, quick, threads);
+    if (why) {
+        fprintf(stderr, "experiment: %s\n", why);
+        plan_free(&p);
+        return 1;
+    }
+    omp_set_num_threads(p.c.threads);
+    progress g = {.count = p.nruns, .t0 = now_s()};
+    for (int i = 0; i < p.nruns; i++) g.total += p.runs[i].flops_per_step * (double)p.runs[i].steps;
+    if (plan_only) {
+        for (int i = 0; i < p.nruns; i++)
+            printf("%-40s %6lld steps  %.3e FLOPs/step  %.3e FLOPs\n", p.runs[i].id,
+                   (long long)p.runs[i].steps, p.runs[i].flops_per_step,
+                   p.runs[i].flops_per_step * (double)p.runs[i].steps);
+        printf("total training FLOPs %.3e\n", g.total);
+        plan_free(&p);
+        return 0;
+    }
+    if (work_prepare(&p, work) != 0) { plan_free(&p); return 1; }
+
+    /* Completed runs are not redone: their FLOPs leave the total of the ETA. */
+    char a[1400], b[1400];
+    for (int i = 0; i < p.nruns; i++) {
+        snprintf(a, sizeof a, "%s/runs/%s.csv", work, p.runs[i].id);
+        snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, p.runs[i].id);
+        if (access(a, F_OK) == 0 && access(b, F_OK) == 0)
+            g.total -= p.runs[i].flops_per_step * (double)p.runs[i].steps;
+    }
+    int trained = 0, rc = 0;
+    for (int i = 0; i < p.nruns && rc == 0; i++) {
+        const exp_run *r = &p.runs[i];
+        snprintf(a, sizeof a, "%s/runs/%s.csv", work, r->id);
+        snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, r->id);
+        if (access(a, F_OK) == 0 && access(b, F_OK) == 0) continue;
+        if (max_runs >= 0 && trained >= max_runs) { rc = 3; break; }
+        g.index = i + 1;
+        g.id = r->id;
+        fprintf(stderr, "experiment: [%d/%d] %s, %lld steps\n", i + 1, p.nruns, r->id,
+                (long long)r->steps);
+        exp_run_result res;
+        const double before = g.done;
+        if (run_train(&p, r, work, on_step, &g, &res) != 0) { rc = 1; break; }
+        /* resumed steps were not trained here: count them out of the total too */
+        g.total -= r->flops_per_step * (double)r->steps - (g.done - before);
+        const exp_row *last = &res.rows[res.nrows - 1];
+        fprintf(stderr, "experiment: [%d/%d] %s: held-out loss %.4f, accuracy %.4f, %.1f s; "
+                        "inference check: %lld mismatch(es) in %lld positions\n",
+                i + 1, p.nruns, r->id, last->test_loss, last->test_acc, last->wall_s,
+                (long long)res.infer.mismatches, (long long)res.infer.positions);
+        if (infer_rows_write(b, &res.infer, 1) != 0 || rows_write(a, res.rows, res.nrows) != 0)
+            rc = 1;
+        free(res.rows);
+        trained++;
+        char ck[1400];
+        snprintf(ck, sizeof ck, "%s/ckpt/%s.ckpt", work, r->id);
+        unlink(ck);
+        snprintf(ck, sizeof ck, "%s/ckpt/%s.rows.csv", work, r->id);
+        unlink(ck);
+    }
+    if (rc != 0) {
+        if (rc == 3) fprintf(stderr, "experiment: stopped after %d run(s); run again to go on\n", trained);
+        plan_free(&p);
+        return rc;
+    }
+
+    /* Every run is complete: merge in plan order. */
+    exp_row *all = NULL;
+    exp_infer_row *inf = malloc((size_t)p.nruns * sizeof *inf);
+    int nall = 0;
+    long long mismatches = 0;
+    for (int i = 0; i < p.nruns && rc == 0 && inf; i++) {
+        exp_row *rows;
+        exp_infer_row *ir;
+        int n, ni;
+        snprintf(a, sizeof a, "%s/runs/%s.csv", work, p.runs[i].id);
+        snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, p.runs[i].id);
+        if (rows_read(a, &rows, &n) != 0) { rc = 1; break; }
+        if (infer_rows_read(b, &ir, &ni) != 0 || ni != 1) { free(rows); rc = 1; break; }
+        inf[i] = ir[0];
+        mismatches += ir[0].mismatches;
+        free(ir);
+        exp_row *grown = realloc(all, (size_t)(nall + n) * sizeof *all);
+        if (!grown) { free(rows); rc = 1; break; }
+        all = grown;
+        memcpy(all + nall, rows, (size_t)n * sizeof *rows);
+        nall += n;
+        free(rows);
+    }
+    if (!inf) rc = 1;
+    char dst[1200];
+    if (rc == 0 && mkdir_p(out) != 0) {
+        fprintf(stderr, "experiment: cannot create '%s': %s\n", out, strerror(errno));
+        rc = 1;
+    }
+    snprintf(dst, sizeof dst, "%s/experiment.csv", out);
+    if (rc == 0 && rows_write(dst, all, nall) != 0) rc = 1;
+    snprintf(dst, sizeof dst, "%s/experiment_infer.csv", out);
+    if (rc == 0 && infer_rows_write(dst, inf, p.nruns) != 0) rc = 1;
+    if (rc == 0) {
+        fprintf(stderr, "experiment: wrote %s/experiment.csv (%d rows) and %s, %.0f s\n", out,
+                nall, dst, now_s() - g.t0);
+        snprintf(a, sizeof a, "%s/ckpt", work);
+        empty_dir(a);
+        snprintf(a, sizeof a, "%s/runs", work);
+        empty_dir(a);
+        snprintf(a, sizeof a, "%s/plan.txt", work);
+        unlink(a);
+        if (mismatches > 0) {
+            fprintf(stderr, "experiment: FAIL: %lld held-out prediction(s) of the inference "
+                            "path differ from the training forward (%s)\n", mismatches, dst);
+            rc = 1;
+        }
+    }
+    free(all);
+    free(inf);
+    plan_free(&p);
+    return rc;
+}
