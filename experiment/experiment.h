@@ -146,8 +146,12 @@ typedef struct exp_run_result {
 
 /* Trains run r to its last step, resuming from work_dir/ckpt/<id>.ckpt (and its rows)
  * when one is there, checkpointing at every evaluation point; then the inference check.
- * progress(done_flops_this_run) is called after every step. 0 or -1 (message). */
+ * progress(flops) is called after every step with the step's FLOPs. *checkpoints_left,
+ * when > 0, counts down at every checkpoint written: the run stops right after the one
+ * that takes it to 0, as an interrupt there would (the resume test in
+ * experiment/smoke.sh). 0 done, 1 stopped, -1 error (message). */
 int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
-              void (*progress)(double flops, void *ctx), void *ctx, exp_run_result *out);
+              void (*progress)(double flops, void *ctx), void *ctx, int *checkpoints_left,
+              exp_run_result *out);
 
 #endif

@@ -8,7 +8,7 @@
  * are merged into OUT/experiment.csv and OUT/experiment_infer.csv (each a temp file
  * renamed over the target) and the work dir is emptied. Exit 1 when a trained model's
  * inference path disagrees with its training forward anywhere, 2 on bad flags, 3 when
- * --max-runs stopped it before the end. */
+ * --max-runs or --stop-after-checkpoints stopped it before the end. */
 #include "experiment.h"
 
 #include <dirent.h>
@@ -24,13 +24,16 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-"usage: experiment [--quick] [--work DIR] [--out DIR] [--threads T] [--max-runs K] [--plan]\n"
+"usage: experiment [--quick] [--work DIR] [--out DIR] [--threads T] [--max-runs K]\n"
+"                  [--stop-after-checkpoints K] [--plan]\n"
 "Trains causal and cubic models on Count3, Induction and Text (docs/DESIGN.md section 9).\n"
 "  --quick        one seed of tiny models (make test)\n"
 "  --work DIR     checkpoints and completed runs, for resuming (default build/experiment)\n"
 "  --out DIR      where experiment.csv and experiment_infer.csv go (default results)\n"
 "  --threads T    threads of the model (default 1)\n"
 "  --max-runs K   stop after K runs trained by this process (exit 3; resume later)\n"
+"  --stop-after-checkpoints K  stop right after the K-th checkpoint this process\n"
+"                 writes, as an interrupt there would (exit 3; resume later)\n"
 "  --plan         print the runs and their training FLOPs, train nothing\n");
 }
 
@@ -130,7 +133,7 @@ static int work_prepare(const exp_plan *p, const char *work)
 int main(int argc, char **argv)
 {
     const char *work = "build/experiment", *out = "results";
-    int quick = 0, threads = 0, max_runs = -1, plan_only = 0;
+    int quick = 0, threads = 0, max_runs = -1, plan_only = 0, ckpts = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
@@ -145,6 +148,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--out")) out = val;
         else if (!strcmp(a, "--threads") && (threads = atoi(val)) >= 1) continue;
         else if (!strcmp(a, "--max-runs") && (max_runs = atoi(val)) >= 0) continue;
+        else if (!strcmp(a, "--stop-after-checkpoints") && (ckpts = atoi(val)) >= 1) continue;
         else {
             fprintf(stderr, "experiment: bad flag '%s %s' (see --help)\n", a, val);
             return 2;
@@ -192,7 +196,14 @@ int main(int argc, char **argv)
                 (long long)r->steps);
         exp_run_result res;
         const double before = g.done;
-        if (run_train(&p, r, work, on_step, &g, &res) != 0) { rc = 1; break; }
+        const int st = run_train(&p, r, work, on_step, &g, &ckpts, &res);
+        if (st == 1) {
+            fprintf(stderr, "experiment: %s: stopped after a checkpoint (--stop-after-checkpoints)\n",
+                    r->id);
+            rc = 3;
+            break;
+        }
+        if (st != 0) { rc = 1; break; }
         /* resumed steps were not trained here: count them out of the total too */
         g.total -= r->flops_per_step * (double)r->steps - (g.done - before);
         const exp_row *last = &res.rows[res.nrows - 1];

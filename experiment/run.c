@@ -163,7 +163,8 @@ static exp_row row_base(const exp_plan *p, const exp_run *r, const model_config 
 }
 
 int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
-              void (*progress)(double flops, void *ctx), void *ctx, exp_run_result *out)
+              void (*progress)(double flops, void *ctx), void *ctx, int *checkpoints_left,
+              exp_run_result *out)
 {
     memset(out, 0, sizeof *out);
     const exp_task *t = &p->tasks[r->setting];
@@ -244,6 +245,10 @@ int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
             if (rows_write(rows_path, rows, nrows) != 0) goto done;
             if (model_save(ckpt, &cfg, step, params, m, v, &why) != 0) {
                 fprintf(stderr, "experiment: %s: %s\n", ckpt, why);
+                goto done;
+            }
+            if (checkpoints_left && *checkpoints_left > 0 && --*checkpoints_left == 0) {
+                rc = 1;
                 goto done;
             }
         }
