@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,9 @@ static void usage(FILE *f)
 "  --max-runs K   stop after K runs trained by this process (exit 3; resume later)\n"
 "  --stop-after-checkpoints K  stop right after the K-th checkpoint this process\n"
 "                 writes, as an interrupt there would (exit 3; resume later)\n"
-"  --plan         print the runs and their training FLOPs, train nothing\n");
+"  --plan         print the runs and their training FLOPs, train nothing\n"
+"  --estimate     time a short run of each setting (both kinds, every evaluation and\n"
+"                 the inference check) and print the predicted time of the plan\n");
 }
 
 static double now_s(void)
@@ -75,6 +78,62 @@ static int mkdir_p(const char *path)
             *s = '/';
         }
     return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* --estimate: each setting's pair trained for 2 x evals cubic steps (and the causal
+ * steps those FLOPs buy) with every evaluation point and the inference check, timed;
+ * a full run is predicted as that time plus its remaining steps at the measured
+ * training time per step, times the seeds. Uses work/estimate/ and removes it. */
+static int estimate(const exp_plan *p, const char *work)
+{
+    char dir[1100], ck[1400];
+    snprintf(dir, sizeof dir, "%s/estimate", work);
+    snprintf(ck, sizeof ck, "%s/ckpt", dir);
+    if (mkdir_p(ck) != 0) return -1;
+    exp_setting *st = malloc((size_t)p->nsettings * sizeof *st);
+    if (!st) return -1;
+    memcpy(st, p->settings, (size_t)p->nsettings * sizeof *st);
+    exp_plan q = *p;
+    q.settings = st;
+    double total = 0;
+    int rc = 0;
+    for (int i = 0; i < p->nsettings && rc == 0; i++) {
+        char name[32];
+        plan_setting_name(p, i, name, sizeof name);
+        const int64_t probe = 2 * p->c.evals;
+        st[i].steps = (int)probe;
+        double setting_s = 0;
+        for (int k = 0; k < p->nruns && rc == 0; k++) {
+            const exp_run *full = &p->runs[k];
+            if (full->setting != i || full->seed != 1) continue;
+            exp_run r = *full;
+            r.steps = (int64_t)llround((double)probe * full->steps / p->settings[i].steps);
+            exp_run_result res;
+            const double t0 = now_s();
+            if (run_train(&q, &r, dir, NULL, NULL, NULL, &res) != 0) { rc = -1; break; }
+            const double t = now_s() - t0, train = res.rows[res.nrows - 1].wall_s;
+            const double pred = t + train * ((double)full->steps / (double)r.steps - 1.0);
+            fprintf(stderr, "estimate: %-14s %-7s %5lld of %6lld steps: %6.2f s (%.1f ms/step, "
+                            "%.2f GFLOP/s); full run %6.1f s\n", name, model_kind_name(r.kind),
+                    (long long)r.steps, (long long)full->steps, t, 1e3 * train / (double)r.steps,
+                    r.flops_per_step * (double)r.steps / train * 1e-9, pred);
+            setting_s += pred;
+            free(res.rows);
+            snprintf(ck, sizeof ck, "%s/ckpt/%s.ckpt", dir, r.id);
+            unlink(ck);
+            snprintf(ck, sizeof ck, "%s/ckpt/%s.rows.csv", dir, r.id);
+            unlink(ck);
+        }
+        st[i].steps = p->settings[i].steps;
+        total += setting_s * p->c.seeds;
+        fprintf(stderr, "estimate: %s x %d seeds: %.0f s\n", name, p->c.seeds, setting_s * p->c.seeds);
+    }
+    if (rc == 0) printf("predicted time of the plan: %.0f s (%.1f min)\n", total, total / 60);
+    snprintf(ck, sizeof ck, "%s/ckpt", dir);
+    rmdir(ck);
+    rmdir(dir);
+    free(st);
+    return rc;
 }
 
 /* Removes every regular file of dir (not recursive). */
@@ -133,12 +192,13 @@ static int work_prepare(const exp_plan *p, const char *work)
 int main(int argc, char **argv)
 {
     const char *work = "build/experiment", *out = "results";
-    int quick = 0, threads = 0, max_runs = -1, plan_only = 0, ckpts = 0;
+    int quick = 0, threads = 0, max_runs = -1, plan_only = 0, ckpts = 0, est = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         if (!strcmp(a, "--quick")) { quick = 1; continue; }
         if (!strcmp(a, "--plan")) { plan_only = 1; continue; }
+        if (!strcmp(a, "--estimate")) { est = 1; continue; }
         if (i + 1 >= argc || !argv[i + 1][0]) {
             fprintf(stderr, "experiment: unknown flag or missing value: '%s' (see --help)\n", a);
             return 2;
@@ -172,6 +232,11 @@ int main(int argc, char **argv)
         printf("total training FLOPs %.3e\n", g.total);
         plan_free(&p);
         return 0;
+    }
+    if (est) {
+        const int e = estimate(&p, work);
+        plan_free(&p);
+        return e == 0 ? 0 : 1;
     }
     if (work_prepare(&p, work) != 0) { plan_free(&p); return 1; }
 
