@@ -20,14 +20,14 @@ static const exp_common default_common = {
     .threads = 1, .lr = 3e-3, .warmup_frac = 0.05, .weight_decay = 0.01, .impl = "blocked",
 };
 static const exp_setting default_settings[] = {
-    {TASK_COUNT3, 12, 4, 2, 300},  {TASK_COUNT3, 12, 32, 2, 300},
-    {TASK_COUNT3, 12, 64, 2, 300}, {TASK_COUNT3, 24, 4, 2, 200},
-    {TASK_COUNT3, 24, 32, 2, 200}, {TASK_COUNT3, 24, 64, 2, 200},
-    {TASK_COUNT3, 12, 4, 3, 200},  {TASK_COUNT3, 12, 32, 3, 200},
-    {TASK_COUNT3, 12, 64, 3, 200}, {TASK_COUNT3, 24, 4, 3, 100},
-    {TASK_COUNT3, 24, 32, 3, 100}, {TASK_COUNT3, 24, 64, 3, 100},
-    {TASK_INDUCTION, 24, 8, 2, 200}, {TASK_INDUCTION, 24, 8, 3, 100},
-    {TASK_TEXT, 32, 0, 2, 150},    {TASK_TEXT, 32, 0, 3, 80},
+    {TASK_COUNT3, 12, 4, 2, 900},  {TASK_COUNT3, 12, 32, 2, 900},
+    {TASK_COUNT3, 12, 64, 2, 900}, {TASK_COUNT3, 24, 4, 2, 600},
+    {TASK_COUNT3, 24, 32, 2, 600}, {TASK_COUNT3, 24, 64, 2, 600},
+    {TASK_COUNT3, 12, 4, 3, 600},  {TASK_COUNT3, 12, 32, 3, 600},
+    {TASK_COUNT3, 12, 64, 3, 600}, {TASK_COUNT3, 24, 4, 3, 300},
+    {TASK_COUNT3, 24, 32, 3, 300}, {TASK_COUNT3, 24, 64, 3, 300},
+    {TASK_INDUCTION, 24, 8, 2, 600}, {TASK_INDUCTION, 24, 8, 3, 300},
+    {TASK_TEXT, 32, 0, 2, 450},    {TASK_TEXT, 32, 0, 3, 240},
 };
 
 /* The quick plan (make test, under the sanitizers too): every task and both kinds, one
