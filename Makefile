@@ -164,16 +164,17 @@ test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD
 	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
 
 # ---- the capability experiment (docs/DESIGN.md §9) -----------------------------------------
-# make experiment: causal vs cubic models on three tasks into results/experiment*.csv
-# (about 45 min, one thread; an interrupted run resumes from build/experiment/).
+# make experiment: causal vs cubic models on three tasks into results/experiment*.csv,
+# then REPORT.md (25-45 min, one thread; an interrupted run resumes from build/experiment/).
 # QUICK=1: tiny models in seconds, into $(BUILD)/quick/results/. The CSV reader is the
 # report's (bench/report/table.c).
 EXP_SRC  := $(sort $(wildcard experiment/*.c))
 EXP_ARGS := $(if $(filter 1,$(QUICK)),--quick --work $(BUILD)/quick/experiment --out $(BUILD)/quick/results,--work $(BUILD)/experiment --out results)
 $(BUILD)/experiment: $(call obj,$(EXP_SRC) bench/report/table.c) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-experiment: deps $(BUILD)/experiment
+experiment: deps $(BUILD)/experiment $(BUILD)/report
 	OMP_NUM_THREADS=1 ./$(BUILD)/experiment $(EXP_ARGS)
+	$(if $(filter 1,$(QUICK)),,./$(BUILD)/report --results results --plots plots --out REPORT.md)
 
 # ---- ThreadSanitizer -------------------------------------------------------------------
 # make tsan: every implementation's entry points at 2 and 4 threads under TSan (clang-14,
