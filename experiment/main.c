@@ -8,7 +8,7 @@
  * are merged into OUT/experiment.csv and OUT/experiment_infer.csv (each a temp file
  * renamed over the target) and the work dir is emptied. Exit 1 when a trained model's
  * inference path disagrees with its training forward anywhere, 2 on bad flags, 3 when
- * --max-runs or --stop-after-checkpoints stopped it before the end. */
+ * --max-runs, --stop-after-checkpoints or --only left runs undone. */
 #include "experiment.h"
 
 #include <dirent.h>
@@ -26,7 +26,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: experiment [--quick] [--work DIR] [--out DIR] [--threads T] [--max-runs K]\n"
-"                  [--stop-after-checkpoints K] [--plan]\n"
+"                  [--stop-after-checkpoints K] [--only TEXT] [--plan] [--estimate]\n"
 "Trains causal and cubic models on Count3, Induction and Text (docs/DESIGN.md section 9).\n"
 "  --quick        one seed of tiny models (make test)\n"
 "  --work DIR     checkpoints and completed runs, for resuming (default build/experiment)\n"
@@ -35,6 +35,8 @@ static void usage(FILE *f)
 "  --max-runs K   stop after K runs trained by this process (exit 3; resume later)\n"
 "  --stop-after-checkpoints K  stop right after the K-th checkpoint this process\n"
 "                 writes, as an interrupt there would (exit 3; resume later)\n"
+"  --only TEXT    train only the runs whose id contains TEXT (exit 3: the others are\n"
+"                 left to a later run without --only; nothing is merged)\n"
 "  --plan         print the runs and their training FLOPs, train nothing\n"
 "  --estimate     time a short run of each setting (both kinds, every evaluation and\n"
 "                 the inference check) and print the predicted time of the plan\n");
@@ -191,7 +193,7 @@ static int work_prepare(const exp_plan *p, const char *work)
 
 int main(int argc, char **argv)
 {
-    const char *work = "build/experiment", *out = "results";
+    const char *work = "build/experiment", *out = "results", *only = NULL;
     int quick = 0, threads = 0, max_runs = -1, plan_only = 0, ckpts = 0, est = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -206,6 +208,7 @@ int main(int argc, char **argv)
         const char *val = argv[++i];
         if (!strcmp(a, "--work")) work = val;
         else if (!strcmp(a, "--out")) out = val;
+        else if (!strcmp(a, "--only")) only = val;
         else if (!strcmp(a, "--threads") && (threads = atoi(val)) >= 1) continue;
         else if (!strcmp(a, "--max-runs") && (max_runs = atoi(val)) >= 0) continue;
         else if (!strcmp(a, "--stop-after-checkpoints") && (ckpts = atoi(val)) >= 1) continue;
@@ -245,15 +248,16 @@ int main(int argc, char **argv)
     for (int i = 0; i < p.nruns; i++) {
         snprintf(a, sizeof a, "%s/runs/%s.csv", work, p.runs[i].id);
         snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, p.runs[i].id);
-        if (access(a, F_OK) == 0 && access(b, F_OK) == 0)
+        if ((access(a, F_OK) == 0 && access(b, F_OK) == 0) || (only && !strstr(p.runs[i].id, only)))
             g.total -= p.runs[i].flops_per_step * (double)p.runs[i].steps;
     }
-    int trained = 0, rc = 0;
+    int trained = 0, rc = 0, skipped = 0;
     for (int i = 0; i < p.nruns && rc == 0; i++) {
         const exp_run *r = &p.runs[i];
         snprintf(a, sizeof a, "%s/runs/%s.csv", work, r->id);
         snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, r->id);
         if (access(a, F_OK) == 0 && access(b, F_OK) == 0) continue;
+        if (only && !strstr(r->id, only)) { skipped = 1; continue; }
         if (max_runs >= 0 && trained >= max_runs) { rc = 3; break; }
         g.index = i + 1;
         g.id = r->id;
@@ -286,6 +290,7 @@ int main(int argc, char **argv)
         snprintf(ck, sizeof ck, "%s/ckpt/%s.rows.csv", work, r->id);
         unlink(ck);
     }
+    if (rc == 0 && skipped) rc = 3;
     if (rc != 0) {
         if (rc == 3) fprintf(stderr, "experiment: stopped after %d run(s); run again to go on\n", trained);
         plan_free(&p);
