@@ -1,5 +1,6 @@
-# cubic-attention suite. `make test` (Criterion + quick verify + bench smoke + install
-# test), `make verify [IMPL=name]`, `make bench [QUICK=1]`, `make report`,
+# cubic-attention suite. `make test` (Criterion + experiment smoke + quick verify + bench
+# smoke + install test), `make verify [IMPL=name]`, `make bench [QUICK=1]`, `make report`,
+# `make experiment [QUICK=1]`,
 # `make install [PREFIX=/usr/local] [DESTDIR=]`, `make uninstall`.
 # SANITIZE=1 builds everything under AddressSanitizer + UndefinedBehaviorSanitizer
 # into build-san/.
