@@ -64,7 +64,7 @@ static void on_step(double flops, void *ctx)
     if (t - g->last_print < 10.0) return;
     g->last_print = t;
     const double el = t - g->t0, eta = g->done > 0 ? el * (g->total - g->done) / g->done : 0;
-    fprintf(stderr, "experiment: [%d/%d] %s: %.0f%% of the FLOPs left to train, %.0f s, "
+    fprintf(stderr, "experiment: [%d/%d] %s: %.0f%% of the training FLOPs done, %.0f s, "
                     "ETA %.0f s\n", g->index, g->count, g->id,
             g->total > 0 ? 100.0 * g->done / g->total : 100.0, el, eta);
 }

@@ -394,6 +394,7 @@ static void task_section(FILE *f, const xdata *d, const char *task, const char *
     fprintf(f, "\n");
     /* The conclusion, from the counts above. */
     fprintf(f, "**Conclusion (%s, %d setting%s).** ", task, sets, sets == 1 ? "" : "s");
+    /* Lists below give the setting and the cubic mean minus the causal mean. */
     static const char *const budget[2] = {"equal steps", "equal training FLOPs"};
     for (int k = 0; k < 2; k++) {
         double gmax = NAN;
@@ -413,6 +414,18 @@ static void task_section(FILE *f, const xdata *d, const char *task, const char *
             fprintf(f, "; the largest gap between the means is %.1fx the larger seed range of "
                        "the two models", gmax);
         fprintf(f, ". ");
+        for (int side = 1; side >= -1; side -= 2) {
+            int listed = 0;
+            for (int j = 0; j < d->ns; j++) {
+                const xset *s = &d->s[j];
+                if (strcmp(s->task, task)) continue;
+                const stat3 *other = k == 0 ? &s->causal_steps : &s->causal_flops;
+                if (verdict(task, &s->cubic, other) != side) continue;
+                fprintf(f, "%s%s (cubic minus causal %+.3f)", listed++ ? ", " : side > 0 ? "Cubic better: " : "Causal better: ",
+                        s->setting, s->cubic.mean - other->mean);
+            }
+            if (listed) fprintf(f, ". ");
+        }
     }
     fprintf(f, "Above chance in every seed: the cubic model in %d of %d settings, the causal "
                "model in %d at equal steps and %d at equal FLOPs.", cubic_chance, sets,
