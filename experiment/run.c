@@ -77,9 +77,8 @@ static int evaluate(const exp_plan *p, const exp_task *t, model_kind kind,
 /* Every held-out sequence through model_infer (prompt of one token: the causal model
  * prefills it and decodes the rest with its KV cache; the cubic model runs each prefix
  * alone) against the training forward's logits: argmax at every position. */
-static int infer_check(const exp_plan *p, const exp_task *t, model_kind kind,
-                       const model_config *cfg, const model_exec *ex, const float *params,
-                       exp_infer_row *out)
+static int infer_check(const exp_task *t, model_kind kind, const model_config *cfg,
+                       const model_exec *ex, const float *params, exp_infer_row *out)
 {
     const int n = t->n, V = cfg->vocab;
     float *train = malloc((size_t)n * V * sizeof *train), *inf = malloc((size_t)n * V * sizeof *inf);
@@ -88,7 +87,6 @@ static int infer_check(const exp_plan *p, const exp_task *t, model_kind kind,
         fprintf(stderr, "experiment: out of memory\n");
         return -1;
     }
-    (void)p;
     int rc = 0;
     for (int s = 0; s < t->tests && rc == 0; s++) {
         const int *tok = t->test_tokens + (size_t)s * n, *tgt = t->test_targets + (size_t)s * n;
@@ -281,7 +279,7 @@ int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
     snprintf(ir->model, sizeof ir->model, "%s", rows[0].model);
     ir->seed = r->seed;
     ir->steps_run = r->steps;
-    if (infer_check(p, t, r->kind, &cfg, &ex, params, ir) != 0) goto done;
+    if (infer_check(t, r->kind, &cfg, &ex, params, ir) != 0) goto done;
     rc = 0;
 done:
     if (rc == 0) {

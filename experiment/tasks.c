@@ -11,7 +11,6 @@
 #include "experiment.h"
 #include "cubattn_harness.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
