@@ -1,5 +1,6 @@
-# cubic-attention suite. `make test` (Criterion + quick verify + bench smoke + install
-# test), `make verify [IMPL=name]`, `make bench [QUICK=1]`, `make report`,
+# cubic-attention suite. `make test` (Criterion + experiment smoke + quick verify + bench
+# smoke + install test), `make verify [IMPL=name]`, `make bench [QUICK=1]`, `make report`,
+# `make experiment [QUICK=1]`,
 # `make install [PREFIX=/usr/local] [DESTDIR=]`, `make uninstall`.
 # SANITIZE=1 builds everything under AddressSanitizer + UndefinedBehaviorSanitizer
 # into build-san/.
@@ -65,8 +66,8 @@ TEST_SRC  := $(filter-out $(TSAN_DRIVE),$(sort $(wildcard tests/*.c)))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all deps lib verify test tsan bench report clean
-all: deps $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/tests
+.PHONY: all deps lib verify test tsan bench report experiment clean
+all: deps $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/tests $(BUILD)/experiment
 
 # ---- dependencies (docs/DESIGN.md §7) ---------------------------------------------------
 DEB_PKGS := libblis-dev libcsv-dev gnuplot-nox libcriterion-dev pkg-config
@@ -152,7 +153,7 @@ $(BUILD)/report: $(call obj,$(REPORT_SRC) bench/passes.c) $(LIB)
 
 # Tests link the verify checks (not verify's main) to drive them on mutants.
 VERIFY_LIBSRC := $(filter-out verify/main.c, $(VERIFY_SRC))
-$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC)) $(MODEL_MUT_LIB) $(MODEL_LIB) $(LIB)
+$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC) experiment/tasks.c) $(MODEL_MUT_LIB) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
 
 -include $(shell find $(BUILD)/obj $(BUILD)/obj64 $(BUILD)/objmut -name '*.d' 2>/dev/null)
@@ -165,13 +166,27 @@ verify: deps $(BUILD)/verify
 # LSAN_OPTIONS: suppresses one allocation Criterion itself never frees (tests/lsan.supp).
 # verify --quick runs last, so that a failing cell there leaves the other steps run.
 SAN_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
-test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report
+test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/experiment
 	$(SAN_ENV) ./$(BUILD)/tests --jobs 2
+	$(SAN_ENV) sh experiment/smoke.sh $(BUILD)
 	$(SAN_ENV) sh tests/verify_cli.sh $(BUILD)
 	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
 	sh tests/test-check-impls.sh "$(CC) $(CFLAGS)"
 	sh tests/test-install.sh "$(MAKE)" SANITIZE=$(SANITIZE) CC=$(CC)
 	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
+
+# ---- the capability experiment (docs/DESIGN.md §9) -----------------------------------------
+# make experiment: causal vs cubic models on three tasks into results/experiment*.csv,
+# then REPORT.md (25-45 min, one thread; an interrupted run resumes from build/experiment/).
+# QUICK=1: tiny models in seconds, into $(BUILD)/quick/results/. The CSV reader is the
+# report's (bench/report/table.c).
+EXP_SRC  := $(sort $(wildcard experiment/*.c))
+EXP_ARGS := $(if $(filter 1,$(QUICK)),--quick --work $(BUILD)/quick/experiment --out $(BUILD)/quick/results,--work $(BUILD)/experiment --out results)
+$(BUILD)/experiment: $(call obj,$(EXP_SRC) bench/report/table.c) $(MODEL_LIB) $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+experiment: deps $(BUILD)/experiment $(BUILD)/report
+	OMP_NUM_THREADS=1 ./$(BUILD)/experiment $(EXP_ARGS)
+	$(if $(filter 1,$(QUICK)),,./$(BUILD)/report --results results --plots plots --out REPORT.md)
 
 # ---- ThreadSanitizer -------------------------------------------------------------------
 # make tsan: every implementation's entry points at 2 and 4 threads under TSan (clang-14,

@@ -43,14 +43,40 @@ roof_check=$(awk '
   END { if (!ok && !bad) print "no timed row to check" }' "$d/results/bench.csv")
 [ -z "$roof_check" ] || fail "roofline columns: $roof_check"
 grep -q "bench: FMA peak measured" "$d/bench.log" || fail "the FMA peak's sanity check is not printed"
+# the model cells (bench --model --quick): every planned cell written, each timed or with
+# its reason, the train cells' per-layer rows, FLOPs split attention / products
+OMP_NUM_THREADS=$T "$B/bench" --model --quick --threads "$T" --out "$d/results/bench_model.csv" \
+  2>"$d/model.log" || { tail -20 "$d/model.log" >&2; fail "bench --model --quick exited non-zero"; }
+model_check=$(awk '
+  NR == 1 { gsub(/^"|"$/, ""); n = split($0, h, /","/); for (i = 1; i <= n; i++) c[h[i]] = i; next }
+  {
+    gsub(/^"|"$/, ""); split($0, f, /","/); rows++
+    st = f[c["status"]]; part = f[c["part"]]
+    if (st != "ok" && st !~ /^skipped: ./) { print "row " NR ": status " st; bad = 1; exit }
+    if (part == "all") {
+      cells[f[c["model"]] " " f[c["task"]]]++
+      if (st == "ok" && !(f[c["t_median_s"]] > 0 && f[c["attn_flops"]] > 0 && f[c["matmul_flops"]] > 0)) {
+        print "row " NR ": an ok cell without time or FLOPs"; bad = 1; exit }
+      if (st == "ok" && f[c["task"]] == "train") trained[f[c["model"]] " " f[c["n"]]] = f[c["layers"]]
+    } else if (part ~ /^layer[0-9]+$/) layers[f[c["model"]] " " f[c["n"]]]++
+    else { print "row " NR ": part " part; bad = 1; exit }
+  }
+  END {
+    if (bad) exit
+    split("causal train,cubic train,cubic_loop train,causal prefill,cubic prefill,causal step,cubic step,causal generate,cubic generate", want, ",")
+    for (i in want) if (!(want[i] in cells)) { print "no " want[i] " cell"; exit }
+    for (k in trained) if (layers[k] != trained[k]) { print k ": " layers[k] " layer rows for " trained[k] " layers"; exit }
+  }' "$d/results/bench_model.csv")
+[ -z "$model_check" ] || fail "model cells: $model_check"
 "$B/report" --results "$d/results" --plots "$d/plots" --out "$d/REPORT.md" 2>"$d/report.log" \
   || { cat "$d/report.log" >&2; fail "report could not read the CSV back"; }
 [ -s "$d/REPORT.md" ] || fail "no REPORT.md"
 ls "$d/plots"/time_*.png >/dev/null 2>&1 || fail "no time-vs-N plot"
 ls "$d/plots"/gflops_*.png >/dev/null 2>&1 || fail "no GFLOP/s plot"
 ls "$d/plots"/roofline_*.png >/dev/null 2>&1 || fail "no roofline plot"
+ls "$d/plots"/headline_L*.png >/dev/null 2>&1 || fail "no headline chart"
 grep -q "^| FMA peak, $T thread" "$d/REPORT.md" || fail "REPORT.md lacks the FMA peak"
-for s in "## The answer in numbers" "## Machine" "## Scaling exponents" "## Performance targets" \
+for s in "## The answer in numbers" "## Model level" "## Is a cubic model more powerful?" "## Machine" "## Scaling exponents" "## Performance targets" \
          "## Roofline targets" "## Verification" "## Plots"; do
   grep -q "^$s" "$d/REPORT.md" || fail "REPORT.md lacks '$s'"
 done

@@ -304,7 +304,9 @@ int dataset_load(const char *dir, dataset *ds)
             ds->bench_files++;
         } else if (is_verify) {
             rc = load_verify(t, ds);
-        } else {
+        } else if (!has_suffix(names[i], "/experiment.csv") &&
+                   !has_suffix(names[i], "/experiment_infer.csv")) {
+            /* the experiment's files are read by experiment.c */
             fprintf(stderr, "report: note: ignoring %s (neither bench nor verify columns)\n",
                     names[i]);
         }

@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     }
     char link[1024];
     plots_link(plots, out, link, sizeof link);
-    int rc = markdown_write(&ds, &pl, link, results, out);
+    int rc = markdown_write(&ds, &pl, plots, link, results, out);
     if (rc == 0)
         fprintf(stderr, "report: %d plot(s) in %s/, wrote %s\n", pl.count, plots, out);
     dataset_free(&ds);

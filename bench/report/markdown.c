@@ -609,8 +609,8 @@ static void plots_section(FILE *f, const plot_list *plots, const char *link)
                 plots->names[i]);
 }
 
-int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_link,
-                   const char *results_dir, const char *out_path)
+int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_dir,
+                   const char *plots_link, const char *results_dir, const char *out_path)
 {
     size_t len = strlen(out_path) + 16;
     char *tmp = malloc(len);
@@ -630,6 +630,7 @@ int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_
     model_headline(f, ds, plots_link);
     answer_section(f, ds);
     model_section(f, ds, plots_link);
+    int bad = experiment_section(f, results_dir, plots_dir, plots_link) != 0;
     machine_section(f, ds);
     targets_section(f, ds);
     roofline_targets_section(f, ds);
@@ -639,7 +640,7 @@ int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_
     coverage_section(f, ds);
     verify_section(f, ds);
     plots_section(f, plots, plots_link);
-    int bad = ferror(f);
+    bad |= ferror(f);
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, out_path) != 0) {
         fprintf(stderr, "report: cannot write '%s': %s\n", out_path, strerror(errno));

@@ -27,7 +27,7 @@
 static const char *terminal = "pngcairo";
 
 /* Runs gnuplot on script (relative to dir) with dir as working directory. */
-static int run_gnuplot(const char *dir, const char *script)
+int run_gnuplot(const char *dir, const char *script)
 {
     pid_t pid = fork();
     if (pid < 0) return -1;
@@ -60,6 +60,8 @@ static int pick_terminal(const char *dir)
     terminal = rc == 0 ? "pngcairo" : "png";
     return 0;
 }
+
+const char *plots_terminal(void) { return terminal; }
 
 int script_open(script *s, const char *dir, const char *name, const char *title)
 {

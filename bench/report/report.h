@@ -5,7 +5,8 @@
  *   data.c      bench and verify rows typed from the tables; series and queries
  *   fit.c       least squares exponent on log t vs log N
  *   plots.c     gnuplot scripts and running gnuplot
- *   markdown.c  REPORT.md */
+ *   markdown.c  REPORT.md
+ *   experiment.c REPORT.md's section on the capability experiment (make experiment) */
 #ifndef REPORT_H
 #define REPORT_H
 
@@ -136,6 +137,10 @@ typedef struct plot_list {
 
 /* Writes the gnuplot scripts into plots_dir/gnuplot/ and runs gnuplot; -1 on failure. */
 int plots_make(const dataset *ds, const char *plots_dir, plot_list *out);
+/* gnuplot on script (a path relative to dir) run in dir: 0, -127 if gnuplot is missing,
+ * else -1; the terminal plots_make chose (pngcairo, or png without cairo). */
+int run_gnuplot(const char *dir, const char *script);
+const char *plots_terminal(void);
 
 /* gnuplot script helpers, shared with model.c */
 typedef struct script {
@@ -160,7 +165,13 @@ void model_section(FILE *f, const dataset *ds, const char *plots_link);
 /* A duration with a readable unit ("1.2 ms"; "n/a" when not > 0), into one of a few
  * rotating buffers. */
 const char *fmt_s(double s);
-int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_link,
-                   const char *results_dir, const char *out_path);
+int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_dir,
+                   const char *plots_link, const char *results_dir, const char *out_path);
+
+/* ---- experiment.c ---------------------------------------------------------------- */
+/* The section "Is a cubic model more powerful?" (from results_dir/experiment*.csv), its
+ * learning-curve plots drawn into plots_dir; 0, or -1 on a malformed file. */
+int experiment_section(FILE *f, const char *results_dir, const char *plots_dir,
+                       const char *plots_link);
 
 #endif

@@ -1,0 +1,352 @@
+/* main.c: the experiment program (make experiment; docs/DESIGN.md §9).
+ *
+ * Work dir layout (default build/experiment):
+ *   plan.txt              the plan the files below belong to; a different plan wipes them
+ *   ckpt/<id>.ckpt        the interrupted run's checkpoint, ckpt/<id>.rows.csv its rows
+ *   runs/<id>.csv         a completed run's rows, runs/<id>.infer.csv its inference check
+ * A run whose two runs/ files exist is not redone. When every run is complete their rows
+ * are merged into OUT/experiment.csv and OUT/experiment_infer.csv (each a temp file
+ * renamed over the target) and the work dir is emptied. Exit 1 when a trained model's
+ * inference path disagrees with its training forward anywhere, 2 on bad flags, 3 when
+ * --max-runs, --stop-after-checkpoints or --only left runs undone. */
+#include "experiment.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: experiment [--quick] [--work DIR] [--out DIR] [--threads T] [--max-runs K]\n"
+"                  [--stop-after-checkpoints K] [--only TEXT] [--plan] [--estimate]\n"
+"Trains causal and cubic models on Count3, Induction and Text (docs/DESIGN.md section 9).\n"
+"  --quick        one seed of tiny models (make test)\n"
+"  --work DIR     checkpoints and completed runs, for resuming (default build/experiment)\n"
+"  --out DIR      where experiment.csv and experiment_infer.csv go (default results)\n"
+"  --threads T    threads of the model (default 1)\n"
+"  --max-runs K   stop after K runs trained by this process (exit 3; resume later)\n"
+"  --stop-after-checkpoints K  stop right after the K-th checkpoint this process\n"
+"                 writes, as an interrupt there would (exit 3; resume later)\n"
+"  --only TEXT    train only the runs whose id contains TEXT (exit 3: the others are\n"
+"                 left to a later run without --only; nothing is merged)\n"
+"  --plan         print the runs and their training FLOPs, train nothing\n"
+"  --estimate     time a short run of each setting (both kinds, every evaluation and\n"
+"                 the inference check) and print the predicted time of the plan\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Progress over the whole plan: FLOPs trained by this process against what is left. */
+typedef struct progress {
+    double total, done, t0, last_print;
+    const char *id;
+    int index, count;
+} progress;
+
+static void on_step(double flops, void *ctx)
+{
+    progress *g = ctx;
+    g->done += flops;
+    const double t = now_s();
+    if (t - g->last_print < 10.0) return;
+    g->last_print = t;
+    const double el = t - g->t0, eta = g->done > 0 ? el * (g->total - g->done) / g->done : 0;
+    fprintf(stderr, "experiment: [%d/%d] %s: %.0f%% of the training FLOPs done, %.0f s, "
+                    "ETA %.0f s\n", g->index, g->count, g->id,
+            g->total > 0 ? 100.0 * g->done / g->total : 100.0, el, eta);
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *s = buf + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+            *s = '/';
+        }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* --estimate: each setting's pair trained for 2 x evals cubic steps (and the causal
+ * steps those FLOPs buy) with every evaluation point and the inference check, timed;
+ * a full run is predicted as that time plus its remaining steps at the measured
+ * training time per step, times the seeds. Uses work/estimate/ and removes it. */
+static int estimate(const exp_plan *p, const char *work)
+{
+    char dir[1100], ck[1400];
+    snprintf(dir, sizeof dir, "%s/estimate", work);
+    snprintf(ck, sizeof ck, "%s/ckpt", dir);
+    if (mkdir_p(ck) != 0) return -1;
+    exp_setting *st = malloc((size_t)p->nsettings * sizeof *st);
+    if (!st) return -1;
+    memcpy(st, p->settings, (size_t)p->nsettings * sizeof *st);
+    exp_plan q = *p;
+    q.settings = st;
+    double total = 0;
+    int rc = 0;
+    for (int i = 0; i < p->nsettings && rc == 0; i++) {
+        char name[32];
+        plan_setting_name(p, i, name, sizeof name);
+        const int64_t probe = 2 * p->c.evals;
+        st[i].steps = (int)probe;
+        double setting_s = 0;
+        for (int k = 0; k < p->nruns && rc == 0; k++) {
+            const exp_run *full = &p->runs[k];
+            if (full->setting != i || full->seed != 1) continue;
+            exp_run r = *full;
+            r.steps = (int64_t)llround((double)probe * full->steps / p->settings[i].steps);
+            exp_run_result res;
+            const double t0 = now_s();
+            if (run_train(&q, &r, dir, NULL, NULL, NULL, &res) != 0) { rc = -1; break; }
+            const double t = now_s() - t0, train = res.rows[res.nrows - 1].wall_s;
+            const double pred = t + train * ((double)full->steps / (double)r.steps - 1.0);
+            fprintf(stderr, "estimate: %-14s %-7s %5lld of %6lld steps: %6.2f s (%.1f ms/step, "
+                            "%.2f GFLOP/s); full run %6.1f s\n", name, model_kind_name(r.kind),
+                    (long long)r.steps, (long long)full->steps, t, 1e3 * train / (double)r.steps,
+                    r.flops_per_step * (double)r.steps / train * 1e-9, pred);
+            setting_s += pred;
+            free(res.rows);
+            snprintf(ck, sizeof ck, "%s/ckpt/%s.ckpt", dir, r.id);
+            unlink(ck);
+            snprintf(ck, sizeof ck, "%s/ckpt/%s.rows.csv", dir, r.id);
+            unlink(ck);
+        }
+        st[i].steps = p->settings[i].steps;
+        total += setting_s * p->c.seeds;
+        fprintf(stderr, "estimate: %s x %d seeds: %.0f s\n", name, p->c.seeds, setting_s * p->c.seeds);
+    }
+    if (rc == 0) printf("predicted time of the plan: %.0f s (%.1f min)\n", total, total / 60);
+    snprintf(ck, sizeof ck, "%s/ckpt", dir);
+    rmdir(ck);
+    rmdir(dir);
+    free(st);
+    return rc;
+}
+
+/* Removes every regular file of dir (not recursive). */
+static void empty_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char path[1400];
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) unlink(path);
+    }
+    closedir(d);
+}
+
+/* The work dir for this plan: kept when plan.txt matches, else emptied and restamped. */
+static int work_prepare(const exp_plan *p, const char *work)
+{
+    char path[1200], ck[1100], runs[1100];
+    snprintf(ck, sizeof ck, "%s/ckpt", work);
+    snprintf(runs, sizeof runs, "%s/runs", work);
+    if (mkdir_p(ck) != 0 || mkdir_p(runs) != 0) {
+        fprintf(stderr, "experiment: cannot create '%s': %s\n", work, strerror(errno));
+        return -1;
+    }
+    size_t cap = 256 + (size_t)p->nruns * 128;
+    char *want = malloc(cap), *have = calloc(1, cap + 1);
+    if (!want || !have) { free(want); free(have); return -1; }
+    plan_describe(p, want, cap);
+    snprintf(path, sizeof path, "%s/plan.txt", work);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t got = fread(have, 1, cap, f);
+        have[got] = '\0';
+        fclose(f);
+    }
+    int rc = 0;
+    if (strcmp(want, have) != 0) {
+        if (f) fprintf(stderr, "experiment: the plan changed; discarding %s\n", work);
+        empty_dir(ck);
+        empty_dir(runs);
+        f = fopen(path, "w");
+        if (!f || fputs(want, f) < 0 || fclose(f) != 0) {
+            fprintf(stderr, "experiment: cannot write '%s'\n", path);
+            rc = -1;
+        }
+    }
+    free(want);
+    free(have);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *work = "build/experiment", *out = "results", *only = NULL;
+    int quick = 0, threads = 0, max_runs = -1, plan_only = 0, ckpts = 0, est = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--quick")) { quick = 1; continue; }
+        if (!strcmp(a, "--plan")) { plan_only = 1; continue; }
+        if (!strcmp(a, "--estimate")) { est = 1; continue; }
+        if (i + 1 >= argc || !argv[i + 1][0]) {
+            fprintf(stderr, "experiment: unknown flag or missing value: '%s' (see --help)\n", a);
+            return 2;
+        }
+        const char *val = argv[++i];
+        if (!strcmp(a, "--work")) work = val;
+        else if (!strcmp(a, "--out")) out = val;
+        else if (!strcmp(a, "--only")) only = val;
+        else if (!strcmp(a, "--threads") && (threads = atoi(val)) >= 1) continue;
+        else if (!strcmp(a, "--max-runs") && (max_runs = atoi(val)) >= 0) continue;
+        else if (!strcmp(a, "--stop-after-checkpoints") && (ckpts = atoi(val)) >= 1) continue;
+        else {
+            fprintf(stderr, "experiment: bad flag '%s %s' (see --help)\n", a, val);
+            return 2;
+        }
+    }
+    exp_plan p;
+    const char *why = plan_build(&p, quick, threads);
+    if (why) {
+        fprintf(stderr, "experiment: %s\n", why);
+        plan_free(&p);
+        return 1;
+    }
+    omp_set_num_threads(p.c.threads);
+    progress g = {.count = p.nruns, .t0 = now_s()};
+    for (int i = 0; i < p.nruns; i++) g.total += p.runs[i].flops_per_step * (double)p.runs[i].steps;
+    if (plan_only) {
+        for (int i = 0; i < p.nruns; i++)
+            printf("%-40s %6lld steps  %.3e FLOPs/step  %.3e FLOPs\n", p.runs[i].id,
+                   (long long)p.runs[i].steps, p.runs[i].flops_per_step,
+                   p.runs[i].flops_per_step * (double)p.runs[i].steps);
+        printf("total training FLOPs %.3e\n", g.total);
+        plan_free(&p);
+        return 0;
+    }
+    if (est) {
+        const int e = estimate(&p, work);
+        plan_free(&p);
+        return e == 0 ? 0 : 1;
+    }
+    if (work_prepare(&p, work) != 0) { plan_free(&p); return 1; }
+
+    /* Completed runs are not redone: their FLOPs leave the total of the ETA. */
+    char a[1400], b[1400];
+    for (int i = 0; i < p.nruns; i++) {
+        snprintf(a, sizeof a, "%s/runs/%s.csv", work, p.runs[i].id);
+        snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, p.runs[i].id);
+        if ((access(a, F_OK) == 0 && access(b, F_OK) == 0) || (only && !strstr(p.runs[i].id, only)))
+            g.total -= p.runs[i].flops_per_step * (double)p.runs[i].steps;
+    }
+    int trained = 0, rc = 0, skipped = 0;
+    for (int i = 0; i < p.nruns && rc == 0; i++) {
+        const exp_run *r = &p.runs[i];
+        snprintf(a, sizeof a, "%s/runs/%s.csv", work, r->id);
+        snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, r->id);
+        if (access(a, F_OK) == 0 && access(b, F_OK) == 0) continue;
+        if (only && !strstr(r->id, only)) { skipped = 1; continue; }
+        if (max_runs >= 0 && trained >= max_runs) { rc = 3; break; }
+        g.index = i + 1;
+        g.id = r->id;
+        fprintf(stderr, "experiment: [%d/%d] %s, %lld steps\n", i + 1, p.nruns, r->id,
+                (long long)r->steps);
+        exp_run_result res;
+        const double before = g.done;
+        const int st = run_train(&p, r, work, on_step, &g, &ckpts, &res);
+        if (st == 1) {
+            fprintf(stderr, "experiment: %s: stopped after a checkpoint (--stop-after-checkpoints)\n",
+                    r->id);
+            rc = 3;
+            break;
+        }
+        if (st != 0) { rc = 1; break; }
+        /* resumed steps were not trained here: count them out of the total too */
+        g.total -= r->flops_per_step * (double)r->steps - (g.done - before);
+        const exp_row *last = &res.rows[res.nrows - 1];
+        fprintf(stderr, "experiment: [%d/%d] %s: held-out loss %.4f, accuracy %.4f, %.1f s; "
+                        "inference check: %lld mismatch(es) in %lld positions\n",
+                i + 1, p.nruns, r->id, last->test_loss, last->test_acc, last->wall_s,
+                (long long)res.infer.mismatches, (long long)res.infer.positions);
+        if (infer_rows_write(b, &res.infer, 1) != 0 || rows_write(a, res.rows, res.nrows) != 0)
+            rc = 1;
+        free(res.rows);
+        trained++;
+        char ck[1400];
+        snprintf(ck, sizeof ck, "%s/ckpt/%s.ckpt", work, r->id);
+        unlink(ck);
+        snprintf(ck, sizeof ck, "%s/ckpt/%s.rows.csv", work, r->id);
+        unlink(ck);
+    }
+    if (rc == 0 && skipped) rc = 3;
+    if (rc != 0) {
+        if (rc == 3) fprintf(stderr, "experiment: stopped after %d run(s); run again to go on\n", trained);
+        plan_free(&p);
+        return rc;
+    }
+
+    /* Every run is complete: merge in plan order. */
+    exp_row *all = NULL;
+    exp_infer_row *inf = malloc((size_t)p.nruns * sizeof *inf);
+    int nall = 0;
+    long long mismatches = 0;
+    for (int i = 0; i < p.nruns && rc == 0 && inf; i++) {
+        exp_row *rows;
+        exp_infer_row *ir;
+        int n, ni;
+        snprintf(a, sizeof a, "%s/runs/%s.csv", work, p.runs[i].id);
+        snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, p.runs[i].id);
+        if (rows_read(a, &rows, &n) != 0) { rc = 1; break; }
+        if (infer_rows_read(b, &ir, &ni) != 0 || ni != 1) { free(rows); rc = 1; break; }
+        inf[i] = ir[0];
+        mismatches += ir[0].mismatches;
+        free(ir);
+        exp_row *grown = realloc(all, (size_t)(nall + n) * sizeof *all);
+        if (!grown) { free(rows); rc = 1; break; }
+        all = grown;
+        memcpy(all + nall, rows, (size_t)n * sizeof *rows);
+        nall += n;
+        free(rows);
+    }
+    if (!inf) rc = 1;
+    char dst[1200];
+    if (rc == 0 && mkdir_p(out) != 0) {
+        fprintf(stderr, "experiment: cannot create '%s': %s\n", out, strerror(errno));
+        rc = 1;
+    }
+    snprintf(dst, sizeof dst, "%s/experiment.csv", out);
+    if (rc == 0 && rows_write(dst, all, nall) != 0) rc = 1;
+    snprintf(dst, sizeof dst, "%s/experiment_infer.csv", out);
+    if (rc == 0 && infer_rows_write(dst, inf, p.nruns) != 0) rc = 1;
+    if (rc == 0) {
+        fprintf(stderr, "experiment: wrote %s/experiment.csv (%d rows) and %s, %.0f s\n", out,
+                nall, dst, now_s() - g.t0);
+        snprintf(a, sizeof a, "%s/ckpt", work);
+        empty_dir(a);
+        snprintf(a, sizeof a, "%s/runs", work);
+        empty_dir(a);
+        snprintf(a, sizeof a, "%s/plan.txt", work);
+        unlink(a);
+        if (mismatches > 0) {
+            fprintf(stderr, "experiment: FAIL: %lld held-out prediction(s) of the inference "
+                            "path differ from the training forward (%s)\n", mismatches, dst);
+            rc = 1;
+        }
+    }
+    free(all);
+    free(inf);
+    plan_free(&p);
+    return rc;
+}

@@ -1,0 +1,161 @@
+/* rows.c: the experiment's CSV files, written through libcsv in the style of the
+ * bench's (bench/csv_out.c: every field quoted by csv_fwrite, a temp file renamed over
+ * the target) and read back with the report's libcsv reader (bench/report/table.c).
+ * Each file's columns are one table below: name, type, field of the row struct. An
+ * empty numeric field is NaN (a metric a task does not have, e.g. bits/char of Count3). */
+#include "experiment.h"
+#include "../bench/report/report.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum coltype { COL_STR, COL_INT, COL_DBL } coltype;
+typedef struct column {
+    const char *name;
+    coltype type;
+    size_t off, size; /* the field in the row struct; size for strings */
+} column;
+
+#define STR(T, f) {#f, COL_STR, offsetof(T, f), sizeof(((T *)0)->f)}
+#define INT(T, f) {#f, COL_INT, offsetof(T, f), 0}
+#define DBL(T, f) {#f, COL_DBL, offsetof(T, f), 0}
+
+/* results/experiment.csv: one row per evaluation point (exp_row). */
+static const column row_cols[] = {
+    STR(exp_row, task), STR(exp_row, setting), INT(exp_row, layers), INT(exp_row, n),
+    INT(exp_row, m), INT(exp_row, vocab), INT(exp_row, d_model), INT(exp_row, heads),
+    INT(exp_row, batch), INT(exp_row, params), STR(exp_row, model), INT(exp_row, seed),
+    STR(exp_row, budget), INT(exp_row, step), INT(exp_row, steps_cubic),
+    INT(exp_row, steps_run), DBL(exp_row, flops_per_step), DBL(exp_row, train_flops),
+    DBL(exp_row, wall_s), DBL(exp_row, train_loss), DBL(exp_row, test_loss),
+    DBL(exp_row, test_bits), DBL(exp_row, test_acc), DBL(exp_row, chance_acc),
+    DBL(exp_row, chance_bits), STR(exp_row, impl), INT(exp_row, threads),
+};
+/* results/experiment_infer.csv: one row per trained model (exp_infer_row). */
+static const column infer_cols[] = {
+    STR(exp_infer_row, task), STR(exp_infer_row, setting), STR(exp_infer_row, model),
+    INT(exp_infer_row, seed), INT(exp_infer_row, steps_run), INT(exp_infer_row, sequences),
+    INT(exp_infer_row, positions), INT(exp_infer_row, mismatches),
+    INT(exp_infer_row, near_ties), DBL(exp_infer_row, max_rel_diff),
+};
+#define NCOLS(a) (int)(sizeof(a) / sizeof((a)[0]))
+
+static void put(FILE *f, int first, const char *s)
+{
+    if (!first) fputc(',', f);
+    csv_fwrite(f, s, strlen(s));
+}
+
+static int write_table(const char *path, const column *cols, int ncols, const void *rows,
+                       size_t row_size, int count)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "experiment: cannot write '%s': %s\n", tmp, strerror(errno));
+        return -1;
+    }
+    for (int c = 0; c < ncols; c++) put(f, c == 0, cols[c].name);
+    fputc('\n', f);
+    for (int r = 0; r < count; r++) {
+        const char *row = (const char *)rows + (size_t)r * row_size;
+        for (int c = 0; c < ncols; c++) {
+            char buf[64] = "";
+            const char *p = row + cols[c].off;
+            if (cols[c].type == COL_STR) {
+                put(f, c == 0, p);
+                continue;
+            }
+            if (cols[c].type == COL_INT) {
+                snprintf(buf, sizeof buf, "%lld", (long long)*(const int64_t *)p);
+            } else {
+                const double x = *(const double *)p;
+                if (!isnan(x)) snprintf(buf, sizeof buf, "%.9g", x);
+            }
+            put(f, c == 0, buf);
+        }
+        fputc('\n', f);
+    }
+    int bad = fflush(f) != 0 || ferror(f);
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        fprintf(stderr, "experiment: cannot write '%s': %s\n", path, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_table(const char *path, const column *cols, int ncols, void **rows,
+                      size_t row_size, int *count)
+{
+    table t;
+    if (table_read(path, &t) != 0) return -1;
+    int idx[64], rc = 0;
+    for (int c = 0; c < ncols && rc == 0; c++)
+        if ((idx[c] = table_col(&t, cols[c].name)) < 0) {
+            fprintf(stderr, "experiment: %s: no column '%s'\n", path, cols[c].name);
+            rc = -1;
+        }
+    char *out = rc == 0 ? calloc((size_t)(t.nrows ? t.nrows : 1), row_size) : NULL;
+    if (rc == 0 && !out) rc = -1;
+    for (int r = 0; r < t.nrows && rc == 0; r++) {
+        char *row = out + (size_t)r * row_size;
+        for (int c = 0; c < ncols && rc == 0; c++) {
+            const char *s = t.rows[r][idx[c]];
+            char *p = row + cols[c].off, *end;
+            if (cols[c].type == COL_STR) {
+                snprintf(p, cols[c].size, "%s", s);
+                continue;
+            }
+            errno = 0;
+            if (cols[c].type == COL_INT) {
+                *(int64_t *)p = strtoll(s, &end, 10);
+            } else if (s[0] == '\0') {
+                *(double *)p = NAN;
+                end = (char *)s;
+            } else {
+                *(double *)p = strtod(s, &end);
+            }
+            if (*end != '\0' || errno || (cols[c].type == COL_INT && end == s)) {
+                fprintf(stderr, "experiment: %s: record %d: column '%s' is not a number: '%s'\n",
+                        path, r + 2, cols[c].name, s);
+                rc = -1;
+            }
+        }
+    }
+    if (rc == 0) {
+        *rows = out;
+        *count = t.nrows;
+    } else {
+        free(out);
+    }
+    table_free(&t);
+    return rc;
+}
+
+int rows_write(const char *path, const exp_row *rows, int count)
+{
+    return write_table(path, row_cols, NCOLS(row_cols), rows, sizeof *rows, count);
+}
+
+int infer_rows_write(const char *path, const exp_infer_row *rows, int count)
+{
+    return write_table(path, infer_cols, NCOLS(infer_cols), rows, sizeof *rows, count);
+}
+
+int rows_read(const char *path, exp_row **rows, int *count)
+{
+    return read_table(path, row_cols, NCOLS(row_cols), (void **)rows, sizeof **rows, count);
+}
+
+int infer_rows_read(const char *path, exp_infer_row **rows, int *count)
+{
+    return read_table(path, infer_cols, NCOLS(infer_cols), (void **)rows, sizeof **rows,
+                      count);
+}

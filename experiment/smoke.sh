@@ -1,0 +1,66 @@
+#!/bin/sh
+# experiment/smoke.sh BUILD: the quick experiment (make test). Checks that it completes
+# and writes well-formed rows: the header, the column count of every row, each task and
+# both model kinds present, every number finite (train_loss may be empty at step 0: no
+# step trained yet), no inference mismatch. Then the resume: the same plan stopped
+# right after a checkpoint inside a run, twice, and resumed must write the same rows
+# (wall time aside). No timing is a pass condition.
+set -u
+B=${1:-build}
+X=./$B/experiment
+D=$B/quick/experiment-smoke
+fail() { echo "experiment smoke: FAIL: $*"; exit 1; }
+
+rm -rf "$D" && mkdir -p "$D" || fail "cannot create $D"
+OMP_NUM_THREADS=1 $X --quick --work "$D/work" --out "$D/a" 2>"$D.log" || { cat "$D.log"; fail "the quick run failed"; }
+CSV=$D/a/experiment.csv
+INF=$D/a/experiment_infer.csv
+[ -f "$CSV" ] && [ -f "$INF" ] || fail "no $CSV or $INF"
+
+awk -F, -v file="$CSV" '
+NR == 1 {
+    n = NF
+    for (i = 1; i <= NF; i++) { h = $i; gsub(/"/, "", h); col[h] = i }
+    split("task setting model budget step train_flops wall_s train_loss test_loss test_bits test_acc chance_acc chance_bits", need, " ")
+    for (k in need) if (!(need[k] in col)) { print file ": no column " need[k]; bad = 1 }
+    next
+}
+{
+    if (NF != n) { print file ": record " NR " has " NF " fields, the header " n; bad = 1; next }
+    for (i = 1; i <= NF; i++) gsub(/"/, "", $i)
+    seen[$col["task"] "/" $col["model"]] = 1
+    split("step train_flops wall_s test_loss test_bits test_acc chance_acc chance_bits", num, " ")
+    for (k in num) {
+        v = $col[num[k]]
+        if (v !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/) { print file ": record " NR " " num[k] " = \"" v "\""; bad = 1 }
+    }
+    v = $col["train_loss"]
+    if (!(v == "" && $col["step"] == 0) && v !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/) {
+        print file ": record " NR " train_loss = \"" v "\""; bad = 1
+    }
+    rows++
+}
+END {
+    split("count3 induction text", tasks, " "); split("causal cubic", kinds, " ")
+    for (t in tasks) for (k in kinds)
+        if (!((tasks[t] "/" kinds[k]) in seen)) { print file ": no " tasks[t] " row of the " kinds[k] " model"; bad = 1 }
+    if (rows < 1) { print file ": no rows"; bad = 1 }
+    exit bad
+}' "$CSV" || fail "malformed $CSV"
+
+awk -F, 'NR > 1 { gsub(/"/, ""); if ($8 != 0 || $7 < 1) { print; bad = 1 } } END { exit bad }' "$INF" \
+    || fail "inference check rows with mismatches or no positions in $INF"
+
+# Resume: stop twice right after a checkpoint, then finish; rows equal but for wall_s.
+OMP_NUM_THREADS=1 $X --quick --work "$D/work" --out "$D/b" --stop-after-checkpoints 4 2>>"$D.log"
+[ $? = 3 ] || fail "--stop-after-checkpoints 4 did not stop the run (exit 3)"
+OMP_NUM_THREADS=1 $X --quick --work "$D/work" --out "$D/b" --stop-after-checkpoints 2 2>>"$D.log"
+[ $? = 3 ] || fail "--stop-after-checkpoints 2 did not stop the run (exit 3)"
+grep -q 'resuming at step' "$D.log" || fail "no run resumed from its checkpoint"
+OMP_NUM_THREADS=1 $X --quick --work "$D/work" --out "$D/b" 2>>"$D.log" || { cat "$D.log"; fail "the resumed run failed"; }
+W=$(head -1 "$CSV" | tr ',' '\n' | grep -n '"wall_s"' | cut -d: -f1)
+cut -d, -f"$W" --complement "$CSV" >"$D/a.rows"
+cut -d, -f"$W" --complement "$D/b/experiment.csv" >"$D/b.rows"
+cmp -s "$D/a.rows" "$D/b.rows" || { diff "$D/a.rows" "$D/b.rows" | head; fail "the resumed run wrote other rows"; }
+cmp -s "$INF" "$D/b/experiment_infer.csv" || fail "the resumed run's inference check differs"
+echo "experiment smoke: ok ($(($(wc -l <"$CSV") - 1)) rows, every task and model kind; resumed run identical)"
