@@ -51,7 +51,7 @@ const int model_ncol = sizeof model_columns / sizeof model_columns[0];
 typedef struct mrow {
     model_kind kind;
     mtask task;
-    char part[16];
+    char part[24];   /* "all" or "layer<L>" for any int L */
     int L, n, reps;
     double t_min, t_median, t_max; /* < 0: not timed */
     model_stats fl;                /* FLOPs and activations of one call */

@@ -121,8 +121,9 @@ static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
     real *qkv = malloc((size_t)t * 3 * D * sizeof *qkv);
     real *kc = malloc((size_t)t * D * sizeof *kc), *vc = malloc((size_t)t * D * sizeof *vc);
     real *att = malloc((size_t)D * sizeof *att), *row = malloc((size_t)D * sizeof *row);
+    real *lse = malloc((size_t)H * sizeof *lse);
     real *arena = NULL;
-    if (!x || !ln || !stat || !qkv || !kc || !vc || !att || !row) goto out;
+    if (!x || !ln || !stat || !qkv || !kc || !vc || !att || !row || !lse) goto out;
     embed_forward(cfg, params, 1, t, 0, tokens, x);
     for (int l = 0; l < L - 1; l++) {
         const model_layer_offsets lo = model_layer_at(cfg, l);
@@ -142,7 +143,7 @@ static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
         if (st != CA_OK) goto out;
         st = CA_ERR_NOMEM;
     }
-    /* The last layer: k and v of every row of the prefix, the query of the new row. */
+    /* The last layer: the new row's query attends over k and v of every row of the prefix. */
     const model_layer_offsets lo = model_layer_at(cfg, L - 1);
     MF(layernorm_forward)(ln, stat, stat + t, x, params + lo.ln1_g, params + lo.ln1_b, t, D);
     MF(gemm)(0, 0, t, 3 * D, D, 1, ln, D, params + lo.wqkv, 3 * D, 0, qkv, 3 * D, ex->threads);
@@ -154,14 +155,14 @@ static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
     if (model_mutant_planted == MUT_INFER_LAST_KEYS && t > 1) at = t - 2;
 #endif
     st = MF(attention_step)(ex, (ca_shape){t, d, H}, at, last, last + D, last + 2 * D, kc, vc,
-                            att, stat);
+                            att, lse);
     if (st != CA_OK) goto out;
     memcpy(row, x + (size_t)(t - 1) * D, (size_t)D * sizeof *row);
     tail_row(cfg, &lo, params, ex->threads, att, row);
     head_row(cfg, params, ex->threads, row, logits);
 out:
     free(x); free(ln); free(stat); free(qkv); free(kc); free(vc); free(att); free(row);
-    free(arena);
+    free(lse); free(arena);
     return st;
 }
 
@@ -244,7 +245,7 @@ ca_status MF(model_generate)(model_kind kind, const model_config *cfg, const mod
 
 struct MF(model_session) {
     model_kind kind;
-    const model_config *cfg;
+    model_config cfg;   /* a copy: the caller's may go before the session does */
     model_exec ex;
     const real *params;
     int capacity, len;
@@ -290,7 +291,7 @@ MF(model_session) *MF(model_session_open)(model_kind kind, const model_config *c
         return NULL;
     }
     s->kind = kind;
-    s->cfg = cfg;
+    s->cfg = *cfg;
     s->ex = *ex;
     s->params = params;
     s->capacity = capacity;
@@ -299,7 +300,7 @@ MF(model_session) *MF(model_session_open)(model_kind kind, const model_config *c
 
 static ca_status session_token(const MF(model_session) *s, int token)
 {
-    return token < 0 || token >= s->cfg->vocab ? CA_ERR_INTERNAL
+    return token < 0 || token >= s->cfg.vocab ? CA_ERR_INTERNAL
            : s->len >= s->capacity           ? CA_ERR_N
                                              : CA_OK;
 }
@@ -310,20 +311,21 @@ ca_status MF(model_session_prefill)(MF(model_session) *s, int p, const int *toke
     if (!s || !tokens || !logits) return CA_ERR_NULL;
     if (s->len != 0 || p < 1 || p > s->capacity) return CA_ERR_N;
     for (int i = 0; i < p; i++)
-        if (tokens[i] < 0 || tokens[i] >= s->cfg->vocab) return CA_ERR_INTERNAL;
-    const int V = s->cfg->vocab;
+        if (tokens[i] < 0 || tokens[i] >= s->cfg.vocab) return CA_ERR_INTERNAL;
+    const int V = s->cfg.vocab;
     ca_status st;
     if (s->kind == MODEL_CAUSAL) {
         real *all = malloc((size_t)p * V * sizeof *all);
         if (!all) return CA_ERR_NOMEM;
-        st = session_prefill(&s->ex, s->cfg, s->params, &s->kv, s->capacity, p, tokens, all,
+        st = session_prefill(&s->ex, &s->cfg, s->params, &s->kv, s->capacity, p, tokens, all,
                              &s->stats);
-        s->kv_open = 1;
+        s->kv_open = st == CA_OK;
+        if (st != CA_OK) session_free(&s->kv);
         if (st == CA_OK) memcpy(logits, all + (size_t)(p - 1) * V, (size_t)V * sizeof *logits);
         free(all);
     } else {
-        st = cubic_position(&s->ex, s->cfg, s->params, p, tokens, logits);
-        if (st == CA_OK) prefix_flops(s->cfg, p, &s->stats);
+        st = cubic_position(&s->ex, &s->cfg, s->params, p, tokens, logits);
+        if (st == CA_OK) prefix_flops(&s->cfg, p, &s->stats);
     }
     if (st != CA_OK) return st;
     memcpy(s->tokens, tokens, (size_t)p * sizeof *tokens);
@@ -340,11 +342,11 @@ ca_status MF(model_session_append)(MF(model_session) *s, int token, real *logits
     const int t = s->len;
     s->tokens[t] = token;
     if (s->kind == MODEL_CAUSAL) {
-        st = session_step(&s->ex, s->cfg, s->params, &s->kv, t, token, logits);
-        if (st == CA_OK) step_flops(s->cfg, t, &s->stats);
+        st = session_step(&s->ex, &s->cfg, s->params, &s->kv, t, token, logits);
+        if (st == CA_OK) step_flops(&s->cfg, t, &s->stats);
     } else {
-        st = cubic_position(&s->ex, s->cfg, s->params, t + 1, s->tokens, logits);
-        if (st == CA_OK) prefix_flops(s->cfg, t + 1, &s->stats);
+        st = cubic_position(&s->ex, &s->cfg, s->params, t + 1, s->tokens, logits);
+        if (st == CA_OK) prefix_flops(&s->cfg, t + 1, &s->stats);
     }
     if (st == CA_OK) s->len = t + 1;
     return st;

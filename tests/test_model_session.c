@@ -31,15 +31,21 @@ static void session_matches_infer(model_kind kind)
     cr_assert_eq(model_infer_f32(kind, &cfg, &ex, params, N, PROMPT, tokens, want), CA_OK);
 
     ca_status st;
-    model_session_f32 *s = model_session_open_f32(kind, &cfg, &ex, params, N, &st);
+    /* the session keeps its own copy of the configuration */
+    model_config mine = cfg;
+    model_session_f32 *s = model_session_open_f32(kind, &mine, &ex, params, N, &st);
     cr_assert_not_null(s, "%s", ca_status_str(st));
+    mine.layers = 1;
     cr_assert_eq(model_session_prefill_f32(s, PROMPT, tokens, got), CA_OK);
     cr_expect_arr_eq(got, want + (PROMPT - 1) * V, sizeof got, "%s prefill", model_kind_name(kind));
     for (int t = PROMPT; t < N; t++) {
         cr_assert_eq(model_session_append_f32(s, tokens[t], got), CA_OK);
         cr_expect_arr_eq(got, want + t * V, sizeof got, "%s position %d", model_kind_name(kind), t);
     }
-    /* the same last step again, after a rewind */
+    /* the last step with another token, then rewound and taken again with the right
+     * one: nothing of the other token may remain */
+    cr_assert_eq(model_session_rewind_f32(s, N - 1), CA_OK);
+    cr_assert_eq(model_session_append_f32(s, (tokens[N - 1] + 1) % V, got), CA_OK);
     cr_assert_eq(model_session_rewind_f32(s, N - 1), CA_OK);
     cr_assert_eq(model_session_append_f32(s, tokens[N - 1], got), CA_OK);
     cr_expect_arr_eq(got, want + (N - 1) * V, sizeof got, "%s after rewind", model_kind_name(kind));
@@ -70,14 +76,22 @@ Test(model_session, flops_follow_the_formulas)
     const double D = cfg.d_model, d = D / cfg.heads, H = cfg.heads, L = cfg.layers;
     ca_status st;
     model_session_f32 *s = model_session_open_f32(MODEL_CAUSAL, &cfg, &ex, params, N, &st);
+    cr_assert_not_null(s, "%s", ca_status_str(st));
     cr_assert_eq(model_session_prefill_f32(s, PROMPT, tokens, got), CA_OK);
     model_stats fl = model_session_stats_f32(s);
     cr_expect_float_eq(fl.matmul_flops, L * 24 * D * D * PROMPT + 2 * D * V * PROMPT, 1e-9);
     cr_expect_float_eq(fl.attn_flops, L * ca_op_flops(CA_OP_CAUSAL, 0, PROMPT, (int)d, (int)H),
                        1e-9);
+    /* one append: a decode step per layer at context PROMPT + 1, one row of products */
+    cr_assert_eq(model_session_append_f32(s, 1, got), CA_OK);
+    model_stats step = model_session_stats_f32(s);
+    cr_expect_float_eq(step.matmul_flops - fl.matmul_flops, L * 24 * D * D + 2 * D * V, 1e-9);
+    cr_expect_float_eq(step.attn_flops - fl.attn_flops,
+                       L * ca_op_flops(CA_OP_DECODE, 0, PROMPT + 1, (int)d, (int)H), 1e-9);
     model_session_close_f32(s);
 
     s = model_session_open_f32(MODEL_CUBIC, &cfg, &ex, params, N, &st);
+    cr_assert_not_null(s, "%s", ca_status_str(st));
     cr_assert_eq(model_session_prefill_f32(s, PROMPT, tokens, got), CA_OK);
     fl = model_session_stats_f32(s);
     const double t = PROMPT;
@@ -86,6 +100,16 @@ Test(model_session, flops_follow_the_formulas)
     cr_expect_float_eq(fl.attn_flops,
                        (L - 1) * ca_op_flops(CA_OP_FULL, 0, PROMPT, (int)d, (int)H) +
                            ca_op_flops(CA_OP_DECODE, 0, PROMPT, (int)d, (int)H),
+                       1e-9);
+    /* one append: the model again on the grown prefix */
+    cr_assert_eq(model_session_append_f32(s, 1, got), CA_OK);
+    step = model_session_stats_f32(s);
+    const double u = PROMPT + 1;
+    cr_expect_float_eq(step.matmul_flops - fl.matmul_flops,
+                       (L - 1) * 24 * D * D * u + 2 * D * D * (3 * u + 9) + 2 * D * V, 1e-9);
+    cr_expect_float_eq(step.attn_flops - fl.attn_flops,
+                       (L - 1) * ca_op_flops(CA_OP_FULL, 0, PROMPT + 1, (int)d, (int)H) +
+                           ca_op_flops(CA_OP_DECODE, 0, PROMPT + 1, (int)d, (int)H),
                        1e-9);
     model_session_close_f32(s);
     free(params);

@@ -630,7 +630,8 @@ int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_
     model_headline(f, ds, plots_link);
     answer_section(f, ds);
     model_section(f, ds, plots_link);
-    int bad = experiment_section(f, results_dir, plots_dir, plots_link) != 0;
+    /* Its callees name the cause of a failure; the report is then not replaced. */
+    int experiment_bad = experiment_section(f, results_dir, plots_dir, plots_link) != 0;
     machine_section(f, ds);
     targets_section(f, ds);
     roofline_targets_section(f, ds);
@@ -640,8 +641,14 @@ int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_
     coverage_section(f, ds);
     verify_section(f, ds);
     plots_section(f, plots, plots_link);
-    bad |= ferror(f);
+    int bad = ferror(f);
     bad |= fclose(f) != 0;
+    if (experiment_bad) {
+        fprintf(stderr, "report: '%s' left as it was\n", out_path);
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
     if (bad || rename(tmp, out_path) != 0) {
         fprintf(stderr, "report: cannot write '%s': %s\n", out_path, strerror(errno));
         unlink(tmp);

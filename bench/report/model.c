@@ -49,11 +49,19 @@ static int mseries(const dataset *ds, const char *model, const char *task, int L
     return c;
 }
 
-static fit mfit(const dataset *ds, const char *model, const char *task, int L)
+/* Fit over the upper half of the series' N up to n_max (0: all of it). */
+static fit mfit_upto(const dataset *ds, const char *model, const char *task, int L, int n_max)
 {
     int n[MAXN];
     double t[MAXN];
-    return fit_upper_half(n, t, mseries(ds, model, task, L, n, t));
+    int k = mseries(ds, model, task, L, n, t);
+    while (n_max > 0 && k > 0 && n[k - 1] > n_max) k--;
+    return fit_upper_half(n, t, k);
+}
+
+static fit mfit(const dataset *ds, const char *model, const char *task, int L)
+{
+    return mfit_upto(ds, model, task, L, 0);
 }
 
 /* The standard depth: the deepest one measured. */
@@ -325,20 +333,22 @@ static void layers_table(FILE *f, const dataset *ds, int L)
         sq += tq[l];
     }
     fprintf(f, "Where the training time goes, by block (forward + backward, median), at N = %d; "
-               "cubic layer 1 runs cubic_shared, the middle layers cubic, the last cubic_last "
-               "(docs/DESIGN.md §8):\n\n", n);
+               "cubic layer 1 runs cubic_shared, %sthe last cubic_last (docs/DESIGN.md §8):\n\n",
+            n, L > 2 ? "the middle layers cubic, " : "");
     fprintf(f, "| layer | causal | share | cubic | share | cubic / causal |\n"
                "|---|---|---|---|---|---|\n");
     for (int l = 0; l < L; l++)
         fprintf(f, "| %d | %s | %.0f%% | %s | %.0f%% | %.3g |\n", l + 1, fmt_s(tc[l]),
                 100 * tc[l] / sc, fmt_s(tq[l]), 100 * tq[l] / sq, tq[l] / tc[l]);
     const mrow *c = ds_model(ds, "cubic", "train", L, n);
-    if (c && c->attn_flops + c->matmul_flops > 0)
+    if (c && c->attn_flops + c->matmul_flops > 0) {
         fprintf(f, "\nBy formula at this N, attention is %.0f%% of the cubic training step's "
-                   "FLOPs (%.3g GFLOP of %.3g); the cubic step runs at %.3g GFLOP/s, %.2f of "
-                   "the FMA peak.\n",
+                   "FLOPs (%.3g GFLOP of %.3g); the cubic step runs at %.3g GFLOP/s",
                 100 * c->attn_flops / (c->attn_flops + c->matmul_flops), c->attn_flops * 1e-9,
-                (c->attn_flops + c->matmul_flops) * 1e-9, c->gflops, c->frac_peak);
+                (c->attn_flops + c->matmul_flops) * 1e-9, c->gflops);
+        if (c->frac_peak > 0) fprintf(f, ", %.2f of the FMA peak", c->frac_peak);
+        fprintf(f, ".\n");
+    }
     fprintf(f, "\n");
 }
 
@@ -364,11 +374,14 @@ static void inference_claim(FILE *f, const dataset *ds, int L)
     };
     fprintf(f, "**\"Same inference cost\"?** ");
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        fit c = mfit(ds, "causal", parts[i].task, L), q = mfit(ds, "cubic", parts[i].task, L);
+        /* both fitted over the same N, or the exponents would not be comparable */
         int n = common_n(ds, "cubic", parts[i].task, "causal", parts[i].task, L);
+        fit c = mfit_upto(ds, "causal", parts[i].task, L, n),
+            q = mfit_upto(ds, "cubic", parts[i].task, L, n);
         if (!n || !c.ok || !q.ok) continue;
-        fprintf(f, "%s: cubic N^%.2f against causal N^%.2f, %.3gx the causal time at N = %d; "
-                   "it %s. ", parts[i].what, q.p, c.p,
+        fprintf(f, "%s: cubic N^%.2f against causal N^%.2f (both fitted over N = %d..%d), "
+                   "%.3gx the causal time at N = %d; it %s. ", parts[i].what, q.p, c.p,
+                c.n_lo, c.n_hi,
                 ratio_at(ds, "cubic", "causal", parts[i].task, L, n), n,
                 steeper(q, c) ? parts[i].differs : parts[i].same);
     }
@@ -399,10 +412,12 @@ void model_section(FILE *f, const dataset *ds, const char *plots_link)
         fprintf(f, "![every model cell, L = %d](%s/model_time_L%d.png)\n\n", L, plots_link, L);
         training_table(f, ds, L);
         int n = common_n(ds, "cubic", "train", "cubic_loop", "train", L);
-        if (n)
+        if (n) {
+            const double r = ratio_at(ds, "cubic_loop", "cubic", "train", L, n);
             fprintf(f, "Packed vs loop: at N = %d, the largest N both were timed, the packed "
-                       "cubic model trains %.3gx faster than the per-prefix loop.\n\n", n,
-                    ratio_at(ds, "cubic_loop", "cubic", "train", L, n));
+                       "cubic model trains %.3gx %s than the per-prefix loop.\n\n", n,
+                    r >= 1 ? r : 1 / r, r >= 1 ? "faster" : "slower");
+        }
         inference_table(f, ds, L);
         exponents_table(f, ds, L);
         layers_table(f, ds, L);

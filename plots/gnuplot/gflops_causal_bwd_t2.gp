@@ -10,52 +10,53 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:364.545]
+set yrange [0:538.704]
 set ytics nomirror
 set y2tics
-set y2range [0:1.15]
+set y2range [0:1.68495]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.541870e+01
-128 5.004810e+01
-256 6.551870e+01
-512 8.596910e+01
-1024 9.797590e+01
-2048 1.045456e+02
-4096 1.082173e+02
-8192 1.035736e+02
+64 2.573540e+01
+128 4.881600e+01
+256 6.708340e+01
+512 8.646680e+01
+1024 9.352940e+01
+2048 1.046003e+02
+4096 1.084002e+02
+8192 1.135539e+02
 EOD
 $d1 << EOD
-64 3.578800e+01
-128 4.979270e+01
-256 6.127440e+01
-512 7.107970e+01
-1024 7.741350e+01
-2048 8.114050e+01
-4096 7.830020e+01
-8192 8.111590e+01
+64 3.801450e+01
+128 5.273140e+01
+256 6.407310e+01
+512 7.399190e+01
+1024 7.838650e+01
+2048 8.130480e+01
+4096 8.342540e+01
+8192 8.454270e+01
 EOD
 $d2 << EOD
-64 5.701200e+00
-128 5.710300e+00
-256 5.784300e+00
-512 5.808900e+00
-1024 5.714800e+00
-2048 5.911900e+00
-4096 6.055800e+00
+64 6.101200e+00
+128 6.158500e+00
+256 6.156400e+00
+512 6.138800e+00
+1024 6.109400e+00
+2048 6.118300e+00
+4096 6.082800e+00
 EOD
 $d3 << EOD
-64 5.845240e+01
-128 9.354440e+01
-256 1.203667e+02
-512 1.355468e+02
-1024 1.504977e+02
-2048 1.477254e+02
-4096 1.608419e+02
-8192 1.650316e+02
+64 4.829520e+01
+128 7.602400e+01
+256 1.231925e+02
+512 1.374601e+02
+1024 1.527252e+02
+2048 1.549131e+02
+4096 1.641653e+02
+8192 1.654799e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'
+    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
+    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'

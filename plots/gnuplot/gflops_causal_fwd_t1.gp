@@ -10,41 +10,42 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [222.609:4710.4]
-set yrange [0:193.695]
+set yrange [0:278.732]
 set ytics nomirror
 set y2tics
-set y2range [0:1.15]
+set y2range [0:1.52235]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-256 5.040730e+01
-512 6.141230e+01
-1024 6.897240e+01
-2048 7.737240e+01
-4096 7.971560e+01
+256 5.520710e+01
+512 6.700980e+01
+1024 7.468410e+01
+2048 8.089320e+01
+4096 8.424470e+01
 EOD
 $d1 << EOD
-256 5.343700e+01
-512 6.115650e+01
-1024 6.539530e+01
-2048 6.844390e+01
-4096 7.072180e+01
+256 5.776640e+01
+512 6.629710e+01
+1024 7.146690e+01
+2048 7.425200e+01
+4096 7.651440e+01
 EOD
 $d2 << EOD
-256 5.738500e+00
-512 6.034900e+00
-1024 5.666900e+00
-2048 5.930600e+00
-4096 5.656700e+00
+256 6.118200e+00
+512 6.129700e+00
+1024 6.178600e+00
+2048 6.166300e+00
+4096 6.091900e+00
 EOD
 $d3 << EOD
-256 5.527280e+01
-512 6.217120e+01
-1024 6.899290e+01
-2048 6.999490e+01
-4096 7.127940e+01
+256 5.832640e+01
+512 6.598960e+01
+1024 7.043880e+01
+2048 7.265310e+01
+4096 7.516480e+01
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    168.43 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 168.4 GFLOP/s (2048^3, 1 thread)'
+    242.376 with lines dt 1 lw 2 lc 'red' title 'FMA peak 242.4 GFLOP/s (1 thread)', \
+    183.093 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 183.1 GFLOP/s (2048^3, 1 thread)'

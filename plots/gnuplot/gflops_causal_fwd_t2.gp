@@ -10,53 +10,54 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:364.545]
+set yrange [0:538.704]
 set ytics nomirror
 set y2tics
-set y2range [0:1.15]
+set y2range [0:1.68495]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.546660e+01
-128 6.754210e+01
-256 9.643910e+01
-512 1.168744e+02
-1024 1.343238e+02
-2048 1.469622e+02
-4096 1.586972e+02
-8192 1.637826e+02
+64 3.561180e+01
+128 6.636900e+01
+256 9.512750e+01
+512 1.022732e+02
+1024 1.353508e+02
+2048 1.498712e+02
+4096 1.534632e+02
+8192 1.499237e+02
 EOD
 $d1 << EOD
-64 3.509770e+01
-128 4.854790e+01
-256 5.866870e+01
-512 6.513070e+01
-1024 7.084420e+01
-2048 7.251790e+01
-4096 7.310760e+01
-8192 6.461600e+01
+64 3.443310e+01
+128 4.768840e+01
+256 5.692630e+01
+512 6.371350e+01
+1024 6.995060e+01
+2048 7.240540e+01
+4096 7.380040e+01
+8192 7.210150e+01
 EOD
 $d2 << EOD
-64 5.381900e+00
-128 5.442500e+00
-256 5.553700e+00
-512 5.502800e+00
-1024 5.652900e+00
-2048 5.808600e+00
-4096 5.537800e+00
-8192 5.490200e+00
+64 5.884900e+00
+128 5.954600e+00
+256 6.008900e+00
+512 5.873100e+00
+1024 5.962500e+00
+2048 5.936300e+00
+4096 5.933400e+00
+8192 5.718500e+00
 EOD
 $d3 << EOD
-64 6.658100e+01
-128 9.350220e+01
-256 1.102110e+02
-512 1.268251e+02
-1024 1.345425e+02
-2048 1.441521e+02
-4096 1.427858e+02
-8192 1.458190e+02
+64 4.555890e+01
+128 5.967890e+01
+256 1.123271e+02
+512 1.289533e+02
+1024 1.391080e+02
+2048 1.445773e+02
+4096 1.462953e+02
+8192 1.451732e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'
+    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
+    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'

@@ -10,52 +10,53 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:364.545]
+set yrange [0:538.704]
 set ytics nomirror
 set y2tics
-set y2range [0:1.15]
+set y2range [0:1.68495]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.869130e+01
-128 5.508090e+01
-256 7.275520e+01
-512 9.176090e+01
-1024 1.004764e+02
-2048 1.111601e+02
-4096 1.080352e+02
-8192 1.148280e+02
+64 2.796800e+01
+128 5.247950e+01
+256 7.266910e+01
+512 9.034150e+01
+1024 1.049262e+02
+2048 1.133830e+02
+4096 1.159922e+02
+8192 1.158780e+02
 EOD
 $d1 << EOD
-64 3.644650e+01
-128 5.125520e+01
-256 6.251840e+01
-512 7.092340e+01
-1024 7.523130e+01
-2048 7.827540e+01
-4096 7.784170e+01
-8192 8.170840e+01
+64 3.569000e+01
+128 5.158790e+01
+256 6.236640e+01
+512 7.114090e+01
+1024 7.322860e+01
+2048 7.775200e+01
+4096 7.891980e+01
+8192 8.130260e+01
 EOD
 $d2 << EOD
-64 5.894100e+00
-128 6.118000e+00
-256 5.853800e+00
-512 6.174200e+00
-1024 6.204100e+00
-2048 6.237700e+00
-4096 6.082800e+00
+64 6.030900e+00
+128 6.107300e+00
+256 6.166200e+00
+512 6.158400e+00
+1024 6.192800e+00
+2048 6.172600e+00
+4096 6.020800e+00
 EOD
 $d3 << EOD
-64 5.865220e+01
-128 9.324280e+01
-256 1.194718e+02
-512 1.357740e+02
-1024 1.489035e+02
-2048 1.514236e+02
-4096 1.602865e+02
-8192 1.599490e+02
+64 5.675900e+01
+128 8.839140e+01
+256 1.128204e+02
+512 1.276112e+02
+1024 1.436329e+02
+2048 1.486911e+02
+4096 1.504133e+02
+8192 1.548912e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'
+    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
+    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'

@@ -10,36 +10,37 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:364.545]
+set yrange [0:538.704]
 set ytics nomirror
 set y2tics
-set y2range [0:1.15]
+set y2range [0:1.68495]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.858060e+01
-128 6.149820e+01
-256 8.357120e+01
-512 9.899090e+01
+64 2.614470e+01
+128 5.459230e+01
+256 7.644600e+01
+512 9.541750e+01
 EOD
 $d1 << EOD
-64 6.322680e+01
-128 5.746810e+01
-256 6.812370e+01
-512 7.909050e+01
+64 6.191150e+01
+128 5.674280e+01
+256 6.752320e+01
+512 7.656390e+01
 EOD
 $d2 << EOD
-64 6.201200e+00
-128 6.190200e+00
-256 6.011600e+00
+64 6.118000e+00
+128 6.250400e+00
+256 6.049400e+00
 EOD
 $d3 << EOD
-64 1.201080e+02
-128 1.199261e+02
-256 1.410311e+02
-512 1.460792e+02
+64 1.213305e+02
+128 1.191642e+02
+256 1.407368e+02
+512 1.595750e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'
+    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
+    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'

@@ -10,39 +10,40 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:364.545]
+set yrange [0:538.704]
 set ytics nomirror
 set y2tics
-set y2range [0:1.15]
+set y2range [0:1.68495]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 4.012100e+01
-128 8.949610e+01
-256 1.165761e+02
-512 1.402306e+02
-1024 1.504203e+02
+64 3.793130e+01
+128 8.263440e+01
+256 1.196414e+02
+512 1.391979e+02
+1024 1.592002e+02
 EOD
 $d1 << EOD
-64 5.314440e+01
-128 5.287360e+01
-256 5.864890e+01
-512 6.793070e+01
-1024 7.255220e+01
+64 5.584290e+01
+128 5.138980e+01
+256 5.832090e+01
+512 6.765050e+01
+1024 7.289240e+01
 EOD
 $d2 << EOD
-64 5.634000e+00
-128 5.800300e+00
-256 5.912200e+00
+64 5.862100e+00
+128 5.977800e+00
+256 6.043800e+00
 EOD
 $d3 << EOD
-64 1.062221e+02
-128 1.149901e+02
-256 1.173817e+02
-512 1.302730e+02
-1024 1.468548e+02
+64 1.076356e+02
+128 1.150836e+02
+256 1.165760e+02
+512 1.330173e+02
+1024 1.418254e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'
+    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
+    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'

@@ -10,36 +10,37 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:364.545]
+set yrange [0:538.704]
 set ytics nomirror
 set y2tics
-set y2range [0:1.15]
+set y2range [0:1.68495]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.012290e+01
-128 5.763290e+01
-256 8.058820e+01
-512 1.015916e+02
+64 2.950360e+01
+128 6.268930e+01
+256 9.026520e+01
+512 1.022554e+02
 EOD
 $d1 << EOD
-64 5.830000e+01
-128 5.366130e+01
-256 6.468310e+01
-512 7.369140e+01
+64 5.790140e+01
+128 5.419770e+01
+256 6.441270e+01
+512 7.285860e+01
 EOD
 $d2 << EOD
-64 6.002400e+00
-128 6.140600e+00
-256 5.893500e+00
+64 5.967100e+00
+128 6.093200e+00
+256 6.040200e+00
 EOD
 $d3 << EOD
-64 1.079274e+02
-128 1.066341e+02
-256 1.272679e+02
-512 1.447120e+02
+64 1.145439e+02
+128 1.141239e+02
+256 1.336827e+02
+512 1.502117e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'
+    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
+    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'

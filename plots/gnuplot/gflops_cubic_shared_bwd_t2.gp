@@ -10,38 +10,39 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:6091.88]
+set yrange [0:6173.75]
 set ytics nomirror
 set y2tics
-set y2range [0:19.2175]
+set y2range [0:19.3102]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.846410e+01
-128 6.684410e+01
-256 8.607020e+01
-512 1.032468e+02
+64 2.961530e+01
+128 7.255340e+01
+256 9.796480e+01
+512 1.096854e+02
 EOD
 $d1 << EOD
-64 3.896841e+02
-128 7.814340e+02
-256 8.218432e+02
-512 1.587717e+03
-1024 2.789302e+03
+64 4.244406e+02
+128 8.190442e+02
+256 8.591718e+02
+512 1.605564e+03
+1024 2.716180e+03
 EOD
 $d2 << EOD
-64 5.997200e+00
-128 6.069800e+00
-256 6.245500e+00
+64 6.388600e+00
+128 6.427200e+00
+256 6.454600e+00
 EOD
 $d3 << EOD
-64 5.864978e+02
-128 1.291652e+03
-256 2.024903e+03
-512 2.952508e+03
-1024 5.297284e+03
+64 5.512897e+02
+128 1.166920e+03
+256 1.666803e+03
+512 2.971735e+03
+1024 5.368477e+03
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'
+    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
+    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'

@@ -10,42 +10,43 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:2355.2]
-set yrange [0:9453.12]
+set yrange [0:9446.7]
 set ytics nomirror
 set y2tics
-set y2range [0:29.821]
+set y2range [0:29.5474]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.879270e+01
-128 9.119330e+01
-256 1.334805e+02
-512 1.532484e+02
-1024 1.600657e+02
+64 3.728490e+01
+128 9.104510e+01
+256 1.333777e+02
+512 1.494878e+02
+1024 1.572457e+02
 EOD
 $d1 << EOD
-64 4.626194e+02
-128 7.533916e+02
-256 1.354020e+03
-512 1.196636e+03
-1024 2.152268e+03
-2048 4.394196e+03
+64 4.148452e+02
+128 7.162539e+02
+256 8.457383e+02
+512 1.210643e+03
+1024 2.090493e+03
+2048 4.309189e+03
 EOD
 $d2 << EOD
-64 5.902300e+00
-128 5.926100e+00
-256 6.045200e+00
-512 5.875500e+00
+64 5.953900e+00
+128 6.003500e+00
+256 6.066300e+00
+512 6.051900e+00
 EOD
 $d3 << EOD
-64 5.407349e+02
-128 1.178877e+03
-256 2.314914e+03
-512 2.167282e+03
-1024 3.988349e+03
-2048 8.220108e+03
+64 6.748249e+02
+128 1.246507e+03
+256 2.237308e+03
+512 2.155289e+03
+1024 4.091981e+03
+2048 8.214525e+03
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'
+    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
+    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'

@@ -10,38 +10,39 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:5793.81]
+set yrange [0:5693.51]
 set ytics nomirror
 set y2tics
-set y2range [0:18.2772]
+set y2range [0:17.8081]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.966340e+01
-128 6.800870e+01
-256 9.540360e+01
-512 1.079156e+02
+64 3.207770e+01
+128 7.814780e+01
+256 1.069587e+02
+512 1.248838e+02
 EOD
 $d1 << EOD
-64 3.886157e+02
-128 7.335250e+02
-256 7.432935e+02
-512 1.472330e+03
-1024 2.510655e+03
+64 4.254096e+02
+128 8.001854e+02
+256 7.883077e+02
+512 1.462587e+03
+1024 2.461151e+03
 EOD
 $d2 << EOD
-64 6.216100e+00
-128 6.166100e+00
-256 6.319300e+00
+64 6.292600e+00
+128 6.267700e+00
+256 6.420700e+00
 EOD
 $d3 << EOD
-64 6.076367e+02
-128 1.329838e+03
-256 1.692799e+03
-512 2.862070e+03
-1024 5.038095e+03
+64 6.163004e+02
+128 1.348023e+03
+256 1.616463e+03
+512 2.727659e+03
+1024 4.950882e+03
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'
+    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
+    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'

@@ -10,43 +10,41 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:364.545]
+set yrange [0:538.704]
 set ytics nomirror
 set y2tics
-set y2range [0:1.15]
+set y2range [0:1.68495]
 set y2label 'fraction of the sgemm ceiling'
-$d0 << EOD
-EOD
 $d1 << EOD
-64 7.618930e+01
-128 8.095570e+01
-256 8.219710e+01
-512 8.216650e+01
-1024 8.293070e+01
-2048 8.337790e+01
-4096 8.207760e+01
-8192 8.799120e+01
+64 7.461810e+01
+128 7.982290e+01
+256 8.145830e+01
+512 8.380440e+01
+1024 8.219930e+01
+2048 8.428680e+01
+4096 8.474430e+01
+8192 8.485150e+01
 EOD
 $d2 << EOD
-64 6.320400e+00
-128 6.421900e+00
-256 6.338100e+00
-512 6.284000e+00
-1024 6.150300e+00
-2048 6.122800e+00
+64 6.122200e+00
+128 6.157500e+00
+256 6.146000e+00
+512 6.186300e+00
+1024 5.926900e+00
+2048 5.960900e+00
 EOD
 $d3 << EOD
-64 1.156737e+02
-128 1.481059e+02
-256 1.558429e+02
-512 1.619960e+02
-1024 1.659466e+02
-2048 1.601488e+02
-4096 1.668232e+02
-8192 1.664543e+02
+64 1.146578e+02
+128 1.461598e+02
+256 1.595970e+02
+512 1.557642e+02
+1024 1.627654e+02
+2048 1.616559e+02
+4096 1.590956e+02
+8192 1.564748e+02
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
+plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'
+    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
+    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'

@@ -10,52 +10,53 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:364.545]
+set yrange [0:538.704]
 set ytics nomirror
 set y2tics
-set y2range [0:1.15]
+set y2range [0:1.68495]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 6.380670e+01
-128 1.244783e+02
-256 1.473279e+02
-512 1.583197e+02
-1024 1.598778e+02
-2048 1.611433e+02
-4096 1.651834e+02
-8192 1.645118e+02
+64 6.502340e+01
+128 1.212746e+02
+256 1.422515e+02
+512 1.477540e+02
+1024 1.483644e+02
+2048 1.511722e+02
+4096 1.559493e+02
+8192 1.567566e+02
 EOD
 $d1 << EOD
-64 6.871250e+01
-128 7.071320e+01
-256 7.260770e+01
-512 7.427430e+01
-1024 7.533100e+01
-2048 7.508240e+01
-4096 7.537290e+01
-8192 7.334850e+01
+64 6.722630e+01
+128 6.985660e+01
+256 7.256780e+01
+512 7.498680e+01
+1024 7.532370e+01
+2048 7.426760e+01
+4096 7.105540e+01
+8192 7.327910e+01
 EOD
 $d2 << EOD
-64 5.775300e+00
-128 5.884500e+00
-256 6.032200e+00
-512 5.965500e+00
-1024 6.110100e+00
-2048 6.004900e+00
-4096 5.867600e+00
+64 5.832100e+00
+128 5.899000e+00
+256 5.916000e+00
+512 5.918500e+00
+1024 6.025600e+00
+2048 6.018300e+00
+4096 5.820400e+00
 EOD
 $d3 << EOD
-64 1.294169e+02
-128 1.396702e+02
-256 1.426824e+02
-512 1.507096e+02
-1024 1.497790e+02
-2048 1.498647e+02
-4096 1.482161e+02
-8192 1.437630e+02
+64 1.197831e+02
+128 1.258664e+02
+256 1.407412e+02
+512 1.461538e+02
+1024 1.504278e+02
+2048 1.482603e+02
+4096 1.416999e+02
+8192 1.395294e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'
+    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
+    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'

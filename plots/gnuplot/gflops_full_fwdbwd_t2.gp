@@ -10,43 +10,41 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:364.545]
+set yrange [0:538.704]
 set ytics nomirror
 set y2tics
-set y2range [0:1.15]
+set y2range [0:1.68495]
 set y2label 'fraction of the sgemm ceiling'
-$d0 << EOD
-EOD
 $d1 << EOD
-64 6.889350e+01
-128 7.380640e+01
-256 7.776330e+01
-512 8.104590e+01
-1024 7.978280e+01
-2048 8.069440e+01
-4096 7.896020e+01
-8192 8.237690e+01
+64 7.096720e+01
+128 7.673360e+01
+256 7.846960e+01
+512 8.090030e+01
+1024 7.979130e+01
+2048 8.137110e+01
+4096 8.014470e+01
+8192 8.246720e+01
 EOD
 $d2 << EOD
-64 5.790700e+00
-128 6.088600e+00
-256 6.139700e+00
-512 6.237100e+00
-1024 6.287000e+00
-2048 6.201000e+00
+64 6.188100e+00
+128 6.190400e+00
+256 6.153300e+00
+512 6.196900e+00
+1024 6.173200e+00
+2048 6.023700e+00
 EOD
 $d3 << EOD
-64 1.186698e+02
-128 1.473769e+02
-256 1.582770e+02
-512 1.629646e+02
-1024 1.640266e+02
-2048 1.664200e+02
-4096 1.678445e+02
-8192 1.676143e+02
+64 1.127588e+02
+128 1.399127e+02
+256 1.493720e+02
+512 1.544063e+02
+1024 1.557084e+02
+2048 1.542765e+02
+4096 1.546536e+02
+8192 1.550911e+02
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
+plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    316.996 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.0 GFLOP/s (2048^3, 2 threads)'
+    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
+    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'

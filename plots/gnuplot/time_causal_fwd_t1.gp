@@ -10,39 +10,39 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [222.609:4710.4]
-set yrange [0.000203147:4.55674]
+set yrange [0.000192511:4.23118]
 set format y '%.0e'
 $d0 << EOD
-256 6.682663e-04
-512 2.189788e-03
-1024 7.791451e-03
-2048 2.776873e-02
-4096 1.077836e-01
+256 6.101662e-04
+512 2.006870e-03
+1024 7.195574e-03
+2048 2.656012e-02
+4096 1.019890e-01
 EOD
 $d1 << EOD
-256 6.303780e-04
-512 2.198946e-03
-1024 8.217643e-03
-2048 3.139113e-02
-4096 1.214906e-01
+256 5.831328e-04
+512 2.028442e-03
+1024 7.519501e-03
+2048 2.893569e-02
+4096 1.122929e-01
 EOD
 $d2 << EOD
-256 5.870083e-03
-512 2.228371e-02
-1024 9.483101e-02
-2048 3.622814e-01
-4096 1.518912e+00
+256 5.505786e-03
+512 2.193897e-02
+1024 8.697655e-02
+2048 3.484292e-01
+4096 1.410395e+00
 EOD
 $d3 << EOD
-256 6.094410e-04
-512 2.163058e-03
-1024 7.789143e-03
-2048 3.069554e-02
-4096 1.205402e-01
+256 5.775340e-04
+512 2.037894e-03
+1024 7.629253e-03
+2048 2.957247e-02
+4096 1.143092e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^1.90 (R^2 1.000, N 1024..4096)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.94 (R^2 1.000, N 1024..4096)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.00 (R^2 1.000, N 1024..4096)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^1.98 (R^2 1.000, N 1024..4096)', \
-    1.107979e-03*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.107979e-03*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^1.91 (R^2 1.000, N 1024..4096)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.95 (R^2 1.000, N 1024..4096)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.01 (R^2 1.000, N 1024..4096)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^1.95 (R^2 1.000, N 1024..4096)', \
+    1.031343e-03*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.031343e-03*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,34 +10,34 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:588.8]
-set yrange [0.000990027:10.2626]
+set yrange [0.000932838:10.0133]
 set format y '%.0e'
 $d0 << EOD
-64 1.064152e-02
-128 4.398243e-02
-256 2.501704e-01
-512 1.582960e+00
+64 1.086487e-02
+128 4.043485e-02
+256 2.233505e-01
+512 1.572684e+00
 EOD
 $d1 << EOD
-64 5.498338e-03
-128 4.723767e-02
-256 3.116852e-01
-512 2.182284e+00
+64 5.536190e-03
+128 4.677011e-02
+256 3.129937e-01
+512 2.207227e+00
 EOD
 $d2 << EOD
-64 5.340455e-02
-128 4.127962e-01
-256 3.420860e+00
+64 5.372030e-02
+128 4.160092e-01
+256 3.337765e+00
 EOD
 $d3 << EOD
-64 2.970080e-03
-128 2.377133e-02
-256 1.584121e-01
-512 1.111279e+00
+64 2.798515e-03
+128 2.221125e-02
+256 1.508106e-01
+512 1.070593e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.58 (R^2 1.000, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.76 (R^2 1.000, N 128..512)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^3.00 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.77 (R^2 1.000, N 128..512)', \
-    9.815115e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    9.815115e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.64 (R^2 0.999, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.78 (R^2 1.000, N 128..512)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.98 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.80 (R^2 1.000, N 128..512)', \
+    9.751589e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    9.751589e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

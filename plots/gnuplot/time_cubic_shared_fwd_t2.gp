@@ -10,40 +10,40 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:2355.2]
-set yrange [5.64581e-05:23.4606]
+set yrange [4.52397e-05:22.7766]
 set format y '%.0e'
 $d0 << EOD
-64 2.360923e-03
-128 7.941794e-03
-256 4.315403e-02
-512 2.998224e-01
-1024 2.293064e+00
+64 2.456397e-03
+128 7.954725e-03
+256 4.318730e-02
+512 3.073648e-01
+1024 2.334187e+00
 EOD
 $d1 << EOD
-64 1.979739e-04
-128 9.613040e-04
-256 4.254162e-03
-512 3.839704e-02
-1024 1.705368e-01
-2048 6.677396e-01
+64 2.207729e-04
+128 1.011147e-03
+256 6.810879e-03
+512 3.795281e-02
+1024 1.755763e-01
+2048 6.809121e-01
 EOD
 $d2 << EOD
-64 1.551705e-02
-128 1.222119e-01
-256 9.528663e-01
-512 7.820203e+00
+64 1.538263e-02
+128 1.206351e-01
+256 9.495430e-01
+512 7.592197e+00
 EOD
 $d3 << EOD
-64 1.693743e-04
-128 6.143460e-04
-256 2.488308e-03
-512 2.120042e-02
-1024 9.202829e-02
-2048 3.569514e-01
+64 1.357190e-04
+128 5.810143e-04
+256 2.574621e-03
+512 2.131839e-02
+1024 8.969761e-02
+2048 3.571940e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.87 (R^2 1.000, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.06 (R^2 0.999, N 512..2048)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^3.00 (R^2 1.000, N 128..512)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.04 (R^2 0.999, N 512..2048)', \
-    1.052778e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.052778e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.88 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.08 (R^2 0.999, N 512..2048)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.99 (R^2 1.000, N 128..512)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.03 (R^2 1.000, N 512..2048)', \
+    1.031523e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.031523e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,38 +10,38 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:9420.8]
-set yrange [3.02165e-05:5.85736]
+set yrange [3.04842e-05:6.0741]
 set format y '%.0e'
 $d1 << EOD
-64 1.376278e-04
-128 5.180985e-04
-256 2.041096e-03
-512 8.167425e-03
-1024 3.236864e-02
-2048 1.287802e-01
-4096 5.232812e-01
-8192 1.952453e+00
+64 1.405257e-04
+128 5.254512e-04
+256 2.059608e-03
+512 8.007795e-03
+1024 3.265664e-02
+2048 1.273915e-01
+4096 5.068148e-01
+8192 2.024699e+00
 EOD
 $d2 << EOD
-64 1.659040e-03
-128 6.531203e-03
-256 2.647056e-02
-512 1.067939e-01
-1024 4.364613e-01
-2048 1.753674e+00
+64 1.712731e-03
+128 6.811712e-03
+256 2.729774e-02
+512 1.084802e-01
+1024 4.529120e-01
+2048 1.801308e+00
 EOD
 $d3 << EOD
-64 9.064945e-05
-128 2.831962e-04
-256 1.076547e-03
-512 4.142624e-03
-1024 1.617601e-02
-2048 6.704649e-02
-4096 2.574562e-01
-8192 1.032107e+00
+64 9.145268e-05
+128 2.869670e-04
+256 1.051223e-03
+512 4.308362e-03
+1024 1.649217e-02
+2048 6.642146e-02
+4096 2.699613e-01
+8192 1.097932e+00
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.98 (R^2 1.000, N 1024..8192)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.02 (R^2 1.000, N 512..2048)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^1.99 (R^2 1.000, N 1024..8192)', \
-    2.745635e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    2.745635e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.99 (R^2 1.000, N 1024..8192)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.03 (R^2 1.000, N 512..2048)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.02 (R^2 1.000, N 1024..8192)', \
+    2.802510e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    2.802510e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,38 +10,38 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:9420.8]
-set yrange [4.12351e-05:8.75918]
+set yrange [4.33967e-05:8.74959]
 set format y '%.0e'
 $d1 << EOD
-64 2.130835e-04
-128 7.955980e-04
-256 3.020460e-03
-512 1.159250e-02
-1024 4.710409e-02
-2048 1.862877e-01
-4096 7.615170e-01
-8192 2.919727e+00
+64 2.068570e-04
+128 7.652483e-04
+256 2.993275e-03
+512 1.161336e-02
+1024 4.709909e-02
+2048 1.847386e-01
+4096 7.502619e-01
+8192 2.916531e+00
 EOD
 $d2 << EOD
-64 2.535118e-03
-128 9.644242e-03
-256 3.825594e-02
-512 1.506337e-01
-1024 5.977556e-01
-2048 2.424194e+00
+64 2.372310e-03
+128 9.485742e-03
+256 3.817170e-02
+512 1.516126e-01
+1024 6.087784e-01
+2048 2.495524e+00
 EOD
 $d3 << EOD
-64 1.237052e-04
-128 3.984358e-04
-256 1.483988e-03
-512 5.765203e-03
-1024 2.291151e-02
-2048 9.032798e-02
-4096 3.582454e-01
-8192 1.434950e+00
+64 1.301900e-04
+128 4.196923e-04
+256 1.572457e-03
+512 6.084754e-03
+1024 2.413547e-02
+2048 9.743797e-02
+4096 3.888015e-01
+8192 1.550819e+00
 EOD
 plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.99 (R^2 1.000, N 1024..8192)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.00 (R^2 1.000, N 512..2048)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^1.99 (R^2 1.000, N 1024..8192)', \
-    4.057999e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    4.057999e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.02 (R^2 1.000, N 512..2048)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.00 (R^2 1.000, N 1024..8192)', \
+    3.997665e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    3.997665e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -11,31 +11,31 @@ set xlabel 'N'
 set ylabel 'time ratio'
 set key below
 set xrange [55.6522:9420.8]
-set yrange [1.58122:1966.25]
+set yrange [1.31399:1767.85]
 $r0 << EOD
-64 9.164297e+01
-128 1.978960e+02
-256 3.477711e+02
-512 6.554177e+02
+64 7.992142e+01
+128 1.666337e+02
+256 3.196752e+02
+512 5.892828e+02
 EOD
 $r1 << EOD
-64 1.627747e+01
-128 1.586845e+01
-256 2.614611e+01
-512 3.313925e+01
-1024 3.796684e+01
+64 1.485398e+01
+128 1.410724e+01
+256 2.643740e+01
+512 3.245169e+01
+1024 3.635200e+01
 EOD
 $r2 << EOD
-64 3.973145e+00
-128 3.509736e+00
-256 3.228700e+00
-512 3.269315e+00
-1024 3.162442e+00
-2048 3.396877e+00
-4096 3.465296e+00
-8192 3.583888e+00
+64 2.809353e+00
+128 2.627985e+00
+256 3.484697e+00
+512 3.536807e+00
+1024 3.389739e+00
+2048 3.527779e+00
+4096 3.570970e+00
+8192 3.387752e+00
 EOD
 plot $r0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'cubic (later layers): cubic fwd+bwd / full fwd (one prompt pass)', \
     $r1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'cubic_shared (first layer): fwd+bwd / full fwd', \
     $r2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'causal: causal fwd+bwd / causal fwd (prefill)', \
-    9.164297e+01*(x/64) with lines dt 2 lc 'gray40' title 'N^1 guide'
+    7.992142e+01*(x/64) with lines dt 2 lc 'gray40' title 'N^1 guide'
