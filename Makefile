@@ -177,11 +177,11 @@ test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD
 
 # ---- the capability experiment (docs/DESIGN.md §9) -----------------------------------------
 # make experiment: causal vs cubic models on three tasks into results/experiment*.csv,
-# then REPORT.md (25-45 min, one thread; an interrupted run resumes from build/experiment/).
+# then REPORT.md (25-45 min, one thread; an interrupted run resumes from build/experiment-work/).
 # QUICK=1: tiny models in seconds, into $(BUILD)/quick/results/. The CSV reader is the
 # report's (bench/report/table.c).
 EXP_SRC  := $(sort $(wildcard experiment/*.c))
-EXP_ARGS := $(if $(filter 1,$(QUICK)),--quick --work $(BUILD)/quick/experiment --out $(BUILD)/quick/results,--work $(BUILD)/experiment --out results)
+EXP_ARGS := $(if $(filter 1,$(QUICK)),--quick --work $(BUILD)/quick/experiment --out $(BUILD)/quick/results,--work $(BUILD)/experiment-work --out results)
 $(BUILD)/experiment: $(call obj,$(EXP_SRC) bench/report/table.c) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 experiment: deps $(BUILD)/experiment $(BUILD)/report

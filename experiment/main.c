@@ -1,6 +1,6 @@
 /* main.c: the experiment program (make experiment; docs/DESIGN.md §9).
  *
- * Work dir layout (default build/experiment):
+ * Work dir layout (default build/experiment-work; build/experiment is the program):
  *   plan.txt              the plan the files below belong to; a different plan wipes them
  *   ckpt/<id>.ckpt        the interrupted run's checkpoint, ckpt/<id>.rows.csv its rows
  *   runs/<id>.csv         a completed run's rows, runs/<id>.infer.csv its inference check
@@ -29,7 +29,7 @@ static void usage(FILE *f)
 "                  [--stop-after-checkpoints K] [--only TEXT] [--plan] [--estimate]\n"
 "Trains causal and cubic models on Count3, Induction and Text (docs/DESIGN.md section 9).\n"
 "  --quick        one seed of tiny models (make test)\n"
-"  --work DIR     checkpoints and completed runs, for resuming (default build/experiment)\n"
+"  --work DIR     checkpoints and completed runs, for resuming (default build/experiment-work)\n"
 "  --out DIR      where experiment.csv and experiment_infer.csv go (default results)\n"
 "  --threads T    threads of the model (default 1)\n"
 "  --max-runs K   stop after K runs trained by this process (exit 3; resume later)\n"
@@ -193,7 +193,7 @@ static int work_prepare(const exp_plan *p, const char *work)
 
 int main(int argc, char **argv)
 {
-    const char *work = "build/experiment", *out = "results", *only = NULL;
+    const char *work = "build/experiment-work", *out = "results", *only = NULL;
     int quick = 0, threads = 0, max_runs = -1, plan_only = 0, ckpts = 0, est = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
