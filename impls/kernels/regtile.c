@@ -1,10 +1,12 @@
 /* regtile.c: the register-kernel backend of regtile.h.
  *
- * Vectorisation: explicit 8-lane GCC vector types (vexp.h) rather than hoping the
+ * Vectorisation: explicit GCC vector types (vexp.h) rather than hoping the
  * auto-vectoriser finds the reductions (it cannot reassociate float sums under -std=c11
- * without -ffast-math). Built with -march=native on this machine they compile to AVX2 +
- * FMA; without them the same source compiles to SSE or scalar code, so there is no
- * separate fallback to keep in step.
+ * without -ffast-math). The products run on the widest vector the build targets: 16
+ * lanes where -march gives AVX-512 (two 512-bit FMA pipes on Skylake-SP: 8-lane code
+ * there can reach only half the FMA peak), 8 lanes otherwise (AVX2 + FMA, or SSE when
+ * built without -mavx). Every C entry is the same chain of operations at either width,
+ * so the result is bit-identical across them.
  */
 #include "regtile.h"
 
@@ -15,31 +17,47 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* C (+)= A B for an mr x (8 nv) block, mr <= 6, nv in {1, 2}; A read by broadcasts with
- * arbitrary strides (so A^T costs nothing), B rows contiguous (ldb), C in place.
+#ifdef __AVX512F__
+enum { LANES = 16 };
+typedef float vf __attribute__((vector_size(64)));
+typedef float vf_u __attribute__((vector_size(64), aligned(4), may_alias));
+INLINE vf bcv(float x) { return (vf){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+INLINE vf fmav(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+#else
+enum { LANES = 8 };
+typedef v8f vf;
+typedef v8f_u vf_u;
+INLINE vf bcv(float x) { return bc8(x); }
+INLINE vf fmav(vf a, vf b, vf c) { return fma8(a, b, c); }
+#endif
+INLINE vf ldv(const float *p) { return *(const vf_u *)p; }
+INLINE void stv(float *p, vf x) { *(vf_u *)p = x; }
+
+/* C (+)= A B for an mr x (LANES nv) block, mr <= 6, nv in {1, 2}; A read by broadcasts
+ * with arbitrary strides (so A^T costs nothing), B rows contiguous (ldb), C in place.
  * A: element (i, p) at a[i*ars + p*acs]  B: [k][ldb]  C: [mr][ldc] */
 INLINE void kern(int mr, int nv, int fused, int k, const float *a, ptrdiff_t ars,
                  ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
                  int acc)
 {
-    v8f s[6][2];
+    vf s[6][2];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++)
-            s[r][v] = acc ? ld8(c + r * ldc + 8 * v) : bc8(0.0f);
+            s[r][v] = acc ? ldv(c + r * ldc + LANES * v) : bcv(0.0f);
     for (int p = 0; p < k; p++) {
-        v8f b0 = ld8(b + p * ldb), b1 = nv > 1 ? ld8(b + p * ldb + 8) : b0;
+        vf b0 = ldv(b + p * ldb), b1 = nv > 1 ? ldv(b + p * ldb + LANES) : b0;
         const float *ap = a + p * acs;
         for (int r = 0; r < mr; r++) {
-            v8f ar = bc8(ap[r * ars]);
-            s[r][0] = fused ? fma8(ar, b0, s[r][0]) : s[r][0] + ar * b0;
-            if (nv > 1) s[r][1] = fused ? fma8(ar, b1, s[r][1]) : s[r][1] + ar * b1;
+            vf ar = bcv(ap[r * ars]);
+            s[r][0] = fused ? fmav(ar, b0, s[r][0]) : s[r][0] + ar * b0;
+            if (nv > 1) s[r][1] = fused ? fmav(ar, b1, s[r][1]) : s[r][1] + ar * b1;
         }
     }
     for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) st8(c + r * ldc + 8 * v, s[r][v]);
+        for (int v = 0; v < nv; v++) stv(c + r * ldc + LANES * v, s[r][v]);
 }
 
-/* One column strip (8 nv wide) of C, all m rows, 6 at a time. */
+/* One column strip (LANES nv wide) of C, all m rows, 6 at a time. */
 INLINE void strip(int nv, int fused, int m, int k, const float *a, ptrdiff_t ars,
                   ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
                   int acc)
@@ -59,29 +77,30 @@ INLINE void strip(int nv, int fused, int m, int k, const float *a, ptrdiff_t ars
     }
 }
 
-/* C (+)= A B (acc = 1 adds, 0 overwrites). Column strips of 16 keep one k x 16 panel of
- * B in L1 while all rows of A stream past it; columns beyond the last multiple of 8
- * (only when n = d is not a multiple of 8) go scalar.
+/* C (+)= A B (acc = 1 adds, 0 overwrites). Column strips of 2 LANES keep one k x 2 LANES
+ * panel of B in L1 while all rows of A stream past it; columns beyond the last multiple
+ * of LANES (only when n = d is not one, or in a sequence's last key tile) go scalar.
  * fused = 0 rounds each product before adding it, in the naive code's order (a sum from
  * p = 0 up): the scores S = q.k and dP = dO.v are then bit-equal to the baseline's, so
  * with logits x 1e4, where rounding of S alone decides the error, this code's error
- * tracks the baseline's instead of drawing its own. On Zen3 this costs no throughput:
- * multiplies and adds issue on separate pipe pairs (2 + 2 per cycle), matching 2 FMAs,
- * and the add's 3-cycle latency is shorter than the FMA's 4.
+ * tracks the baseline's instead of drawing its own. Its price depends on the core: on
+ * Zen3 nothing (multiplies and adds issue on their own pipes, 2 + 2 a cycle, matching 2
+ * FMAs), on Skylake-SP one issue slot more per multiply-add (multiply, add and FMA share
+ * the same two pipes).
  * A: m x k via (ars, acs)  B: [k][ldb]  C: [m][ldc] */
 static void gemm_x(int fused, int m, int n, int k, const float *a, ptrdiff_t ars,
                    ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
                    int acc)
 {
     int j = 0;
-    for (; j + 16 <= n; j += 16) {
+    for (; j + 2 * LANES <= n; j += 2 * LANES) {
         if (fused) strip(2, 1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
         else strip(2, 0, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
     }
-    if (j + 8 <= n) {
+    if (j + LANES <= n) {
         if (fused) strip(1, 1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
         else strip(1, 0, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
-        j += 8;
+        j += LANES;
     }
     for (; j < n; j++)
         for (int i = 0; i < m; i++) {

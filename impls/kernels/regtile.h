@@ -1,5 +1,5 @@
 /* regtile.h: the register-kernel backend of the tile engine (flash.h), used by
- * impls/blocked.c and impls/omp.c: a 6 x 16 kernel of explicit 8-lane vectors on
+ * impls/blocked.c and impls/omp.c: a 6-row x 2-vector kernel of explicit vectors on
  * REGT_B x REGT_B tiles, the key-side operand of the score products packed transposed
  * per sequence.
  *
@@ -9,8 +9,9 @@
  * stay in the 512 KB L2, so every product runs from L1/L2. 128-row tiles would push the
  * d = 128 backward past L2; 32-row tiles double the per-tile softmax bookkeeping,
  * rescales and C-tile loads/stores relative to the multiply-adds.
- * The register kernel is 6 rows x 16 columns (12 ymm accumulators: Zen3 needs 8
- * independent FMAs in flight, 2 pipes x 4 cycles, and has 16 ymm registers).
+ * The register kernel is 6 rows x 2 vectors (12 accumulators: 2 FMA pipes x 4 cycles
+ * need 8 independent FMAs in flight; AVX2 has 16 ymm registers, AVX-512 32 zmm). A vector
+ * is 16 lanes where the build targets AVX-512, else 8 (regtile.c).
  */
 #ifndef REGTILE_H
 #define REGTILE_H
