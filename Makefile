@@ -39,8 +39,11 @@ OPT      := -O3 -march=native -g
 LDSAN    :=
 endif
 
-CFLAGS   := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $(OPT) -fopenmp \
-            -Iinclude -Iimpls/frame -Iimpls/kernels -Iverify -Imodel -I$(BUILD) -isystem $(BLIS_INC)
+# -ffp-contract=off: a product written before an add is rounded before it under every
+# compiler (gcc's ISO C mode implies it, clang's default does not); the kernels' bit-exact
+# scores depend on it (impls/kernels/regtile.c).
+CFLAGS   := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $(OPT) -ffp-contract=off \
+            -fopenmp -Iinclude -Iimpls/frame -Iimpls/kernels -Iverify -Imodel -I$(BUILD) -isystem $(BLIS_INC)
 LDLIBS   := $(BLIS_LIB) -lcsv -lm -lpthread
 LDFLAGS  := -fopenmp $(LDSAN)
 
@@ -151,9 +154,18 @@ $(BUILD)/obj/bench/machine.o: CFLAGS += '-DCA_BUILD_OPT="$(OPT)"'
 $(BUILD)/report: $(call obj,$(REPORT_SRC) bench/passes.c) $(LIB)
 	$(CC) $(LDFLAGS) $^ -lcsv -lm -o $@
 
+# The register kernel once more without AVX-512 (8 lanes), under its own names, so that
+# tests/test_regtile_widths.c can hold the two widths bit-identical.
+REGT_NARROW := $(BUILD)/obj/impls/kernels/regtile_narrow.o
+$(REGT_NARROW): impls/kernels/regtile.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -mno-avx512f -Dregt_ops=regt_ops_narrow -Dregt_pack=regt_pack_narrow \
+	    -Dregt_packed_floats=regt_packed_floats_narrow -Dregt_scores=regt_scores_narrow \
+	    -MMD -MP -c $< -o $@
+
 # Tests link the verify checks (not verify's main) to drive them on mutants.
 VERIFY_LIBSRC := $(filter-out verify/main.c, $(VERIFY_SRC))
-$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC) experiment/tasks.c) $(MODEL_MUT_LIB) $(MODEL_LIB) $(LIB)
+$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC) experiment/tasks.c) $(REGT_NARROW) $(MODEL_MUT_LIB) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
 
 -include $(shell find $(BUILD)/obj $(BUILD)/obj64 $(BUILD)/objmut -name '*.d' 2>/dev/null)

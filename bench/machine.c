@@ -68,7 +68,7 @@ void machine_describe(machine_info *m)
 #else
     copy(m->compiler, sizeof m->compiler, "unknown C compiler");
 #endif
-    copy(m->cflags, sizeof m->cflags, "-std=c11 -fopenmp " CA_BUILD_OPT);
+    copy(m->cflags, sizeof m->cflags, "-std=c11 -ffp-contract=off -fopenmp " CA_BUILD_OPT);
     cpu_model(m->cpu, sizeof m->cpu);
     m->cores = omp_get_num_procs();
     copy(m->blis_config, sizeof m->blis_config, ca_blis_config());

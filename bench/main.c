@@ -399,15 +399,15 @@ static void model_defaults(bench_config *cfg)
 /* What the command line asked for beyond the configuration. */
 enum { RUN, EXIT_OK };
 
-/* --quick: a model of seconds, L = 2, d_model 32, N 16..64, unless the shape is given. */
+/* --quick: a model of seconds, L = 2, d_model 32, N 16..64, each unless given. */
 static int model_args(bench_config *cfg, int have_impl, int have_op, int have_heads,
-                      int have_n, int have_out, int have_shape)
+                      int have_n, int have_out, int have_layers, int have_d_model)
 {
-    if (cfg->quick && !have_shape) {
+    if (cfg->quick && !have_layers) {
         cfg->n_layers = 0;
         add_layers(cfg, "2");
-        cfg->d_model = 32;
     }
+    if (cfg->quick && !have_d_model) cfg->d_model = 32;
     if (cfg->quick && !have_n) parse_ns(cfg, "16:64");
     if (have_op) return fail("--op and --pass do not apply to --model runs%s%s", "", "");
     if (!have_impl) cfg->impls[cfg->n_impls++] = ca_impl_find("omp");
@@ -427,7 +427,7 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
 {
     int rc = parse_ns(cfg, "64:8192");
     int have_impl = 0, have_op = 0, have_pass = 0, have_heads = 0, have_n = 0,
-        have_out = 0, have_shape = 0;
+        have_out = 0, have_layers = 0, have_d_model = 0;
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i];
         char flag[64];
@@ -472,7 +472,8 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
         have_heads |= vf->set == set_heads;
         have_n |= vf->set == parse_ns;
         have_out |= vf->set == set_out;
-        have_shape |= vf->set == set_layers || vf->set == set_d_model;
+        have_layers |= vf->set == set_layers;
+        have_d_model |= vf->set == set_d_model;
         if (!cfg->model && (vf->set == set_layers || vf->set == set_d_model ||
                             vf->set == set_vocab))
             return fail("%s applies to --model runs only (give --model first)%s", flag, "");
@@ -480,7 +481,7 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
     }
     if (rc) return rc;
     if (cfg->model) return model_args(cfg, have_impl, have_op | have_pass, have_heads,
-                                      have_n, have_out, have_shape);
+                                      have_n, have_out, have_layers, have_d_model);
     if (!have_impl)
         for (int k = 0; k < ca_impl_count() && cfg->n_impls < BENCH_MAX_IMPLS; k++)
             cfg->impls[cfg->n_impls++] = ca_impl_at(k);

@@ -153,7 +153,8 @@ static void run_cell(mctx *c, model_kind kind, mtask task, int n, mrow *r, doubl
                                                 c->logits);
         if (st == CA_OK && n == 1) st = model_session_rewind_f32(step, 0);
         if (st != CA_OK) {
-            set_status(r, st, "prefill before the step");
+            set_status(r, st, step ? "prefill (and rewind) before the step"
+                                   : "opening the session");
             model_session_close_f32(step);
             return;
         }
@@ -336,8 +337,10 @@ int model_sweep_run(const bench_config *cfg, machine_info *m, csv_out *out)
                     if (ch->n > 0) {
                         const double g = (double)n / ch->n;
                         r.predicted = ch->t * pow(g, task_exponent(t, k));
-                        /* cubic training holds T = N(N+1)/2 rows, causal N */
-                        act = ch->act * (k == MODEL_CAUSAL || t != MT_TRAIN ? g : g * g);
+                        /* packed cubic training holds T = N(N+1)/2 rows (at L = 1 it is
+                         * the causal model); causal and the loop (one prefix at a time)
+                         * hold N */
+                        act = ch->act * (k == MODEL_CUBIC && t == MT_TRAIN && L > 1 ? g * g : g);
                     }
                     const double elapsed = omp_get_wtime() - start;
                     if (ch->n < 0)

@@ -24,17 +24,18 @@ static void head_row(const model_config *cfg, const real *params, int threads, c
 
 /* The last rows of a block on one row: x [1][D] holds the residual and, on return, the
  * block's output; att [D] is the attention output with heads merged. */
-static void tail_row(const model_config *cfg, const model_layer_offsets *lo,
-                     const real *params, int threads, const real *att, real *x)
+static ca_status tail_row(const model_config *cfg, const model_layer_offsets *lo,
+                          const real *params, int threads, const real *att, real *x)
 {
     const int D = cfg->d_model;
     real *buf = malloc((size_t)D * 11 * sizeof *buf);
-    if (!buf) return;
+    if (!buf) return CA_ERR_NOMEM;
     real *x_mid = buf, *ln2 = buf + D, *h = buf + 2 * D, *gh = buf + 6 * D, *out = buf + 10 * D;
     real mean2, rstd2;
     block_tail(cfg, lo, params, threads, 1, att, x, x_mid, ln2, &mean2, &rstd2, h, gh, out);
     memcpy(x, out, (size_t)D * sizeof *x);
     free(buf);
+    return CA_OK;
 }
 
 /* ---- causal: prefill + KV cache ------------------------------------------------------ */
@@ -101,8 +102,8 @@ static ca_status session_step(const model_exec *ex, const model_config *cfg,
         ca_status st = MF(attention_step)(ex, (ca_shape){ks->n, d, H}, t, ks->qkv,
                                           ks->qkv + D, ks->qkv + 2 * D, ks->k + layer,
                                           ks->v + layer, ks->att, lse);
-        if (st != CA_OK) return st;
-        tail_row(cfg, &lo, params, ex->threads, ks->att, ks->x);
+        if (st != CA_OK || (st = tail_row(cfg, &lo, params, ex->threads, ks->att, ks->x)) != CA_OK)
+            return st;
     }
     head_row(cfg, params, ex->threads, ks->x, logits);
     return CA_OK;
@@ -158,8 +159,8 @@ static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
                             att, lse);
     if (st != CA_OK) goto out;
     memcpy(row, x + (size_t)(t - 1) * D, (size_t)D * sizeof *row);
-    tail_row(cfg, &lo, params, ex->threads, att, row);
-    head_row(cfg, params, ex->threads, row, logits);
+    if ((st = tail_row(cfg, &lo, params, ex->threads, att, row)) == CA_OK)
+        head_row(cfg, params, ex->threads, row, logits);
 out:
     free(x); free(ln); free(stat); free(qkv); free(kc); free(vc); free(att); free(row);
     free(lse); free(arena);

@@ -121,7 +121,10 @@ static const char *str_col(const table *t, int r, const char *name)
 static int load_rows(xdata *d)
 {
     d->r = calloc((size_t)(d->t.nrows ? d->t.nrows : 1), sizeof *d->r);
-    if (!d->r) return -1;
+    if (!d->r) {
+        fprintf(stderr, "report: %s: out of memory\n", d->t.path);
+        return -1;
+    }
     for (int i = 0; i < d->t.nrows; i++) {
         xrow *x = &d->r[d->nr];
         double v[16];
@@ -500,11 +503,13 @@ int experiment_section(FILE *f, const char *results, const char *plots_dir, cons
         if (load_rows(&d) != 0) rc = -1;
         else build_sets(&d);
     }
-    char gpdir[1100];
-    snprintf(gpdir, sizeof gpdir, "%s/gnuplot", plots_dir);
-    remove_old_plots(plots_dir, "experiment_");
-    remove_old_plots(gpdir, "experiment_");
-    if (rc == 0) section(f, &d, results, plots_dir, link);
+    if (rc == 0) { /* the old plots stay with the old report when this one fails */
+        char gpdir[1100];
+        snprintf(gpdir, sizeof gpdir, "%s/gnuplot", plots_dir);
+        remove_old_plots(plots_dir, "experiment_");
+        remove_old_plots(gpdir, "experiment_");
+        section(f, &d, results, plots_dir, link);
+    }
     free(d.r);
     if (d.t.nrows || d.t.header) table_free(&d.t);
     if (d.have_infer) table_free(&d.ti);

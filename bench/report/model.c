@@ -49,26 +49,46 @@ static int mseries(const dataset *ds, const char *model, const char *task, int L
     return c;
 }
 
-/* Fit over the upper half of the series' N up to n_max (0: all of it). */
-static fit mfit_upto(const dataset *ds, const char *model, const char *task, int L, int n_max)
+static fit mfit(const dataset *ds, const char *model, const char *task, int L)
 {
     int n[MAXN];
     double t[MAXN];
-    int k = mseries(ds, model, task, L, n, t);
-    while (n_max > 0 && k > 0 && n[k - 1] > n_max) k--;
-    return fit_upper_half(n, t, k);
+    return fit_upper_half(n, t, mseries(ds, model, task, L, n, t));
 }
 
-static fit mfit(const dataset *ds, const char *model, const char *task, int L)
+/* Both models' task fitted over the same N (those both timed), or the exponents would not
+ * be comparable. */
+static void mfit_pair(const dataset *ds, const char *task, int L, fit *causal, fit *cubic)
 {
-    return mfit_upto(ds, model, task, L, 0);
+    int n[MAXN], k = 0;
+    double tc[MAXN], tq[MAXN];
+    int ns[MAXN], kn = ds_model_ns(ds, task, L, ns, MAXN);
+    for (int i = 0; i < kn; i++) {
+        const mrow *c = ds_model(ds, "causal", task, L, ns[i]),
+                   *q = ds_model(ds, "cubic", task, L, ns[i]);
+        if (c && q) {
+            n[k] = ns[i];
+            tc[k] = c->t_med;
+            tq[k++] = q->t_med;
+        }
+    }
+    *causal = fit_upper_half(n, tc, k);
+    *cubic = fit_upper_half(n, tq, k);
 }
 
-/* The standard depth: the deepest one measured. */
+/* The standard depth: the deepest one with a timed cell of the headline chart (0: none). */
 static int main_depth(const dataset *ds)
 {
-    int ls[16], k = ds_model_layers(ds, ls, 16);
-    return k ? ls[k - 1] : 0;
+    int L = 0;
+    for (int i = 0; i < ds->nm; i++) {
+        const mrow *x = &ds->m[i];
+        if (!x->ok || x->layers <= L) continue;
+        for (int j = 0; j < NHEAD; j++)
+            if (strcmp(x->model, headline_lines[j].model) == 0 &&
+                strcmp(x->task, headline_lines[j].task) == 0)
+                L = x->layers;
+    }
+    return L;
 }
 
 static const mrow *any_row(const dataset *ds, int L)
@@ -333,8 +353,11 @@ static void layers_table(FILE *f, const dataset *ds, int L)
         sq += tq[l];
     }
     fprintf(f, "Where the training time goes, by block (forward + backward, median), at N = %d; "
-               "cubic layer 1 runs cubic_shared, %sthe last cubic_last (docs/DESIGN.md §8):\n\n",
-            n, L > 2 ? "the middle layers cubic, " : "");
+               "%s (docs/DESIGN.md §8):\n\n", n,
+            L == 1  ? "a one-layer cubic model is the causal model"
+            : L == 2 ? "cubic layer 1 runs cubic_shared, layer 2 cubic_last"
+                     : "cubic layer 1 runs cubic_shared, the middle layers cubic, the last "
+                       "cubic_last");
     fprintf(f, "| layer | causal | share | cubic | share | cubic / causal |\n"
                "|---|---|---|---|---|---|\n");
     for (int l = 0; l < L; l++)
@@ -374,10 +397,9 @@ static void inference_claim(FILE *f, const dataset *ds, int L)
     };
     fprintf(f, "**\"Same inference cost\"?** ");
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        /* both fitted over the same N, or the exponents would not be comparable */
         int n = common_n(ds, "cubic", parts[i].task, "causal", parts[i].task, L);
-        fit c = mfit_upto(ds, "causal", parts[i].task, L, n),
-            q = mfit_upto(ds, "cubic", parts[i].task, L, n);
+        fit c, q;
+        mfit_pair(ds, parts[i].task, L, &c, &q);
         if (!n || !c.ok || !q.ok) continue;
         fprintf(f, "%s: cubic N^%.2f against causal N^%.2f (both fitted over N = %d..%d), "
                    "%.3gx the causal time at N = %d; it %s. ", parts[i].what, q.p, c.p,

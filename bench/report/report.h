@@ -154,8 +154,8 @@ void datablock(FILE *f, const char *id, const int *n, const double *y, int k);
 void range_update(double v, double *lo, double *hi);
 
 /* ---- model.c: the model level (bench --model rows) -------------------------------- */
-/* headline_tT.png (training and inference time vs N, causal vs cubic, fitted exponents)
- * and model_time_L*.png; nothing when there are no model rows. */
+/* headline_L*.png (training and inference time vs N, causal vs cubic, fitted exponents)
+ * and model_time_L*.png, one of each per depth L; nothing when there are no model rows. */
 int model_plots(const dataset *ds, const char *dir, plot_list *out);
 /* The headline chart at the top of the report, and the "Model level" section. */
 void model_headline(FILE *f, const dataset *ds, const char *plots_link);

@@ -17,69 +17,43 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+/* The register kernel on 8 lanes (v8f of vexp.h): kern8, strip8. */
+#define RK(name) name##8
+#define RK_V v8f
+#define RK_LANES 8
+#define RK_LD ld8
+#define RK_ST st8
+#define RK_BC bc8
+#define RK_FMA fma8
+#include "regtile_kern.h"
+
 #ifdef __AVX512F__
+/* ... and on 16 lanes: kern16, strip16. */
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
+INLINE v16f ld16(const float *p) { return *(const v16f_u *)p; }
+INLINE void st16(float *p, v16f x) { *(v16f_u *)p = x; }
+INLINE v16f bc16(float x) { return (v16f){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+INLINE v16f fma16(v16f a, v16f b, v16f c) { return _mm512_fmadd_ps(a, b, c); }
+#define RK(name) name##16
+#define RK_V v16f
+#define RK_LANES 16
+#define RK_LD ld16
+#define RK_ST st16
+#define RK_BC bc16
+#define RK_FMA fma16
+#include "regtile_kern.h"
 enum { LANES = 16 };
-typedef float vf __attribute__((vector_size(64)));
-typedef float vf_u __attribute__((vector_size(64), aligned(4), may_alias));
-INLINE vf bcv(float x) { return (vf){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
-INLINE vf fmav(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+#define strip_wide strip16
 #else
 enum { LANES = 8 };
-typedef v8f vf;
-typedef v8f_u vf_u;
-INLINE vf bcv(float x) { return bc8(x); }
-INLINE vf fmav(vf a, vf b, vf c) { return fma8(a, b, c); }
+#define strip_wide strip8
 #endif
-INLINE vf ldv(const float *p) { return *(const vf_u *)p; }
-INLINE void stv(float *p, vf x) { *(vf_u *)p = x; }
-
-/* C (+)= A B for an mr x (LANES nv) block, mr <= 6, nv in {1, 2}; A read by broadcasts
- * with arbitrary strides (so A^T costs nothing), B rows contiguous (ldb), C in place.
- * A: element (i, p) at a[i*ars + p*acs]  B: [k][ldb]  C: [mr][ldc] */
-INLINE void kern(int mr, int nv, int fused, int k, const float *a, ptrdiff_t ars,
-                 ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
-                 int acc)
-{
-    vf s[6][2];
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++)
-            s[r][v] = acc ? ldv(c + r * ldc + LANES * v) : bcv(0.0f);
-    for (int p = 0; p < k; p++) {
-        vf b0 = ldv(b + p * ldb), b1 = nv > 1 ? ldv(b + p * ldb + LANES) : b0;
-        const float *ap = a + p * acs;
-        for (int r = 0; r < mr; r++) {
-            vf ar = bcv(ap[r * ars]);
-            s[r][0] = fused ? fmav(ar, b0, s[r][0]) : s[r][0] + ar * b0;
-            if (nv > 1) s[r][1] = fused ? fmav(ar, b1, s[r][1]) : s[r][1] + ar * b1;
-        }
-    }
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) stv(c + r * ldc + LANES * v, s[r][v]);
-}
-
-/* One column strip (LANES nv wide) of C, all m rows, 6 at a time. */
-INLINE void strip(int nv, int fused, int m, int k, const float *a, ptrdiff_t ars,
-                  ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
-                  int acc)
-{
-    int i = 0;
-    for (; i + 6 <= m; i += 6)
-        kern(6, nv, fused, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, acc);
-    const float *ai = a + i * ars;
-    float *ci = c + i * ldc;
-    switch (m - i) {
-    case 5: kern(5, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 4: kern(4, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 3: kern(3, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 2: kern(2, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 1: kern(1, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    default: break;
-    }
-}
 
 /* C (+)= A B (acc = 1 adds, 0 overwrites). Column strips of 2 LANES keep one k x 2 LANES
- * panel of B in L1 while all rows of A stream past it; columns beyond the last multiple
- * of LANES (only when n = d is not one, or in a sequence's last key tile) go scalar.
+ * panel of B in L1 while all rows of A stream past it; 8 columns left over by 16-lane
+ * strips take an 8-lane one; columns beyond the last multiple of 8 (only when n = d is
+ * not one) go scalar.
  * fused = 0 rounds each product before adding it, in the naive code's order (a sum from
  * p = 0 up): the scores S = q.k and dP = dO.v are then bit-equal to the baseline's, so
  * with logits x 1e4, where rounding of S alone decides the error, this code's error
@@ -94,13 +68,18 @@ static void gemm_x(int fused, int m, int n, int k, const float *a, ptrdiff_t ars
 {
     int j = 0;
     for (; j + 2 * LANES <= n; j += 2 * LANES) {
-        if (fused) strip(2, 1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
-        else strip(2, 0, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+        if (fused) strip_wide(2, 1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+        else strip_wide(2, 0, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
     }
     if (j + LANES <= n) {
-        if (fused) strip(1, 1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
-        else strip(1, 0, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+        if (fused) strip_wide(1, 1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+        else strip_wide(1, 0, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
         j += LANES;
+    }
+    if (LANES > 8 && j + 8 <= n) {
+        if (fused) strip8(1, 1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+        else strip8(1, 0, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+        j += 8;
     }
     for (; j < n; j++)
         for (int i = 0; i < m; i++) {
@@ -135,17 +114,51 @@ void regt_scores(int m, int n, int d, const float *a, const float *xt, int j0, f
            s, lds, 0);
 }
 
+#ifdef __AVX__
+/* In place: r[i] holds 8 columns of key i on entry, r[c] column c of the 8 keys on exit. */
+INLINE void transpose8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);     /* columns 0 1 | 4 5, keys i, i+1 */
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]); /* columns 2 3 | 6 7 */
+    }
+    for (int i = 0; i < 8; i += 4) { /* keys i .. i+3 of columns c | c + 4 */
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));     /* c = 0 */
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2)); /* c = 1 */
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2f128_ps(u[c], u[c + 4], 0x20);
+        r[c + 4] = _mm256_permute2f128_ps(u[c], u[c + 4], 0x31);
+    }
+}
+#endif
+
 /* out_j = q . x_j for nk keys, each a sum from c = 0 of rounded products (the naive
  * code's order), 8 keys to the lanes so the chains run side by side: the score form for
  * an unprepared operand (decode, where packing would double the memory traffic of a
- * one-row query). q: [d]  x: [nk][d]  out: [nk] */
+ * one-row query). With AVX, 8 x 8 blocks of the keys are transposed in registers (24
+ * shuffles a block) rather than gathered a float at a time (56 inserts): a cold decode
+ * step must read its cache as fast as memory delivers it.
+ * q: [d]  x: [nk][d]  out: [nk] */
 static void dots_by_key(int d, int nk, const float *q, const float *x, float *out)
 {
     int j = 0;
     for (; j + 8 <= nk; j += 8) {
         const float *xj = x + (size_t)j * d;
         v8f acc = bc8(0.0f);
-        for (int c = 0; c < d; c++) {
+        int c = 0;
+#ifdef __AVX__
+        for (; c + 8 <= d; c += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(xj + (size_t)i * d + c);
+            transpose8(r);
+            for (int i = 0; i < 8; i++) acc = acc + bc8(q[c + i]) * (v8f)r[i];
+        }
+#endif
+        for (; c < d; c++) {
             v8f kv = {xj[c], xj[d + c], xj[2 * d + c], xj[3 * d + c],
                       xj[4 * d + c], xj[5 * d + c], xj[6 * d + c], xj[7 * d + c]};
             acc = acc + bc8(q[c]) * kv;

@@ -1,0 +1,63 @@
+/* regtile_kern.h: the register kernel of regtile.c on one vector type. regtile.c
+ * includes it once per width it builds, after defining
+ *   RK(name)   the name of each function at this width (e.g. name##16),
+ *   RK_V       the vector type, RK_LANES its lanes,
+ *   RK_LD, RK_ST, RK_BC, RK_FMA   unaligned load, store, broadcast, fused a b + c;
+ * every one of them is undefined again at the end, ready for the next width.
+ * The same source at every width is what keeps the widths bit-identical: each C entry
+ * is one lane, and a lane's chain of operations does not depend on the vector's size.
+ */
+
+/* C (+)= A B for an mr x (RK_LANES nv) block, mr <= 6, nv in {1, 2}: 12 accumulators at
+ * most, so 8 independent FMAs are in flight for 2 pipes of 4-cycle latency. A is read by
+ * broadcasts with arbitrary strides (so A^T costs nothing), B rows contiguous (ldb), C
+ * in place. fused = 0: each product rounded, then added (see gemm_x in regtile.c).
+ * A: element (i, p) at a[i*ars + p*acs]  B: [k][ldb]  C: [mr][ldc] */
+INLINE void RK(kern)(int mr, int nv, int fused, int k, const float *a, ptrdiff_t ars,
+                     ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                     int acc)
+{
+    RK_V s[6][2];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++)
+            s[r][v] = acc ? RK_LD(c + r * ldc + RK_LANES * v) : RK_BC(0.0f);
+    for (int p = 0; p < k; p++) {
+        RK_V b0 = RK_LD(b + p * ldb), b1 = nv > 1 ? RK_LD(b + p * ldb + RK_LANES) : b0;
+        const float *ap = a + p * acs;
+        for (int r = 0; r < mr; r++) {
+            RK_V ar = RK_BC(ap[r * ars]);
+            s[r][0] = fused ? RK_FMA(ar, b0, s[r][0]) : s[r][0] + ar * b0;
+            if (nv > 1) s[r][1] = fused ? RK_FMA(ar, b1, s[r][1]) : s[r][1] + ar * b1;
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) RK_ST(c + r * ldc + RK_LANES * v, s[r][v]);
+}
+
+/* One column strip (RK_LANES nv wide) of C, all m rows, 6 at a time. */
+INLINE void RK(strip)(int nv, int fused, int m, int k, const float *a, ptrdiff_t ars,
+                      ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                      int acc)
+{
+    int i = 0;
+    for (; i + 6 <= m; i += 6)
+        RK(kern)(6, nv, fused, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, acc);
+    const float *ai = a + i * ars;
+    float *ci = c + i * ldc;
+    switch (m - i) {
+    case 5: RK(kern)(5, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    case 4: RK(kern)(4, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    case 3: RK(kern)(3, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    case 2: RK(kern)(2, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    case 1: RK(kern)(1, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    default: break;
+    }
+}
+
+#undef RK
+#undef RK_V
+#undef RK_LANES
+#undef RK_LD
+#undef RK_ST
+#undef RK_BC
+#undef RK_FMA
