@@ -245,7 +245,7 @@ BENCH_D128  := --quick
 BENCH_MODEL := --quick
 else
 BENCH_DIR   := .
-BENCH_MAIN  :=
+BENCH_MAIN  := --total-budget 14m
 BENCH_T1    := --n 256:4096 --budget 12s --total-budget 90s
 BENCH_D128  := --n 1024:4096 --budget 8s --total-budget 60s
 BENCH_MODEL := --budget 8s --total-budget 4m

@@ -460,6 +460,67 @@ static void remove_old_plots(const char *dir, const char *prefix)
     closedir(dp);
 }
 
+static int max_layers(const xdata *d)
+{
+    int L = 0;
+    for (int j = 0; j < d->ns; j++) L = d->s[j].layers > L ? d->s[j].layers : L;
+    return L;
+}
+
+static int max_n(const xdata *d)
+{
+    int n = 0;
+    for (int j = 0; j < d->ns; j++) n = d->s[j].n > n ? d->s[j].n : n;
+    return n;
+}
+
+/* The answer over every setting, worded from the verdicts of the task sections. */
+static void overall(FILE *f, const xdata *d)
+{
+    int better[2][3] = {{0}}; /* [budget][cubic, neither, causal] */
+    int decided = 0, cubic_only = 0;
+    double cost_lo = INFINITY, cost_hi = 0;
+    for (int j = 0; j < d->ns; j++) {
+        const xset *s = &d->s[j];
+        const int v[2] = {verdict(s->task, &s->cubic, &s->causal_steps),
+                          verdict(s->task, &s->cubic, &s->causal_flops)};
+        if (v[0] == 2 || v[1] == 2) continue;
+        decided++;
+        for (int k = 0; k < 2; k++) better[k][1 - v[k]]++;
+        cubic_only += v[0] == 1 && v[1] == 1;
+        if (s->fps_causal > 0) {
+            cost_lo = fmin(cost_lo, s->fps_cubic / s->fps_causal);
+            cost_hi = fmax(cost_hi, s->fps_cubic / s->fps_causal);
+        }
+    }
+    fprintf(f, "**What the evidence supports at this scale.** ");
+    if (!decided) {
+        fprintf(f, "Nothing yet: no setting has two seeds of both models.\n\n");
+        return;
+    }
+    fprintf(f, "Over the %d settings with at least two seeds of each model, the cubic model is "
+               "better on the held-out metric beyond the seed spread in %d at equal steps and %d at equal "
+               "training FLOPs; the causal model in %d and %d; neither in %d and %d. ",
+            decided, better[0][0], better[1][0], better[0][2], better[1][2], better[0][1],
+            better[1][1]);
+    if (isfinite(cost_lo))
+        fprintf(f, "A cubic training step costs %.1f to %.1f times the causal step's FLOPs "
+                   "here. ", cost_lo, cost_hi);
+    if (better[0][0] == 0 && better[1][0] == 0)
+        fprintf(f, "So no setting shows the cubic model more powerful: at equal steps it "
+                   "matches or trails the causal model, and given the same training FLOPs %s. ",
+                better[1][2] ? "the causal model is ahead wherever the two differ"
+                             : "neither is ahead");
+    else
+        fprintf(f, "The cubic model is ahead at both budgets in %d setting(s), named in the "
+                   "task sections below. ", cubic_only);
+    fprintf(f, "This holds for models of d_model %d and at most %d layers, sequences of at "
+               "most %d tokens and a few thousand steps; it does not rule out an advantage at "
+               "larger width, depth or length, with longer training, or on other tasks. A "
+               "setting where neither model beats chance (see each task) says nothing either "
+               "way.\n\n", d->s[0].d_model, max_layers(d), max_n(d));
+}
+
 static void section(FILE *f, xdata *d, const char *results, const char *plots_dir,
                     const char *link)
 {
@@ -481,6 +542,7 @@ static void section(FILE *f, xdata *d, const char *results, const char *plots_di
                "and learning-rate schedule. The tasks and their chance levels are defined in "
                "docs/DESIGN.md §9.\n\n", results, d->nr, d->ns, seeds, s0->d_model, s0->heads,
             s0->batch);
+    overall(f, d);
     static const char *const tasks[3] = {"count3", "induction", "text"};
     for (int t = 0; t < 3; t++) task_section(f, d, tasks[t], plots_dir, link);
     infer_summary(f, d);

@@ -446,9 +446,15 @@ static void roofline_targets_section(FILE *f, const dataset *ds)
                         fmt_s(b->t_med));
                 continue;
             }
-            fprintf(f, "%.3f (%s, %s, %.1f of %.1f GFLOP/s; %.2f of sgemm) | %s |\n",
+            /* No program outruns the FMA-only loop: a peak below sgemm means the clock
+             * dropped while the peak was measured, and the fraction overstates. */
+            const int suspect = b->sgemm > b->peak;
+            fprintf(f, "%.3f (%s, %s, %.1f of %.1f GFLOP/s; %.2f of sgemm) | %s%s |\n",
                     b->frac_peak, b->impl, fmt_s(b->t_med), b->gflops, b->peak, b->frac,
-                    b->frac_peak >= t->need ? "reached" : "not reached");
+                    b->frac_peak >= t->need ? "reached" : "not reached",
+                    suspect ? " (suspect: this run's FMA peak measured below its sgemm, so "
+                              "the clock changed under the measurement)"
+                            : "");
         } else {
             if (strcmp(b->cache_state, "cold") != 0 || !(b->frac_bw > 0)) {
                 fprintf(f, "%s %s, timed %s | not measured cold |\n", b->impl, fmt_s(b->t_med),
