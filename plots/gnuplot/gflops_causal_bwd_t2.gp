@@ -10,53 +10,52 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:538.704]
+set yrange [0:363.738]
 set ytics nomirror
 set y2tics
-set y2range [0:1.68495]
+set y2range [0:1.64281]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.573540e+01
-128 4.881600e+01
-256 6.708340e+01
-512 8.646680e+01
-1024 9.352940e+01
-2048 1.046003e+02
-4096 1.084002e+02
-8192 1.135539e+02
+64 1.463260e+01
+128 2.923460e+01
+256 3.894570e+01
+512 4.814470e+01
+1024 5.644400e+01
+2048 6.201200e+01
+4096 7.464520e+01
+8192 6.843450e+01
 EOD
 $d1 << EOD
-64 3.801450e+01
-128 5.273140e+01
-256 6.407310e+01
-512 7.399190e+01
-1024 7.838650e+01
-2048 8.130480e+01
-4096 8.342540e+01
-8192 8.454270e+01
+64 2.981400e+01
+128 4.078620e+01
+256 5.198860e+01
+512 6.380890e+01
+1024 6.841740e+01
+2048 7.064240e+01
+4096 6.426830e+01
+8192 8.174680e+01
 EOD
 $d2 << EOD
-64 6.101200e+00
-128 6.158500e+00
-256 6.156400e+00
-512 6.138800e+00
-1024 6.109400e+00
-2048 6.118300e+00
-4096 6.082800e+00
+64 2.892900e+00
+128 2.236800e+00
+256 2.353700e+00
+512 2.415400e+00
+1024 2.752400e+00
+2048 2.632400e+00
 EOD
 $d3 << EOD
-64 4.829520e+01
-128 7.602400e+01
-256 1.231925e+02
-512 1.374601e+02
-1024 1.527252e+02
-2048 1.549131e+02
-4096 1.641653e+02
-8192 1.654799e+02
+64 4.609120e+01
+128 7.311610e+01
+256 1.009533e+02
+512 1.265333e+02
+1024 1.377470e+02
+2048 1.774178e+02
+4096 1.249851e+02
+8192 1.244516e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
-    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'
+    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
+    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

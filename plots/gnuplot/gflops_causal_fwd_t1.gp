@@ -10,42 +10,42 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [222.609:4710.4]
-set yrange [0:278.732]
+set yrange [0:198.781]
 set ytics nomirror
 set y2tics
-set y2range [0:1.52235]
+set y2range [0:1.43102]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-256 5.520710e+01
-512 6.700980e+01
-1024 7.468410e+01
-2048 8.089320e+01
-4096 8.424470e+01
+256 3.360830e+01
+512 5.054650e+01
+1024 5.854890e+01
+2048 6.431050e+01
+4096 5.976210e+01
 EOD
 $d1 << EOD
-256 5.776640e+01
-512 6.629710e+01
-1024 7.146690e+01
-2048 7.425200e+01
-4096 7.651440e+01
+256 4.650460e+01
+512 5.234750e+01
+1024 5.690710e+01
+2048 5.593460e+01
+4096 5.887850e+01
 EOD
 $d2 << EOD
-256 6.118200e+00
-512 6.129700e+00
-1024 6.178600e+00
-2048 6.166300e+00
-4096 6.091900e+00
+256 2.086400e+00
+512 2.205700e+00
+1024 2.136000e+00
+2048 2.088700e+00
+4096 2.665700e+00
 EOD
 $d3 << EOD
-256 5.832640e+01
-512 6.598960e+01
-1024 7.043880e+01
-2048 7.265310e+01
-4096 7.516480e+01
+256 5.609370e+01
+512 6.346400e+01
+1024 6.876610e+01
+2048 6.083680e+01
+4096 6.710060e+01
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    242.376 with lines dt 1 lw 2 lc 'red' title 'FMA peak 242.4 GFLOP/s (1 thread)', \
-    183.093 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 183.1 GFLOP/s (2048^3, 1 thread)'
+    172.853 with lines dt 1 lw 2 lc 'red' title 'FMA peak 172.9 GFLOP/s (1 thread)', \
+    138.909 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 138.9 GFLOP/s (2048^3, 1 thread)'

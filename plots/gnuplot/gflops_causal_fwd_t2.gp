@@ -10,54 +10,53 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:538.704]
+set yrange [0:363.738]
 set ytics nomirror
 set y2tics
-set y2range [0:1.68495]
+set y2range [0:1.64281]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.561180e+01
-128 6.636900e+01
-256 9.512750e+01
-512 1.022732e+02
-1024 1.353508e+02
-2048 1.498712e+02
-4096 1.534632e+02
-8192 1.499237e+02
+64 2.281620e+01
+128 3.669500e+01
+256 5.255260e+01
+512 8.097530e+01
+1024 8.693740e+01
+2048 8.131290e+01
+4096 1.173132e+02
+8192 9.846470e+01
 EOD
 $d1 << EOD
-64 3.443310e+01
-128 4.768840e+01
-256 5.692630e+01
-512 6.371350e+01
-1024 6.995060e+01
-2048 7.240540e+01
-4096 7.380040e+01
-8192 7.210150e+01
+64 2.313510e+01
+128 3.684330e+01
+256 4.616440e+01
+512 4.739610e+01
+1024 6.691040e+01
+2048 7.422800e+01
+4096 5.493630e+01
+8192 5.310120e+01
 EOD
 $d2 << EOD
-64 5.884900e+00
-128 5.954600e+00
-256 6.008900e+00
-512 5.873100e+00
-1024 5.962500e+00
-2048 5.936300e+00
-4096 5.933400e+00
-8192 5.718500e+00
+64 2.043500e+00
+128 2.060500e+00
+256 2.148500e+00
+512 2.122600e+00
+1024 1.938700e+00
+2048 1.883700e+00
+4096 2.007900e+00
 EOD
 $d3 << EOD
-64 4.555890e+01
-128 5.967890e+01
-256 1.123271e+02
-512 1.289533e+02
-1024 1.391080e+02
-2048 1.445773e+02
-4096 1.462953e+02
-8192 1.451732e+02
+64 4.418600e+01
+128 6.924090e+01
+256 8.727340e+01
+512 1.013010e+02
+1024 1.080091e+02
+2048 1.100842e+02
+4096 1.037832e+02
+8192 1.104967e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
-    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'
+    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
+    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

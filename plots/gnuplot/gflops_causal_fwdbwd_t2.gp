@@ -10,53 +10,52 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:538.704]
+set yrange [0:363.738]
 set ytics nomirror
 set y2tics
-set y2range [0:1.68495]
+set y2range [0:1.64281]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.796800e+01
-128 5.247950e+01
-256 7.266910e+01
-512 9.034150e+01
-1024 1.049262e+02
-2048 1.133830e+02
-4096 1.159922e+02
-8192 1.158780e+02
+64 1.621130e+01
+128 3.761490e+01
+256 4.866220e+01
+512 6.223560e+01
+1024 6.876210e+01
+2048 8.101480e+01
+4096 8.042480e+01
+8192 7.491790e+01
 EOD
 $d1 << EOD
-64 3.569000e+01
-128 5.158790e+01
-256 6.236640e+01
-512 7.114090e+01
-1024 7.322860e+01
-2048 7.775200e+01
-4096 7.891980e+01
-8192 8.130260e+01
+64 3.187580e+01
+128 5.202980e+01
+256 5.985500e+01
+512 7.338150e+01
+1024 7.910360e+01
+2048 8.519210e+01
+4096 8.147440e+01
+8192 7.666650e+01
 EOD
 $d2 << EOD
-64 6.030900e+00
-128 6.107300e+00
-256 6.166200e+00
-512 6.158400e+00
-1024 6.192800e+00
-2048 6.172600e+00
-4096 6.020800e+00
+64 2.987500e+00
+128 2.267300e+00
+256 2.939300e+00
+512 2.747000e+00
+1024 2.294100e+00
+2048 2.062100e+00
 EOD
 $d3 << EOD
-64 5.675900e+01
-128 8.839140e+01
-256 1.128204e+02
-512 1.276112e+02
-1024 1.436329e+02
-2048 1.486911e+02
-4096 1.504133e+02
-8192 1.548912e+02
+64 4.545760e+01
+128 5.944050e+01
+256 7.917980e+01
+512 9.666370e+01
+1024 9.708570e+01
+2048 1.156602e+02
+4096 1.159701e+02
+8192 1.146128e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
-    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'
+    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
+    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

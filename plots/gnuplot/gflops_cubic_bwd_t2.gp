@@ -10,37 +10,37 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:538.704]
+set yrange [0:363.738]
 set ytics nomirror
 set y2tics
-set y2range [0:1.68495]
+set y2range [0:1.64281]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.614470e+01
-128 5.459230e+01
-256 7.644600e+01
-512 9.541750e+01
+64 2.051680e+01
+128 4.603920e+01
+256 5.704820e+01
+512 7.068610e+01
 EOD
 $d1 << EOD
-64 6.191150e+01
-128 5.674280e+01
-256 6.752320e+01
-512 7.656390e+01
+64 5.658850e+01
+128 6.416290e+01
+256 7.134790e+01
+512 7.763290e+01
 EOD
 $d2 << EOD
-64 6.118000e+00
-128 6.250400e+00
-256 6.049400e+00
+64 3.162100e+00
+128 3.109200e+00
+256 2.792400e+00
 EOD
 $d3 << EOD
-64 1.213305e+02
-128 1.191642e+02
-256 1.407368e+02
-512 1.595750e+02
+64 1.031132e+02
+128 1.175583e+02
+256 1.358412e+02
+512 1.608426e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
-    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'
+    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
+    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

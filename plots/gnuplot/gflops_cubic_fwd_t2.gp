@@ -10,40 +10,40 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:538.704]
+set yrange [0:363.738]
 set ytics nomirror
 set y2tics
-set y2range [0:1.68495]
+set y2range [0:1.64281]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.793130e+01
-128 8.263440e+01
-256 1.196414e+02
-512 1.391979e+02
-1024 1.592002e+02
+64 2.854310e+01
+128 6.426350e+01
+256 9.443300e+01
+512 9.937330e+01
+1024 1.103938e+02
 EOD
 $d1 << EOD
-64 5.584290e+01
-128 5.138980e+01
-256 5.832090e+01
-512 6.765050e+01
-1024 7.289240e+01
+64 5.008990e+01
+128 5.198980e+01
+256 6.030590e+01
+512 5.914240e+01
+1024 6.785570e+01
 EOD
 $d2 << EOD
-64 5.862100e+00
-128 5.977800e+00
-256 6.043800e+00
+64 2.720900e+00
+128 2.955300e+00
+256 2.467100e+00
 EOD
 $d3 << EOD
-64 1.076356e+02
-128 1.150836e+02
-256 1.165760e+02
-512 1.330173e+02
-1024 1.418254e+02
+64 7.191450e+01
+128 7.980530e+01
+256 9.139730e+01
+512 1.010284e+02
+1024 1.192678e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
-    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'
+    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
+    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

@@ -10,37 +10,36 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:538.704]
+set yrange [0:363.738]
 set ytics nomirror
 set y2tics
-set y2range [0:1.68495]
+set y2range [0:1.64281]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.950360e+01
-128 6.268930e+01
-256 9.026520e+01
-512 1.022554e+02
+64 2.339840e+01
+128 5.429350e+01
+256 5.963120e+01
+512 7.385060e+01
 EOD
 $d1 << EOD
-64 5.790140e+01
-128 5.419770e+01
-256 6.441270e+01
-512 7.285860e+01
+64 5.440850e+01
+128 5.970220e+01
+256 6.003030e+01
+512 6.746770e+01
 EOD
 $d2 << EOD
-64 5.967100e+00
-128 6.093200e+00
-256 6.040200e+00
+64 2.375700e+00
+128 2.366600e+00
 EOD
 $d3 << EOD
-64 1.145439e+02
-128 1.141239e+02
-256 1.336827e+02
-512 1.502117e+02
+64 1.026901e+02
+128 1.197857e+02
+256 1.046238e+02
+512 1.229987e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
-    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'
+    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
+    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

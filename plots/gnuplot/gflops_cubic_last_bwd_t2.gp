@@ -10,34 +10,34 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:538.704]
+set yrange [0:363.738]
 set ytics nomirror
 set y2tics
-set y2range [0:1.68495]
+set y2range [0:1.64281]
 set y2label 'fraction of the sgemm ceiling'
 $d1 << EOD
-64 9.611200e+00
-128 8.394600e+00
-256 3.681900e+00
-512 3.738100e+00
-1024 3.681400e+00
+64 7.585200e+00
+128 8.067200e+00
+256 4.711300e+00
+512 5.221800e+00
+1024 5.464600e+00
 EOD
 $d2 << EOD
-64 5.204100e+00
-128 5.040400e+00
-256 3.476000e+00
-512 3.573500e+00
-1024 3.449100e+00
+64 2.919700e+00
+128 2.745600e+00
+256 2.453100e+00
+512 1.823200e+00
+1024 1.876600e+00
 EOD
 $d3 << EOD
-64 1.546840e+01
-128 1.577390e+01
-256 6.810200e+00
-512 7.038900e+00
-1024 7.396800e+00
+64 1.302220e+01
+128 1.452420e+01
+256 9.811700e+00
+512 8.679900e+00
+1024 9.978300e+00
 EOD
 plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
-    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'
+    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
+    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

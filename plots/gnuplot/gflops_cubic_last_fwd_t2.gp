@@ -10,34 +10,34 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:538.704]
+set yrange [0:363.738]
 set ytics nomirror
 set y2tics
-set y2range [0:1.68495]
+set y2range [0:1.64281]
 set y2label 'fraction of the sgemm ceiling'
 $d1 << EOD
-64 8.445900e+00
-128 8.510000e+00
-256 2.977200e+00
-512 2.975300e+00
-1024 3.122400e+00
+64 7.507000e+00
+128 7.951800e+00
+256 4.571900e+00
+512 4.498400e+00
+1024 4.062200e+00
 EOD
 $d2 << EOD
-64 5.527100e+00
-128 5.529700e+00
-256 2.867500e+00
-512 3.097900e+00
-1024 2.994400e+00
+64 2.016200e+00
+128 2.074200e+00
+256 1.815200e+00
+512 1.901500e+00
+1024 1.903200e+00
 EOD
 $d3 << EOD
-64 1.545900e+01
-128 1.557060e+01
-256 1.248500e+01
-512 5.961500e+00
-1024 6.027200e+00
+64 1.311500e+01
+128 1.215900e+01
+256 1.551830e+01
+512 8.057100e+00
+1024 9.099400e+00
 EOD
 plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
-    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'
+    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
+    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

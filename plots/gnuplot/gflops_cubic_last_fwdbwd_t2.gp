@@ -10,34 +10,34 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:538.704]
+set yrange [0:363.738]
 set ytics nomirror
 set y2tics
-set y2range [0:1.68495]
+set y2range [0:1.64281]
 set y2label 'fraction of the sgemm ceiling'
 $d1 << EOD
-64 9.905900e+00
-128 8.973100e+00
-256 3.510800e+00
-512 3.544700e+00
-1024 3.574700e+00
+64 8.778400e+00
+128 9.880800e+00
+256 5.159400e+00
+512 4.943500e+00
+1024 5.579600e+00
 EOD
 $d2 << EOD
-64 5.303000e+00
-128 5.192200e+00
-256 3.283700e+00
-512 3.395000e+00
-1024 3.340600e+00
+64 2.983500e+00
+128 2.528100e+00
+256 2.167000e+00
+512 1.997600e+00
+1024 2.248900e+00
 EOD
 $d3 << EOD
-64 1.568910e+01
-128 1.606550e+01
-256 6.797300e+00
-512 6.688500e+00
-1024 6.922400e+00
+64 1.577640e+01
+128 1.544080e+01
+256 9.709200e+00
+512 8.640700e+00
+1024 9.497000e+00
 EOD
 plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
-    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'
+    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
+    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

@@ -10,39 +10,39 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:6173.75]
+set yrange [0:3107.44]
 set ytics nomirror
 set y2tics
-set y2range [0:19.3102]
+set y2range [0:14.0347]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.961530e+01
-128 7.255340e+01
-256 9.796480e+01
-512 1.096854e+02
+64 1.726250e+01
+128 3.889560e+01
+256 5.105950e+01
+512 6.218990e+01
 EOD
 $d1 << EOD
-64 4.244406e+02
-128 8.190442e+02
-256 8.591718e+02
-512 1.605564e+03
-1024 2.716180e+03
+64 1.926358e+02
+128 2.854947e+02
+256 4.405680e+02
+512 8.879740e+02
+1024 1.323791e+03
 EOD
 $d2 << EOD
-64 6.388600e+00
-128 6.427200e+00
-256 6.454600e+00
+64 1.940500e+00
+128 2.281400e+00
+256 2.911800e+00
 EOD
 $d3 << EOD
-64 5.512897e+02
-128 1.166920e+03
-256 1.666803e+03
-512 2.971735e+03
-1024 5.368477e+03
+64 4.018195e+02
+128 7.657901e+02
+256 1.467987e+03
+512 1.649459e+03
+1024 2.702122e+03
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
-    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'
+    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
+    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

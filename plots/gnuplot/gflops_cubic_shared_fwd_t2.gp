@@ -10,43 +10,42 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:2355.2]
-set yrange [0:9446.7]
+set yrange [0:6366.28]
 set ytics nomirror
 set y2tics
-set y2range [0:29.5474]
+set y2range [0:28.7531]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.728490e+01
-128 9.104510e+01
-256 1.333777e+02
-512 1.494878e+02
-1024 1.572457e+02
+64 2.851990e+01
+128 6.837910e+01
+256 1.071298e+02
+512 9.345820e+01
+1024 1.151660e+02
 EOD
 $d1 << EOD
-64 4.148452e+02
-128 7.162539e+02
-256 8.457383e+02
-512 1.210643e+03
-1024 2.090493e+03
-2048 4.309189e+03
+64 3.373176e+02
+128 4.762130e+02
+256 5.263607e+02
+512 1.004145e+03
+1024 1.878482e+03
+2048 4.109132e+03
 EOD
 $d2 << EOD
-64 5.953900e+00
-128 6.003500e+00
-256 6.066300e+00
-512 6.051900e+00
+64 2.426700e+00
+128 2.283500e+00
+256 2.497400e+00
 EOD
 $d3 << EOD
-64 6.748249e+02
-128 1.246507e+03
-256 2.237308e+03
-512 2.155289e+03
-1024 4.091981e+03
-2048 8.214525e+03
+64 3.883205e+02
+128 5.953435e+02
+256 7.851327e+02
+512 1.617698e+03
+1024 3.269854e+03
+2048 5.535892e+03
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
-    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'
+    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
+    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

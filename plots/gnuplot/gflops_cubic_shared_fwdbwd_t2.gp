@@ -10,39 +10,38 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:5693.51]
+set yrange [0:4899.1]
 set ytics nomirror
 set y2tics
-set y2range [0:17.8081]
+set y2range [0:22.1266]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.207770e+01
-128 7.814780e+01
-256 1.069587e+02
-512 1.248838e+02
+64 2.135050e+01
+128 5.886010e+01
+256 6.009580e+01
+512 7.027780e+01
 EOD
 $d1 << EOD
-64 4.254096e+02
-128 8.001854e+02
-256 7.883077e+02
-512 1.462587e+03
-1024 2.461151e+03
+64 2.308105e+02
+128 3.889472e+02
+256 4.408988e+02
+512 8.700728e+02
+1024 2.231234e+03
 EOD
 $d2 << EOD
-64 6.292600e+00
-128 6.267700e+00
-256 6.420700e+00
+64 3.244100e+00
+128 2.761200e+00
 EOD
 $d3 << EOD
-64 6.163004e+02
-128 1.348023e+03
-256 1.616463e+03
-512 2.727659e+03
-1024 4.950882e+03
+64 3.517060e+02
+128 9.589052e+02
+256 8.199244e+02
+512 2.270066e+03
+1024 4.260083e+03
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
-    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'
+    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
+    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

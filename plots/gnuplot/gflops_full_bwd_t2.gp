@@ -10,41 +10,41 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:538.704]
+set yrange [0:363.738]
 set ytics nomirror
 set y2tics
-set y2range [0:1.68495]
+set y2range [0:1.64281]
 set y2label 'fraction of the sgemm ceiling'
 $d1 << EOD
-64 7.461810e+01
-128 7.982290e+01
-256 8.145830e+01
-512 8.380440e+01
-1024 8.219930e+01
-2048 8.428680e+01
-4096 8.474430e+01
-8192 8.485150e+01
+64 5.864140e+01
+128 6.405480e+01
+256 6.805860e+01
+512 6.798000e+01
+1024 6.802390e+01
+2048 7.008760e+01
+4096 7.057890e+01
+8192 8.216850e+01
 EOD
 $d2 << EOD
-64 6.122200e+00
-128 6.157500e+00
-256 6.146000e+00
-512 6.186300e+00
-1024 5.926900e+00
-2048 5.960900e+00
+64 2.957300e+00
+128 2.807000e+00
+256 2.439200e+00
+512 2.744600e+00
+1024 2.571800e+00
+2048 2.534800e+00
 EOD
 $d3 << EOD
-64 1.146578e+02
-128 1.461598e+02
-256 1.595970e+02
-512 1.557642e+02
-1024 1.627654e+02
-2048 1.616559e+02
-4096 1.590956e+02
-8192 1.564748e+02
+64 7.752930e+01
+128 1.087576e+02
+256 1.633651e+02
+512 1.619549e+02
+1024 1.753004e+02
+2048 1.752263e+02
+4096 1.556042e+02
+8192 1.380829e+02
 EOD
 plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
-    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'
+    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
+    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

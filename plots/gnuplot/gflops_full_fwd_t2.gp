@@ -10,53 +10,52 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:538.704]
+set yrange [0:363.738]
 set ytics nomirror
 set y2tics
-set y2range [0:1.68495]
+set y2range [0:1.64281]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 6.502340e+01
-128 1.212746e+02
-256 1.422515e+02
-512 1.477540e+02
-1024 1.483644e+02
-2048 1.511722e+02
-4096 1.559493e+02
-8192 1.567566e+02
+64 3.950040e+01
+128 7.524560e+01
+256 6.919460e+01
+512 9.106860e+01
+1024 8.533340e+01
+2048 9.270010e+01
+4096 9.423150e+01
+8192 8.937540e+01
 EOD
 $d1 << EOD
-64 6.722630e+01
-128 6.985660e+01
-256 7.256780e+01
-512 7.498680e+01
-1024 7.532370e+01
-2048 7.426760e+01
-4096 7.105540e+01
-8192 7.327910e+01
+64 5.771620e+01
+128 5.679810e+01
+256 5.280440e+01
+512 6.287230e+01
+1024 5.815850e+01
+2048 6.238210e+01
+4096 5.629240e+01
+8192 4.994430e+01
 EOD
 $d2 << EOD
-64 5.832100e+00
-128 5.899000e+00
-256 5.916000e+00
-512 5.918500e+00
-1024 6.025600e+00
-2048 6.018300e+00
-4096 5.820400e+00
+64 1.928900e+00
+128 1.937300e+00
+256 2.025000e+00
+512 2.035600e+00
+1024 1.833700e+00
+2048 1.895200e+00
 EOD
 $d3 << EOD
-64 1.197831e+02
-128 1.258664e+02
-256 1.407412e+02
-512 1.461538e+02
-1024 1.504278e+02
-2048 1.482603e+02
-4096 1.416999e+02
-8192 1.395294e+02
+64 8.323260e+01
+128 9.006830e+01
+256 9.716760e+01
+512 9.850710e+01
+1024 1.014346e+02
+2048 1.002929e+02
+4096 1.062271e+02
+8192 9.440520e+01
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
-    468.438 with lines dt 1 lw 2 lc 'red' title 'FMA peak 468.4 GFLOP/s (2 threads)', \
-    319.714 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.7 GFLOP/s (2048^3, 2 threads)'
+    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
+    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

@@ -12,59 +12,57 @@ set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
 set xrange [55.6522:4710.4]
-set yrange [0.000215996:4.90455]
+set yrange [0.000347727:3.45245]
 $m0 << EOD
-64 5.311239e-03
-128 7.426604e-03
-256 1.243261e-02
-512 2.311079e-02
-1024 5.018346e-02
-2048 1.316435e-01
-4096 3.892221e-01
+64 9.140611e-03
+128 1.209980e-02
+256 1.797444e-02
+512 3.664867e-02
+1024 8.169075e-02
+2048 1.934249e-01
+4096 5.935542e-01
 EOD
 $m1 << EOD
-64 3.181841e-02
-128 1.535026e-01
-256 6.501841e-01
+64 5.920821e-02
+128 2.397359e-01
+256 1.150817e+00
 EOD
 $m2 << EOD
-64 1.035244e-03
-128 1.929337e-03
-256 3.631516e-03
-512 7.305771e-03
-1024 1.667317e-02
-2048 5.107541e-02
-4096 1.368824e-01
+64 1.807595e-03
+128 2.971210e-03
+256 6.362844e-03
+512 1.238260e-02
+1024 2.744409e-02
+2048 8.113435e-02
+4096 1.689487e-01
 EOD
 $m3 << EOD
-64 6.479870e-04
-128 1.108588e-03
-256 2.106389e-03
-512 4.419258e-03
-1024 1.019578e-02
-2048 2.828236e-02
-4096 9.876844e-02
+64 1.043180e-03
+128 1.533165e-03
+256 3.756397e-03
+512 7.220474e-03
+1024 1.574443e-02
+2048 4.185856e-02
+4096 1.305207e-01
 EOD
 $m4 << EOD
-64 1.679601e-02
-128 3.387287e-02
-256 6.965085e-02
-512 1.500066e-01
-1024 3.119676e-01
-2048 6.844452e-01
-4096 1.634851e+00
+64 2.011299e-02
+128 4.441743e-02
+256 9.747373e-02
+512 1.896211e-01
+1024 3.654932e-01
+2048 1.049435e+00
 EOD
 $m5 << EOD
-64 3.072871e-02
-128 9.356942e-02
-256 3.061127e-01
-512 1.133840e+00
+64 4.445142e-02
+128 1.409948e-01
+256 5.334253e-01
 EOD
-plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.36 (N 512..4096)', \
-    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.18 (N 64..256)', \
-    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.43 (N 512..4096)', \
-    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.49 (N 512..4096)', \
-    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.15 (N 512..4096)', \
-    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.80 (N 128..512)', \
-    3.181841e-02*(x/64)**2 with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    3.181841e-02*(x/64)**3 with lines dt 5 lc 'gray20' title 'N^3 guide'
+plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.33 (N 512..4096)', \
+    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.14 (N 64..256)', \
+    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.29 (N 512..4096)', \
+    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.39 (N 512..4096)', \
+    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.23 (N 512..2048)', \
+    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.79 (N 64..256)', \
+    5.920821e-02*(x/64)**2 with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    5.920821e-02*(x/64)**3 with lines dt 5 lc 'gray20' title 'N^3 guide'

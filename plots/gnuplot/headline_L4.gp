@@ -12,57 +12,56 @@ set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
 set xrange [55.6522:4710.4]
-set yrange [0.000556097:6.07466]
+set yrange [0.00090956:5.51447]
 $m0 << EOD
-64 9.381174e-03
-128 1.301987e-02
-256 2.161424e-02
-512 4.296513e-02
-1024 9.849418e-02
-2048 2.422026e-01
-4096 6.963531e-01
+64 1.476682e-02
+128 1.902914e-02
+256 2.975123e-02
+512 6.505266e-02
+1024 1.472784e-01
+2048 3.608038e-01
+4096 1.044818e+00
 EOD
 $m1 << EOD
-64 1.081520e-01
-128 4.769000e-01
-256 2.024887e+00
+64 1.801537e-01
+128 8.415535e-01
 EOD
 $m2 << EOD
-64 2.060942e-03
-128 3.510939e-03
-256 6.519528e-03
-512 1.415326e-02
-1024 4.009947e-02
-2048 9.622967e-02
-4096 2.446812e-01
+64 3.116264e-03
+128 5.005055e-03
+256 1.050953e-02
+512 1.948871e-02
+1024 6.275367e-02
+2048 1.512785e-01
+4096 4.051115e-01
 EOD
 $m3 << EOD
-64 1.668291e-03
-128 2.781772e-03
-256 5.297936e-03
-512 1.135622e-02
-1024 2.776694e-02
-2048 7.709160e-02
-4096 2.742247e-01
+64 2.728681e-03
+128 4.063786e-03
+256 7.874789e-03
+512 1.578968e-02
+1024 4.511182e-02
+2048 1.151347e-01
+4096 4.092363e-01
 EOD
 $m4 << EOD
-64 3.294453e-02
-128 7.014130e-02
-256 1.429847e-01
-512 2.944240e-01
-1024 6.259402e-01
-2048 1.306744e+00
+64 3.862925e-02
+128 7.630174e-02
+256 1.871690e-01
+512 3.994664e-01
+1024 8.377675e-01
+2048 1.838158e+00
 EOD
 $m5 << EOD
-64 7.497781e-02
-128 2.209125e-01
-256 7.449475e-01
+64 1.039320e-01
+128 3.232302e-01
+256 1.221437e+00
 EOD
-plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.34 (N 512..4096)', \
-    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.11 (N 64..256)', \
-    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.36 (N 512..4096)', \
-    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.53 (N 512..4096)', \
-    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.08 (N 512..2048)', \
-    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.66 (N 64..256)', \
-    1.081520e-01*(x/64)**2 with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    1.081520e-01*(x/64)**3 with lines dt 5 lc 'gray20' title 'N^3 guide'
+plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.33 (N 512..4096)', \
+    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.22 (N 64..128)', \
+    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.44 (N 512..4096)', \
+    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.54 (N 512..4096)', \
+    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.10 (N 512..2048)', \
+    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.78 (N 64..256)', \
+    1.801537e-01*(x/64)**2 with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    1.801537e-01*(x/64)**3 with lines dt 5 lc 'gray20' title 'N^3 guide'

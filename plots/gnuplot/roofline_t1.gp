@@ -10,15 +10,15 @@ set logscale xy
 set xlabel 'arithmetic intensity, FLOPs per compulsory byte (docs/DESIGN.md 3)'
 set ylabel 'GFLOP/s'
 set key outside right top font ',9'
-set xrange [5.37002:1530.4]
-set yrange [28.0816:484.752]
+set xrange [4.46995:1530.4]
+set yrange [22.3669:345.706]
 set samples 400
 $p0 << EOD
-5.101323e+02 8.424470e+01
+5.101323e+02 6.710060e+01
 EOD
-roof(x) = (1.504500e+01 * x < 2.423760e+02) ? 1.504500e+01 * x : 2.423760e+02
-plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 242.4 GFLOP/s, bandwidth 15.0 GB/s (triad)', \
-    (1.504500e+01 * x < 2.150840e+02 ? 1/0 : 2.150840e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 215.1 GFLOP/s', \
-    (1.504500e+01 * x < 1.830930e+02 ? 1/0 : 1.830930e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 183.1 GFLOP/s (2048^3)', \
-    $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=4096 (blas)', \
+roof(x) = (1.289000e+01 * x < 1.728530e+02) ? 1.289000e+01 * x : 1.728530e+02
+plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 172.9 GFLOP/s, bandwidth 12.9 GB/s (triad)', \
+    (1.289000e+01 * x < 1.233830e+02 ? 1/0 : 1.233830e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 123.4 GFLOP/s', \
+    (1.289000e+01 * x < 1.389090e+02 ? 1/0 : 1.389090e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 138.9 GFLOP/s (2048^3)', \
+    $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=4096 (omp)', \
     NaN notitle

@@ -11,67 +11,67 @@ set xlabel 'arithmetic intensity, FLOPs per compulsory byte (docs/DESIGN.md 3)'
 set ylabel 'GFLOP/s'
 set key outside right top font ',9'
 set xrange [0.16634:7665.03]
-set yrange [2.00907:16429.1]
+set yrange [2.66223:11071.8]
 set samples 400
 $p0 << EOD
-1.020140e+03 1.499237e+02
+1.020140e+03 1.104967e+02
 EOD
 $p1 << EOD
-1.277661e+03 1.654799e+02
+1.277661e+03 1.244516e+02
 EOD
 $p2 << EOD
-1.191709e+03 1.548912e+02
+1.191709e+03 1.146128e+02
 EOD
 $p3 << EOD
-2.040031e+03 1.567566e+02
+2.040031e+03 9.440520e+01
 EOD
 $p4 << EOD
-2.555010e+03 1.564748e+02
+2.555010e+03 1.380829e+02
 EOD
 $p5 << EOD
-2.383128e+03 1.550911e+02
+2.383128e+03 1.262019e+02
 EOD
 $p6 << EOD
-1.700856e+02 1.592002e+02
+1.700856e+02 1.192678e+02
 EOD
 $p7 << EOD
-1.065627e+02 1.595750e+02
+1.065627e+02 1.608426e+02
 EOD
 $p8 << EOD
-9.939393e+01 1.502117e+02
+9.939393e+01 1.229987e+02
 EOD
 $p9 << EOD
-1.340791e+03 8.214525e+03
+1.340791e+03 5.535892e+03
 EOD
 $p10 << EOD
-8.422398e+02 5.368477e+03
+8.422398e+02 2.702122e+03
 EOD
 $p11 << EOD
-7.840760e+02 4.950882e+03
+7.840760e+02 4.260083e+03
 EOD
 $p12 << EOD
-4.999385e-01 6.574500e+00
+4.999385e-01 7.986700e+00
 EOD
 $p13 << EOD
-4.990187e-01 6.027200e+00
+4.990187e-01 9.099400e+00
 EOD
 $p14 << EOD
-6.237781e-01 7.396800e+00
+6.237781e-01 9.978300e+00
 EOD
 $p15 << EOD
-5.821914e-01 6.922400e+00
+5.821914e-01 9.497000e+00
 EOD
-roof(x) = (2.817100e+01 * x < 4.684380e+02) ? 2.817100e+01 * x : 4.684380e+02
-plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 468.4 GFLOP/s, bandwidth 28.2 GB/s (triad)', \
-    (2.817100e+01 * x < 4.193770e+02 ? 1/0 : 4.193770e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 419.4 GFLOP/s', \
-    (2.817100e+01 * x < 3.197140e+02 ? 1/0 : 3.197140e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 319.7 GFLOP/s (2048^3)', \
-    $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=8192 (blas)', \
+roof(x) = (2.627600e+01 * x < 3.162940e+02) ? 2.627600e+01 * x : 3.162940e+02
+plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 316.3 GFLOP/s, bandwidth 26.3 GB/s (triad)', \
+    (2.627600e+01 * x < 2.701090e+02 ? 1/0 : 2.701090e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 270.1 GFLOP/s', \
+    (2.627600e+01 * x < 2.214120e+02 ? 1/0 : 2.214120e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 221.4 GFLOP/s (2048^3)', \
+    $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=8192 (omp)', \
     $p1 using 1:2 with points pt 5 ps 1.6 lc 1 title 'causal bwd N=8192 (omp)', \
     $p2 using 1:2 with points pt 9 ps 1.6 lc 1 title 'causal fwdbwd N=8192 (omp)', \
-    $p3 using 1:2 with points pt 7 ps 1.6 lc 2 title 'full fwd N=8192 (blas)', \
+    $p3 using 1:2 with points pt 7 ps 1.6 lc 2 title 'full fwd N=8192 (omp)', \
     $p4 using 1:2 with points pt 5 ps 1.6 lc 2 title 'full bwd N=8192 (omp)', \
     $p5 using 1:2 with points pt 9 ps 1.6 lc 2 title 'full fwdbwd N=8192 (omp)', \
-    $p6 using 1:2 with points pt 7 ps 1.6 lc 3 title 'cubic fwd N=1024 (blas)', \
+    $p6 using 1:2 with points pt 7 ps 1.6 lc 3 title 'cubic fwd N=1024 (omp)', \
     $p7 using 1:2 with points pt 5 ps 1.6 lc 3 title 'cubic bwd N=512 (omp)', \
     $p8 using 1:2 with points pt 9 ps 1.6 lc 3 title 'cubic fwdbwd N=512 (omp)', \
     $p9 using 1:2 with points pt 7 ps 1.6 lc 4 title 'cubic_shared fwd N=2048 (omp)', \

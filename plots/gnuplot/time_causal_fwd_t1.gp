@@ -10,39 +10,39 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [222.609:4710.4]
-set yrange [0.000192511:4.23118]
+set yrange [0.000200174:9.66966]
 set format y '%.0e'
 $d0 << EOD
-256 6.101662e-04
-512 2.006870e-03
-1024 7.195574e-03
-2048 2.656012e-02
-4096 1.019890e-01
+256 1.002296e-03
+512 2.660517e-03
+1024 9.178571e-03
+2048 3.340874e-02
+4096 1.437705e-01
 EOD
 $d1 << EOD
-256 5.831328e-04
-512 2.028442e-03
-1024 7.519501e-03
-2048 2.893569e-02
-4096 1.122929e-01
+256 7.243482e-04
+512 2.568986e-03
+1024 9.443377e-03
+2048 3.841149e-02
+4096 1.459281e-01
 EOD
 $d2 << EOD
-256 5.505786e-03
-512 2.193897e-02
-1024 8.697655e-02
-2048 3.484292e-01
-4096 1.410395e+00
+256 1.614542e-02
+512 6.096951e-02
+1024 2.515909e-01
+2048 1.028622e+00
+4096 3.223220e+00
 EOD
 $d3 << EOD
-256 5.775340e-04
-512 2.037894e-03
-1024 7.629253e-03
-2048 2.957247e-02
-4096 1.143092e-01
+256 6.005217e-04
+512 2.118996e-03
+1024 7.814833e-03
+2048 3.531630e-02
+4096 1.280471e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^1.91 (R^2 1.000, N 1024..4096)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.95 (R^2 1.000, N 1024..4096)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.01 (R^2 1.000, N 1024..4096)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^1.95 (R^2 1.000, N 1024..4096)', \
-    1.031343e-03*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.031343e-03*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^1.98 (R^2 0.999, N 1024..4096)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.97 (R^2 1.000, N 1024..4096)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^1.84 (R^2 0.996, N 1024..4096)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.02 (R^2 0.998, N 1024..4096)', \
+    1.628847e-03*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.628847e-03*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,34 +10,34 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:588.8]
-set yrange [0.000629043:7.14143]
+set yrange [0.000740178:15.4712]
 set format y '%.0e'
 $d0 << EOD
-64 8.757644e-03
-128 3.316580e-02
-256 1.883754e-01
-512 1.203849e+00
+64 1.115994e-02
+128 3.932723e-02
+256 2.524277e-01
+512 1.625047e+00
 EOD
 $d1 << EOD
-64 3.698287e-03
-128 3.190884e-02
-256 2.132683e-01
-512 1.500292e+00
+64 4.046166e-03
+128 2.821874e-02
+256 2.018356e-01
+512 1.479634e+00
 EOD
 $d2 << EOD
-64 3.742515e-02
-128 2.896788e-01
-256 2.380478e+00
+64 7.241032e-02
+128 5.823353e-01
+256 5.157079e+00
 EOD
 $d3 << EOD
-64 1.887129e-03
-128 1.519413e-02
-256 1.023226e-01
-512 7.198385e-01
+64 2.220535e-03
+128 1.540168e-02
+256 1.060102e-01
+512 7.141653e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.59 (R^2 1.000, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.78 (R^2 1.000, N 128..512)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^3.00 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.78 (R^2 1.000, N 128..512)', \
-    6.915734e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    6.915734e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.68 (R^2 1.000, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.86 (R^2 1.000, N 128..512)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^3.08 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.77 (R^2 1.000, N 128..512)', \
+    9.230833e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    9.230833e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

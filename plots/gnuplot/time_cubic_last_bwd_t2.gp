@@ -10,31 +10,31 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000114745:1.16857]
+set yrange [0.0001363:2.1477]
 set format y '%.0e'
 $d1 << EOD
-64 5.540210e-04
-128 2.517745e-03
-256 2.287211e-02
-512 8.993936e-02
-1024 3.649440e-01
+64 7.020005e-04
+128 2.619927e-03
+256 1.787501e-02
+512 6.438370e-02
+1024 2.458523e-01
 EOD
 $d2 << EOD
-64 1.023189e-03
-128 4.193186e-03
-256 2.422753e-02
-512 9.408093e-02
-1024 3.895222e-01
+64 1.823776e-03
+128 7.697853e-03
+256 3.433009e-02
+512 1.843969e-01
+1024 7.159000e-01
 EOD
 $d3 << EOD
-64 3.442365e-04
-128 1.339892e-03
-256 1.236579e-02
-512 4.776311e-02
-1024 1.816314e-01
+64 4.089015e-04
+128 1.455181e-03
+256 8.582991e-03
+512 3.873308e-02
+1024 1.346404e-01
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.00 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.00 (R^2 1.000, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^1.94 (R^2 1.000, N 256..1024)', \
-    5.800245e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    5.800245e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.89 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.19 (R^2 0.996, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^1.99 (R^2 0.997, N 256..1024)', \
+    8.059521e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    8.059521e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

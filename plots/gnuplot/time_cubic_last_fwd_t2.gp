@@ -10,31 +10,31 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [4.59262e-05:0.538394]
+set yrange [5.41345e-05:0.847083]
 set format y '%.0e'
 $d1 << EOD
-64 2.521840e-04
-128 9.934310e-04
-256 1.131446e-02
-512 4.519857e-02
-1024 1.721096e-01
+64 2.837255e-04
+128 1.063176e-03
+256 7.367964e-03
+512 2.989536e-02
+1024 1.322915e-01
 EOD
 $d2 << EOD
-64 3.853618e-04
-128 1.528869e-03
-256 1.174743e-02
-512 4.341030e-02
-1024 1.794646e-01
+64 1.056422e-03
+128 4.075837e-03
+256 1.855723e-02
+512 7.072428e-02
+1024 2.823610e-01
 EOD
 $d3 << EOD
-64 1.377785e-04
-128 5.429560e-04
-256 2.698082e-03
-512 2.255803e-02
-1024 8.916194e-02
+64 1.624034e-04
+128 6.953010e-04
+256 2.170697e-03
+512 1.669093e-02
+1024 5.905830e-02
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.96 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^1.97 (R^2 0.999, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.52 (R^2 0.985, N 256..1024)', \
-    2.374593e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    2.374593e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.08 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^1.96 (R^2 1.000, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.38 (R^2 0.982, N 256..1024)', \
+    3.651267e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    3.651267e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

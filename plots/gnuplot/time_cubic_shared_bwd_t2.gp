@@ -10,36 +10,36 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000138443:6.6932]
+set yrange [0.000189941:14.8369]
 set format y '%.0e'
 $d0 << EOD
-64 7.731361e-03
-128 2.495535e-02
-256 1.469972e-01
-512 1.047252e+00
+64 1.326384e-02
+128 4.655017e-02
+256 2.820349e-01
+512 1.847056e+00
 EOD
 $d1 << EOD
-64 5.394545e-04
-128 2.210620e-03
-256 1.676097e-02
-512 7.154385e-02
-1024 3.378283e-01
+64 1.188598e-03
+128 6.341961e-03
+256 3.268633e-02
+512 1.293599e-01
+1024 6.931625e-01
 EOD
 $d2 << EOD
-64 3.583976e-02
-128 2.817087e-01
-256 2.231066e+00
+64 1.179961e-01
+128 7.936485e-01
+256 4.945638e+00
 EOD
 $d3 << EOD
-64 4.153287e-04
-128 1.551602e-03
-256 8.639624e-03
-512 3.865358e-02
-1024 1.709242e-01
+64 5.698240e-04
+128 2.364350e-03
+256 9.809728e-03
+512 6.963995e-02
+1024 3.395858e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.70 (R^2 0.999, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.17 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.98 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.15 (R^2 1.000, N 256..1024)', \
-    2.806997e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    2.806997e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.66 (R^2 1.000, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.20 (R^2 0.997, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.69 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.56 (R^2 0.996, N 256..1024)', \
+    5.705953e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    5.705953e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

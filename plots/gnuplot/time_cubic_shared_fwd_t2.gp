@@ -10,40 +10,39 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:2355.2]
-set yrange [4.52397e-05:22.7766]
+set yrange [7.86177e-05:9.56118]
 set format y '%.0e'
 $d0 << EOD
-64 2.456397e-03
-128 7.954725e-03
-256 4.318730e-02
-512 3.073648e-01
-1024 2.334187e+00
+64 3.211323e-03
+128 1.059152e-02
+256 5.376862e-02
+512 4.916345e-01
+1024 3.187059e+00
 EOD
 $d1 << EOD
-64 2.207729e-04
-128 1.011147e-03
-256 6.810879e-03
-512 3.795281e-02
-1024 1.755763e-01
-2048 6.809121e-01
+64 2.715143e-04
+128 1.520828e-03
+256 1.094349e-02
+512 4.575761e-02
+1024 1.953924e-01
+2048 7.140629e-01
 EOD
 $d2 << EOD
-64 1.538263e-02
-128 1.206351e-01
-256 9.495430e-01
-512 7.592197e+00
+64 3.774101e-02
+128 3.171548e-01
+256 2.306489e+00
 EOD
 $d3 << EOD
-64 1.357190e-04
-128 5.810143e-04
-256 2.574621e-03
-512 2.131839e-02
-1024 8.969761e-02
-2048 3.571940e-01
+64 2.358530e-04
+128 1.216505e-03
+256 7.336621e-03
+512 2.840289e-02
+1024 1.122500e-01
+2048 5.300282e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.88 (R^2 1.000, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.08 (R^2 0.999, N 512..2048)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.99 (R^2 1.000, N 128..512)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.03 (R^2 1.000, N 512..2048)', \
-    1.031523e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.031523e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.94 (R^2 0.998, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.98 (R^2 0.999, N 512..2048)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.97 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.11 (R^2 0.999, N 512..2048)', \
+    1.669102e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.669102e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

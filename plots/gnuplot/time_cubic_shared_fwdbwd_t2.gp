@@ -10,36 +10,35 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000173375:9.41984]
+set yrange [0.000303808:6.86485]
 set format y '%.0e'
 $d0 << EOD
-64 9.993020e-03
-128 3.243640e-02
-256 1.884911e-01
-512 1.287721e+00
+64 1.501384e-02
+128 4.306541e-02
+256 3.354774e-01
+512 2.288284e+00
 EOD
 $d1 << EOD
-64 7.535160e-04
-128 3.167809e-03
-256 2.557475e-02
-512 1.099528e-01
-1024 5.219685e-01
+64 1.388815e-03
+128 6.517168e-03
+256 4.572653e-02
+512 1.848299e-01
+1024 5.757547e-01
 EOD
 $d2 << EOD
-64 5.094087e-02
-128 4.044288e-01
-256 3.139946e+00
+64 9.881073e-02
+128 9.180264e-01
 EOD
 $d3 << EOD
-64 5.201245e-04
-128 1.880409e-03
-256 1.247216e-02
-512 5.895735e-02
-1024 2.594777e-01
+64 9.114230e-04
+128 2.643467e-03
+256 2.458858e-02
+512 7.084177e-02
+1024 3.015535e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.66 (R^2 0.999, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.18 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.97 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.19 (R^2 1.000, N 256..1024)', \
-    3.758294e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    3.758294e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.87 (R^2 1.000, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.83 (R^2 0.996, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^3.22 (R^2 1.000, N 64..128)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^1.81 (R^2 0.992, N 256..1024)', \
+    6.582867e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    6.582867e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,38 +10,38 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:9420.8]
-set yrange [3.04842e-05:6.0741]
+set yrange [4.5083e-05:12.708]
 set format y '%.0e'
 $d1 << EOD
-64 1.405257e-04
-128 5.254512e-04
-256 2.059608e-03
-512 8.007795e-03
-1024 3.265664e-02
-2048 1.273915e-01
-4096 5.068148e-01
-8192 2.024699e+00
+64 1.788115e-04
+128 6.547998e-04
+256 2.465112e-03
+512 9.871853e-03
+1024 3.946191e-02
+2048 1.532001e-01
+4096 6.085341e-01
+8192 2.090809e+00
 EOD
 $d2 << EOD
-64 1.712731e-03
-128 6.811712e-03
-256 2.729774e-02
-512 1.084802e-01
-1024 4.529120e-01
-2048 1.801308e+00
+64 3.545752e-03
+128 1.494238e-02
+256 6.878091e-02
+512 2.445093e-01
+1024 1.043766e+00
+2048 4.236011e+00
 EOD
 $d3 << EOD
-64 9.145268e-05
-128 2.869670e-04
-256 1.051223e-03
-512 4.308362e-03
-1024 1.649217e-02
-2048 6.642146e-02
-4096 2.699613e-01
-8192 1.097932e+00
+64 1.352490e-04
+128 3.856560e-04
+256 1.026977e-03
+512 4.143676e-03
+1024 1.531288e-02
+2048 6.127743e-02
+4096 2.760187e-01
+8192 1.244170e+00
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.99 (R^2 1.000, N 1024..8192)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.03 (R^2 1.000, N 512..2048)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.02 (R^2 1.000, N 1024..8192)', \
-    2.802510e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    2.802510e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.92 (R^2 0.999, N 1024..8192)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.06 (R^2 1.000, N 512..2048)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.12 (R^2 1.000, N 1024..8192)', \
+    4.409736e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    4.409736e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

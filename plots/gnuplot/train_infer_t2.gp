@@ -11,31 +11,31 @@ set xlabel 'N'
 set ylabel 'time ratio'
 set key below
 set xrange [55.6522:9420.8]
-set yrange [1.31399:1767.85]
+set yrange [1.66563:1439.38]
 $r0 << EOD
-64 7.992142e+01
-128 1.666337e+02
-256 3.196752e+02
-512 5.892828e+02
+64 6.194477e+01
+128 1.136048e+02
+256 2.790089e+02
+512 4.797942e+02
 EOD
 $r1 << EOD
-64 1.485398e+01
-128 1.410724e+01
-256 2.643740e+01
-512 3.245169e+01
-1024 3.635200e+01
+64 1.808646e+01
+128 1.419143e+01
+256 3.560205e+01
+512 2.599663e+01
+1024 2.848725e+01
 EOD
 $r2 << EOD
-64 2.809353e+00
-128 2.627985e+00
-256 3.484697e+00
-512 3.536807e+00
-1024 3.389739e+00
-2048 3.527779e+00
-4096 3.570970e+00
-8192 3.387752e+00
+64 3.402097e+00
+128 4.077073e+00
+256 3.857761e+00
+512 3.667907e+00
+1024 3.893794e+00
+2048 3.331264e+00
+4096 3.540536e+00
+8192 3.374305e+00
 EOD
 plot $r0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'cubic (later layers): cubic fwd+bwd / full fwd (one prompt pass)', \
     $r1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'cubic_shared (first layer): fwd+bwd / full fwd', \
     $r2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'causal: causal fwd+bwd / causal fwd (prefill)', \
-    7.992142e+01*(x/64) with lines dt 2 lc 'gray40' title 'N^1 guide'
+    6.194477e+01*(x/64) with lines dt 2 lc 'gray40' title 'N^1 guide'
