@@ -189,7 +189,7 @@ test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD
 
 # ---- the capability experiment (docs/DESIGN.md §9) -----------------------------------------
 # make experiment: causal vs cubic models on three tasks into results/experiment*.csv,
-# then REPORT.md (25-45 min, one thread; an interrupted run resumes from build/experiment-work/).
+# then REPORT.md (about 45 min, one thread; an interrupted run resumes from build/experiment-work/).
 # QUICK=1: tiny models in seconds, into $(BUILD)/quick/results/. The CSV reader is the
 # report's (bench/report/table.c).
 EXP_SRC  := $(sort $(wildcard experiment/*.c))

@@ -127,6 +127,11 @@ typedef struct exp_infer_row {
     char task[16], setting[32], model[16];
     int64_t seed, steps_run, sequences, positions, mismatches, near_ties;
     double max_rel_diff;
+    /* Inference cost of the trained model, seconds per held-out sequence of n tokens
+     * (mean): prefill = the next-token distribution after all n (model_session_prefill),
+     * generate = every position through the deployed path from a one-token prompt
+     * (model_infer: the causal model's KV-cache steps, the cubic model's prefix passes). */
+    double prefill_s, generate_s;
 } exp_infer_row;
 
 /* Written through libcsv to path.tmp, then renamed over path. 0 or -1 (message). */

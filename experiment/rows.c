@@ -2,7 +2,8 @@
  * bench's (bench/csv_out.c: every field quoted by csv_fwrite, a temp file renamed over
  * the target) and read back with the report's libcsv reader (bench/report/table.c).
  * Each file's columns are one table below: name, type, field of the row struct. An
- * empty numeric field is NaN (a metric a task does not have, e.g. bits/char of Count3). */
+ * empty numeric field is NaN (a metric a task does not have, e.g. bits/char of Count3),
+ * and so is a numeric column an older file lacks. */
 #include "experiment.h"
 #include "../bench/report/report.h"
 
@@ -41,6 +42,7 @@ static const column infer_cols[] = {
     INT(exp_infer_row, seed), INT(exp_infer_row, steps_run), INT(exp_infer_row, sequences),
     INT(exp_infer_row, positions), INT(exp_infer_row, mismatches),
     INT(exp_infer_row, near_ties), DBL(exp_infer_row, max_rel_diff),
+    DBL(exp_infer_row, prefill_s), DBL(exp_infer_row, generate_s),
 };
 #define NCOLS(a) (int)(sizeof(a) / sizeof((a)[0]))
 
@@ -97,8 +99,10 @@ static int read_table(const char *path, const column *cols, int ncols, void **ro
     table t;
     if (table_read(path, &t) != 0) return -1;
     int idx[64], rc = 0;
+    /* A number column the file lacks (written before the column existed) reads as NaN,
+     * like an empty field; a missing text or integer column is an error. */
     for (int c = 0; c < ncols && rc == 0; c++)
-        if ((idx[c] = table_col(&t, cols[c].name)) < 0) {
+        if ((idx[c] = table_col(&t, cols[c].name)) < 0 && cols[c].type != COL_DBL) {
             fprintf(stderr, "experiment: %s: no column '%s'\n", path, cols[c].name);
             rc = -1;
         }
@@ -107,7 +111,7 @@ static int read_table(const char *path, const column *cols, int ncols, void **ro
     for (int r = 0; r < t.nrows && rc == 0; r++) {
         char *row = out + (size_t)r * row_size;
         for (int c = 0; c < ncols && rc == 0; c++) {
-            const char *s = t.rows[r][idx[c]];
+            const char *s = idx[c] < 0 ? "" : t.rows[r][idx[c]];
             char *p = row + cols[c].off, *end;
             if (cols[c].type == COL_STR) {
                 snprintf(p, cols[c].size, "%s", s);

@@ -76,14 +76,16 @@ static int evaluate(const exp_plan *p, const exp_task *t, model_kind kind,
 
 /* Every held-out sequence through model_infer (prompt of one token: the causal model
  * prefills it and decodes the rest with its KV cache; the cubic model runs each prefix
- * alone) against the training forward's logits: argmax at every position. */
+ * alone) against the training forward's logits: argmax at every position. Timed on the
+ * way: that generation, and a prefill of the whole sequence (its next-token logits). */
 static int infer_check(const exp_task *t, model_kind kind, const model_config *cfg,
                        const model_exec *ex, const float *params, exp_infer_row *out)
 {
     const int n = t->n, V = cfg->vocab;
     float *train = malloc((size_t)n * V * sizeof *train), *inf = malloc((size_t)n * V * sizeof *inf);
-    if (!train || !inf) {
-        free(train); free(inf);
+    float *next = malloc((size_t)V * sizeof *next);
+    if (!train || !inf || !next) {
+        free(train); free(inf); free(next);
         fprintf(stderr, "experiment: out of memory\n");
         return -1;
     }
@@ -93,7 +95,16 @@ static int infer_check(const exp_task *t, model_kind kind, const model_config *c
         double l;
         ca_status st = model_forward_backward_f32(kind, cfg, ex, params, 1, n, tok, tgt, train,
                                                   NULL, &l, NULL);
+        double t0 = now_s();
         if (st == CA_OK) st = model_infer_f32(kind, cfg, ex, params, n, 1, tok, inf);
+        out->generate_s += now_s() - t0;
+        if (st == CA_OK) {
+            t0 = now_s();
+            model_session_f32 *ses = model_session_open_f32(kind, cfg, ex, params, n, &st);
+            if (ses) st = model_session_prefill_f32(ses, n, tok, next);
+            model_session_close_f32(ses);
+            out->prefill_s += now_s() - t0;
+        }
         if (st != CA_OK) {
             fprintf(stderr, "experiment: inference check: %s\n", ca_status_str(st));
             rc = -1;
@@ -115,8 +126,13 @@ static int infer_check(const exp_task *t, model_kind kind, const model_config *c
         if (scale_max > 0) out->max_rel_diff = fmax(out->max_rel_diff, dmax / scale_max);
         else if (dmax > 0) out->max_rel_diff = INFINITY;
     }
+    if (out->sequences > 0) {
+        out->prefill_s /= (double)out->sequences;
+        out->generate_s /= (double)out->sequences;
+    }
     free(train);
     free(inf);
+    free(next);
     return rc;
 }
 

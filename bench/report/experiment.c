@@ -474,6 +474,56 @@ static int max_n(const xdata *d)
     return n;
 }
 
+/* Mean over the trained models of (task, setting, model) of an inference-cost column;
+ * NaN when none has it. */
+static double infer_cost_mean(const xdata *d, const char *task, const char *setting,
+                              const char *model, const char *col)
+{
+    double sum = 0;
+    int k = 0;
+    for (int r = 0; r < d->ti.nrows; r++) {
+        double x;
+        if (strcmp(str_col(&d->ti, r, "task"), task) ||
+            strcmp(str_col(&d->ti, r, "setting"), setting) ||
+            strcmp(str_col(&d->ti, r, "model"), model) || table_col(&d->ti, col) < 0 ||
+            num_col(&d->ti, r, col, &x) || !isfinite(x))
+            continue;
+        sum += x;
+        k++;
+    }
+    return k ? sum / k : NAN;
+}
+
+/* What each trained model costs to run on its held-out sequences. */
+static void infer_cost(FILE *f, const xdata *d)
+{
+    fprintf(f, "**Inference cost of the trained models** (mean over seeds, per held-out "
+               "sequence of N tokens, %s, %s thread(s)): prefill = the next-token distribution after "
+               "all N tokens; generate = every position from a one-token prompt through the "
+               "deployed path (causal: KV-cache steps; cubic: a pass over each prefix).\n\n",
+            d->t.nrows ? str_col(&d->t, 0, "impl") : "",
+            d->t.nrows ? str_col(&d->t, 0, "threads") : "");
+    int shown = 0;
+    for (int j = 0; j < d->ns; j++) {
+        const xset *s = &d->s[j];
+        const double pc = infer_cost_mean(d, s->task, s->setting, "causal", "prefill_s"),
+                     pq = infer_cost_mean(d, s->task, s->setting, "cubic", "prefill_s"),
+                     gc = infer_cost_mean(d, s->task, s->setting, "causal", "generate_s"),
+                     gq = infer_cost_mean(d, s->task, s->setting, "cubic", "generate_s");
+        if (!(pc > 0 && pq > 0 && gc > 0 && gq > 0)) continue;
+        if (!shown++)
+            fprintf(f, "| task | setting | N | prefill causal | prefill cubic | ratio | generate "
+                       "causal | generate cubic | ratio |\n|---|---|---|---|---|---|---|---|---|\n");
+        fprintf(f, "| %s | %s | %d | %s | %s | %.2f | %s | %s | %.2f |\n", s->task, s->setting,
+                s->n, fmt_s(pc), fmt_s(pq), pq / pc, fmt_s(gc), fmt_s(gq), gq / gc);
+    }
+    if (!shown)
+        fprintf(f, "Not recorded: this results/experiment_infer.csv predates the timing of "
+                   "inference (its prefill_s and generate_s are missing). `make experiment` "
+                   "on an empty work dir records them.\n");
+    fprintf(f, "\n");
+}
+
 /* The answer over every setting, worded from the verdicts of the task sections. */
 static void overall(FILE *f, const xdata *d)
 {
@@ -546,6 +596,7 @@ static void section(FILE *f, xdata *d, const char *results, const char *plots_di
     static const char *const tasks[3] = {"count3", "induction", "text"};
     for (int t = 0; t < 3; t++) task_section(f, d, tasks[t], plots_dir, link);
     infer_summary(f, d);
+    if (d->have_infer) infer_cost(f, d);
 }
 
 int experiment_section(FILE *f, const char *results, const char *plots_dir, const char *link)
