@@ -3,7 +3,7 @@
  * the target) and read back with the report's libcsv reader (bench/report/table.c).
  * Each file's columns are one table below: name, type, field of the row struct. An
  * empty numeric field is NaN (a metric a task does not have, e.g. bits/char of Count3),
- * and so is a numeric column an older file lacks. */
+ * and so is an optional column (marked below) that an older file lacks. */
 #include "experiment.h"
 #include "../bench/report/report.h"
 
@@ -19,11 +19,13 @@ typedef struct column {
     const char *name;
     coltype type;
     size_t off, size; /* the field in the row struct; size for strings */
+    int optional;     /* may be absent from a file (added later): read as NaN */
 } column;
 
-#define STR(T, f) {#f, COL_STR, offsetof(T, f), sizeof(((T *)0)->f)}
-#define INT(T, f) {#f, COL_INT, offsetof(T, f), 0}
-#define DBL(T, f) {#f, COL_DBL, offsetof(T, f), 0}
+#define STR(T, f) {#f, COL_STR, offsetof(T, f), sizeof(((T *)0)->f), 0}
+#define INT(T, f) {#f, COL_INT, offsetof(T, f), 0, 0}
+#define DBL(T, f) {#f, COL_DBL, offsetof(T, f), 0, 0}
+#define DBL_OPT(T, f) {#f, COL_DBL, offsetof(T, f), 0, 1}
 
 /* results/experiment.csv: one row per evaluation point (exp_row). */
 static const column row_cols[] = {
@@ -42,7 +44,7 @@ static const column infer_cols[] = {
     INT(exp_infer_row, seed), INT(exp_infer_row, steps_run), INT(exp_infer_row, sequences),
     INT(exp_infer_row, positions), INT(exp_infer_row, mismatches),
     INT(exp_infer_row, near_ties), DBL(exp_infer_row, max_rel_diff),
-    DBL(exp_infer_row, prefill_s), DBL(exp_infer_row, generate_s),
+    DBL_OPT(exp_infer_row, prefill_s), DBL_OPT(exp_infer_row, generate_s),
 };
 #define NCOLS(a) (int)(sizeof(a) / sizeof((a)[0]))
 
@@ -99,10 +101,10 @@ static int read_table(const char *path, const column *cols, int ncols, void **ro
     table t;
     if (table_read(path, &t) != 0) return -1;
     int idx[64], rc = 0;
-    /* A number column the file lacks (written before the column existed) reads as NaN,
-     * like an empty field; a missing text or integer column is an error. */
+    /* An optional column the file lacks (written before the column existed) reads as
+     * NaN, like an empty field; any other missing column is an error. */
     for (int c = 0; c < ncols && rc == 0; c++)
-        if ((idx[c] = table_col(&t, cols[c].name)) < 0 && cols[c].type != COL_DBL) {
+        if ((idx[c] = table_col(&t, cols[c].name)) < 0 && !cols[c].optional) {
             fprintf(stderr, "experiment: %s: no column '%s'\n", path, cols[c].name);
             rc = -1;
         }

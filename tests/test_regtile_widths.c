@@ -3,7 +3,8 @@
  * compiles it once more without AVX-512 (8 lanes) under the names *_narrow. Every score
  * product (rounded products, naive order) and every accumulating product (fused) must
  * agree bit for bit, on shapes that exercise each remainder path: m not a multiple of 6,
- * key counts that leave 8 columns or fewer, widths d that are not multiples of 16 or 8. */
+ * key counts that leave 8 columns or fewer, widths d that are not multiples of 16 or 8.
+ * And the unpacked score form equals the naive dot product at any width. */
 #include "regtile.h"
 
 #include <criterion/criterion.h>
@@ -93,4 +94,29 @@ Test(regtile_widths, products_are_bit_identical)
                                          trans, m, n, k);
                         free(a); free(b); free(c); free(c8);
                     }
+}
+
+/* The unpacked score form (decode, cubic_last: keys read as the cache holds them, 8 x 8
+ * blocks transposed in registers) against the naive dot product, bit for bit: each score
+ * is q . x_j summed from c = 0 with every product rounded. */
+Test(regtile_widths, unpacked_scores_are_the_naive_dot_products)
+{
+    static const int ds[] = {3, 8, 19, 40, 64}, nks[] = {1, 7, 8, 9, 17, 64};
+    for (size_t di = 0; di < sizeof ds / sizeof *ds; di++)
+        for (size_t ki = 0; ki < sizeof nks / sizeof *nks; ki++) {
+            const int d = ds[di], nk = nks[ki], lds = (nk + 7) & ~7;
+            float *q = malloc((size_t)d * sizeof *q), *x = malloc((size_t)nk * d * sizeof *x);
+            float *s = malloc((size_t)lds * sizeof *s);
+            cr_assert(q && x && s);
+            fill(q, (size_t)d, (unsigned)(d + 3));
+            fill(x, (size_t)nk * d, (unsigned)(nk * 13 + d));
+            regt_ops.score(&regt_ops, 1, nk, d, q, x, NULL, 0, s, lds);
+            for (int j = 0; j < nk; j++) {
+                float want = 0.0f;
+                for (int c = 0; c < d; c++) want += q[c] * x[(size_t)j * d + c];
+                cr_assert(memcmp(&want, &s[j], sizeof want) == 0,
+                          "d=%d key %d of %d: %a, the naive dot product %a", d, j, nk, s[j], want);
+            }
+            free(q); free(x); free(s);
+        }
 }

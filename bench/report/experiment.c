@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -512,15 +513,17 @@ static void infer_cost(FILE *f, const xdata *d)
                      gq = infer_cost_mean(d, s->task, s->setting, "cubic", "generate_s");
         if (!(pc > 0 && pq > 0 && gc > 0 && gq > 0)) continue;
         if (!shown++)
-            fprintf(f, "| task | setting | N | prefill causal | prefill cubic | ratio | generate "
-                       "causal | generate cubic | ratio |\n|---|---|---|---|---|---|---|---|---|\n");
+            fprintf(f, "| task | setting | N | prefill causal | prefill cubic | cubic / causal "
+                       "| generate causal | generate cubic | cubic / causal |\n"
+                       "|---|---|---|---|---|---|---|---|---|\n");
         fprintf(f, "| %s | %s | %d | %s | %s | %.2f | %s | %s | %.2f |\n", s->task, s->setting,
                 s->n, fmt_s(pc), fmt_s(pq), pq / pc, fmt_s(gc), fmt_s(gq), gq / gc);
     }
     if (!shown)
-        fprintf(f, "Not recorded: this results/experiment_infer.csv predates the timing of "
-                   "inference (its prefill_s and generate_s are missing). `make experiment` "
-                   "on an empty work dir records them.\n");
+        fprintf(f, "Not recorded: no setting has prefill_s and generate_s for both models in "
+                   "experiment_infer.csv (a file written before the experiment timed its "
+                   "inference lacks them). `make experiment` on an empty work dir records "
+                   "them.\n");
     fprintf(f, "\n");
 }
 
@@ -562,13 +565,21 @@ static void overall(FILE *f, const xdata *d)
                 better[1][2] ? "the causal model is ahead wherever the two differ"
                              : "neither is ahead");
     else
-        fprintf(f, "The cubic model is ahead at both budgets in %d setting(s), named in the "
-                   "task sections below. ", cubic_only);
+        fprintf(f, "The cubic model is ahead in %d setting(s) at equal steps and %d at equal "
+                   "FLOPs (%d at both), named in the task sections below. ", better[0][0],
+                better[1][0], cubic_only);
+    long cubic_lo = LONG_MAX, cubic_hi = 0, causal_hi = 0;
+    for (int j = 0; j < d->ns; j++) {
+        cubic_lo = d->s[j].steps_cubic < cubic_lo ? d->s[j].steps_cubic : cubic_lo;
+        cubic_hi = d->s[j].steps_cubic > cubic_hi ? d->s[j].steps_cubic : cubic_hi;
+        causal_hi = d->s[j].causal_steps_run > causal_hi ? d->s[j].causal_steps_run : causal_hi;
+    }
     fprintf(f, "This holds for models of d_model %d and at most %d layers, sequences of at "
-               "most %d tokens and a few thousand steps; it does not rule out an advantage at "
-               "larger width, depth or length, with longer training, or on other tasks. A "
-               "setting where neither model beats chance (see each task) says nothing either "
-               "way.\n\n", d->s[0].d_model, max_layers(d), max_n(d));
+               "most %d tokens, %ld to %ld cubic training steps (the causal model up to %ld); "
+               "it does not rule out an advantage at larger width, depth or length, with "
+               "longer training, or on other tasks. A setting where neither model beats "
+               "chance (see each task) says nothing either way.\n\n",
+            d->s[0].d_model, max_layers(d), max_n(d), cubic_lo, cubic_hi, causal_hi);
 }
 
 static void section(FILE *f, xdata *d, const char *results, const char *plots_dir,

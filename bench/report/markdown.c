@@ -453,7 +453,8 @@ static void roofline_targets_section(FILE *f, const dataset *ds)
                     b->frac_peak, b->impl, fmt_s(b->t_med), b->gflops, b->peak, b->frac,
                     b->frac_peak >= t->need ? "reached" : "not reached",
                     suspect ? " (suspect: this run's FMA peak measured below its sgemm, so "
-                              "the clock changed under the measurement)"
+                              "the fraction is not to be trusted: the clock changed under the "
+                              "measurement, or the peak loop used a narrower ISA than BLIS)"
                             : "");
         } else {
             if (strcmp(b->cache_state, "cold") != 0 || !(b->frac_bw > 0)) {
