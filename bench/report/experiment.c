@@ -461,20 +461,6 @@ static void remove_old_plots(const char *dir, const char *prefix)
     closedir(dp);
 }
 
-static int max_layers(const xdata *d)
-{
-    int L = 0;
-    for (int j = 0; j < d->ns; j++) L = d->s[j].layers > L ? d->s[j].layers : L;
-    return L;
-}
-
-static int max_n(const xdata *d)
-{
-    int n = 0;
-    for (int j = 0; j < d->ns; j++) n = d->s[j].n > n ? d->s[j].n : n;
-    return n;
-}
-
 /* Mean over the trained models of (task, setting, model) of an inference-cost column;
  * NaN when none has it. */
 static double infer_cost_mean(const xdata *d, const char *task, const char *setting,
@@ -531,10 +517,17 @@ static void infer_cost(FILE *f, const xdata *d)
 static void overall(FILE *f, const xdata *d)
 {
     int better[2][3] = {{0}}; /* [budget][cubic, neither, causal] */
-    int decided = 0, cubic_only = 0;
+    int decided = 0, cubic_only = 0, layers = 0, n = 0;
+    long cubic_lo = LONG_MAX, cubic_hi = 0, causal_hi = 0;
     double cost_lo = INFINITY, cost_hi = 0;
     for (int j = 0; j < d->ns; j++) {
         const xset *s = &d->s[j];
+        /* the scale: every setting, decided or not */
+        layers = s->layers > layers ? s->layers : layers;
+        n = s->n > n ? s->n : n;
+        cubic_lo = s->steps_cubic < cubic_lo ? s->steps_cubic : cubic_lo;
+        cubic_hi = s->steps_cubic > cubic_hi ? s->steps_cubic : cubic_hi;
+        causal_hi = s->causal_steps_run > causal_hi ? s->causal_steps_run : causal_hi;
         const int v[2] = {verdict(s->task, &s->cubic, &s->causal_steps),
                           verdict(s->task, &s->cubic, &s->causal_flops)};
         if (v[0] == 2 || v[1] == 2) continue;
@@ -568,18 +561,12 @@ static void overall(FILE *f, const xdata *d)
         fprintf(f, "The cubic model is ahead in %d setting(s) at equal steps and %d at equal "
                    "FLOPs (%d at both), named in the task sections below. ", better[0][0],
                 better[1][0], cubic_only);
-    long cubic_lo = LONG_MAX, cubic_hi = 0, causal_hi = 0;
-    for (int j = 0; j < d->ns; j++) {
-        cubic_lo = d->s[j].steps_cubic < cubic_lo ? d->s[j].steps_cubic : cubic_lo;
-        cubic_hi = d->s[j].steps_cubic > cubic_hi ? d->s[j].steps_cubic : cubic_hi;
-        causal_hi = d->s[j].causal_steps_run > causal_hi ? d->s[j].causal_steps_run : causal_hi;
-    }
     fprintf(f, "This holds for models of d_model %d and at most %d layers, sequences of at "
                "most %d tokens, %ld to %ld cubic training steps (the causal model up to %ld); "
                "it does not rule out an advantage at larger width, depth or length, with "
                "longer training, or on other tasks. A setting where neither model beats "
                "chance (see each task) says nothing either way.\n\n",
-            d->s[0].d_model, max_layers(d), max_n(d), cubic_lo, cubic_hi, causal_hi);
+            d->s[0].d_model, layers, n, cubic_lo, cubic_hi, causal_hi);
 }
 
 static void section(FILE *f, xdata *d, const char *results, const char *plots_dir,

@@ -446,8 +446,8 @@ static void roofline_targets_section(FILE *f, const dataset *ds)
                         fmt_s(b->t_med));
                 continue;
             }
-            /* No program outruns the FMA-only loop: a peak below sgemm means the clock
-             * dropped while the peak was measured, and the fraction overstates. */
+            /* No program outruns the FMA-only loop: a peak below sgemm was mismeasured,
+             * and the fraction overstates. */
             const int suspect = b->sgemm > b->peak;
             fprintf(f, "%.3f (%s, %s, %.1f of %.1f GFLOP/s; %.2f of sgemm) | %s%s |\n",
                     b->frac_peak, b->impl, fmt_s(b->t_med), b->gflops, b->peak, b->frac,
@@ -650,14 +650,9 @@ int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_
     plots_section(f, plots, plots_link);
     int bad = ferror(f);
     bad |= fclose(f) != 0;
-    if (experiment_bad) {
-        fprintf(stderr, "report: '%s' left as it was\n", out_path);
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    if (bad || rename(tmp, out_path) != 0) {
-        fprintf(stderr, "report: cannot write '%s': %s\n", out_path, strerror(errno));
+    if (experiment_bad || bad || rename(tmp, out_path) != 0) {
+        if (experiment_bad) fprintf(stderr, "report: '%s' left as it was\n", out_path);
+        else fprintf(stderr, "report: cannot write '%s': %s\n", out_path, strerror(errno));
         unlink(tmp);
         free(tmp);
         return -1;

@@ -57,8 +57,8 @@ static fit mfit(const dataset *ds, const char *model, const char *task, int L)
 }
 
 /* Both models' task fitted over the same N (those both timed), or the exponents would not
- * be comparable. */
-static void mfit_pair(const dataset *ds, const char *task, int L, fit *causal, fit *cubic)
+ * be comparable; returns the largest of those N (0: none). */
+static int mfit_pair(const dataset *ds, const char *task, int L, fit *causal, fit *cubic)
 {
     int n[MAXN], k = 0;
     double tc[MAXN], tq[MAXN];
@@ -74,6 +74,7 @@ static void mfit_pair(const dataset *ds, const char *task, int L, fit *causal, f
     }
     *causal = fit_upper_half(n, tc, k);
     *cubic = fit_upper_half(n, tq, k);
+    return k ? n[k - 1] : 0;
 }
 
 /* The standard depth: the deepest one with a timed cell of the headline chart (0: none). */
@@ -397,9 +398,8 @@ static void inference_claim(FILE *f, const dataset *ds, int L)
     };
     fprintf(f, "**\"Same inference cost\"?** ");
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        int n = common_n(ds, "cubic", parts[i].task, "causal", parts[i].task, L);
         fit c, q;
-        mfit_pair(ds, parts[i].task, L, &c, &q);
+        const int n = mfit_pair(ds, parts[i].task, L, &c, &q);
         if (!n || !c.ok || !q.ok) continue;
         fprintf(f, "%s: cubic N^%.2f against causal N^%.2f (both fitted over N = %d..%d), "
                    "%.3gx the causal time at N = %d; it %s. ", parts[i].what, q.p, c.p,
