@@ -1,10 +1,11 @@
 /* experiment.h: the capability experiment (docs/DESIGN.md §9): is a cubic model more
  * powerful than a causal one of the same size, and at what price? Files:
- *   tasks.c  the three tasks: seeded generators, held-out sets, chance baselines
- *   plan.c   the settings (default and quick), the runs, their FLOPs and evaluation steps
+ *   tasks.c  the four tasks: seeded generators, held-out sets, position-only floors
+ *   plan.c   the plans (default, large, quick), the runs, their FLOPs and evaluation steps
  *   rows.c   the CSV rows (libcsv): written, read back on resume, merged
  *   run.c    one training run: AdamW, evaluation, checkpoints, the inference check
- *   main.c   flags, the loop over the runs with progress and ETA, the final move */
+ *   pool.c   the runs spread over concurrent processes, with progress and ETA
+ *   main.c   flags, the work dir, the final merge */
 #ifndef EXPERIMENT_H
 #define EXPERIMENT_H
 
@@ -14,25 +15,39 @@
 #include <stdint.h>
 
 /* ---- tasks.c ------------------------------------------------------------------------ */
-typedef enum exp_task_kind { TASK_COUNT3, TASK_INDUCTION, TASK_TEXT, TASK_KIND_COUNT } exp_task_kind;
+typedef enum exp_task_kind {
+    TASK_COUNT3, TASK_COUNT3_FIXED, TASK_INDUCTION, TASK_TEXT, TASK_KIND_COUNT
+} exp_task_kind;
 const char *exp_task_name(exp_task_kind k);
+
+/* The longest sequence a task generates (count3 holds NB + 1 tokens on the stack). */
+#define EXP_MAX_N 256
+#define EXP_STR_(x) #x
+#define EXP_STR(x) EXP_STR_(x)
 
 /* The text of the Text task: a file every Debian 12 machine has. */
 #define EXP_TEXT_PATH "/usr/share/common-licenses/GPL-3"
 
+/* count3 as published: z[0..S) = seeds (in [0, NB)), then for n = S..NB
+ * z[n] = #{(i, j) in [0, n)^2: z_i + z_j + z_{n-1} = 0 mod n} mod n: NB + 1 tokens.
+ * seeds and z may be the same array. */
+void count3_sequence(const int *seeds, int S, int NB, int *z);
 /* Targets of one sequence x[n] (0-based positions; y[t] < 0: no target).
- * Count3, modulus M: y[t] = #{(i, j): i < j < t, (x_i + x_j + x_t) mod M = 0} mod M for
- *   t >= 2 (1-based t >= 3), in O(n M) with residue histograms of the pair sums.
+ * count3_fixed, modulus M: y[t] = #{(i, j): i < j < t, (x_i + x_j + x_t) mod M = 0} mod M
+ *   for t >= 2 (1-based t >= 3), in O(n M) with residue histograms of the pair sums.
  * Induction, alphabet K: y[t] = x[j + 1] for the largest j < t with x[j] = x[t], else the
  *   reserved token K. */
-void count3_targets(const int *x, int n, int M, int *y);
+void count3_fixed_targets(const int *x, int n, int M, int *y);
 void induction_targets(const int *x, int n, int K, int *y);
 
 typedef struct exp_task {
     exp_task_kind kind;
-    int n;       /* N: tokens per sequence */
-    int m;       /* Count3: modulus M; Induction: alphabet K; Text: 0 */
-    int vocab;   /* model vocabulary: M, K + 1 (the reserved token), or the bytes present */
+    int n;       /* N: tokens per sequence (count3: NB) */
+    int m;       /* count3: seed length S; count3_fixed: modulus M; induction: alphabet K;
+                  * text: 0 */
+    int seed_len;/* the tokens that determine a sequence: count3 S, text 0, the others N */
+    int vocab;   /* model vocabulary: NB, M, K + 1 (the reserved token), or the bytes
+                  * present */
     /* Text: tokens of the whole file (bytes mapped to 0..vocab-1); the first train_len
      * form the training part, the rest the held-out part. */
     int *text;
@@ -40,15 +55,14 @@ typedef struct exp_task {
     /* The held-out set: tests sequences, tokens and targets [tests][n]. */
     int tests;
     int *test_tokens, *test_targets;
-    /* Chance level on the held-out targets: the accuracy of always answering the most
-     * frequent held-out target, and the cross-entropy in bits of the best input-blind
-     * predictor (Count3, Induction: the held-out targets' own distribution; Text: the
-     * training part's unigram frequencies, add-one smoothed: the unigram bits/char). */
-    double chance_acc, chance_bits;
+    /* The position-only floor (docs/DESIGN.md §9.1): accuracy and bits of the best
+     * predictor that sees only the position (text: the unigram). */
+    double floor_acc, floor_bits;
 } exp_task;
 
-/* Builds the task and its held-out set (at most max_tests sequences; Text: every
- * non-overlapping window of the last tenth of the file). NULL on success, else why not. */
+/* Builds the task, its held-out set (max_tests sequences, none twice; Text: at most
+ * that many non-overlapping windows of the last tenth of the file) and its floor. m as
+ * in exp_task. NULL on success, else why not. */
 const char *task_init(exp_task *t, exp_task_kind kind, int n, int m, int max_tests);
 void task_free(exp_task *t);
 /* Training batch `step` of the data stream `seed`: tokens, targets [B][n]. A function
@@ -58,19 +72,24 @@ void task_free(exp_task *t);
  * so the two are disjoint by construction. Text windows lie in the training part. */
 void task_batch(const exp_task *t, uint64_t seed, int64_t step, int B, int *tokens,
                 int *targets);
-int task_is_heldout(const int *x, int n);
+/* True when the seed x[0..seed_len) is a held-out one. */
+int task_is_heldout(const int *x, int seed_len);
 
 /* ---- plan.c ------------------------------------------------------------------------- */
-/* A setting: one task at one size and depth, trained as a causal and a cubic model. */
+/* A setting: one task at one size and depth, trained as a causal and a cubic model from
+ * each of `seeds` seeds. */
 typedef struct exp_setting {
     exp_task_kind task;
-    int n, m, layers;
+    int n, m, layers;   /* m as in exp_task */
     int steps;          /* S: the cubic model's steps (the equal-steps budget) */
+    int seeds;          /* seed pairs: 5 for a main setting, 3 for a control */
+    double causal_x;    /* the causal run goes on to S_c = ceil(causal_x S_f) >= S_f steps */
+    const char *role;   /* "main" or "control" */
 } exp_setting;
 
 /* Everything shared by all settings. */
 typedef struct exp_common {
-    int d_model, heads, batch, seeds, evals, max_tests, threads;
+    int d_model, heads, batch, evals, max_tests, threads;
     double lr, warmup_frac, weight_decay;
     const char *impl;
 } exp_common;
@@ -80,12 +99,14 @@ typedef struct exp_run {
     int setting;
     model_kind kind;
     int seed;
-    int64_t steps;          /* cubic: S; causal: S_f, as many as the cubic run's FLOPs buy */
+    int64_t steps;          /* cubic: S; causal: S_c */
+    int64_t steps_flops;    /* S_f: the causal steps the cubic run's FLOPs buy */
     double flops_per_step;  /* training FLOPs of one step (model_stats, attention + products) */
     char id[96];            /* file name of its checkpoint and staging rows */
 } exp_run;
 
 typedef struct exp_plan {
+    const char *scale;      /* "default", "large" or "quick" */
     exp_common c;
     exp_setting *settings;
     int nsettings;
@@ -94,21 +115,23 @@ typedef struct exp_plan {
     int nruns;
 } exp_plan;
 
-/* The default plan or the quick one (make test); builds every task and counts FLOPs.
- * NULL on success, else why not. */
-const char *plan_build(exp_plan *p, int quick, int threads);
+/* The plan of a scale ("default", "large", "quick" for make test); builds every task and
+ * counts FLOPs. NULL on success, else why not. */
+const char *plan_build(exp_plan *p, const char *scale, int threads);
 void plan_free(exp_plan *p);
 model_config plan_config(const exp_plan *p, int setting);
 /* The evaluation steps of a run, ascending from 0 to its last step; returns the count.
- * Every (S/evals)-th step up to S, then evals more points evenly up to S_f (causal). */
+ * Every (S/evals)-th step up to S; for a causal run also S_f and 12 more points evenly
+ * from S to S_c (docs/DESIGN.md §9.2). */
+#define EXP_MAX_EVALS 40
 int plan_eval_steps(const exp_plan *p, const exp_run *r, int64_t *out, int cap);
-/* "M4_N12_L2": a setting's name in the CSV. */
+/* "NB12_S4_L3": a setting's name in the CSV. */
 void plan_setting_name(const exp_plan *p, int setting, char *buf, size_t cap);
 /* A text that changes whenever the plan does (the work dir is discarded when it does). */
 void plan_describe(const exp_plan *p, char *buf, size_t cap);
 /* The learning rate at step (1-based): linear warmup, then constant, the same function
  * of the step for both models. Constant after warmup, the causal run's first S steps are
- * exactly an equal-steps run, so one causal run serves both budgets. */
+ * exactly an equal-steps run, so one causal run serves every budget. */
 double plan_lr(const exp_plan *p, int setting, int64_t step);
 
 /* ---- rows.c ------------------------------------------------------------------------- */
@@ -117,9 +140,12 @@ double plan_lr(const exp_plan *p, int setting, int64_t step);
 typedef struct exp_row {
     char task[16], setting[32], model[16], budget[16], impl[16];
     int64_t layers, n, m, vocab, d_model, heads, batch, params, seed, step, steps_cubic,
-        steps_run, threads;
+        steps_flops, steps_run, jobs_min, jobs_max, threads;
     double flops_per_step, train_flops, wall_s, train_loss, test_loss, test_bits, test_acc,
-        chance_acc, chance_bits;
+        seq_acc, floor_acc, floor_bits;
+    /* accuracy by position: one value per position 0..n-1, ';'-separated, empty where
+     * the position has no target */
+    char pos_acc[EXP_MAX_N * 8];
 } exp_row;
 
 /* The inference check of one trained model. */
@@ -149,14 +175,34 @@ typedef struct exp_run_result {
     double train_flops_done; /* FLOPs trained in this process (not before a resume) */
 } exp_run_result;
 
+/* What a run shares with the process that started it (pool.c; may be NULL):
+ *   jobs          the number of runs training on the machine now, sampled every step
+ *                 into the rows' jobs_min / jobs_max (1 when NULL);
+ *   flops_done    the run's training FLOPs so far, for the progress line;
+ *   checkpoints_left  when > 0 at the start, counts down at every checkpoint any run
+ *                 writes; a run stops right after a checkpoint that finds it at or
+ *                 below 0, as an interrupt there would (the resume test in
+ *                 experiment/smoke.sh). Shared between processes: atomic. */
+typedef struct exp_shared_run {
+    const int *jobs;
+    double *flops_done;
+    int *checkpoints_left;
+} exp_shared_run;
+
 /* Trains run r to its last step, resuming from work_dir/ckpt/<id>.ckpt (and its rows)
  * when one is there, checkpointing at every evaluation point; then the inference check.
- * progress(flops) is called after every step with the step's FLOPs. *checkpoints_left,
- * when > 0, counts down at every checkpoint written: the run stops right after the one
- * that takes it to 0, as an interrupt there would (the resume test in
- * experiment/smoke.sh). 0 done, 1 stopped, -1 error (message). */
+ * 0 done, 1 stopped, -1 error (message). */
 int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
-              void (*progress)(double flops, void *ctx), void *ctx, int *checkpoints_left,
-              exp_run_result *out);
+              const exp_shared_run *sh, exp_run_result *out);
+
+/* ---- pool.c ------------------------------------------------------------------------- */
+/* Trains the runs todo[0..ntodo) (indices into p->runs, longest first) in up to `jobs`
+ * concurrent processes; each completed run's rows go to work_dir/runs/<id>.csv and
+ * <id>.infer.csv. max_runs >= 0 starts at most that many; checkpoints > 0 stops every
+ * run after that many checkpoints in all (see exp_shared_run). Prints progress with an
+ * ETA. 0 all done, 3 stopped early (resume later), 1 a run failed, 128 + signal when
+ * interrupted. */
+int pool_run(const exp_plan *p, const int *todo, int ntodo, int jobs, const char *work_dir,
+             int max_runs, int checkpoints);
 
 #endif

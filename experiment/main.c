@@ -4,11 +4,13 @@
  *   plan.txt              the plan the files below belong to; a different plan wipes them
  *   ckpt/<id>.ckpt        the interrupted run's checkpoint, ckpt/<id>.rows.csv its rows
  *   runs/<id>.csv         a completed run's rows, runs/<id>.infer.csv its inference check
- * A run whose two runs/ files exist is not redone. When every run is complete their rows
+ * A run whose two runs/ files exist is not redone; the others are trained by pool.c in
+ * concurrent processes. When every run is complete their rows
  * are merged into OUT/experiment.csv and OUT/experiment_infer.csv (each a temp file
  * renamed over the target) and the work dir is emptied. Exit 1 when a trained model's
  * inference path disagrees with its training forward anywhere, 2 on bad flags, 3 when
- * --max-runs, --stop-after-checkpoints or --only left runs undone. */
+ * --max-runs, --stop-after-checkpoints or --only left runs undone, 128 + the signal when
+ * interrupted (SIGINT, SIGTERM: every run resumes from its last checkpoint). */
 #include "experiment.h"
 
 #include <dirent.h>
@@ -25,13 +27,19 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-"usage: experiment [--quick] [--work DIR] [--out DIR] [--threads T] [--max-runs K]\n"
-"                  [--stop-after-checkpoints K] [--only TEXT] [--plan] [--estimate]\n"
-"Trains causal and cubic models on Count3, Induction and Text (docs/DESIGN.md section 9).\n"
-"  --quick        one seed of tiny models (make test)\n"
+"usage: experiment [--quick] [--scale default|large|quick] [--work DIR] [--out DIR]\n"
+"                  [--jobs J] [--threads T] [--max-runs K] [--stop-after-checkpoints K]\n"
+"                  [--only TEXT] [--plan] [--estimate]\n"
+"Trains causal and cubic models on count3, count3_fixed, induction and text\n"
+"(docs/DESIGN.md section 9).\n"
+"  --quick        the same as --scale quick: one seed of tiny models (make test)\n"
+"  --scale S      the plan: default (this machine, about an hour), large (count3 at\n"
+"                 NB = 32 and 64 for a bigger machine: see --plan and --estimate first)\n"
+"  --jobs J       runs trained at once, one process each (default: the online CPUs, at\n"
+"                 most 2; 1..64)\n"
 "  --work DIR     checkpoints and completed runs, for resuming (default build/experiment-work)\n"
 "  --out DIR      where experiment.csv and experiment_infer.csv go (default results)\n"
-"  --threads T    threads of the model (default 1)\n"
+"  --threads T    threads of each run's model (default 1; 1..64)\n"
 "  --max-runs K   stop after K runs trained by this process (exit 3; resume later)\n"
 "  --stop-after-checkpoints K  stop right after the K-th checkpoint this process\n"
 "                 writes, as an interrupt there would (exit 3; resume later)\n"
@@ -47,26 +55,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Progress over the whole plan: FLOPs trained by this process against what is left. */
-typedef struct progress {
-    double total, done, t0, last_print;
-    const char *id;
-    int index, count;
-} progress;
-
-static void on_step(double flops, void *ctx)
-{
-    progress *g = ctx;
-    g->done += flops;
-    const double t = now_s();
-    if (t - g->last_print < 10.0) return;
-    g->last_print = t;
-    const double el = t - g->t0, eta = g->done > 0 ? el * (g->total - g->done) / g->done : 0;
-    fprintf(stderr, "experiment: [%d/%d] %s: %.0f%% of the training FLOPs done, %.0f s, "
-                    "ETA %.0f s\n", g->index, g->count, g->id,
-            g->total > 0 ? 100.0 * g->done / g->total : 100.0, el, eta);
 }
 
 static int mkdir_p(const char *path)
@@ -86,7 +74,7 @@ static int mkdir_p(const char *path)
  * steps those FLOPs buy) with every evaluation point and the inference check, timed;
  * a full run is predicted as that time plus its remaining steps at the measured
  * training time per step, times the seeds. Uses work/estimate/ and removes it. */
-static int estimate(const exp_plan *p, const char *work)
+static int estimate(const exp_plan *p, const char *work, int jobs)
 {
     char dir[1100], ck[1400];
     snprintf(dir, sizeof dir, "%s/estimate", work);
@@ -112,7 +100,7 @@ static int estimate(const exp_plan *p, const char *work)
             r.steps = (int64_t)llround((double)probe * full->steps / p->settings[i].steps);
             exp_run_result res;
             const double t0 = now_s();
-            if (run_train(&q, &r, dir, NULL, NULL, NULL, &res) != 0) { rc = -1; break; }
+            if (run_train(&q, &r, dir, NULL, &res) != 0) { rc = -1; break; }
             const double t = now_s() - t0, train = res.rows[res.nrows - 1].wall_s;
             const double pred = t + train * ((double)full->steps / (double)r.steps - 1.0);
             fprintf(stderr, "estimate: %-14s %-7s %5lld of %6lld steps: %6.2f s (%.1f ms/step, "
@@ -127,10 +115,14 @@ static int estimate(const exp_plan *p, const char *work)
             unlink(ck);
         }
         st[i].steps = p->settings[i].steps;
-        total += setting_s * p->c.seeds;
-        fprintf(stderr, "estimate: %s x %d seeds: %.0f s\n", name, p->c.seeds, setting_s * p->c.seeds);
+        total += setting_s * p->settings[i].seeds;
+        fprintf(stderr, "estimate: %s x %d seeds: %.0f s of one core\n", name,
+                p->settings[i].seeds, setting_s * p->settings[i].seeds);
     }
-    if (rc == 0) printf("predicted time of the plan: %.0f s (%.1f min)\n", total, total / 60);
+    if (rc == 0)
+        printf("predicted time of the plan: %.0f s of one core; %.1f min over %d concurrent "
+               "runs (timed alone: runs side by side may be slower)\n", total,
+               total / 60 / jobs, jobs);
     snprintf(ck, sizeof ck, "%s/ckpt", dir);
     rmdir(ck);
     rmdir(dir);
@@ -191,123 +183,40 @@ static int work_prepare(const exp_plan *p, const char *work)
     return rc;
 }
 
-int main(int argc, char **argv)
+/* Runs longest first (by training FLOPs), so that the last ones to finish are short. */
+static const exp_plan *sort_plan;
+static int by_flops_desc(const void *a, const void *b)
 {
-    const char *work = "build/experiment-work", *out = "results", *only = NULL;
-    int quick = 0, threads = 0, max_runs = -1, plan_only = 0, ckpts = 0, est = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        if (!strcmp(a, "--quick")) { quick = 1; continue; }
-        if (!strcmp(a, "--plan")) { plan_only = 1; continue; }
-        if (!strcmp(a, "--estimate")) { est = 1; continue; }
-        if (i + 1 >= argc || !argv[i + 1][0]) {
-            fprintf(stderr, "experiment: unknown flag or missing value: '%s' (see --help)\n", a);
-            return 2;
-        }
-        const char *val = argv[++i];
-        if (!strcmp(a, "--work")) work = val;
-        else if (!strcmp(a, "--out")) out = val;
-        else if (!strcmp(a, "--only")) only = val;
-        else if (!strcmp(a, "--threads") && (threads = atoi(val)) >= 1) continue;
-        else if (!strcmp(a, "--max-runs") && (max_runs = atoi(val)) >= 0) continue;
-        else if (!strcmp(a, "--stop-after-checkpoints") && (ckpts = atoi(val)) >= 1) continue;
-        else {
-            fprintf(stderr, "experiment: bad flag '%s %s' (see --help)\n", a, val);
-            return 2;
-        }
-    }
-    exp_plan p;
-    const char *why = plan_build(&p, quick, threads);
-    if (why) {
-        fprintf(stderr, "experiment: %s\n", why);
-        plan_free(&p);
-        return 1;
-    }
-    omp_set_num_threads(p.c.threads);
-    progress g = {.count = p.nruns, .t0 = now_s()};
-    for (int i = 0; i < p.nruns; i++) g.total += p.runs[i].flops_per_step * (double)p.runs[i].steps;
-    if (plan_only) {
-        for (int i = 0; i < p.nruns; i++)
-            printf("%-40s %6lld steps  %.3e FLOPs/step  %.3e FLOPs\n", p.runs[i].id,
-                   (long long)p.runs[i].steps, p.runs[i].flops_per_step,
-                   p.runs[i].flops_per_step * (double)p.runs[i].steps);
-        printf("total training FLOPs %.3e\n", g.total);
-        plan_free(&p);
-        return 0;
-    }
-    if (est) {
-        const int e = estimate(&p, work);
-        plan_free(&p);
-        return e == 0 ? 0 : 1;
-    }
-    if (work_prepare(&p, work) != 0) { plan_free(&p); return 1; }
+    const exp_run *x = &sort_plan->runs[*(const int *)a], *y = &sort_plan->runs[*(const int *)b];
+    const double fx = x->flops_per_step * (double)x->steps, fy = y->flops_per_step * (double)y->steps;
+    return (fx < fy) - (fx > fy);
+}
 
-    /* Completed runs are not redone: their FLOPs leave the total of the ETA. */
-    char a[1400], b[1400];
-    for (int i = 0; i < p.nruns; i++) {
-        snprintf(a, sizeof a, "%s/runs/%s.csv", work, p.runs[i].id);
-        snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, p.runs[i].id);
-        if ((access(a, F_OK) == 0 && access(b, F_OK) == 0) || (only && !strstr(p.runs[i].id, only)))
-            g.total -= p.runs[i].flops_per_step * (double)p.runs[i].steps;
-    }
-    int trained = 0, rc = 0, skipped = 0;
-    for (int i = 0; i < p.nruns && rc == 0; i++) {
-        const exp_run *r = &p.runs[i];
-        snprintf(a, sizeof a, "%s/runs/%s.csv", work, r->id);
-        snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, r->id);
-        if (access(a, F_OK) == 0 && access(b, F_OK) == 0) continue;
-        if (only && !strstr(r->id, only)) { skipped = 1; continue; }
-        if (max_runs >= 0 && trained >= max_runs) { rc = 3; break; }
-        g.index = i + 1;
-        g.id = r->id;
-        fprintf(stderr, "experiment: [%d/%d] %s, %lld steps\n", i + 1, p.nruns, r->id,
-                (long long)r->steps);
-        exp_run_result res;
-        const double before = g.done;
-        const int st = run_train(&p, r, work, on_step, &g, &ckpts, &res);
-        if (st == 1) {
-            fprintf(stderr, "experiment: %s: stopped after a checkpoint (--stop-after-checkpoints)\n",
-                    r->id);
-            rc = 3;
-            break;
-        }
-        if (st != 0) { rc = 1; break; }
-        /* resumed steps were not trained here: count them out of the total too */
-        g.total -= r->flops_per_step * (double)r->steps - (g.done - before);
-        const exp_row *last = &res.rows[res.nrows - 1];
-        fprintf(stderr, "experiment: [%d/%d] %s: held-out loss %.4f, accuracy %.4f, %.1f s; "
-                        "inference check: %lld mismatch(es) in %lld positions\n",
-                i + 1, p.nruns, r->id, last->test_loss, last->test_acc, last->wall_s,
-                (long long)res.infer.mismatches, (long long)res.infer.positions);
-        if (infer_rows_write(b, &res.infer, 1) != 0 || rows_write(a, res.rows, res.nrows) != 0)
-            rc = 1;
-        free(res.rows);
-        trained++;
-        char ck[1400];
-        snprintf(ck, sizeof ck, "%s/ckpt/%s.ckpt", work, r->id);
-        unlink(ck);
-        snprintf(ck, sizeof ck, "%s/ckpt/%s.rows.csv", work, r->id);
-        unlink(ck);
-    }
-    if (rc == 0 && skipped) rc = 3;
-    if (rc != 0) {
-        if (rc == 3) fprintf(stderr, "experiment: stopped after %d run(s); run again to go on\n", trained);
-        plan_free(&p);
-        return rc;
-    }
+/* A flag's integer value within [lo, hi], or -1. */
+static int int_flag(const char *val, int lo, int hi)
+{
+    char *end;
+    errno = 0;
+    const long v = strtol(val, &end, 10);
+    return *end || errno || v < lo || v > hi ? -1 : (int)v;
+}
 
-    /* Every run is complete: merge in plan order. */
+/* The completed runs' rows merged in plan order into out/experiment.csv and
+ * out/experiment_infer.csv; then the work dir emptied. 0, or 1 (message) also when a
+ * trained model's inference path disagreed with its training forward. */
+static int merge(const exp_plan *p, const char *work, const char *out)
+{
+    char a[1400], b[1400], dst[1200];
     exp_row *all = NULL;
-    exp_infer_row *inf = malloc((size_t)p.nruns * sizeof *inf);
-    int nall = 0;
+    exp_infer_row *inf = malloc((size_t)p->nruns * sizeof *inf);
+    int nall = 0, rc = inf ? 0 : 1;
     long long mismatches = 0;
-    for (int i = 0; i < p.nruns && rc == 0 && inf; i++) {
+    for (int i = 0; i < p->nruns && rc == 0; i++) {
         exp_row *rows;
         exp_infer_row *ir;
         int n, ni;
-        snprintf(a, sizeof a, "%s/runs/%s.csv", work, p.runs[i].id);
-        snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, p.runs[i].id);
+        snprintf(a, sizeof a, "%s/runs/%s.csv", work, p->runs[i].id);
+        snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, p->runs[i].id);
         if (rows_read(a, &rows, &n) != 0) { rc = 1; break; }
         if (infer_rows_read(b, &ir, &ni) != 0 || ni != 1) { free(rows); rc = 1; break; }
         inf[i] = ir[0];
@@ -320,8 +229,6 @@ int main(int argc, char **argv)
         nall += n;
         free(rows);
     }
-    if (!inf) rc = 1;
-    char dst[1200];
     if (rc == 0 && mkdir_p(out) != 0) {
         fprintf(stderr, "experiment: cannot create '%s': %s\n", out, strerror(errno));
         rc = 1;
@@ -329,10 +236,9 @@ int main(int argc, char **argv)
     snprintf(dst, sizeof dst, "%s/experiment.csv", out);
     if (rc == 0 && rows_write(dst, all, nall) != 0) rc = 1;
     snprintf(dst, sizeof dst, "%s/experiment_infer.csv", out);
-    if (rc == 0 && infer_rows_write(dst, inf, p.nruns) != 0) rc = 1;
+    if (rc == 0 && infer_rows_write(dst, inf, p->nruns) != 0) rc = 1;
     if (rc == 0) {
-        fprintf(stderr, "experiment: wrote %s/experiment.csv (%d rows) and %s, %.0f s\n", out,
-                nall, dst, now_s() - g.t0);
+        fprintf(stderr, "experiment: wrote %s/experiment.csv (%d rows) and %s\n", out, nall, dst);
         snprintf(a, sizeof a, "%s/ckpt", work);
         empty_dir(a);
         snprintf(a, sizeof a, "%s/runs", work);
@@ -347,6 +253,86 @@ int main(int argc, char **argv)
     }
     free(all);
     free(inf);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *work = "build/experiment-work", *out = "results", *only = NULL, *scale = "default";
+    int threads = 0, max_runs = -1, plan_only = 0, ckpts = 0, est = 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int jobs = cpus >= 2 ? 2 : 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--quick")) { scale = "quick"; continue; }
+        if (!strcmp(a, "--plan")) { plan_only = 1; continue; }
+        if (!strcmp(a, "--estimate")) { est = 1; continue; }
+        if (i + 1 >= argc || !argv[i + 1][0]) {
+            fprintf(stderr, "experiment: unknown flag or missing value: '%s' (see --help)\n", a);
+            return 2;
+        }
+        const char *val = argv[++i];
+        if (!strcmp(a, "--work")) work = val;
+        else if (!strcmp(a, "--out")) out = val;
+        else if (!strcmp(a, "--only")) only = val;
+        else if (!strcmp(a, "--scale")) scale = val;
+        else if (!strcmp(a, "--jobs") && (jobs = int_flag(val, 1, 64)) >= 1) continue;
+        else if (!strcmp(a, "--threads") && (threads = int_flag(val, 1, 64)) >= 1) continue;
+        else if (!strcmp(a, "--max-runs") && (max_runs = int_flag(val, 0, 1 << 20)) >= 0) continue;
+        else if (!strcmp(a, "--stop-after-checkpoints") && (ckpts = int_flag(val, 1, 1 << 20)) >= 1)
+            continue;
+        else {
+            fprintf(stderr, "experiment: bad flag '%s %s' (see --help)\n", a, val);
+            return 2;
+        }
+    }
+    exp_plan p;
+    const char *why = plan_build(&p, scale, threads);
+    if (why) {
+        fprintf(stderr, "experiment: %s\n", why);
+        plan_free(&p);
+        return strcmp(why, "unknown scale (default, large or quick)") ? 1 : 2;
+    }
+    omp_set_num_threads(p.c.threads);
+    double total = 0;
+    for (int i = 0; i < p.nruns; i++) total += p.runs[i].flops_per_step * (double)p.runs[i].steps;
+    if (plan_only) {
+        for (int i = 0; i < p.nruns; i++)
+            printf("%-40s %6lld steps  %.3e FLOPs/step  %.3e FLOPs\n", p.runs[i].id,
+                   (long long)p.runs[i].steps, p.runs[i].flops_per_step,
+                   p.runs[i].flops_per_step * (double)p.runs[i].steps);
+        printf("total training FLOPs %.3e (scale %s)\n", total, p.scale);
+        plan_free(&p);
+        return 0;
+    }
+    if (est) {
+        const int e = estimate(&p, work, jobs);
+        plan_free(&p);
+        return e == 0 ? 0 : 1;
+    }
+    if (work_prepare(&p, work) != 0) { plan_free(&p); return 1; }
+
+    /* The runs left: not complete (both runs/ files), and within --only. */
+    char a[1400], b[1400];
+    int *todo = malloc((size_t)p.nruns * sizeof *todo), ntodo = 0, skipped = 0;
+    if (!todo) { plan_free(&p); return 1; }
+    for (int i = 0; i < p.nruns; i++) {
+        snprintf(a, sizeof a, "%s/runs/%s.csv", work, p.runs[i].id);
+        snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, p.runs[i].id);
+        if (access(a, F_OK) == 0 && access(b, F_OK) == 0) continue;
+        if (only && !strstr(p.runs[i].id, only)) { skipped = 1; continue; }
+        todo[ntodo++] = i;
+    }
+    sort_plan = &p;
+    qsort(todo, (size_t)ntodo, sizeof *todo, by_flops_desc);
+    fprintf(stderr, "experiment: %d of %d runs to train (scale %s), %d at once\n", ntodo, p.nruns,
+            p.scale, jobs);
+    int rc = pool_run(&p, todo, ntodo, jobs, work, max_runs, ckpts);
+    free(todo);
+    if (rc == 0 && skipped) rc = 3;
+    if (rc == 3) fprintf(stderr, "experiment: stopped with runs left; run again to go on\n");
+    if (rc == 0) rc = merge(&p, work, out);
     plan_free(&p);
     return rc;
 }

@@ -33,10 +33,12 @@ static const column row_cols[] = {
     INT(exp_row, m), INT(exp_row, vocab), INT(exp_row, d_model), INT(exp_row, heads),
     INT(exp_row, batch), INT(exp_row, params), STR(exp_row, model), INT(exp_row, seed),
     STR(exp_row, budget), INT(exp_row, step), INT(exp_row, steps_cubic),
-    INT(exp_row, steps_run), DBL(exp_row, flops_per_step), DBL(exp_row, train_flops),
-    DBL(exp_row, wall_s), DBL(exp_row, train_loss), DBL(exp_row, test_loss),
-    DBL(exp_row, test_bits), DBL(exp_row, test_acc), DBL(exp_row, chance_acc),
-    DBL(exp_row, chance_bits), STR(exp_row, impl), INT(exp_row, threads),
+    INT(exp_row, steps_flops), INT(exp_row, steps_run), DBL(exp_row, flops_per_step),
+    DBL(exp_row, train_flops), DBL(exp_row, wall_s), INT(exp_row, jobs_min),
+    INT(exp_row, jobs_max), DBL(exp_row, train_loss), DBL(exp_row, test_loss),
+    DBL(exp_row, test_bits), DBL(exp_row, test_acc), DBL(exp_row, seq_acc),
+    STR(exp_row, pos_acc), DBL(exp_row, floor_acc), DBL(exp_row, floor_bits),
+    STR(exp_row, impl), INT(exp_row, threads),
 };
 /* results/experiment_infer.csv: one row per trained model (exp_infer_row). */
 static const column infer_cols[] = {

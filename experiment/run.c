@@ -42,14 +42,22 @@ static int argmax(const float *x, int V, float *scale)
     return best;
 }
 
-/* Held-out loss (mean over positions with a target) and exact-match accuracy of the
- * training forward, in chunks of B sequences. logits: [B][n][V] scratch. */
+/* The held-out metrics of one evaluation point (docs/DESIGN.md §9.2). */
+typedef struct held_out {
+    double loss, acc, seq_acc;
+    double pos_hits[EXP_MAX_N], pos_count[EXP_MAX_N];
+} held_out;
+
+/* Held-out loss (mean over positions with a target), exact-match accuracy, sequence
+ * accuracy and accuracy by position of the training forward, in chunks of B sequences.
+ * logits: [B][n][V] scratch. */
 static int evaluate(const exp_plan *p, const exp_task *t, model_kind kind,
                     const model_config *cfg, const model_exec *ex, const float *params,
-                    float *logits, double *loss, double *acc)
+                    float *logits, held_out *h)
 {
     const int B = p->c.batch, n = t->n, V = cfg->vocab;
-    double sum = 0, hits = 0, count = 0;
+    double sum = 0, hits = 0, count = 0, seqs_right = 0;
+    memset(h, 0, sizeof *h);
     for (int s0 = 0; s0 < t->tests; s0 += B) {
         const int b = t->tests - s0 < B ? t->tests - s0 : B;
         const int *tok = t->test_tokens + (size_t)s0 * n, *tgt = t->test_targets + (size_t)s0 * n;
@@ -61,17 +69,39 @@ static int evaluate(const exp_plan *p, const exp_task *t, model_kind kind,
             return -1;
         }
         int c = 0;
-        for (int i = 0; i < b * n; i++) {
-            if (tgt[i] < 0) continue;
-            c++;
-            hits += argmax(logits + (size_t)i * V, V, NULL) == tgt[i];
+        for (int q = 0; q < b; q++) {
+            int all_right = 1;
+            for (int i = 0; i < n; i++) {
+                const int y = tgt[q * n + i];
+                if (y < 0) continue;
+                const int right = argmax(logits + ((size_t)q * n + i) * V, V, NULL) == y;
+                c++;
+                hits += right;
+                all_right &= right;
+                h->pos_hits[i] += right;
+                h->pos_count[i]++;
+            }
+            seqs_right += all_right;
         }
         sum += l * c;
         count += c;
     }
-    *loss = count > 0 ? sum / count : NAN;
-    *acc = count > 0 ? hits / count : NAN;
+    h->loss = count > 0 ? sum / count : NAN;
+    h->acc = count > 0 ? hits / count : NAN;
+    h->seq_acc = t->tests > 0 ? seqs_right / t->tests : NAN;
     return 0;
+}
+
+/* pos_acc's text: one value per position, empty where the position has no target. */
+static void format_positions(const held_out *h, int n, char *buf, size_t cap)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && k < cap; i++) {
+        if (i > 0) k += (size_t)snprintf(buf + k, cap - k, ";");
+        if (k < cap && h->pos_count[i] > 0)
+            k += (size_t)snprintf(buf + k, cap - k, "%.5f", h->pos_hits[i] / h->pos_count[i]);
+    }
 }
 
 /* Every held-out sequence through model_infer (prompt of one token: the causal model
@@ -167,26 +197,39 @@ static exp_row row_base(const exp_plan *p, const exp_run *r, const model_config 
     w.seed = r->seed;
     w.step = step;
     w.steps_cubic = s->steps;
+    w.steps_flops = r->steps_flops;
     w.steps_run = r->steps;
     w.threads = p->c.threads;
     w.flops_per_step = r->flops_per_step;
     w.train_flops = r->flops_per_step * (double)step;
-    w.chance_acc = t->chance_acc;
-    w.chance_bits = t->chance_bits;
+    w.floor_acc = t->floor_acc;
+    w.floor_bits = t->floor_bits;
     return w;
 }
 
+/* The number of runs training now (1 without a pool). */
+static int jobs_now(const exp_shared_run *sh)
+{
+    return sh && sh->jobs ? __atomic_load_n(sh->jobs, __ATOMIC_RELAXED) : 1;
+}
+
+/* True when the run is to stop after the checkpoint it just wrote. */
+static int checkpoint_stops(const exp_shared_run *sh)
+{
+    if (!sh || !sh->checkpoints_left) return 0;
+    return __atomic_sub_fetch(sh->checkpoints_left, 1, __ATOMIC_SEQ_CST) <= 0;
+}
+
 int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
-              void (*progress)(double flops, void *ctx), void *ctx, int *checkpoints_left,
-              exp_run_result *out)
+              const exp_shared_run *sh, exp_run_result *out)
 {
     memset(out, 0, sizeof *out);
     const exp_task *t = &p->tasks[r->setting];
     const model_config cfg = plan_config(p, r->setting);
     const model_exec ex = {ca_impl_find(p->c.impl), p->c.threads};
     const size_t P = model_param_count(&cfg), BN = (size_t)p->c.batch * t->n;
-    int64_t evals[64];
-    const int ne = plan_eval_steps(p, r, evals, 64);
+    int64_t evals[EXP_MAX_EVALS];
+    const int ne = plan_eval_steps(p, r, evals, EXP_MAX_EVALS);
     char ckpt[1024], rows_path[1100];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt/%s.ckpt", work_dir, r->id);
     snprintf(rows_path, sizeof rows_path, "%s/ckpt/%s.rows.csv", work_dir, r->id);
@@ -243,25 +286,32 @@ int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
     while (e < ne && evals[e] <= step) e++;
     if (nrows == 0) e = 0; /* a fresh run evaluates step 0 too */
     double loss_sum = 0;
-    int loss_steps = 0;
+    int loss_steps = 0, jobs_min = jobs_now(sh), jobs_max = jobs_min;
     for (;;) {
         if (e < ne && evals[e] == step) {
             exp_row w = row_base(p, r, &cfg, step);
+            held_out h;
             w.wall_s = wall;
             w.train_loss = loss_steps ? loss_sum / loss_steps : NAN;
-            if (evaluate(p, t, r->kind, &cfg, &ex, params, logits, &w.test_loss, &w.test_acc))
-                goto done;
+            w.jobs_min = jobs_min;
+            w.jobs_max = jobs_max;
+            if (evaluate(p, t, r->kind, &cfg, &ex, params, logits, &h)) goto done;
+            w.test_loss = h.loss;
+            w.test_acc = h.acc;
+            w.seq_acc = h.seq_acc;
             w.test_bits = w.test_loss / log(2.0);
+            format_positions(&h, t->n, w.pos_acc, sizeof w.pos_acc);
             rows[nrows++] = w;
             loss_sum = 0;
             loss_steps = 0;
+            jobs_min = jobs_max = jobs_now(sh);
             e++;
             if (rows_write(rows_path, rows, nrows) != 0) goto done;
             if (model_save(ckpt, &cfg, step, params, m, v, &why) != 0) {
                 fprintf(stderr, "experiment: %s: %s\n", ckpt, why);
                 goto done;
             }
-            if (checkpoints_left && *checkpoints_left > 0 && --*checkpoints_left == 0) {
+            if (checkpoint_stops(sh)) {
                 rc = 1;
                 goto done;
             }
@@ -285,8 +335,11 @@ int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
         wall += now_s() - t0;
         loss_sum += loss;
         loss_steps++;
+        const int j = jobs_now(sh);
+        jobs_min = j < jobs_min ? j : jobs_min;
+        jobs_max = j > jobs_max ? j : jobs_max;
         out->train_flops_done += r->flops_per_step;
-        if (progress) progress(r->flops_per_step, ctx);
+        if (sh && sh->flops_done) *sh->flops_done += r->flops_per_step;
     }
 
     exp_infer_row *ir = &out->infer;

@@ -2,10 +2,12 @@
 # experiment/smoke.sh BUILD: the quick experiment (make test). Checks that it completes
 # and writes well-formed rows: the header, the column count of every row, each task and
 # both model kinds present, every number finite (train_loss may be empty at step 0: no
-# step trained yet), no inference mismatch. Then the resume: the same plan stopped
-# right after a checkpoint inside a run, twice, and resumed must write the same rows
-# (wall and inference times aside). No timing is a pass condition (only that the
-# inference times were recorded, positive).
+# step trained yet), accuracies and floors in [0, 1], no inference mismatch. Then the
+# resume: the same plan stopped right after a checkpoint inside a run, twice, and
+# resumed must write the same rows (wall times, the concurrent-run counts and inference
+# times aside: they depend on the machine, not on the training). Runs go two at a time
+# (--jobs 2) in the first pass and one at a time in the resumed one. No timing is a pass
+# condition (only that the inference times were recorded, positive).
 set -u
 B=${1:-build}
 X=./$B/experiment
@@ -13,7 +15,7 @@ D=$B/quick/experiment-smoke
 fail() { echo "experiment smoke: FAIL: $*"; exit 1; }
 
 rm -rf "$D" && mkdir -p "$D" || fail "cannot create $D"
-OMP_NUM_THREADS=1 $X --quick --work "$D/work" --out "$D/a" 2>"$D.log" || { cat "$D.log"; fail "the quick run failed"; }
+OMP_NUM_THREADS=1 $X --quick --jobs 2 --work "$D/work" --out "$D/a" 2>"$D.log" || { cat "$D.log"; fail "the quick run failed"; }
 CSV=$D/a/experiment.csv
 INF=$D/a/experiment_infer.csv
 [ -f "$CSV" ] && [ -f "$INF" ] || fail "no $CSV or $INF"
@@ -22,7 +24,7 @@ awk -F, -v file="$CSV" '
 NR == 1 {
     n = NF
     for (i = 1; i <= NF; i++) { h = $i; gsub(/"/, "", h); col[h] = i }
-    split("task setting model budget step train_flops wall_s train_loss test_loss test_bits test_acc chance_acc chance_bits", need, " ")
+    split("task setting model budget step train_flops wall_s jobs_min jobs_max train_loss test_loss test_bits test_acc seq_acc pos_acc floor_acc floor_bits", need, " ")
     for (k in need) if (!(need[k] in col)) { print file ": no column " need[k]; bad = 1 }
     next
 }
@@ -30,11 +32,16 @@ NR == 1 {
     if (NF != n) { print file ": record " NR " has " NF " fields, the header " n; bad = 1; next }
     for (i = 1; i <= NF; i++) gsub(/"/, "", $i)
     seen[$col["task"] "/" $col["model"]] = 1
-    split("step train_flops wall_s test_loss test_bits test_acc chance_acc chance_bits", num, " ")
+    split("step train_flops wall_s jobs_min jobs_max test_loss test_bits test_acc seq_acc floor_acc floor_bits", num, " ")
     for (k in num) {
         v = $col[num[k]]
         if (v !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/) { print file ": record " NR " " num[k] " = \"" v "\""; bad = 1 }
     }
+    split("test_acc seq_acc floor_acc", frac, " ")
+    for (k in frac) if ($col[frac[k]] + 0 < 0 || $col[frac[k]] + 0 > 1) { print file ": record " NR " " frac[k] " outside [0, 1]"; bad = 1 }
+    if ($col["jobs_min"] < 1 || $col["jobs_max"] < $col["jobs_min"]) { print file ": record " NR " jobs range"; bad = 1 }
+    np = split($col["pos_acc"], pa, ";")
+    if (np != $col["n"]) { print file ": record " NR " pos_acc has " np " positions, n = " $col["n"]; bad = 1 }
     v = $col["train_loss"]
     if (!(v == "" && $col["step"] == 0) && v !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/) {
         print file ": record " NR " train_loss = \"" v "\""; bad = 1
@@ -42,7 +49,7 @@ NR == 1 {
     rows++
 }
 END {
-    split("count3 induction text", tasks, " "); split("causal cubic", kinds, " ")
+    split("count3 count3_fixed induction text", tasks, " "); split("causal cubic", kinds, " ")
     for (t in tasks) for (k in kinds)
         if (!((tasks[t] "/" kinds[k]) in seen)) { print file ": no " tasks[t] " row of the " kinds[k] " model"; bad = 1 }
     if (rows < 1) { print file ": no rows"; bad = 1 }
@@ -53,15 +60,18 @@ awk -F, 'NR > 1 { gsub(/"/, ""); if ($8 != 0 || $7 < 1) { print; bad = 1 } } END
     || fail "inference check rows with mismatches or no positions in $INF"
 
 # Resume: stop twice right after a checkpoint, then finish; rows equal but for wall_s.
-OMP_NUM_THREADS=1 $X --quick --work "$D/work" --out "$D/b" --stop-after-checkpoints 4 2>>"$D.log"
+OMP_NUM_THREADS=1 $X --quick --jobs 2 --work "$D/work" --out "$D/b" --stop-after-checkpoints 4 2>>"$D.log"
 [ $? = 3 ] || fail "--stop-after-checkpoints 4 did not stop the run (exit 3)"
 OMP_NUM_THREADS=1 $X --quick --work "$D/work" --out "$D/b" --stop-after-checkpoints 2 2>>"$D.log"
 [ $? = 3 ] || fail "--stop-after-checkpoints 2 did not stop the run (exit 3)"
 grep -q 'resuming at step' "$D.log" || fail "no run resumed from its checkpoint"
-OMP_NUM_THREADS=1 $X --quick --work "$D/work" --out "$D/b" 2>>"$D.log" || { cat "$D.log"; fail "the resumed run failed"; }
+OMP_NUM_THREADS=1 $X --quick --jobs 1 --work "$D/work" --out "$D/b" 2>>"$D.log" || { cat "$D.log"; fail "the resumed run failed"; }
+# wall_s, jobs_min, jobs_max: adjacent columns
 W=$(head -1 "$CSV" | tr ',' '\n' | grep -n '"wall_s"' | cut -d: -f1)
-cut -d, -f"$W" --complement "$CSV" >"$D/a.rows"
-cut -d, -f"$W" --complement "$D/b/experiment.csv" >"$D/b.rows"
+J=$(head -1 "$CSV" | tr ',' '\n' | grep -n '"jobs_max"' | cut -d: -f1)
+[ "$J" = $((W + 2)) ] || fail "wall_s, jobs_min, jobs_max are not adjacent in $CSV"
+cut -d, -f"$W-$J" --complement "$CSV" >"$D/a.rows"
+cut -d, -f"$W-$J" --complement "$D/b/experiment.csv" >"$D/b.rows"
 cmp -s "$D/a.rows" "$D/b.rows" || { diff "$D/a.rows" "$D/b.rows" | head; fail "the resumed run wrote other rows"; }
 # the inference check's counts, its timings aside (the last two columns)
 P=$(head -1 "$INF" | tr ',' '\n' | grep -n '"prefill_s"' | cut -d: -f1)

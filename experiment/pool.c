@@ -1,0 +1,175 @@
+/* pool.c: the experiment's runs spread over concurrent processes (docs/DESIGN.md §9.2).
+ *
+ * Each run is trained in a child process of its own (fork), up to `jobs` at once: the
+ * models are small, so a run gains little from a second thread and two runs side by side
+ * use both cores. A child trains one run (run.c), writes its rows to work/runs/ and exits;
+ * runs share nothing but a small shared-memory block: the number of runs training now
+ * (every row records the range it saw, so that the equal-time budget compares runs that
+ * trained under the same load), each run's FLOPs so far (for the progress line and its
+ * ETA), and the checkpoint countdown of --stop-after-checkpoints. A child's results are
+ * the same whatever runs beside it, but for its seconds: training is deterministic. */
+/* MAP_ANONYMOUS is not POSIX 2008 */
+#define _DEFAULT_SOURCE
+#include "experiment.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct shared {
+    int jobs;              /* runs training now */
+    int checkpoints_left;  /* --stop-after-checkpoints countdown, or 0 */
+    double flops_done[];   /* [nruns]: training FLOPs each run has done in this process */
+} shared;
+
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) { interrupted = sig; }
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The child: trains run i, writes its files, exits 0 (done), 3 (stopped after a
+ * checkpoint) or 1. */
+static void child(const exp_plan *p, int i, const char *work, shared *sh, int stop_counting)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    const exp_run *r = &p->runs[i];
+    const exp_shared_run link = {&sh->jobs, &sh->flops_done[i],
+                                 stop_counting ? &sh->checkpoints_left : NULL};
+    exp_run_result res;
+    const int st = run_train(p, r, work, &link, &res);
+    if (st == 1) {
+        fprintf(stderr, "experiment: %s: stopped after a checkpoint (--stop-after-checkpoints)\n",
+                r->id);
+        _exit(3);
+    }
+    if (st != 0) _exit(1);
+    char a[1400], b[1400];
+    snprintf(a, sizeof a, "%s/runs/%s.csv", work, r->id);
+    snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, r->id);
+    const exp_row *last = &res.rows[res.nrows - 1];
+    fprintf(stderr, "experiment: done %s: held-out loss %.4f, accuracy %.4f, %.1f s; "
+                    "inference check: %lld mismatch(es) in %lld positions\n",
+            r->id, last->test_loss, last->test_acc, last->wall_s,
+            (long long)res.infer.mismatches, (long long)res.infer.positions);
+    /* the inference row first: a run counts as complete when both files exist */
+    const int bad = infer_rows_write(b, &res.infer, 1) != 0 || rows_write(a, res.rows, res.nrows) != 0;
+    free(res.rows);
+    char ck[1400];
+    snprintf(ck, sizeof ck, "%s/ckpt/%s.ckpt", work, r->id);
+    unlink(ck);
+    snprintf(ck, sizeof ck, "%s/ckpt/%s.rows.csv", work, r->id);
+    unlink(ck);
+    fflush(NULL);
+    _exit(bad ? 1 : 0);
+}
+
+static void progress_line(const int *todo, int ntodo, const shared *sh, double total,
+                          double t0, int started, int finished)
+{
+    double done = 0;
+    for (int k = 0; k < ntodo; k++) done += sh->flops_done[todo[k]];
+    const double el = now_s() - t0, eta = done > 0 ? el * (total - done) / done : 0;
+    fprintf(stderr, "experiment: %d of %d runs done, %d training; %.0f%% of the training "
+                    "FLOPs, %.0f s, ETA %.0f s\n", finished, ntodo, started - finished,
+            total > 0 ? 100.0 * done / total : 100.0, el, eta);
+}
+
+int pool_run(const exp_plan *p, const int *todo, int ntodo, int jobs, const char *work,
+             int max_runs, int checkpoints)
+{
+    const size_t bytes = sizeof(shared) + (size_t)p->nruns * sizeof(double);
+    shared *sh = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED) {
+        fprintf(stderr, "experiment: cannot map shared memory: %s\n", strerror(errno));
+        return 1;
+    }
+    memset(sh, 0, bytes);
+    sh->checkpoints_left = checkpoints;
+    pid_t *pid = calloc((size_t)(ntodo ? ntodo : 1), sizeof *pid);
+    if (!pid) { munmap(sh, bytes); return 1; }
+    double total = 0;
+    for (int k = 0; k < ntodo; k++) total += p->runs[todo[k]].flops_per_step * (double)p->runs[todo[k]].steps;
+
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    const double t0 = now_s();
+    double last_print = t0;
+    int started = 0, finished = 0, rc = 0, stop = 0;
+    fflush(NULL); /* nothing buffered is written twice by a child */
+    while (finished < started || (!stop && started < ntodo)) {
+        /* start runs while there is room */
+        while (!stop && !interrupted && started < ntodo && started - finished < jobs) {
+            if (max_runs >= 0 && started >= max_runs) { stop = 1; rc = 3; break; }
+            const int i = todo[started];
+            if (checkpoints > 0 && __atomic_load_n(&sh->checkpoints_left, __ATOMIC_SEQ_CST) <= 0) {
+                stop = 1; rc = 3; break;
+            }
+            fprintf(stderr, "experiment: start %s, %lld steps\n", p->runs[i].id,
+                    (long long)p->runs[i].steps);
+            fflush(NULL);
+            __atomic_add_fetch(&sh->jobs, 1, __ATOMIC_SEQ_CST);
+            pid[started] = fork();
+            if (pid[started] < 0) {
+                fprintf(stderr, "experiment: fork: %s\n", strerror(errno));
+                __atomic_sub_fetch(&sh->jobs, 1, __ATOMIC_SEQ_CST);
+                stop = 1; rc = 1; break;
+            }
+            if (pid[started] == 0) child(p, i, work, sh, checkpoints > 0);
+            started++;
+        }
+        if (interrupted && !stop) {
+            fprintf(stderr, "experiment: interrupted; stopping the runs (each resumes from its "
+                            "last checkpoint)\n");
+            for (int k = 0; k < started; k++)
+                if (pid[k] > 0) kill(pid[k], SIGTERM);
+            stop = 1;
+            rc = 128 + (int)interrupted;
+        }
+        int status;
+        const pid_t w = waitpid(-1, &status, WNOHANG);
+        if (w > 0) {
+            for (int k = 0; k < started; k++)
+                if (pid[k] == w) pid[k] = -1;
+            __atomic_sub_fetch(&sh->jobs, 1, __ATOMIC_SEQ_CST);
+            finished++;
+            const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            if (code == 3 && rc == 0) { rc = 3; stop = 1; }
+            else if (code != 0 && code != 3 && !interrupted) {
+                if (WIFSIGNALED(status))
+                    fprintf(stderr, "experiment: a run died of signal %d\n", WTERMSIG(status));
+                rc = 1;
+                stop = 1; /* the runs training go on to their end; none starts */
+            }
+            continue;
+        }
+        if (w < 0 && errno != EINTR && errno != ECHILD) break;
+        struct timespec nap = {0, 100 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+        if (now_s() - last_print >= 15.0) {
+            last_print = now_s();
+            progress_line(todo, ntodo, sh, total, t0, started, finished);
+        }
+    }
+    if (rc == 0 && started < ntodo) rc = 3;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    free(pid);
+    munmap(sh, bytes);
+    return rc;
+}
