@@ -1,6 +1,6 @@
 # cubic-attention suite. `make test` (Criterion + experiment smoke + quick verify + bench
 # smoke + install test), `make verify [IMPL=name]`, `make bench [QUICK=1]`, `make report`,
-# `make experiment [QUICK=1]`,
+# `make experiment [QUICK=1] [SCALE=large]`,
 # `make install [PREFIX=/usr/local] [DESTDIR=]`, `make uninstall`.
 # SANITIZE=1 builds everything under AddressSanitizer + UndefinedBehaviorSanitizer
 # into build-san/.
@@ -188,12 +188,18 @@ test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD
 	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
 
 # ---- the capability experiment (docs/DESIGN.md §9) -----------------------------------------
-# make experiment: causal vs cubic models on three tasks into results/experiment*.csv,
-# then REPORT.md (about 45 min, one thread; an interrupted run resumes from build/experiment-work/).
+# make experiment: causal vs cubic models on four tasks into results/experiment*.csv,
+# then REPORT.md (at most an hour, runs two at a time, one thread each; an interrupted run
+# resumes from build/experiment-work/). SCALE=large: the plan for a bigger machine
+# (`build/experiment --scale large --plan` and `--estimate` state its cost first).
 # QUICK=1: tiny models in seconds, into $(BUILD)/quick/results/. The CSV reader is the
 # report's (bench/report/table.c).
+SCALE    ?= default
+ifneq ($(filter-out 0 1,$(QUICK)),)
+$(error QUICK must be 0 or 1, not '$(QUICK)')
+endif
 EXP_SRC  := $(sort $(wildcard experiment/*.c))
-EXP_ARGS := $(if $(filter 1,$(QUICK)),--quick --work $(BUILD)/quick/experiment --out $(BUILD)/quick/results,--work $(BUILD)/experiment-work --out results)
+EXP_ARGS := $(if $(filter 1,$(QUICK)),--quick --work $(BUILD)/quick/experiment --out $(BUILD)/quick/results,--scale $(SCALE) --work $(BUILD)/experiment-work --out results)
 $(BUILD)/experiment: $(call obj,$(EXP_SRC) bench/report/table.c) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 experiment: deps $(BUILD)/experiment $(BUILD)/report
