@@ -92,12 +92,14 @@ static int estimate(const exp_plan *p, const char *work, int jobs)
         plan_setting_name(p, i, name, sizeof name);
         const int64_t probe = 2 * p->c.evals;
         st[i].steps = (int)probe;
-        double setting_s = 0;
+        double setting_s = 0, per_step[2] = {0, 0}; /* training seconds per step: cubic, causal */
+        int64_t sf = 0;
         for (int k = 0; k < p->nruns && rc == 0; k++) {
             const exp_run *full = &p->runs[k];
             if (full->setting != i || full->seed != 1) continue;
             exp_run r = *full;
             r.steps = (int64_t)llround((double)probe * full->steps / p->settings[i].steps);
+            r.steps_flops = (int64_t)llround((double)probe * full->steps_flops / p->settings[i].steps);
             exp_run_result res;
             const double t0 = now_s();
             if (run_train(&q, &r, dir, NULL, &res) != 0) { rc = -1; break; }
@@ -108,6 +110,8 @@ static int estimate(const exp_plan *p, const char *work, int jobs)
                     (long long)r.steps, (long long)full->steps, t, 1e3 * train / (double)r.steps,
                     r.flops_per_step * (double)r.steps / train * 1e-9, pred);
             setting_s += pred;
+            per_step[r.kind == MODEL_CAUSAL] = train / (double)r.steps;
+            sf = full->steps_flops;
             free(res.rows);
             snprintf(ck, sizeof ck, "%s/ckpt/%s.ckpt", dir, r.id);
             unlink(ck);
@@ -115,6 +119,11 @@ static int estimate(const exp_plan *p, const char *work, int jobs)
             unlink(ck);
         }
         st[i].steps = p->settings[i].steps;
+        if (rc == 0 && per_step[1] > 0)
+            fprintf(stderr, "estimate: %s: the causal run passes the cubic run's seconds at "
+                            "%.2f S_f (it runs to %.2f S_f)\n", name,
+                    per_step[0] * p->settings[i].steps / per_step[1] / (double)sf,
+                    p->settings[i].causal_x);
         total += setting_s * p->settings[i].seeds;
         fprintf(stderr, "estimate: %s x %d seeds: %.0f s of one core\n", name,
                 p->settings[i].seeds, setting_s * p->settings[i].seeds);
