@@ -6,7 +6,8 @@
  *   fit.c       least squares exponent on log t vs log N
  *   plots.c     gnuplot scripts and running gnuplot
  *   markdown.c  REPORT.md
- *   experiment.c REPORT.md's section on the capability experiment (make experiment) */
+ *   experiment.c REPORT.md's section on the capability experiment (make experiment)
+ *   stats.c     the Student-t quantile and interval of the experiment's verdicts */
 #ifndef REPORT_H
 #define REPORT_H
 
@@ -169,9 +170,18 @@ int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_
                    const char *plots_link, const char *results_dir, const char *out_path);
 
 /* ---- experiment.c ---------------------------------------------------------------- */
-/* The section "Is a cubic model more powerful?" (from results_dir/experiment*.csv), its
- * learning-curve plots drawn into plots_dir; 0, or -1 on a malformed file. */
+/* The section "Is a cubic model more powerful?" (from results_dir/experiment*.csv,
+ * docs/DESIGN.md §9.5-9.6), its learning-curve and by-position plots drawn into
+ * plots_dir; 0, or -1 on a malformed file or a value outside its column's domain (the
+ * message names file, record and column). */
 int experiment_section(FILE *f, const char *results_dir, const char *plots_dir,
                        const char *plots_link);
+
+/* ---- stats.c --------------------------------------------------------------------- */
+/* Student's t quantile t_{0.975, df} (df >= 1; NaN otherwise). */
+double student_t975(int df);
+/* Mean of x[0..k) and its 95% Student-t interval mean -/+ t_{0.975,k-1} sd / sqrt(k);
+ * 0, or -1 (lo, hi NaN) when k < 2. */
+int mean_ci95(const double *x, int k, double *mean, double *lo, double *hi);
 
 #endif
