@@ -109,12 +109,15 @@ int plan_eval_steps(const exp_plan *p, const exp_run *r, int64_t *out, int cap)
     return u;
 }
 
-/* Training FLOPs of one step of kind on batch 0 (model_stats: attention + products). */
+/* Training FLOPs of one step of kind on batch 0 (model_stats: attention + products).
+ * One thread, whatever the runs use: the count does not depend on it, and the process
+ * that builds the plan forks the runs (pool.c), which an OpenMP team started before the
+ * fork would leave hanging in the children. */
 static const char *step_flops(const exp_plan *p, int setting, model_kind kind, double *flops)
 {
     const model_config cfg = plan_config(p, setting);
     const exp_task *t = &p->tasks[setting];
-    const model_exec ex = {ca_impl_find(p->c.impl), p->c.threads};
+    const model_exec ex = {ca_impl_find(p->c.impl), 1};
     if (!ex.impl) return "unknown attention implementation";
     const size_t P = model_param_count(&cfg), BN = (size_t)p->c.batch * t->n;
     float *params = malloc(P * sizeof *params), *grads = malloc(P * sizeof *grads);
