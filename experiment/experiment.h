@@ -163,7 +163,8 @@ typedef struct exp_infer_row {
 /* Written through libcsv to path.tmp, then renamed over path. 0 or -1 (message). */
 int rows_write(const char *path, const exp_row *rows, int count);
 int infer_rows_write(const char *path, const exp_infer_row *rows, int count);
-/* Reads a file rows_write wrote; *rows malloc'ed. 0 or -1 (message). */
+/* Reads a file rows_write wrote; *rows malloc'ed. 0 or -1 (message, naming the record
+ * and column: also for a value outside its column's domain). */
 int rows_read(const char *path, exp_row **rows, int *count);
 int infer_rows_read(const char *path, exp_infer_row **rows, int *count);
 

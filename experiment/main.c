@@ -192,6 +192,42 @@ static int work_prepare(const exp_plan *p, const char *work)
     return rc;
 }
 
+/* True when a completed run's two files read back whole, in their domains, with the
+ * run's last step as their last row. */
+static int run_files_ok(const char *rows_path, const char *infer_path, const exp_run *r)
+{
+    exp_row *rows = NULL;
+    exp_infer_row *ir = NULL;
+    int n = 0, ni = 0;
+    const int ok = rows_read(rows_path, &rows, &n) == 0 && n > 0 &&
+                   rows[n - 1].step == r->steps && infer_rows_read(infer_path, &ir, &ni) == 0 &&
+                   ni == 1;
+    free(rows);
+    free(ir);
+    return ok;
+}
+
+/* The output directory exists (made if need be) and takes a file: checked before any
+ * training, so that an hour's runs do not end on a write that cannot happen. */
+static int out_writable(const char *out)
+{
+    char probe[1200];
+    snprintf(probe, sizeof probe, "%s/.experiment-write-test", out);
+    FILE *f = mkdir_p(out) == 0 ? fopen(probe, "w") : NULL;
+    int ok = f != NULL;
+    if (f) {
+        ok = fputs("ok\n", f) >= 0;
+        ok &= fclose(f) == 0;
+    }
+    if (!ok) {
+        fprintf(stderr, "experiment: cannot write into the output directory '%s': %s\n", out,
+                strerror(errno));
+        return -1;
+    }
+    unlink(probe);
+    return 0;
+}
+
 /* Runs longest first (by training FLOPs), so that the last ones to finish are short. */
 static const exp_plan *sort_plan;
 static int by_flops_desc(const void *a, const void *b)
@@ -320,16 +356,24 @@ int main(int argc, char **argv)
         plan_free(&p);
         return e == 0 ? 0 : 1;
     }
-    if (work_prepare(&p, work) != 0) { plan_free(&p); return 1; }
+    if (out_writable(out) != 0 || work_prepare(&p, work) != 0) { plan_free(&p); return 1; }
 
-    /* The runs left: not complete (both runs/ files), and within --only. */
+    /* The runs left: not complete (both runs/ files, readable and in their domains), and
+     * within --only. A damaged completed run is trained again, as a damaged checkpoint
+     * is: said, not fatal. */
     char a[1400], b[1400];
     int *todo = malloc((size_t)p.nruns * sizeof *todo), ntodo = 0, skipped = 0;
     if (!todo) { plan_free(&p); return 1; }
     for (int i = 0; i < p.nruns; i++) {
         snprintf(a, sizeof a, "%s/runs/%s.csv", work, p.runs[i].id);
         snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, p.runs[i].id);
-        if (access(a, F_OK) == 0 && access(b, F_OK) == 0) continue;
+        if (access(a, F_OK) == 0 && access(b, F_OK) == 0) {
+            if (run_files_ok(a, b, &p.runs[i])) continue;
+            fprintf(stderr, "experiment: %s: its completed files are damaged (above); training "
+                            "it again\n", p.runs[i].id);
+            unlink(a);
+            unlink(b);
+        }
         if (only && !strstr(p.runs[i].id, only)) { skipped = 1; continue; }
         todo[ntodo++] = i;
     }

@@ -157,13 +157,66 @@ int infer_rows_write(const char *path, const exp_infer_row *rows, int count)
     return write_table(path, infer_cols, NCOLS(infer_cols), rows, sizeof *rows, count);
 }
 
+/* The column of r whose value lies outside its domain, or NULL: a work file a crash or a
+ * hand damaged must not flow into results/ (a fraction outside [0, 1], a negative time,
+ * an unknown model or budget). */
+static const char *row_domain(const exp_row *r)
+{
+    if (strcmp(r->model, "causal") && strcmp(r->model, "cubic")) return "model";
+    if (strcmp(r->budget, "reference") && strcmp(r->budget, "equal_steps") &&
+        strcmp(r->budget, "equal_flops"))
+        return "budget";
+    if (r->step < 0 || r->step > r->steps_run) return "step";
+    if (!(r->wall_s >= 0) || !isfinite(r->wall_s)) return "wall_s";
+    if (r->jobs_min < 1 || r->jobs_max < r->jobs_min) return "jobs_min";
+    if (!(r->test_loss >= 0) || !isfinite(r->test_loss)) return "test_loss";
+    if (!(r->test_acc >= 0 && r->test_acc <= 1)) return "test_acc";
+    if (!(r->seq_acc >= 0 && r->seq_acc <= 1)) return "seq_acc";
+    if (!(r->floor_acc > 0 && r->floor_acc <= 1)) return "floor_acc";
+    if (!(r->floor_bits >= 0) || !isfinite(r->floor_bits)) return "floor_bits";
+    return NULL;
+}
+
+static const char *infer_domain(const exp_infer_row *r)
+{
+    if (strcmp(r->model, "causal") && strcmp(r->model, "cubic")) return "model";
+    if (r->sequences < 1 || r->positions < r->sequences) return "positions";
+    if (r->mismatches < 0 || r->mismatches > r->positions) return "mismatches";
+    if (r->near_ties < 0 || r->near_ties > r->positions) return "near_ties";
+    if (!(r->max_rel_diff >= 0)) return "max_rel_diff";
+    return NULL;
+}
+
 int rows_read(const char *path, exp_row **rows, int *count)
 {
-    return read_table(path, row_cols, NCOLS(row_cols), (void **)rows, sizeof **rows, count);
+    if (read_table(path, row_cols, NCOLS(row_cols), (void **)rows, sizeof **rows, count) != 0)
+        return -1;
+    for (int r = 0; r < *count; r++) {
+        const char *col = row_domain(&(*rows)[r]);
+        if (col) {
+            fprintf(stderr, "experiment: %s: record %d: column '%s' is outside its domain\n",
+                    path, r + 2, col);
+            free(*rows);
+            *rows = NULL;
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int infer_rows_read(const char *path, exp_infer_row **rows, int *count)
 {
-    return read_table(path, infer_cols, NCOLS(infer_cols), (void **)rows, sizeof **rows,
-                      count);
+    if (read_table(path, infer_cols, NCOLS(infer_cols), (void **)rows, sizeof **rows, count) != 0)
+        return -1;
+    for (int r = 0; r < *count; r++) {
+        const char *col = infer_domain(&(*rows)[r]);
+        if (col) {
+            fprintf(stderr, "experiment: %s: record %d: column '%s' is outside its domain\n",
+                    path, r + 2, col);
+            free(*rows);
+            *rows = NULL;
+            return -1;
+        }
+    }
+    return 0;
 }

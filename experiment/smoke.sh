@@ -6,8 +6,10 @@
 # resume: the same plan stopped right after a checkpoint inside a run, twice, and
 # resumed must write the same rows (wall times, the concurrent-run counts and inference
 # times aside: they depend on the machine, not on the training). Runs go two at a time
-# (--jobs 2) in the first pass and one at a time in the resumed one. No timing is a pass
-# condition (only that the inference times were recorded, positive).
+# (--jobs 2) in the first pass and one at a time in the resumed one. Then a damaged
+# completed run must be named and trained again, and an unwritable --out refused before
+# any training. No timing is a pass condition (only that the inference times were
+# recorded, positive).
 set -u
 B=${1:-build}
 X=./$B/experiment
@@ -82,4 +84,23 @@ cmp -s "$D/a.infer" "$D/b.infer" || fail "the resumed run's inference check diff
 awk -F, -v p="$P" 'NR > 1 { for (i = p; i <= NF; i++) { v = $i; gsub(/"/, "", v)
     if (!(v + 0 > 0)) { print "record " NR ": inference time \"" v "\""; bad = 1 } } }
     END { exit bad }' "$INF" || fail "inference times missing or not positive in $INF"
-echo "experiment smoke: ok ($(($(wc -l <"$CSV") - 1)) rows, every task and model kind; resumed run identical)"
+# A damaged completed run (an accuracy of 7) is named and trained again, not merged and
+# not fatal; the rows come out as the undamaged run's.
+rm -rf "$D/work"
+OMP_NUM_THREADS=1 $X --quick --work "$D/work" --out "$D/c" --only count3_NB 2>>"$D.log"
+[ $? = 3 ] || fail "--only did not leave the other runs undone (exit 3)"
+R=$(ls "$D"/work/runs/count3_NB*_cubic_s1.csv)
+sed -i '3s/^\(\([^,]*,\)\{25\}\)"[^"]*"/\1"7"/' "$R"
+grep -q '"7"' "$R" || fail "could not plant the damaged accuracy"
+OMP_NUM_THREADS=1 $X --quick --work "$D/work" --out "$D/c" 2>"$D.damaged.log" || { cat "$D.damaged.log"; fail "a damaged completed run stopped the experiment"; }
+grep -q "column 'test_acc' is outside its domain" "$D.damaged.log" || fail "the damaged accuracy was not named"
+grep -q "training it again" "$D.damaged.log" || fail "the damaged run was not trained again"
+cut -d, -f"$W-$J" --complement "$D/c/experiment.csv" >"$D/c.rows"
+cmp -s "$D/a.rows" "$D/c.rows" || fail "the retrained run wrote other rows"
+# An output directory that cannot be written is refused before any training.
+: >"$D/not-a-dir"
+OMP_NUM_THREADS=1 $X --quick --work "$D/work2" --out "$D/not-a-dir/out" 2>"$D.out.log"
+[ $? = 1 ] || fail "an unwritable --out was not refused"
+grep -q "cannot write into the output directory" "$D.out.log" || fail "no message for an unwritable --out"
+[ ! -d "$D/work2/runs" ] || [ -z "$(ls "$D/work2/runs")" ] || fail "runs were trained before the unwritable --out was found"
+echo "experiment smoke: ok ($(($(wc -l <"$CSV") - 1)) rows, every task and model kind; resumed run identical; a damaged run retrained; an unwritable --out refused)"
