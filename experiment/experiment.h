@@ -45,7 +45,8 @@ typedef struct exp_task {
     int n;       /* N: tokens per sequence (count3: NB) */
     int m;       /* count3: seed length S; count3_fixed: modulus M; induction: alphabet K;
                   * text: 0 */
-    int seed_len;/* the tokens that determine a sequence: count3 S, text 0, the others N */
+    int seed_len;/* the tokens that determine a sequence: count3 S, the others N (text's
+                  * split is by position, not by seed) */
     int vocab;   /* model vocabulary: NB, M, K + 1 (the reserved token), or the bytes
                   * present */
     /* Text: tokens of the whole file (bytes mapped to 0..vocab-1); the first train_len
@@ -67,9 +68,10 @@ const char *task_init(exp_task *t, exp_task_kind kind, int n, int m, int max_tes
 void task_free(exp_task *t);
 /* Training batch `step` of the data stream `seed`: tokens, targets [B][n]. A function
  * of (seed, step) alone, so that a resumed run sees the batches it would have seen.
- * Count3 and Induction sequences are never held-out ones: a sequence belongs to the
- * held-out set or to the training stream by a hash of its tokens (task_is_heldout),
- * so the two are disjoint by construction. Text windows lie in the training part. */
+ * Generated sequences are never held-out ones: a sequence belongs to the held-out set or
+ * to the training stream by a hash of its seed (task_is_heldout: count3's S seed tokens,
+ * the whole sequence for count3_fixed and induction), so the two are disjoint by
+ * construction. Text windows lie in the training part. */
 void task_batch(const exp_task *t, uint64_t seed, int64_t step, int B, int *tokens,
                 int *targets);
 /* True when the seed x[0..seed_len) is a held-out one. */

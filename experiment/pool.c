@@ -40,10 +40,12 @@ static double now_s(void)
 
 /* The child: trains run i, writes its files, exits 0 (done), 3 (stopped after a
  * checkpoint) or 1. */
-static void child(const exp_plan *p, int i, const char *work, shared *sh, int stop_counting)
+static void child(const exp_plan *p, int i, const char *work, shared *sh, int stop_counting,
+                  const sigset_t *unblock)
 {
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    sigprocmask(SIG_SETMASK, unblock, NULL);
     const exp_run *r = &p->runs[i];
     const exp_shared_run link = {&sh->jobs, &sh->flops_done[i],
                                  stop_counting ? &sh->checkpoints_left : NULL};
@@ -102,15 +104,24 @@ int pool_run(const exp_plan *p, const int *todo, int ntodo, int jobs, const char
     double total = 0;
     for (int k = 0; k < ntodo; k++) total += p->runs[todo[k]].flops_per_step * (double)p->runs[todo[k]].steps;
 
-    struct sigaction sa, old_int, old_term;
+    /* Children must be waited for (a SIGCHLD ignored by whoever started us would reap them
+     * behind our back), and a signal between fork and the child's own handlers must not
+     * be lost: blocked around fork, unblocked in the child once it has SIG_DFL. */
+    struct sigaction sa, old_int, old_term, old_chld;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &sa, &old_chld);
+    sigset_t block, unblocked;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
 
     const double t0 = now_s();
     double last_print = t0;
-    int started = 0, finished = 0, rc = 0, stop = 0;
+    int started = 0, finished = 0, rc = 0, stop = 0, killed = 0;
     fflush(NULL); /* nothing buffered is written twice by a child */
     while (finished < started || (!stop && started < ntodo)) {
         /* start runs while there is room */
@@ -124,21 +135,23 @@ int pool_run(const exp_plan *p, const int *todo, int ntodo, int jobs, const char
                     (long long)p->runs[i].steps);
             fflush(NULL);
             __atomic_add_fetch(&sh->jobs, 1, __ATOMIC_SEQ_CST);
+            sigprocmask(SIG_BLOCK, &block, &unblocked);
             pid[started] = fork();
+            if (pid[started] == 0) child(p, i, work, sh, checkpoints > 0, &unblocked);
+            sigprocmask(SIG_SETMASK, &unblocked, NULL);
             if (pid[started] < 0) {
                 fprintf(stderr, "experiment: fork: %s\n", strerror(errno));
                 __atomic_sub_fetch(&sh->jobs, 1, __ATOMIC_SEQ_CST);
                 stop = 1; rc = 1; break;
             }
-            if (pid[started] == 0) child(p, i, work, sh, checkpoints > 0);
             started++;
         }
-        if (interrupted && !stop) {
+        if (interrupted && !killed) {
             fprintf(stderr, "experiment: interrupted; stopping the runs (each resumes from its "
                             "last checkpoint)\n");
             for (int k = 0; k < started; k++)
                 if (pid[k] > 0) kill(pid[k], SIGTERM);
-            stop = 1;
+            killed = stop = 1;
             rc = 128 + (int)interrupted;
         }
         int status;
@@ -158,7 +171,7 @@ int pool_run(const exp_plan *p, const int *todo, int ntodo, int jobs, const char
             }
             continue;
         }
-        if (w < 0 && errno != EINTR && errno != ECHILD) break;
+        if (w < 0 && errno != EINTR) break; /* ECHILD: nothing left to wait for */
         struct timespec nap = {0, 100 * 1000 * 1000};
         nanosleep(&nap, NULL);
         if (now_s() - last_print >= 15.0) {
@@ -169,6 +182,7 @@ int pool_run(const exp_plan *p, const int *todo, int ntodo, int jobs, const char
     if (rc == 0 && started < ntodo) rc = 3;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGCHLD, &old_chld, NULL);
     free(pid);
     munmap(sh, bytes);
     return rc;

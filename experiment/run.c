@@ -265,6 +265,8 @@ int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
                 memcpy(v, ck.v, P * sizeof *v);
                 step = ck.step;
                 wall = rows[nrows - 1].wall_s;
+                /* the progress line counts the resumed steps as done */
+                if (sh && sh->flops_done) *sh->flops_done += r->flops_per_step * (double)step;
                 fprintf(stderr, "experiment: %s: resuming at step %lld\n", r->id,
                         (long long)step);
             } else {

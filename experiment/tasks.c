@@ -287,8 +287,12 @@ const char *task_init(exp_task *t, exp_task_kind kind, int n, int m, int max_tes
             window(t, t->train_len + (size_t)s * (size_t)n, x, y);
             continue;
         }
-        do draw(t, key3(HELDOUT_STREAM, 0, attempt++), x, y);
-        while (!task_is_heldout(x, t->seed_len) || repeats(t, s));
+        do {
+            /* a seed space with too few held-out seeds for the set would loop for ever */
+            if (attempt > 1000000 + 1000 * (uint64_t)t->tests)
+                return "too few distinct held-out seeds for the held-out set";
+            draw(t, key3(HELDOUT_STREAM, 0, attempt++), x, y);
+        } while (!task_is_heldout(x, t->seed_len) || repeats(t, s));
     }
     if (kind == TASK_TEXT) floor_unigram(t);
     else floor_position(t);
