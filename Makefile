@@ -171,9 +171,15 @@ $(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC) experiment/t
 -include $(shell find $(BUILD)/obj $(BUILD)/obj64 $(BUILD)/objmut -name '*.d' 2>/dev/null)
 
 # ---- the jobs ----------------------------------------------------------------------
+# A partial verification (QUICK=1 or IMPL=...) writes its summary under $(BUILD)/partial/,
+# never over the full grid's results/verify.csv that the report shows.
+PARTIAL    := $(if $(or $(filter 1,$(QUICK)),$(IMPL)),1)
+VERIFY_OUT := $(if $(PARTIAL),$(BUILD)/partial/results,results)
 verify: deps $(BUILD)/verify
+	@mkdir -p $(VERIFY_OUT)
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --threads $(THREADS) $(if $(IMPL),--impl $(IMPL)) \
-	  $(if $(filter 1,$(QUICK)),--quick) --summary results/verify.csv
+	  $(if $(filter 1,$(QUICK)),--quick) --summary $(VERIFY_OUT)/verify.csv
+	@$(if $(PARTIAL),echo "verify: a partial run: its summary is $(VERIFY_OUT)/verify.csv (results/verify.csv is the full grid's)")
 
 # LSAN_OPTIONS: suppresses one allocation Criterion itself never frees (tests/lsan.supp).
 # verify --quick runs last, so that a failing cell there leaves the other steps run.
@@ -243,6 +249,12 @@ tsan:
 # The runs write into $(BENCH_STAGE); only when all succeeded are the CSVs moved into
 # $(BENCH_DIR)/results together (signals ignored for those renames) and the report
 # regenerated, so an interrupted or failed run leaves results/ as it was.
+# IMPL=...: a partial sweep, into $(BUILD)/partial/ like QUICK=1, never over results/.
+ifneq ($(IMPL),)
+BENCH_DIR   := $(BUILD)/partial
+else
+BENCH_DIR   := .
+endif
 ifeq ($(QUICK),1)
 BENCH_DIR   := $(BUILD)/quick
 BENCH_MAIN  := --quick
@@ -250,7 +262,6 @@ BENCH_T1    := --quick
 BENCH_D128  := --quick
 BENCH_MODEL := --quick
 else
-BENCH_DIR   := .
 BENCH_MAIN  := --total-budget 14m
 BENCH_T1    := --n 256:4096 --budget 12s --total-budget 90s
 BENCH_D128  := --n 1024:4096 --budget 8s --total-budget 60s
