@@ -228,13 +228,26 @@ static int out_writable(const char *out)
     return 0;
 }
 
-/* Runs longest first (by training FLOPs), so that the last ones to finish are short. */
+/* The order runs start in: settings with the most training FLOPs per seed pair first, so
+ * that the last to finish are short; within a setting, each seed's cubic run and then its
+ * causal partner (plan order), so that the two train side by side: the causal run's
+ * point at the cubic run's seconds then shares its load (docs/DESIGN.md §9.2). */
 static const exp_plan *sort_plan;
-static int by_flops_desc(const void *a, const void *b)
+static double pair_flops(int setting)
 {
-    const exp_run *x = &sort_plan->runs[*(const int *)a], *y = &sort_plan->runs[*(const int *)b];
-    const double fx = x->flops_per_step * (double)x->steps, fy = y->flops_per_step * (double)y->steps;
-    return (fx < fy) - (fx > fy);
+    double f = 0;
+    for (int i = 0; i < sort_plan->nruns; i++)
+        if (sort_plan->runs[i].setting == setting && sort_plan->runs[i].seed == 1)
+            f += sort_plan->runs[i].flops_per_step * (double)sort_plan->runs[i].steps;
+    return f;
+}
+static int by_pair_cost(const void *a, const void *b)
+{
+    const int i = *(const int *)a, j = *(const int *)b;
+    const double fi = pair_flops(sort_plan->runs[i].setting),
+                 fj = pair_flops(sort_plan->runs[j].setting);
+    if (fi != fj) return fi < fj ? 1 : -1;
+    return (i > j) - (i < j);
 }
 
 /* A flag's integer value within [lo, hi], or -1. */
@@ -378,7 +391,7 @@ int main(int argc, char **argv)
         todo[ntodo++] = i;
     }
     sort_plan = &p;
-    qsort(todo, (size_t)ntodo, sizeof *todo, by_flops_desc);
+    qsort(todo, (size_t)ntodo, sizeof *todo, by_pair_cost);
     fprintf(stderr, "experiment: %d of %d runs to train (scale %s), %d at once\n", ntodo, p.nruns,
             p.scale, jobs);
     int rc = pool_run(&p, todo, ntodo, jobs, work, max_runs, ckpts);
