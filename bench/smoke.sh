@@ -141,4 +141,37 @@ grep -q '| 3.00 (1.000) |' "$d/syn.md" || fail "fit of t = N^3 is not 3.00"
 grep -q 'a "cpu", with comma' "$d/syn.md" || fail "quoted CSV field not read back intact"
 grep -q 'No verification run recorded' "$d/syn.md" || fail "missing verify.csv not reported"
 
-echo "bench smoke: ok ($rows rows, $(ls "$d/plots"/*.png | wc -l) plots)"
+# Damaged evidence: each planted value makes the report fail, naming file, record and
+# column, and leaves the plots and REPORT.md of the good run byte for byte as they were
+# (plots are drawn into a staging dir, moved in only when all succeeded).
+evidence_hash() { (cd "$d" && find plots REPORT.md -type f | sort | xargs md5sum) ; }
+before=$(evidence_hash)
+col_of() { head -1 "$2" | tr ',' '\n' | grep -n "^\"$1\"\$" | cut -d: -f1; }
+# plant FILE COLUMN VALUE: the first data record's COLUMN set to VALUE, into $d/dmg/
+plant() {
+  rm -rf "$d/dmg" && cp -r "$d/results" "$d/dmg"
+  c=$(col_of "$2" "$d/results/$1")
+  [ -n "$c" ] || fail "no column $2 in $1"
+  awk -F, -v c="$c" -v v="\"$3\"" 'BEGIN { OFS = "," } NR == 2 { $c = v } { print }' \
+    "$d/results/$1" >"$d/dmg/$1"
+}
+damaged() { # description, expected message
+  expect_fail "$1" "$B/report" --results "$d/dmg" --plots "$d/plots" --out "$d/REPORT.md"
+  grep -q "$2" "$d/err.log" || { cat "$d/err.log"; fail "$1: the message lacks '$2'"; }
+  [ "$(evidence_hash)" = "$before" ] || fail "$1: plots or REPORT.md changed"
+  ls "$d" | grep -q 'plots\.stage\|REPORT\.md\.staged' && fail "$1: staging left behind"
+}
+plant bench.csv t_median_s inf;  damaged "an infinite time" "record 2: column 't_median_s'"
+plant bench.csv gflops 1e400;    damaged "an overflowing rate" "record 2: column 'gflops'"
+plant bench.csv t_median_s -1;   damaged "a negative time" "column 't_median_s' must be > 0"
+plant bench.csv t_median_s 0;    damaged "a zero time" "column 't_median_s' must be > 0"
+plant bench.csv impl "";         damaged "an empty implementation name" "column 'impl' is empty"
+plant bench.csv op quadratic;    damaged "an unknown operator" "operator 'quadratic'"
+[ -f "$d/results/verify.csv" ] || cp results/verify.csv "$d/results/" || fail "no results/verify.csv to damage"
+plant verify.csv status MAYBE;   damaged "a verify status MAYBE" "column 'status' is not PASS"
+rm -rf "$d/dmg" && cp -r "$d/results" "$d/dmg"
+c=$(col_of status "$d/results/bench.csv")
+cut -d, -f"$c" --complement "$d/results/bench.csv" >"$d/dmg/bench.csv"
+damaged "a bench CSV without its status column" "lack the column 'status'"
+
+echo "bench smoke: ok ($rows rows, $(ls "$d/plots"/*.png | wc -l) plots; damaged evidence refused, plots and report untouched)"

@@ -21,7 +21,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A numeric field: NaN when empty; -1 return on text that is not a number. */
+/* A numeric field: NaN when empty; -1 return on text that is not a finite number (no
+ * measurement of this suite is infinite or NaN: an "inf" or "nan" in a CSV is damage). */
 static int num(const char *s, double *x)
 {
     if (s[0] == '\0') {
@@ -31,7 +32,26 @@ static int num(const char *s, double *x)
     char *end;
     errno = 0;
     *x = strtod(s, &end);
-    if (end == s || *end != '\0') return -1;
+    if (end == s || *end != '\0' || !isfinite(*x)) return -1;
+    return 0;
+}
+
+/* A value outside its column's domain: said with file, record and column; -1. */
+static int out_of_domain(const table *t, int r, const char *col, const char *why)
+{
+    fprintf(stderr, "report: %s: record %d: column '%s' %s\n", t->path, r + 2, col, why);
+    return -1;
+}
+
+/* A timed row's times and rate: positive, ordered, finite (num() refused the rest). */
+static int check_timed(const table *t, int r, double t_min, double t_med, double t_max,
+                       double gflops)
+{
+    if (!(t_med > 0)) return out_of_domain(t, r, "t_median_s", "must be > 0 in a row with status ok");
+    if (!isnan(t_min) && !(t_min > 0 && t_min <= t_med))
+        return out_of_domain(t, r, "t_min_s", "must be > 0 and <= t_median_s");
+    if (!isnan(t_max) && !(t_max >= t_med)) return out_of_domain(t, r, "t_max_s", "must be >= t_median_s");
+    if (!isnan(gflops) && !(gflops >= 0)) return out_of_domain(t, r, "gflops", "must be >= 0");
     return 0;
 }
 
@@ -95,9 +115,10 @@ static int load_bench(const table *t, dataset *ds)
         table_col(t, "peak_gflops"), table_col(t, "frac_of_peak"), table_col(t, "ukr_gflops"),
         table_col(t, "bw_gbs"), table_col(t, "bytes_moved"), table_col(t, "gbs"),
         table_col(t, "frac_of_bw"), table_col(t, "cache_state"), table_col(t, "peak_note")};
-    const char *required[] = {"d", "heads", "threads", "t_median_s"};
-    const int req_col[] = {m.d, m.heads, m.threads, m.t_med};
-    for (int i = 0; i < 4; i++)
+    const char *required[] = {"impl", "op", "pass", "d", "heads", "threads", "t_median_s",
+                              "status"};
+    const int req_col[] = {m.impl, m.op, m.pass, m.d, m.heads, m.threads, m.t_med, m.status};
+    for (int i = 0; i < 8; i++)
         if (req_col[i] < 0) {
             fprintf(stderr, "report: %s: bench results lack the column '%s'\n", t->path,
                     required[i]);
@@ -143,17 +164,24 @@ static int load_bench(const table *t, dataset *ds)
                     t->path, r + 2);
             return -1;
         }
-        x->ok = strcmp(x->status, "ok") == 0 && x->t_med > 0;
+        if (x->impl[0] == '\0') return out_of_domain(t, r, "impl", "is empty");
+        if (x->status[0] == '\0') return out_of_domain(t, r, "status", "is empty");
+        if (strcmp(x->status, "ok") == 0 &&
+            check_timed(t, r, x->t_min, x->t_med, x->t_max, x->gflops) != 0)
+            return -1;
+        x->ok = strcmp(x->status, "ok") == 0;
         const int op = ca_op_parse(x->op), pass = bpass_parse(x->pass);
         /* results of a bench that did not record the traffic: the same formula (§3) */
         if (isnan(x->bytes_moved) && op >= 0 && pass >= 0 && op_has_pass(op, pass))
             x->bytes_moved = cell_traffic(op, pass, x->n, x->d, x->heads);
         if (isnan(x->gbs) && x->ok && x->bytes_moved > 0)
             x->gbs = x->bytes_moved / x->t_med / 1e9;
-        if (op < 0 || pass < 0 || !op_has_pass(op, pass))
+        if (op < 0 || pass < 0 || !op_has_pass(op, pass)) {
             fprintf(stderr, "report: %s: record %d: operator '%s' pass '%s' is not one this "
-                            "suite's bench times (results of an older build?); it appears in "
-                            "no table or plot\n", t->path, r + 2, x->op, x->pass);
+                            "suite's bench times (results of an older build?)\n", t->path,
+                    r + 2, x->op, x->pass);
+            return -1;
+        }
         ds->nb++;
     }
     return 0;
@@ -164,13 +192,24 @@ static int load_verify(const table *t, dataset *ds)
     int ci = table_col(t, "impl"), ce = table_col(t, "entry"), cc = table_col(t, "check"),
         cs = table_col(t, "status"), cr = table_col(t, "err"), ct = table_col(t, "tol"),
         cn = table_col(t, "note");
+    if (cs < 0) {
+        fprintf(stderr, "report: %s: verify results lack the column 'status'\n", t->path);
+        return -1;
+    }
     vrow *v = realloc(ds->v, (size_t)(ds->nv + t->nrows + 1) * sizeof *v);
     if (!v) return -1;
     ds->v = v;
-    for (int r = 0; r < t->nrows; r++)
-        ds->v[ds->nv++] = (vrow){field(t, r, ci), field(t, r, ce), field(t, r, cc),
-                                 field(t, r, cs), field(t, r, cr), field(t, r, ct),
-                                 field(t, r, cn)};
+    /* The statuses verify writes (verify/main.c): anything else would be read as a pass. */
+    static const char *const statuses[] = {"PASS", "FAIL", "-", "not provided"};
+    for (int r = 0; r < t->nrows; r++) {
+        const char *st = field(t, r, cs);
+        int known = 0;
+        for (size_t k = 0; k < sizeof statuses / sizeof *statuses; k++) known |= !strcmp(st, statuses[k]);
+        if (!known) return out_of_domain(t, r, "status", "is not PASS, FAIL, - or not provided");
+        if (field(t, r, ci)[0] == '\0') return out_of_domain(t, r, "impl", "is empty");
+        ds->v[ds->nv++] = (vrow){field(t, r, ci), field(t, r, ce), field(t, r, cc), st,
+                                 field(t, r, cr), field(t, r, ct), field(t, r, cn)};
+    }
     ds->verify_files++;
     return 0;
 }
@@ -209,7 +248,9 @@ static int load_model(const table *t, dataset *ds)
             get(t, r, c[GF], &x->gflops) || get(t, r, c[FP], &x->frac_peak) ||
             get(t, r, c[ACT], &x->act_bytes))
             return -1;
-        x->ok = strcmp(x->status, "ok") == 0 && x->t_med > 0;
+        if (strcmp(x->status, "ok") == 0 && check_timed(t, r, NAN, x->t_med, NAN, x->gflops) != 0)
+            return -1;
+        x->ok = strcmp(x->status, "ok") == 0;
         ds->nm++;
     }
     return 0;
@@ -290,11 +331,12 @@ int dataset_load(const char *dir, dataset *ds)
             break;
         }
         ds->ntables++;
+        /* Kinds by their key columns; a file of a kind that lacks one of its other
+         * columns is refused by its loader, not skipped. */
         int is_bench = table_col(t, "impl") >= 0 && table_col(t, "op") >= 0 &&
-                       table_col(t, "pass") >= 0 && table_col(t, "n") >= 0 &&
-                       table_col(t, "status") >= 0;
+                       table_col(t, "pass") >= 0 && table_col(t, "n") >= 0;
         int is_verify = table_col(t, "impl") >= 0 && table_col(t, "entry") >= 0 &&
-                        table_col(t, "check") >= 0 && table_col(t, "status") >= 0;
+                        table_col(t, "check") >= 0;
         int is_model = table_col(t, "model") >= 0 && table_col(t, "task") >= 0 &&
                        table_col(t, "part") >= 0 && table_col(t, "layers") >= 0;
         if (is_model) {
@@ -306,9 +348,12 @@ int dataset_load(const char *dir, dataset *ds)
             rc = load_verify(t, ds);
         } else if (!has_suffix(names[i], "/experiment.csv") &&
                    !has_suffix(names[i], "/experiment_infer.csv")) {
-            /* the experiment's files are read by experiment.c */
-            fprintf(stderr, "report: note: ignoring %s (neither bench nor verify columns)\n",
+            /* the experiment's files are read by experiment.c; anything else in the
+             * evidence dir is not ours to skip */
+            fprintf(stderr, "report: %s: neither bench, model nor verify results (no impl, op, "
+                            "pass, n; no impl, entry, check; no model, task, part, layers)\n",
                     names[i]);
+            rc = -1;
         }
     }
     for (int i = 0; i < nn; i++) free(names[i]);

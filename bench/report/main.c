@@ -1,9 +1,19 @@
 /* main.c: the report program. Reads the results CSVs (bench and verify) through libcsv,
- * draws the plots with gnuplot and writes REPORT.md, without running any benchmark. */
+ * draws the plots with gnuplot and writes REPORT.md, without running any benchmark.
+ *
+ * Plots and report are drawn into a staging dir beside the plots dir (PLOTS.stage) and a
+ * staged report (OUT.staged); only when every plot and the whole report succeeded does
+ * the staging dir take the plots dir's place (the old one renamed aside, then removed)
+ * and the staged report the report's. A failure anywhere leaves plots/ and REPORT.md as
+ * they were: the plots dir is the report's own, nothing else lives in it. */
 #include "report.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -30,6 +40,48 @@ static void plots_link(const char *plots, const char *out, char *buf, size_t cap
         snprintf(buf, cap, "%s", plots + dlen + 1);
     else
         snprintf(buf, cap, "%s", plots);
+}
+
+/* Removes dir's regular files, then dir itself (not recursive). */
+static void remove_flat(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char path[2048];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* A plots dir and its gnuplot/ scripts, gone. */
+static void remove_plots(const char *dir)
+{
+    char gp[2048];
+    snprintf(gp, sizeof gp, "%s/gnuplot", dir);
+    remove_flat(gp);
+    remove_flat(dir);
+}
+
+/* The staged plots take the plots dir's place: 0, or -1 with the old dir put back. */
+static int swap_in(const char *stage, const char *plots)
+{
+    char old[2048];
+    snprintf(old, sizeof old, "%s.old", plots);
+    remove_plots(old);
+    struct stat sb;
+    const int had = stat(plots, &sb) == 0;
+    if (had && rename(plots, old) != 0) return -1;
+    if (rename(stage, plots) != 0) {
+        if (had) rename(old, plots);
+        return -1;
+    }
+    if (had) remove_plots(old);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -62,16 +114,33 @@ int main(int argc, char **argv)
         dataset_free(&ds);
         return 1;
     }
+    char stage[1100], staged[1100], link[1024];
+    snprintf(stage, sizeof stage, "%s.stage", plots);
+    snprintf(staged, sizeof staged, "%s.staged", out);
+    remove_plots(stage);
     plot_list pl;
-    if (plots_make(&ds, plots, &pl) != 0) {
+    if (plots_make(&ds, stage, &pl) != 0) {
+        remove_plots(stage);
         dataset_free(&ds);
         return 1;
     }
-    char link[1024];
     plots_link(plots, out, link, sizeof link);
-    int rc = markdown_write(&ds, &pl, plots, link, results, out);
-    if (rc == 0)
+    int rc = markdown_write(&ds, &pl, stage, link, results, staged);
+    if (rc == 0 && swap_in(stage, plots) != 0) {
+        fprintf(stderr, "report: cannot move the new plots into '%s': %s\n", plots, strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0 && rename(staged, out) != 0) {
+        fprintf(stderr, "report: cannot write '%s': %s\n", out, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "report: '%s' and '%s' left as they were\n", out, plots);
+        remove_plots(stage);
+        unlink(staged);
+    } else {
         fprintf(stderr, "report: %d plot(s) in %s/, wrote %s\n", pl.count, plots, out);
+    }
     dataset_free(&ds);
     return rc == 0 ? 0 : 1;
 }
