@@ -270,6 +270,8 @@ endif
 BENCH_STAGE := $(BUILD)/bench-stage
 bench: deps $(BUILD)/bench $(BUILD)/report
 	@rm -rf $(BENCH_STAGE) && mkdir -p $(BENCH_STAGE) $(BENCH_DIR)/results
+	@touch $(BENCH_DIR)/results/.write-test && rm -f $(BENCH_DIR)/results/.write-test || \
+	  { echo "bench: cannot write into $(BENCH_DIR)/results/: nothing was run"; exit 1; }
 	@if [ "$(BENCH_DIR)" != . ] && [ -f results/verify.csv ]; then cp results/verify.csv $(BENCH_DIR)/results/; fi
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench $(BENCH_MAIN) --threads $(THREADS) \
 	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench.csv

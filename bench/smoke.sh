@@ -148,6 +148,7 @@ evidence_hash() { (cd "$d" && find plots REPORT.md -type f | sort | xargs md5sum
 before=$(evidence_hash)
 col_of() { head -1 "$2" | tr ',' '\n' | grep -n "^\"$1\"\$" | cut -d: -f1; }
 # plant FILE COLUMN VALUE: the first data record's COLUMN set to VALUE, into $d/dmg/
+# (by position: only for columns before the first field that may hold a comma)
 plant() {
   rm -rf "$d/dmg" && cp -r "$d/results" "$d/dmg"
   c=$(col_of "$2" "$d/results/$1")
@@ -167,11 +168,22 @@ plant bench.csv t_median_s -1;   damaged "a negative time" "column 't_median_s' 
 plant bench.csv t_median_s 0;    damaged "a zero time" "column 't_median_s' must be > 0"
 plant bench.csv impl "";         damaged "an empty implementation name" "column 'impl' is empty"
 plant bench.csv op quadratic;    damaged "an unknown operator" "operator 'quadratic'"
+# the cpu column lies after fields with commas: replaced by value, not by position
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+rm -rf "$d/dmg" && cp -r "$d/results" "$d/dmg"
+sed "2s/\"$cpu\"/\"Other CPU\"/" "$d/results/bench.csv" >"$d/dmg/bench.csv"
+grep -q '"Other CPU"' "$d/dmg/bench.csv" || fail "could not plant another CPU"
+damaged "rows from two machines" "results from two machines"
 [ -f "$d/results/verify.csv" ] || cp results/verify.csv "$d/results/" || fail "no results/verify.csv to damage"
 plant verify.csv status MAYBE;   damaged "a verify status MAYBE" "column 'status' is not PASS"
 rm -rf "$d/dmg" && cp -r "$d/results" "$d/dmg"
 c=$(col_of status "$d/results/bench.csv")
 cut -d, -f"$c" --complement "$d/results/bench.csv" >"$d/dmg/bench.csv"
 damaged "a bench CSV without its status column" "lack the column 'status'"
+
+# a report whose folder cannot be written is refused before any plot is drawn
+expect_fail "report into a missing folder" "$B/report" --results "$d/results" --plots "$d/p2" --out "$d/no/such/R.md"
+grep -q "cannot write '$d/no/such/R.md'" "$d/err.log" || fail "report into a missing folder: no message"
+[ -e "$d/p2" ] || [ -e "$d/p2.stage" ] && fail "report into a missing folder drew plots first"
 
 echo "bench smoke: ok ($rows rows, $(ls "$d/plots"/*.png | wc -l) plots; damaged evidence refused, plots and report untouched)"

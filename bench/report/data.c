@@ -297,6 +297,26 @@ static void main_shape(dataset *ds)
     }
 }
 
+/* Every bench row from one CPU: the Machine table, the ceilings and every fraction of a
+ * peak assume one machine, so rows of two are refused, not mixed (a row without a cpu,
+ * from an older bench, matches any). */
+static int one_machine(const dataset *ds)
+{
+    const brow *first = NULL;
+    for (int i = 0; i < ds->nb; i++) {
+        const brow *b = &ds->b[i];
+        if (b->cpu[0] == '\0') continue;
+        if (!first) first = b;
+        else if (strcmp(first->cpu, b->cpu) != 0) {
+            fprintf(stderr, "report: results from two machines: '%s' (%s) and '%s' (%s); "
+                            "keep one run's CSVs in the results dir\n", first->cpu,
+                    first->file, b->cpu, b->file);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int dataset_load(const char *dir, dataset *ds)
 {
     memset(ds, 0, sizeof *ds);
@@ -359,6 +379,10 @@ int dataset_load(const char *dir, dataset *ds)
     for (int i = 0; i < nn; i++) free(names[i]);
     free(names);
     if (rc != 0) {
+        dataset_free(ds);
+        return -1;
+    }
+    if (one_machine(ds) != 0) {
         dataset_free(ds);
         return -1;
     }

@@ -118,6 +118,14 @@ int main(int argc, char **argv)
     snprintf(stage, sizeof stage, "%s.stage", plots);
     snprintf(staged, sizeof staged, "%s.staged", out);
     remove_plots(stage);
+    /* The report's folder must take a file before any plot is drawn. */
+    FILE *probe = fopen(staged, "w");
+    if (!probe || fclose(probe) != 0) {
+        fprintf(stderr, "report: cannot write '%s': %s\n", out, strerror(errno));
+        dataset_free(&ds);
+        return 1;
+    }
+    unlink(staged);
     plot_list pl;
     if (plots_make(&ds, stage, &pl) != 0) {
         remove_plots(stage);
