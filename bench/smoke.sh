@@ -181,6 +181,20 @@ c=$(col_of status "$d/results/bench.csv")
 cut -d, -f"$c" --complement "$d/results/bench.csv" >"$d/dmg/bench.csv"
 damaged "a bench CSV without its status column" "lack the column 'status'"
 
+# a colour belongs to an implementation's name: a results dir with one more
+# implementation (rows of naive renamed 'aaa_new', sorting first) draws blocked and omp in
+# the colours they had
+colour_of() { grep -o "lc rgb '#[0-9a-f]*' title '$1[:' ]" "$2" | head -1 | cut -d"'" -f2; }
+gp=$d/plots/gnuplot/time_causal_fwd_t$T.gp
+rm -rf "$d/col" && cp -r "$d/results" "$d/col"
+grep '^"naive","causal","fwd"' "$d/results/bench.csv" | sed 's/^"naive"/"aaa_new"/' >>"$d/col/bench.csv"
+"$B/report" --results "$d/col" --plots "$d/colp" --out "$d/col.md" 2>"$d/err.log" || { cat "$d/err.log"; fail "report with one more implementation"; }
+grep -q "title 'aaa_new" "$d/colp/gnuplot/time_causal_fwd_t$T.gp" || fail "the added implementation is not drawn"
+for i in blocked omp; do
+  a=$(colour_of $i "$gp"); b=$(colour_of $i "$d/colp/gnuplot/time_causal_fwd_t$T.gp")
+  [ -n "$a" ] && [ "$a" = "$b" ] || fail "$i changed colour ('$a' -> '$b') when an implementation was added"
+done
+
 # a report whose folder cannot be written is refused before any plot is drawn
 expect_fail "report into a missing folder" "$B/report" --results "$d/results" --plots "$d/p2" --out "$d/no/such/R.md"
 grep -q "cannot write '$d/no/such/R.md'" "$d/err.log" || fail "report into a missing folder: no message"

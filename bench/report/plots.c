@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
@@ -110,13 +111,22 @@ void datablock(FILE *f, const char *id, const int *n, const double *y, int k)
 }
 
 /* Stable colour per implementation: its index among all implementations. */
-static int impl_color(const dataset *ds, const char *impl)
+/* An implementation's colour, a function of its name alone, so that adding one recolours
+ * none of the others: the suite's own have fixed colours, any other one of a palette
+ * picked by a hash (FNV-1a) of its name. */
+static const char *impl_color(const char *impl)
 {
-    const char *all[MAXIMPLS];
-    int k = ds_impls(ds, NULL, NULL, -1, all, MAXIMPLS);
-    for (int i = 0; i < k; i++)
-        if (strcmp(all[i], impl) == 0) return i + 1;
-    return 1;
+    static const struct { const char *name, *rgb; } own[] = {
+        {"naive", "#7f7f7f"}, {"blocked", "#1f77b4"}, {"omp", "#d62728"},
+        {"blas", "#2ca02c"},  {"unfused", "#ff7f0e"},
+    };
+    static const char *const palette[] = {"#9467bd", "#8c564b", "#e377c2", "#17becf",
+                                          "#bcbd22", "#393b79", "#637939", "#843c39"};
+    for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+        if (strcmp(own[i].name, impl) == 0) return own[i].rgb;
+    uint32_t h = 2166136261u;
+    for (const char *c = impl; *c; c++) h = (h ^ (unsigned char)*c) * 16777619u;
+    return palette[h % (sizeof palette / sizeof *palette)];
 }
 
 void range_update(double v, double *lo, double *hi)
@@ -181,8 +191,8 @@ static int plot_time(const dataset *ds, const char *dir, const char *op, const c
                      ft.r2, ft.n_lo, ft.n_hi);
         else
             snprintf(label, sizeof label, "%s (too few points to fit)", impls[i]);
-        fprintf(f, "$d%d using 1:2 with linespoints lw 2 pt 7 lc %d title '%s', \\\n    ", i,
-                impl_color(ds, impls[i]), label);
+        fprintf(f, "$d%d using 1:2 with linespoints lw 2 pt 7 lc rgb '%s' title '%s', \\\n    ",
+                i, impl_color(impls[i]), label);
     }
     fprintf(f, "%.6e*(x/%g)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \\\n    ",
             anchor, nlo);
@@ -249,8 +259,8 @@ static int plot_gflops(const dataset *ds, const char *dir, const char *op, const
     fprintf(f, "plot ");
     for (int i = 0; i < ni; i++)
         if (cnt[i] > 0)
-            fprintf(f, "$d%d using 1:2 with linespoints lw 2 pt 7 lc %d title '%s', \\\n    ", i,
-                    impl_color(ds, impls[i]), impls[i]);
+            fprintf(f, "$d%d using 1:2 with linespoints lw 2 pt 7 lc rgb '%s' title '%s', \\\n    ",
+                    i, impl_color(impls[i]), impls[i]);
     if (peak > 0)
         fprintf(f, "%g with lines dt 1 lw 2 lc 'red' title 'FMA peak %.1f GFLOP/s (%d thread%s)', "
                    "\\\n    ", peak, peak, threads, threads > 1 ? "s" : "");
@@ -363,8 +373,8 @@ static int plot_decode(const dataset *ds, const char *dir, int threads, plot_lis
             if (!cnt[i][p]) continue;
             if (p == 0 && !a1) a1 = t[i][p][0] / n[i][p][0];
             if (p == 1 && !a2) a2 = t[i][p][0] / ((double)n[i][p][0] * n[i][p][0]);
-            fprintf(f, "$d%d_%d using 1:2 with linespoints lw 2 dt %d pt %d lc %d title '%s %s', "
-                       "\\\n    ", i, p, p ? 2 : 1, p ? 6 : 7, impl_color(ds, impls[i]),
+            fprintf(f, "$d%d_%d using 1:2 with linespoints lw 2 dt %d pt %d lc rgb '%s' title "
+                       "'%s %s', \\\n    ", i, p, p ? 2 : 1, p ? 6 : 7, impl_color(impls[i]),
                     impls[i], p ? "cubic per token (full pass over prefix t)"
                                 : "causal decode step (KV cache)");
         }
