@@ -195,6 +195,19 @@ for i in blocked omp; do
   [ -n "$a" ] && [ "$a" = "$b" ] || fail "$i changed colour ('$a' -> '$b') when an implementation was added"
 done
 
+# a disturbed run's caution opens the report, before any number it casts doubt on
+mkdir -p "$d/busy"
+{
+  echo '"impl","op","pass","n","d","heads","threads","t_median_s","status","other_cores"'
+  for n in 64 128 256; do
+    echo "\"naive\",\"causal\",\"fwd\",\"$n\",\"64\",\"2\",\"2\",\"1e-3\",\"ok\",\"1.5\""
+  done
+} >"$d/busy/bench.csv"
+"$B/report" --results "$d/busy" --plots "$d/busyp" --out "$d/busy.md" 2>"$d/err.log" || { cat "$d/err.log"; fail "report on a disturbed run"; }
+caution=$(grep -n 'Caution: these timings look disturbed' "$d/busy.md" | head -1 | cut -d: -f1)
+first=$(grep -n '^## ' "$d/busy.md" | head -1 | cut -d: -f1)
+[ -n "$caution" ] && [ "$caution" -lt "$first" ] || fail "the disturbed run's caution does not open the report"
+
 # a report whose folder cannot be written is refused before any plot is drawn
 expect_fail "report into a missing folder" "$B/report" --results "$d/results" --plots "$d/p2" --out "$d/no/such/R.md"
 grep -q "cannot write '$d/no/such/R.md'" "$d/err.log" || fail "report into a missing folder: no message"

@@ -27,6 +27,35 @@ const char *fmt_s(double s)
 
 /* ---- sections ---------------------------------------------------------------------- */
 
+/* Signs that the machine was shared while it was measured: another process's load, a
+ * multi-thread sgemm below the single-thread one, cells above the sgemm ceiling. With f,
+ * the caution that opens the report (before any number it casts doubt on). True when
+ * there are such signs. */
+static int disturbed_caution(FILE *f, const dataset *ds)
+{
+    double load = -1;
+    int over = 0, th[16];
+    const int nt = ds_threads(ds, th, 16);
+    for (int i = 0; i < ds->nb; i++) {
+        if (ds->b[i].other_cores > load) load = ds->b[i].other_cores;
+        over += ds->b[i].ok && ds->b[i].frac > 1.05 && strcmp(ds->b[i].op, OPN(CA_OP_CUBIC_SHARED)) != 0;
+    }
+    const double s1 = nt > 0 ? ds_sgemm(ds, th[0], NULL) : -1;
+    const double sN = nt > 1 ? ds_sgemm(ds, th[nt - 1], NULL) : -1;
+    const int slow_sgemm = s1 > 0 && sN > 0 && sN < s1;
+    if (!(load > 0.2 || over > 0 || slow_sgemm)) return 0;
+    if (!f) return 1;
+    fprintf(f, "**Caution: these timings look disturbed.**");
+    if (load > 0.2) fprintf(f, " Other processes used %.2f cores on average during a run.", load);
+    if (slow_sgemm)
+        fprintf(f, " The %d-thread sgemm ceiling (%.1f GFLOP/s) is below the %d-thread one "
+                   "(%.1f).", th[nt - 1], sN, th[0], s1);
+    if (over > 0) fprintf(f, " %d timed cell(s) outside cubic_shared exceed the sgemm ceiling.", over);
+    fprintf(f, " Fractions of the ceiling and every figure below are unreliable; rerun `make "
+               "bench` on an idle machine.\n\n");
+    return 1;
+}
+
 static void machine_section(FILE *f, const dataset *ds)
 {
     const brow *last = NULL;
@@ -84,24 +113,8 @@ static void machine_section(FILE *f, const dataset *ds)
         fprintf(f, "| CPU used by other processes during a run (worst run) | %.2f cores |\n",
                 load);
     fprintf(f, "\n");
-    /* signs that the machine was shared while it was measured */
-    int over = 0;
-    for (int i = 0; i < ds->nb; i++)
-        over += ds->b[i].ok && ds->b[i].frac > 1.05 && strcmp(ds->b[i].op, OPN(CA_OP_CUBIC_SHARED)) != 0;
-    double s1 = nt > 0 ? ds_sgemm(ds, th[0], NULL) : -1;
-    double sN = nt > 1 ? ds_sgemm(ds, th[nt - 1], NULL) : -1;
-    if (load > 0.2 || over > 0 || (s1 > 0 && sN > 0 && sN < s1)) {
-        fprintf(f, "**Caution: these timings look disturbed.**");
-        if (load > 0.2)
-            fprintf(f, " Other processes used %.2f cores on average during a run.", load);
-        if (s1 > 0 && sN > 0 && sN < s1)
-            fprintf(f, " The %d-thread sgemm ceiling (%.1f GFLOP/s) is below the %d-thread one "
-                       "(%.1f).", th[nt - 1], sN, th[0], s1);
-        if (over > 0)
-            fprintf(f, " %d timed cell(s) outside cubic_shared exceed the sgemm ceiling.", over);
-        fprintf(f, " Fractions of the ceiling are unreliable; rerun `make bench` on an idle "
-                   "machine.\n\n");
-    }
+    if (disturbed_caution(NULL, ds))
+        fprintf(f, "These timings look disturbed: see the caution at the top of this report.\n\n");
     const char *impls[MAXIMPLS];
     int ni = ds_impls(ds, NULL, NULL, -1, impls, MAXIMPLS);
     fprintf(f, "Implementations measured:");
@@ -634,6 +647,7 @@ int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_
                "row(s) from %d file(s), %d model bench row(s), %d verification row(s). Every "
                "figure below is computed from those files; regenerate rather than edit._\n\n",
             results_dir, ds->nb, ds->bench_files, ds->nm, ds->nv);
+    disturbed_caution(f, ds);
     model_headline(f, ds, plots_link);
     answer_section(f, ds);
     model_section(f, ds, plots_link);
