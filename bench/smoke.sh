@@ -195,6 +195,10 @@ for i in blocked omp; do
   [ -n "$a" ] && [ "$a" = "$b" ] || fail "$i changed colour ('$a' -> '$b') when an implementation was added"
 done
 
+# the roofline says why cubic_shared may stand above the roof
+grep -q "cubic_shared counts the per-prefix work" "$d/plots/gnuplot/roofline_t$T.gp" \
+  || fail "the roofline has no note on cubic_shared's FLOP count"
+
 # a disturbed run's caution opens the report, before any number it casts doubt on
 mkdir -p "$d/busy"
 {
