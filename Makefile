@@ -199,14 +199,14 @@ test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD
 # resumes from build/experiment-work/). SCALE=large: the plan for a bigger machine
 # (`build/experiment --scale large --plan` and `--estimate` state its cost first).
 # QUICK=1: tiny models in seconds, into $(BUILD)/quick/results/. The CSV reader is the
-# report's (bench/report/table.c).
+# report's (bench/report/table.c), the CPU and commit of a run the bench's (bench/host.c).
 SCALE    ?= default
 ifneq ($(filter-out 0 1,$(QUICK)),)
 $(error QUICK must be 0 or 1, not '$(QUICK)')
 endif
 EXP_SRC  := $(sort $(wildcard experiment/*.c))
 EXP_ARGS := $(if $(filter 1,$(QUICK)),--quick --work $(BUILD)/quick/experiment --out $(BUILD)/quick/results,--scale $(SCALE) --work $(BUILD)/experiment-work --out results)
-$(BUILD)/experiment: $(call obj,$(EXP_SRC) bench/report/table.c) $(MODEL_LIB) $(LIB)
+$(BUILD)/experiment: $(call obj,$(EXP_SRC) bench/report/table.c bench/host.c) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 experiment: deps $(BUILD)/experiment $(BUILD)/report
 	OMP_NUM_THREADS=1 ./$(BUILD)/experiment $(EXP_ARGS)

@@ -2,6 +2,7 @@
  * sub-configuration, commit, date) and the machine's ceiling, BLIS sgemm GFLOP/s. */
 #include "bench.h"
 #include "blis_ctx.h"
+#include "host.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -17,46 +18,10 @@ static void copy(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
-/* First line of a command's output, trailing newline removed; "" on failure. */
-static void first_line(const char *cmd, char *out, size_t cap)
-{
-    out[0] = '\0';
-    FILE *f = popen(cmd, "r");
-    if (!f) return;
-    if (!fgets(out, (int)cap, f)) out[0] = '\0';
-    pclose(f);
-    out[strcspn(out, "\r\n")] = '\0';
-}
-
-static void cpu_model(char *out, size_t cap)
-{
-    copy(out, cap, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) != 0) continue;
-        char *colon = strchr(line, ':');
-        if (!colon) continue;
-        colon++;
-        while (*colon == ' ' || *colon == '\t') colon++;
-        colon[strcspn(colon, "\r\n")] = '\0';
-        copy(out, cap, colon);
-        break;
-    }
-    fclose(f);
-}
-
 void machine_describe(machine_info *m)
 {
     memset(m, 0, sizeof *m);
-    /* "-dirty" only for changes to the code: make verify and make bench rewrite the
-     * committed evidence (results/, plots/, REPORT.md) on their way. */
-    first_line("c=$(git describe --always --abbrev=12 2>/dev/null) && "
-               "{ git diff --quiet HEAD -- . ':(exclude)results' ':(exclude)plots' "
-               "':(exclude)REPORT.md' 2>/dev/null || c=\"$c-dirty\"; } && echo \"$c\"",
-               m->commit, sizeof m->commit);
-    if (!m->commit[0]) copy(m->commit, sizeof m->commit, "unknown");
+        host_commit(m->commit, sizeof m->commit);
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -69,7 +34,7 @@ void machine_describe(machine_info *m)
     copy(m->compiler, sizeof m->compiler, "unknown C compiler");
 #endif
     copy(m->cflags, sizeof m->cflags, "-std=c11 -ffp-contract=off -fopenmp " CA_BUILD_OPT);
-    cpu_model(m->cpu, sizeof m->cpu);
+    host_cpu(m->cpu, sizeof m->cpu);
     m->cores = omp_get_num_procs();
     copy(m->blis_config, sizeof m->blis_config, ca_blis_config());
     m->other_cores = -1;

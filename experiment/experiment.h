@@ -109,6 +109,7 @@ typedef struct exp_run {
 
 typedef struct exp_plan {
     const char *scale;      /* "default", "large" or "quick" */
+    char cpu[160], commit[64]; /* the machine and the code the runs train on */
     exp_common c;
     exp_setting *settings;
     int nsettings;
@@ -140,7 +141,7 @@ double plan_lr(const exp_plan *p, int setting, int64_t step);
 /* One evaluation point of a run. budget: "reference" (the cubic run, which sets both
  * budgets), "equal_steps" (a causal point at step <= S), "equal_flops" (beyond S). */
 typedef struct exp_row {
-    char task[16], setting[32], model[16], budget[16], impl[16];
+    char task[16], setting[32], model[16], budget[16], impl[16], cpu[160], commit[64];
     int64_t layers, n, m, vocab, d_model, heads, batch, params, seed, step, steps_cubic,
         steps_flops, steps_run, jobs_min, jobs_max, threads;
     double flops_per_step, train_flops, wall_s, train_loss, test_loss, test_bits, test_acc,

@@ -7,6 +7,7 @@
  * equal-steps comparison, its point at S_f the equal-FLOPs one, its point nearest the
  * cubic run's seconds the equal-time one (plan_lr). */
 #include "experiment.h"
+#include "../bench/host.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -147,6 +148,8 @@ const char *plan_build(exp_plan *p, const char *scale, int threads)
         if (!strcmp(scale, scales[i].name)) sc = &scales[i];
     if (!sc) return "unknown scale (default, large or quick)";
     p->scale = sc->name;
+    host_cpu(p->cpu, sizeof p->cpu);
+    host_commit(p->commit, sizeof p->commit);
     p->c = *sc->common;
     if (threads > 0) p->c.threads = threads;
     p->nsettings = sc->count;

@@ -38,7 +38,7 @@ static const column row_cols[] = {
     INT(exp_row, jobs_max), DBL(exp_row, train_loss), DBL(exp_row, test_loss),
     DBL(exp_row, test_bits), DBL(exp_row, test_acc), DBL(exp_row, seq_acc),
     STR(exp_row, pos_acc), DBL(exp_row, floor_acc), DBL(exp_row, floor_bits),
-    STR(exp_row, impl), INT(exp_row, threads),
+    STR(exp_row, impl), INT(exp_row, threads), STR(exp_row, cpu), STR(exp_row, commit),
 };
 /* results/experiment_infer.csv: one row per trained model (exp_infer_row). */
 static const column infer_cols[] = {

@@ -186,6 +186,8 @@ static exp_row row_base(const exp_plan *p, const exp_run *r, const model_config 
     snprintf(w.budget, sizeof w.budget, "%s",
              r->kind != MODEL_CAUSAL ? "reference" : step <= s->steps ? "equal_steps" : "equal_flops");
     snprintf(w.impl, sizeof w.impl, "%s", p->c.impl);
+    snprintf(w.cpu, sizeof w.cpu, "%s", p->cpu);
+    snprintf(w.commit, sizeof w.commit, "%s", p->commit);
     w.layers = s->layers;
     w.n = s->n;
     w.m = s->m;

@@ -57,7 +57,7 @@ static const char *const tasks[4] = {"count3", "count3_fixed", "induction", "tex
 
 /* One evaluation point (one record of experiment.csv). */
 typedef struct xrow {
-    const char *task, *setting, *budget;
+    const char *task, *setting, *budget, *cpu, *commit;
     int model, rec; /* rec: the CSV record number (the header is record 1) */
     int layers, n, m, vocab, d_model, heads, batch, threads;
     long params, seed, step, steps_cubic, steps_flops, steps_run;
@@ -220,6 +220,8 @@ static int load_row(const table *t, int i, xrow *x)
     x->task = str_col(t, i, "task");
     x->setting = str_col(t, i, "setting");
     x->budget = str_col(t, i, "budget");
+    x->cpu = str_col(t, i, "cpu");
+    x->commit = str_col(t, i, "commit");
     if (one_of(x->task, tasks, 4) < 0) return fail(t, i, "task", "unknown task '%s'", x->task);
     if (!x->setting[0]) return fail(t, i, "setting", "empty");
     x->model = one_of(str_col(t, i, "model"), model_names, 2);
@@ -754,7 +756,9 @@ static void answer_summary(FILE *f, const xdata *d)
                "sequence length N = %s, %ld..%ld cubic training steps (the causal runs up to "
                "%ld), at most %ld training sequences seen by a cubic model and %ld by a causal "
                "one (steps × batch). Nothing here speaks for larger width, depth, length or "
-               "longer training.\n\n", w, l, n, sq_lo, sq_hi, sc_hi, seen_q, seen_c);
+               "longer training. Trained on %s (code at commit `%s`), one thread a run.\n\n",
+            w, l, n, sq_lo, sq_hi, sc_hi, seen_q, seen_c, d->nr ? d->r[0].cpu : "?",
+            d->nr ? d->r[0].commit : "?");
 }
 
 /* The published result, and what reaching its scale would cost by extrapolation. */
@@ -1077,6 +1081,12 @@ static int load(xdata *d)
         d->nr++;
         if (load_row(&d->t, i, &d->r[i]) != 0) return -1;
     }
+    /* One machine: the equal-time budget and every second per step compare runs that
+     * must have trained on the same CPU. */
+    for (int i = 1; i < d->nr; i++)
+        if (strcmp(d->r[i].cpu, d->r[0].cpu) != 0)
+            return fail(&d->t, i, "cpu", "'%s', while record %d says '%s': rows from two machines",
+                        d->r[i].cpu, d->r[0].rec, d->r[0].cpu);
     if (d->have_infer && check_infer(&d->ti) != 0) return -1;
     if (build_sets(d) != 0) return -1;
     analyse(d);
