@@ -56,7 +56,7 @@ LIB       := $(BUILD)/libcubattn.a
 
 # The model (model/): the files that compute are built twice, float32 and float64
 # (model/real.h); the layout, initialisation and checkpoints once.
-MODEL_ONCE := model/params.c model/checkpoint.c
+MODEL_ONCE := model/params.c model/checkpoint.c model/scratch.c
 MODEL_REAL := $(filter-out $(MODEL_ONCE),$(sort $(wildcard model/*.c)))
 MODEL_LIB  := $(BUILD)/libcubmodel.a
 

@@ -1,6 +1,7 @@
 /* backend.c: where the model's products and attention run (real.h): BLIS and a
  * registered implementation for float32, BLIS and the float64 reference for float64. */
 #include "real.h"
+#include "scratch.h"
 #include "blis_ctx.h"
 #include "cubattn_harness.h"
 
@@ -58,7 +59,7 @@ static ca_status with_workspace(const model_exec *ex, ca_entry e, ca_shape sh,
     if (st != CA_OK) return st;
     run->threads = ex->threads;
     run->ws_bytes = bytes;
-    run->ws = bytes ? malloc(bytes) : NULL;
+    run->ws = bytes ? model_scratch_alloc(bytes) : NULL;
     return bytes && !run->ws ? CA_ERR_NOMEM : CA_OK;
 }
 
@@ -71,7 +72,7 @@ ca_status MF(attention)(const model_exec *ex, ca_entry e, ca_shape sh, const rea
     if (st == CA_OK)
         st = dout ? ca_run_bwd(ex->impl, e, sh, &run, q, k, v, o, lse, dout, dq, dk, dv)
                   : ca_run_fwd(ex->impl, e, sh, &run, q, k, v, o, lse);
-    free(run.ws);
+    model_scratch_free(run.ws);
     return st;
 }
 
@@ -84,7 +85,7 @@ ca_status MF(attention_step)(const model_exec *ex, ca_shape sh, int t, const rea
     if (st == CA_OK)
         st = ca_decode_step(ex->impl, sh, &run, t, q_t, k_t, v_t, k_cache, v_cache, o_t,
                             lse_t);
-    free(run.ws);
+    model_scratch_free(run.ws);
     return st;
 }
 

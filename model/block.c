@@ -1,5 +1,6 @@
 /* block.c: one transformer block (block.h), forward and backward, and the embedding. */
 #include "block.h"
+#include "scratch.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,7 @@ void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H, re
 static int *row_map(size_t from, size_t to, int n)
 {
     if (from == to) return NULL;
-    int *m = malloc(to * sizeof *m);
+    int *m = model_scratch_alloc(to * sizeof *m);
     if (!m) return NULL;
     if (from == (size_t)n) {
         for (int t = 1; t <= n; t++)
@@ -85,8 +86,8 @@ ca_status block_maps(block_acts *a, int n)
 
 void block_free_maps(block_acts *a)
 {
-    free(a->q_src);
-    free(a->res_src);
+    model_scratch_free(a->q_src);
+    model_scratch_free(a->res_src);
     a->q_src = a->res_src = NULL;
 }
 
@@ -177,7 +178,7 @@ ca_status block_forward(const model_exec *ex, const model_config *cfg,
     MF(layernorm_forward)(a->ln1, a->mean1, a->rstd1, a->x_in, params + lo->ln1_g,
                           params + lo->ln1_b, (int)in, D);
     /* Projections: q on the query rows, k and v on the input rows. */
-    real *lin = malloc((in > q ? in : q) * 3 * D * sizeof *lin);
+    real *lin = model_scratch_alloc((in > q ? in : q) * 3 * D * sizeof *lin);
     if (!lin) return CA_ERR_NOMEM;
     if (a->q_src) {
         gather_rows(a->lnq, a->ln1, a->q_src, B, a->rq, a->rin, D);
@@ -190,7 +191,7 @@ ca_status block_forward(const model_exec *ex, const model_config *cfg,
     }
     split_heads(a->kh, lin, 3 * D, D, B, a->rin, H, d);
     split_heads(a->vh, lin, 3 * D, 2 * D, B, a->rin, H, d);
-    free(lin);
+    model_scratch_free(lin);
     const ca_shape sh = {n, d, B * H};
     ca_status st = MF(attention)(ex, ca_op_get(layer_op(a->kind))->fwd, sh, a->qh, a->kh,
                                  a->vh, a->oh, a->lse, NULL, NULL, NULL, NULL);
@@ -199,7 +200,7 @@ ca_status block_forward(const model_exec *ex, const model_config *cfg,
     /* The residual: each output row continues its input row. */
     real *x_res = (real *)a->x_in;
     if (a->res_src) {
-        if (!(x_res = malloc(out * D * sizeof *x_res))) return CA_ERR_NOMEM;
+        if (!(x_res = model_scratch_alloc(out * D * sizeof *x_res))) return CA_ERR_NOMEM;
         gather_rows(x_res, a->x_in, a->res_src, B, a->rout, a->rin, D);
 #ifdef MODEL_MUTANT
         if (model_mutant_planted == MUT_SHARED_RESIDUAL && a->kind == LAYER_SHARED)
@@ -208,7 +209,7 @@ ca_status block_forward(const model_exec *ex, const model_config *cfg,
     }
     block_tail(cfg, lo, params, th, out, a->att, x_res, a->x_mid, a->ln2, a->mean2, a->rstd2,
                a->h, a->gh, a->x_out);
-    if (a->res_src) free(x_res);
+    if (a->res_src) model_scratch_free(x_res);
     return CA_OK;
 }
 
@@ -225,11 +226,14 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
     ca_status st = CA_ERR_NOMEM;
     /* One scratch for the largest of [rows][4D] (MLP), [rows][3D] (q, k, v), and the
      * attention gradients. */
-    real *s4 = malloc(out * 4 * D * sizeof *s4);
-    real *dx_mid = malloc(nD * sizeof *dx_mid), *dtmp = malloc(big * D * sizeof *dtmp);
-    real *dq3 = malloc(big * 3 * D * sizeof *dq3);
-    real *dqh = malloc(q * D * sizeof *dqh), *dkh = malloc(in * D * sizeof *dkh);
-    real *dvh = malloc(in * D * sizeof *dvh), *doh = malloc(nD * sizeof *doh);
+    real *s4 = model_scratch_alloc(out * 4 * D * sizeof *s4);
+    real *dx_mid = model_scratch_alloc(nD * sizeof *dx_mid);
+    real *dtmp = model_scratch_alloc(big * D * sizeof *dtmp);
+    real *dq3 = model_scratch_alloc(big * 3 * D * sizeof *dq3);
+    real *dqh = model_scratch_alloc(q * D * sizeof *dqh);
+    real *dkh = model_scratch_alloc(in * D * sizeof *dkh);
+    real *dvh = model_scratch_alloc(in * D * sizeof *dvh);
+    real *doh = model_scratch_alloc(nD * sizeof *doh);
     if (!s4 || !dx_mid || !dtmp || !dq3 || !dqh || !dkh || !dvh || !doh) goto out;
 
     /* MLP: x_out = x_mid + GELU(LN2(x_mid) W1) W2. */
@@ -278,7 +282,9 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
     scatter_add_rows(dx_in, dx_mid, a->res_src, B, a->rout, a->rin, D);
     st = CA_OK;
 out:
-    free(s4); free(dx_mid); free(dtmp); free(dq3); free(dqh); free(dkh); free(dvh); free(doh);
+    model_scratch_free(s4); model_scratch_free(dx_mid); model_scratch_free(dtmp);
+    model_scratch_free(dq3); model_scratch_free(dqh); model_scratch_free(dkh);
+    model_scratch_free(dvh); model_scratch_free(doh);
     return st;
 }
 
