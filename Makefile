@@ -161,7 +161,7 @@ $(REGT_NARROW): impls/kernels/regtile.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -mno-avx512f -Dregt_ops=regt_ops_narrow -Dregt_pack=regt_pack_narrow \
 	    -Dregt_packed_floats=regt_packed_floats_narrow -Dregt_scores=regt_scores_narrow \
-	    -MMD -MP -c $< -o $@
+	    -Dregt_gemm=regt_gemm_narrow -MMD -MP -c $< -o $@
 
 # Tests link the verify checks (not verify's main) to drive them on mutants.
 VERIFY_LIBSRC := $(filter-out verify/main.c, $(VERIFY_SRC))

@@ -16,7 +16,7 @@
 #endif
 #endif
 #ifndef SCRATCH_SLOTS
-#define SCRATCH_SLOTS 24 /* more than the buffers one block's backward holds at once */
+#define SCRATCH_SLOTS 64 /* well above the buffers one training step holds at once (~30) */
 #endif
 #define SCRATCH_KEEP ((size_t)1 << 30) /* bytes kept in all, at most */
 #define HUGE_FROM ((size_t)4 << 20)    /* blocks from here on: 2 MiB aligned, huge pages */
