@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SCRATCH_SLOTS 0
@@ -18,7 +19,6 @@
 #ifndef SCRATCH_SLOTS
 #define SCRATCH_SLOTS 64 /* well above the buffers one training step holds at once (~30) */
 #endif
-#define SCRATCH_KEEP ((size_t)1 << 30) /* bytes kept in all, at most */
 #define HUGE_FROM ((size_t)4 << 20)    /* blocks from here on: 2 MiB aligned, huge pages */
 #define HUGE_PAGE ((size_t)2 << 20)
 
@@ -33,6 +33,20 @@ _Static_assert(sizeof(header) == 64, "the header keeps 64-byte alignment");
 #if SCRATCH_SLOTS
 static _Atomic(header *) slots[SCRATCH_SLOTS];
 static atomic_size_t kept;
+
+/* Bytes kept in all, at most: an eighth of the memory (1 GiB if unknown), enough for
+ * every buffer of a training step up to N = 256 at d_model 128 (L = 4, packed cubic). */
+static size_t keep_limit(void)
+{
+    static atomic_size_t limit;
+    size_t l = atomic_load(&limit);
+    if (!l) {
+        const long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+        l = pages > 0 && size > 0 ? (size_t)pages / 8 * (size_t)size : (size_t)1 << 30;
+        atomic_store(&limit, l);
+    }
+    return l;
+}
 #endif
 
 static void release(header *h) { free(h->base); }
@@ -90,7 +104,7 @@ void model_scratch_free(void *p)
     if (!p) return;
     header *h = (header *)p - 1;
 #if SCRATCH_SLOTS
-    if (atomic_fetch_add(&kept, h->cap) + h->cap <= SCRATCH_KEEP)
+    if (atomic_fetch_add(&kept, h->cap) + h->cap <= keep_limit())
         for (int i = 0; i < SCRATCH_SLOTS; i++) {
             header *empty = NULL;
             if (atomic_compare_exchange_strong(&slots[i], &empty, h)) return;

@@ -5,7 +5,7 @@
  * allocated large block is a fresh mapping whose every page faults on its first touch:
  * at d_model 64, batch 64, N 16 the faults took more time than every product of the
  * step. A freed block is kept for the next request it fits (at most twice its size, so
- * that a small request never pins a large block), up to SCRATCH_KEEP bytes in all;
+ * that a small request never pins a large block), up to an eighth of the memory in all;
  * large blocks are also asked for transparent huge pages, 512x fewer faults at first
  * touch. Thread-safe (blocks move through atomic slots). Under AddressSanitizer nothing
  * is kept, so that every buffer is still checked on its own. */
