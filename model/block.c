@@ -2,6 +2,7 @@
 #include "block.h"
 #include "scratch.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,17 +139,23 @@ static void mutant_keep_diagonal(real *rows, int B, int n, int D)
 }
 #endif
 
-/* The transpose: to[b][map[r]] += from[b][r]. Serial over r so that the sums over the
- * prefixes of one row come in one order at any thread count. */
+/* The transpose: to[b][map[r]] += from[b][r]. Each entry's sum over the prefixes of its
+ * row comes in order of r at any thread count: a thread owns a range of columns and
+ * walks the rows in storage order. */
 static void scatter_add_rows(real *to, const real *from, const int *map, int B,
                              size_t from_rows, size_t to_rows, int D)
 {
-#pragma omp parallel for schedule(static) if ((size_t)B * from_rows * D >= (1 << 14))
-    for (int j = 0; j < D; j++)
+#pragma omp parallel if ((size_t)B * from_rows * D >= (1 << 14))
+    {
+        const int nt = omp_get_num_threads(), me = omp_get_thread_num();
+        const int j0 = D * me / nt, j1 = D * (me + 1) / nt;
         for (int b = 0; b < B; b++)
-            for (size_t r = 0; r < from_rows; r++)
-                to[((size_t)b * to_rows + (map ? (size_t)map[r] : r)) * D + j] +=
-                    from[((size_t)b * from_rows + r) * D + j];
+            for (size_t r = 0; r < from_rows; r++) {
+                real *t = to + ((size_t)b * to_rows + (map ? (size_t)map[r] : r)) * D;
+                const real *f = from + ((size_t)b * from_rows + r) * D;
+                for (int j = j0; j < j1; j++) t[j] += f[j];
+            }
+    }
 }
 
 void block_tail(const model_config *cfg, const model_layer_offsets *lo, const real *params,

@@ -5,8 +5,10 @@
 #include "real.h"
 
 #include <math.h>
+#include <omp.h>
 
 #define LN_EPS 1e-5
+#define LN_COLS 128
 /* Worth a parallel region only above this many elements. */
 #define PAR_MIN (1 << 14)
 
@@ -51,16 +53,29 @@ void MF(layernorm_backward)(real *dx, real *dg, real *db, const real *dout, cons
             dxr[i] += s * (dr[i] * g[i] - dn_mean - n * dnn_mean);
         }
     }
-#pragma omp parallel for schedule(static) if ((size_t)R * D >= PAR_MIN)
-    for (int i = 0; i < D; i++) {
-        real sg = 0, sb = 0;
-        for (int r = 0; r < R; r++) {
-            real d = dout[(size_t)r * D + i];
-            sg += d * (x[(size_t)r * D + i] - mean[r]) * rstd[r];
-            sb += d;
+    /* dg, db: each column's sum over the rows in row order (the same at any thread count).
+     * A thread owns a range of columns and walks the rows in storage order, LN_COLS
+     * columns at a time (a column at a time would touch a cache line per row). */
+#pragma omp parallel if ((size_t)R * D >= PAR_MIN)
+    {
+        const int nt = omp_get_num_threads(), me = omp_get_thread_num();
+        const int i1 = D * (me + 1) / nt;
+        for (int i0 = D * me / nt; i0 < i1; i0 += LN_COLS) {
+            const int w = i1 - i0 < LN_COLS ? i1 - i0 : LN_COLS;
+            real sg[LN_COLS] = {0}, sb[LN_COLS] = {0};
+            for (int r = 0; r < R; r++) {
+                const real *dr = dout + (size_t)r * D + i0, *xr = x + (size_t)r * D + i0;
+                const real m = mean[r], s = rstd[r];
+                for (int i = 0; i < w; i++) {
+                    sg[i] += dr[i] * (xr[i] - m) * s;
+                    sb[i] += dr[i];
+                }
+            }
+            for (int i = 0; i < w; i++) {
+                dg[i0 + i] += sg[i];
+                db[i0 + i] += sb[i];
+            }
         }
-        dg[i] += sg;
-        db[i] += sb;
     }
 }
 
