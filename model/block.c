@@ -23,8 +23,8 @@ static real *take(real **cursor, size_t *count, size_t n)
     return p;
 }
 
-void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H, real **cursor,
-                  size_t *count)
+void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H, int keep_h,
+                  real **cursor, size_t *count)
 {
     const ca_entry e = ca_op_get(layer_op(kind))->fwd;
     memset(a, 0, sizeof *a);
@@ -34,23 +34,18 @@ void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H, re
     a->rout = ca_out_rows(e, n);
     const size_t in = (size_t)B * a->rin, q = (size_t)B * a->rq, out = (size_t)B * a->rout;
     const size_t Dz = (size_t)D;
-    (void)H;
-    a->ln1 = take(cursor, count, in * Dz);
     a->mean1 = take(cursor, count, in);
     a->rstd1 = take(cursor, count, in);
-    a->lnq = a->rq == a->rin ? a->ln1 : take(cursor, count, q * Dz);
     a->qh = take(cursor, count, q * Dz);
     a->kh = take(cursor, count, in * Dz);
     a->vh = take(cursor, count, in * Dz);
     a->oh = take(cursor, count, out * Dz);
     a->lse = take(cursor, count, out * (size_t)H);
-    a->att = take(cursor, count, out * Dz);
     a->x_mid = take(cursor, count, out * Dz);
-    a->ln2 = take(cursor, count, out * Dz);
     a->mean2 = take(cursor, count, out);
     a->rstd2 = take(cursor, count, out);
-    a->h = take(cursor, count, out * 4 * Dz);
-    a->gh = take(cursor, count, out * 4 * Dz);
+    a->keep_h = keep_h;
+    a->h = keep_h ? take(cursor, count, out * 4 * Dz) : NULL;
     a->x_out = take(cursor, count, out * Dz);
 }
 
@@ -175,6 +170,17 @@ void block_tail(const model_config *cfg, const model_layer_offsets *lo, const re
     MF(gemm)(0, 0, (int)R, D, 4 * D, 1, gh, 4 * D, params + lo->w2, D, 1, x_out, D, threads);
 }
 
+/* LN1 of the input rows, and at the query rows when those differ (ln1, lnq: [B rin][D],
+ * [B rq][D]); lnq == ln1 when the query rows are the input rows. Forward and the
+ * backward's recompute alike: the same values. */
+static void block_ln1(const model_config *cfg, const model_layer_offsets *lo,
+                      const real *params, int B, const block_acts *a, real *ln1, real *lnq)
+{
+    MF(layernorm_apply)(ln1, a->x_in, a->mean1, a->rstd1, params + lo->ln1_g,
+                        params + lo->ln1_b, (int)((size_t)B * a->rin), cfg->d_model);
+    if (a->q_src) gather_rows(lnq, ln1, a->q_src, B, a->rq, a->rin, cfg->d_model);
+}
+
 ca_status block_forward(const model_exec *ex, const model_config *cfg,
                         const model_layer_offsets *lo, const real *params, int B, int n,
                         block_acts *a)
@@ -182,42 +188,65 @@ ca_status block_forward(const model_exec *ex, const model_config *cfg,
     const int D = cfg->d_model, H = cfg->heads, d = D / H, th = ex->threads;
     const size_t in = (size_t)B * a->rin, q = (size_t)B * a->rq, out = (size_t)B * a->rout;
     const real *wqkv = params + lo->wqkv;
-    MF(layernorm_forward)(a->ln1, a->mean1, a->rstd1, a->x_in, params + lo->ln1_g,
-                          params + lo->ln1_b, (int)in, D);
-    /* Projections: q on the query rows, k and v on the input rows. */
+    ca_status st = CA_ERR_NOMEM;
+    /* Kept for the backward: the statistics of both LayerNorms, q, k, v, o, lse, x_mid,
+     * h (unless recomputed) and x_out. LN outputs, the merged attention output and
+     * GELU's output are recomputed there (elementwise, from what is kept), so they live
+     * in scratch for the duration of the call. */
+    real *ln1 = model_scratch_alloc(in * D * sizeof *ln1);
+    real *lnq = a->q_src ? model_scratch_alloc(q * D * sizeof *lnq) : ln1;
     real *lin = model_scratch_alloc((in > q ? in : q) * 3 * D * sizeof *lin);
-    if (!lin) return CA_ERR_NOMEM;
+    real *att = NULL, *ln2 = NULL, *gh = NULL, *h = a->h, *x_res = NULL;
+    if (!ln1 || !lnq || !lin) goto out;
+    MF(layernorm_forward)(ln1, a->mean1, a->rstd1, a->x_in, params + lo->ln1_g,
+                          params + lo->ln1_b, (int)in, D);
+    if (a->q_src) gather_rows(lnq, ln1, a->q_src, B, a->rq, a->rin, D);
+    /* Projections: q on the query rows, k and v on the input rows. */
     if (a->q_src) {
-        gather_rows(a->lnq, a->ln1, a->q_src, B, a->rq, a->rin, D);
-        MF(gemm)(0, 0, (int)q, D, D, 1, a->lnq, D, wqkv, 3 * D, 0, lin, 3 * D, th);
+        MF(gemm)(0, 0, (int)q, D, D, 1, lnq, D, wqkv, 3 * D, 0, lin, 3 * D, th);
         split_heads(a->qh, lin, 3 * D, 0, B, a->rq, H, d);
-        MF(gemm)(0, 0, (int)in, 2 * D, D, 1, a->ln1, D, wqkv + D, 3 * D, 0, lin + D, 3 * D, th);
+        MF(gemm)(0, 0, (int)in, 2 * D, D, 1, ln1, D, wqkv + D, 3 * D, 0, lin + D, 3 * D, th);
     } else {
-        MF(gemm)(0, 0, (int)in, 3 * D, D, 1, a->ln1, D, wqkv, 3 * D, 0, lin, 3 * D, th);
+        MF(gemm)(0, 0, (int)in, 3 * D, D, 1, ln1, D, wqkv, 3 * D, 0, lin, 3 * D, th);
         split_heads(a->qh, lin, 3 * D, 0, B, a->rq, H, d);
     }
     split_heads(a->kh, lin, 3 * D, D, B, a->rin, H, d);
     split_heads(a->vh, lin, 3 * D, 2 * D, B, a->rin, H, d);
     model_scratch_free(lin);
+    if (lnq != ln1) model_scratch_free(lnq);
+    model_scratch_free(ln1);
+    lin = lnq = ln1 = NULL;
     const ca_shape sh = {n, d, B * H};
-    ca_status st = MF(attention)(ex, ca_op_get(layer_op(a->kind))->fwd, sh, a->qh, a->kh,
-                                 a->vh, a->oh, a->lse, NULL, NULL, NULL, NULL);
-    if (st != CA_OK) return st;
-    merge_heads(a->att, a->oh, D, 0, B, a->rout, H, d);
+    st = MF(attention)(ex, ca_op_get(layer_op(a->kind))->fwd, sh, a->qh, a->kh, a->vh, a->oh,
+                       a->lse, NULL, NULL, NULL, NULL);
+    if (st != CA_OK) goto out;
+    st = CA_ERR_NOMEM;
+    att = model_scratch_alloc(out * D * sizeof *att);
+    ln2 = model_scratch_alloc(out * D * sizeof *ln2);
+    gh = model_scratch_alloc(out * 4 * D * sizeof *gh);
+    if (!a->keep_h) h = model_scratch_alloc(out * 4 * D * sizeof *h);
+    if (!att || !ln2 || !gh || !h) goto out;
+    merge_heads(att, a->oh, D, 0, B, a->rout, H, d);
     /* The residual: each output row continues its input row. */
-    real *x_res = (real *)a->x_in;
+    const real *res = a->x_in;
     if (a->res_src) {
-        if (!(x_res = model_scratch_alloc(out * D * sizeof *x_res))) return CA_ERR_NOMEM;
+        if (!(x_res = model_scratch_alloc(out * D * sizeof *x_res))) goto out;
         gather_rows(x_res, a->x_in, a->res_src, B, a->rout, a->rin, D);
 #ifdef MODEL_MUTANT
         if (model_mutant_planted == MUT_SHARED_RESIDUAL && a->kind == LAYER_SHARED)
             mutant_keep_diagonal(x_res, B, n, D);
 #endif
+        res = x_res;
     }
-    block_tail(cfg, lo, params, th, out, a->att, x_res, a->x_mid, a->ln2, a->mean2, a->rstd2,
-               a->h, a->gh, a->x_out);
-    if (a->res_src) model_scratch_free(x_res);
-    return CA_OK;
+    block_tail(cfg, lo, params, th, out, att, res, a->x_mid, ln2, a->mean2, a->rstd2, h, gh,
+               a->x_out);
+    st = CA_OK;
+out:
+    if (lnq != ln1) model_scratch_free(lnq);
+    model_scratch_free(ln1); model_scratch_free(lin); model_scratch_free(att);
+    model_scratch_free(ln2); model_scratch_free(gh); model_scratch_free(x_res);
+    if (h != a->h) model_scratch_free(h);
+    return st;
 }
 
 ca_status block_backward(const model_exec *ex, const model_config *cfg,
@@ -231,51 +260,67 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
     if (q > big) big = q;
     const real *wqkv = params + lo->wqkv;
     ca_status st = CA_ERR_NOMEM;
-    /* One scratch for the largest of [rows][4D] (MLP), [rows][3D] (q, k, v), and the
-     * attention gradients. */
     real *s4 = model_scratch_alloc(out * 4 * D * sizeof *s4);
+    real *h = a->keep_h ? a->h : model_scratch_alloc(out * 4 * D * sizeof *h);
     real *dx_mid = model_scratch_alloc(nD * sizeof *dx_mid);
     real *dtmp = model_scratch_alloc(big * D * sizeof *dtmp);
-    real *dq3 = model_scratch_alloc(big * 3 * D * sizeof *dq3);
-    real *dqh = model_scratch_alloc(q * D * sizeof *dqh);
-    real *dkh = model_scratch_alloc(in * D * sizeof *dkh);
-    real *dvh = model_scratch_alloc(in * D * sizeof *dvh);
-    real *doh = model_scratch_alloc(nD * sizeof *doh);
-    if (!s4 || !dx_mid || !dtmp || !dq3 || !dqh || !dkh || !dvh || !doh) goto out;
+    real *rec = model_scratch_alloc(big * D * sizeof *rec); /* ln2, then att, then ln1 */
+    real *lnq = NULL, *dq3 = NULL, *dqh = NULL, *dkh = NULL, *dvh = NULL, *doh = NULL;
+    if (!s4 || !h || !dx_mid || !dtmp || !rec) goto out;
 
-    /* MLP: x_out = x_mid + GELU(LN2(x_mid) W1) W2. */
+    /* MLP: x_out = x_mid + GELU(LN2(x_mid) W1) W2, LN2 and (unless kept) h recomputed. */
+    real *ln2 = rec;
+    MF(layernorm_apply)(ln2, a->x_mid, a->mean2, a->rstd2, params + lo->ln2_g,
+                        params + lo->ln2_b, (int)out, D);
+    if (!a->keep_h)
+        MF(gemm)(0, 0, (int)out, 4 * D, D, 1, ln2, D, params + lo->w1, 4 * D, 0, h, 4 * D, th);
+    MF(gelu_forward)(s4, h, out * 4 * (size_t)D);
+    MF(gemm)(1, 0, 4 * D, D, (int)out, 1, s4, 4 * D, dx_out, D, 1, grads + lo->w2, D, th);
     MF(gemm)(0, 1, (int)out, 4 * D, D, 1, dx_out, D, params + lo->w2, D, 0, s4, 4 * D, th);
-    MF(gemm)(1, 0, 4 * D, D, (int)out, 1, a->gh, 4 * D, dx_out, D, 1, grads + lo->w2, D, th);
-    MF(gelu_backward)(s4, s4, a->h, out * 4 * (size_t)D);
+    MF(gelu_backward)(s4, s4, h, out * 4 * (size_t)D);
     MF(gemm)(0, 1, (int)out, D, 4 * D, 1, s4, 4 * D, params + lo->w1, 4 * D, 0, dtmp, D, th);
-    MF(gemm)(1, 0, D, 4 * D, (int)out, 1, a->ln2, D, s4, 4 * D, 1, grads + lo->w1, 4 * D, th);
+    MF(gemm)(1, 0, D, 4 * D, (int)out, 1, ln2, D, s4, 4 * D, 1, grads + lo->w1, 4 * D, th);
     memcpy(dx_mid, dx_out, nD * sizeof *dx_mid);
     MF(layernorm_backward)(dx_mid, grads + lo->ln2_g, grads + lo->ln2_b, dtmp, a->x_mid,
                            a->mean2, a->rstd2, params + lo->ln2_g, (int)out, D);
+    model_scratch_free(s4);
+    if (h != a->h) model_scratch_free(h);
+    s4 = h = NULL;
 
-    /* Attention: x_mid = x_res + merge(attention(q, k, v)) Wo. */
+    /* Attention: x_mid = x_res + merge(attention(q, k, v)) Wo, merge recomputed. */
+    dq3 = model_scratch_alloc(big * 3 * D * sizeof *dq3);
+    dqh = model_scratch_alloc(q * D * sizeof *dqh);
+    dkh = model_scratch_alloc(in * D * sizeof *dkh);
+    dvh = model_scratch_alloc(in * D * sizeof *dvh);
+    doh = model_scratch_alloc(nD * sizeof *doh);
+    if (a->q_src) lnq = model_scratch_alloc(q * D * sizeof *lnq);
+    if (!dq3 || !dqh || !dkh || !dvh || !doh || (a->q_src && !lnq)) goto out;
+    real *att = rec;
+    merge_heads(att, a->oh, D, 0, B, a->rout, H, d);
     MF(gemm)(0, 1, (int)out, D, D, 1, dx_mid, D, params + lo->wo, D, 0, dtmp, D, th);
-    MF(gemm)(1, 0, D, D, (int)out, 1, a->att, D, dx_mid, D, 1, grads + lo->wo, D, th);
+    MF(gemm)(1, 0, D, D, (int)out, 1, att, D, dx_mid, D, 1, grads + lo->wo, D, th);
     split_heads(doh, dtmp, D, 0, B, a->rout, H, d);
     const ca_shape sh = {n, d, B * H};
     st = MF(attention)(ex, ca_op_get(layer_op(a->kind))->bwd, sh, a->qh, a->kh, a->vh, a->oh,
                        a->lse, doh, dqh, dkh, dvh);
     if (st != CA_OK) goto out;
     /* Projections: the gradients of q, k, v back through wqkv to LN1's output. */
+    real *ln1 = rec;
+    block_ln1(cfg, lo, params, B, a, ln1, lnq);
     merge_heads(dq3, dkh, 3 * D, D, B, a->rin, H, d);
     merge_heads(dq3, dvh, 3 * D, 2 * D, B, a->rin, H, d);
     if (a->q_src) {
-        MF(gemm)(1, 0, D, 2 * D, (int)in, 1, a->ln1, D, dq3 + D, 3 * D, 1, grads + lo->wqkv + D,
+        MF(gemm)(1, 0, D, 2 * D, (int)in, 1, ln1, D, dq3 + D, 3 * D, 1, grads + lo->wqkv + D,
                  3 * D, th);
         MF(gemm)(0, 1, (int)in, D, 2 * D, 1, dq3 + D, 3 * D, wqkv + D, 3 * D, 0, dtmp, D, th);
         /* The queries: their own rows, added into the input rows they came from. */
         merge_heads(dq3, dqh, D, 0, B, a->rq, H, d);
-        MF(gemm)(1, 0, D, D, (int)q, 1, a->lnq, D, dq3, D, 1, grads + lo->wqkv, 3 * D, th);
+        MF(gemm)(1, 0, D, D, (int)q, 1, lnq, D, dq3, D, 1, grads + lo->wqkv, 3 * D, th);
         MF(gemm)(0, 1, (int)q, D, D, 1, dq3, D, wqkv, 3 * D, 0, dq3 + q * D, D, th);
         scatter_add_rows(dtmp, dq3 + q * D, a->q_src, B, a->rq, a->rin, D);
     } else {
         merge_heads(dq3, dqh, 3 * D, 0, B, a->rin, H, d);
-        MF(gemm)(1, 0, D, 3 * D, (int)in, 1, a->ln1, D, dq3, 3 * D, 1, grads + lo->wqkv, 3 * D,
+        MF(gemm)(1, 0, D, 3 * D, (int)in, 1, ln1, D, dq3, 3 * D, 1, grads + lo->wqkv, 3 * D,
                  th);
         MF(gemm)(0, 1, (int)in, D, 3 * D, 1, dq3, 3 * D, wqkv, 3 * D, 0, dtmp, D, th);
     }
@@ -290,8 +335,10 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
     st = CA_OK;
 out:
     model_scratch_free(s4); model_scratch_free(dx_mid); model_scratch_free(dtmp);
-    model_scratch_free(dq3); model_scratch_free(dqh); model_scratch_free(dkh);
-    model_scratch_free(dvh); model_scratch_free(doh);
+    model_scratch_free(rec); model_scratch_free(lnq); model_scratch_free(dq3);
+    model_scratch_free(dqh); model_scratch_free(dkh); model_scratch_free(dvh);
+    model_scratch_free(doh);
+    if (h != a->h) model_scratch_free(h);
     return st;
 }
 

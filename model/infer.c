@@ -131,11 +131,11 @@ static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
         block_acts a;
         size_t count = 0;
         real *cur = NULL;
-        block_layout(&a, LAYER_FULL, 1, t, D, H, &cur, &count);
+        block_layout(&a, LAYER_FULL, 1, t, D, H, 1, &cur, &count);
         if (!(arena = malloc(count * sizeof *arena))) goto out;
         cur = arena;
         count = 0;
-        block_layout(&a, LAYER_FULL, 1, t, D, H, &cur, &count);
+        block_layout(&a, LAYER_FULL, 1, t, D, H, 1, &cur, &count);
         a.x_in = x;
         st = block_forward(ex, cfg, &lo, params, 1, t, &a);
         if (st == CA_OK) memcpy(x, a.x_out, (size_t)t * D * sizeof *x);

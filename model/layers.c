@@ -12,6 +12,13 @@
 /* Worth a parallel region only above this many elements. */
 #define PAR_MIN (1 << 14)
 
+/* One row of LayerNorm's output from its statistics: forward and recompute alike. */
+static inline void ln_row(real *o, const real *xr, real m, real s, const real *g,
+                          const real *b, int D)
+{
+    for (int i = 0; i < D; i++) o[i] = (xr[i] - m) * s * g[i] + b[i];
+}
+
 void MF(layernorm_forward)(real *out, real *mean, real *rstd, const real *x, const real *g,
                            const real *b, int R, int D)
 {
@@ -24,11 +31,18 @@ void MF(layernorm_forward)(real *out, real *mean, real *rstd, const real *x, con
         for (int i = 0; i < D; i++) var += (xr[i] - m) * (xr[i] - m);
         var /= D;
         real s = (real)(1.0 / sqrt((double)var + LN_EPS));
-        real *o = out + (size_t)r * D;
-        for (int i = 0; i < D; i++) o[i] = (xr[i] - m) * s * g[i] + b[i];
+        ln_row(out + (size_t)r * D, xr, m, s, g, b, D);
         mean[r] = m;
         rstd[r] = s;
     }
+}
+
+void MF(layernorm_apply)(real *out, const real *x, const real *mean, const real *rstd,
+                         const real *g, const real *b, int R, int D)
+{
+#pragma omp parallel for schedule(static) if ((size_t)R * D >= PAR_MIN)
+    for (int r = 0; r < R; r++)
+        ln_row(out + (size_t)r * D, x + (size_t)r * D, mean[r], rstd[r], g, b, D);
 }
 
 void MF(layernorm_backward)(real *dx, real *dg, real *db, const real *dout, const real *x,

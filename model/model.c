@@ -22,8 +22,15 @@ static void kind_layers(model_kind kind, int L, layer_kind *out)
                                             : LAYER_CUBIC;
 }
 
+/* Activations above this many bytes: h (LN2(x_mid) W1, 4 d_model of a middle block's
+ * ~10 d_model floats a row) is recomputed in each block's backward instead of kept, one
+ * product more (8 d_model^2 FLOPs a row, not counted in model_stats) for the memory of
+ * long packed sequences (docs/DESIGN.md §8). Below it, nothing is recomputed that
+ * costs a product. */
+#define KEEP_H_BYTES ((size_t)1 << 30)
+
 static void stack_layout(stack *s, const model_config *cfg, const layer_kind *kinds,
-                         real *base)
+                         int keep_h, real *base)
 {
     const int D = cfg->d_model, V = cfg->vocab;
     real *cur = base;
@@ -32,7 +39,8 @@ static void stack_layout(stack *s, const model_config *cfg, const layer_kind *ki
     count += (size_t)s->B * s->n * D;
     if (cur) cur += (size_t)s->B * s->n * D;
     for (int l = 0; l < s->L; l++)
-        block_layout(&s->blocks[l], kinds[l], s->B, s->n, D, cfg->heads, &cur, &count);
+        block_layout(&s->blocks[l], kinds[l], s->B, s->n, D, cfg->heads, keep_h, &cur,
+                     &count);
     s->rows_f = s->blocks[s->L - 1].rout;
     s->rows_h = s->last_only ? 1 : s->rows_f;
     const size_t rh = (size_t)s->B * s->rows_h;
@@ -67,10 +75,12 @@ ca_status stack_new(stack *s, const model_config *cfg, model_kind kind, int B, i
     s->blocks = calloc((size_t)s->L, sizeof *s->blocks);
     if (!kinds || !s->blocks) { free(kinds); stack_free(s); return CA_ERR_NOMEM; }
     kind_layers(kind, s->L, kinds);
-    stack_layout(s, cfg, kinds, NULL);
+    stack_layout(s, cfg, kinds, 1, NULL);
+    const int keep_h = s->elems * sizeof *s->arena <= KEEP_H_BYTES;
+    if (!keep_h) stack_layout(s, cfg, kinds, 0, NULL);
     s->arena = model_scratch_alloc(s->elems * sizeof *s->arena);
     if (!s->arena) { free(kinds); stack_free(s); return CA_ERR_NOMEM; }
-    stack_layout(s, cfg, kinds, s->arena);
+    stack_layout(s, cfg, kinds, keep_h, s->arena);
     free(kinds);
     for (int l = 0; l < s->L; l++)
         if (block_maps(&s->blocks[l], n) != CA_OK) { stack_free(s); return CA_ERR_NOMEM; }
