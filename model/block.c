@@ -249,66 +249,89 @@ out:
     return st;
 }
 
+/* Rows per step of the MLP's backward: its [rows][4D] buffers (GELU's input and output,
+ * their gradient) then stay in L2 between the products that read them, and the peak
+ * memory of a long packed sequence does not hold them for all T rows at once. */
+static size_t mlp_rows(int D)
+{
+    const size_t r = ((size_t)1 << 16) / (4 * (size_t)D);
+    return r > 6 ? r : 6;
+}
+
 ca_status block_backward(const model_exec *ex, const model_config *cfg,
                          const model_layer_offsets *lo, const real *params, int B, int n,
                          const block_acts *a, const real *dx_out, real *dx_in, real *grads)
 {
     const int D = cfg->d_model, H = cfg->heads, d = D / H, th = ex->threads;
     const size_t in = (size_t)B * a->rin, q = (size_t)B * a->rq, out = (size_t)B * a->rout;
-    const size_t nD = out * (size_t)D;
+    const size_t nD = out * (size_t)D, RC = mlp_rows(D);
     size_t big = in > out ? in : out;
     if (q > big) big = q;
     const real *wqkv = params + lo->wqkv;
     ca_status st = CA_ERR_NOMEM;
-    real *s4 = model_scratch_alloc(out * 4 * D * sizeof *s4);
-    real *h = a->keep_h ? a->h : model_scratch_alloc(out * 4 * D * sizeof *h);
     real *dx_mid = model_scratch_alloc(nD * sizeof *dx_mid);
     real *dtmp = model_scratch_alloc(big * D * sizeof *dtmp);
-    real *rec = model_scratch_alloc(big * D * sizeof *rec); /* ln2, then att, then ln1 */
-    real *lnq = NULL, *dq3 = NULL, *dqh = NULL, *dkh = NULL, *dvh = NULL, *doh = NULL;
-    if (!s4 || !h || !dx_mid || !dtmp || !rec) goto out;
+    /* [RC][D] LN2, [RC][4D] GELU's output then its gradient, [RC][4D] h when not kept */
+    real *chunk = model_scratch_alloc(RC * (a->keep_h ? 5 : 9) * D * sizeof *chunk);
+    real *x = NULL, *ln1 = NULL, *lnq = NULL, *dq3 = NULL, *dqh = NULL, *dkh = NULL, *dvh = NULL;
+    if (!dx_mid || !dtmp || !chunk) goto out;
 
-    /* MLP: x_out = x_mid + GELU(LN2(x_mid) W1) W2, LN2 and (unless kept) h recomputed. */
-    real *ln2 = rec;
-    MF(layernorm_apply)(ln2, a->x_mid, a->mean2, a->rstd2, params + lo->ln2_g,
-                        params + lo->ln2_b, (int)out, D);
-    if (!a->keep_h)
-        MF(gemm)(0, 0, (int)out, 4 * D, D, 1, ln2, D, params + lo->w1, 4 * D, 0, h, 4 * D, th);
-    MF(gelu_forward)(s4, h, out * 4 * (size_t)D);
-    MF(gemm)(1, 0, 4 * D, D, (int)out, 1, s4, 4 * D, dx_out, D, 1, grads + lo->w2, D, th);
-    MF(gemm)(0, 1, (int)out, 4 * D, D, 1, dx_out, D, params + lo->w2, D, 0, s4, 4 * D, th);
-    MF(gelu_backward)(s4, s4, h, out * 4 * (size_t)D);
-    MF(gemm)(0, 1, (int)out, D, 4 * D, 1, s4, 4 * D, params + lo->w1, 4 * D, 0, dtmp, D, th);
-    MF(gemm)(1, 0, D, 4 * D, (int)out, 1, ln2, D, s4, 4 * D, 1, grads + lo->w1, 4 * D, th);
+    /* MLP: x_out = x_mid + GELU(LN2(x_mid) W1) W2, RC rows at a time, LN2 and (unless
+     * kept) h recomputed. The weight gradients add the row blocks in row order, each
+     * entry's chain of fused multiply-adds continuing (regt_gemm): the bits of one
+     * product over all rows. */
+    for (size_t r0 = 0; r0 < out; r0 += RC) {
+        const int rc = (int)(out - r0 < RC ? out - r0 : RC);
+        const real *dy = dx_out + r0 * D;
+        real *ln2 = chunk, *s4 = chunk + RC * D;
+        real *h = a->keep_h ? a->h + r0 * 4 * D : chunk + RC * 5 * D;
+        MF(layernorm_apply)(ln2, a->x_mid + r0 * D, a->mean2 + r0, a->rstd2 + r0,
+                            params + lo->ln2_g, params + lo->ln2_b, rc, D);
+        if (!a->keep_h)
+            MF(gemm)(0, 0, rc, 4 * D, D, 1, ln2, D, params + lo->w1, 4 * D, 0, h, 4 * D, th);
+        MF(gelu_forward)(s4, h, (size_t)rc * 4 * D);
+        MF(gemm)(1, 0, 4 * D, D, rc, 1, s4, 4 * D, dy, D, 1, grads + lo->w2, D, th);
+        MF(gemm)(0, 1, rc, 4 * D, D, 1, dy, D, params + lo->w2, D, 0, s4, 4 * D, th);
+        MF(gelu_backward)(s4, s4, h, (size_t)rc * 4 * D);
+        MF(gemm)(0, 1, rc, D, 4 * D, 1, s4, 4 * D, params + lo->w1, 4 * D, 0, dtmp + r0 * D,
+                 D, th);
+        MF(gemm)(1, 0, D, 4 * D, rc, 1, ln2, D, s4, 4 * D, 1, grads + lo->w1, 4 * D, th);
+    }
+    model_scratch_free(chunk);
+    chunk = NULL;
     memcpy(dx_mid, dx_out, nD * sizeof *dx_mid);
     MF(layernorm_backward)(dx_mid, grads + lo->ln2_g, grads + lo->ln2_b, dtmp, a->x_mid,
                            a->mean2, a->rstd2, params + lo->ln2_g, (int)out, D);
-    model_scratch_free(s4);
-    if (h != a->h) model_scratch_free(h);
-    s4 = h = NULL;
 
-    /* Attention: x_mid = x_res + merge(attention(q, k, v)) Wo, merge recomputed. */
-    dq3 = model_scratch_alloc(big * 3 * D * sizeof *dq3);
+    /* Attention: x_mid = x_res + merge(attention(q, k, v)) Wo, merge recomputed. x holds
+     * the merged output, then dO by heads. */
+    x = model_scratch_alloc(nD * sizeof *x);
     dqh = model_scratch_alloc(q * D * sizeof *dqh);
     dkh = model_scratch_alloc(in * D * sizeof *dkh);
     dvh = model_scratch_alloc(in * D * sizeof *dvh);
-    doh = model_scratch_alloc(nD * sizeof *doh);
-    if (a->q_src) lnq = model_scratch_alloc(q * D * sizeof *lnq);
-    if (!dq3 || !dqh || !dkh || !dvh || !doh || (a->q_src && !lnq)) goto out;
-    real *att = rec;
-    merge_heads(att, a->oh, D, 0, B, a->rout, H, d);
+    if (!x || !dqh || !dkh || !dvh) goto out;
+    merge_heads(x, a->oh, D, 0, B, a->rout, H, d);
     MF(gemm)(0, 1, (int)out, D, D, 1, dx_mid, D, params + lo->wo, D, 0, dtmp, D, th);
-    MF(gemm)(1, 0, D, D, (int)out, 1, att, D, dx_mid, D, 1, grads + lo->wo, D, th);
-    split_heads(doh, dtmp, D, 0, B, a->rout, H, d);
+    MF(gemm)(1, 0, D, D, (int)out, 1, x, D, dx_mid, D, 1, grads + lo->wo, D, th);
+    split_heads(x, dtmp, D, 0, B, a->rout, H, d);
     const ca_shape sh = {n, d, B * H};
     st = MF(attention)(ex, ca_op_get(layer_op(a->kind))->bwd, sh, a->qh, a->kh, a->vh, a->oh,
-                       a->lse, doh, dqh, dkh, dvh);
+                       a->lse, x, dqh, dkh, dvh);
     if (st != CA_OK) goto out;
+    st = CA_ERR_NOMEM;
+    model_scratch_free(x);
+    x = NULL;
     /* Projections: the gradients of q, k, v back through wqkv to LN1's output. */
-    real *ln1 = rec;
-    block_ln1(cfg, lo, params, B, a, ln1, lnq);
+    if (!(dq3 = model_scratch_alloc(big * 3 * D * sizeof *dq3))) goto out;
     merge_heads(dq3, dkh, 3 * D, D, B, a->rin, H, d);
     merge_heads(dq3, dvh, 3 * D, 2 * D, B, a->rin, H, d);
+    model_scratch_free(dkh);
+    model_scratch_free(dvh);
+    dkh = dvh = NULL;
+    ln1 = model_scratch_alloc(in * D * sizeof *ln1);
+    if (a->q_src) lnq = model_scratch_alloc(q * D * sizeof *lnq);
+    if (!ln1 || (a->q_src && !lnq)) goto out;
+    block_ln1(cfg, lo, params, B, a, ln1, lnq);
     if (a->q_src) {
         MF(gemm)(1, 0, D, 2 * D, (int)in, 1, ln1, D, dq3 + D, 3 * D, 1, grads + lo->wqkv + D,
                  3 * D, th);
@@ -334,11 +357,10 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
     scatter_add_rows(dx_in, dx_mid, a->res_src, B, a->rout, a->rin, D);
     st = CA_OK;
 out:
-    model_scratch_free(s4); model_scratch_free(dx_mid); model_scratch_free(dtmp);
-    model_scratch_free(rec); model_scratch_free(lnq); model_scratch_free(dq3);
-    model_scratch_free(dqh); model_scratch_free(dkh); model_scratch_free(dvh);
-    model_scratch_free(doh);
-    if (h != a->h) model_scratch_free(h);
+    model_scratch_free(dx_mid); model_scratch_free(dtmp); model_scratch_free(chunk);
+    model_scratch_free(x); model_scratch_free(ln1); model_scratch_free(lnq);
+    model_scratch_free(dq3); model_scratch_free(dqh); model_scratch_free(dkh);
+    model_scratch_free(dvh);
     return st;
 }
 
