@@ -153,21 +153,42 @@ static void scatter_add_rows(real *to, const real *from, const int *map, int B,
     }
 }
 
-void block_tail(const model_config *cfg, const model_layer_offsets *lo, const real *params,
-                int threads, size_t R, const real *att, const real *x_res, real *x_mid,
-                real *ln2, real *mean2, real *rstd2, real *h, real *gh, real *x_out)
+/* Rows per step of the MLP, forward and backward: its [rows][4D] buffers (GELU's input and output,
+ * their gradient) then stay in L2 between the products that read them, and the peak
+ * memory of a long packed sequence does not hold them for all T rows at once. */
+static size_t mlp_rows(int D)
+{
+    const size_t r = ((size_t)1 << 16) / (4 * (size_t)D);
+    return r > 6 ? r : 6;
+}
+
+ca_status block_tail(const model_config *cfg, const model_layer_offsets *lo,
+                     const real *params, int threads, size_t R, const real *att,
+                     const real *x_res, real *x_mid, real *mean2, real *rstd2, real *h,
+                     real *x_out)
 {
     const int D = cfg->d_model;
-    const size_t nD = R * (size_t)D;
+    const size_t nD = R * (size_t)D, RC = mlp_rows(D);
     memcpy(x_mid, x_res, nD * sizeof *x_mid);
     MF(gemm)(0, 0, (int)R, D, D, 1, att, D, params + lo->wo, D, 1, x_mid, D, threads);
-    MF(layernorm_forward)(ln2, mean2, rstd2, x_mid, params + lo->ln2_g, params + lo->ln2_b,
+    MF(layernorm_forward)(x_out, mean2, rstd2, x_mid, params + lo->ln2_g, params + lo->ln2_b,
                           (int)R, D);
-    MF(gemm)(0, 0, (int)R, 4 * D, D, 1, ln2, D, params + lo->w1, 4 * D, 0, h, 4 * D,
-             threads);
-    MF(gelu_forward)(gh, h, nD * 4);
-    memcpy(x_out, x_mid, nD * sizeof *x_out);
-    MF(gemm)(0, 0, (int)R, D, 4 * D, 1, gh, 4 * D, params + lo->w2, D, 1, x_out, D, threads);
+    /* The MLP a few rows at a time (as its backward), LN2's output held in x_out until
+     * the rows' output replaces it: [RC][4D] GELU output, and [RC][4D] h when not kept. */
+    real *chunk = model_scratch_alloc(RC * (h ? 4 : 8) * D * sizeof *chunk);
+    if (!chunk) return CA_ERR_NOMEM;
+    for (size_t r0 = 0; r0 < R; r0 += RC) {
+        const int rc = (int)(R - r0 < RC ? R - r0 : RC);
+        real *gh = chunk, *hr = h ? h + r0 * 4 * D : chunk + RC * 4 * D;
+        MF(gemm)(0, 0, rc, 4 * D, D, 1, x_out + r0 * D, D, params + lo->w1, 4 * D, 0, hr,
+                 4 * D, threads);
+        MF(gelu_forward)(gh, hr, (size_t)rc * 4 * D);
+        memcpy(x_out + r0 * D, x_mid + r0 * D, (size_t)rc * D * sizeof *x_out);
+        MF(gemm)(0, 0, rc, D, 4 * D, 1, gh, 4 * D, params + lo->w2, D, 1, x_out + r0 * D, D,
+                 threads);
+    }
+    model_scratch_free(chunk);
+    return CA_OK;
 }
 
 /* LN1 of the input rows, and at the query rows when those differ (ln1, lnq: [B rin][D],
@@ -196,7 +217,7 @@ ca_status block_forward(const model_exec *ex, const model_config *cfg,
     real *ln1 = model_scratch_alloc(in * D * sizeof *ln1);
     real *lnq = a->q_src ? model_scratch_alloc(q * D * sizeof *lnq) : ln1;
     real *lin = model_scratch_alloc((in > q ? in : q) * 3 * D * sizeof *lin);
-    real *att = NULL, *ln2 = NULL, *gh = NULL, *h = a->h, *x_res = NULL;
+    real *att = NULL, *x_res = NULL;
     if (!ln1 || !lnq || !lin) goto out;
     MF(layernorm_forward)(ln1, a->mean1, a->rstd1, a->x_in, params + lo->ln1_g,
                           params + lo->ln1_b, (int)in, D);
@@ -221,11 +242,7 @@ ca_status block_forward(const model_exec *ex, const model_config *cfg,
                        a->lse, NULL, NULL, NULL, NULL);
     if (st != CA_OK) goto out;
     st = CA_ERR_NOMEM;
-    att = model_scratch_alloc(out * D * sizeof *att);
-    ln2 = model_scratch_alloc(out * D * sizeof *ln2);
-    gh = model_scratch_alloc(out * 4 * D * sizeof *gh);
-    if (!a->keep_h) h = model_scratch_alloc(out * 4 * D * sizeof *h);
-    if (!att || !ln2 || !gh || !h) goto out;
+    if (!(att = model_scratch_alloc(out * D * sizeof *att))) goto out;
     merge_heads(att, a->oh, D, 0, B, a->rout, H, d);
     /* The residual: each output row continues its input row. */
     const real *res = a->x_in;
@@ -238,24 +255,20 @@ ca_status block_forward(const model_exec *ex, const model_config *cfg,
 #endif
         res = x_res;
     }
-    block_tail(cfg, lo, params, th, out, att, res, a->x_mid, ln2, a->mean2, a->rstd2, h, gh,
-               a->x_out);
-    st = CA_OK;
+    st = block_tail(cfg, lo, params, th, out, att, res, a->x_mid, a->mean2, a->rstd2, a->h,
+                    a->x_out);
 out:
     if (lnq != ln1) model_scratch_free(lnq);
     model_scratch_free(ln1); model_scratch_free(lin); model_scratch_free(att);
-    model_scratch_free(ln2); model_scratch_free(gh); model_scratch_free(x_res);
-    if (h != a->h) model_scratch_free(h);
+    model_scratch_free(x_res);
     return st;
 }
 
-/* Rows per step of the MLP's backward: its [rows][4D] buffers (GELU's input and output,
- * their gradient) then stay in L2 between the products that read them, and the peak
- * memory of a long packed sequence does not hold them for all T rows at once. */
-static size_t mlp_rows(int D)
+/* dst [cols][rows] = src [rows][cols]^T */
+static void transpose(real *dst, const real *src, int rows, int cols)
 {
-    const size_t r = ((size_t)1 << 16) / (4 * (size_t)D);
-    return r > 6 ? r : 6;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
 }
 
 ca_status block_backward(const model_exec *ex, const model_config *cfg,
@@ -273,8 +286,12 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
     real *dtmp = model_scratch_alloc(big * D * sizeof *dtmp);
     /* [RC][D] LN2, [RC][4D] GELU's output then its gradient, [RC][4D] h when not kept */
     real *chunk = model_scratch_alloc(RC * (a->keep_h ? 5 : 9) * D * sizeof *chunk);
+    /* W2^T [D][4D] and W1^T [4D][D], once for every row block's dy W2^T and dh W1^T */
+    real *w2t = model_scratch_alloc(8 * (size_t)D * D * sizeof *w2t), *w1t = w2t + 4 * D * D;
     real *x = NULL, *ln1 = NULL, *lnq = NULL, *dq3 = NULL, *dqh = NULL, *dkh = NULL, *dvh = NULL;
-    if (!dx_mid || !dtmp || !chunk) goto out;
+    if (!dx_mid || !dtmp || !chunk || !w2t) goto out;
+    transpose(w2t, params + lo->w2, 4 * D, D);
+    transpose(w1t, params + lo->w1, D, 4 * D);
 
     /* MLP: x_out = x_mid + GELU(LN2(x_mid) W1) W2, RC rows at a time, LN2 and (unless
      * kept) h recomputed. The weight gradients add the row blocks in row order, each
@@ -291,14 +308,14 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
             MF(gemm)(0, 0, rc, 4 * D, D, 1, ln2, D, params + lo->w1, 4 * D, 0, h, 4 * D, th);
         MF(gelu_forward)(s4, h, (size_t)rc * 4 * D);
         MF(gemm)(1, 0, 4 * D, D, rc, 1, s4, 4 * D, dy, D, 1, grads + lo->w2, D, th);
-        MF(gemm)(0, 1, rc, 4 * D, D, 1, dy, D, params + lo->w2, D, 0, s4, 4 * D, th);
+        MF(gemm)(0, 0, rc, 4 * D, D, 1, dy, D, w2t, 4 * D, 0, s4, 4 * D, th);
         MF(gelu_backward)(s4, s4, h, (size_t)rc * 4 * D);
-        MF(gemm)(0, 1, rc, D, 4 * D, 1, s4, 4 * D, params + lo->w1, 4 * D, 0, dtmp + r0 * D,
-                 D, th);
+        MF(gemm)(0, 0, rc, D, 4 * D, 1, s4, 4 * D, w1t, D, 0, dtmp + r0 * D, D, th);
         MF(gemm)(1, 0, D, 4 * D, rc, 1, ln2, D, s4, 4 * D, 1, grads + lo->w1, 4 * D, th);
     }
     model_scratch_free(chunk);
-    chunk = NULL;
+    model_scratch_free(w2t);
+    chunk = w2t = NULL;
     memcpy(dx_mid, dx_out, nD * sizeof *dx_mid);
     MF(layernorm_backward)(dx_mid, grads + lo->ln2_g, grads + lo->ln2_b, dtmp, a->x_mid,
                            a->mean2, a->rstd2, params + lo->ln2_g, (int)out, D);
@@ -358,7 +375,7 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
     st = CA_OK;
 out:
     model_scratch_free(dx_mid); model_scratch_free(dtmp); model_scratch_free(chunk);
-    model_scratch_free(x); model_scratch_free(ln1); model_scratch_free(lnq);
+    model_scratch_free(w2t); model_scratch_free(x); model_scratch_free(ln1); model_scratch_free(lnq);
     model_scratch_free(dq3); model_scratch_free(dqh); model_scratch_free(dkh);
     model_scratch_free(dvh);
     return st;

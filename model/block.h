@@ -81,10 +81,12 @@ void split_heads(real *dst, const real *src, int ld, int col0, int B, size_t row
                  int d);
 void merge_heads(real *dst, const real *src, int ld, int col0, int B, size_t rows, int H,
                  int d);
-/* x_mid = x_res + att Wo; ln2, h, gh, x_out as in block_acts, for R rows. */
-void block_tail(const model_config *cfg, const model_layer_offsets *lo, const real *params,
-                int threads, size_t R, const real *att, const real *x_res, real *x_mid,
-                real *ln2, real *mean2, real *rstd2, real *h, real *gh, real *x_out);
+/* x_mid = x_res + att Wo; mean2, rstd2, x_out as in block_acts, for R rows; h [R][4D]
+ * written when not NULL. CA_ERR_NOMEM when its row-block scratch cannot be had. */
+ca_status block_tail(const model_config *cfg, const model_layer_offsets *lo,
+                     const real *params, int threads, size_t R, const real *att,
+                     const real *x_res, real *x_mid, real *mean2, real *rstd2, real *h,
+                     real *x_out);
 
 /* x0[b][i] = wte[tokens[b][i]] + wpe[pos0 + i], i < n: [B n][D]. pos0 > 0: a
  * decode step's row, continuing a sequence already cached. */
