@@ -81,7 +81,8 @@ void MF(gemm)(int trans_a, int trans_b, int m, int n, int k, real alpha, const r
         ldb = n;
     }
     const double work = 2.0 * m * n * k;
-    const int par = threads > 1 && work >= 1 << 20;
+    /* a fork is worth it from ~50 us of work: it may have to wake a sleeping thread */
+    const int par = threads > 1 && work >= 1 << 23;
     if (!trans_a) {
         const int blocks = (m + MC - 1) / MC;
 #pragma omp parallel for schedule(static) num_threads(threads) if (par)

@@ -153,12 +153,15 @@ static void scatter_add_rows(real *to, const real *from, const int *map, int B,
     }
 }
 
-/* Rows per step of the MLP, forward and backward: its [rows][4D] buffers (GELU's input and output,
- * their gradient) then stay in L2 between the products that read them, and the peak
- * memory of a long packed sequence does not hold them for all T rows at once. */
-static size_t mlp_rows(int D)
+/* Rows per step of the MLP, forward and backward: each thread's share of its [rows][4D]
+ * buffers (GELU's input and output, their gradient) stays in its L2 between the
+ * products that read them, and a long packed sequence never holds them for all T rows.
+ * Per thread, so that the threads' products fork once per block of rows with a quarter
+ * megabyte each to do (the bits do not depend on it: the rows are independent and the
+ * weight gradients continue their chains across blocks). */
+static size_t mlp_rows(int D, int threads)
 {
-    const size_t r = ((size_t)1 << 16) / (4 * (size_t)D);
+    const size_t r = ((size_t)1 << 16) / (4 * (size_t)D) * (size_t)threads;
     return r > 6 ? r : 6;
 }
 
@@ -168,7 +171,7 @@ ca_status block_tail(const model_config *cfg, const model_layer_offsets *lo,
                      real *x_out)
 {
     const int D = cfg->d_model;
-    const size_t nD = R * (size_t)D, RC = mlp_rows(D);
+    const size_t nD = R * (size_t)D, RC = mlp_rows(D, threads);
     memcpy(x_mid, x_res, nD * sizeof *x_mid);
     MF(gemm)(0, 0, (int)R, D, D, 1, att, D, params + lo->wo, D, 1, x_mid, D, threads);
     MF(layernorm_forward)(x_out, mean2, rstd2, x_mid, params + lo->ln2_g, params + lo->ln2_b,
@@ -277,7 +280,7 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
 {
     const int D = cfg->d_model, H = cfg->heads, d = D / H, th = ex->threads;
     const size_t in = (size_t)B * a->rin, q = (size_t)B * a->rq, out = (size_t)B * a->rout;
-    const size_t nD = out * (size_t)D, RC = mlp_rows(D);
+    const size_t nD = out * (size_t)D, RC = mlp_rows(D, th);
     size_t big = in > out ? in : out;
     if (q > big) big = q;
     const real *wqkv = params + lo->wqkv;
