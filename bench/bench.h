@@ -68,11 +68,12 @@ typedef struct bench_config {
     const char *out;
     unsigned long long seed;
     int quick;            /* --quick was given */
-    /* bench --model (model_sweep.c): depths, d_model, vocabulary; heads is shared */
+    /* bench --model (model_sweep.c): depths, d_model, vocabulary, sequences per training
+     * step; heads is shared */
     int model;
     int layers[BENCH_MAX_THREADS];
     int n_layers;
-    int d_model, vocab;
+    int d_model, vocab, batch;
 } bench_config;
 
 /* The machine and build, recorded in every row. */

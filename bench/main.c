@@ -62,6 +62,7 @@ static void usage(FILE *f)
 "  --layers LIST    model depths (default 4,2)\n"
 "  --d-model D      model width (default 128; a multiple of --heads)\n"
 "  --vocab V        vocabulary (default 256)\n"
+"  --batch B        sequences per training step (default 1; inference cells run one)\n"
 "  --list           print the registered implementations and exit\n"
 "  --help           this text\n",
             ca_impl_names(), op_names(), bpass_names(), N_MAX, D_MAX, HEADS_MAX,
@@ -237,6 +238,7 @@ static void defaults(bench_config *cfg)
     cfg->out = "results/bench.csv";
     cfg->d_model = 128;
     cfg->vocab = 256;
+    cfg->batch = 1;
 }
 
 /* ---- flags with a value: one handler each ------------------------------------------ */
@@ -364,6 +366,14 @@ static int set_vocab(bench_config *cfg, const char *v)
     return 0;
 }
 
+static int set_batch(bench_config *cfg, const char *v)
+{
+    long x = parse_long(v, 1, 1 << 16);
+    if (x < 0) return fail("batch '%s' out of range (1..%s)", v, "65536");
+    cfg->batch = (int)x;
+    return 0;
+}
+
 static int set_out(bench_config *cfg, const char *v)
 {
     if (!v[0]) return fail("empty --out path%s%s", "", "");
@@ -385,6 +395,7 @@ static const struct value_flag {
     {"--seed", set_seed},       {"--out", set_out},
     {"--roof-time", set_roof_time}, {"--layers", set_layers},
     {"--d-model", set_d_model}, {"--vocab", set_vocab},
+    {"--batch", set_batch},
 };
 
 /* bench --model: its own defaults where the operator sweep's do not fit. */
@@ -475,7 +486,7 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
         have_layers |= vf->set == set_layers;
         have_d_model |= vf->set == set_d_model;
         if (!cfg->model && (vf->set == set_layers || vf->set == set_d_model ||
-                            vf->set == set_vocab))
+                            vf->set == set_vocab || vf->set == set_batch))
             return fail("%s applies to --model runs only (give --model first)%s", flag, "");
         rc = vf->set(cfg, val);
     }
@@ -510,8 +521,8 @@ int main(int argc, char **argv)
                              : csv_out_open(cfg.out);
     if (!out) return 1;
     if (cfg.model) {
-        fprintf(stderr, "bench: models on %s, d_model=%d heads=%d vocab=%d, %d cells\n",
-                cfg.impls[0]->name, cfg.d_model, cfg.heads, cfg.vocab, model_sweep_count(&cfg));
+        fprintf(stderr, "bench: models on %s, d_model=%d heads=%d vocab=%d, training batch %d, %d cells\n",
+                cfg.impls[0]->name, cfg.d_model, cfg.heads, cfg.vocab, cfg.batch, model_sweep_count(&cfg));
         if (model_sweep_run(&cfg, &m, out) != 0) {
             csv_out_abort(out);
             return 1;

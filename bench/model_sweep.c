@@ -1,7 +1,8 @@
 /* model_sweep.c: the model-level cells of `bench --model` (docs/DESIGN.md §8.1).
  *
  * For each depth L of --layers and each N, the float32 model (model.h) of d_model D,
- * H heads, vocabulary V, one sequence, seeded MODEL_INIT_TRAIN weights and tokens:
+ * H heads, vocabulary V, seeded MODEL_INIT_TRAIN weights and tokens; training on
+ * --batch sequences (default 1), inference on one:
  *   train     forward + backward + AdamW update of one batch      causal, cubic, cubic_loop
  *   prefill   the next-token logits after a prompt of N tokens    causal, cubic
  *   step      one more token at context N (rewound and repeated)  causal, cubic
@@ -102,7 +103,7 @@ static ca_status call(mctx *c, model_kind kind, mtask task, int n, model_session
                                         .weight_decay = 0.0};
         double loss;
         fl->layer_seconds = layer_s;
-        st = model_forward_backward_f32(kind, mc, &c->ex, c->params, 1, n, c->tokens,
+        st = model_forward_backward_f32(kind, mc, &c->ex, c->params, c->cfg->batch, n, c->tokens,
                                         c->targets, NULL, c->grads, &loss, fl);
         if (st == CA_OK)
             model_adamw_update_f32(&opt, iter, model_param_count(mc), c->params, c->grads,
@@ -223,7 +224,7 @@ static int write_row(csv_out *out, const mctx *c, const mrow *r, const machine_i
     csv_out_int(out, c->mc.d_model);
     csv_out_int(out, c->mc.heads);
     csv_out_int(out, c->mc.vocab);
-    csv_out_int(out, 1);
+    csv_out_int(out, r->task == MT_TRAIN ? c->cfg->batch : 1);
     csv_out_int(out, r->n);
     csv_out_int(out, c->ex.threads);
     csv_out_int(out, timed ? r->reps : 0);
@@ -273,8 +274,9 @@ static int ctx_init(mctx *c, const bench_config *cfg, int L, int threads, int nm
     c->grads = malloc(P * sizeof *c->grads);
     c->m = calloc(P, sizeof *c->m);
     c->v = calloc(P, sizeof *c->v);
-    c->tokens = malloc((size_t)nmax * sizeof *c->tokens);
-    c->targets = malloc((size_t)nmax * sizeof *c->targets);
+    const size_t seq = (size_t)cfg->batch * nmax; /* training reads batch x n of them */
+    c->tokens = malloc(seq * sizeof *c->tokens);
+    c->targets = malloc(seq * sizeof *c->targets);
     c->logits = malloc((size_t)cfg->vocab * sizeof *c->logits);
     c->layer_s = malloc((size_t)(cfg->max_reps + 1) * L * sizeof *c->layer_s);
     if (!c->params || !c->grads || !c->m || !c->v || !c->tokens || !c->targets ||
@@ -284,7 +286,7 @@ static int ctx_init(mctx *c, const bench_config *cfg, int L, int threads, int nm
         return -1;
     }
     model_init_params(&c->mc, MODEL_INIT_TRAIN, cfg->seed, c->params);
-    for (int i = 0; i < nmax; i++) {
+    for (size_t i = 0; i < seq; i++) {
         c->tokens[i] = (int)(ca_rand64(cfg->seed, (uint64_t)i) % (uint64_t)cfg->vocab);
         c->targets[i] = (int)(ca_rand64(cfg->seed + 1, (uint64_t)i) % (uint64_t)cfg->vocab);
     }

@@ -1,6 +1,8 @@
 /* block.c: one transformer block (block.h), forward and backward, and the embedding. */
 #include "block.h"
+#include "scratch.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +23,8 @@ static real *take(real **cursor, size_t *count, size_t n)
     return p;
 }
 
-void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H, real **cursor,
-                  size_t *count)
+void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H, int keep_h,
+                  real **cursor, size_t *count)
 {
     const ca_entry e = ca_op_get(layer_op(kind))->fwd;
     memset(a, 0, sizeof *a);
@@ -32,23 +34,18 @@ void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H, re
     a->rout = ca_out_rows(e, n);
     const size_t in = (size_t)B * a->rin, q = (size_t)B * a->rq, out = (size_t)B * a->rout;
     const size_t Dz = (size_t)D;
-    (void)H;
-    a->ln1 = take(cursor, count, in * Dz);
     a->mean1 = take(cursor, count, in);
     a->rstd1 = take(cursor, count, in);
-    a->lnq = a->rq == a->rin ? a->ln1 : take(cursor, count, q * Dz);
     a->qh = take(cursor, count, q * Dz);
     a->kh = take(cursor, count, in * Dz);
     a->vh = take(cursor, count, in * Dz);
     a->oh = take(cursor, count, out * Dz);
     a->lse = take(cursor, count, out * (size_t)H);
-    a->att = take(cursor, count, out * Dz);
     a->x_mid = take(cursor, count, out * Dz);
-    a->ln2 = take(cursor, count, out * Dz);
     a->mean2 = take(cursor, count, out);
     a->rstd2 = take(cursor, count, out);
-    a->h = take(cursor, count, out * 4 * Dz);
-    a->gh = take(cursor, count, out * 4 * Dz);
+    a->keep_h = keep_h;
+    a->h = keep_h ? take(cursor, count, out * 4 * Dz) : NULL;
     a->x_out = take(cursor, count, out * Dz);
 }
 
@@ -57,7 +54,7 @@ void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H, re
 static int *row_map(size_t from, size_t to, int n)
 {
     if (from == to) return NULL;
-    int *m = malloc(to * sizeof *m);
+    int *m = model_scratch_alloc(to * sizeof *m);
     if (!m) return NULL;
     if (from == (size_t)n) {
         for (int t = 1; t <= n; t++)
@@ -85,8 +82,8 @@ ca_status block_maps(block_acts *a, int n)
 
 void block_free_maps(block_acts *a)
 {
-    free(a->q_src);
-    free(a->res_src);
+    model_scratch_free(a->q_src);
+    model_scratch_free(a->res_src);
     a->q_src = a->res_src = NULL;
 }
 
@@ -137,34 +134,75 @@ static void mutant_keep_diagonal(real *rows, int B, int n, int D)
 }
 #endif
 
-/* The transpose: to[b][map[r]] += from[b][r]. Serial over r so that the sums over the
- * prefixes of one row come in one order at any thread count. */
+/* The transpose: to[b][map[r]] += from[b][r]. Each entry's sum over the prefixes of its
+ * row comes in order of r at any thread count: a thread owns a range of columns and
+ * walks the rows in storage order. */
 static void scatter_add_rows(real *to, const real *from, const int *map, int B,
                              size_t from_rows, size_t to_rows, int D)
 {
-#pragma omp parallel for schedule(static) if ((size_t)B * from_rows * D >= (1 << 14))
-    for (int j = 0; j < D; j++)
+#pragma omp parallel if ((size_t)B * from_rows * D >= (1 << 14))
+    {
+        const int nt = omp_get_num_threads(), me = omp_get_thread_num();
+        const int j0 = D * me / nt, j1 = D * (me + 1) / nt;
         for (int b = 0; b < B; b++)
-            for (size_t r = 0; r < from_rows; r++)
-                to[((size_t)b * to_rows + (map ? (size_t)map[r] : r)) * D + j] +=
-                    from[((size_t)b * from_rows + r) * D + j];
+            for (size_t r = 0; r < from_rows; r++) {
+                real *t = to + ((size_t)b * to_rows + (map ? (size_t)map[r] : r)) * D;
+                const real *f = from + ((size_t)b * from_rows + r) * D;
+                for (int j = j0; j < j1; j++) t[j] += f[j];
+            }
+    }
 }
 
-void block_tail(const model_config *cfg, const model_layer_offsets *lo, const real *params,
-                int threads, size_t R, const real *att, const real *x_res, real *x_mid,
-                real *ln2, real *mean2, real *rstd2, real *h, real *gh, real *x_out)
+/* Rows per step of the MLP, forward and backward: each thread's share of its [rows][4D]
+ * buffers (GELU's input and output, their gradient) stays in its L2 between the
+ * products that read them, and a long packed sequence never holds them for all T rows.
+ * Per thread, so that the threads' products fork once per block of rows with a quarter
+ * megabyte each to do (the bits do not depend on it: the rows are independent and the
+ * weight gradients continue their chains across blocks). */
+static size_t mlp_rows(int D, int threads)
+{
+    const size_t r = ((size_t)1 << 16) / (4 * (size_t)D) * (size_t)threads;
+    return r > 6 ? r : 6;
+}
+
+ca_status block_tail(const model_config *cfg, const model_layer_offsets *lo,
+                     const real *params, int threads, size_t R, const real *att,
+                     const real *x_res, real *x_mid, real *mean2, real *rstd2, real *h,
+                     real *x_out)
 {
     const int D = cfg->d_model;
-    const size_t nD = R * (size_t)D;
+    const size_t nD = R * (size_t)D, RC = mlp_rows(D, threads);
     memcpy(x_mid, x_res, nD * sizeof *x_mid);
     MF(gemm)(0, 0, (int)R, D, D, 1, att, D, params + lo->wo, D, 1, x_mid, D, threads);
-    MF(layernorm_forward)(ln2, mean2, rstd2, x_mid, params + lo->ln2_g, params + lo->ln2_b,
+    MF(layernorm_forward)(x_out, mean2, rstd2, x_mid, params + lo->ln2_g, params + lo->ln2_b,
                           (int)R, D);
-    MF(gemm)(0, 0, (int)R, 4 * D, D, 1, ln2, D, params + lo->w1, 4 * D, 0, h, 4 * D,
-             threads);
-    MF(gelu_forward)(gh, h, nD * 4);
-    memcpy(x_out, x_mid, nD * sizeof *x_out);
-    MF(gemm)(0, 0, (int)R, D, 4 * D, 1, gh, 4 * D, params + lo->w2, D, 1, x_out, D, threads);
+    /* The MLP a few rows at a time (as its backward), LN2's output held in x_out until
+     * the rows' output replaces it: [RC][4D] GELU output, and [RC][4D] h when not kept. */
+    real *chunk = model_scratch_alloc(RC * (h ? 4 : 8) * D * sizeof *chunk);
+    if (!chunk) return CA_ERR_NOMEM;
+    for (size_t r0 = 0; r0 < R; r0 += RC) {
+        const int rc = (int)(R - r0 < RC ? R - r0 : RC);
+        real *gh = chunk, *hr = h ? h + r0 * 4 * D : chunk + RC * 4 * D;
+        MF(gemm)(0, 0, rc, 4 * D, D, 1, x_out + r0 * D, D, params + lo->w1, 4 * D, 0, hr,
+                 4 * D, threads);
+        MF(gelu_forward)(gh, hr, (size_t)rc * 4 * D);
+        memcpy(x_out + r0 * D, x_mid + r0 * D, (size_t)rc * D * sizeof *x_out);
+        MF(gemm)(0, 0, rc, D, 4 * D, 1, gh, 4 * D, params + lo->w2, D, 1, x_out + r0 * D, D,
+                 threads);
+    }
+    model_scratch_free(chunk);
+    return CA_OK;
+}
+
+/* LN1 of the input rows, and at the query rows when those differ (ln1, lnq: [B rin][D],
+ * [B rq][D]); lnq == ln1 when the query rows are the input rows. Forward and the
+ * backward's recompute alike: the same values. */
+static void block_ln1(const model_config *cfg, const model_layer_offsets *lo,
+                      const real *params, int B, const block_acts *a, real *ln1, real *lnq)
+{
+    MF(layernorm_apply)(ln1, a->x_in, a->mean1, a->rstd1, params + lo->ln1_g,
+                        params + lo->ln1_b, (int)((size_t)B * a->rin), cfg->d_model);
+    if (a->q_src) gather_rows(lnq, ln1, a->q_src, B, a->rq, a->rin, cfg->d_model);
 }
 
 ca_status block_forward(const model_exec *ex, const model_config *cfg,
@@ -174,42 +212,66 @@ ca_status block_forward(const model_exec *ex, const model_config *cfg,
     const int D = cfg->d_model, H = cfg->heads, d = D / H, th = ex->threads;
     const size_t in = (size_t)B * a->rin, q = (size_t)B * a->rq, out = (size_t)B * a->rout;
     const real *wqkv = params + lo->wqkv;
-    MF(layernorm_forward)(a->ln1, a->mean1, a->rstd1, a->x_in, params + lo->ln1_g,
+    ca_status st = CA_ERR_NOMEM;
+    /* Kept for the backward: the statistics of both LayerNorms, q, k, v, o, lse, x_mid,
+     * h (unless recomputed) and x_out. LN outputs, the merged attention output and
+     * GELU's output are recomputed there (elementwise, from what is kept), so they live
+     * in scratch for the duration of the call. */
+    real *ln1 = model_scratch_alloc(in * D * sizeof *ln1);
+    real *lnq = a->q_src ? model_scratch_alloc(q * D * sizeof *lnq) : ln1;
+    real *lin = model_scratch_alloc((in > q ? in : q) * 3 * D * sizeof *lin);
+    real *att = NULL, *x_res = NULL;
+    if (!ln1 || !lnq || !lin) goto out;
+    MF(layernorm_forward)(ln1, a->mean1, a->rstd1, a->x_in, params + lo->ln1_g,
                           params + lo->ln1_b, (int)in, D);
+    if (a->q_src) gather_rows(lnq, ln1, a->q_src, B, a->rq, a->rin, D);
     /* Projections: q on the query rows, k and v on the input rows. */
-    real *lin = malloc((in > q ? in : q) * 3 * D * sizeof *lin);
-    if (!lin) return CA_ERR_NOMEM;
     if (a->q_src) {
-        gather_rows(a->lnq, a->ln1, a->q_src, B, a->rq, a->rin, D);
-        MF(gemm)(0, 0, (int)q, D, D, 1, a->lnq, D, wqkv, 3 * D, 0, lin, 3 * D, th);
+        MF(gemm)(0, 0, (int)q, D, D, 1, lnq, D, wqkv, 3 * D, 0, lin, 3 * D, th);
         split_heads(a->qh, lin, 3 * D, 0, B, a->rq, H, d);
-        MF(gemm)(0, 0, (int)in, 2 * D, D, 1, a->ln1, D, wqkv + D, 3 * D, 0, lin + D, 3 * D, th);
+        MF(gemm)(0, 0, (int)in, 2 * D, D, 1, ln1, D, wqkv + D, 3 * D, 0, lin + D, 3 * D, th);
     } else {
-        MF(gemm)(0, 0, (int)in, 3 * D, D, 1, a->ln1, D, wqkv, 3 * D, 0, lin, 3 * D, th);
+        MF(gemm)(0, 0, (int)in, 3 * D, D, 1, ln1, D, wqkv, 3 * D, 0, lin, 3 * D, th);
         split_heads(a->qh, lin, 3 * D, 0, B, a->rq, H, d);
     }
     split_heads(a->kh, lin, 3 * D, D, B, a->rin, H, d);
     split_heads(a->vh, lin, 3 * D, 2 * D, B, a->rin, H, d);
-    free(lin);
+    model_scratch_free(lin);
+    if (lnq != ln1) model_scratch_free(lnq);
+    model_scratch_free(ln1);
+    lin = lnq = ln1 = NULL;
     const ca_shape sh = {n, d, B * H};
-    ca_status st = MF(attention)(ex, ca_op_get(layer_op(a->kind))->fwd, sh, a->qh, a->kh,
-                                 a->vh, a->oh, a->lse, NULL, NULL, NULL, NULL);
-    if (st != CA_OK) return st;
-    merge_heads(a->att, a->oh, D, 0, B, a->rout, H, d);
+    st = MF(attention)(ex, ca_op_get(layer_op(a->kind))->fwd, sh, a->qh, a->kh, a->vh, a->oh,
+                       a->lse, NULL, NULL, NULL, NULL);
+    if (st != CA_OK) goto out;
+    st = CA_ERR_NOMEM;
+    if (!(att = model_scratch_alloc(out * D * sizeof *att))) goto out;
+    merge_heads(att, a->oh, D, 0, B, a->rout, H, d);
     /* The residual: each output row continues its input row. */
-    real *x_res = (real *)a->x_in;
+    const real *res = a->x_in;
     if (a->res_src) {
-        if (!(x_res = malloc(out * D * sizeof *x_res))) return CA_ERR_NOMEM;
+        if (!(x_res = model_scratch_alloc(out * D * sizeof *x_res))) goto out;
         gather_rows(x_res, a->x_in, a->res_src, B, a->rout, a->rin, D);
 #ifdef MODEL_MUTANT
         if (model_mutant_planted == MUT_SHARED_RESIDUAL && a->kind == LAYER_SHARED)
             mutant_keep_diagonal(x_res, B, n, D);
 #endif
+        res = x_res;
     }
-    block_tail(cfg, lo, params, th, out, a->att, x_res, a->x_mid, a->ln2, a->mean2, a->rstd2,
-               a->h, a->gh, a->x_out);
-    if (a->res_src) free(x_res);
-    return CA_OK;
+    st = block_tail(cfg, lo, params, th, out, att, res, a->x_mid, a->mean2, a->rstd2, a->h,
+                    a->x_out);
+out:
+    if (lnq != ln1) model_scratch_free(lnq);
+    model_scratch_free(ln1); model_scratch_free(lin); model_scratch_free(att);
+    model_scratch_free(x_res);
+    return st;
+}
+
+/* dst [cols][rows] = src [rows][cols]^T */
+static void transpose(real *dst, const real *src, int rows, int cols)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
 }
 
 ca_status block_backward(const model_exec *ex, const model_config *cfg,
@@ -218,53 +280,90 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
 {
     const int D = cfg->d_model, H = cfg->heads, d = D / H, th = ex->threads;
     const size_t in = (size_t)B * a->rin, q = (size_t)B * a->rq, out = (size_t)B * a->rout;
-    const size_t nD = out * (size_t)D;
+    const size_t nD = out * (size_t)D, RC = mlp_rows(D, th);
     size_t big = in > out ? in : out;
     if (q > big) big = q;
     const real *wqkv = params + lo->wqkv;
     ca_status st = CA_ERR_NOMEM;
-    /* One scratch for the largest of [rows][4D] (MLP), [rows][3D] (q, k, v), and the
-     * attention gradients. */
-    real *s4 = malloc(out * 4 * D * sizeof *s4);
-    real *dx_mid = malloc(nD * sizeof *dx_mid), *dtmp = malloc(big * D * sizeof *dtmp);
-    real *dq3 = malloc(big * 3 * D * sizeof *dq3);
-    real *dqh = malloc(q * D * sizeof *dqh), *dkh = malloc(in * D * sizeof *dkh);
-    real *dvh = malloc(in * D * sizeof *dvh), *doh = malloc(nD * sizeof *doh);
-    if (!s4 || !dx_mid || !dtmp || !dq3 || !dqh || !dkh || !dvh || !doh) goto out;
+    real *dx_mid = model_scratch_alloc(nD * sizeof *dx_mid);
+    real *dtmp = model_scratch_alloc(big * D * sizeof *dtmp);
+    /* [RC][D] LN2, [RC][4D] GELU's output then its gradient, [RC][4D] h when not kept */
+    real *chunk = model_scratch_alloc(RC * (a->keep_h ? 5 : 9) * D * sizeof *chunk);
+    /* W2^T [D][4D] and W1^T [4D][D], once for every row block's dy W2^T and dh W1^T */
+    real *w2t = model_scratch_alloc(8 * (size_t)D * D * sizeof *w2t), *w1t = w2t + 4 * D * D;
+    real *x = NULL, *ln1 = NULL, *lnq = NULL, *dq3 = NULL, *dqh = NULL, *dkh = NULL, *dvh = NULL;
+    if (!dx_mid || !dtmp || !chunk || !w2t) goto out;
+    transpose(w2t, params + lo->w2, 4 * D, D);
+    transpose(w1t, params + lo->w1, D, 4 * D);
 
-    /* MLP: x_out = x_mid + GELU(LN2(x_mid) W1) W2. */
-    MF(gemm)(0, 1, (int)out, 4 * D, D, 1, dx_out, D, params + lo->w2, D, 0, s4, 4 * D, th);
-    MF(gemm)(1, 0, 4 * D, D, (int)out, 1, a->gh, 4 * D, dx_out, D, 1, grads + lo->w2, D, th);
-    MF(gelu_backward)(s4, s4, a->h, out * 4 * (size_t)D);
-    MF(gemm)(0, 1, (int)out, D, 4 * D, 1, s4, 4 * D, params + lo->w1, 4 * D, 0, dtmp, D, th);
-    MF(gemm)(1, 0, D, 4 * D, (int)out, 1, a->ln2, D, s4, 4 * D, 1, grads + lo->w1, 4 * D, th);
+    /* MLP: x_out = x_mid + GELU(LN2(x_mid) W1) W2, RC rows at a time, LN2 and (unless
+     * kept) h recomputed. The weight gradients add the row blocks in row order, each
+     * entry's chain of fused multiply-adds continuing (regt_gemm): the bits of one
+     * product over all rows. */
+    for (size_t r0 = 0; r0 < out; r0 += RC) {
+        const int rc = (int)(out - r0 < RC ? out - r0 : RC);
+        const real *dy = dx_out + r0 * D;
+        real *ln2 = chunk, *s4 = chunk + RC * D;
+        real *h = a->keep_h ? a->h + r0 * 4 * D : chunk + RC * 5 * D;
+        MF(layernorm_apply)(ln2, a->x_mid + r0 * D, a->mean2 + r0, a->rstd2 + r0,
+                            params + lo->ln2_g, params + lo->ln2_b, rc, D);
+        if (!a->keep_h)
+            MF(gemm)(0, 0, rc, 4 * D, D, 1, ln2, D, params + lo->w1, 4 * D, 0, h, 4 * D, th);
+        MF(gelu_forward)(s4, h, (size_t)rc * 4 * D);
+        MF(gemm)(1, 0, 4 * D, D, rc, 1, s4, 4 * D, dy, D, 1, grads + lo->w2, D, th);
+        MF(gemm)(0, 0, rc, 4 * D, D, 1, dy, D, w2t, 4 * D, 0, s4, 4 * D, th);
+        MF(gelu_backward)(s4, s4, h, (size_t)rc * 4 * D);
+        MF(gemm)(0, 0, rc, D, 4 * D, 1, s4, 4 * D, w1t, D, 0, dtmp + r0 * D, D, th);
+        MF(gemm)(1, 0, D, 4 * D, rc, 1, ln2, D, s4, 4 * D, 1, grads + lo->w1, 4 * D, th);
+    }
+    model_scratch_free(chunk);
+    model_scratch_free(w2t);
+    chunk = w2t = NULL;
     memcpy(dx_mid, dx_out, nD * sizeof *dx_mid);
     MF(layernorm_backward)(dx_mid, grads + lo->ln2_g, grads + lo->ln2_b, dtmp, a->x_mid,
                            a->mean2, a->rstd2, params + lo->ln2_g, (int)out, D);
 
-    /* Attention: x_mid = x_res + merge(attention(q, k, v)) Wo. */
+    /* Attention: x_mid = x_res + merge(attention(q, k, v)) Wo, merge recomputed. x holds
+     * the merged output, then dO by heads. */
+    x = model_scratch_alloc(nD * sizeof *x);
+    dqh = model_scratch_alloc(q * D * sizeof *dqh);
+    dkh = model_scratch_alloc(in * D * sizeof *dkh);
+    dvh = model_scratch_alloc(in * D * sizeof *dvh);
+    if (!x || !dqh || !dkh || !dvh) goto out;
+    merge_heads(x, a->oh, D, 0, B, a->rout, H, d);
     MF(gemm)(0, 1, (int)out, D, D, 1, dx_mid, D, params + lo->wo, D, 0, dtmp, D, th);
-    MF(gemm)(1, 0, D, D, (int)out, 1, a->att, D, dx_mid, D, 1, grads + lo->wo, D, th);
-    split_heads(doh, dtmp, D, 0, B, a->rout, H, d);
+    MF(gemm)(1, 0, D, D, (int)out, 1, x, D, dx_mid, D, 1, grads + lo->wo, D, th);
+    split_heads(x, dtmp, D, 0, B, a->rout, H, d);
     const ca_shape sh = {n, d, B * H};
     st = MF(attention)(ex, ca_op_get(layer_op(a->kind))->bwd, sh, a->qh, a->kh, a->vh, a->oh,
-                       a->lse, doh, dqh, dkh, dvh);
+                       a->lse, x, dqh, dkh, dvh);
     if (st != CA_OK) goto out;
+    st = CA_ERR_NOMEM;
+    model_scratch_free(x);
+    x = NULL;
     /* Projections: the gradients of q, k, v back through wqkv to LN1's output. */
+    if (!(dq3 = model_scratch_alloc(big * 3 * D * sizeof *dq3))) goto out;
     merge_heads(dq3, dkh, 3 * D, D, B, a->rin, H, d);
     merge_heads(dq3, dvh, 3 * D, 2 * D, B, a->rin, H, d);
+    model_scratch_free(dkh);
+    model_scratch_free(dvh);
+    dkh = dvh = NULL;
+    ln1 = model_scratch_alloc(in * D * sizeof *ln1);
+    if (a->q_src) lnq = model_scratch_alloc(q * D * sizeof *lnq);
+    if (!ln1 || (a->q_src && !lnq)) goto out;
+    block_ln1(cfg, lo, params, B, a, ln1, lnq);
     if (a->q_src) {
-        MF(gemm)(1, 0, D, 2 * D, (int)in, 1, a->ln1, D, dq3 + D, 3 * D, 1, grads + lo->wqkv + D,
+        MF(gemm)(1, 0, D, 2 * D, (int)in, 1, ln1, D, dq3 + D, 3 * D, 1, grads + lo->wqkv + D,
                  3 * D, th);
         MF(gemm)(0, 1, (int)in, D, 2 * D, 1, dq3 + D, 3 * D, wqkv + D, 3 * D, 0, dtmp, D, th);
         /* The queries: their own rows, added into the input rows they came from. */
         merge_heads(dq3, dqh, D, 0, B, a->rq, H, d);
-        MF(gemm)(1, 0, D, D, (int)q, 1, a->lnq, D, dq3, D, 1, grads + lo->wqkv, 3 * D, th);
+        MF(gemm)(1, 0, D, D, (int)q, 1, lnq, D, dq3, D, 1, grads + lo->wqkv, 3 * D, th);
         MF(gemm)(0, 1, (int)q, D, D, 1, dq3, D, wqkv, 3 * D, 0, dq3 + q * D, D, th);
         scatter_add_rows(dtmp, dq3 + q * D, a->q_src, B, a->rq, a->rin, D);
     } else {
         merge_heads(dq3, dqh, 3 * D, 0, B, a->rin, H, d);
-        MF(gemm)(1, 0, D, 3 * D, (int)in, 1, a->ln1, D, dq3, 3 * D, 1, grads + lo->wqkv, 3 * D,
+        MF(gemm)(1, 0, D, 3 * D, (int)in, 1, ln1, D, dq3, 3 * D, 1, grads + lo->wqkv, 3 * D,
                  th);
         MF(gemm)(0, 1, (int)in, D, 3 * D, 1, dq3, 3 * D, wqkv, 3 * D, 0, dtmp, D, th);
     }
@@ -278,7 +377,10 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
     scatter_add_rows(dx_in, dx_mid, a->res_src, B, a->rout, a->rin, D);
     st = CA_OK;
 out:
-    free(s4); free(dx_mid); free(dtmp); free(dq3); free(dqh); free(dkh); free(dvh); free(doh);
+    model_scratch_free(dx_mid); model_scratch_free(dtmp); model_scratch_free(chunk);
+    model_scratch_free(w2t); model_scratch_free(x); model_scratch_free(ln1); model_scratch_free(lnq);
+    model_scratch_free(dq3); model_scratch_free(dqh); model_scratch_free(dkh);
+    model_scratch_free(dvh);
     return st;
 }
 

@@ -38,28 +38,30 @@ typedef enum layer_kind {
 
 ca_op layer_op(layer_kind k);
 
-/* Everything one block keeps for its backward. */
+/* Everything one block keeps for its backward. LN1's and LN2's outputs, the merged
+ * attention output and GELU's output are not kept: the backward recomputes them from
+ * what is (elementwise, the same values), and h too when keep_h is 0 (one product more,
+ * for the memory of long packed sequences; docs/DESIGN.md §8). */
 typedef struct block_acts {
     layer_kind kind;
     size_t rin, rq, rout;   /* rows per sequence: input (= k, v), queries, output */
     int *q_src, *res_src;   /* input row of each query / output row; NULL = the same row */
+    int keep_h;             /* h is kept (else recomputed in the backward) */
     const real *x_in;       /* [B rin][D], the previous block's x_out (not owned) */
-    real *ln1, *mean1, *rstd1;  /* [B rin][D], [B rin] */
-    real *lnq;              /* [B rq][D]: ln1 at the query rows (= ln1 if q_src NULL) */
+    real *mean1, *rstd1;    /* [B rin]: LN1's statistics */
     real *qh, *kh, *vh;     /* [B H][rq][d], [B H][rin][d] x 2 */
     real *oh, *lse;         /* [B H][rout][d], [B H][rout] */
-    real *att;              /* [B rout][D]: oh with heads merged */
-    real *x_mid;            /* [B rout][D]: x_in + att Wo */
-    real *ln2, *mean2, *rstd2;
-    real *h, *gh;           /* [B rout][4D]: LN2 W1, GELU of it */
+    real *x_mid;            /* [B rout][D]: x_in + merge(oh) Wo */
+    real *mean2, *rstd2;    /* [B rout]: LN2's statistics */
+    real *h;                /* [B rout][4D]: LN2(x_mid) W1, or NULL when not kept */
     real *x_out;            /* [B rout][D] */
 } block_acts;
 
 /* Lays out a block's activations from *cursor (advanced; with *cursor NULL only the
  * element count is added to *count) for B sequences of length n. Row maps are
  * allocated separately: block_maps / block_free_maps. */
-void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H, real **cursor,
-                  size_t *count);
+void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H, int keep_h,
+                  real **cursor, size_t *count);
 ca_status block_maps(block_acts *a, int n);
 void block_free_maps(block_acts *a);
 
@@ -79,10 +81,12 @@ void split_heads(real *dst, const real *src, int ld, int col0, int B, size_t row
                  int d);
 void merge_heads(real *dst, const real *src, int ld, int col0, int B, size_t rows, int H,
                  int d);
-/* x_mid = x_res + att Wo; ln2, h, gh, x_out as in block_acts, for R rows. */
-void block_tail(const model_config *cfg, const model_layer_offsets *lo, const real *params,
-                int threads, size_t R, const real *att, const real *x_res, real *x_mid,
-                real *ln2, real *mean2, real *rstd2, real *h, real *gh, real *x_out);
+/* x_mid = x_res + att Wo; mean2, rstd2, x_out as in block_acts, for R rows; h [R][4D]
+ * written when not NULL. CA_ERR_NOMEM when its row-block scratch cannot be had. */
+ca_status block_tail(const model_config *cfg, const model_layer_offsets *lo,
+                     const real *params, int threads, size_t R, const real *att,
+                     const real *x_res, real *x_mid, real *mean2, real *rstd2, real *h,
+                     real *x_out);
 
 /* x0[b][i] = wte[tokens[b][i]] + wpe[pos0 + i], i < n: [B n][D]. pos0 > 0: a
  * decode step's row, continuing a sequence already cached. */

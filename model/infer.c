@@ -28,14 +28,15 @@ static ca_status tail_row(const model_config *cfg, const model_layer_offsets *lo
                           const real *params, int threads, const real *att, real *x)
 {
     const int D = cfg->d_model;
-    real *buf = malloc((size_t)D * 11 * sizeof *buf);
+    real *buf = malloc((size_t)D * 2 * sizeof *buf);
     if (!buf) return CA_ERR_NOMEM;
-    real *x_mid = buf, *ln2 = buf + D, *h = buf + 2 * D, *gh = buf + 6 * D, *out = buf + 10 * D;
+    real *x_mid = buf, *out = buf + D;
     real mean2, rstd2;
-    block_tail(cfg, lo, params, threads, 1, att, x, x_mid, ln2, &mean2, &rstd2, h, gh, out);
+    ca_status st = block_tail(cfg, lo, params, threads, 1, att, x, x_mid, &mean2, &rstd2, NULL,
+                              out);
     memcpy(x, out, (size_t)D * sizeof *x);
     free(buf);
-    return CA_OK;
+    return st;
 }
 
 /* ---- causal: prefill + KV cache ------------------------------------------------------ */
@@ -131,11 +132,11 @@ static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
         block_acts a;
         size_t count = 0;
         real *cur = NULL;
-        block_layout(&a, LAYER_FULL, 1, t, D, H, &cur, &count);
+        block_layout(&a, LAYER_FULL, 1, t, D, H, 1, &cur, &count);
         if (!(arena = malloc(count * sizeof *arena))) goto out;
         cur = arena;
         count = 0;
-        block_layout(&a, LAYER_FULL, 1, t, D, H, &cur, &count);
+        block_layout(&a, LAYER_FULL, 1, t, D, H, 1, &cur, &count);
         a.x_in = x;
         st = block_forward(ex, cfg, &lo, params, 1, t, &a);
         if (st == CA_OK) memcpy(x, a.x_out, (size_t)t * D * sizeof *x);

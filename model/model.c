@@ -1,6 +1,7 @@
 /* model.c: the stack of blocks between the embedding and the loss, and the three ways
  * of running it (model.h): causal, cubic packed, cubic as a loop over prefixes. */
 #include "stack.h"
+#include "scratch.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -21,8 +22,15 @@ static void kind_layers(model_kind kind, int L, layer_kind *out)
                                             : LAYER_CUBIC;
 }
 
+/* Activations above this many bytes: h (LN2(x_mid) W1, 4 d_model of a middle block's
+ * ~10 d_model floats a row) is recomputed in each block's backward instead of kept, one
+ * product more (8 d_model^2 FLOPs a row, not counted in model_stats) for the memory of
+ * long packed sequences (docs/DESIGN.md §8). Below it, nothing is recomputed that
+ * costs a product. */
+#define KEEP_H_BYTES ((size_t)1 << 30)
+
 static void stack_layout(stack *s, const model_config *cfg, const layer_kind *kinds,
-                         real *base)
+                         int keep_h, real *base)
 {
     const int D = cfg->d_model, V = cfg->vocab;
     real *cur = base;
@@ -31,7 +39,8 @@ static void stack_layout(stack *s, const model_config *cfg, const layer_kind *ki
     count += (size_t)s->B * s->n * D;
     if (cur) cur += (size_t)s->B * s->n * D;
     for (int l = 0; l < s->L; l++)
-        block_layout(&s->blocks[l], kinds[l], s->B, s->n, D, cfg->heads, &cur, &count);
+        block_layout(&s->blocks[l], kinds[l], s->B, s->n, D, cfg->heads, keep_h, &cur,
+                     &count);
     s->rows_f = s->blocks[s->L - 1].rout;
     s->rows_h = s->last_only ? 1 : s->rows_f;
     const size_t rh = (size_t)s->B * s->rows_h;
@@ -53,7 +62,7 @@ void stack_free(stack *s)
     if (s->blocks)
         for (int l = 0; l < s->L; l++) block_free_maps(&s->blocks[l]);
     free(s->blocks);
-    free(s->arena);
+    model_scratch_free(s->arena);
     memset(s, 0, sizeof *s);
 }
 
@@ -66,10 +75,12 @@ ca_status stack_new(stack *s, const model_config *cfg, model_kind kind, int B, i
     s->blocks = calloc((size_t)s->L, sizeof *s->blocks);
     if (!kinds || !s->blocks) { free(kinds); stack_free(s); return CA_ERR_NOMEM; }
     kind_layers(kind, s->L, kinds);
-    stack_layout(s, cfg, kinds, NULL);
-    s->arena = malloc(s->elems * sizeof *s->arena);
+    stack_layout(s, cfg, kinds, 1, NULL);
+    const int keep_h = s->elems * sizeof *s->arena <= KEEP_H_BYTES;
+    if (!keep_h) stack_layout(s, cfg, kinds, 0, NULL);
+    s->arena = model_scratch_alloc(s->elems * sizeof *s->arena);
     if (!s->arena) { free(kinds); stack_free(s); return CA_ERR_NOMEM; }
-    stack_layout(s, cfg, kinds, s->arena);
+    stack_layout(s, cfg, kinds, keep_h, s->arena);
     free(kinds);
     for (int l = 0; l < s->L; l++)
         if (block_maps(&s->blocks[l], n) != CA_OK) { stack_free(s); return CA_ERR_NOMEM; }
@@ -117,8 +128,9 @@ ca_status stack_backward(const model_exec *ex, const model_config *cfg,
         if ((size_t)s->B * s->blocks[l].rin > widest) widest = (size_t)s->B * s->blocks[l].rin;
         if ((size_t)s->B * s->blocks[l].rout > widest) widest = (size_t)s->B * s->blocks[l].rout;
     }
-    real *dln = malloc(rh * D * sizeof *dln);
-    real *da = calloc(widest * D, sizeof *da), *db = malloc(widest * D * sizeof *db);
+    real *dln = model_scratch_alloc(rh * D * sizeof *dln);
+    real *da = model_scratch_calloc(widest * D * sizeof *da);
+    real *db = model_scratch_alloc(widest * D * sizeof *db);
     ca_status st = CA_ERR_NOMEM;
     if (!dln || !da || !db) goto out;
     MF(gemm)(0, 1, (int)rh, D, V, 1, dlogits, V, params + go.head, V, 0, dln, D, ex->threads);
@@ -148,7 +160,7 @@ ca_status stack_backward(const model_exec *ex, const model_config *cfg,
     embed_backward(cfg, s->B, s->n, tokens, da, grads);
     st = CA_OK;
 out:
-    free(dln); free(da); free(db);
+    model_scratch_free(dln); model_scratch_free(da); model_scratch_free(db);
     return st;
 }
 
@@ -236,7 +248,7 @@ ca_status MF(model_forward_backward)(model_kind kind, const model_config *cfg,
             st = stack_forward(ex, cfg, params, &s, tok);
             const size_t rh = (size_t)sb * s.rows_h;
             real *dlogits = NULL;
-            if (st == CA_OK && grads && !(dlogits = malloc(rh * V * sizeof *dlogits)))
+            if (st == CA_OK && grads && !(dlogits = model_scratch_alloc(rh * V * sizeof *dlogits)))
                 st = CA_ERR_NOMEM;
             if (st == CA_OK) {
                 *loss += MF(crossentropy_forward_backward)(s.logits, tgt, (int)rh, V, weight,
@@ -247,7 +259,7 @@ ca_status MF(model_forward_backward)(model_kind kind, const model_config *cfg,
                 if (grads) st = stack_backward(ex, cfg, params, &s, tok, dlogits, grads);
                 stack_flops(cfg, &s, grads != NULL, &local);
             }
-            free(dlogits);
+            model_scratch_free(dlogits);
             stack_free(&s);
             if (st != CA_OK) return st;
         }

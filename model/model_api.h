@@ -68,6 +68,11 @@ void MODEL_FN(model_adamw_update)(const model_adamw *opt, int64_t step, size_t c
 void MODEL_FN(layernorm_forward)(MODEL_REAL *out, MODEL_REAL *mean, MODEL_REAL *rstd,
                                  const MODEL_REAL *x, const MODEL_REAL *g,
                                  const MODEL_REAL *b, int R, int D);
+/* out from x and the mean, rstd layernorm_forward saved: the very values it wrote (a
+ * backward recomputes LN's output rather than keep it, docs/DESIGN.md §8). */
+void MODEL_FN(layernorm_apply)(MODEL_REAL *out, const MODEL_REAL *x, const MODEL_REAL *mean,
+                               const MODEL_REAL *rstd, const MODEL_REAL *g,
+                               const MODEL_REAL *b, int R, int D);
 /* dx += d/dx; dg, db += their gradients. */
 void MODEL_FN(layernorm_backward)(MODEL_REAL *dx, MODEL_REAL *dg, MODEL_REAL *db,
                                   const MODEL_REAL *dout, const MODEL_REAL *x,

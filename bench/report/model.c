@@ -113,6 +113,32 @@ static int plot_lines(const dataset *ds, const char *dir, const char *name, cons
         }
     }
     if (!have) return 0;
+    /* Each guide through the middle (in log N and log t) of the line it is a guide for,
+     * N^2 the causal training step, N^3 the cubic one (else any line), and drawn over
+     * that line's N only: it runs along its data instead of leaving the frame from a
+     * corner; the y range takes in both guides. */
+    double gn[2], gt[2], ga[2], gb[2];
+    for (int g = 0; g < 2; g++) {
+        int pick = -1;
+        for (int i = 0; i < nl; i++)
+            if (cnt[i] && strcmp(lines[i].task, "train") == 0 &&
+                strcmp(lines[i].model, g ? "cubic" : "causal") == 0)
+                pick = i;
+        for (int i = 0; pick < 0 && i < nl; i++)
+            if (cnt[i]) pick = i;
+        double ln = 0, lt = 0;
+        for (int j = 0; j < cnt[pick]; j++) {
+            ln += log((double)n[pick][j]);
+            lt += log(t[pick][j]);
+        }
+        gn[g] = exp(ln / cnt[pick]);
+        gt[g] = exp(lt / cnt[pick]);
+        ga[g] = n[pick][0];
+        gb[g] = n[pick][cnt[pick] - 1];
+        const int p = g ? 3 : 2;
+        range_update(gt[g] * pow(ga[g] / gn[g], p), &tlo, &thi);
+        range_update(gt[g] * pow(gb[g] / gn[g], p), &tlo, &thi);
+    }
     script s;
     if (script_open(&s, dir, name, title) != 0) return -1;
     FILE *f = s.f;
@@ -131,8 +157,8 @@ static int plot_lines(const dataset *ds, const char *dir, const char *name, cons
         fit ft = fit_upper_half(n[i], t[i], cnt[i]);
         char label[160];
         if (ft.ok)
-            snprintf(label, sizeof label, "%s: N^%.2f (N %d..%d)", lines[i].label, ft.p,
-                     ft.n_lo, ft.n_hi);
+            snprintf(label, sizeof label, "%s: N^%.2f (%d N, %d..%d)", lines[i].label, ft.p,
+                     ft.points, ft.n_lo, ft.n_hi);
         else
             snprintf(label, sizeof label, "%s (too few points to fit)", lines[i].label);
         /* causal solid, cubic dashed; one colour per task */
@@ -145,13 +171,10 @@ static int plot_lines(const dataset *ds, const char *dir, const char *name, cons
                 i, cubic ? 5 : 7, strcmp(lines[i].model, "cubic_loop") == 0 ? 3 : cubic ? 2 : 1,
                 task, label);
     }
-    /* guides through the largest time at the smallest N, the steepest line's start */
-    double anchor = 0;
-    for (int i = 0; i < nl; i++)
-        if (cnt[i] && n[i][0] == (int)nlo && t[i][0] > anchor) anchor = t[i][0];
-    fprintf(f, "%.6e*(x/%g)**2 with lines dt 4 lc 'gray50' title 'N^2 guide', \\\n    ",
-            anchor, nlo);
-    fprintf(f, "%.6e*(x/%g)**3 with lines dt 5 lc 'gray20' title 'N^3 guide'\n", anchor, nlo);
+    fprintf(f, "(x >= %g && x <= %g ? %.6e*(x/%g)**2 : 1/0) with lines dt 4 lc 'gray50' "
+               "title 'N^2 guide', \\\n    ", ga[0] / 1.001, gb[0] * 1.001, gt[0], gn[0]);
+    fprintf(f, "(x >= %g && x <= %g ? %.6e*(x/%g)**3 : 1/0) with lines dt 5 lc 'gray20' "
+               "title 'N^3 guide'\n", ga[1] / 1.001, gb[1] * 1.001, gt[1], gn[1]);
     return script_run(&s, dir, title, out);
 }
 

@@ -91,6 +91,12 @@ static void gemm_x(int fused, int m, int n, int k, const float *a, ptrdiff_t ars
         }
 }
 
+void regt_gemm(int acc, int m, int n, int k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+               const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc)
+{
+    gemm_x(1, m, n, k, a, ars, acs, b, ldb, c, ldc, acc);
+}
+
 size_t regt_packed_floats(size_t n, size_t d) { return regt_tiles(n) * REGT_B * d; }
 
 void regt_pack(int n, int d, const float *x, float *xt)
