@@ -24,11 +24,11 @@ static const exp_common default_common = {
 };
 static const exp_setting default_settings[] = {
     {TASK_COUNT3, 12, 4, 3, 2400, 5, 1.2, "main"},
-    {TASK_COUNT3, 16, 6, 3, 2400, 5, 1.0, "main"},
+    {TASK_COUNT3, 16, 6, 3, 2400, 5, 1.3, "main"},
     {TASK_COUNT3_FIXED, 16, 16, 2, 1000, 5, 1.2, "main"},
-    {TASK_COUNT3_FIXED, 12, 5, 2, 1000, 3, 1.0, "control"},
+    {TASK_COUNT3_FIXED, 12, 5, 2, 1000, 3, 1.15, "control"},
     {TASK_INDUCTION, 24, 8, 2, 300, 3, 1.4, "control"},
-    {TASK_TEXT, 32, 0, 2, 200, 3, 1.0, "control"},
+    {TASK_TEXT, 32, 0, 2, 200, 3, 1.15, "control"},
 };
 
 /* The large plan (make experiment SCALE=large): count3 nearer the published scale, for
