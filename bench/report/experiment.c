@@ -628,11 +628,12 @@ static int plot_curves(const xset *s, const char *dir, char *png, size_t cap)
         fprintf(f, "EOD\n");
     }
     for (int panel = 0; panel < 2; panel++) {
-        fprintf(f, "set xlabel '%s'\n", panel == 0 ? "training steps" : "training FLOPs");
+        /* FLOPs in units of 1e12 (TFLOP): whole-number ticks that do not run together */
+        fprintf(f, "set xlabel '%s'\n", panel == 0 ? "training steps" : "training FLOPs (x 1e12)");
         fprintf(f, "plot ");
         for (int m = 0; m < 2; m++)
-            fprintf(f, "$%s using %d:3:4:5 with yerrorlines lw 2 lc %d title '%s', \\\n    ",
-                    model_names[m], panel == 0 ? 1 : 2, m + 1, model_names[m]);
+            fprintf(f, "$%s using %s:3:4:5 with yerrorlines lw 2 lc %d title '%s', \\\n    ",
+                    model_names[m], panel == 0 ? "1" : "($2/1e12)", m + 1, model_names[m]);
         fprintf(f, "%.6e with lines dt 2 lc 'gray40' title 'floor (%s)'\n", s->cfg->floor,
                 is_text(s->task) ? "unigram" : "position only");
     }
@@ -832,8 +833,14 @@ static void trend(FILE *f, const xdata *d)
                 budget_names[k], fmt_d(x, s1, sizeof s1), verdict_names[x->verdict],
                 fmt_d(y, s2, sizeof s2), verdict_names[y->verdict]);
         if (x->k >= 2 && y->k >= 2) {
-            if (y->dlo > x->dhi) fprintf(f, ": the intervals do not overlap, the gap is larger at NB = 16");
-            else if (y->dhi < x->dlo) fprintf(f, ": the intervals do not overlap, the gap is smaller at NB = 16");
+            /* said by direction, never "larger" / "smaller": d < 0 growing in size is the
+             * causal model pulling ahead */
+            if (y->dlo > x->dhi)
+                fprintf(f, ": the intervals do not overlap, d is higher at NB = 16 (it moves "
+                           "toward the cubic model)");
+            else if (y->dhi < x->dlo)
+                fprintf(f, ": the intervals do not overlap, d is lower at NB = 16 (it moves "
+                           "toward the causal model)");
             else fprintf(f, ": the intervals overlap, no trend established");
         }
     }

@@ -91,14 +91,14 @@ $d3_1 << EOD
 4096 1.617278e-01
 8192 7.279205e-01
 EOD
-plot $d0_0 using 1:2 with linespoints lw 2 dt 1 pt 7 lc 1 title 'blas causal decode step (KV cache)', \
-    $d0_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc 1 title 'blas cubic per token (full pass over prefix t)', \
-    $d1_0 using 1:2 with linespoints lw 2 dt 1 pt 7 lc 2 title 'blocked causal decode step (KV cache)', \
-    $d1_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc 2 title 'blocked cubic per token (full pass over prefix t)', \
-    $d2_0 using 1:2 with linespoints lw 2 dt 1 pt 7 lc 3 title 'naive causal decode step (KV cache)', \
-    $d2_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc 3 title 'naive cubic per token (full pass over prefix t)', \
-    $d3_0 using 1:2 with linespoints lw 2 dt 1 pt 7 lc 4 title 'omp causal decode step (KV cache)', \
-    $d3_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc 4 title 'omp cubic per token (full pass over prefix t)', \
+plot $d0_0 using 1:2 with linespoints lw 2 dt 1 pt 7 lc rgb '#2ca02c' title 'blas causal decode step (KV cache)', \
+    $d0_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'blas cubic per token (full pass over prefix t)', \
+    $d1_0 using 1:2 with linespoints lw 2 dt 1 pt 7 lc rgb '#1f77b4' title 'blocked causal decode step (KV cache)', \
+    $d1_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#1f77b4' title 'blocked cubic per token (full pass over prefix t)', \
+    $d2_0 using 1:2 with linespoints lw 2 dt 1 pt 7 lc rgb '#7f7f7f' title 'naive causal decode step (KV cache)', \
+    $d2_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#7f7f7f' title 'naive cubic per token (full pass over prefix t)', \
+    $d3_0 using 1:2 with linespoints lw 2 dt 1 pt 7 lc rgb '#d62728' title 'omp causal decode step (KV cache)', \
+    $d3_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'omp cubic per token (full pass over prefix t)', \
     2.118289e-06*x with lines dt 3 lc 'gray40' title 't^1 guide', \
     2.592378e-08*x**2 with lines dt 4 lc 'gray20' title 't^2 guide', \
     NaN notitle

@@ -43,9 +43,9 @@ $d3 << EOD
 2048 6.083680e+01
 4096 6.710060e+01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     172.853 with lines dt 1 lw 2 lc 'red' title 'FMA peak 172.9 GFLOP/s (1 thread)', \
     138.909 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 138.9 GFLOP/s (2048^3, 1 thread)'

@@ -53,9 +53,9 @@ $d3 << EOD
 4096 1.159701e+02
 8192 1.146128e+02
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
     221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

@@ -36,8 +36,8 @@ $d3 << EOD
 512 8.679900e+00
 1024 9.978300e+00
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp', \
+plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
     221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'

@@ -12,7 +12,7 @@ set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
 set xrange [55.6522:4710.4]
-set yrange [0.000347727:3.45245]
+set yrange [0.00025548:9.41803]
 $m0 << EOD
 64 9.140611e-03
 128 1.209980e-02
@@ -58,11 +58,11 @@ $m5 << EOD
 128 1.409948e-01
 256 5.334253e-01
 EOD
-plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.33 (N 512..4096)', \
-    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.14 (N 64..256)', \
-    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.29 (N 512..4096)', \
-    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.39 (N 512..4096)', \
-    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.23 (N 512..2048)', \
-    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.79 (N 64..256)', \
-    5.920821e-02*(x/64)**2 with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    5.920821e-02*(x/64)**3 with lines dt 5 lc 'gray20' title 'N^3 guide'
+plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.33 (4 N, 512..4096)', \
+    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.14 (3 N, 64..256)', \
+    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.29 (4 N, 512..4096)', \
+    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.39 (4 N, 512..4096)', \
+    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.23 (3 N, 512..2048)', \
+    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.79 (3 N, 64..256)', \
+    (x >= 63.9361 && x <= 4100.1 ? 4.905225e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    (x >= 63.9361 && x <= 256.256 ? 2.537311e-01*(x/128)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'

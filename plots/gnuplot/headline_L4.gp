@@ -12,7 +12,7 @@ set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
 set xrange [55.6522:4710.4]
-set yrange [0.00090956:5.51447]
+set yrange [0.000438937:16.181]
 $m0 << EOD
 64 1.476682e-02
 128 1.902914e-02
@@ -57,11 +57,11 @@ $m5 << EOD
 128 3.232302e-01
 256 1.221437e+00
 EOD
-plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.33 (N 512..4096)', \
-    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.22 (N 64..128)', \
-    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.44 (N 512..4096)', \
-    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.54 (N 512..4096)', \
-    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.10 (N 512..2048)', \
-    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.78 (N 64..256)', \
-    1.801537e-01*(x/64)**2 with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    1.801537e-01*(x/64)**3 with lines dt 5 lc 'gray20' title 'N^3 guide'
+plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.33 (4 N, 512..4096)', \
+    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.22 (2 N, 64..128)', \
+    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.44 (4 N, 512..4096)', \
+    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.54 (4 N, 512..4096)', \
+    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.10 (3 N, 512..2048)', \
+    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.78 (3 N, 64..256)', \
+    (x >= 63.9361 && x <= 4100.1 ? 8.427599e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    (x >= 63.9361 && x <= 128.128 ? 3.893700e-01*(x/90.5097)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'

@@ -62,6 +62,7 @@ $p15 << EOD
 5.821914e-01 9.497000e+00
 EOD
 roof(x) = (2.627600e+01 * x < 3.162940e+02) ? 2.627600e+01 * x : 3.162940e+02
+set label 1 'cubic_shared counts the per-prefix work its O(N^2 d) sweep avoids (DESIGN.md 3): its points may lie above the roof' at graph 0.02, graph 0.04 font ',9'
 plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 316.3 GFLOP/s, bandwidth 26.3 GB/s (triad)', \
     (2.627600e+01 * x < 2.701090e+02 ? 1/0 : 2.701090e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 270.1 GFLOP/s', \
     (2.627600e+01 * x < 2.214120e+02 ? 1/0 : 2.214120e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 221.4 GFLOP/s (2048^3)', \

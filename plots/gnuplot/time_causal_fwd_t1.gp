@@ -40,9 +40,9 @@ $d3 << EOD
 2048 3.531630e-02
 4096 1.280471e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^1.98 (R^2 0.999, N 1024..4096)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.97 (R^2 1.000, N 1024..4096)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^1.84 (R^2 0.996, N 1024..4096)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.02 (R^2 0.998, N 1024..4096)', \
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.98 (R^2 0.999, N 1024..4096)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.97 (R^2 1.000, N 1024..4096)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.84 (R^2 0.996, N 1024..4096)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.02 (R^2 0.998, N 1024..4096)', \
     1.628847e-03*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
     1.628847e-03*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

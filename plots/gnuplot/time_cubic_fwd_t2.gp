@@ -38,9 +38,9 @@ $d3 << EOD
 512 4.547959e-01
 1024 3.077452e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.88 (R^2 1.000, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.91 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^3.06 (R^2 0.999, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.80 (R^2 1.000, N 256..1024)', \
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.88 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.91 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^3.06 (R^2 0.999, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.80 (R^2 1.000, N 256..1024)', \
     3.982328e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
     3.982328e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -34,9 +34,9 @@ $d3 << EOD
 256 1.926977e-01
 512 1.307457e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.77 (R^2 1.000, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.91 (R^2 1.000, N 128..512)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.99 (R^2 1.000, N 64..128)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.97 (R^2 0.998, N 128..512)', \
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.77 (R^2 1.000, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.91 (R^2 1.000, N 128..512)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.99 (R^2 1.000, N 64..128)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.97 (R^2 0.998, N 128..512)', \
     1.357860e-02*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
     1.357860e-02*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -33,8 +33,8 @@ $d3 << EOD
 512 3.873308e-02
 1024 1.346404e-01
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.89 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.19 (R^2 0.996, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^1.99 (R^2 0.997, N 256..1024)', \
+plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.89 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.19 (R^2 0.996, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.99 (R^2 0.997, N 256..1024)', \
     8.059521e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
     8.059521e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

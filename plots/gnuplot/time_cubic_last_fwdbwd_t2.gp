@@ -33,8 +33,8 @@ $d3 << EOD
 512 5.447220e-02
 1024 1.980501e-01
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^1.94 (R^2 0.999, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^1.97 (R^2 0.998, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.01 (R^2 0.998, N 256..1024)', \
+plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.94 (R^2 0.999, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.97 (R^2 0.998, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.01 (R^2 0.998, N 256..1024)', \
     1.000881e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
     1.000881e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

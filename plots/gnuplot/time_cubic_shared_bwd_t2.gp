@@ -37,9 +37,9 @@ $d3 << EOD
 512 6.963995e-02
 1024 3.395858e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^2.66 (R^2 1.000, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.20 (R^2 0.997, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.69 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.56 (R^2 0.996, N 256..1024)', \
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.66 (R^2 1.000, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.20 (R^2 0.997, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.69 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.56 (R^2 0.996, N 256..1024)', \
     5.705953e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
     5.705953e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

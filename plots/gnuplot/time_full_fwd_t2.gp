@@ -50,9 +50,9 @@ $d3 << EOD
 4096 1.617278e-01
 8192 7.279205e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'blas: N^1.98 (R^2 1.000, N 1024..8192)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'blocked: N^2.08 (R^2 0.999, N 1024..8192)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'naive: N^2.05 (R^2 0.999, N 512..2048)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc 4 title 'omp: N^2.02 (R^2 0.999, N 1024..8192)', \
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.98 (R^2 1.000, N 1024..8192)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.08 (R^2 0.999, N 1024..8192)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.05 (R^2 0.999, N 512..2048)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.02 (R^2 0.999, N 1024..8192)', \
     1.705239e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
     1.705239e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
