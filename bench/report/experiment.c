@@ -858,6 +858,17 @@ static void setting_section(FILE *f, const xset *s, const char *plots_dir, const
             c->vocab, c->params, c->batch, s->nseeds, c->steps_cubic, c->steps_flops,
             s->steps_run[CAUSAL], is_text(s->task) ? "unigram" : "position only", c->floor,
             is_text(s->task) ? "bits/char" : "accuracy");
+    /* A setting neither model learned at any point of its runs says why it says nothing. */
+    int any_learned = 0;
+    for (int i = 0; i < NBUDGET; i++)
+        any_learned |= s->b[i].learned_q || s->b[i].learned_c;
+    any_learned |= s->end.learned_c;
+    if (!any_learned)
+        fprintf(f, "Neither model learned this setting: no budget point and not the end of "
+                   "the causal run (%ld steps, %ld sequences) beats the floor by the margin, so "
+                   "it is uninformative and says nothing about which model is more powerful "
+                   "(docs/DESIGN.md §9.2 says how its training length was chosen).\n\n",
+                s->steps_run[CAUSAL], s->steps_run[CAUSAL] * (long)c->batch);
     fprintf(f, "| run, budget | step | %s, mean (min..max) | learned | sequence accuracy | "
                "held-out loss change over the last quarter |\n|---|---|---|---|---|---|\n",
             metric_name(s->task));

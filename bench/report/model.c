@@ -444,7 +444,7 @@ void model_section(FILE *f, const dataset *ds, const char *plots_link)
     const mrow *r = any_row(ds, L0);
     fprintf(f, "The float32 models of model/ (docs/DESIGN.md §8) at d_model = %d, %d heads, "
                "vocabulary %d, one sequence, attention by `%s` at %d thread%s, products by "
-               "BLIS. The cubic model is timed packed (every layer on the rows it needs) and, "
+               "the tile engine's register kernel (`regt_gemm`). The cubic model is timed packed (every layer on the rows it needs) and, "
                "for training, as the loop over prefixes it must equal; its inference is the "
                "same either way. Skipped cells (predicted over the per-cell budget or the "
                "memory limit, or past the run's time cap) are marked so, never dropped; "

@@ -10,52 +10,53 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:363.738]
+set yrange [0:502.31]
 set ytics nomirror
 set y2tics
-set y2range [0:1.64281]
+set y2range [0:1.50904]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.463260e+01
-128 2.923460e+01
-256 3.894570e+01
-512 4.814470e+01
-1024 5.644400e+01
-2048 6.201200e+01
-4096 7.464520e+01
-8192 6.843450e+01
+64 3.164320e+01
+128 6.289220e+01
+256 8.228020e+01
+512 9.703900e+01
+1024 1.064193e+02
+2048 1.152657e+02
+4096 1.180183e+02
+8192 1.141032e+02
 EOD
 $d1 << EOD
-64 2.981400e+01
-128 4.078620e+01
-256 5.198860e+01
-512 6.380890e+01
-1024 6.841740e+01
-2048 7.064240e+01
-4096 6.426830e+01
-8192 8.174680e+01
+64 6.739670e+01
+128 9.652120e+01
+256 1.188161e+02
+512 1.372258e+02
+1024 1.464719e+02
+2048 1.527141e+02
+4096 1.577924e+02
+8192 1.548114e+02
 EOD
 $d2 << EOD
-64 2.892900e+00
-128 2.236800e+00
-256 2.353700e+00
-512 2.415400e+00
-1024 2.752400e+00
-2048 2.632400e+00
+64 5.263200e+00
+128 5.202700e+00
+256 4.990000e+00
+512 4.929800e+00
+1024 4.866500e+00
+2048 4.905600e+00
+4096 4.954600e+00
 EOD
 $d3 << EOD
-64 4.609120e+01
-128 7.311610e+01
-256 1.009533e+02
-512 1.265333e+02
-1024 1.377470e+02
-2048 1.774178e+02
-4096 1.249851e+02
-8192 1.244516e+02
+64 6.419220e+01
+128 1.138122e+02
+256 1.654407e+02
+512 2.072847e+02
+1024 2.198637e+02
+2048 2.281472e+02
+4096 2.434002e+02
+8192 2.352426e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
-    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'
+    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
+    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'

@@ -10,42 +10,42 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [222.609:4710.4]
-set yrange [0:198.781]
+set yrange [0:248.676]
 set ytics nomirror
 set y2tics
-set y2range [0:1.43102]
+set y2range [0:1.59566]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-256 3.360830e+01
-512 5.054650e+01
-1024 5.854890e+01
-2048 6.431050e+01
-4096 5.976210e+01
+256 4.940770e+01
+512 5.817390e+01
+1024 6.425690e+01
+2048 6.781030e+01
+4096 6.857340e+01
 EOD
 $d1 << EOD
-256 4.650460e+01
-512 5.234750e+01
-1024 5.690710e+01
-2048 5.593460e+01
-4096 5.887850e+01
+256 8.244940e+01
+512 9.375440e+01
+1024 9.821020e+01
+2048 1.044680e+02
+4096 1.087488e+02
 EOD
 $d2 << EOD
-256 2.086400e+00
-512 2.205700e+00
-1024 2.136000e+00
-2048 2.088700e+00
-4096 2.665700e+00
+256 4.720300e+00
+512 4.747300e+00
+1024 4.799400e+00
+2048 4.782600e+00
+4096 4.670700e+00
 EOD
 $d3 << EOD
-256 5.609370e+01
-512 6.346400e+01
-1024 6.876610e+01
-2048 6.083680e+01
-4096 6.710060e+01
+256 8.143560e+01
+512 9.385660e+01
+1024 9.346610e+01
+2048 1.011884e+02
+4096 1.057846e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    172.853 with lines dt 1 lw 2 lc 'red' title 'FMA peak 172.9 GFLOP/s (1 thread)', \
-    138.909 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 138.9 GFLOP/s (2048^3, 1 thread)'
+    216.24 with lines dt 1 lw 2 lc 'red' title 'FMA peak 216.2 GFLOP/s (1 thread)', \
+    155.845 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 155.8 GFLOP/s (2048^3, 1 thread)'

@@ -10,53 +10,54 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:363.738]
+set yrange [0:502.31]
 set ytics nomirror
 set y2tics
-set y2range [0:1.64281]
+set y2range [0:1.50904]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.281620e+01
-128 3.669500e+01
-256 5.255260e+01
-512 8.097530e+01
-1024 8.693740e+01
-2048 8.131290e+01
-4096 1.173132e+02
-8192 9.846470e+01
+64 4.235640e+01
+128 8.027480e+01
+256 1.189167e+02
+512 1.381421e+02
+1024 1.581180e+02
+2048 1.687815e+02
+4096 1.831557e+02
+8192 1.704533e+02
 EOD
 $d1 << EOD
-64 2.313510e+01
-128 3.684330e+01
-256 4.616440e+01
-512 4.739610e+01
-1024 6.691040e+01
-2048 7.422800e+01
-4096 5.493630e+01
-8192 5.310120e+01
+64 5.458790e+01
+128 7.743350e+01
+256 9.545420e+01
+512 1.086142e+02
+1024 1.148580e+02
+2048 1.182907e+02
+4096 1.183161e+02
+8192 1.314951e+02
 EOD
 $d2 << EOD
-64 2.043500e+00
-128 2.060500e+00
-256 2.148500e+00
-512 2.122600e+00
-1024 1.938700e+00
-2048 1.883700e+00
-4096 2.007900e+00
+64 5.689300e+00
+128 5.732200e+00
+256 5.737600e+00
+512 5.749100e+00
+1024 5.748600e+00
+2048 5.704800e+00
+4096 5.693600e+00
+8192 5.454300e+00
 EOD
 $d3 << EOD
-64 4.418600e+01
-128 6.924090e+01
-256 8.727340e+01
-512 1.013010e+02
-1024 1.080091e+02
-2048 1.100842e+02
-4096 1.037832e+02
-8192 1.104967e+02
+64 9.251350e+01
+128 1.388191e+02
+256 1.867247e+02
+512 2.171686e+02
+1024 2.312586e+02
+2048 2.380018e+02
+4096 2.483329e+02
+8192 2.513011e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
-    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'
+    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
+    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'

@@ -10,52 +10,53 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:363.738]
+set yrange [0:502.31]
 set ytics nomirror
 set y2tics
-set y2range [0:1.64281]
+set y2range [0:1.50904]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.621130e+01
-128 3.761490e+01
-256 4.866220e+01
-512 6.223560e+01
-1024 6.876210e+01
-2048 8.101480e+01
-4096 8.042480e+01
-8192 7.491790e+01
+64 2.526630e+01
+128 5.388840e+01
+256 7.361350e+01
+512 8.959500e+01
+1024 9.685820e+01
+2048 1.072225e+02
+4096 1.126299e+02
+8192 1.143503e+02
 EOD
 $d1 << EOD
-64 3.187580e+01
-128 5.202980e+01
-256 5.985500e+01
-512 7.338150e+01
-1024 7.910360e+01
-2048 8.519210e+01
-4096 8.147440e+01
-8192 7.666650e+01
+64 5.331960e+01
+128 7.702330e+01
+256 8.394310e+01
+512 1.109080e+02
+1024 1.146034e+02
+2048 1.249279e+02
+4096 1.239665e+02
+8192 1.250986e+02
 EOD
 $d2 << EOD
-64 2.987500e+00
-128 2.267300e+00
-256 2.939300e+00
-512 2.747000e+00
-1024 2.294100e+00
-2048 2.062100e+00
+64 5.079600e+00
+128 5.041400e+00
+256 5.007200e+00
+512 5.011400e+00
+1024 4.929000e+00
+2048 4.948600e+00
+4096 6.056600e+00
 EOD
 $d3 << EOD
-64 4.545760e+01
-128 5.944050e+01
-256 7.917980e+01
-512 9.666370e+01
-1024 9.708570e+01
-2048 1.156602e+02
-4096 1.159701e+02
-8192 1.146128e+02
+64 8.196230e+01
+128 1.385088e+02
+256 1.620905e+02
+512 2.409650e+02
+1024 2.691109e+02
+2048 2.778410e+02
+4096 2.888433e+02
+8192 2.940895e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
-    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'
+    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
+    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'

@@ -10,37 +10,37 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:363.738]
+set yrange [0:502.31]
 set ytics nomirror
 set y2tics
-set y2range [0:1.64281]
+set y2range [0:1.50904]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.051680e+01
-128 4.603920e+01
-256 5.704820e+01
-512 7.068610e+01
+64 1.922080e+01
+128 5.218240e+01
+256 7.393970e+01
+512 8.569800e+01
 EOD
 $d1 << EOD
-64 5.658850e+01
-128 6.416290e+01
-256 7.134790e+01
-512 7.763290e+01
+64 6.549060e+01
+128 9.132490e+01
+256 1.186975e+02
+512 1.438420e+02
 EOD
 $d2 << EOD
-64 3.162100e+00
-128 3.109200e+00
-256 2.792400e+00
+64 6.146500e+00
+128 6.212200e+00
+256 5.159500e+00
 EOD
 $d3 << EOD
-64 1.031132e+02
-128 1.175583e+02
-256 1.358412e+02
-512 1.608426e+02
+64 1.462526e+02
+128 1.830248e+02
+256 2.352668e+02
+512 2.637871e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
-    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'
+    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
+    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'

@@ -10,40 +10,40 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:363.738]
+set yrange [0:502.31]
 set ytics nomirror
 set y2tics
-set y2range [0:1.64281]
+set y2range [0:1.50904]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.854310e+01
-128 6.426350e+01
-256 9.443300e+01
-512 9.937330e+01
-1024 1.103938e+02
+64 2.989560e+01
+128 7.387120e+01
+256 1.166525e+02
+512 1.578267e+02
+1024 1.645829e+02
 EOD
 $d1 << EOD
-64 5.008990e+01
-128 5.198980e+01
-256 6.030590e+01
-512 5.914240e+01
-1024 6.785570e+01
+64 8.071790e+01
+128 7.967500e+01
+256 9.893260e+01
+512 1.132547e+02
+1024 1.223248e+02
 EOD
 $d2 << EOD
-64 2.720900e+00
-128 2.955300e+00
-256 2.467100e+00
+64 5.705200e+00
+128 5.734600e+00
+256 5.704500e+00
 EOD
 $d3 << EOD
-64 7.191450e+01
-128 7.980530e+01
-256 9.139730e+01
-512 1.010284e+02
-1024 1.192678e+02
+64 1.124440e+02
+128 1.267459e+02
+256 1.643510e+02
+512 1.880915e+02
+1024 2.114110e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
-    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'
+    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
+    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'

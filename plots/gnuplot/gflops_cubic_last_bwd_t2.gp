@@ -10,34 +10,34 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:363.738]
+set yrange [0:502.31]
 set ytics nomirror
 set y2tics
-set y2range [0:1.64281]
+set y2range [0:1.50904]
 set y2label 'fraction of the sgemm ceiling'
 $d1 << EOD
-64 7.585200e+00
-128 8.067200e+00
-256 4.711300e+00
-512 5.221800e+00
-1024 5.464600e+00
+64 1.639980e+01
+128 8.845700e+00
+256 6.962300e+00
+512 7.146200e+00
+1024 9.112000e+00
 EOD
 $d2 << EOD
-64 2.919700e+00
-128 2.745600e+00
-256 2.453100e+00
-512 1.823200e+00
-1024 1.876600e+00
+64 5.844100e+00
+128 5.527900e+00
+256 5.735900e+00
+512 5.581900e+00
+1024 5.447500e+00
 EOD
 $d3 << EOD
-64 1.302220e+01
-128 1.452420e+01
-256 9.811700e+00
-512 8.679900e+00
-1024 9.978300e+00
+64 2.396180e+01
+128 2.262630e+01
+256 1.751550e+01
+512 1.631870e+01
+1024 1.541900e+01
 EOD
 plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
-    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'
+    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
+    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'

@@ -10,34 +10,34 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:363.738]
+set yrange [0:502.31]
 set ytics nomirror
 set y2tics
-set y2range [0:1.64281]
+set y2range [0:1.50904]
 set y2label 'fraction of the sgemm ceiling'
 $d1 << EOD
-64 7.507000e+00
-128 7.951800e+00
-256 4.571900e+00
-512 4.498400e+00
-1024 4.062200e+00
+64 1.701980e+01
+128 1.379080e+01
+256 5.912000e+00
+512 6.130400e+00
+1024 6.492200e+00
 EOD
 $d2 << EOD
-64 2.016200e+00
-128 2.074200e+00
-256 1.815200e+00
-512 1.901500e+00
-1024 1.903200e+00
+64 4.629400e+00
+128 4.284500e+00
+256 4.125000e+00
+512 4.216400e+00
+1024 4.287700e+00
 EOD
 $d3 << EOD
-64 1.311500e+01
-128 1.215900e+01
-256 1.551830e+01
-512 8.057100e+00
-1024 9.099400e+00
+64 2.184310e+01
+128 2.460920e+01
+256 1.305870e+01
+512 1.230260e+01
+1024 1.309600e+01
 EOD
 plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
-    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'
+    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
+    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'

@@ -10,34 +10,34 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:363.738]
+set yrange [0:502.31]
 set ytics nomirror
 set y2tics
-set y2range [0:1.64281]
+set y2range [0:1.50904]
 set y2label 'fraction of the sgemm ceiling'
 $d1 << EOD
-64 8.778400e+00
-128 9.880800e+00
-256 5.159400e+00
-512 4.943500e+00
-1024 5.579600e+00
+64 1.926960e+01
+128 1.148140e+01
+256 7.685900e+00
+512 8.028100e+00
+1024 7.894600e+00
 EOD
 $d2 << EOD
-64 2.983500e+00
-128 2.528100e+00
-256 2.167000e+00
-512 1.997600e+00
-1024 2.248900e+00
+64 5.739200e+00
+128 5.453000e+00
+256 5.248700e+00
+512 5.186900e+00
+1024 5.252800e+00
 EOD
 $d3 << EOD
-64 1.577640e+01
-128 1.544080e+01
-256 9.709200e+00
-512 8.640700e+00
-1024 9.497000e+00
+64 2.364130e+01
+128 1.994790e+01
+256 1.361200e+01
+512 1.385720e+01
+1024 1.375080e+01
 EOD
 plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
-    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'
+    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
+    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'

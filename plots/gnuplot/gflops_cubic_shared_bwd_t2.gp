@@ -10,39 +10,39 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:3107.44]
+set yrange [0:9144.83]
 set ytics nomirror
 set y2tics
-set y2range [0:14.0347]
+set y2range [0:27.4729]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.726250e+01
-128 3.889560e+01
-256 5.105950e+01
-512 6.218990e+01
+64 2.952750e+01
+128 7.471910e+01
+256 9.922900e+01
+512 1.105765e+02
 EOD
 $d1 << EOD
-64 1.926358e+02
-128 2.854947e+02
-256 4.405680e+02
-512 8.879740e+02
-1024 1.323791e+03
+64 5.103399e+02
+128 6.991202e+02
+256 1.201385e+03
+512 2.387099e+03
+1024 4.588312e+03
 EOD
 $d2 << EOD
-64 1.940500e+00
-128 2.281400e+00
-256 2.911800e+00
+64 6.429600e+00
+128 6.440900e+00
+256 6.472700e+00
 EOD
 $d3 << EOD
-64 4.018195e+02
-128 7.657901e+02
-256 1.467987e+03
-512 1.649459e+03
-1024 2.702122e+03
+64 8.421758e+02
+128 1.328928e+03
+256 2.220807e+03
+512 4.334457e+03
+1024 7.952024e+03
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
-    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'
+    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
+    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'

@@ -10,42 +10,42 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:2355.2]
-set yrange [0:6366.28]
+set yrange [0:16579.7]
 set ytics nomirror
 set y2tics
-set y2range [0:28.7531]
+set y2range [0:49.8088]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.851990e+01
-128 6.837910e+01
-256 1.071298e+02
-512 9.345820e+01
-1024 1.151660e+02
+64 3.063540e+01
+128 8.120040e+01
+256 1.396991e+02
+512 1.616133e+02
+1024 1.821687e+02
 EOD
 $d1 << EOD
-64 3.373176e+02
-128 4.762130e+02
-256 5.263607e+02
-512 1.004145e+03
-1024 1.878482e+03
-2048 4.109132e+03
+64 4.709805e+02
+128 9.673569e+02
+256 1.151816e+03
+512 2.097620e+03
+1024 4.143100e+03
+2048 7.768959e+03
 EOD
 $d2 << EOD
-64 2.426700e+00
-128 2.283500e+00
-256 2.497400e+00
+64 5.764300e+00
+128 5.784800e+00
+256 5.752700e+00
 EOD
 $d3 << EOD
-64 3.883205e+02
-128 5.953435e+02
-256 7.851327e+02
-512 1.617698e+03
-1024 3.269854e+03
-2048 5.535892e+03
+64 8.929220e+02
+128 1.812345e+03
+256 2.398951e+03
+512 4.469819e+03
+1024 8.338332e+03
+2048 1.441713e+04
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
-    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'
+    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
+    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'

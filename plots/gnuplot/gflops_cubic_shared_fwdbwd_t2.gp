@@ -10,38 +10,39 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:4899.1]
+set yrange [0:8552.6]
 set ytics nomirror
 set y2tics
-set y2range [0:22.1266]
+set y2range [0:25.6937]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.135050e+01
-128 5.886010e+01
-256 6.009580e+01
-512 7.027780e+01
+64 3.108390e+01
+128 7.808620e+01
+256 1.072469e+02
+512 1.173859e+02
 EOD
 $d1 << EOD
-64 2.308105e+02
-128 3.889472e+02
-256 4.408988e+02
-512 8.700728e+02
-1024 2.231234e+03
+64 4.993603e+02
+128 6.589868e+02
+256 1.153259e+03
+512 2.300073e+03
+1024 4.424165e+03
 EOD
 $d2 << EOD
-64 3.244100e+00
-128 2.761200e+00
+64 6.203100e+00
+128 6.235300e+00
+256 5.980300e+00
 EOD
 $d3 << EOD
-64 3.517060e+02
-128 9.589052e+02
-256 8.199244e+02
-512 2.270066e+03
-1024 4.260083e+03
+64 4.870550e+02
+128 1.085900e+03
+256 1.961074e+03
+512 3.837994e+03
+1024 7.437043e+03
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
-    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'
+    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
+    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'

@@ -10,41 +10,41 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:363.738]
+set yrange [0:502.31]
 set ytics nomirror
 set y2tics
-set y2range [0:1.64281]
+set y2range [0:1.50904]
 set y2label 'fraction of the sgemm ceiling'
 $d1 << EOD
-64 5.864140e+01
-128 6.405480e+01
-256 6.805860e+01
-512 6.798000e+01
-1024 6.802390e+01
-2048 7.008760e+01
-4096 7.057890e+01
-8192 8.216850e+01
+64 1.352188e+02
+128 1.498880e+02
+256 1.583932e+02
+512 1.615651e+02
+1024 1.605312e+02
+2048 1.613962e+02
+4096 1.634453e+02
+8192 1.633175e+02
 EOD
 $d2 << EOD
-64 2.957300e+00
-128 2.807000e+00
-256 2.439200e+00
-512 2.744600e+00
-1024 2.571800e+00
-2048 2.534800e+00
+64 6.309600e+00
+128 6.285300e+00
+256 6.328000e+00
+512 6.351500e+00
+1024 6.303800e+00
+2048 6.268500e+00
 EOD
 $d3 << EOD
-64 7.752930e+01
-128 1.087576e+02
-256 1.633651e+02
-512 1.619549e+02
-1024 1.753004e+02
-2048 1.752263e+02
-4096 1.556042e+02
-8192 1.380829e+02
+64 1.354810e+02
+128 1.883141e+02
+256 2.269538e+02
+512 2.481595e+02
+1024 2.567814e+02
+2048 2.602838e+02
+4096 2.813879e+02
+8192 2.676390e+02
 EOD
 plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
-    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'
+    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
+    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'

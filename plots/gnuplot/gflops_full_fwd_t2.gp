@@ -10,52 +10,53 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:363.738]
+set yrange [0:502.31]
 set ytics nomirror
 set y2tics
-set y2range [0:1.64281]
+set y2range [0:1.50904]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.950040e+01
-128 7.524560e+01
-256 6.919460e+01
-512 9.106860e+01
-1024 8.533340e+01
-2048 9.270010e+01
-4096 9.423150e+01
-8192 8.937540e+01
+64 6.492960e+01
+128 1.297426e+02
+256 1.659646e+02
+512 1.609500e+02
+1024 1.803659e+02
+2048 1.844007e+02
+4096 1.811015e+02
+8192 1.739725e+02
 EOD
 $d1 << EOD
-64 5.771620e+01
-128 5.679810e+01
-256 5.280440e+01
-512 6.287230e+01
-1024 5.815850e+01
-2048 6.238210e+01
-4096 5.629240e+01
-8192 4.994430e+01
+64 1.094817e+02
+128 1.173988e+02
+256 1.234799e+02
+512 1.264035e+02
+1024 1.272428e+02
+2048 1.297957e+02
+4096 1.310521e+02
+8192 1.320808e+02
 EOD
 $d2 << EOD
-64 1.928900e+00
-128 1.937300e+00
-256 2.025000e+00
-512 2.035600e+00
-1024 1.833700e+00
-2048 1.895200e+00
+64 5.674300e+00
+128 5.679200e+00
+256 5.633200e+00
+512 5.662500e+00
+1024 5.671500e+00
+2048 5.625500e+00
+4096 5.549500e+00
 EOD
 $d3 << EOD
-64 8.323260e+01
-128 9.006830e+01
-256 9.716760e+01
-512 9.850710e+01
-1024 1.014346e+02
-2048 1.002929e+02
-4096 1.062271e+02
-8192 9.440520e+01
+64 1.565594e+02
+128 2.109250e+02
+256 2.398961e+02
+512 2.552960e+02
+1024 2.596973e+02
+2048 2.594571e+02
+4096 2.592126e+02
+8192 2.570856e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
-    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'
+    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
+    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'

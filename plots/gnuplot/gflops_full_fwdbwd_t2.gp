@@ -10,41 +10,41 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:363.738]
+set yrange [0:502.31]
 set ytics nomirror
 set y2tics
-set y2range [0:1.64281]
+set y2range [0:1.50904]
 set y2label 'fraction of the sgemm ceiling'
 $d1 << EOD
-64 6.242950e+01
-128 8.108220e+01
-256 8.312150e+01
-512 8.750790e+01
-1024 8.785860e+01
-2048 8.349310e+01
-4096 8.205760e+01
-8192 8.250580e+01
+64 1.293536e+02
+128 1.371119e+02
+256 1.446976e+02
+512 1.499232e+02
+1024 1.495560e+02
+2048 1.515125e+02
+4096 1.522382e+02
+8192 1.524834e+02
 EOD
 $d2 << EOD
-64 3.236900e+00
-128 3.010400e+00
-256 3.150000e+00
-512 2.808100e+00
-1024 2.807800e+00
-2048 2.581500e+00
+64 6.140000e+00
+128 6.155700e+00
+256 6.172700e+00
+512 6.142300e+00
+1024 6.133400e+00
+2048 6.015100e+00
 EOD
 $d3 << EOD
-64 1.020871e+02
-128 1.408958e+02
-256 1.433905e+02
-512 1.588103e+02
-1024 1.662441e+02
-2048 1.335389e+02
-4096 1.256704e+02
-8192 1.262019e+02
+64 1.422122e+02
+128 1.860319e+02
+256 2.172886e+02
+512 2.322493e+02
+1024 2.337679e+02
+2048 2.429429e+02
+4096 2.384453e+02
+8192 2.397317e+02
 EOD
 plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    316.294 with lines dt 1 lw 2 lc 'red' title 'FMA peak 316.3 GFLOP/s (2 threads)', \
-    221.412 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 221.4 GFLOP/s (2048^3, 2 threads)'
+    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
+    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'

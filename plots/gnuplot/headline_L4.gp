@@ -12,56 +12,61 @@ set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
 set xrange [55.6522:4710.4]
-set yrange [0.000438937:16.181]
+set yrange [0.00023548:29.2348]
 $m0 << EOD
-64 1.476682e-02
-128 1.902914e-02
-256 2.975123e-02
-512 6.505266e-02
-1024 1.472784e-01
-2048 3.608038e-01
-4096 1.044818e+00
+64 1.156951e-02
+128 1.402201e-02
+256 1.899905e-02
+512 3.081753e-02
+1024 7.105628e-02
+2048 1.402918e-01
+4096 4.078424e-01
 EOD
 $m1 << EOD
-64 1.801537e-01
-128 8.415535e-01
+64 5.504168e-02
+128 2.010069e-01
+256 7.984130e-01
+512 3.894432e+00
 EOD
 $m2 << EOD
-64 3.116264e-03
-128 5.005055e-03
-256 1.050953e-02
-512 1.948871e-02
-1024 6.275367e-02
-2048 1.512785e-01
-4096 4.051115e-01
+64 1.085688e-03
+128 1.697030e-03
+256 3.274722e-03
+512 6.741293e-03
+1024 1.980684e-02
+2048 4.032489e-02
+4096 1.259336e-01
 EOD
 $m3 << EOD
-64 2.728681e-03
-128 4.063786e-03
-256 7.874789e-03
-512 1.578968e-02
-1024 4.511182e-02
-2048 1.151347e-01
-4096 4.092363e-01
+64 8.874160e-04
+128 1.413511e-03
+256 2.870164e-03
+512 6.464473e-03
+1024 1.760743e-02
+2048 4.866145e-02
+4096 1.578433e-01
 EOD
 $m4 << EOD
-64 3.862925e-02
-128 7.630174e-02
-256 1.871690e-01
-512 3.994664e-01
-1024 8.377675e-01
-2048 1.838158e+00
+64 9.656988e-03
+128 1.941641e-02
+256 3.865880e-02
+512 9.109710e-02
+1024 2.025039e-01
+2048 4.596679e-01
+4096 1.158344e+00
 EOD
 $m5 << EOD
-64 1.039320e-01
-128 3.232302e-01
-256 1.221437e+00
+64 3.367695e-02
+128 1.125197e-01
+256 3.989476e-01
+512 1.688871e+00
+1024 7.258871e+00
 EOD
-plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.33 (4 N, 512..4096)', \
-    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.22 (2 N, 64..128)', \
-    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.44 (4 N, 512..4096)', \
-    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.54 (4 N, 512..4096)', \
-    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.10 (3 N, 512..2048)', \
-    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.78 (3 N, 64..256)', \
-    (x >= 63.9361 && x <= 4100.1 ? 8.427599e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    (x >= 63.9361 && x <= 128.128 ? 3.893700e-01*(x/90.5097)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'
+plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.22 (4 N, 512..4096)', \
+    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.14 (3 N, 128..512)', \
+    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.37 (4 N, 512..4096)', \
+    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.53 (4 N, 512..4096)', \
+    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.22 (4 N, 512..4096)', \
+    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.09 (3 N, 256..1024)', \
+    (x >= 63.9361 && x <= 4100.1 ? 4.521209e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    (x >= 63.9361 && x <= 512.512 ? 4.306690e-01*(x/181.019)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'

@@ -11,83 +11,78 @@ set xlabel 'N'
 set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
-set xrange [55.6522:4710.4]
-set yrange [0.000102854:9.41803]
+set xrange [55.6522:1177.6]
+set yrange [2.97082e-05:52.0821]
 $m0 << EOD
-64 9.140611e-03
-128 1.209980e-02
-256 1.797444e-02
-512 3.664867e-02
-1024 8.169075e-02
-2048 1.934249e-01
-4096 5.935542e-01
+64 6.823594e-03
+128 8.301663e-03
+256 1.146159e-02
+512 1.801476e-02
+1024 2.788874e-02
 EOD
 $m1 << EOD
-64 5.920821e-02
-128 2.397359e-01
-256 1.150817e+00
+64 2.098338e-02
+128 6.904390e-02
+256 2.551183e-01
+512 1.145115e+00
+1024 3.470130e+00
 EOD
 $m2 << EOD
-64 1.857444e-01
-128 5.686702e-01
+64 1.675815e-01
+128 4.351352e-01
+256 1.221455e+00
+512 4.004805e+00
 EOD
 $m3 << EOD
-64 1.807595e-03
-128 2.971210e-03
-256 6.362844e-03
-512 1.238260e-02
-1024 2.744409e-02
-2048 8.113435e-02
-4096 1.689487e-01
+64 6.712305e-04
+128 1.043708e-03
+256 1.925639e-03
+512 3.982957e-03
+1024 7.234746e-03
 EOD
 $m4 << EOD
-64 1.043180e-03
-128 1.533165e-03
-256 3.756397e-03
-512 7.220474e-03
-1024 1.574443e-02
-2048 4.185856e-02
-4096 1.305207e-01
+64 4.054005e-04
+128 6.332125e-04
+256 1.195736e-03
+512 2.549393e-03
+1024 4.937195e-03
 EOD
 $m5 << EOD
-64 3.085630e-04
-128 3.367615e-04
-256 4.035280e-04
-512 4.161810e-04
-1024 4.585520e-04
-2048 4.661005e-04
-4096 6.948735e-04
+64 8.912450e-05
+128 9.353750e-05
+256 9.847150e-05
+512 1.111910e-04
+1024 9.925800e-05
 EOD
 $m6 << EOD
-64 1.024829e-03
-128 1.665418e-03
-256 3.732846e-03
-512 6.982284e-03
-1024 1.494863e-02
-2048 4.467212e-02
-4096 1.311912e-01
+64 4.000295e-04
+128 6.505460e-04
+256 1.187742e-03
+512 2.315390e-03
+1024 4.967774e-03
 EOD
 $m7 << EOD
-64 2.011299e-02
-128 4.441743e-02
-256 9.747373e-02
-512 1.896211e-01
-1024 3.654932e-01
-2048 1.049435e+00
+64 6.323746e-03
+128 1.314617e-02
+256 2.663622e-02
+512 5.511832e-02
+1024 9.855816e-02
 EOD
 $m8 << EOD
-64 4.445142e-02
-128 1.409948e-01
-256 5.334253e-01
+64 1.719977e-02
+128 5.379988e-02
+256 1.768851e-01
+512 5.366654e-01
+1024 2.311167e+00
 EOD
-plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.33 (4 N, 512..4096)', \
-    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.14 (3 N, 64..256)', \
-    $m2 using 1:2 with linespoints lw 2 pt 5 dt 3 lc 1 title 'cubic_loop train step: N^1.61 (2 N, 64..128)', \
-    $m3 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.29 (4 N, 512..4096)', \
-    $m4 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.39 (4 N, 512..4096)', \
-    $m5 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 3 title 'causal step at context N: N^0.22 (4 N, 512..4096)', \
-    $m6 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 3 title 'cubic step at context N: N^1.43 (4 N, 512..4096)', \
-    $m7 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.23 (3 N, 512..2048)', \
-    $m8 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.79 (3 N, 64..256)', \
-    (x >= 63.9361 && x <= 4100.1 ? 4.905225e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    (x >= 63.9361 && x <= 256.256 ? 2.537311e-01*(x/128)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'
+plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^0.64 (3 N, 256..1024)', \
+    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^1.88 (3 N, 256..1024)', \
+    $m2 using 1:2 with linespoints lw 2 pt 5 dt 3 lc 1 title 'cubic_loop train step: N^1.60 (3 N, 128..512)', \
+    $m3 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^0.95 (3 N, 256..1024)', \
+    $m4 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.02 (3 N, 256..1024)', \
+    $m5 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 3 title 'causal step at context N: N^0.01 (3 N, 256..1024)', \
+    $m6 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 3 title 'cubic step at context N: N^1.03 (3 N, 256..1024)', \
+    $m7 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^0.94 (3 N, 256..1024)', \
+    $m8 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.85 (3 N, 256..1024)', \
+    (x >= 63.9361 && x <= 1025.02 ? 1.266765e-02*(x/256)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    (x >= 63.9361 && x <= 1025.02 ? 2.712611e-01*(x/256)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'

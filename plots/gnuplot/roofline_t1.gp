@@ -10,15 +10,15 @@ set logscale xy
 set xlabel 'arithmetic intensity, FLOPs per compulsory byte (docs/DESIGN.md 3)'
 set ylabel 'GFLOP/s'
 set key outside right top font ',9'
-set xrange [4.46995:1530.4]
-set yrange [22.3669:345.706]
+set xrange [2.5875:1530.4]
+set yrange [36.2496:432.48]
 set samples 400
 $p0 << EOD
-5.101323e+02 6.710060e+01
+5.101323e+02 1.087488e+02
 EOD
-roof(x) = (1.289000e+01 * x < 1.728530e+02) ? 1.289000e+01 * x : 1.728530e+02
-plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 172.9 GFLOP/s, bandwidth 12.9 GB/s (triad)', \
-    (1.289000e+01 * x < 1.233830e+02 ? 1/0 : 1.233830e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 123.4 GFLOP/s', \
-    (1.289000e+01 * x < 1.389090e+02 ? 1/0 : 1.389090e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 138.9 GFLOP/s (2048^3)', \
-    $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=4096 (omp)', \
+roof(x) = (2.785700e+01 * x < 2.162400e+02) ? 2.785700e+01 * x : 2.162400e+02
+plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 216.2 GFLOP/s, bandwidth 27.9 GB/s (triad)', \
+    (2.785700e+01 * x < 2.100120e+02 ? 1/0 : 2.100120e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 210.0 GFLOP/s', \
+    (2.785700e+01 * x < 1.558450e+02 ? 1/0 : 1.558450e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 155.8 GFLOP/s (2048^3)', \
+    $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=4096 (blocked)', \
     NaN notitle

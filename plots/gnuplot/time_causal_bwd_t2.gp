@@ -10,49 +10,50 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:9420.8]
-set yrange [3.85092e-05:6.12137]
+set yrange [2.63356e-05:13.0061]
 set format y '%.0e'
 $d0 << EOD
-64 3.639010e-04
-128 7.229565e-04
-256 2.162338e-03
-512 6.983107e-03
-1024 2.380212e-02
-2048 8.661759e-02
-4096 2.877623e-01
-8192 1.255359e+00
+64 1.682764e-04
+128 3.360568e-04
+256 1.023499e-03
+512 3.464582e-03
+1024 1.262448e-02
+2048 4.659955e-02
+4096 1.820064e-01
+8192 7.529136e-01
 EOD
 $d1 << EOD
-64 1.786009e-04
-128 5.181993e-04
-256 1.619850e-03
-512 5.268853e-03
-1024 1.963665e-02
-2048 7.603554e-02
-4096 3.342253e-01
-8192 1.050926e+00
+64 7.900679e-05
+128 2.189711e-04
+256 7.087740e-04
+512 2.449975e-03
+1024 9.172327e-03
+2048 3.517246e-02
+4096 1.361287e-01
+8192 5.549323e-01
 EOD
 $d2 << EOD
-64 1.840638e-03
-128 9.449045e-03
-256 3.577995e-02
-512 1.391913e-01
-1024 4.881219e-01
-2048 2.040455e+00
+64 1.011712e-03
+128 4.062389e-03
+256 1.687636e-02
+512 6.819714e-02
+1024 2.760661e-01
+2048 1.094947e+00
+4096 4.335376e+00
 EOD
 $d3 << EOD
-64 1.155275e-04
-128 2.890657e-04
-256 8.341855e-04
-512 2.657005e-03
-1024 9.753299e-03
-2048 3.027503e-02
-4096 1.718611e-01
-8192 6.903074e-01
+64 8.295089e-05
+128 1.857038e-04
+256 5.090270e-04
+512 1.621922e-03
+1024 6.110550e-03
+2048 2.354327e-02
+4096 8.825006e-02
+8192 3.651967e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.89 (R^2 0.998, N 1024..8192)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.94 (R^2 0.998, N 1024..8192)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.94 (R^2 0.999, N 512..2048)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.09 (R^2 0.994, N 1024..8192)', \
-    3.428705e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    3.428705e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.97 (R^2 1.000, N 1024..8192)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.97 (R^2 1.000, N 1024..8192)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.00 (R^2 1.000, N 512..4096)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.96 (R^2 1.000, N 1024..8192)', \
+    1.827643e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.827643e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,39 +10,39 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [222.609:4710.4]
-set yrange [0.000200174:9.66966]
+set yrange [0.000136187:5.51872]
 set format y '%.0e'
 $d0 << EOD
-256 1.002296e-03
-512 2.660517e-03
-1024 9.178571e-03
-2048 3.340874e-02
-4096 1.437705e-01
+256 6.817860e-04
+512 2.311688e-03
+1024 8.363230e-03
+2048 3.168444e-02
+4096 1.252968e-01
 EOD
 $d1 << EOD
-256 7.243482e-04
-512 2.568986e-03
-1024 9.443377e-03
-2048 3.841149e-02
-4096 1.459281e-01
+256 4.085597e-04
+512 1.434385e-03
+1024 5.471886e-03
+2048 2.056641e-02
+4096 7.900808e-02
 EOD
 $d2 << EOD
-256 1.614542e-02
-512 6.096951e-02
-1024 2.515909e-01
-2048 1.028622e+00
-4096 3.223220e+00
+256 7.136374e-03
+512 2.832737e-02
+1024 1.119711e-01
+2048 4.492429e-01
+4096 1.839573e+00
 EOD
 $d3 << EOD
-256 6.005217e-04
-512 2.118996e-03
-1024 7.814833e-03
-2048 3.531630e-02
-4096 1.280471e-01
+256 4.136458e-04
+512 1.432823e-03
+1024 5.749624e-03
+2048 2.123300e-02
+4096 8.122192e-02
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.98 (R^2 0.999, N 1024..4096)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.97 (R^2 1.000, N 1024..4096)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.84 (R^2 0.996, N 1024..4096)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.02 (R^2 0.998, N 1024..4096)', \
-    1.628847e-03*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.628847e-03*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.95 (R^2 1.000, N 1024..4096)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.93 (R^2 1.000, N 1024..4096)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.02 (R^2 1.000, N 1024..4096)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.91 (R^2 1.000, N 1024..4096)', \
+    9.522532e-04*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    9.522532e-04*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

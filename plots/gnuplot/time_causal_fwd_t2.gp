@@ -10,50 +10,51 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:9420.8]
-set yrange [1.60678e-05:12.8374]
+set yrange [7.67427e-06:18.9011]
 set format y '%.0e'
 $d0 << EOD
-64 9.335137e-05
-128 2.303898e-04
-256 6.409870e-04
-512 1.660752e-03
-1024 6.181405e-03
-2048 2.642303e-02
-4096 7.324013e-02
-8192 3.489975e-01
+64 5.028567e-05
+128 1.053151e-04
+256 2.832698e-04
+512 9.734895e-04
+1024 3.398697e-03
+2048 1.272967e-02
+4096 4.691109e-02
+8192 2.016032e-01
 EOD
 $d1 << EOD
-64 9.206456e-05
-128 2.294619e-04
-256 7.296853e-04
-512 2.837364e-03
-1024 8.031569e-03
-2048 2.894502e-02
-4096 1.563998e-01
-8192 6.471400e-01
+64 3.901817e-05
+128 1.091794e-04
+256 3.528972e-04
+512 1.238143e-03
+1024 4.678780e-03
+2048 1.816315e-02
+4096 7.261932e-02
+8192 2.613323e-01
 EOD
 $d2 << EOD
-64 1.042296e-03
-128 4.102975e-03
-256 1.567854e-02
-512 6.335597e-02
-1024 2.771891e-01
-2048 1.140573e+00
-4096 4.279148e+00
+64 3.743713e-04
+128 1.474852e-03
+256 5.871000e-03
+512 2.339145e-02
+1024 9.348321e-02
+2048 3.766153e-01
+4096 1.509063e+00
+8192 6.300352e+00
 EOD
 $d3 << EOD
-64 4.820350e-05
-128 1.220976e-04
-256 3.859767e-04
-512 1.327528e-03
-1024 4.975461e-03
-2048 1.951717e-02
-4096 8.278824e-02
-8192 3.109950e-01
+64 2.302280e-05
+128 6.090044e-05
+256 1.804020e-04
+512 6.192418e-04
+1024 2.323785e-03
+2048 9.027376e-03
+4096 3.459885e-02
+8192 1.367441e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.89 (R^2 0.994, N 1024..8192)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.14 (R^2 0.998, N 1024..8192)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.03 (R^2 0.999, N 512..4096)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.00 (R^2 1.000, N 1024..8192)', \
-    1.441520e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.441520e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.96 (R^2 0.999, N 1024..8192)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.94 (R^2 1.000, N 1024..8192)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.02 (R^2 1.000, N 1024..8192)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.96 (R^2 1.000, N 1024..8192)', \
+    6.412730e-05*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    6.412730e-05*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,49 +10,50 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:9420.8]
-set yrange [5.46643e-05:10.9399]
+set yrange [3.03177e-05:14.8956]
 set format y '%.0e'
 $d0 << EOD
-64 4.598470e-04
-128 7.866425e-04
-256 2.422809e-03
-512 7.562871e-03
-1024 2.735350e-02
-2048 9.282085e-02
-4096 3.739159e-01
-8192 1.605408e+00
+64 2.950455e-04
+128 5.490885e-04
+256 1.601599e-03
+512 5.253412e-03
+1024 1.941895e-02
+2048 7.013323e-02
+4096 2.669993e-01
+8192 1.051801e+00
 EOD
 $d1 << EOD
-64 2.338678e-04
-128 5.687035e-04
-256 1.969748e-03
-512 6.414142e-03
-1024 2.377746e-02
-2048 8.826944e-02
-4096 3.690990e-01
-8192 1.568791e+00
+64 1.398121e-04
+128 3.841632e-04
+256 1.404514e-03
+512 4.243874e-03
+1024 1.641211e-02
+2048 6.019361e-02
+4096 2.425826e-01
+8192 9.614318e-01
 EOD
 $d2 << EOD
-64 2.495274e-03
-128 1.305039e-02
-256 4.011172e-02
-512 1.713422e-01
-1024 8.198753e-01
-2048 3.646626e+00
+64 1.467578e-03
+128 5.869357e-03
+256 2.354588e-02
+512 9.392250e-02
+1024 3.815955e-01
+2048 1.519590e+00
+4096 4.965208e+00
 EOD
 $d3 << EOD
-64 1.639930e-04
-128 4.978008e-04
-256 1.489006e-03
-512 4.869249e-03
-1024 1.937342e-02
-2048 6.501684e-02
-4096 2.593093e-01
-8192 1.049392e+00
+64 9.095300e-05
+128 2.136290e-04
+256 7.273670e-04
+512 1.953311e-03
+1024 6.989250e-03
+2048 2.706534e-02
+4096 1.041122e-01
+8192 4.089699e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.96 (R^2 0.998, N 1024..8192)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.02 (R^2 0.999, N 1024..8192)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.21 (R^2 1.000, N 512..2048)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.93 (R^2 0.999, N 1024..8192)', \
-    4.580173e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    4.580173e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.92 (R^2 1.000, N 1024..8192)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.96 (R^2 1.000, N 1024..8192)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.92 (R^2 0.998, N 512..4096)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.96 (R^2 1.000, N 1024..8192)', \
+    2.724037e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    2.724037e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

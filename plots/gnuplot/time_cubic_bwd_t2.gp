@@ -10,34 +10,34 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:588.8]
-set yrange [0.000740178:15.4712]
+set yrange [0.000521851:8.37323]
 set format y '%.0e'
 $d0 << EOD
-64 1.115994e-02
-128 3.932723e-02
-256 2.524277e-01
-512 1.625047e+00
+64 1.191240e-02
+128 3.469741e-02
+256 1.947608e-01
+512 1.340384e+00
 EOD
 $d1 << EOD
-64 4.046166e-03
-128 2.821874e-02
-256 2.018356e-01
-512 1.479634e+00
+64 3.496173e-03
+128 1.982588e-02
+256 1.213214e-01
+512 7.985720e-01
 EOD
 $d2 << EOD
-64 7.241032e-02
-128 5.823353e-01
-256 5.157079e+00
+64 3.725128e-02
+128 2.914578e-01
+256 2.791078e+00
 EOD
 $d3 << EOD
-64 2.220535e-03
-128 1.540168e-02
-256 1.060102e-01
-512 7.141653e-01
+64 1.565554e-03
+128 9.892627e-03
+256 6.120945e-02
+512 4.354582e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.68 (R^2 1.000, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.86 (R^2 1.000, N 128..512)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^3.08 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.77 (R^2 1.000, N 128..512)', \
-    9.230833e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    9.230833e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.64 (R^2 0.999, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.67 (R^2 1.000, N 128..512)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^3.11 (R^2 0.999, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.73 (R^2 1.000, N 128..512)', \
+    7.020214e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    7.020214e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

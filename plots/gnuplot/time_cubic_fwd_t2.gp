@@ -10,37 +10,37 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000424516:16.2274]
+set yrange [0.000271503:9.00163]
 set format y '%.0e'
 $d0 << EOD
-64 3.208709e-03
-128 1.126983e-02
-256 6.099799e-02
-512 4.623705e-01
-1024 3.324832e+00
+64 3.063546e-03
+128 9.804068e-03
+256 4.937931e-02
+512 2.911249e-01
+1024 2.230128e+00
 EOD
 $d1 << EOD
-64 1.828445e-03
-128 1.393039e-02
-256 9.551674e-02
-512 7.768923e-01
-1024 5.409137e+00
+64 1.134650e-03
+128 9.089906e-03
+256 5.822370e-02
+512 4.056988e-01
+1024 3.000543e+00
 EOD
 $d2 << EOD
-64 3.366049e-02
-128 2.450672e-01
-256 2.334774e+00
+64 1.605322e-02
+128 1.262930e-01
+256 1.009760e+00
 EOD
 $d3 << EOD
-64 1.273548e-03
-128 9.075065e-03
-256 6.302398e-02
-512 4.547959e-01
-1024 3.077452e+00
+64 8.145080e-04
+128 5.714097e-03
+256 3.504829e-02
+512 2.442816e-01
+1024 1.736149e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.88 (R^2 1.000, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.91 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^3.06 (R^2 0.999, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.80 (R^2 1.000, N 256..1024)', \
-    3.982328e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    3.982328e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.75 (R^2 0.998, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.84 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.99 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.82 (R^2 1.000, N 256..1024)', \
+    2.596486e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    2.596486e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

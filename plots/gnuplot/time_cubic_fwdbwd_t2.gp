@@ -10,33 +10,34 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:588.8]
-set yrange [0.00104052:7.15078]
+set yrange [0.000758309:12.3557]
 set format y '%.0e'
 $d0 << EOD
-64 1.369978e-02
-128 4.668759e-02
-256 3.380912e-01
-512 2.177579e+00
+64 1.553633e-02
+128 4.734882e-02
+256 2.567728e-01
+512 1.643966e+00
 EOD
 $d1 << EOD
-64 5.891597e-03
-128 4.245793e-02
-256 3.358434e-01
-512 2.383592e+00
+64 5.821220e-03
+128 3.112119e-02
+256 2.065573e-01
+512 1.473859e+00
 EOD
 $d2 << EOD
-64 1.349282e-01
-128 1.071095e+00
+64 6.591510e-02
+128 5.136440e-01
+256 4.118551e+00
 EOD
 $d3 << EOD
-64 3.121556e-03
-128 2.116141e-02
-256 1.926977e-01
-512 1.307457e+00
+64 2.274927e-03
+128 1.519855e-02
+256 9.728610e-02
+512 6.867425e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.77 (R^2 1.000, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.91 (R^2 1.000, N 128..512)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.99 (R^2 1.000, N 64..128)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.97 (R^2 0.998, N 128..512)', \
-    1.357860e-02*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.357860e-02*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.56 (R^2 0.999, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.78 (R^2 1.000, N 128..512)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.98 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.75 (R^2 1.000, N 128..512)', \
+    1.079142e-02*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.079142e-02*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,31 +10,31 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.0001363:2.1477]
+set yrange [7.40735e-05:0.739874]
 set format y '%.0e'
 $d1 << EOD
-64 7.020005e-04
-128 2.619927e-03
-256 1.787501e-02
-512 6.438370e-02
-1024 2.458523e-01
+64 3.246867e-04
+128 2.389349e-03
+256 1.209564e-02
+512 4.704617e-02
+1024 1.474416e-01
 EOD
 $d2 << EOD
-64 1.823776e-03
-128 7.697853e-03
-256 3.433009e-02
-512 1.843969e-01
-1024 7.159000e-01
+64 9.111463e-04
+128 3.823410e-03
+256 1.468177e-02
+512 6.023058e-02
+1024 2.466248e-01
 EOD
 $d3 << EOD
-64 4.089015e-04
-128 1.455181e-03
-256 8.582991e-03
-512 3.873308e-02
-1024 1.346404e-01
+64 2.222205e-04
+128 9.341045e-04
+256 4.807965e-03
+512 2.060209e-02
+1024 8.713190e-02
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.89 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.19 (R^2 0.996, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.99 (R^2 0.997, N 256..1024)', \
-    8.059521e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    8.059521e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.80 (R^2 0.998, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.04 (R^2 1.000, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.09 (R^2 1.000, N 256..1024)', \
+    4.035948e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    4.035948e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

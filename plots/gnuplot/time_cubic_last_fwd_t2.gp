@@ -10,31 +10,31 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [5.41345e-05:0.847083]
+set yrange [3.25034e-05:0.376001]
 set format y '%.0e'
 $d1 << EOD
-64 2.837255e-04
-128 1.063176e-03
-256 7.367964e-03
-512 2.989536e-02
-1024 1.322915e-01
+64 1.251437e-04
+128 6.130300e-04
+256 5.697846e-03
+512 2.193650e-02
+1024 8.277535e-02
 EOD
 $d2 << EOD
-64 1.056422e-03
-128 4.075837e-03
-256 1.855723e-02
-512 7.072428e-02
-1024 2.823610e-01
+64 4.600892e-04
+128 1.973179e-03
+256 8.166101e-03
+512 3.189461e-02
+1024 1.253338e-01
 EOD
 $d3 << EOD
-64 1.624034e-04
-128 6.953010e-04
-256 2.170697e-03
-512 1.669093e-02
-1024 5.905830e-02
+64 9.751017e-05
+128 3.435353e-04
+256 2.579546e-03
+512 1.093101e-02
+1024 4.103492e-02
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.08 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.96 (R^2 1.000, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.38 (R^2 0.982, N 256..1024)', \
-    3.651267e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    3.651267e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.93 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.97 (R^2 1.000, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.00 (R^2 0.999, N 256..1024)', \
+    1.777326e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.777326e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

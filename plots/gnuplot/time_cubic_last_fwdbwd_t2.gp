@@ -10,31 +10,31 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000157508:2.50912]
+set yrange [0.000105109:1.07421]
 set format y '%.0e'
 $d1 << EOD
-64 8.492080e-04
-128 2.994640e-03
-256 2.285131e-02
-512 9.521180e-02
-1024 3.371014e-01
+64 3.868652e-04
+128 2.577171e-03
+256 1.533974e-02
+512 5.862893e-02
+1024 2.382507e-01
 EOD
 $d2 << EOD
-64 2.498680e-03
-128 1.170428e-02
-256 5.440638e-02
-512 2.356262e-01
-1024 8.363727e-01
+64 1.298902e-03
+128 5.426260e-03
+256 2.246249e-02
+512 9.074412e-02
+1024 3.580716e-01
 EOD
 $d3 << EOD
-64 4.725225e-04
-128 1.916318e-03
-256 1.214302e-02
-512 5.447220e-02
-1024 1.980501e-01
+64 3.153268e-04
+128 1.483338e-03
+256 8.661432e-03
+512 3.396636e-02
+1024 1.367840e-01
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.94 (R^2 0.999, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.97 (R^2 0.998, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.01 (R^2 0.998, N 256..1024)', \
-    1.000881e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.000881e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.98 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.00 (R^2 1.000, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.99 (R^2 1.000, N 256..1024)', \
+    5.411267e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    5.411267e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

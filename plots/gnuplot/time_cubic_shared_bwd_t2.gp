@@ -10,36 +10,36 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000189941:14.8369]
+set yrange [9.06249e-05:6.67441]
 set format y '%.0e'
 $d0 << EOD
-64 1.326384e-02
-128 4.655017e-02
-256 2.820349e-01
-512 1.847056e+00
+64 7.754342e-03
+128 2.423204e-02
+256 1.451244e-01
+512 1.038813e+00
 EOD
 $d1 << EOD
-64 1.188598e-03
-128 6.341961e-03
-256 3.268633e-02
-512 1.293599e-01
-1024 6.931625e-01
+64 4.486548e-04
+128 2.589820e-03
+256 1.198663e-02
+512 4.812043e-02
+1024 1.999869e-01
 EOD
 $d2 << EOD
-64 1.179961e-01
-128 7.936485e-01
-256 4.945638e+00
+64 3.561128e-02
+128 2.811110e-01
+256 2.224804e+00
 EOD
 $d3 << EOD
-64 5.698240e-04
-128 2.364350e-03
-256 9.809728e-03
-512 6.963995e-02
-1024 3.395858e-01
+64 2.718748e-04
+128 1.362449e-03
+256 6.484380e-03
+512 2.650118e-02
+1024 1.153923e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.66 (R^2 1.000, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.20 (R^2 0.997, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.69 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.56 (R^2 0.996, N 256..1024)', \
-    5.705953e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    5.705953e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.71 (R^2 0.999, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.03 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.98 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.08 (R^2 1.000, N 256..1024)', \
+    2.409092e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    2.409092e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

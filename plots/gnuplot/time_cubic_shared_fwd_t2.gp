@@ -10,39 +10,39 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:2355.2]
-set yrange [7.86177e-05:9.56118]
+set yrange [3.41898e-05:6.04452]
 set format y '%.0e'
 $d0 << EOD
-64 3.211323e-03
-128 1.059152e-02
-256 5.376862e-02
-512 4.916345e-01
-1024 3.187059e+00
+64 2.989570e-03
+128 8.919146e-03
+256 4.123305e-02
+512 2.843039e-01
+1024 2.014841e+00
 EOD
 $d1 << EOD
-64 2.715143e-04
-128 1.520828e-03
-256 1.094349e-02
-512 4.575761e-02
-1024 1.953924e-01
-2048 7.140629e-01
+64 1.944593e-04
+128 7.486775e-04
+256 5.000992e-03
+512 2.190449e-02
+1024 8.859088e-02
+2048 3.776798e-01
 EOD
 $d2 << EOD
-64 3.774101e-02
-128 3.171548e-01
-256 2.306489e+00
+64 1.588855e-02
+128 1.251965e-01
+256 1.001303e+00
 EOD
 $d3 << EOD
-64 2.358530e-04
-128 1.216505e-03
-256 7.336621e-03
-512 2.840289e-02
-1024 1.122500e-01
-2048 5.300282e-01
+64 1.025695e-04
+128 3.996140e-04
+256 2.401142e-03
+512 1.027945e-02
+1024 4.401851e-02
+2048 2.035204e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.94 (R^2 0.998, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.98 (R^2 0.999, N 512..2048)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.97 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.11 (R^2 0.999, N 512..2048)', \
-    1.669102e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.669102e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.81 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.05 (R^2 1.000, N 512..2048)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.99 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.15 (R^2 1.000, N 512..2048)', \
+    9.865861e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    9.865861e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

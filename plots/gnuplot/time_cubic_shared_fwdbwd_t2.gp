@@ -10,35 +10,36 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000303808:6.86485]
+set yrange [0.000213976:10.1136]
 set format y '%.0e'
 $d0 << EOD
-64 1.501384e-02
-128 4.306541e-02
-256 3.354774e-01
-512 2.288284e+00
+64 1.031250e-02
+128 3.246199e-02
+256 1.879846e-01
+512 1.369973e+00
 EOD
 $d1 << EOD
-64 1.388815e-03
-128 6.517168e-03
-256 4.572653e-02
-512 1.848299e-01
-1024 5.757547e-01
+64 6.419273e-04
+128 3.846563e-03
+256 1.748157e-02
+512 6.991757e-02
+1024 2.903696e-01
 EOD
 $d2 << EOD
-64 9.881073e-02
-128 9.180264e-01
+64 5.167629e-02
+128 4.065277e-01
+256 3.371199e+00
 EOD
 $d3 << EOD
-64 9.114230e-04
-128 2.643467e-03
-256 2.458858e-02
-512 7.084177e-02
-1024 3.015535e-01
+64 6.581452e-04
+128 2.334315e-03
+256 1.028048e-02
+512 4.190093e-02
+1024 1.727357e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.87 (R^2 1.000, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.83 (R^2 0.996, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^3.22 (R^2 1.000, N 64..128)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.81 (R^2 0.992, N 256..1024)', \
-    6.582867e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    6.582867e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.70 (R^2 0.999, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.03 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^3.01 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.04 (R^2 1.000, N 256..1024)', \
+    3.873608e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    3.873608e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

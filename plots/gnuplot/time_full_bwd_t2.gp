@@ -10,38 +10,38 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:9420.8]
-set yrange [4.5083e-05:12.708]
+set yrange [2.57989e-05:5.13877]
 set format y '%.0e'
 $d1 << EOD
-64 1.788115e-04
-128 6.547998e-04
-256 2.465112e-03
-512 9.871853e-03
-1024 3.946191e-02
-2048 1.532001e-01
-4096 6.085341e-01
-8192 2.090809e+00
+64 7.754662e-05
+128 2.798291e-04
+256 1.059213e-03
+512 4.153672e-03
+1024 1.672170e-02
+2048 6.652830e-02
+4096 2.627771e-01
+8192 1.051930e+00
 EOD
 $d2 << EOD
-64 3.545752e-03
-128 1.494238e-02
-256 6.878091e-02
-512 2.445093e-01
-1024 1.043766e+00
-2048 4.236011e+00
+64 1.661867e-03
+128 6.673229e-03
+256 2.651260e-02
+512 1.056575e-01
+1024 4.258331e-01
+2048 1.712923e+00
 EOD
 $d3 << EOD
-64 1.352490e-04
-128 3.856560e-04
-256 1.026977e-03
-512 4.143676e-03
-1024 1.531288e-02
-2048 6.127743e-02
-4096 2.760187e-01
-8192 1.244170e+00
+64 7.739655e-05
+128 2.227292e-04
+256 7.392348e-04
+512 2.704263e-03
+1024 1.045385e-02
+2048 4.125273e-02
+4096 1.526351e-01
+8192 6.419046e-01
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.92 (R^2 0.999, N 1024..8192)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.06 (R^2 1.000, N 512..2048)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.12 (R^2 1.000, N 1024..8192)', \
-    4.409736e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    4.409736e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.99 (R^2 1.000, N 1024..8192)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.01 (R^2 1.000, N 512..2048)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.97 (R^2 1.000, N 1024..8192)', \
+    2.152585e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    2.152585e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

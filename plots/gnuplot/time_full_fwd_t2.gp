@@ -10,49 +10,50 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:9420.8]
-set yrange [1.67975e-05:6.79858]
+set yrange [8.93017e-06:9.28719]
 set format y '%.0e'
 $d0 << EOD
-64 1.061838e-04
-128 2.229660e-04
-256 9.698570e-04
-512 2.947618e-03
-1024 1.258290e-02
-2048 4.633183e-02
-4096 1.823156e-01
-8192 7.688862e-01
+64 6.459770e-05
+128 1.293116e-04
+256 4.043565e-04
+512 1.667819e-03
+1024 5.953132e-03
+2048 2.329149e-02
+4096 9.486318e-02
+8192 3.950019e-01
 EOD
 $d1 << EOD
-64 7.267111e-05
-128 2.953832e-04
-256 1.270895e-03
-512 4.269537e-03
-1024 1.846234e-02
-2048 6.884940e-02
-4096 3.051897e-01
-8192 1.375921e+00
+64 3.831056e-05
+128 1.429079e-04
+256 5.434802e-04
+512 2.123640e-03
+1024 8.438524e-03
+2048 3.309022e-02
+4096 1.310919e-01
+8192 5.202835e-01
 EOD
 $d2 << EOD
-64 2.174475e-03
-128 8.660293e-03
-256 3.313965e-02
-512 1.318736e-01
-1024 5.855600e-01
-2048 2.266192e+00
+64 7.391745e-04
+128 2.954158e-03
+256 1.191313e-02
+512 4.740557e-02
+1024 1.893234e-01
+2048 7.634764e-01
+4096 3.095730e+00
 EOD
 $d3 << EOD
-64 5.039257e-05
-128 1.862721e-04
-256 6.906507e-04
-512 2.725037e-03
-1024 1.058556e-02
-2048 4.282424e-02
-4096 1.617278e-01
-8192 7.279205e-01
+64 2.679050e-05
+128 7.954114e-05
+256 2.797413e-04
+512 1.051468e-03
+1024 4.134591e-03
+2048 1.655367e-02
+4096 6.627714e-02
+8192 2.673019e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.98 (R^2 1.000, N 1024..8192)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.08 (R^2 0.999, N 1024..8192)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.05 (R^2 0.999, N 512..2048)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.02 (R^2 0.999, N 1024..8192)', \
-    1.705239e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.705239e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.02 (R^2 1.000, N 1024..8192)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.98 (R^2 1.000, N 1024..8192)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.01 (R^2 1.000, N 512..4096)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.00 (R^2 1.000, N 1024..8192)', \
+    8.366924e-05*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    8.366924e-05*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

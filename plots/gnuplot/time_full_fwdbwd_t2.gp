@@ -10,38 +10,38 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:9420.8]
-set yrange [4.79331e-05:17.4692]
+set yrange [3.44088e-05:7.49737]
 set format y '%.0e'
 $d1 << EOD
-64 2.351463e-04
-128 7.242065e-04
-256 2.825757e-03
-512 1.073645e-02
-1024 4.277436e-02
-2048 1.800435e-01
-4096 7.327720e-01
-8192 2.915166e+00
+64 1.134879e-04
+128 4.282653e-04
+256 1.623255e-03
+512 6.266701e-03
+1024 2.512836e-02
+2048 9.921549e-02
+4096 3.949702e-01
+8192 1.577340e+00
 EOD
 $d2 << EOD
-64 4.535203e-03
-128 1.950595e-02
-256 7.456570e-02
-512 3.345807e-01
-1024 1.338460e+00
-2048 5.823064e+00
+64 2.390903e-03
+128 9.539125e-03
+256 3.805167e-02
+512 1.529604e-01
+1024 6.127308e-01
+2048 2.499125e+00
 EOD
 $d3 << EOD
-64 1.437994e-04
-128 4.167637e-04
-256 1.638051e-03
-512 5.916015e-03
-1024 2.260589e-02
-2048 1.125694e-01
-4096 4.784702e-01
-8192 1.905821e+00
+64 1.032265e-04
+128 3.156462e-04
+256 1.080964e-03
+512 4.045326e-03
+1024 1.607619e-02
+2048 6.187621e-02
+4096 2.521733e-01
+8192 1.003281e+00
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.03 (R^2 1.000, N 1024..8192)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.06 (R^2 1.000, N 512..2048)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.13 (R^2 0.999, N 1024..8192)', \
-    5.352590e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    5.352590e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.99 (R^2 1.000, N 1024..8192)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.02 (R^2 1.000, N 512..2048)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.99 (R^2 1.000, N 1024..8192)', \
+    3.036926e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    3.036926e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -11,31 +11,31 @@ set xlabel 'N'
 set ylabel 'time ratio'
 set key below
 set xrange [55.6522:9420.8]
-set yrange [1.66563:1439.38]
+set yrange [1.49538:1959.38]
 $r0 << EOD
-64 6.194477e+01
-128 1.136048e+02
-256 2.790089e+02
-512 4.797942e+02
+64 8.491544e+01
+128 1.910778e+02
+256 3.477717e+02
+512 6.531273e+02
 EOD
 $r1 << EOD
-64 1.808646e+01
-128 1.419143e+01
-256 3.560205e+01
-512 2.599663e+01
-1024 2.848725e+01
+64 2.396100e+01
+128 2.934727e+01
+256 3.674995e+01
+512 3.984993e+01
+1024 4.177818e+01
 EOD
 $r2 << EOD
-64 3.402097e+00
-128 4.077073e+00
-256 3.857761e+00
-512 3.667907e+00
-1024 3.893794e+00
-2048 3.331264e+00
-4096 3.540536e+00
-8192 3.374305e+00
+64 3.950562e+00
+128 3.507840e+00
+256 4.031923e+00
+512 3.154359e+00
+1024 3.007701e+00
+2048 2.998140e+00
+4096 3.009123e+00
+8192 2.990768e+00
 EOD
 plot $r0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'cubic (later layers): cubic fwd+bwd / full fwd (one prompt pass)', \
     $r1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'cubic_shared (first layer): fwd+bwd / full fwd', \
     $r2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'causal: causal fwd+bwd / causal fwd (prefill)', \
-    6.194477e+01*(x/64) with lines dt 2 lc 'gray40' title 'N^1 guide'
+    8.491544e+01*(x/64) with lines dt 2 lc 'gray40' title 'N^1 guide'
