@@ -160,8 +160,9 @@ int infer_rows_write(const char *path, const exp_infer_row *rows, int count)
 /* The column of r whose value lies outside its domain, or NULL: a work file a crash or a
  * hand damaged must not flow into results/ (a fraction outside [0, 1], a negative time,
  * an unknown model or budget). */
-static const char *row_domain(const exp_row *r)
+static const char *row_domain(const void *row)
 {
+    const exp_row *r = row;
     if (strcmp(r->model, "causal") && strcmp(r->model, "cubic")) return "model";
     if (strcmp(r->budget, "reference") && strcmp(r->budget, "equal_steps") &&
         strcmp(r->budget, "equal_flops"))
@@ -177,8 +178,9 @@ static const char *row_domain(const exp_row *r)
     return NULL;
 }
 
-static const char *infer_domain(const exp_infer_row *r)
+static const char *infer_domain(const void *row)
 {
+    const exp_infer_row *r = row;
     if (strcmp(r->model, "causal") && strcmp(r->model, "cubic")) return "model";
     if (r->sequences < 1 || r->positions < r->sequences) return "positions";
     if (r->mismatches < 0 || r->mismatches > r->positions) return "mismatches";
@@ -187,12 +189,13 @@ static const char *infer_domain(const exp_infer_row *r)
     return NULL;
 }
 
-int rows_read(const char *path, exp_row **rows, int *count)
+/* read_table, then every row through its domain check (a column name, or NULL). */
+static int read_checked(const char *path, const column *cols, int ncols, void **rows,
+                        size_t row_size, int *count, const char *(*domain)(const void *row))
 {
-    if (read_table(path, row_cols, NCOLS(row_cols), (void **)rows, sizeof **rows, count) != 0)
-        return -1;
+    if (read_table(path, cols, ncols, rows, row_size, count) != 0) return -1;
     for (int r = 0; r < *count; r++) {
-        const char *col = row_domain(&(*rows)[r]);
+        const char *col = domain((const char *)*rows + (size_t)r * row_size);
         if (col) {
             fprintf(stderr, "experiment: %s: record %d: column '%s' is outside its domain\n",
                     path, r + 2, col);
@@ -204,19 +207,14 @@ int rows_read(const char *path, exp_row **rows, int *count)
     return 0;
 }
 
+int rows_read(const char *path, exp_row **rows, int *count)
+{
+    return read_checked(path, row_cols, NCOLS(row_cols), (void **)rows, sizeof **rows, count,
+                        row_domain);
+}
+
 int infer_rows_read(const char *path, exp_infer_row **rows, int *count)
 {
-    if (read_table(path, infer_cols, NCOLS(infer_cols), (void **)rows, sizeof **rows, count) != 0)
-        return -1;
-    for (int r = 0; r < *count; r++) {
-        const char *col = infer_domain(&(*rows)[r]);
-        if (col) {
-            fprintf(stderr, "experiment: %s: record %d: column '%s' is outside its domain\n",
-                    path, r + 2, col);
-            free(*rows);
-            *rows = NULL;
-            return -1;
-        }
-    }
-    return 0;
+    return read_checked(path, infer_cols, NCOLS(infer_cols), (void **)rows, sizeof **rows,
+                        count, infer_domain);
 }
