@@ -5,7 +5,8 @@
  * staged report (OUT.staged); only when every plot and the whole report succeeded does
  * the staging dir take the plots dir's place (the old one renamed aside, then removed)
  * and the staged report the report's. A failure anywhere leaves plots/ and REPORT.md as
- * they were: the plots dir is the report's own, nothing else lives in it. */
+ * they were. Only what the report draws (*.png, *.gp) is ever removed; a symbolic link as
+ * the plots dir is refused. */
 #include "report.h"
 
 #include <dirent.h>
@@ -22,7 +23,8 @@ static void usage(FILE *f)
 "Regenerates plots and the report from the CSVs of earlier runs (docs/DESIGN.md section 6).\n"
 "  --results DIR  where the bench and verify CSVs are (default results)\n"
 "  --plots DIR    where the PNGs and their gnuplot scripts go (default plots)\n"
-"  --out FILE     the report (default REPORT.md); written to FILE.tmp, then renamed\n"
+"  --out FILE     the report (default REPORT.md); drawn as FILE.staged beside it, the\n"
+"                 plots in PLOTS.stage, both moved in only when all succeeded\n"
 "  --help         this text\n");
 }
 
@@ -42,15 +44,18 @@ static void plots_link(const char *plots, const char *out, char *buf, size_t cap
         snprintf(buf, cap, "%s", plots);
 }
 
-/* Removes dir's regular files, then dir itself (not recursive). */
-static void remove_flat(const char *dir)
+/* Removes what the report draws in dir (its *.png and *.gp), then dir if that left it
+ * empty: any other file stays where it is. */
+static void remove_drawn(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *e;
     char path[2048];
     while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        const size_t len = strlen(e->d_name);
+        if (len < 4 || (strcmp(e->d_name + len - 4, ".png") && strcmp(e->d_name + len - 3, ".gp")))
+            continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         unlink(path);
     }
@@ -58,17 +63,18 @@ static void remove_flat(const char *dir)
     rmdir(dir);
 }
 
-/* A plots dir and its gnuplot/ scripts, gone. */
+/* A plots dir and its gnuplot/ scripts, as far as the report drew them. */
 static void remove_plots(const char *dir)
 {
     char gp[2048];
     snprintf(gp, sizeof gp, "%s/gnuplot", dir);
-    remove_flat(gp);
-    remove_flat(dir);
+    remove_drawn(gp);
+    remove_drawn(dir);
 }
 
-/* The staged plots take the plots dir's place: 0, or -1 with the old dir put back. */
-static int swap_in(const char *stage, const char *plots)
+/* The staged plots take the plots dir's place and the staged report the report's: 0, or
+ * -1 with both put back as they were. */
+static int swap_in(const char *stage, const char *plots, const char *staged, const char *out)
 {
     char old[2048];
     snprintf(old, sizeof old, "%s.old", plots);
@@ -77,6 +83,11 @@ static int swap_in(const char *stage, const char *plots)
     const int had = stat(plots, &sb) == 0;
     if (had && rename(plots, old) != 0) return -1;
     if (rename(stage, plots) != 0) {
+        if (had) rename(old, plots);
+        return -1;
+    }
+    if (rename(staged, out) != 0) {
+        rename(plots, stage);
         if (had) rename(old, plots);
         return -1;
     }
@@ -114,9 +125,22 @@ int main(int argc, char **argv)
         dataset_free(&ds);
         return 1;
     }
-    char stage[1100], staged[1100], link[1024];
+    /* "plots/" is "plots": the stage and the old dir are its siblings, never inside it */
+    char pdir[1024], stage[1100], staged[1100], link[1024], old[1100];
+    snprintf(pdir, sizeof pdir, "%s", plots);
+    for (size_t n = strlen(pdir); n > 1 && pdir[n - 1] == '/'; n--) pdir[n - 1] = '\0';
+    plots = pdir;
+    struct stat lsb;
+    if (lstat(plots, &lsb) == 0 && S_ISLNK(lsb.st_mode)) {
+        fprintf(stderr, "report: '%s' is a symbolic link; give the directory it points to\n", plots);
+        dataset_free(&ds);
+        return 1;
+    }
     snprintf(stage, sizeof stage, "%s.stage", plots);
     snprintf(staged, sizeof staged, "%s.staged", out);
+    snprintf(old, sizeof old, "%s.old", plots);
+    /* a run stopped between its two renames left the plots in PLOTS.old: put them back */
+    if (stat(plots, &lsb) != 0 && stat(old, &lsb) == 0) rename(old, plots);
     remove_plots(stage);
     /* The report's folder must take a file before any plot is drawn. */
     FILE *probe = fopen(staged, "w");
@@ -134,12 +158,9 @@ int main(int argc, char **argv)
     }
     plots_link(plots, out, link, sizeof link);
     int rc = markdown_write(&ds, &pl, stage, link, results, staged);
-    if (rc == 0 && swap_in(stage, plots) != 0) {
-        fprintf(stderr, "report: cannot move the new plots into '%s': %s\n", plots, strerror(errno));
-        rc = -1;
-    }
-    if (rc == 0 && rename(staged, out) != 0) {
-        fprintf(stderr, "report: cannot write '%s': %s\n", out, strerror(errno));
+    if (rc == 0 && swap_in(stage, plots, staged, out) != 0) {
+        fprintf(stderr, "report: cannot move the new plots and report into '%s' and '%s': %s\n",
+                plots, out, strerror(errno));
         rc = -1;
     }
     if (rc != 0) {
