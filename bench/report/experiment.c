@@ -21,7 +21,6 @@
  *     undecided, the first that holds (δ = 0.02). */
 #include "report.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -1067,20 +1066,6 @@ static void section(FILE *f, const xdata *d, const char *results, const char *pl
     if (d->have_infer) infer_cost(f, d);
 }
 
-static void remove_old_plots(const char *dir, const char *prefix)
-{
-    DIR *dp = opendir(dir);
-    if (!dp) return;
-    struct dirent *e;
-    while ((e = readdir(dp)) != NULL)
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
-            char path[2048];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            remove(path);
-        }
-    closedir(dp);
-}
-
 /* A file of an earlier version of the experiment (chance_acc instead of the position-only
  * floor): its columns cannot give §9.5's verdicts. */
 static int old_format(const table *t)
@@ -1128,11 +1113,9 @@ int experiment_section(FILE *f, const char *results, const char *plots_dir, cons
         old = old_format(&d.t);
         if (!old && load(&d) != 0) rc = -1;
     }
-    if (rc == 0) { /* the old plots stay with the old report when this one fails */
-        char gpdir[1100];
-        snprintf(gpdir, sizeof gpdir, "%s/gnuplot", plots_dir);
-        remove_old_plots(plots_dir, "experiment_");
-        remove_old_plots(gpdir, "experiment_");
+    /* plots_dir is the report's fresh staging dir (main.c): a stale experiment plot
+     * goes with the old plots dir, and a failure here leaves that dir as it was */
+    if (rc == 0) {
         if (old)
             fprintf(f, "## Is a cubic model more powerful?\n\n%s/experiment.csv was written by "
                        "an earlier version of the experiment (a majority-class \"chance\" "

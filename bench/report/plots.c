@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -456,28 +455,6 @@ static int plot_roofline(const dataset *ds, const char *dir, int threads, plot_l
     return script_run(&s, dir, title, out);
 }
 
-/* Removes the PNGs and scripts of an earlier report, so no stale plot survives. */
-static void remove_old(const char *dir, const char *suffix)
-{
-    static const char *const prefixes[] = {"time_", "gflops_", "train_infer_", "decode_",
-                                           "roofline_", "headline_", "model_"};
-    DIR *dp = opendir(dir);
-    if (!dp) return;
-    struct dirent *e;
-    while ((e = readdir(dp)) != NULL) {
-        size_t len = strlen(e->d_name), sl = strlen(suffix);
-        if (len <= sl || strcmp(e->d_name + len - sl, suffix) != 0) continue;
-        for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-            if (strncmp(e->d_name, prefixes[i], strlen(prefixes[i])) == 0) {
-                char path[2048];
-                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-                remove(path);
-                break;
-            }
-    }
-    closedir(dp);
-}
-
 int plots_make(const dataset *ds, const char *plots_dir, plot_list *out)
 {
     memset(out, 0, sizeof *out);
@@ -488,9 +465,8 @@ int plots_make(const dataset *ds, const char *plots_dir, plot_list *out)
         fprintf(stderr, "report: cannot create '%s': %s\n", gpdir, strerror(errno));
         return -1;
     }
+    /* plots_dir is the report's fresh staging dir (main.c): no stale plot to remove */
     if (pick_terminal(plots_dir) != 0) return -1;
-    remove_old(plots_dir, ".png");
-    remove_old(gpdir, ".gp");
     int th[16];
     int nt = ds_threads(ds, th, 16);
     for (int ti = nt - 1; ti >= 0; ti--) { /* the main (largest) thread count first */
