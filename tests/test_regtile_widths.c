@@ -1,10 +1,9 @@
 /* test_regtile_widths.c: the register kernel gives the same bits at every vector width.
  * The library's regtile.c runs 16 lanes where the build targets AVX-512; the Makefile
  * compiles it once more without AVX-512 (8 lanes) under the names *_narrow. Every score
- * product (rounded products, naive order) and every accumulating product (fused) must
- * agree bit for bit, on shapes that exercise each remainder path: m not a multiple of 6,
+ * product and every accumulating product (each entry one fused chain) must agree bit for bit, on shapes that exercise each remainder path: m not a multiple of 6,
  * key counts that leave 8 columns or fewer, widths d that are not multiples of 16 or 8.
- * And the unpacked score form equals the naive dot product at any width. */
+ * And the unpacked score form (decode) equals the packed one (the tile engine's). */
 #include "regtile.h"
 
 #include <criterion/criterion.h>
@@ -96,27 +95,28 @@ Test(regtile_widths, products_are_bit_identical)
                     }
 }
 
-/* The unpacked score form (decode, cubic_last: keys read as the cache holds them, 8 x 8
- * blocks transposed in registers) against the naive dot product, bit for bit: each score
- * is q . x_j summed from c = 0 with every product rounded. */
-Test(regtile_widths, unpacked_scores_are_the_naive_dot_products)
+/* The unpacked score form (decode: keys read as the cache holds them, 8 x 8 blocks
+ * transposed in registers) against the packed form of the tile engine, bit for bit: each
+ * score is q . x_j as one chain of fused multiply-adds from c = 0, so a decode step
+ * scores its keys exactly as a causal forward does. */
+Test(regtile_widths, unpacked_scores_are_the_packed_scores)
 {
     static const int ds[] = {3, 8, 19, 40, 64}, nks[] = {1, 7, 8, 9, 17, 64};
     for (size_t di = 0; di < sizeof ds / sizeof *ds; di++)
         for (size_t ki = 0; ki < sizeof nks / sizeof *nks; ki++) {
             const int d = ds[di], nk = nks[ki], lds = (nk + 7) & ~7;
             float *q = malloc((size_t)d * sizeof *q), *x = malloc((size_t)nk * d * sizeof *x);
-            float *s = malloc((size_t)lds * sizeof *s);
-            cr_assert(q && x && s);
+            float *xt = malloc(regt_packed_floats((size_t)nk, (size_t)d) * sizeof *xt);
+            float *s = malloc((size_t)lds * sizeof *s), *sp = malloc((size_t)lds * sizeof *sp);
+            cr_assert(q && x && xt && s && sp);
             fill(q, (size_t)d, (unsigned)(d + 3));
             fill(x, (size_t)nk * d, (unsigned)(nk * 13 + d));
+            regt_pack(nk, d, x, xt);
             regt_ops.score(&regt_ops, 1, nk, d, q, x, NULL, 0, s, lds);
-            for (int j = 0; j < nk; j++) {
-                float want = 0.0f;
-                for (int c = 0; c < d; c++) want += q[c] * x[(size_t)j * d + c];
-                cr_assert(memcmp(&want, &s[j], sizeof want) == 0,
-                          "d=%d key %d of %d: %a, the naive dot product %a", d, j, nk, s[j], want);
-            }
-            free(q); free(x); free(s);
+            regt_scores(1, nk, d, q, xt, 0, sp, lds);
+            for (int j = 0; j < nk; j++)
+                cr_assert(memcmp(&sp[j], &s[j], sizeof *s) == 0,
+                          "d=%d key %d of %d: %a, the packed score %a", d, j, nk, s[j], sp[j]);
+            free(q); free(x); free(xt); free(s); free(sp);
         }
 }

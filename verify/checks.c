@@ -192,22 +192,23 @@ static double magnitude_ratio(const problem *p, int k)
     return m > 0.0 ? mag[k] / m : mag[k];
 }
 
-/* Longest float32 sum behind the tensors of an operator: keys per row, d per dot
- * product, and rows per dK/dV column (for cubic_shared, every (t, i) row with t >= j).
- * cubic_last: N (its last prefix's keys; each packed dK/dV row has one query). */
-static size_t longest_sum(const problem *p, int bwd)
+/* The derived bound of tensor k (logit-scaled inputs; tolerance.h) in its metric's units. */
+static double derived_tol(const problem *p, int k)
 {
-    size_t n = (size_t)p->sh.n, d = (size_t)p->sh.d;
-    size_t rows = bwd && op_shared_inputs(p->op) ? ca_packed_rows(n) : n;
-    return rows > d ? rows : d;
+    const double bound[T_COUNT] = {p->bound_o, p->bound_lse, p->bound_dq, p->bound_dk,
+                                   p->bound_dv};
+    if (k == T_LSE) return bound[k];
+    double m = max_finite(ref_tensor(p, k), tensor_elems(p, k));
+    return m > 0.0 ? bound[k] / m : bound[k];
 }
 
 /* The baseline's own bound on tensor k of p. */
 static double naive_tol(const problem *p, int k)
 {
     if (k >= T_DQ && problem_bwd(p) == CA_NO_ENTRY) return NAN;
+    if (input_logit_scaled(p->kind)) return derived_tol(p, k);
     /* lse's bound is absolute already */
-    return tol_naive_bound(longest_sum(p, k >= T_DQ), p->max_abs_logit,
+    return tol_naive_bound(problem_longest_sum(p, k >= T_DQ), p->max_abs_logit,
                            k == T_LSE ? 1.0 : magnitude_ratio(p, k));
 }
 
@@ -215,6 +216,7 @@ static double naive_tol(const problem *p, int k)
 static double baseline_tol(const problem *p, int k, double base)
 {
     if (k >= T_DQ && problem_bwd(p) == CA_NO_ENTRY) return NAN;
+    if (input_logit_scaled(p->kind)) return derived_tol(p, k);
     return tol_vs_baseline(base, magnitude_ratio(p, k));
 }
 

@@ -23,6 +23,19 @@ int op_shared_inputs(ca_op op)
 ca_entry problem_fwd(const problem *p) { return ca_op_get(p->op)->fwd; }
 ca_entry problem_bwd(const problem *p) { return ca_op_get(p->op)->bwd; }
 
+int input_logit_scaled(input_kind kind)
+{
+    return kind == IN_LOGITS_1E2 || kind == IN_LOGITS_1E4;
+}
+
+/* cubic_last: N (its last prefix's keys; each packed dK/dV row has one query). */
+size_t problem_longest_sum(const problem *p, int bwd)
+{
+    size_t n = (size_t)p->sh.n, d = (size_t)p->sh.d;
+    size_t rows = bwd && op_shared_inputs(p->op) ? ca_packed_rows(n) : n;
+    return rows > d ? rows : d;
+}
+
 const char *input_name(input_kind kind)
 {
     static const char *const names[IN_COUNT] = {"normal", "logits_x1e2", "logits_x1e4",
@@ -314,6 +327,7 @@ ca_status problem_reference(problem *p)
         st = ca_ref_bwd(bwd, p->sh, q, k, v, p->ro, p->rlse, w, p->rdq, p->rdk, p->rdv);
     }
     if (st == CA_OK) st = magnitudes(p, q, k, v, w);
+    if (st == CA_OK && input_logit_scaled(p->kind)) st = problem_error_bounds(p, q, k, v, w);
 done:
     free(q); free(k); free(v); free(w);
     return st;

@@ -70,7 +70,25 @@ typedef struct problem {
      * scale of a float32 result's rounding error, >= max|ref|, far above it where the
      * terms of the result cancel. 0 until computed; dq, dk, dv only with a backward. */
     double mag_o, mag_dq, mag_dk, mag_dv;
+    /* Logit-scaled inputs only (input_logit_scaled): the largest element of the first-order
+     * error bound of any float32 implementation (tolerance.h, F1-B5), absolute, over the
+     * reference's finite elements; 0 otherwise. */
+    double bound_o, bound_lse, bound_dq, bound_dk, bound_dv;
 } problem;
+
+/* Are kind's logits scaled up (x1e2, x1e4), so that the scores' rounding decides the
+ * error and verify holds every implementation to the derived bound (tolerance.h)? */
+int input_logit_scaled(input_kind kind);
+
+/* Longest float32 sum behind the tensors of p's operator: keys per row, d per dot
+ * product, and rows per dK/dV column (for cubic_shared, every (t, i) row with t >= j);
+ * bwd = 0: the forward's. */
+size_t problem_longest_sum(const problem *p, int bwd);
+
+/* The bound_* fields of p from its double inputs (error_bound.c); p->ro, p->rlse and,
+ * with a backward, p->rdq, p->rdk, p->rdv computed. */
+ca_status problem_error_bounds(problem *p, const double *q, const double *k, const double *v,
+                               const double *dout);
 
 /* Allocates and fills inputs from a seed; returns CA_OK or CA_ERR_NOMEM. */
 ca_status problem_init(problem *p, ca_op op, ca_shape sh, input_kind kind, uint64_t seed);

@@ -15,6 +15,12 @@ double tol_naive_bound(size_t longest_sum, double max_abs_logit, double magnitud
            (1.0 + max_abs_logit) * magnitude_ratio;
 }
 
+double tol_gamma(double n)
+{
+    const double nu = n * ldexp(1.0, -24);
+    return nu / (1.0 - nu);
+}
+
 double fd_step(double input_scale) { return cbrt((double)FLT_EPSILON) * input_scale; }
 
 double fd_step_extrapolated(double input_scale)

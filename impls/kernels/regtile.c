@@ -54,13 +54,11 @@ enum { LANES = 8 };
  * panel of B in L1 while all rows of A stream past it; 8 columns left over by 16-lane
  * strips take an 8-lane one; columns beyond the last multiple of 8 (only when n = d is
  * not one) go scalar.
- * fused = 0 rounds each product before adding it, in the naive code's order (a sum from
- * p = 0 up): the scores S = q.k and dP = dO.v are then bit-equal to the baseline's, so
- * with logits x 1e4, where rounding of S alone decides the error, this code's error
- * tracks the baseline's instead of drawing its own. Its price depends on the core: on
- * Zen3 nothing (multiplies and adds issue on their own pipes, 2 + 2 a cycle, matching 2
- * FMAs), on Skylake-SP one issue slot more per multiply-add (multiply, add and FMA share
- * the same two pipes).
+ * fused = 1 (every product of this backend): one fused multiply-add per term, a chain
+ * from p = 0 up. fused = 0 rounds each product before adding it; it costs one issue slot
+ * more per term where multiply, add and FMA share the same two pipes (Skylake-SP), and
+ * it is not needed for accuracy: verify holds the scores to a bound that holds for any
+ * order, with or without FMA (verify/tolerance.h).
  * A: m x k via (ars, acs)  B: [k][ldb]  C: [m][ldc] */
 static void gemm_x(int fused, int m, int n, int k, const float *a, ptrdiff_t ars,
                    ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
@@ -112,11 +110,11 @@ void regt_pack(int n, int d, const float *x, float *xt)
     }
 }
 
-/* The scores are products whose result is a dot product the naive code also forms. */
+/* The scores: fused like the other products. */
 void regt_scores(int m, int n, int d, const float *a, const float *xt, int j0, float *s,
                  ptrdiff_t lds)
 {
-    gemm_x(0, m, (n + 7) & ~7, d, a, d, 1, xt + (size_t)(j0 / REGT_B) * d * REGT_B, REGT_B,
+    gemm_x(1, m, (n + 7) & ~7, d, a, d, 1, xt + (size_t)(j0 / REGT_B) * d * REGT_B, REGT_B,
            s, lds, 0);
 }
 
@@ -142,8 +140,8 @@ INLINE void transpose8(__m256 r[8])
 }
 #endif
 
-/* out_j = q . x_j for nk keys, each a sum from c = 0 of rounded products (the naive
- * code's order), 8 keys to the lanes so the chains run side by side: the score form for
+/* out_j = q . x_j for nk keys, each a chain of fused multiply-adds from c = 0 (the
+ * order of regt_scores, so a decode row equals the tile engine's), 8 keys to the lanes so the chains run side by side: the score form for
  * an unprepared operand (decode, where packing would double the memory traffic of a
  * one-row query). With AVX, 8 x 8 blocks of the keys are transposed in registers (24
  * shuffles a block) rather than gathered a float at a time (56 inserts): a cold decode
@@ -161,19 +159,19 @@ static void dots_by_key(int d, int nk, const float *q, const float *x, float *ou
             __m256 r[8];
             for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(xj + (size_t)i * d + c);
             transpose8(r);
-            for (int i = 0; i < 8; i++) acc = acc + bc8(q[c + i]) * (v8f)r[i];
+            for (int i = 0; i < 8; i++) acc = fma8(bc8(q[c + i]), (v8f)r[i], acc);
         }
 #endif
         for (; c < d; c++) {
             v8f kv = {xj[c], xj[d + c], xj[2 * d + c], xj[3 * d + c],
                       xj[4 * d + c], xj[5 * d + c], xj[6 * d + c], xj[7 * d + c]};
-            acc = acc + bc8(q[c]) * kv;
+            acc = fma8(bc8(q[c]), kv, acc);
         }
         st8(out + j, acc);
     }
     for (; j < nk; j++) {
         float acc = 0.0f;
-        for (int c = 0; c < d; c++) acc += q[c] * x[(size_t)j * d + c];
+        for (int c = 0; c < d; c++) acc = fmaf(q[c], x[(size_t)j * d + c], acc);
         out[j] = acc;
     }
 }
@@ -198,14 +196,13 @@ static void prod(const flash_ops *ops, int add, int trans_a, int m, int n, int k
     gemm_x(1, m, n, k, a, trans_a ? 1 : lda, trans_a ? lda : 1, b, ldb, c, ldc, add);
 }
 
-/* D_i in the exact order of this backend's dP = dO V^T (products rounded, summed from
- * c = 0). */
+/* D_i in the exact order of this backend's dP = dO V^T (one fused chain from c = 0). */
 static void rowdot(int n, int d, const float *dout, const float *o, float *D)
 {
     for (int i = 0; i < n; i++) {
         const float *a = dout + (size_t)i * d, *b = o + (size_t)i * d;
         float s = 0.0f;
-        for (int c = 0; c < d; c++) s += a[c] * b[c];
+        for (int c = 0; c < d; c++) s = fmaf(a[c], b[c], s);
         D[i] = s;
     }
 }
