@@ -60,6 +60,13 @@ static ca_status mask_fwd(ca_shape sh, const ca_exec *ex, const float *q, const 
     return st;
 }
 
+/* naive's workspace (its cubic_shared backward has one), for the mutants that run its
+ * entry points. */
+static size_t naive_workspace(ca_entry e, ca_shape sh, int threads)
+{
+    return ca_impl_naive.workspace(e, sh, threads);
+}
+
 const ca_impl mutant_mask_off_by_one = {
     .name = "mask_off_by_one", .description = "causal row i sees key i+1",
     .causal_fwd = mask_fwd,
@@ -118,6 +125,7 @@ DROP_D(last_fwd, last_bwd, CA_LAST_BWD)
 
 const ca_impl mutant_bwd_drops_D = {
     .name = "bwd_drops_D", .description = "backward without the D_i term",
+    .workspace = naive_workspace,
     .causal_fwd = causal_fwd_naive, .causal_bwd = causal_bwd_dropD,
     .cubic_fwd = cubic_fwd_naive, .cubic_bwd = cubic_bwd_dropD,
     .shared_fwd = shared_fwd_naive, .shared_bwd = shared_bwd_dropD,
@@ -425,6 +433,7 @@ static ca_status short_step(ca_shape sh, const ca_exec *ex, int t, const float *
 const ca_impl mutant_decode_one_key_short = {
     .name = "decode_one_key_short",
     .description = "naive, but a decode step leaves its own key out",
+    .workspace = naive_workspace,
     .causal_fwd = causal_fwd_as_naive, .causal_bwd = causal_bwd_as_naive,
     .full_fwd = full_fwd_as_naive, .decode_step = short_step,
     .cubic_fwd = cubic_fwd_as_naive, .cubic_bwd = cubic_bwd_as_naive,
@@ -459,6 +468,7 @@ static ca_status nan_step(ca_shape sh, const ca_exec *ex, int t, const float *q_
 
 const ca_impl mutant_nan_output = {
     .name = "nan_output", .description = "naive, with NaN in the last element of o",
+    .workspace = naive_workspace,
     .causal_fwd = causal_fwd_nan, .causal_bwd = causal_bwd_as_naive,
     .full_fwd = full_fwd_nan, .decode_step = nan_step,
     .cubic_fwd = cubic_fwd_nan, .cubic_bwd = cubic_bwd_as_naive,

@@ -238,7 +238,9 @@ static void record_tensors(cell *c, const problem *p, const tensors *t,
 static ca_status baseline_errors(const problem *p, const ca_impl *naive, int threads,
                                  int with_bwd, tensors *t, double base[T_COUNT])
 {
-    for (int ord = 0; ord < BASELINE_ORDERINGS; ord++) {
+    /* At d = 1 every ordering is the identity. */
+    const int orderings = p->sh.d > 1 ? BASELINE_ORDERINGS : 1;
+    for (int ord = 0; ord < orderings; ord++) {
         double err[T_COUNT];
         ca_status st = problem_run_reordered(p, naive, threads, with_bwd, ord, t);
         if (st != CA_OK) return st;
@@ -351,6 +353,26 @@ static const big_case big_full[] = {{512, 64}, {1024, 64}};
 static const big_case big_quick[] = {{512, 16}, {1024, 16}};
 static const big_case big_prefix_full[] = {{512, 3}};
 
+/* Shapes past 2048 rows, full grid only, one head: an index or tile offset kept in a type
+ * too narrow for it goes wrong only there. Row operators at 2049 and 4097 (d = 128 at the
+ * largest); cubic_last's packed keys hold 2.1 million rows at N = 2049; cubic_shared's
+ * reference and naive cost Theta(N^3 d), so N = 2049 runs at d = 1 (where the baseline's
+ * three orderings of d are one). cubic has none here: its packed offsets already pass
+ * 4096 rows in the grid (N = 257: 33,153 rows). */
+static int long_cases(ca_op op, const big_case **out)
+{
+    static const big_case rows[] = {{2049, 64}, {4097, 128}}, step[] = {{4097, 128}},
+                          last[] = {{2049, 3}}, shared[] = {{2049, 1}};
+    switch (op) {
+    case CA_OP_CAUSAL:
+    case CA_OP_FULL: *out = rows; return COUNT_OF(rows);
+    case CA_OP_DECODE: *out = step; return COUNT_OF(step);
+    case CA_OP_CUBIC_LAST: *out = last; return COUNT_OF(last);
+    case CA_OP_CUBIC_SHARED: *out = shared; return COUNT_OF(shared);
+    default: *out = NULL; return 0;
+    }
+}
+
 static int check_grid(const ca_impl *naive, const ca_impl *const *impls, int count,
                       const verify_opts *o, impl_result *res)
 {
@@ -382,7 +404,7 @@ static int check_grid(const ca_impl *naive, const ca_impl *const *impls, int cou
                    : per_prefix     ? COUNT_OF(big_prefix_full)
                    : o->quick       ? COUNT_OF(big_quick)
                                     : COUNT_OF(big_full);
-        char big_note[96] = "";
+        char big_note[160] = "";
         for (int b = 0; b < nbig; b++) {
             ca_shape sh = {big[b].n, big[b].d, 1};
             char label[96];
@@ -398,6 +420,21 @@ static int check_grid(const ca_impl *naive, const ca_impl *const *impls, int cou
         if (has_bwd && per_prefix)
             snprintf(big_note + strlen(big_note), sizeof big_note - strlen(big_note), "%s",
                      o->quick ? "; N>65 in the full grid only" : " (N=1024: reference too slow)");
+        const big_case *lng = NULL;
+        const int nlong = o->quick ? 0 : long_cases(op, &lng);
+        for (int b = 0; b < nlong; b++) {
+            ca_shape sh = {lng[b].n, lng[b].d, 1};
+            char label[96];
+            snprintf(label, sizeof label, "%s N=%d d=%d heads=1", op_name(op), sh.n, sh.d);
+            verify_progress(o->progress, "verify: vs_ref %s (past 2048 rows)\n", label);
+            if (run_case(naive, impls, count, CHK_REF, o, res, op, sh, IN_NORMAL, NULL,
+                         1600 + b, label))
+                return -1;
+            size_t used = strlen(big_note);
+            snprintf(big_note + used, sizeof big_note - used, "%sN=%d d=%d",
+                     b ? ", " : "; past 2048 rows: ", sh.n, sh.d);
+        }
+        nbig += nlong;
         for (int i = 0; i < count; i++) {
             set_note(&res[i].cells[ca_op_get(op)->fwd][CHK_REF], "%d shapes, N<=%d d<=%d%s%s",
                      idx + nbig, ns[nn - 1], ds[nd - 1],
@@ -423,49 +460,58 @@ static int input_wanted(const verify_opts *o, int bit)
     return o->inputs == 0 || (o->inputs >> bit & 1u);
 }
 
+/* Seed of the extreme case `base` at seed index si: index 0 is the standard case's. */
+static uint64_t extreme_seed(int base, int si) { return (uint64_t)base + 100000u * (uint64_t)si; }
+
 static int check_extreme(const ca_impl *naive, const ca_impl *const *impls, int count,
                          const verify_opts *o, impl_result *res)
 {
+    const int seeds = o->extreme_seeds > 1 ? o->extreme_seeds : 1;
     for (int op = 0; op < CA_OP_COUNT; op++) {
-        verify_progress(o->progress, "verify: extreme %-12s\n", op_name(op));
+        verify_progress(o->progress, "verify: extreme %-12s (%d seed%s)\n", op_name(op), seeds,
+                        seeds > 1 ? "s" : "");
         /* N = 65 crosses every power-of-two tile; the per-prefix ops use fewer rows. */
         const int n = op_per_prefix(op) ? 33 : 65;
         const int has_bwd = ca_op_get(op)->bwd != CA_NO_ENTRY;
         int cases = 0;
-        for (int kind = IN_LOGITS_1E2; kind < IN_COUNT; kind++) {
-            if (!input_wanted(o, kind)) continue;
-            for (int di = 0; di < COUNT_OF(extreme_d); di++) {
-                ca_shape sh = {n, extreme_d[di], 2};
-                char label[96];
-                snprintf(label, sizeof label, "%s %s N=%d d=%d", op_name(op), input_name(kind),
-                         n, sh.d);
-                if (run_case(naive, impls, count, CHK_EXTREME, o, res, op, sh, kind, NULL,
-                             2000 + kind, label))
-                    return -1;
-                cases++;
-            }
-        }
-        if (input_wanted(o, EXTREME_NONFINITE))
-            for (int i = 0; i < NONFINITE_COUNT; i++) {
-                nonfinite nf = nonfinite_at(i);
-                if (nf.tensor == NF_DOUT && !has_bwd) continue; /* dO feeds only a backward */
-                for (int di = 0; di < COUNT_OF(nonfinite_d); di++) {
-                    ca_shape sh = {n, nonfinite_d[di], 2};
-                    char label[96], name[32];
-                    snprintf(label, sizeof label, "%s %s N=%d d=%d", op_name(op),
-                             nonfinite_name(nf, name, sizeof name), n, sh.d);
-                    if (run_case(naive, impls, count, CHK_EXTREME, o, res, op, sh, IN_NORMAL,
-                                 &nf, 2100 + i, label))
+        for (int si = 0; si < seeds; si++) {
+            for (int kind = IN_LOGITS_1E2; kind < IN_COUNT; kind++) {
+                if (!input_wanted(o, kind)) continue;
+                for (int di = 0; di < COUNT_OF(extreme_d); di++) {
+                    ca_shape sh = {n, extreme_d[di], 2};
+                    char label[96];
+                    snprintf(label, sizeof label, "%s %s N=%d d=%d seed+%d", op_name(op),
+                             input_name(kind), n, sh.d, si);
+                    if (run_case(naive, impls, count, CHK_EXTREME, o, res, op, sh, kind, NULL,
+                                 extreme_seed(2000 + kind, si), label))
                         return -1;
                     cases++;
                 }
             }
+            if (input_wanted(o, EXTREME_NONFINITE))
+                for (int i = 0; i < NONFINITE_COUNT; i++) {
+                    nonfinite nf = nonfinite_at(i);
+                    if (nf.tensor == NF_DOUT && !has_bwd) continue; /* dO feeds only a backward */
+                    for (int di = 0; di < COUNT_OF(nonfinite_d); di++) {
+                        ca_shape sh = {n, nonfinite_d[di], 2};
+                        char label[96], name[32];
+                        snprintf(label, sizeof label, "%s %s N=%d d=%d seed+%d", op_name(op),
+                                 nonfinite_name(nf, name, sizeof name), n, sh.d, si);
+                        if (run_case(naive, impls, count, CHK_EXTREME, o, res, op, sh, IN_NORMAL,
+                                     &nf, extreme_seed(2100 + i, si), label))
+                            return -1;
+                        cases++;
+                    }
+                }
+        }
         char note[160];
         if (o->inputs)
-            snprintf(note, sizeof note, "%d cases (a subset of the input patterns)", cases);
+            snprintf(note, sizeof note, "%d cases (a subset of the input patterns, %d seed%s)",
+                     cases, seeds, seeds > 1 ? "s" : "");
         else
             snprintf(note, sizeof note, "%d cases: 5 patterns x d=3,16,64,128; NaN/+-Inf in "
-                     "q,k,v%s x element/row x d=3,16", cases, has_bwd ? ",dO" : "");
+                     "q,k,v%s x element/row x d=3,16; %d seed%s", cases, has_bwd ? ",dO" : "",
+                     seeds, seeds > 1 ? "s" : "");
         for (int i = 0; i < count; i++) {
             set_note(&res[i].cells[ca_op_get(op)->fwd][CHK_EXTREME], "%s", note);
             if (has_bwd) set_note(&res[i].cells[ca_op_get(op)->bwd][CHK_EXTREME], "%s", note);

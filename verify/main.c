@@ -17,12 +17,14 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: verify [--impl a,b,...] [--threads T] [--quick] [--seed S] [--verbose]\n"
-            "              [--summary FILE.csv]\n"
+            "usage: verify [--impl a,b,...] [--threads T] [--quick] [--seed S] [--seeds K]\n"
+            "              [--verbose] [--summary FILE.csv]\n"
             "  --impl     implementations to check (default: all registered: %s)\n"
             "  --threads  threads handed to each implementation (default 1)\n"
             "  --quick    the small shape grid used by `make test`\n"
             "  --seed     added to the seed of every case (default 0: the standard inputs)\n"
+            "  --seeds    the extreme and non-finite inputs drawn from K seeds, the case's\n"
+            "             own and the next K-1 (default 3, 1..1024)\n"
             "  --verbose  print every failing case (the table keeps the first per cell)\n"
             "  --summary  also write the table as CSV (read by the report)\n",
             ca_impl_names());
@@ -210,14 +212,14 @@ static void print_model_table(const model_result *mres, int rows)
 
 static int write_summary(summary_file *s, const impl_result *res, int count,
                          const cell *refcells, const model_result *mres, int mrows,
-                         int threads, uint64_t seed)
+                         int threads, uint64_t seed, int seeds)
 {
     FILE *f = s->f;
     const char *cols[] = {"impl", "entry", "check", "status", "err", "tol", "note"};
     for (int i = 0; i < 7; i++) csv_field(f, cols[i], i == 6);
     cell info = {CELL_NA, 0, 0, 0, ""};
-    snprintf(info.note, sizeof info.note, "threads=%d; seed=%llu; blis=%s", threads,
-             (unsigned long long)seed, ca_blis_config());
+    snprintf(info.note, sizeof info.note, "threads=%d; seed=%llu; extreme seeds=%d; blis=%s",
+             threads, (unsigned long long)seed, seeds, ca_blis_config());
     csv_row(f, "run", "-", "config", &info);
     for (int e = 0; e < CA_ENTRY_COUNT; e++)
         if (refcells[e].st != CELL_NA) csv_row(f, "ref64", ca_entry_name(e), "gradcheck", &refcells[e]);
@@ -245,7 +247,7 @@ static int write_summary(summary_file *s, const impl_result *res, int count,
 int main(int argc, char **argv)
 {
     const ca_impl *impls[64];
-    int count = 0, threads = 1, quick = 0, verbose = 0;
+    int count = 0, threads = 1, quick = 0, verbose = 0, seeds = 3;
     uint64_t seed = 0;
     const char *summary = NULL;
     char *impl_list = NULL;
@@ -270,6 +272,11 @@ int main(int argc, char **argv)
             if (parse_seed(argv[++i], &seed)) {
                 fprintf(stderr, "verify: --seed wants a non-negative integer below 2^64, got '%s'\n",
                         argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(a, "--seeds") && has_val) {
+            if (parse_int(argv[++i], &seeds)) {
+                fprintf(stderr, "verify: --seeds wants an integer in 1..1024, got '%s'\n", argv[i]);
                 return 2;
             }
         } else if (!strcmp(a, "--summary") && has_val) {
@@ -302,14 +309,15 @@ int main(int argc, char **argv)
     summary_file sf = {0};
     if (summary && summary_open(&sf, summary)) return 2;
     omp_set_num_threads(threads);
-    printf("verify: %d implementation(s), %d thread(s), %s grid, seed %llu; BLIS %s\n", count,
-           threads, quick ? "quick" : "full", (unsigned long long)seed, ca_blis_config());
+    printf("verify: %d implementation(s), %d thread(s), %s grid, seed %llu (extreme inputs: %d "
+           "seed%s); BLIS %s\n", count, threads, quick ? "quick" : "full",
+           (unsigned long long)seed, seeds, seeds > 1 ? "s" : "", ca_blis_config());
 
     cell refcells[CA_ENTRY_COUNT];
     int fails = verify_reference_gradients(refcells, seed, stderr);
     impl_result *res = calloc((size_t)count, sizeof *res);
     verify_opts o = {.threads = threads, .quick = quick, .progress = stderr, .seed = seed,
-                     .verbose = verbose};
+                     .extreme_seeds = seeds, .verbose = verbose};
     int f2 = res ? verify_run(impls, count, &o, res) : -1;
     if (f2 < 0) {
         fprintf(stderr, "verify: could not run (see above)\n");
@@ -330,7 +338,7 @@ int main(int argc, char **argv)
     fails += f3;
     print_table(res, count, refcells);
     print_model_table(mres, count + 1);
-    if (summary && write_summary(&sf, res, count, refcells, mres, count + 1, threads, seed))
+    if (summary && write_summary(&sf, res, count, refcells, mres, count + 1, threads, seed, seeds))
         fails++;
     free(mres);
     printf("\nverify: %s (%d failing cell%s)\n", fails ? "FAILED" : "all checks passed", fails,
