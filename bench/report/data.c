@@ -431,6 +431,21 @@ const brow *ds_fastest(const dataset *ds, const char *op, const char *pass, int 
     return best;
 }
 
+const brow *ds_fastest_fused(const dataset *ds, const char *op, const char *pass, int n,
+                             int threads)
+{
+    const brow *best = NULL;
+    for (int i = 0; i < ds->nb; i++) {
+        const brow *b = &ds->b[i];
+        if (!b->ok || !at_main_shape(ds, b) || b->n != n || b->threads != threads ||
+            strcmp(b->op, op) != 0 || strcmp(b->pass, pass) != 0 ||
+            strcmp(b->impl, REPORT_BASELINE_IMPL) == 0 || strcmp(b->impl, REPORT_PEER_IMPL) == 0)
+            continue;
+        if (!best || b->t_med < best->t_med) best = b;
+    }
+    return best;
+}
+
 const brow *ds_fastest_shape(const dataset *ds, const char *op, const char *pass, int n,
                              int threads, int d, int heads)
 {

@@ -89,6 +89,15 @@ const brow *ds_find(const dataset *ds, const char *impl, const char *op, const c
                     int n, int threads);
 /* Fastest ok row of (op, pass, n, threads) over implementations; NULL if none. */
 const brow *ds_fastest(const dataset *ds, const char *op, const char *pass, int n, int threads);
+/* The implementations that are not fused kernels: the float32 baseline, and the peer
+ * that materialises the scores and runs the products on BLIS sgemm (impls/unfused.c),
+ * which every fused kernel is compared against. */
+#define REPORT_BASELINE_IMPL "naive"
+#define REPORT_PEER_IMPL "unfused"
+/* Fastest ok row of (op, pass, n, threads) at the main shape over the fused
+ * implementations (every one but the baseline and the peer); NULL if none. */
+const brow *ds_fastest_fused(const dataset *ds, const char *op, const char *pass, int n,
+                             int threads);
 /* The same at an explicit shape (d, heads) instead of the main one. */
 const brow *ds_fastest_shape(const dataset *ds, const char *op, const char *pass, int n,
                              int threads, int d, int heads);
