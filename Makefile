@@ -209,16 +209,20 @@ $(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC) experiment/t
 # ---- the jobs ----------------------------------------------------------------------
 # A partial verification (QUICK=1 or IMPL=...) writes its summary under $(BUILD)/partial/,
 # never over the full grid's results/verify.csv that the report shows.
+# verify/paths.sh runs verify on the kernel path the library chooses, then on every other
+# path this CPU runs (CA_ISA=avx2 on an AVX-512 machine); those summaries go to
+# $(BUILD)/paths/, the report showing the chosen path's.
 PARTIAL    := $(if $(or $(filter 1,$(QUICK)),$(IMPL)),1)
 VERIFY_OUT := $(if $(PARTIAL),$(BUILD)/partial/results,results)
 verify: deps $(BUILD)/verify
 	@mkdir -p $(VERIFY_OUT)
-	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --threads $(THREADS) $(if $(IMPL),--impl $(IMPL)) \
-	  $(if $(filter 1,$(QUICK)),--quick) --summary $(VERIFY_OUT)/verify.csv
+	OMP_NUM_THREADS=$(THREADS) sh verify/paths.sh $(BUILD) $(BUILD)/paths --threads $(THREADS) \
+	  $(if $(IMPL),--impl $(IMPL)) $(if $(filter 1,$(QUICK)),--quick) --summary $(VERIFY_OUT)/verify.csv
 	@$(if $(PARTIAL),echo "verify: a partial run: its summary is $(VERIFY_OUT)/verify.csv (results/verify.csv is the full grid's)")
 
 # LSAN_OPTIONS: suppresses one allocation Criterion itself never frees (tests/lsan.supp).
-# verify --quick runs last, so that a failing cell there leaves the other steps run.
+# verify --quick runs last (on each kernel path this CPU runs), so that a failing cell there
+# leaves the other steps run.
 SAN_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/experiment
 	$(SAN_ENV) ./$(BUILD)/tests --jobs 2
@@ -226,8 +230,10 @@ test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD
 	$(SAN_ENV) sh tests/verify_cli.sh $(BUILD)
 	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
 	sh tests/test-check-impls.sh "$(CC) $(CFLAGS)"
+	$(SAN_ENV) sh tests/test-isa.sh $(BUILD) $(ISAS)
 	sh tests/test-install.sh "$(MAKE)" SANITIZE=$(SANITIZE) CC=$(CC)
-	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
+	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) sh verify/paths.sh $(BUILD) $(BUILD)/paths --quick \
+	  --threads $(THREADS)
 
 # ---- the capability experiment (docs/DESIGN.md §9) -----------------------------------------
 # make experiment: causal vs cubic models on four tasks into results/experiment*.csv,
