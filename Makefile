@@ -20,6 +20,32 @@ BLIS_INC  := /usr/include/$(MULTIARCH)/blis-openmp
 # exported only from it (docs/DESIGN.md §7).
 BLIS_LIB  := /usr/lib/$(MULTIARCH)/blis-openmp/libblis.a
 
+# ---- instruction sets (docs/DESIGN.md §7) -----------------------------------------------
+# Kernel paths, narrowest first, and each one's flags. Every file is compiled for the
+# first, the baseline: x86-64-v3 (AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE: Intel Haswell
+# and AMD Zen onwards), so one build runs on any such x86-64. The psABI level rather than
+# -mavx2 -mfma: it names the set of features such CPUs share as a whole (BMI2, LZCNT and
+# F16C come with AVX2 on every one), and it tunes for no one machine, where -march=native
+# tuned for the build host. The files of ISA_SRC are compiled once more per path with
+# its flags and -DISA_BUILD=<path> (impls/kernels/isa.h); impls/kernels/isa.c runs the
+# widest path the CPU supports, or the one CA_ISA names. x86-64-v4 is AVX-512 F, BW, CD,
+# DQ and VL: Skylake-SP, Ice Lake, Sapphire Rapids, Zen 4 and 5.
+ISAS             := avx2 avx512
+ISA_FLAGS_avx2   := -march=x86-64-v3
+ISA_FLAGS_avx512 := -march=x86-64-v4
+ARCH             := $(ISA_FLAGS_$(firstword $(ISAS)))
+# The code whose vectors are wider on a wider path: the register kernel (the products of
+# every tile engine and of the model) and the bench's FMA peak and micro-kernel ceilings.
+# flash.c, shared_sweep.c, last_row.c and the model's GELU stay baseline-only: their
+# vector code is written on 8-lane types (vexp.h), which a wider -march compiles to the
+# same 256-bit operations, and widening it would change their sums' order, losing the
+# paths' bit-identical results.
+ISA_LIB_SRC      := impls/kernels/regtile.c
+ISA_BENCH_SRC    := bench/roof_kern.c
+ISA_SRC          := $(ISA_LIB_SRC) $(ISA_BENCH_SRC)
+# isa_obj(dir, sources): the per-path objects of sources under dir.
+isa_obj = $(foreach i,$(ISAS),$(patsubst %.c,$(1)/%-$(i).o,$(2)))
+
 ifeq ($(TSAN),1)
 # ThreadSanitizer needs an OpenMP runtime that tells it about its barriers: clang's
 # libomp with the Archer tool (both in Debian 12's clang-14 / libomp-14-dev). gcc's
@@ -27,15 +53,15 @@ ifeq ($(TSAN),1)
 # (see `make tsan`).
 CC       := $(TSAN_CC)
 BUILD    := build-tsan
-OPT      := -O1 -g -march=native -fno-omit-frame-pointer -fsanitize=thread
+OPT      := -O1 -g $(ARCH) -fno-omit-frame-pointer -fsanitize=thread
 LDSAN    := -fsanitize=thread
 else ifeq ($(SANITIZE),1)
 BUILD    := build-san
-OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+OPT      := -O1 -g $(ARCH) -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 LDSAN    := -fsanitize=address,undefined
 else
 BUILD    := build
-OPT      := -O3 -march=native -g
+OPT      := -O3 $(ARCH) -g
 LDSAN    :=
 endif
 
@@ -49,7 +75,7 @@ LDFLAGS  := -fopenmp $(LDSAN)
 
 IMPL_SRC  := $(sort $(wildcard impls/*.c))
 IMPL_NAMES:= $(basename $(notdir $(IMPL_SRC)))
-FRAME_SRC := $(sort $(wildcard impls/frame/*.c impls/kernels/*.c))
+FRAME_SRC := $(filter-out $(ISA_SRC),$(sort $(wildcard impls/frame/*.c impls/kernels/*.c)))
 HARNESS_SRC := $(sort $(wildcard verify/harness/*.c))
 LIB_SRC   := $(IMPL_SRC) $(FRAME_SRC) $(HARNESS_SRC)
 LIB       := $(BUILD)/libcubattn.a
@@ -61,7 +87,7 @@ MODEL_REAL := $(filter-out $(MODEL_ONCE),$(sort $(wildcard model/*.c)))
 MODEL_LIB  := $(BUILD)/libcubmodel.a
 
 VERIFY_SRC:= $(sort $(wildcard verify/*.c))
-BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_SRC := $(filter-out $(ISA_SRC),$(sort $(wildcard bench/*.c)))
 REPORT_SRC:= $(sort $(wildcard bench/report/*.c))
 # tests/tsan_drive.c is its own program (make tsan), not part of the Criterion suite.
 TSAN_DRIVE:= tests/tsan_drive.c
@@ -112,10 +138,29 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The per-path objects (name-avx2.o, name-avx512.o, ...), plain and -fPIC (install): the
+# path's flags come after CFLAGS, so its -march overrides the baseline's.
+define isa_rules
+$(BUILD)/obj/%-$(1).o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(ISA_FLAGS_$(1)) -DISA_BUILD=$(1) -MMD -MP -c $$< -o $$@
+$(BUILD)/pic/%-$(1).o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(ISA_FLAGS_$(1)) -DISA_BUILD=$(1) -fPIC -MMD -MP -c $$< -o $$@
+endef
+$(foreach i,$(ISAS),$(eval $(call isa_rules,$(i))))
+
+# One ISA(name) per path, for the C side's tables; rewritten only when ISAS changes.
+$(BUILD)/isa_list.h: FORCE | $(BUILD)
+	@printf 'ISA(%s)\n' $(ISAS) > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm $@.tmp || mv $@.tmp $@
+ISA_LIST_USERS := impls/kernels/regtile_dispatch.o bench/roof.o
+$(addprefix $(BUILD)/obj/,$(ISA_LIST_USERS)) $(addprefix $(BUILD)/pic/,$(ISA_LIST_USERS)): $(BUILD)/isa_list.h
+
 # Only the registry reads the generated list; a new impl file rebuilds just that.
 $(BUILD)/obj/impls/frame/registry.o: $(BUILD)/registry_list.h
 
-$(LIB): $(call obj,$(LIB_SRC))
+$(LIB): $(call obj,$(LIB_SRC)) $(call isa_obj,$(BUILD)/obj,$(ISA_LIB_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -143,7 +188,7 @@ $(MODEL_MUT_LIB): $(patsubst %.c,$(BUILD)/objmut/%.o,$(MODEL_REAL))
 $(BUILD)/verify: $(call obj,$(VERIFY_SRC)) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(MODEL_LIB) $(LIB)
+$(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(call isa_obj,$(BUILD)/obj,$(ISA_BENCH_SRC)) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # The bench records the optimisation flags it was built with.
@@ -154,18 +199,9 @@ $(BUILD)/obj/bench/machine.o: CFLAGS += '-DCA_BUILD_OPT="$(OPT)"'
 $(BUILD)/report: $(call obj,$(REPORT_SRC) bench/passes.c) $(LIB)
 	$(CC) $(LDFLAGS) $^ -lcsv -lm -o $@
 
-# The register kernel once more without AVX-512 (8 lanes), under its own names, so that
-# tests/test_regtile_widths.c can hold the two widths bit-identical.
-REGT_NARROW := $(BUILD)/obj/impls/kernels/regtile_narrow.o
-$(REGT_NARROW): impls/kernels/regtile.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -mno-avx512f -Dregt_ops=regt_ops_narrow -Dregt_pack=regt_pack_narrow \
-	    -Dregt_packed_floats=regt_packed_floats_narrow -Dregt_scores=regt_scores_narrow \
-	    -Dregt_gemm=regt_gemm_narrow -MMD -MP -c $< -o $@
-
 # Tests link the verify checks (not verify's main) to drive them on mutants.
 VERIFY_LIBSRC := $(filter-out verify/main.c, $(VERIFY_SRC))
-$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC) experiment/tasks.c) $(REGT_NARROW) $(MODEL_MUT_LIB) $(MODEL_LIB) $(LIB)
+$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC) experiment/tasks.c) $(MODEL_MUT_LIB) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
 
 -include $(shell find $(BUILD)/obj $(BUILD)/obj64 $(BUILD)/objmut -name '*.d' 2>/dev/null)
@@ -173,16 +209,20 @@ $(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC) experiment/t
 # ---- the jobs ----------------------------------------------------------------------
 # A partial verification (QUICK=1 or IMPL=...) writes its summary under $(BUILD)/partial/,
 # never over the full grid's results/verify.csv that the report shows.
+# verify/paths.sh runs verify on the kernel path the library chooses, then on every other
+# path this CPU runs (CA_ISA=avx2 on an AVX-512 machine); those summaries go to
+# $(BUILD)/paths/, the report showing the chosen path's.
 PARTIAL    := $(if $(or $(filter 1,$(QUICK)),$(IMPL)),1)
 VERIFY_OUT := $(if $(PARTIAL),$(BUILD)/partial/results,results)
 verify: deps $(BUILD)/verify
 	@mkdir -p $(VERIFY_OUT)
-	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --threads $(THREADS) $(if $(IMPL),--impl $(IMPL)) \
-	  $(if $(filter 1,$(QUICK)),--quick) --summary $(VERIFY_OUT)/verify.csv
+	OMP_NUM_THREADS=$(THREADS) sh verify/paths.sh $(BUILD) $(BUILD)/paths --threads $(THREADS) \
+	  $(if $(IMPL),--impl $(IMPL)) $(if $(filter 1,$(QUICK)),--quick) --summary $(VERIFY_OUT)/verify.csv
 	@$(if $(PARTIAL),echo "verify: a partial run: its summary is $(VERIFY_OUT)/verify.csv (results/verify.csv is the full grid's)")
 
 # LSAN_OPTIONS: suppresses one allocation Criterion itself never frees (tests/lsan.supp).
-# verify --quick runs last, so that a failing cell there leaves the other steps run.
+# verify --quick runs last (on each kernel path this CPU runs), so that a failing cell there
+# leaves the other steps run.
 SAN_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/experiment
 	$(SAN_ENV) ./$(BUILD)/tests --jobs 2
@@ -190,8 +230,10 @@ test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD
 	$(SAN_ENV) sh tests/verify_cli.sh $(BUILD)
 	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
 	sh tests/test-check-impls.sh "$(CC) $(CFLAGS)"
+	$(SAN_ENV) sh tests/test-isa.sh $(BUILD) $(ISAS)
 	sh tests/test-install.sh "$(MAKE)" SANITIZE=$(SANITIZE) CC=$(CC)
-	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/verify --quick --threads $(THREADS)
+	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) sh verify/paths.sh $(BUILD) $(BUILD)/paths --quick \
+	  --threads $(THREADS)
 
 # ---- the capability experiment (docs/DESIGN.md §9) -----------------------------------------
 # make experiment: causal vs cubic models on four tasks into results/experiment*.csv,
@@ -332,7 +374,7 @@ $(BUILD)/pic/%.o: %.c
 	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
 $(BUILD)/pic/impls/frame/registry.o: $(BUILD)/registry_list.h
 
-$(PKG)/cubattn.o: $(patsubst %.c,$(BUILD)/pic/%.o,$(LIB_SRC)) $(BLIS_LIB)
+$(PKG)/cubattn.o: $(patsubst %.c,$(BUILD)/pic/%.o,$(LIB_SRC)) $(call isa_obj,$(BUILD)/pic,$(ISA_LIB_SRC)) $(BLIS_LIB)
 	@mkdir -p $(dir $@)
 	$(LD) -r -o $@.all $(filter %.o,$^) $(BLIS_LIB)
 	$(OBJCOPY) --wildcard --keep-global-symbol='ca_*' $@.all $@

@@ -85,6 +85,7 @@ typedef struct machine_info {
     char cpu[160];
     int cores;
     char blis_config[160];
+    char kernel_isa[32]; /* the library's kernel path, ca_isa(): "avx512", "avx2" */
     /* other work on the machine during the sweep: the CPU time all processes but this one
      * used, in cores (0 = the machine was ours; -1 unknown). From /proc/stat and
      * /proc/self/stat, between machine_cpu_begin and machine_cpu_end. */

@@ -20,7 +20,8 @@ static const char *const bench_columns[] = {
     "t_min_s", "t_median_s", "t_max_s", "gflops", "frac_of_sgemm", "flops", "bytes",
     "max_err", "err_ref", "predicted_s", "status", "sgemm_gflops", "sgemm_n", "impl_note",
     "peak_gflops", "frac_of_peak", "ukr_gflops", "bw_gbs", "bytes_moved", "gbs", "frac_of_bw",
-    "cache_state", "peak_note", "commit", "date", "compiler", "cflags", "cpu", "cores", "blis_config", "other_cores",
+    "cache_state", "peak_note", "commit", "date", "compiler", "cflags", "cpu", "cores", "blis_config",
+    "kernel_isa", "other_cores",
 };
 enum { BENCH_NCOL = sizeof bench_columns / sizeof bench_columns[0] };
 
@@ -183,6 +184,7 @@ int csv_out_row(csv_out *c, const bench_row *r, const machine_info *m)
     csv_out_field(c, m->cpu);
     csv_out_int(c, m->cores);
     csv_out_field(c, m->blis_config);
+    csv_out_field(c, m->kernel_isa);
     csv_out_num(c, "%.2f", m->other_cores, m->other_cores >= 0);
     return csv_out_end_row(c);
 }

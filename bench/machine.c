@@ -1,5 +1,5 @@
 /* machine.c: what the numbers were measured on (CPU, cores, compiler and flags, BLIS
- * sub-configuration, commit, date) and the machine's ceiling, BLIS sgemm GFLOP/s. */
+ * sub-configuration, kernel path, commit, date) and the machine's ceiling, BLIS sgemm GFLOP/s. */
 #include "bench.h"
 #include "blis_ctx.h"
 #include "host.h"
@@ -37,6 +37,7 @@ void machine_describe(machine_info *m)
     host_cpu(m->cpu, sizeof m->cpu);
     m->cores = omp_get_num_procs();
     copy(m->blis_config, sizeof m->blis_config, ca_blis_config());
+    copy(m->kernel_isa, sizeof m->kernel_isa, ca_isa());
     m->other_cores = -1;
 }
 

@@ -531,8 +531,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: wrote %s\n", cfg.out);
         return 0;
     }
-    fprintf(stderr, "bench: %d implementation(s), d=%d heads=%d, cpu %s (%d cores), BLIS %s\n",
-            cfg.n_impls, cfg.d, cfg.heads, m.cpu, m.cores, m.blis_config);
+    fprintf(stderr, "bench: %d implementation(s), d=%d heads=%d, cpu %s (%d cores), kernel "
+            "path %s, BLIS %s\n", cfg.n_impls, cfg.d, cfg.heads, m.cpu, m.cores, m.kernel_isa,
+            m.blis_config);
     machine_cpu_begin(&m);
     if (sweep_run(&cfg, &m, out) != 0) {
         csv_out_abort(out);

@@ -44,7 +44,7 @@ const char *const model_columns[] = {
     "model", "task", "part", "impl", "layers", "d_model", "heads", "vocab", "batch", "n",
     "threads", "reps", "t_min_s", "t_median_s", "t_max_s", "attn_flops", "matmul_flops",
     "gflops", "frac_of_peak", "frac_of_sgemm", "act_bytes", "predicted_s", "status",
-    "peak_gflops", "sgemm_gflops", "commit", "date", "cpu", "cores", "other_cores",
+    "peak_gflops", "sgemm_gflops", "commit", "date", "cpu", "cores", "kernel_isa", "other_cores",
 };
 const int model_ncol = sizeof model_columns / sizeof model_columns[0];
 
@@ -245,6 +245,7 @@ static int write_row(csv_out *out, const mctx *c, const mrow *r, const machine_i
     csv_out_field(out, m->date);
     csv_out_field(out, m->cpu);
     csv_out_int(out, m->cores);
+    csv_out_field(out, m->kernel_isa);
     csv_out_num(out, "%.2f", m->other_cores, m->other_cores >= 0);
     return csv_out_end_row(out);
 }

@@ -1,7 +1,8 @@
 /* roof.c: the machine's own limits, measured in every bench run at every thread count it
  * uses (docs/DESIGN.md §5.4), next to the BLIS sgemm ceiling of machine.c:
- *   roof_peak_gflops  FMA peak: independent FMA chains on registers only, on the widest
- *                     vector unit the build targets (AVX-512, AVX2 + FMA, or scalar)
+ *   roof_peak_gflops  FMA peak: independent FMA chains on registers only, on the vector
+ *                     unit of the kernel path the library chose (AVX-512 or AVX2 + FMA;
+ *                     roof_kern.c, built per path)
  *   roof_ukr_gflops   a register-blocked FMA micro-kernel (broadcast A, load B) on
  *                     packed, L1-resident panels: the practical ceiling of a tiled kernel
  *   roof_bw_gbs       STREAM triad a[i] = b[i] + s c[i] over buffers together >= 4 x LLC,
@@ -9,6 +10,8 @@
  * and the cache eviction a cold decode step is timed after (roof_evict). Each runs one
  * OpenMP thread per bench thread and reports the median of its repetitions. */
 #include "bench.h"
+#include "isa.h"
+#include "roof_kern.h"
 
 #include <math.h>
 #include <omp.h>
@@ -22,42 +25,21 @@
 #define ROOF_HAVE_CLFLUSH 1
 #endif
 
-/* ---- the vector unit of the build --------------------------------------------------- */
-#if defined(__AVX512F__)
-typedef __m512 vf;
-#define VW 16
-#define VISA "AVX-512"
-#define vfma(a, b, c) _mm512_fmadd_ps(a, b, c)
-#define vset1(x) _mm512_set1_ps(x)
-#define vload(p) _mm512_loadu_ps(p)
-#define vstore(p, x) _mm512_storeu_ps(p, x)
-#define vadd(a, b) _mm512_add_ps(a, b)
-#define FLOPS_PER_FMA 2
-#elif defined(__AVX2__) && defined(__FMA__)
-typedef __m256 vf;
-#define VW 8
-#define VISA "AVX2+FMA"
-#define vfma(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define vset1(x) _mm256_set1_ps(x)
-#define vload(p) _mm256_loadu_ps(p)
-#define vstore(p, x) _mm256_storeu_ps(p, x)
-#define vadd(a, b) _mm256_add_ps(a, b)
-#define FLOPS_PER_FMA 2
-#else
-/* No FMA targeted: a multiply and an add per "FMA" (ISO C mode keeps them unfused). */
-typedef float vf;
-#define VW 1
-#define VISA "scalar (no FMA targeted)"
-#define vfma(a, b, c) ((a) * (b) + (c))
-#define vset1(x) (x)
-#define vload(p) (*(p))
-#define vstore(p, x) (*(p) = (x))
-#define vadd(a, b) ((a) + (b))
-#define FLOPS_PER_FMA 2
-#endif
+/* ---- the vector unit of the chosen kernel path -------------------------------------- */
+/* One copy of the register-only kernels per path (roof_kern.c), in ISAS order. */
+#define ISA(name) extern const roof_kern roof_kern_##name;
+#include "isa_list.h"
+#undef ISA
+static const roof_kern *const kerns[] = {
+#define ISA(name) &roof_kern_##name,
+#include "isa_list.h"
+#undef ISA
+};
 
-const char *roof_isa(void) { return VISA; }
-int roof_vector_floats(void) { return VW; }
+static const roof_kern *kern(void) { return kerns[isa_chosen()]; }
+
+const char *roof_isa(void) { return kern()->isa; }
+int roof_vector_floats(void) { return kern()->vw; }
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -78,30 +60,6 @@ static int reps_for(double seconds, double t1)
 {
     double r = t1 > 0 ? seconds / t1 : MAX_REPS;
     return r < 3 ? 3 : r > MAX_REPS ? MAX_REPS : (int)r;
-}
-
-/* ---- FMA peak ----------------------------------------------------------------------- */
-/* CHAINS independent accumulators: FMA latency (4 cycles) x 2 FMA ports needs 8 in flight;
- * 12 leaves slack and still fits in registers for AVX2 (16) and AVX-512 (32). */
-enum { CHAINS = 12 };
-
-static float peak_kernel(long iters, float seed)
-{
-    vf acc[CHAINS];
-    for (int c = 0; c < CHAINS; c++) acc[c] = vset1(seed + 0.001f * (float)c);
-    const vf m = vset1(0.999999f), a = vset1(1e-7f);
-    for (long i = 0; i < iters; i++) {
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 12
-#endif
-        for (int c = 0; c < CHAINS; c++) acc[c] = vfma(acc[c], m, a);
-    }
-    for (int c = 1; c < CHAINS; c++) acc[0] = vadd(acc[0], acc[c]);
-    float out[VW];
-    vstore(out, acc[0]);
-    float s = 0;
-    for (int j = 0; j < VW; j++) s += out[j];
-    return s;
 }
 
 static volatile float roof_sink;
@@ -147,79 +105,24 @@ static double run_kernel(kernel_fn fn, double flops_per_iter, int threads, doubl
     return med > 0 ? flops_per_iter * (double)iters * threads / med / 1e9 : -1;
 }
 
-static float peak_iter(long iters, float seed) { return peak_kernel(iters, seed); }
-
 double roof_peak_gflops(int threads, double seconds)
 {
-    return run_kernel(peak_iter, (double)CHAINS * VW * FLOPS_PER_FMA, threads, seconds);
+    const roof_kern *k = kern();
+    return run_kernel(k->peak, (double)k->chains * k->vw * k->flops_per_fma, threads, seconds);
 }
 
 /* ---- micro-kernel ------------------------------------------------------------------- */
-/* MR x (NV vectors) tile of C in registers; A packed MR-wide, B packed NV*VW-wide, KC deep:
- * A + B = 4 KC (MR + NV VW) bytes, L1-resident (22 KB for AVX-512 at KC = 128). */
-#if VW == 16
-enum { MR = 12, NV = 2 };
-#elif VW == 8
-enum { MR = 6, NV = 2 };
-#else
-enum { MR = 4, NV = 4 };
-#endif
-enum { NR = NV * VW, KC = 128 };
-
-/* One call: C[MR][NR] += A[MR x KC] B[KC x NR], C kept in registers over the k loop. */
-static void ukr(const float *restrict a, const float *restrict b, float *restrict c)
-{
-    vf acc[MR][NV];
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NV; j++) acc[i][j] = vload(c + i * NR + j * VW);
-    for (int k = 0; k < KC; k++) {
-        vf bv[NV];
-        for (int j = 0; j < NV; j++) bv[j] = vload(b + k * NR + j * VW);
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 16
-#endif
-        for (int i = 0; i < MR; i++) {
-            const vf av = vset1(a[k * MR + i]);
-            for (int j = 0; j < NV; j++) acc[i][j] = vfma(av, bv[j], acc[i][j]);
-        }
-    }
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NV; j++) vstore(c + i * NR + j * VW, acc[i][j]);
-}
-
-static float ukr_iter(long iters, float seed)
-{
-    /* per thread: its own panels, 64-byte aligned */
-    float *a = aligned_alloc(64, sizeof(float) * MR * KC);
-    float *b = aligned_alloc(64, sizeof(float) * KC * NR);
-    float *c = aligned_alloc(64, sizeof(float) * ((MR * NR + 15) / 16 * 16));
-    if (!a || !b || !c) {
-        free(a);
-        free(b);
-        free(c);
-        return 0;
-    }
-    for (int i = 0; i < MR * KC; i++) a[i] = 1e-4f * (float)(i % 97) * seed;
-    for (int i = 0; i < KC * NR; i++) b[i] = 1e-4f * (float)(i % 89);
-    for (int i = 0; i < MR * NR; i++) c[i] = 0;
-    for (long r = 0; r < iters; r++) ukr(a, b, c);
-    float s = 0;
-    for (int i = 0; i < MR * NR; i++) s += c[i];
-    free(a);
-    free(b);
-    free(c);
-    return s;
-}
 
 double roof_ukr_gflops(int threads, double seconds)
 {
-    return run_kernel(ukr_iter, 2.0 * MR * NR * KC, threads, seconds);
+    const roof_kern *k = kern();
+    return run_kernel(k->ukr, 2.0 * k->mr * k->nr * k->kc, threads, seconds);
 }
 
 const char *roof_ukr_shape(void)
 {
     static char buf[64];
-    snprintf(buf, sizeof buf, "%d x %d, KC %d", MR, NR, KC);
+    snprintf(buf, sizeof buf, "%d x %d, KC %d", kern()->mr, kern()->nr, kern()->kc);
     return buf;
 }
 
@@ -398,19 +301,20 @@ void roof_peak_note(double peak, int threads, char *out, size_t cap)
     const double ghz = clock_ghz(&src);
     /* FMA units per core: 2 on the server cores this suite targets (Xeon Scalable with
      * AVX-512, every AVX2 core since Haswell, Zen); an assumption, not a measurement */
-    const int units = VW > 1 ? 2 : 1;
+    const roof_kern *k = kern();
+    const int units = k->vw > 1 ? 2 : 1;
     if (!(ghz > 0) || !(peak > 0)) {
         snprintf(out, cap, "measured %.1f GFLOP/s on %d thread(s), %s; clock unknown", peak,
-                 threads, VISA);
+                 threads, k->isa);
         return;
     }
-    const double nominal = threads * units * VW * FLOPS_PER_FMA * ghz;
+    const double nominal = threads * units * k->vw * k->flops_per_fma * ghz;
     /* above 1: the cores run above the clock the OS reports (turbo); well below: fewer
      * FMA units than assumed, a lower vector clock, or a busy machine */
     snprintf(out, cap,
              "measured %.1f GFLOP/s = %.2f x nominal %.1f (%d core(s) x %d FMA unit(s) "
              "[assumed] x %d floats (%s) x 2 flops x %.2f GHz [%s]); the clock that "
              "explains it: %.2f GHz",
-             peak, peak / nominal, nominal, threads, units, VW, VISA, ghz, src,
-             peak / (threads * units * VW * FLOPS_PER_FMA));
+             peak, peak / nominal, nominal, threads, units, k->vw, k->isa, ghz, src,
+             peak / (threads * units * k->vw * k->flops_per_fma));
 }

@@ -65,9 +65,10 @@ int main(int argc, char **argv)
     double n_o = ca_rel_err(no, ro, nx), n_l = ca_abs_err(nlse, rl, nl);
     double b_o = 2.0 * n_o + 0x1p-20, b_l = 2.0 * n_l + 0x1p-20;
     int ok = n_o <= naive_bound && n_l <= naive_bound && e_o <= b_o && e_l <= b_l;
-    printf("%s causal_fwd N=%d d=%d heads=%d: rel err o %.3g (bound %.3g), abs err lse "
-           "%.3g (bound %.3g); naive %.3g, %.3g (bound %.3g): %s\n", name, sh.n, sh.d,
-           sh.heads, e_o, b_o, e_l, b_l, n_o, n_l, naive_bound, ok ? "ok" : "TOO LARGE");
+    printf("%s causal_fwd N=%d d=%d heads=%d, %s kernels: rel err o %.3g (bound %.3g), abs "
+           "err lse %.3g (bound %.3g); naive %.3g, %.3g (bound %.3g): %s\n", name, sh.n, sh.d,
+           sh.heads, ca_isa(), e_o, b_o, e_l, b_l, n_o, n_l, naive_bound,
+           ok ? "ok" : "TOO LARGE");
     free(qd); free(kd); free(vd); free(ro); free(x);
     return ok ? 0 : 1;
 }

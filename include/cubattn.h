@@ -180,6 +180,13 @@ const ca_impl *ca_impl_at(int i);
 const ca_impl *ca_impl_find(const char *name);   /* NULL if unknown */
 const char *ca_impl_names(void);                 /* "naive, blocked, ..." */
 
+/* ---- kernel path ------------------------------------------------------------------ */
+/* The instruction set the vector kernels run on: "avx512" or "avx2", the widest this CPU
+ * supports, chosen once at first use. The environment variable CA_ISA=avx2 (or any path
+ * name returned here; "auto" = unset) forces one; a CA_ISA this build does not have, or
+ * this CPU cannot run, ends the process with a message on stderr and exit status 2. */
+const char *ca_isa(void);
+
 /* ---- validated calls ------------------------------------------------------------ */
 const char *ca_status_str(ca_status st);
 /* "<operator>_fwd", "<operator>_bwd", or "<operator>_step" for a decode step. */

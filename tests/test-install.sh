@@ -2,8 +2,9 @@
 # test-install.sh MAKE [VAR=value...]: the install test run by `make test`. Installs into
 # a temp prefix, builds examples/causal_error.c there through pkg-config only (no path
 # into the source tree), runs it (its exit status says whether its error is within the
-# bound it derives), checks the symbols, the rpath, the static link, DESTDIR and
-# uninstall. The temp dir is removed afterwards.
+# bound it derives) on the kernel path the library picks and again with CA_ISA=avx2 (the
+# baseline path), checks the symbols, the rpath, the static link, DESTDIR and uninstall.
+# The temp dir is removed afterwards.
 set -u
 make=$1
 shift
@@ -49,6 +50,11 @@ ldd ./causal_error | grep -q "libcubattn.so.0 => $lib/libcubattn.so.0" \
 cat "$d/out"
 grep -Eqiw 'nan|inf' "$d/out" && fail "non-finite error printed"
 grep -q ': ok$' "$d/out" || fail "example did not report ok"
+# Once more on the baseline kernel path, forced: the installed library holds every path
+# and picks one at run time; on an AVX-512 machine this runs the other one.
+CA_ISA=avx2 ./causal_error >"$d/out" 2>&1 || { cat "$d/out" >&2; fail "example with CA_ISA=avx2"; }
+grep -q 'avx2 kernels: .*: ok$' "$d/out" || { cat "$d/out" >&2; fail "example with CA_ISA=avx2 did not report ok on avx2"; }
+cat "$d/out"
 ./causal_error no_such_impl >"$d/out" 2>&1
 [ $? = 2 ] || fail "unknown implementation: exit status is not 2"
 grep -q 'known: .*naive' "$d/out" || fail "unknown implementation: known names not listed"

@@ -3,7 +3,9 @@
  * it as CSV for the report, and exits non-zero on any FAIL. */
 #include "blis_ctx.h"
 #include "checks.h"
+#include "isa.h"
 #include "model_checks.h"
+#include "regtile.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -18,7 +20,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: verify [--impl a,b,...] [--threads T] [--quick] [--seed S] [--seeds K]\n"
-            "              [--verbose] [--summary FILE.csv]\n"
+            "              [--verbose] [--summary FILE.csv] | --kernel-paths\n"
             "  --impl     implementations to check (default: all registered: %s)\n"
             "  --threads  threads handed to each implementation (default 1)\n"
             "  --quick    the small shape grid used by `make test`\n"
@@ -26,7 +28,9 @@ static void usage(FILE *f)
             "  --seeds    the extreme and non-finite inputs drawn from K seeds, the case's\n"
             "             own and the next K-1 (default 3, 1..1024)\n"
             "  --verbose  print every failing case (the table keeps the first per cell)\n"
-            "  --summary  also write the table as CSV (read by the report)\n",
+            "  --summary  also write the table as CSV (read by the report)\n"
+            "  --kernel-paths  print the kernel paths this CPU runs, the one chosen first\n"
+            "             (CA_ISA=name forces one; `make verify` checks each)\n",
             ca_impl_names());
 }
 
@@ -218,8 +222,9 @@ static int write_summary(summary_file *s, const impl_result *res, int count,
     const char *cols[] = {"impl", "entry", "check", "status", "err", "tol", "note"};
     for (int i = 0; i < 7; i++) csv_field(f, cols[i], i == 6);
     cell info = {CELL_NA, 0, 0, 0, ""};
-    snprintf(info.note, sizeof info.note, "threads=%d; seed=%llu; extreme seeds=%d; blis=%s",
-             threads, (unsigned long long)seed, seeds, ca_blis_config());
+    snprintf(info.note, sizeof info.note,
+             "threads=%d; seed=%llu; extreme seeds=%d; kernel path=%s; blis=%s", threads,
+             (unsigned long long)seed, seeds, ca_isa(), ca_blis_config());
     csv_row(f, "run", "-", "config", &info);
     for (int e = 0; e < CA_ENTRY_COUNT; e++)
         if (refcells[e].st != CELL_NA) csv_row(f, "ref64", ca_entry_name(e), "gradcheck", &refcells[e]);
@@ -256,6 +261,14 @@ int main(int argc, char **argv)
         int has_val = i + 1 < argc;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--kernel-paths")) {
+            const unsigned cpu = isa_cpu_features();
+            printf("%s", ca_isa());
+            for (int p = 0; regt_isa_at(p); p++)
+                if (!(regt_isa_at(p)->needs & ~cpu) && strcmp(regt_isa_at(p)->name, ca_isa()))
+                    printf(" %s", regt_isa_at(p)->name);
+            printf("\n");
             return 0;
         } else if (!strcmp(a, "--quick")) {
             quick = 1;
@@ -306,12 +319,14 @@ int main(int argc, char **argv)
     } else {
         for (int i = 0; i < ca_impl_count() && i < 64; i++) impls[count++] = ca_impl_at(i);
     }
+    /* First, so that a CA_ISA this CPU cannot run is refused before anything is written. */
+    const char *isa = ca_isa();
     summary_file sf = {0};
     if (summary && summary_open(&sf, summary)) return 2;
     omp_set_num_threads(threads);
     printf("verify: %d implementation(s), %d thread(s), %s grid, seed %llu (extreme inputs: %d "
-           "seed%s); BLIS %s\n", count, threads, quick ? "quick" : "full",
-           (unsigned long long)seed, seeds, seeds > 1 ? "s" : "", ca_blis_config());
+           "seed%s); kernel path %s; BLIS %s\n", count, threads, quick ? "quick" : "full",
+           (unsigned long long)seed, seeds, seeds > 1 ? "s" : "", isa, ca_blis_config());
 
     cell refcells[CA_ENTRY_COUNT];
     int fails = verify_reference_gradients(refcells, seed, stderr);
@@ -341,8 +356,8 @@ int main(int argc, char **argv)
     if (summary && write_summary(&sf, res, count, refcells, mres, count + 1, threads, seed, seeds))
         fails++;
     free(mres);
-    printf("\nverify: %s (%d failing cell%s)\n", fails ? "FAILED" : "all checks passed", fails,
-           fails == 1 ? "" : "s");
+    printf("\nverify: %s (%d failing cell%s) on the %s kernel path\n",
+           fails ? "FAILED" : "all checks passed", fails, fails == 1 ? "" : "s", isa);
     free(res);
     return fails ? 1 : 0;
 }

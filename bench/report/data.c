@@ -58,7 +58,7 @@ static int check_timed(const table *t, int r, double t_min, double t_med, double
 typedef struct colmap {
     int impl, op, pass, n, d, heads, threads, reps, t_min, t_med, t_max, gflops, frac, flops,
         bytes, max_err, err_ref, predicted, status, sgemm, sgemm_n, impl_note, commit, date,
-        compiler, cflags, cpu, cores, blis, other_cores, peak, frac_peak, ukr, bw,
+        compiler, cflags, cpu, cores, blis, kernel_isa, other_cores, peak, frac_peak, ukr, bw,
         bytes_moved, gbs, frac_bw, cache_state, peak_note;
 } colmap;
 
@@ -111,7 +111,7 @@ static int load_bench(const table *t, dataset *ds)
         table_col(t, "sgemm_gflops"), table_col(t, "sgemm_n"), table_col(t, "impl_note"),
         table_col(t, "commit"), table_col(t, "date"), table_col(t, "compiler"),
         table_col(t, "cflags"), table_col(t, "cpu"), table_col(t, "cores"),
-        table_col(t, "blis_config"), table_col(t, "other_cores"),
+        table_col(t, "blis_config"), table_col(t, "kernel_isa"), table_col(t, "other_cores"),
         table_col(t, "peak_gflops"), table_col(t, "frac_of_peak"), table_col(t, "ukr_gflops"),
         table_col(t, "bw_gbs"), table_col(t, "bytes_moved"), table_col(t, "gbs"),
         table_col(t, "frac_of_bw"), table_col(t, "cache_state"), table_col(t, "peak_note")};
@@ -142,6 +142,7 @@ static int load_bench(const table *t, dataset *ds)
         x->cflags = field(t, r, m.cflags);
         x->cpu = field(t, r, m.cpu);
         x->blis_config = field(t, r, m.blis);
+        x->kernel_isa = field(t, r, m.kernel_isa);
         x->cache_state = field(t, r, m.cache_state);
         x->peak_note = field(t, r, m.peak_note);
         x->file = t->path;

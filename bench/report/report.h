@@ -42,6 +42,7 @@ void table_free(table *t);
 typedef struct brow {
     const char *impl, *op, *pass, *status, *impl_note, *err_ref;
     const char *commit, *date, *compiler, *cflags, *cpu, *blis_config, *file;
+    const char *kernel_isa; /* "" in results of a bench before the per-path build */
     int n, d, heads, threads, reps, cores, sgemm_n;
     double t_min, t_med, t_max, gflops, frac, flops, bytes, max_err, predicted, sgemm;
     double other_cores; /* cores used by other processes during the run; NaN if unknown */

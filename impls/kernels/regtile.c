@@ -1,17 +1,27 @@
-/* regtile.c: the register-kernel backend of regtile.h.
+/* regtile.c: the register-kernel backend of regtile.h, one kernel path's copy.
  *
  * Vectorisation: explicit GCC vector types (vexp.h) rather than hoping the
  * auto-vectoriser finds the reductions (it cannot reassociate float sums under -std=c11
- * without -ffast-math). The products run on the widest vector the build targets: 16
- * lanes where -march gives AVX-512 (two 512-bit FMA pipes on Skylake-SP: 8-lane code
- * there can reach only half the FMA peak), 8 lanes otherwise (AVX2 + FMA, or SSE when
- * built without -mavx). Every C entry is the same chain of operations at either width,
- * so the result is bit-identical across them.
+ * without -ffast-math). The products run on the widest vector the path's flags target:
+ * 16 lanes on the avx512 path (two 512-bit FMA pipes on Skylake-SP: 8-lane code there
+ * can reach only half the FMA peak), 8 lanes on avx2. Every C entry is the same chain of
+ * operations at either width, so the result is bit-identical across them.
+ *
+ * The Makefile compiles this file once per path of ISAS (isa.h) with that path's flags
+ * and -DISA_BUILD=<path>: the names regtile.h declares get the path's suffix here
+ * (regt_ops_avx512, ...), the copy's table regt_isa_<path> is at the end, and
+ * regtile_dispatch.c forwards regtile.h's functions to the chosen copy.
  */
+#include "isa.h"
+#ifndef ISA_BUILD
+#error "regtile.c is built once per kernel path, with -DISA_BUILD=<path> (Makefile ISAS)"
+#endif
+#define regt_ops ISA_NAME(regt_ops)
+#define regt_scores ISA_NAME(regt_scores)
+#define regt_gemm ISA_NAME(regt_gemm)
 #include "regtile.h"
 
 #include <math.h>
-#include <string.h>
 
 #include "vexp.h"
 
@@ -93,21 +103,6 @@ void regt_gemm(int acc, int m, int n, int k, const float *a, ptrdiff_t ars, ptrd
                const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc)
 {
     gemm_x(1, m, n, k, a, ars, acs, b, ldb, c, ldc, acc);
-}
-
-size_t regt_packed_floats(size_t n, size_t d) { return regt_tiles(n) * REGT_B * d; }
-
-void regt_pack(int n, int d, const float *x, float *xt)
-{
-    for (int t0 = 0; t0 < n; t0 += REGT_B) {
-        float *dst = xt + (size_t)(t0 / REGT_B) * d * REGT_B;
-        int rows = n - t0 < REGT_B ? n - t0 : REGT_B;
-        if (rows < REGT_B) memset(dst, 0, (size_t)d * REGT_B * sizeof *dst);
-        for (int j = 0; j < rows; j++) {
-            const float *src = x + (size_t)(t0 + j) * d;
-            for (int c = 0; c < d; c++) dst[(size_t)c * REGT_B + j] = src[c];
-        }
-    }
 }
 
 /* The scores: fused like the other products. */
@@ -211,4 +206,9 @@ const flash_ops regt_ops = {
     .bq = REGT_B, .bk = REGT_B, .bq_bwd = REGT_B, .bk_bwd = REGT_B, .threads = 1,
     .score = score, .prod = prod,
     .rowdot = rowdot,
+};
+
+const regt_isa ISA_NAME(regt_isa) = {
+    .name = ISA_STR(ISA_BUILD), .needs = ISA_BUILD_FEATURES, .lanes = LANES,
+    .ops = &regt_ops, .scores = regt_scores, .gemm = regt_gemm,
 };

@@ -11,7 +11,11 @@
  * rescales and C-tile loads/stores relative to the multiply-adds.
  * The register kernel is 6 rows x 2 vectors (12 accumulators: 2 FMA pipes x 4 cycles
  * need 8 independent FMAs in flight; AVX2 has 16 ymm registers, AVX-512 32 zmm). A vector
- * is 16 lanes where the build targets AVX-512, else 8 (regtile.c).
+ * is 16 lanes on the avx512 kernel path, 8 on avx2 (regtile.c).
+ *
+ * Kernel paths: regtile.c is compiled once per path of the Makefile's ISAS (isa.h), each
+ * copy exporting a regt_isa table; the functions below forward to the path isa.c chose
+ * (regtile_dispatch.c), so callers never see which one runs.
  */
 #ifndef REGTILE_H
 #define REGTILE_H
@@ -49,5 +53,22 @@ void regt_scores(int m, int n, int d, const float *a, const float *xt, int j0, f
  * A: m x k, element (i, p) at a[i*ars + p*acs]  B: [k][ldb]  C: [m][ldc] */
 void regt_gemm(int acc, int m, int n, int k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
                const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc);
+
+/* One kernel path's copy of the functions above (regtile.c, built per path). */
+typedef struct regt_isa {
+    const char *name; /* the path's name in ISAS, e.g. "avx512" */
+    unsigned needs;   /* ISA_F_* features its flags let the compiler use (isa.h) */
+    int lanes;        /* floats in the register kernel's vector */
+    const flash_ops *ops;
+    void (*scores)(int m, int n, int d, const float *a, const float *xt, int j0, float *s,
+                   ptrdiff_t lds);
+    void (*gemm)(int acc, int m, int n, int k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                 const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc);
+} regt_isa;
+
+/* Path i of ISAS (0 = the narrowest), NULL past the last. */
+const regt_isa *regt_isa_at(int i);
+/* The path the calls above run on (isa.c's choice). */
+const regt_isa *regt_isa_chosen(void);
 
 #endif

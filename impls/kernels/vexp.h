@@ -3,9 +3,9 @@
  * v8f are both 32-byte float vectors and convert by a plain cast).
  *
  * Written in GCC vector types, not intrinsics, so that one source serves every build:
- * with -march=native here it compiles to AVX2 + FMA; without -mavx / -mfma (the
- * SANITIZE=1 build) the same code compiles to SSE, and no scalar fallback has to be
- * kept in step with it.
+ * with the build's -march=x86-64-v3 it compiles to AVX2 + FMA (to the same 256-bit
+ * operations under a kernel path's wider -march); without -mavx / -mfma the same code
+ * compiles to SSE, and no scalar fallback has to be kept in step with it.
  */
 #ifndef VEXP_H
 #define VEXP_H
@@ -71,7 +71,7 @@ V8_INLINE float hsum8(v8f x)
  * softmax arguments are <= 0, so this only keeps garbage in from becoming inf/NaN).
  * NaN propagates.
  * Measured against glibc expf over every float in [-104, 88] (exhaustive): at most
- * 1 ulp with FMA (the -march=native build) and without (the SANITIZE=1 build), also
+ * 1 ulp with FMA (the x86-64-v3 build) and without (an SSE-only build), also
  * against the correctly rounded e^x; glibc expf itself is 1 ulp off it in 170589 cases. */
 V8_INLINE v8f vexp(v8f x)
 {

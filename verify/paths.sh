@@ -1,0 +1,32 @@
+#!/bin/sh
+# paths.sh BUILD OTHER_DIR [verify arguments...]: verify on the kernel path the library
+# chooses (the widest this CPU runs, or CA_ISA's), then again on every other path this
+# CPU runs, each forced by CA_ISA, so that an AVX-512 machine checks its avx2 path too.
+# The first run takes the arguments as given (its --summary is the one the report
+# reads); the others write their summaries as OTHER_DIR/verify-<path>.csv instead, as
+# the report keeps one row per cell. Exit status: the first failing run's, else 0.
+set -u
+b=$1
+other=$2
+shift 2
+paths=$("./$b/verify" --kernel-paths) || exit 2
+rc=0
+"./$b/verify" "$@" || rc=$?
+first=1
+for p in $paths; do
+  if [ $first = 1 ]; then first=0; continue; fi
+  # Every argument but --summary FILE, which becomes this path's own file.
+  n=$#
+  skip=0
+  for a in "$@"; do
+    if [ $skip = 1 ]; then skip=0
+    elif [ "$a" = --summary ]; then skip=1
+    else set -- "$@" "$a"
+    fi
+  done
+  shift "$n"
+  mkdir -p "$other"
+  echo "verify: again on the $p kernel path (CA_ISA=$p)"
+  CA_ISA=$p "./$b/verify" "$@" --summary "$other/verify-$p.csv" || { [ $rc != 0 ] || rc=$?; }
+done
+exit $rc
