@@ -64,37 +64,32 @@ enum { LANES = 8 };
  * panel of B in L1 while all rows of A stream past it; 8 columns left over by 16-lane
  * strips take an 8-lane one; columns beyond the last multiple of 8 (only when n = d is
  * not one) go scalar.
- * fused = 1 (every product of this backend): one fused multiply-add per term, a chain
- * from p = 0 up. fused = 0 rounds each product before adding it; it costs one issue slot
- * more per term where multiply, add and FMA share the same two pipes (Skylake-SP), and
- * it is not needed for accuracy: verify holds the scores to a bound that holds for any
- * order, with or without FMA (verify/tolerance.h).
+ * Every entry is one chain of fused multiply-adds from p = 0, the scores too: rounding
+ * each product before adding it would cost one issue slot more per term where multiply,
+ * add and FMA share the same two pipes (Skylake-SP), and verify holds the scores to a
+ * bound that holds for any order, with or without FMA (verify/tolerance.h).
  * A: m x k via (ars, acs)  B: [k][ldb]  C: [m][ldc] */
-static void gemm_x(int fused, int m, int n, int k, const float *a, ptrdiff_t ars,
+static void gemm_x(int m, int n, int k, const float *a, ptrdiff_t ars,
                    ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
                    int acc)
 {
     int j = 0;
     for (; j + 2 * LANES <= n; j += 2 * LANES) {
-        if (fused) strip_wide(2, 1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
-        else strip_wide(2, 0, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+        strip_wide(2, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
     }
     if (j + LANES <= n) {
-        if (fused) strip_wide(1, 1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
-        else strip_wide(1, 0, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+        strip_wide(1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
         j += LANES;
     }
     if (LANES > 8 && j + 8 <= n) {
-        if (fused) strip8(1, 1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
-        else strip8(1, 0, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+        strip8(1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
         j += 8;
     }
     for (; j < n; j++)
         for (int i = 0; i < m; i++) {
             float s = acc ? c[i * ldc + j] : 0.0f;
             for (int p = 0; p < k; p++)
-                s = fused ? fmaf(a[i * ars + p * acs], b[p * ldb + j], s)
-                          : s + a[i * ars + p * acs] * b[p * ldb + j];
+                s = fmaf(a[i * ars + p * acs], b[p * ldb + j], s);
             c[i * ldc + j] = s;
         }
 }
@@ -102,14 +97,14 @@ static void gemm_x(int fused, int m, int n, int k, const float *a, ptrdiff_t ars
 void regt_gemm(int acc, int m, int n, int k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
                const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc)
 {
-    gemm_x(1, m, n, k, a, ars, acs, b, ldb, c, ldc, acc);
+    gemm_x(m, n, k, a, ars, acs, b, ldb, c, ldc, acc);
 }
 
 /* The scores: fused like the other products. */
 void regt_scores(int m, int n, int d, const float *a, const float *xt, int j0, float *s,
                  ptrdiff_t lds)
 {
-    gemm_x(1, m, (n + 7) & ~7, d, a, d, 1, xt + (size_t)(j0 / REGT_B) * d * REGT_B, REGT_B,
+    gemm_x(m, (n + 7) & ~7, d, a, d, 1, xt + (size_t)(j0 / REGT_B) * d * REGT_B, REGT_B,
            s, lds, 0);
 }
 
@@ -188,7 +183,7 @@ static void prod(const flash_ops *ops, int add, int trans_a, int m, int n, int k
                  const float *a, int lda, const float *b, int ldb, float *c, int ldc)
 {
     (void)ops;
-    gemm_x(1, m, n, k, a, trans_a ? 1 : lda, trans_a ? lda : 1, b, ldb, c, ldc, add);
+    gemm_x(m, n, k, a, trans_a ? 1 : lda, trans_a ? lda : 1, b, ldb, c, ldc, add);
 }
 
 /* D_i in the exact order of this backend's dP = dO V^T (one fused chain from c = 0). */

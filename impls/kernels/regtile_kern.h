@@ -11,9 +11,9 @@
 /* C (+)= A B for an mr x (RK_LANES nv) block, mr <= 6, nv in {1, 2}: 12 accumulators at
  * most, so 8 independent FMAs are in flight for 2 pipes of 4-cycle latency. A is read by
  * broadcasts with arbitrary strides (so A^T costs nothing), B rows contiguous (ldb), C
- * in place. fused = 0: each product rounded, then added (see gemm_x in regtile.c).
+ * in place; each entry one chain of fused multiply-adds from p = 0.
  * A: element (i, p) at a[i*ars + p*acs]  B: [k][ldb]  C: [mr][ldc] */
-INLINE void RK(kern)(int mr, int nv, int fused, int k, const float *a, ptrdiff_t ars,
+INLINE void RK(kern)(int mr, int nv, int k, const float *a, ptrdiff_t ars,
                      ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
                      int acc)
 {
@@ -26,8 +26,8 @@ INLINE void RK(kern)(int mr, int nv, int fused, int k, const float *a, ptrdiff_t
         const float *ap = a + p * acs;
         for (int r = 0; r < mr; r++) {
             RK_V ar = RK_BC(ap[r * ars]);
-            s[r][0] = fused ? RK_FMA(ar, b0, s[r][0]) : s[r][0] + ar * b0;
-            if (nv > 1) s[r][1] = fused ? RK_FMA(ar, b1, s[r][1]) : s[r][1] + ar * b1;
+            s[r][0] = RK_FMA(ar, b0, s[r][0]);
+            if (nv > 1) s[r][1] = RK_FMA(ar, b1, s[r][1]);
         }
     }
     for (int r = 0; r < mr; r++)
@@ -35,21 +35,21 @@ INLINE void RK(kern)(int mr, int nv, int fused, int k, const float *a, ptrdiff_t
 }
 
 /* One column strip (RK_LANES nv wide) of C, all m rows, 6 at a time. */
-INLINE void RK(strip)(int nv, int fused, int m, int k, const float *a, ptrdiff_t ars,
+INLINE void RK(strip)(int nv, int m, int k, const float *a, ptrdiff_t ars,
                       ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
                       int acc)
 {
     int i = 0;
     for (; i + 6 <= m; i += 6)
-        RK(kern)(6, nv, fused, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, acc);
+        RK(kern)(6, nv, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, acc);
     const float *ai = a + i * ars;
     float *ci = c + i * ldc;
     switch (m - i) {
-    case 5: RK(kern)(5, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 4: RK(kern)(4, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 3: RK(kern)(3, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 2: RK(kern)(2, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
-    case 1: RK(kern)(1, nv, fused, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    case 5: RK(kern)(5, nv, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    case 4: RK(kern)(4, nv, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    case 3: RK(kern)(3, nv, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    case 2: RK(kern)(2, nv, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
+    case 1: RK(kern)(1, nv, k, ai, ars, acs, b, ldb, ci, ldc, acc); break;
     default: break;
     }
 }
