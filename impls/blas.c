@@ -114,11 +114,11 @@ static flash_seq head_seq(ca_shape sh, int h, int causal, const float *q, const 
     return s;
 }
 
-/* Head h of the causal backward; D: [heads][N]. */
-static flash_seq bwd_head_seq(ca_shape sh, int h, const float *q, const float *k,
+/* Head h of the causal / full backward; D: [heads][N]. */
+static flash_seq bwd_head_seq(ca_shape sh, int h, int causal, const float *q, const float *k,
                               const float *v, const float *lse, const float *dout, float *D)
 {
-    flash_seq s = head_seq(sh, h, 1, q, k, v);
+    flash_seq s = head_seq(sh, h, causal, q, k, v);
     s.flse = lse + (size_t)h * sh.n;
     s.dout = dout + h * (size_t)sh.n * sh.d;
     s.D = D + (size_t)h * sh.n;
@@ -141,13 +141,14 @@ static size_t add_or_max(size_t a, size_t b)
  * reduced into the outputs in thread order at the end]. */
 static size_t delta_floats(ca_entry e, ca_shape sh)
 {
-    if (e != CA_CAUSAL_BWD && e != CA_CUBIC_BWD && e != CA_SHARED_BWD) return 0;
+    if (e != CA_CAUSAL_BWD && e != CA_FULL_BWD && e != CA_CUBIC_BWD && e != CA_SHARED_BWD)
+        return 0;
     return mul_or_max(ca_out_rows(e, sh.n), (size_t)sh.heads);
 }
 
 static int partial_copies(ca_entry e)
 {
-    return e == CA_CAUSAL_BWD ? 1 : e == CA_SHARED_BWD ? 3 : 0;
+    return e == CA_CAUSAL_BWD || e == CA_FULL_BWD ? 1 : e == CA_SHARED_BWD ? 3 : 0;
 }
 
 static size_t partial_floats(ca_entry e, ca_shape sh, int nt)
@@ -246,14 +247,15 @@ static ca_status full_fwd(ca_shape sh, const ca_exec *ex, const float *q,
     return rows_fwd(sh, ex, 0, q, k, v, o, lse);
 }
 
-/* causal backward. q, k, v, o, dout, dq, dk, dv: [heads][N][d]; lse: [heads][N].
+/* causal / full backward (e: CA_CAUSAL_BWD or CA_FULL_BWD, whose partials are laid out
+ * alike). q, k, v, o, dout, dq, dk, dv: [heads][N][d]; lse: [heads][N].
  * Tasks are (head, key block): each owns its dk, dv rows; dq rows are shared between
  * key blocks, so thread t > 0 accumulates dq into its own partial copy. Task order by
- * decreasing cost (earlier key blocks are seen by more queries), fixed owners. */
-static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
-                            const float *k, const float *v, const float *o,
-                            const float *lse, const float *dout, float *dq, float *dk,
-                            float *dv)
+ * decreasing cost (causal: earlier key blocks are seen by more queries; full: equal
+ * costs), fixed owners. */
+static ca_status rows_bwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry e,
+                          const float *q, const float *k, const float *v, const float *lse,
+                          const float *dout, float *dq, float *dk, float *dv)
 {
     const int nt = omp_threads(ex->threads);
     const flash_ops ops = blis_ops(blis_threads(ex->threads));
@@ -264,8 +266,7 @@ static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     memset(dv, 0, all * sizeof *dv);
     memset(dq, 0, all * sizeof *dq);
     for (int t = 1; t < nt; t++)
-        memset(partial_of(ex, CA_CAUSAL_BWD, sh, nt, t, 0), 0, all * sizeof *dq);
-    (void)o;
+        memset(partial_of(ex, e, sh, nt, t, 0), 0, all * sizeof *dq);
     float *D = delta_of(ex, nt);
     const int nqb = (sh.n + BQ_BWD - 1) / BQ_BWD;
 #pragma omp parallel num_threads(nt)
@@ -275,11 +276,11 @@ static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < (long)nqb * sh.heads; task++) {
             int b = nqb - 1 - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            flash_seq s = bwd_head_seq(sh, h, q, k, v, lse, dout, D);
+            flash_seq s = bwd_head_seq(sh, h, causal, q, k, v, lse, dout, D);
             int i0 = b * BQ_BWD;
             flash_delta_block(&ops, &s, i0, sh.n - i0 < BQ_BWD ? sh.n - i0 : BQ_BWD, w);
         }
-        float *dqt = tid == 0 ? dq : partial_of(ex, CA_CAUSAL_BWD, sh, nt, tid, 0);
+        float *dqt = tid == 0 ? dq : partial_of(ex, e, sh, nt, tid, 0);
         /* Owners among the team OpenMP actually gave: num_threads is a request, and
          * nested in another parallel region the team is smaller (the partials of
          * threads that never ran stay zero, so the reduction is unchanged). */
@@ -287,14 +288,33 @@ static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
         for (long task = 0; task < ntask; task++) {
             if (snake_owner(task, team) != tid) continue;
             int b = (int)(task / sh.heads), h = (int)(task % sh.heads);
-            flash_seq s = bwd_head_seq(sh, h, q, k, v, lse, dout, D);
+            flash_seq s = bwd_head_seq(sh, h, causal, q, k, v, lse, dout, D);
             int j0 = b * BK_BWD;
             flash_bwd_block(&ops, &s, j0, sh.n - j0 < BK_BWD ? sh.n - j0 : BK_BWD, dqt + h * hs,
                             dk + h * hs, dv + h * hs, w);
         }
     }
-    if (nt > 1) reduce_partials(ex, CA_CAUSAL_BWD, sh, nt, 0, dq);
+    if (nt > 1) reduce_partials(ex, e, sh, nt, 0, dq);
     return CA_OK;
+}
+
+static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                            const float *k, const float *v, const float *o,
+                            const float *lse, const float *dout, float *dq, float *dk,
+                            float *dv)
+{
+    (void)o;
+    return rows_bwd(sh, ex, 1, CA_CAUSAL_BWD, q, k, v, lse, dout, dq, dk, dv);
+}
+
+/* full: every query block sees every key block; the tasks and owners are causal's. */
+static ca_status full_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                          const float *k, const float *v, const float *o,
+                          const float *lse, const float *dout, float *dq, float *dk,
+                          float *dv)
+{
+    (void)o;
+    return rows_bwd(sh, ex, 0, CA_FULL_BWD, q, k, v, lse, dout, dq, dk, dv);
 }
 
 /* Decode: k_t, v_t into row t of the caches, then q_t over rows 0..t as a one-row
@@ -457,14 +477,14 @@ const ca_impl ca_impl_blas = {
     .name = "blas",
     .description = "the tile engine with BLIS tile products (fwd 144x256, bwd 144x144), "
                    "OpenMP over heads/blocks/prefixes",
-    .absent_reason = "full_bwd: not yet on the BLIS backend (blocked and omp run it on the "
-                     "same tile engine); cubic_last_fwd/bwd: one query row per prefix, "
+    .absent_reason = "cubic_last_fwd/bwd: one query row per prefix, "
                      "matrix-vector products BLIS gains nothing on (blocked and omp run "
                      "them on the tile engine)",
     .workspace = workspace,
     .causal_fwd = causal_fwd,
     .causal_bwd = causal_bwd,
     .full_fwd = full_fwd,
+    .full_bwd = full_bwd,
     .decode_step = decode_step,
     .cubic_fwd = cubic_fwd,
     .cubic_bwd = cubic_bwd,
