@@ -8,6 +8,8 @@
 #include "cubattn.h"
 #include "blis_ctx.h"
 #include "flash.h"
+#include "last_row.h"
+#include "regtile.h"
 
 #include <math.h>
 #include <omp.h>
@@ -75,6 +77,28 @@ static flash_ops blis_ops(int bt)
 {
     flash_ops ops = {.bq = BQ, .bk = BK, .bq_bwd = BQ_BWD, .bk_bwd = BK_BWD, .threads = bt,
                      .score = score, .prod = prod};
+    return ops;
+}
+
+/* cubic_last's backend: one query row per prefix, so a tile is 1 x BK_LAST and every
+ * product a matrix-vector one (o = P V, dq = dS K) or a rank-1 update (dK += dS^T q,
+ * dV += P^T dO): those go through BLIS. The scores (S = K q, dP = V dO) are the register
+ * backend's dot products in the naive code's order, with D = dO . o summed alike: BLIS's
+ * m = 1 scores drew their own rounding of S, which at logits x1e2 put dq and dk at
+ * 1.4-1.9x the naive baseline's error (the verify rule allows 2x; the 64-row tiles of
+ * the other operators average it out), while naive-ordered scores track naive's error
+ * as blocked's and omp's do. BLIS cannot reuse an operand in a matrix-vector product,
+ * so what is left to save is its per-call cost (a few microseconds, the time of ~50 K
+ * multiply-adds): 1024 keys a call, against the 256 and 144 of the attention tiles,
+ * makes 1..8 calls per product of a prefix up to N = 8192. */
+enum { BK_LAST = 1024 };
+static flash_ops last_ops(int bt)
+{
+    flash_ops ops = blis_ops(bt);
+    ops.bq = ops.bq_bwd = 1;
+    ops.bk = ops.bk_bwd = BK_LAST;
+    ops.score = regt_ops.score;
+    ops.rowdot = regt_ops.rowdot;
     return ops;
 }
 
@@ -172,6 +196,10 @@ static float *slab_of(const ca_exec *ex, int tid)
 static size_t workspace(ca_entry e, ca_shape sh, int threads)
 {
     int nt = omp_threads(threads);
+    if (e == CA_LAST_FWD || e == CA_LAST_BWD) {
+        const flash_ops ops = last_ops(1);
+        return mul_or_max(mul_or_max(last_scratch_floats(&ops), (size_t)nt), sizeof(float));
+    }
     size_t f = add_or_max(mul_or_max(slab_floats(), (size_t)nt), delta_floats(e, sh));
     f = add_or_max(f, partial_floats(e, sh, nt));
     return mul_or_max(f, sizeof(float));
@@ -471,15 +499,32 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     return CA_OK;
 }
 
+/* cubic_last (cubattn.h shapes): prefixes on the OpenMP threads, BLIS inside
+ * (last_row.c). */
+static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, float *o, float *lse)
+{
+    const flash_ops ops = last_ops(blis_threads(ex->threads));
+    last_all_fwd(&ops, sh, omp_threads(ex->threads), q, k, v, o, lse, ex->ws);
+    return CA_OK;
+}
+
+static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, const float *o, const float *lse,
+                          const float *dout, float *dq, float *dk, float *dv)
+{
+    const flash_ops ops = last_ops(blis_threads(ex->threads));
+    last_all_bwd(&ops, sh, omp_threads(ex->threads), q, k, v, o, lse, dout, dq, dk, dv,
+                 ex->ws);
+    return CA_OK;
+}
+
 static const char *runtime_note(void) { return ca_blis_config(); }
 
 const ca_impl ca_impl_blas = {
     .name = "blas",
     .description = "the tile engine with BLIS tile products (fwd 144x256, bwd 144x144), "
                    "OpenMP over heads/blocks/prefixes",
-    .absent_reason = "cubic_last_fwd/bwd: one query row per prefix, "
-                     "matrix-vector products BLIS gains nothing on (blocked and omp run "
-                     "them on the tile engine)",
     .workspace = workspace,
     .causal_fwd = causal_fwd,
     .causal_bwd = causal_bwd,
@@ -490,5 +535,7 @@ const ca_impl ca_impl_blas = {
     .cubic_bwd = cubic_bwd,
     .shared_fwd = shared_fwd,
     .shared_bwd = shared_bwd,
+    .last_fwd = last_fwd,
+    .last_bwd = last_bwd,
     .runtime_note = runtime_note,
 };
