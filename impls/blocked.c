@@ -209,8 +209,8 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
         regt_pack(n, d, k + h * hs, w.kt);
         for (int i0 = 0; i0 < n; i0 += SWEEP_RB) {
             int nb = n - i0 < SWEEP_RB ? n - i0 : SWEEP_RB;
-            sweep_fwd_rows(d, n, i0, nb, q + h * hs, w.kt, v + h * hs, o + h * T * d,
-                           lse + h * T, w.scratch);
+            sweep_fwd_rows(&regt_ops, d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,
+                           o + h * T * d, lse + h * T, w.scratch);
         }
     }
     return CA_OK;
@@ -230,7 +230,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
         regt_pack(n, d, k + h * hs, w.kt);
         for (int i0 = 0; i0 < n; i0 += SWEEP_RB) {
             int nb = n - i0 < SWEEP_RB ? n - i0 : SWEEP_RB;
-            sweep_bwd_rows(d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,
+            sweep_bwd_rows(&regt_ops, d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,
                            o + h * T * d, lse + h * T, dout + h * T * d, dq + h * hs,
                            dk + h * hs, dv + h * hs, w.scratch);
         }

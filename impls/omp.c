@@ -339,9 +339,9 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, i0 = (it % per_head) * RB;
-            sweep_fwd_rows(d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs,
-                           bufs_at(w.head_base + h * w.hstride, n, d).kt, v + h * hs,
-                           o + h * T * d, lse + h * T, scratch);
+            sweep_fwd_rows(&regt_ops, d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs,
+                           k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt,
+                           v + h * hs, o + h * T * d, lse + h * T, scratch);
         }
     }
     return CA_OK;
@@ -369,7 +369,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 #pragma omp for schedule(static, 1)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, i0 = (it % per_head) * RB;
-            sweep_bwd_rows(d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs, k + h * hs,
+            sweep_bwd_rows(&regt_ops, d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs, k + h * hs,
                            bufs_at(w.head_base + h * w.hstride, n, d).kt, v + h * hs,
                            o + h * T * d, lse + h * T, dout + h * T * d, dq + h * hs,
                            pdk + h * hs, pdv + h * hs, scratch);
