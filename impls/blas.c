@@ -1,13 +1,18 @@
 /* blas.c: the tile engine (impls/kernels/flash.c) with every tile product through BLIS,
  * on the sub-configuration impls/kernels/blis_ctx.c picks from the CPU's features.
  *
+ * cubic_shared runs the O(N^2 d) sweep of shared_sweep.c and cubic_last the one-row
+ * prefixes of last_row.c, both on this file's BLIS products.
  * Threads (ex->threads): OpenMP over independent tasks (head x query block, head x
- * key block, head x prefix) with single-threaded BLIS calls inside. The alternative,
+ * key block, head x prefix, head x sweep block) with single-threaded BLIS calls inside. The alternative,
  * tiles in sequence with multi-threaded BLIS, is kept behind CA_BLAS_THREADING=blis so
  * the two can be compared; see threading_blis(). */
 #include "cubattn.h"
 #include "blis_ctx.h"
 #include "flash.h"
+#include "last_row.h"
+#include "regtile.h"
+#include "shared_sweep.h"
 
 #include <math.h>
 #include <omp.h>
@@ -78,6 +83,28 @@ static flash_ops blis_ops(int bt)
     return ops;
 }
 
+/* cubic_last's backend: one query row per prefix, so a tile is 1 x BK_LAST and every
+ * product a matrix-vector one (o = P V, dq = dS K) or a rank-1 update (dK += dS^T q,
+ * dV += P^T dO): those go through BLIS. The scores (S = K q, dP = V dO) are the register
+ * backend's dot products in the naive code's order, with D = dO . o summed alike: BLIS's
+ * m = 1 scores drew their own rounding of S, which at logits x1e2 put dq and dk at
+ * 1.4-1.9x the naive baseline's error (the verify rule allows 2x; the 64-row tiles of
+ * the other operators average it out), while naive-ordered scores track naive's error
+ * as blocked's and omp's do. BLIS cannot reuse an operand in a matrix-vector product,
+ * so what is left to save is its per-call cost (a few microseconds, the time of ~50 K
+ * multiply-adds): 1024 keys a call, against the 256 and 144 of the attention tiles,
+ * makes 1..8 calls per product of a prefix up to N = 8192. */
+enum { BK_LAST = 1024 };
+static flash_ops last_ops(int bt)
+{
+    flash_ops ops = blis_ops(bt);
+    ops.bq = ops.bq_bwd = 1;
+    ops.bk = ops.bk_bwd = BK_LAST;
+    ops.score = regt_ops.score;
+    ops.rowdot = regt_ops.rowdot;
+    return ops;
+}
+
 /* ---- threading ------------------------------------------------------------------ */
 
 /* OpenMP tasks with 1-thread BLIS (default), or one task at a time with ex->threads
@@ -114,11 +141,11 @@ static flash_seq head_seq(ca_shape sh, int h, int causal, const float *q, const 
     return s;
 }
 
-/* Head h of the causal backward; D: [heads][N]. */
-static flash_seq bwd_head_seq(ca_shape sh, int h, const float *q, const float *k,
+/* Head h of the causal / full backward; D: [heads][N]. */
+static flash_seq bwd_head_seq(ca_shape sh, int h, int causal, const float *q, const float *k,
                               const float *v, const float *lse, const float *dout, float *D)
 {
-    flash_seq s = head_seq(sh, h, 1, q, k, v);
+    flash_seq s = head_seq(sh, h, causal, q, k, v);
     s.flse = lse + (size_t)h * sh.n;
     s.dout = dout + h * (size_t)sh.n * sh.d;
     s.D = D + (size_t)h * sh.n;
@@ -137,17 +164,17 @@ static size_t add_or_max(size_t a, size_t b)
 }
 
 /* Workspace: [nt per-thread slabs][D: one float per output row (backward)]
- * [per-thread partial sums (causal: dq; shared: dq, dk, dv) for threads 1..nt-1,
+ * [per-thread partial sums (causal, full: dq; shared: dk, dv) for threads 1..nt-1,
  * reduced into the outputs in thread order at the end]. */
 static size_t delta_floats(ca_entry e, ca_shape sh)
 {
-    if (e != CA_CAUSAL_BWD && e != CA_CUBIC_BWD && e != CA_SHARED_BWD) return 0;
+    if (e != CA_CAUSAL_BWD && e != CA_FULL_BWD && e != CA_CUBIC_BWD) return 0;
     return mul_or_max(ca_out_rows(e, sh.n), (size_t)sh.heads);
 }
 
 static int partial_copies(ca_entry e)
 {
-    return e == CA_CAUSAL_BWD ? 1 : e == CA_SHARED_BWD ? 3 : 0;
+    return e == CA_CAUSAL_BWD || e == CA_FULL_BWD ? 1 : e == CA_SHARED_BWD ? 2 : 0;
 }
 
 static size_t partial_floats(ca_entry e, ca_shape sh, int nt)
@@ -156,36 +183,43 @@ static size_t partial_floats(ca_entry e, ca_shape sh, int nt)
     return mul_or_max(mul_or_max(one, (size_t)partial_copies(e)), (size_t)(nt - 1));
 }
 
-/* Per-thread scratch of the engine (the tile sizes do not depend on the BLIS threads). */
-static size_t slab_floats(void)
+/* Per-thread scratch: the sweep's for cubic_shared, else the engine's (the tile sizes do
+ * not depend on the BLIS threads). Both are multiples of 16 floats (64 bytes). */
+static size_t slab_floats(ca_entry e, ca_shape sh)
 {
+    if (e == CA_SHARED_FWD || e == CA_SHARED_BWD) return sweep_scratch_floats(sh.n, sh.d);
     const flash_ops ops = blis_ops(1);
     return flash_scratch_floats(&ops);
 }
 
-static float *slab_of(const ca_exec *ex, int tid)
+static float *slab_of(const ca_exec *ex, ca_entry e, ca_shape sh, int tid)
 {
-    return (float *)ex->ws + slab_floats() * tid;
+    return (float *)ex->ws + slab_floats(e, sh) * tid;
 }
 
 static size_t workspace(ca_entry e, ca_shape sh, int threads)
 {
     int nt = omp_threads(threads);
-    size_t f = add_or_max(mul_or_max(slab_floats(), (size_t)nt), delta_floats(e, sh));
+    if (e == CA_LAST_FWD || e == CA_LAST_BWD) {
+        const flash_ops ops = last_ops(1);
+        return mul_or_max(mul_or_max(last_scratch_floats(&ops), (size_t)nt), sizeof(float));
+    }
+    size_t f = add_or_max(mul_or_max(slab_floats(e, sh), (size_t)nt), delta_floats(e, sh));
     f = add_or_max(f, partial_floats(e, sh, nt));
     return mul_or_max(f, sizeof(float));
 }
 
-static float *delta_of(const ca_exec *ex, int nt)
+static float *delta_of(const ca_exec *ex, ca_entry e, ca_shape sh, int nt)
 {
-    return (float *)ex->ws + slab_floats() * nt;
+    return slab_of(ex, e, sh, nt);
 }
 
-/* Partial buffer of thread tid (>= 1) for copy c (0 dq, 1 dk, 2 dv). */
+/* Partial buffer of thread tid (>= 1) for copy c (causal, full: 0 dq; shared: 0 dk,
+ * 1 dv). */
 static float *partial_of(const ca_exec *ex, ca_entry e, ca_shape sh, int nt, int tid, int c)
 {
     size_t one = (size_t)sh.n * sh.d * sh.heads;
-    return delta_of(ex, nt) + delta_floats(e, sh) +
+    return delta_of(ex, e, sh, nt) + delta_floats(e, sh) +
            ((size_t)(tid - 1) * partial_copies(e) + c) * one;
 }
 
@@ -220,7 +254,7 @@ static ca_status rows_fwd(ca_shape sh, const ca_exec *ex, int causal, const floa
     const size_t hs = (size_t)sh.n * sh.d;
 #pragma omp parallel num_threads(nt)
     {
-        float *w = slab_of(ex, nt > 1 ? omp_get_thread_num() : 0);
+        float *w = slab_of(ex, CA_CAUSAL_FWD, sh, nt > 1 ? omp_get_thread_num() : 0);
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntask; task++) {
             int b = nb - 1 - (int)(task / sh.heads), h = (int)(task % sh.heads);
@@ -246,14 +280,15 @@ static ca_status full_fwd(ca_shape sh, const ca_exec *ex, const float *q,
     return rows_fwd(sh, ex, 0, q, k, v, o, lse);
 }
 
-/* causal backward. q, k, v, o, dout, dq, dk, dv: [heads][N][d]; lse: [heads][N].
+/* causal / full backward (e: CA_CAUSAL_BWD or CA_FULL_BWD, whose partials are laid out
+ * alike). q, k, v, o, dout, dq, dk, dv: [heads][N][d]; lse: [heads][N].
  * Tasks are (head, key block): each owns its dk, dv rows; dq rows are shared between
  * key blocks, so thread t > 0 accumulates dq into its own partial copy. Task order by
- * decreasing cost (earlier key blocks are seen by more queries), fixed owners. */
-static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
-                            const float *k, const float *v, const float *o,
-                            const float *lse, const float *dout, float *dq, float *dk,
-                            float *dv)
+ * decreasing cost (causal: earlier key blocks are seen by more queries; full: equal
+ * costs), fixed owners. */
+static ca_status rows_bwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry e,
+                          const float *q, const float *k, const float *v, const float *lse,
+                          const float *dout, float *dq, float *dk, float *dv)
 {
     const int nt = omp_threads(ex->threads);
     const flash_ops ops = blis_ops(blis_threads(ex->threads));
@@ -264,22 +299,21 @@ static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     memset(dv, 0, all * sizeof *dv);
     memset(dq, 0, all * sizeof *dq);
     for (int t = 1; t < nt; t++)
-        memset(partial_of(ex, CA_CAUSAL_BWD, sh, nt, t, 0), 0, all * sizeof *dq);
-    (void)o;
-    float *D = delta_of(ex, nt);
+        memset(partial_of(ex, e, sh, nt, t, 0), 0, all * sizeof *dq);
+    float *D = delta_of(ex, e, sh, nt);
     const int nqb = (sh.n + BQ_BWD - 1) / BQ_BWD;
 #pragma omp parallel num_threads(nt)
     {
         int tid = nt > 1 ? omp_get_thread_num() : 0;
-        float *w = slab_of(ex, tid);
+        float *w = slab_of(ex, e, sh, tid);
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < (long)nqb * sh.heads; task++) {
             int b = nqb - 1 - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            flash_seq s = bwd_head_seq(sh, h, q, k, v, lse, dout, D);
+            flash_seq s = bwd_head_seq(sh, h, causal, q, k, v, lse, dout, D);
             int i0 = b * BQ_BWD;
             flash_delta_block(&ops, &s, i0, sh.n - i0 < BQ_BWD ? sh.n - i0 : BQ_BWD, w);
         }
-        float *dqt = tid == 0 ? dq : partial_of(ex, CA_CAUSAL_BWD, sh, nt, tid, 0);
+        float *dqt = tid == 0 ? dq : partial_of(ex, e, sh, nt, tid, 0);
         /* Owners among the team OpenMP actually gave: num_threads is a request, and
          * nested in another parallel region the team is smaller (the partials of
          * threads that never ran stay zero, so the reduction is unchanged). */
@@ -287,14 +321,33 @@ static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
         for (long task = 0; task < ntask; task++) {
             if (snake_owner(task, team) != tid) continue;
             int b = (int)(task / sh.heads), h = (int)(task % sh.heads);
-            flash_seq s = bwd_head_seq(sh, h, q, k, v, lse, dout, D);
+            flash_seq s = bwd_head_seq(sh, h, causal, q, k, v, lse, dout, D);
             int j0 = b * BK_BWD;
             flash_bwd_block(&ops, &s, j0, sh.n - j0 < BK_BWD ? sh.n - j0 : BK_BWD, dqt + h * hs,
                             dk + h * hs, dv + h * hs, w);
         }
     }
-    if (nt > 1) reduce_partials(ex, CA_CAUSAL_BWD, sh, nt, 0, dq);
+    if (nt > 1) reduce_partials(ex, e, sh, nt, 0, dq);
     return CA_OK;
+}
+
+static ca_status causal_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                            const float *k, const float *v, const float *o,
+                            const float *lse, const float *dout, float *dq, float *dk,
+                            float *dv)
+{
+    (void)o;
+    return rows_bwd(sh, ex, 1, CA_CAUSAL_BWD, q, k, v, lse, dout, dq, dk, dv);
+}
+
+/* full: every query block sees every key block; the tasks and owners are causal's. */
+static ca_status full_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                          const float *k, const float *v, const float *o,
+                          const float *lse, const float *dout, float *dq, float *dk,
+                          float *dv)
+{
+    (void)o;
+    return rows_bwd(sh, ex, 0, CA_FULL_BWD, q, k, v, lse, dout, dq, dk, dv);
 }
 
 /* Decode: k_t, v_t into row t of the caches, then q_t over rows 0..t as a one-row
@@ -310,7 +363,7 @@ static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float 
     const int par = nt > 1 && sh.heads > 1 && (long)(t + 1) * d * sh.heads >= (1L << 16);
 #pragma omp parallel num_threads(par ? nt : 1)
     {
-        float *w = slab_of(ex, par ? omp_get_thread_num() : 0);
+        float *w = slab_of(ex, CA_DECODE_STEP, sh, par ? omp_get_thread_num() : 0);
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++) {
             float *kc = k_cache + h * hs, *vc = v_cache + h * hs;
@@ -324,22 +377,20 @@ static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float 
     return CA_OK;
 }
 
-/* The instance of prefix t (1-based) of head h: cubic reads its own packed rows,
- * cubic_shared the first t rows of the shared inputs; outputs are packed for both. */
-static flash_seq prefix_seq(ca_shape sh, int shared, int h, int t, const float *q,
-                            const float *k, const float *v)
+/* The instance of prefix t (1-based) of head h of cubic: its own packed rows. */
+static flash_seq prefix_seq(ca_shape sh, int h, int t, const float *q, const float *k,
+                            const float *v)
 {
     const size_t T = ca_packed_rows((size_t)sh.n), d = (size_t)sh.d;
-    const size_t in = shared ? (size_t)h * sh.n * d : (h * T + ca_prefix_offset((size_t)t)) * d;
+    const size_t in = (h * T + ca_prefix_offset((size_t)t)) * d;
     flash_seq s = {.nq = t, .nk = t, .d = sh.d, .q = q + in, .k = k + in, .v = v + in};
     return s;
 }
 
-/* cubic / cubic_shared forward. cubic q, k, v: [heads][T][d]; shared q, k, v:
- * [heads][N][d]; o: [heads][T][d]; lse: [heads][T]. Tasks (head, prefix), longest
- * prefix first; each writes only its own packed rows. */
-static ca_status prefixes_fwd(ca_shape sh, const ca_exec *ex, int shared, const float *q,
-                              const float *k, const float *v, float *o, float *lse)
+/* cubic forward. q, k, v, o: [heads][T][d]; lse: [heads][T]. Tasks (head, prefix),
+ * longest prefix first; each writes only its own packed rows. */
+static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
+                           const float *k, const float *v, float *o, float *lse)
 {
     const int nt = omp_threads(ex->threads);
     const flash_ops ops = blis_ops(blis_threads(ex->threads));
@@ -347,11 +398,11 @@ static ca_status prefixes_fwd(ca_shape sh, const ca_exec *ex, int shared, const 
     const long ntask = (long)sh.n * sh.heads;
 #pragma omp parallel num_threads(nt)
     {
-        float *w = slab_of(ex, nt > 1 ? omp_get_thread_num() : 0);
+        float *w = slab_of(ex, CA_CUBIC_FWD, sh, nt > 1 ? omp_get_thread_num() : 0);
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntask; task++) {
             int t = sh.n - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            flash_seq s = prefix_seq(sh, shared, h, t, q, k, v);
+            flash_seq s = prefix_seq(sh, h, t, q, k, v);
             size_t out = h * T + ca_prefix_offset((size_t)t);
             s.o = o + out * sh.d;
             s.lse = lse + out;
@@ -359,18 +410,6 @@ static ca_status prefixes_fwd(ca_shape sh, const ca_exec *ex, int shared, const 
         }
     }
     return CA_OK;
-}
-
-static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
-                           const float *k, const float *v, float *o, float *lse)
-{
-    return prefixes_fwd(sh, ex, 0, q, k, v, o, lse);
-}
-
-static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
-                            const float *k, const float *v, float *o, float *lse)
-{
-    return prefixes_fwd(sh, ex, 1, q, k, v, o, lse);
 }
 
 /* cubic backward. q, k, v, o, dout, dq, dk, dv: [heads][T][d]; lse: [heads][T].
@@ -388,14 +427,14 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
     (void)o;
-    float *D = delta_of(ex, nt);
+    float *D = delta_of(ex, CA_CUBIC_BWD, sh, nt);
 #pragma omp parallel num_threads(nt)
     {
-        float *w = slab_of(ex, nt > 1 ? omp_get_thread_num() : 0);
+        float *w = slab_of(ex, CA_CUBIC_BWD, sh, nt > 1 ? omp_get_thread_num() : 0);
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntask; task++) {
             int t = sh.n - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            flash_seq s = prefix_seq(sh, 0, h, t, q, k, v);
+            flash_seq s = prefix_seq(sh, h, t, q, k, v);
             size_t out = h * T + ca_prefix_offset((size_t)t), off = out * sh.d;
             s.flse = lse + out;
             s.D = D + out;
@@ -406,48 +445,100 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     return CA_OK;
 }
 
-/* cubic_shared backward, prefix by prefix (Theta(N^3 d)). q, k, v, dq, dk, dv:
- * [heads][N][d]; o, dout: [heads][T][d]; lse: [heads][T]. Every prefix adds into the
- * same dq, dk, dv, so thread t > 0 accumulates into its own copies; fixed owners. */
+/* cubic_shared by the O(N^2 d) sweep of shared_sweep.c, its products (a block's scores
+ * against every key, P V, dS K, dS^T Q) by BLIS. Tasks are (head, block of SWEEP_RB
+ * query rows), block-major: a block sweeps all N keys, its backward also the N - i0
+ * prefixes' suffix sums, so earlier blocks cost a little more. */
+/* Task -> head *h, first row (returned) and rows *nb of its block. */
+static int sweep_block(ca_shape sh, long task, int *h, int *nb)
+{
+    const int i0 = (int)(task / sh.heads) * SWEEP_RB;
+    *h = (int)(task % sh.heads);
+    *nb = sh.n - i0 < SWEEP_RB ? sh.n - i0 : SWEEP_RB;
+    return i0;
+}
+
+static long sweep_tasks(ca_shape sh)
+{
+    return (long)((sh.n + SWEEP_RB - 1) / SWEEP_RB) * sh.heads;
+}
+
+/* q, k, v: [heads][N][d]; o: [heads][T][d]; lse: [heads][T]. Each task writes only the
+ * rows (t, i) of its own i, so dynamic scheduling stays deterministic. */
+static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
+                            const float *k, const float *v, float *o, float *lse)
+{
+    const int nt = omp_threads(ex->threads), n = sh.n, d = sh.d;
+    const flash_ops ops = blis_ops(blis_threads(ex->threads));
+    const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d;
+#pragma omp parallel num_threads(nt)
+    {
+        float *w = slab_of(ex, CA_SHARED_FWD, sh, nt > 1 ? omp_get_thread_num() : 0);
+#pragma omp for schedule(dynamic, 1)
+        for (long task = 0; task < sweep_tasks(sh); task++) {
+            int h, nb, i0 = sweep_block(sh, task, &h, &nb);
+            sweep_fwd_rows(&ops, d, n, i0, nb, q + h * hs, k + h * hs, NULL, v + h * hs,
+                           o + h * T * d, lse + h * T, w);
+        }
+    }
+    return CA_OK;
+}
+
+/* q, k, v, dq, dk, dv: [heads][N][d]; o, dout: [heads][T][d]; lse: [heads][T]. A task
+ * writes its own dq rows; every task adds into all of dk, dv, so thread t > 0
+ * accumulates them into its own copies, summed in thread order; fixed owners. */
 static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
                             const float *k, const float *v, const float *o,
                             const float *lse, const float *dout, float *dq, float *dk,
                             float *dv)
 {
-    const int nt = omp_threads(ex->threads);
+    const int nt = omp_threads(ex->threads), n = sh.n, d = sh.d;
     const flash_ops ops = blis_ops(blis_threads(ex->threads));
-    const size_t T = ca_packed_rows((size_t)sh.n), hs = (size_t)sh.n * sh.d,
-                 all = hs * sh.heads;
-    const long ntask = (long)sh.n * sh.heads;
-    float *out[3] = {dq, dk, dv};
-    for (int c = 0; c < 3; c++) {
+    const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d, all = hs * sh.heads;
+    float *out[2] = {dk, dv};
+    for (int c = 0; c < 2; c++) {
         memset(out[c], 0, all * sizeof(float));
         for (int t = 1; t < nt; t++)
             memset(partial_of(ex, CA_SHARED_BWD, sh, nt, t, c), 0, all * sizeof(float));
     }
-    (void)o;
-    float *D = delta_of(ex, nt);
 #pragma omp parallel num_threads(nt)
     {
         int tid = nt > 1 ? omp_get_thread_num() : 0;
-        float *w = slab_of(ex, tid);
-        float *g[3];
-        for (int c = 0; c < 3; c++)
+        float *w = slab_of(ex, CA_SHARED_BWD, sh, tid);
+        float *g[2];
+        for (int c = 0; c < 2; c++)
             g[c] = tid == 0 ? out[c] : partial_of(ex, CA_SHARED_BWD, sh, nt, tid, c);
-        const int team = omp_get_num_threads(); /* see causal_bwd */
-        for (long task = 0; task < ntask; task++) {
+        const int team = omp_get_num_threads(); /* see rows_bwd */
+        for (long task = 0; task < sweep_tasks(sh); task++) {
             if (snake_owner(task, team) != tid) continue;
-            int t = sh.n - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            flash_seq s = prefix_seq(sh, 1, h, t, q, k, v);
-            size_t out_row = h * T + ca_prefix_offset((size_t)t);
-            s.flse = lse + out_row;
-            s.D = D + out_row;
-            s.dout = dout + out_row * sh.d;
-            flash_bwd(&ops, &s, g[0] + h * hs, g[1] + h * hs, g[2] + h * hs, w);
+            int h, nb, i0 = sweep_block(sh, task, &h, &nb);
+            sweep_bwd_rows(&ops, d, n, i0, nb, q + h * hs, k + h * hs, NULL, v + h * hs,
+                           o + h * T * d, lse + h * T, dout + h * T * d, dq + h * hs,
+                           g[0] + h * hs, g[1] + h * hs, w);
         }
     }
     if (nt > 1)
-        for (int c = 0; c < 3; c++) reduce_partials(ex, CA_SHARED_BWD, sh, nt, c, out[c]);
+        for (int c = 0; c < 2; c++) reduce_partials(ex, CA_SHARED_BWD, sh, nt, c, out[c]);
+    return CA_OK;
+}
+
+/* cubic_last (cubattn.h shapes): prefixes on the OpenMP threads, BLIS inside
+ * (last_row.c). */
+static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, float *o, float *lse)
+{
+    const flash_ops ops = last_ops(blis_threads(ex->threads));
+    last_all_fwd(&ops, sh, omp_threads(ex->threads), q, k, v, o, lse, ex->ws);
+    return CA_OK;
+}
+
+static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                          const float *v, const float *o, const float *lse,
+                          const float *dout, float *dq, float *dk, float *dv)
+{
+    const flash_ops ops = last_ops(blis_threads(ex->threads));
+    last_all_bwd(&ops, sh, omp_threads(ex->threads), q, k, v, o, lse, dout, dq, dk, dv,
+                 ex->ws);
     return CA_OK;
 }
 
@@ -457,18 +548,17 @@ const ca_impl ca_impl_blas = {
     .name = "blas",
     .description = "the tile engine with BLIS tile products (fwd 144x256, bwd 144x144), "
                    "OpenMP over heads/blocks/prefixes",
-    .absent_reason = "full_bwd: not yet on the BLIS backend (blocked and omp run it on the "
-                     "same tile engine); cubic_last_fwd/bwd: one query row per prefix, "
-                     "matrix-vector products BLIS gains nothing on (blocked and omp run "
-                     "them on the tile engine)",
     .workspace = workspace,
     .causal_fwd = causal_fwd,
     .causal_bwd = causal_bwd,
     .full_fwd = full_fwd,
+    .full_bwd = full_bwd,
     .decode_step = decode_step,
     .cubic_fwd = cubic_fwd,
     .cubic_bwd = cubic_bwd,
     .shared_fwd = shared_fwd,
     .shared_bwd = shared_bwd,
+    .last_fwd = last_fwd,
+    .last_bwd = last_bwd,
     .runtime_note = runtime_note,
 };

@@ -35,7 +35,8 @@ static size_t workspace(ca_entry e, ca_shape sh, int threads)
                           (double)scratch_floats(sh.n, sh.d);
     if (floats * sizeof(float) > (double)(SIZE_MAX / 2)) return SIZE_MAX;
     if (e == CA_DECODE_STEP) return flash_scratch_floats(&regt_ops) * sizeof(float);
-    if (e == CA_LAST_FWD || e == CA_LAST_BWD) return last_scratch_floats() * sizeof(float);
+    if (e == CA_LAST_FWD || e == CA_LAST_BWD)
+        return last_scratch_floats(&regt_ops) * sizeof(float);
     return (2 * regt_packed_floats((size_t)sh.n, (size_t)sh.d) + np +
             scratch_floats(sh.n, sh.d)) * sizeof(float);
 }
@@ -208,8 +209,8 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
         regt_pack(n, d, k + h * hs, w.kt);
         for (int i0 = 0; i0 < n; i0 += SWEEP_RB) {
             int nb = n - i0 < SWEEP_RB ? n - i0 : SWEEP_RB;
-            sweep_fwd_rows(d, n, i0, nb, q + h * hs, w.kt, v + h * hs, o + h * T * d,
-                           lse + h * T, w.scratch);
+            sweep_fwd_rows(&regt_ops, d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,
+                           o + h * T * d, lse + h * T, w.scratch);
         }
     }
     return CA_OK;
@@ -229,7 +230,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
         regt_pack(n, d, k + h * hs, w.kt);
         for (int i0 = 0; i0 < n; i0 += SWEEP_RB) {
             int nb = n - i0 < SWEEP_RB ? n - i0 : SWEEP_RB;
-            sweep_bwd_rows(d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,
+            sweep_bwd_rows(&regt_ops, d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,
                            o + h * T * d, lse + h * T, dout + h * T * d, dq + h * hs,
                            dk + h * hs, dv + h * hs, w.scratch);
         }
@@ -241,12 +242,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
                           const float *v, float *o, float *lse)
 {
-    const int n = sh.n, d = sh.d;
-    const size_t qs = (size_t)n * d, kvs = ca_packed_rows((size_t)n) * d;
-    for (int h = 0; h < sh.heads; h++)
-        for (int t = 1; t <= n; t++)
-            last_prefix_fwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
-                            lse + (size_t)h * n, ex->ws);
+    last_all_fwd(&regt_ops, sh, 1, q, k, v, o, lse, ex->ws);
     return CA_OK;
 }
 
@@ -254,13 +250,7 @@ static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const 
                           const float *v, const float *o, const float *lse,
                           const float *dout, float *dq, float *dk, float *dv)
 {
-    const int n = sh.n, d = sh.d;
-    const size_t qs = (size_t)n * d, kvs = ca_packed_rows((size_t)n) * d;
-    for (int h = 0; h < sh.heads; h++)
-        for (int t = 1; t <= n; t++)
-            last_prefix_bwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
-                            lse + (size_t)h * n, dout + h * qs, dq + h * qs, dk + h * kvs,
-                            dv + h * kvs, ex->ws);
+    last_all_bwd(&regt_ops, sh, 1, q, k, v, o, lse, dout, dq, dk, dv, ex->ws);
     return CA_OK;
 }
 

@@ -54,7 +54,7 @@ static size_t workspace(ca_entry e, ca_shape sh, int threads)
         return (size_t)threads * flash_scratch_floats(&regt_ops) * sizeof(float);
     /* cubic_last: one query row per prefix, keys read unpacked (last_row.h). */
     if (e == CA_LAST_FWD || e == CA_LAST_BWD)
-        return (size_t)threads * last_scratch_floats() * sizeof(float);
+        return (size_t)threads * last_scratch_floats(&regt_ops) * sizeof(float);
     const double th = threads;
     const double floats = th * (double)thread_floats(sh.n, sh.d) +
                           (double)sh.heads * head_floats(sh.n, sh.d) +
@@ -339,9 +339,9 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, i0 = (it % per_head) * RB;
-            sweep_fwd_rows(d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs,
-                           bufs_at(w.head_base + h * w.hstride, n, d).kt, v + h * hs,
-                           o + h * T * d, lse + h * T, scratch);
+            sweep_fwd_rows(&regt_ops, d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs,
+                           k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt,
+                           v + h * hs, o + h * T * d, lse + h * T, scratch);
         }
     }
     return CA_OK;
@@ -369,7 +369,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 #pragma omp for schedule(static, 1)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, i0 = (it % per_head) * RB;
-            sweep_bwd_rows(d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs, k + h * hs,
+            sweep_bwd_rows(&regt_ops, d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs, k + h * hs,
                            bufs_at(w.head_base + h * w.hstride, n, d).kt, v + h * hs,
                            o + h * T * d, lse + h * T, dout + h * T * d, dq + h * hs,
                            pdk + h * hs, pdv + h * hs, scratch);
@@ -394,19 +394,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
                           const float *v, float *o, float *lse)
 {
-    const int n = sh.n, d = sh.d, items = n * sh.heads;
-    const size_t qs = (size_t)n * d, kvs = ca_packed_rows((size_t)n) * d;
-#pragma omp parallel num_threads(ex->threads)
-    {
-        float *scratch = (float *)ex->ws + (size_t)omp_get_thread_num() * last_scratch_floats();
-#pragma omp for schedule(dynamic, 1)
-        for (int it = 0; it < items; it++) {
-            int h, t;
-            cubic_item(it, n, sh.heads, &h, &t);
-            last_prefix_fwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
-                            lse + (size_t)h * n, scratch);
-        }
-    }
+    last_all_fwd(&regt_ops, sh, ex->threads, q, k, v, o, lse, ex->ws);
     return CA_OK;
 }
 
@@ -414,20 +402,7 @@ static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const 
                           const float *v, const float *o, const float *lse,
                           const float *dout, float *dq, float *dk, float *dv)
 {
-    const int n = sh.n, d = sh.d, items = n * sh.heads;
-    const size_t qs = (size_t)n * d, kvs = ca_packed_rows((size_t)n) * d;
-#pragma omp parallel num_threads(ex->threads)
-    {
-        float *scratch = (float *)ex->ws + (size_t)omp_get_thread_num() * last_scratch_floats();
-#pragma omp for schedule(dynamic, 1)
-        for (int it = 0; it < items; it++) {
-            int h, t;
-            cubic_item(it, n, sh.heads, &h, &t);
-            last_prefix_bwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
-                            lse + (size_t)h * n, dout + h * qs, dq + h * qs, dk + h * kvs,
-                            dv + h * kvs, scratch);
-        }
-    }
+    last_all_bwd(&regt_ops, sh, ex->threads, q, k, v, o, lse, dout, dq, dk, dv, ex->ws);
     return CA_OK;
 }
 

@@ -237,7 +237,7 @@ static int plot_gflops(const dataset *ds, const char *dir, const char *op, const
         fprintf(f, "set ytics nomirror\nset y2tics\nset y2range [0:%g]\n"
                    "set y2label 'fraction of the sgemm ceiling'\n", ymax * 1.15 / sg);
     /* An implementation without a timed point (one that does not provide the entry
-     * point: blas's cubic_last) gets no series: gnuplot warns on an empty data block. */
+     * point, or whose every cell was skipped) gets no series: gnuplot warns on an empty data block. */
     int cnt[MAXIMPLS];
     for (int i = 0; i < ni; i++) {
         int n[MAXPTS];

@@ -33,8 +33,9 @@ struct flash_ops {
     int threads;        /* threads one product may use */
     /* S[m][lds] = A x^T over key rows j0 .. j0+n-1 (j0 on the backend's key-tile grid):
      * A: [m][d]; x: the sequence's [nk][d] key-side rows (k or v); xp: x in a form the
-     * backend prepared (flash_seq.kp / vp), or NULL. lds is n rounded up to a multiple
-     * of 8, and columns n .. lds-1 may be written. */
+     * backend prepared (flash_seq.kp / vp), or NULL. lds is at least n rounded up to a
+     * multiple of 8 (the engine's tiles: exactly that; the cubic_shared sweep: its
+     * whole score row), and columns up to n rounded up to 8 may be written. */
     void (*score)(const flash_ops *ops, int m, int n, int d, const float *a,
                   const float *x, const float *xp, int j0, float *s, int lds);
     /* C[m][n] = op(A) B (add = 0: C is not read) or C += op(A) B (add = 1);

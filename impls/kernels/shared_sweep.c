@@ -7,7 +7,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "regtile.h"
 #include "vexp.h"
 #include "vrow.h"
 
@@ -18,38 +17,63 @@ static inline size_t shared_row(int t, int i) { return (size_t)(t + 1) * t / 2 +
  * rather than exp(-inf + inf)). */
 static inline float shift_of(float m) { return m == -INFINITY ? 0.0f : m; }
 
+/* Row stride of the score block: whole vectors. */
+static size_t stride_of(int n) { return ((size_t)n + 7) & ~(size_t)7; }
+
 size_t sweep_scratch_floats(int n, int d)
 {
-    size_t np = regt_tiles((size_t)n) * REGT_B;
-    /* S block, R rows, H, L, w, and one d-vector. */
-    return SWEEP_RB * np + (size_t)n * d + 3 * np + (size_t)d + 64;
+    size_t np = stride_of(n);
+    /* S block; the forward's acc rows [SWEEP_RB][d] or the backward's R rows [n][d];
+     * H, L, w. */
+    size_t f = SWEEP_RB * np + (size_t)(n > SWEEP_RB ? n : SWEEP_RB) * d + 3 * np;
+    return (f + 15) & ~(size_t)15;
 }
 
-/* S for rows i0..i0+nb-1 against every key, scaled. S: [nb][tiles*B] (row stride np) */
-static void shared_scores(int d, int n, int i0, int nb, const float *q, const float *kt,
-                          float *S, size_t np)
+/* S for rows i0..i0+nb-1 against every key, scaled, key tile by key tile of the
+ * backend's grid. S: [nb][np] */
+static void shared_scores(const flash_ops *ops, int d, int n, int i0, int nb,
+                          const float *q, const float *k, const float *kp, float *S,
+                          size_t np)
 {
-    for (int k0 = 0; k0 < n; k0 += REGT_B)
-        regt_scores(nb, REGT_B, d, q + (size_t)i0 * d, kt, k0, S + k0, (ptrdiff_t)np);
+    for (int k0 = 0; k0 < n; k0 += ops->bk) {
+        const int nk = n - k0 < ops->bk ? n - k0 : ops->bk;
+        ops->score(ops, nb, nk, d, q + (size_t)i0 * d, k, kp, k0, S + k0, (int)np);
+    }
     const v8f vs = bc8(1.0f / sqrtf((float)d));
     for (int b = 0; b < nb; b++)
         for (size_t j = 0; j < np; j += 8) st8(S + b * np + j, vs * ld8(S + b * np + j));
 }
 
-void sweep_fwd_rows(int d, int n, int i0, int nb, const float *q, const float *kt,
-                    const float *v, float *o, float *lse, float *scratch)
+void sweep_fwd_rows(const flash_ops *ops, int d, int n, int i0, int nb, const float *q,
+                    const float *k, const float *kp, const float *v, float *o, float *lse,
+                    float *scratch)
 {
-    const size_t np = regt_tiles((size_t)n) * REGT_B;
-    float *S = scratch, *acc = scratch + SWEEP_RB * np;
-    shared_scores(d, n, i0, nb, q, kt, S, np);
+    const size_t np = stride_of(n);
+    float *S = scratch, *accs = scratch + SWEEP_RB * np;
+    float mb[SWEEP_RB], lb[SWEEP_RB];
+    shared_scores(ops, d, n, i0, nb, q, k, kp, S, np);
+    /* Keys before i produce no output: one two-pass softmax over them. Those before i0,
+     * which every row of the block sees, are one product P V (P in place of S). */
+    for (int b = 0; b < nb; b++) {
+        const int i = i0 + b;
+        float *sr = S + (size_t)b * np;
+        float m = -INFINITY, l = 0.0f;
+        for (int j = 0; j < i; j++) m = sr[j] > m ? sr[j] : m;
+        for (int j = 0; j < i0; j++) {
+            sr[j] = expf(sr[j] - shift_of(m));
+            l += sr[j];
+        }
+        mb[b] = m;
+        lb[b] = l;
+    }
+    if (i0 > 0) ops->prod(ops, 0, 0, nb, d, i0, S, (int)np, v, d, accs, d);
+    else memset(accs, 0, (size_t)nb * d * sizeof *accs);
     for (int b = 0; b < nb; b++) {
         const int i = i0 + b;
         const float *sr = S + (size_t)b * np;
-        /* Keys before i produce no output: one two-pass softmax over them. */
-        float m = -INFINITY, l = 0.0f;
-        for (int j = 0; j < i; j++) m = sr[j] > m ? sr[j] : m;
-        memset(acc, 0, (size_t)d * sizeof *acc);
-        for (int j = 0; j < i; j++) {
+        float *acc = accs + (size_t)b * d;
+        float m = mb[b], l = lb[b];
+        for (int j = i0; j < i; j++) {
             float p = expf(sr[j] - shift_of(m));
             l += p;
             vrow_axpy(d, p, v + (size_t)j * d, acc);
@@ -79,18 +103,20 @@ void sweep_fwd_rows(int d, int n, int i0, int nb, const float *q, const float *k
     }
 }
 
-void sweep_bwd_rows(int d, int n, int i0, int nb, const float *q, const float *k,
-                    const float *kt, const float *v, const float *o, const float *lse,
-                    const float *dout, float *dq, float *dk, float *dv, float *scratch)
+void sweep_bwd_rows(const flash_ops *ops, int d, int n, int i0, int nb, const float *q,
+                    const float *k, const float *kp, const float *v, const float *o,
+                    const float *lse, const float *dout, float *dq, float *dk, float *dv,
+                    float *scratch)
 {
-    const size_t np = regt_tiles((size_t)n) * REGT_B;
+    const size_t np = stride_of(n);
     const float scale = 1.0f / sqrtf((float)d);
-    float *S = scratch, *R = S + SWEEP_RB * np, *H = R + (size_t)n * d, *L = H + np,
-          *w = L + np, *dqi = w + np;
-    shared_scores(d, n, i0, nb, q, kt, S, np);
+    const int rows = n > SWEEP_RB ? n : SWEEP_RB;
+    float *S = scratch, *R = S + SWEEP_RB * np, *H = R + (size_t)rows * d, *L = H + np,
+          *w = L + np;
+    shared_scores(ops, d, n, i0, nb, q, k, kp, S, np);
     for (int b = 0; b < nb; b++) {
         const int i = i0 + b;
-        const float *sr = S + (size_t)b * np, *qi = q + (size_t)i * d;
+        float *sr = S + (size_t)b * np;
         /* Suffix sums over prefixes t >= i, each scaled to lse L(t) so that every factor
          * f = exp(L(t) - L(t+1)) <= 1 and nothing overflows. R: [n][d] rows i..n-1.
          * H(t) = sum_u c_u dO(u).o(u) is kept as R(t).o(t) + C(t), with
@@ -125,18 +151,20 @@ void sweep_bwd_rows(int d, int n, int i0, int nb, const float *q, const float *k
         for (int j = 0; j < n; j++) w[j] = sr[j] - L[j > i ? j : i];
         for (int j = n; j < (int)np; j++) w[j] = -INFINITY;
         for (int j = 0; j < (int)np; j += 8) st8(w + j, vexp(ld8(w + j)));
-        memset(dqi, 0, (size_t)d * sizeof *dqi);
-        /* A weight of 0 still multiplies its rows: 0 * inf must come out NaN here as in
-         * the reference. */
+        /* dS_ij replaces S_ij, read for the last time above. A weight of 0 still
+         * multiplies its rows: 0 * inf must come out NaN here (and in the products
+         * below, which take every key) as in the reference. */
         for (int j = 0; j < n; j++) {
             const int tau = j > i ? j : i;
             const float *Rt = R + (size_t)tau * d, *vj = v + (size_t)j * d;
             const float wj = w[j];
-            const float ds = scale * wj * (vrow_dot(d, Rt, vj) - H[tau]);
+            sr[j] = scale * wj * (vrow_dot(d, Rt, vj) - H[tau]);
             vrow_axpy(d, wj, Rt, dv + (size_t)j * d);
-            vrow_axpy(d, ds, qi, dk + (size_t)j * d);
-            vrow_axpy(d, ds, k + (size_t)j * d, dqi);
         }
-        memcpy(dq + (size_t)i * d, dqi, (size_t)d * sizeof *dqi);
     }
+    /* dQ_block = dS K: [nb][d], k = n; dK += dS^T Q_block: [n][d], k = nb. Each entry
+     * sums over keys (dq), or over the block's rows in order (dk), as the per-key
+     * updates did. */
+    ops->prod(ops, 0, 0, nb, d, n, S, (int)np, k, d, dq + (size_t)i0 * d, d);
+    ops->prod(ops, 1, 1, n, d, nb, S, (int)np, q + (size_t)i0 * d, d, dk, d);
 }
