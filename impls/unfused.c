@@ -12,10 +12,13 @@
  * what makes this path unfused, and lets causal skip the masked upper triangle.
  *
  * Threads (ex->threads): OpenMP over independent tasks (head x row block, head x prefix)
- * with single-threaded BLIS inside, as blas.c. The per-prefix operators are thousands of
- * small products (t x t x d), where BLIS's own threading forks per call and splits
- * matrices too small to share; and the softmax between the products would run on one
- * thread. Task-level threading keeps every core in the products and the softmax alike.
+ * with single-threaded BLIS inside, as blas.c. The alternative, tasks in sequence with
+ * ex->threads BLIS threads per product, leaves the softmax between the products on one
+ * thread and pays BLIS's fork and barriers on every call, and the per-prefix operators
+ * are thousands of small (t x t x d) calls. Measured on the 2-core EPYC while other
+ * jobs shared it: full fwd N = 2048, 4 heads, 2 threads, 0.23-0.34 s a call with tasks,
+ * over 4 s with 2 BLIS threads (whose barriers spin against the other jobs): a
+ * disturbed measurement, not repeated on a quiet machine.
  *
  * Determinism: a task writes only its own output rows (forward; cubic, cubic_last
  * backward), or, where tasks add into the same rows (dK, dV of causal / full, every
