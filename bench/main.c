@@ -47,7 +47,7 @@ static void usage(FILE *f)
 "                   (default 0.3s)\n"
 "  --seed S         input seed (default 1)\n"
 "  --quick          a sweep of seconds: n 64:256, budget 0.5s, rep-time 0.02s,\n"
-"                   max-reps 20, total-budget 40s, sgemm-n 512, err-flops 5e7,\n"
+"                   max-reps 20, total-budget 60s, sgemm-n 512, err-flops 5e7,\n"
 "                   roof-time 0.05s\n"
 "                   (flags after it still apply)\n"
 "  --out PATH       results CSV (default results/bench.csv), written to a temp file\n"
@@ -216,7 +216,7 @@ static void quick_preset(bench_config *cfg)
     cfg->max_reps = 20;
     cfg->sgemm_n = 512;
     cfg->err_flops = 5e7;
-    cfg->total_budget = 40;
+    cfg->total_budget = 60;
     cfg->roof_time = 0.05;
     cfg->quick = 1;
 }
