@@ -18,6 +18,9 @@
 
 /* Packing K^T / V^T, timed when the profile is on (kprof.h). */
 #define PACK(n, d, x, xt) KPROF_TIME(KPROF_PACKING, regt_pack(n, d, x, xt))
+/* A call into the tile engine, timed as a whole (its products inside it as well): the
+ * profile tells the engine's softmax and bookkeeping from the time spent outside it. */
+#define ENGINE(call) KPROF_TIME(KPROF_ENGINE, call)
 
 /* Workspace layout (floats): kt [packed N] | vt [packed N] | D [N padded] | scratch. */
 typedef struct ws_layout {
@@ -73,7 +76,7 @@ static void seq_fwd(int n, int d, int causal, const float *q, const float *k,
     s.o = o;
     s.lse = lse;
     PACK(n, d, k, w->kt);
-    flash_fwd(&regt_ops, &s, w->scratch);
+    ENGINE(flash_fwd(&regt_ops, &s, w->scratch));
 }
 
 /* Backward of one sequence; dq, dk, dv accumulate (caller zeroes).
@@ -88,7 +91,7 @@ static void seq_bwd(int n, int d, int causal, const float *q, const float *k,
     s.dout = dout;
     PACK(n, d, k, w->kt);
     PACK(n, d, v, w->vt);
-    flash_bwd(&regt_ops, &s, dq, dk, dv, w->scratch);
+    ENGINE(flash_bwd(&regt_ops, &s, dq, dk, dv, w->scratch));
 }
 
 static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, int causal, const float *q,
@@ -160,7 +163,7 @@ static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float 
         memcpy(vc + (size_t)t * d, v_t + (size_t)h * d, (size_t)d * sizeof *vc);
         flash_seq one = {.nq = 1, .nk = t + 1, .d = d, .q = q_t + (size_t)h * d,
                          .k = kc, .v = vc, .o = o_t + (size_t)h * d, .lse = lse_t + h};
-        flash_fwd_block(&regt_ops, &one, 0, 1, ex->ws);
+        ENGINE(flash_fwd_block(&regt_ops, &one, 0, 1, ex->ws));
     }
     return CA_OK;
 }
@@ -249,8 +252,8 @@ static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const 
     const size_t qs = (size_t)n * d, kvs = ca_packed_rows((size_t)n) * d;
     for (int h = 0; h < sh.heads; h++)
         for (int t = 1; t <= n; t++)
-            last_prefix_fwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
-                            lse + (size_t)h * n, ex->ws);
+            ENGINE(last_prefix_fwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
+                                   lse + (size_t)h * n, ex->ws));
     return CA_OK;
 }
 
@@ -262,9 +265,9 @@ static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const 
     const size_t qs = (size_t)n * d, kvs = ca_packed_rows((size_t)n) * d;
     for (int h = 0; h < sh.heads; h++)
         for (int t = 1; t <= n; t++)
-            last_prefix_bwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
-                            lse + (size_t)h * n, dout + h * qs, dq + h * qs, dk + h * kvs,
-                            dv + h * kvs, ex->ws);
+            ENGINE(last_prefix_bwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
+                                   lse + (size_t)h * n, dout + h * qs, dq + h * qs,
+                                   dk + h * kvs, dv + h * kvs, ex->ws));
     return CA_OK;
 }
 

@@ -29,6 +29,9 @@
 
 /* Packing K^T / V^T, timed when the profile is on (kprof.h). */
 #define PACK(n, d, x, xt) KPROF_TIME(KPROF_PACKING, regt_pack(n, d, x, xt))
+/* A call into the tile engine, timed as a whole (its products inside it as well): the
+ * profile tells the engine's softmax and bookkeeping from the time spent outside it. */
+#define ENGINE(call) KPROF_TIME(KPROF_ENGINE, call)
 
 /* Per-thread floats: packed K^T and V^T of one sequence, D, and kernel scratch. */
 static size_t thread_floats(int n, int d)
@@ -143,7 +146,8 @@ static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
             int tl[2] = {p, causal ? nT - 1 - p : -1};
             for (int x = 0; x < 2; x++) {
                 if (tl[x] < 0 || (x == 1 && tl[1] == tl[0])) continue;
-                flash_fwd_block(&regt_ops, &s, tl[x] * REGT_B, tile_rows(n, tl[x]), scratch);
+                ENGINE(flash_fwd_block(&regt_ops, &s, tl[x] * REGT_B, tile_rows(n, tl[x]),
+                                       scratch));
             }
         }
     }
@@ -187,7 +191,7 @@ static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
             flash_seq s = head_seq(&w, sh, h, causal, q, k, v);
             s.fo = o + h * hs;
             s.dout = dout + h * hs;
-            flash_delta(&regt_ops, &s, scratch);
+            ENGINE(flash_delta(&regt_ops, &s, scratch));
             memset(dk + h * hs, 0, hs * sizeof *dk);
             memset(dv + h * hs, 0, hs * sizeof *dv);
         }
@@ -200,8 +204,8 @@ static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
             int tl[2] = {p, nT - 1 - p};
             for (int x = 0; x < 2; x++) {
                 if (x == 1 && tl[1] == tl[0]) continue;
-                flash_bwd_block(&regt_ops, &s, tl[x] * REGT_B, tile_rows(n, tl[x]), pdq + h * hs,
-                                dk + h * hs, dv + h * hs, scratch);
+                ENGINE(flash_bwd_block(&regt_ops, &s, tl[x] * REGT_B, tile_rows(n, tl[x]),
+                                       pdq + h * hs, dk + h * hs, dv + h * hs, scratch));
             }
         }
         /* The implicit barrier above: every partial is complete. Sum the partials of
@@ -253,7 +257,7 @@ static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float 
         memcpy(vc + (size_t)t * d, v_t + (size_t)h * d, (size_t)d * sizeof *vc);
         flash_seq one = {.nq = 1, .nk = t + 1, .d = d, .q = q_t + (size_t)h * d,
                          .k = kc, .v = vc, .o = o_t + (size_t)h * d, .lse = lse_t + h};
-        flash_fwd_block(&regt_ops, &one, 0, 1, scratch);
+        ENGINE(flash_fwd_block(&regt_ops, &one, 0, 1, scratch));
     }
     return CA_OK;
 }
@@ -287,7 +291,7 @@ static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
             flash_seq s = {.nq = t, .nk = t, .d = d, .q = q + off, .k = k + off, .v = v + off,
                            .kp = b.kt, .o = o + off, .lse = lse + h * T + r};
             PACK(t, d, k + off, b.kt);
-            flash_fwd(&regt_ops, &s, b.scratch);
+            ENGINE(flash_fwd(&regt_ops, &s, b.scratch));
         }
     }
     return CA_OK;
@@ -319,7 +323,7 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
                            .dout = dout + off, .D = b.D};
             PACK(t, d, k + off, b.kt);
             PACK(t, d, v + off, b.vt);
-            flash_bwd(&regt_ops, &s, dq + off, dk + off, dv + off, b.scratch);
+            ENGINE(flash_bwd(&regt_ops, &s, dq + off, dk + off, dv + off, b.scratch));
         }
     }
     return CA_OK;
@@ -407,8 +411,8 @@ static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const 
         for (int it = 0; it < items; it++) {
             int h, t;
             cubic_item(it, n, sh.heads, &h, &t);
-            last_prefix_fwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
-                            lse + (size_t)h * n, scratch);
+            ENGINE(last_prefix_fwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
+                                   lse + (size_t)h * n, scratch));
         }
     }
     return CA_OK;
@@ -427,9 +431,9 @@ static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const 
         for (int it = 0; it < items; it++) {
             int h, t;
             cubic_item(it, n, sh.heads, &h, &t);
-            last_prefix_bwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
-                            lse + (size_t)h * n, dout + h * qs, dq + h * qs, dk + h * kvs,
-                            dv + h * kvs, scratch);
+            ENGINE(last_prefix_bwd(t, d, q + h * qs, k + h * kvs, v + h * kvs, o + h * qs,
+                                   lse + (size_t)h * n, dout + h * qs, dq + h * qs,
+                                   dk + h * kvs, dv + h * kvs, scratch));
         }
     }
     return CA_OK;

@@ -4,8 +4,10 @@
  *
  * The tile engine (flash.c) wraps each backend product call (ops->score, ops->prod) in
  * KPROF_TIME(KPROF_PRODUCTS, ...), the implementations wrap their packing of K^T / V^T
- * (regt_pack) in KPROF_TIME(KPROF_PACKING, ...). Everything else a call spends (softmax,
- * rescales, masks, bookkeeping, and waits at barriers) is its wall time minus those two.
+ * (regt_pack) in KPROF_TIME(KPROF_PACKING, ...) and each of their calls into the engine
+ * in KPROF_TIME(KPROF_ENGINE, ...). Everything else a call spends (softmax, rescales,
+ * masks, bookkeeping, and waits at barriers) is its wall time minus products and
+ * packing; the engine's share of it is ENGINE minus PRODUCTS.
  *
  * Cost when off: one load of kprof_enabled and one branch per wrapped call, predicted
  * not-taken (a tile product is microseconds; the branch a fraction of a nanosecond).
@@ -26,7 +28,11 @@
 
 #define KPROF_MAX_THREADS 64
 
-typedef enum kprof_part { KPROF_PRODUCTS, KPROF_PACKING, KPROF_PARTS } kprof_part;
+/* PRODUCTS and PACKING are disjoint; ENGINE (a whole call into the tile engine, wrapped by
+ * the implementations) contains the products, so ENGINE - PRODUCTS is the engine's
+ * softmax and bookkeeping and the wall time outside ENGINE and PACKING is the rest of
+ * the implementation: zeroing, reductions of partial gradients, barriers, waits. */
+typedef enum kprof_part { KPROF_PRODUCTS, KPROF_PACKING, KPROF_ENGINE, KPROF_PARTS } kprof_part;
 
 /* Read by every wrapped call; written only between calls (kprof_start / kprof_stop),
  * never while a profiled kernel runs. */
