@@ -1,6 +1,6 @@
 # cubic-attention suite. `make test` (Criterion + experiment smoke + quick verify + bench
 # smoke + install test), `make verify [IMPL=name]`, `make bench [QUICK=1]`, `make report`,
-# `make experiment [QUICK=1] [SCALE=large]`,
+# `make split [QUICK=1] [IMPL=name]`, `make experiment [QUICK=1] [SCALE=large]`,
 # `make install [PREFIX=/usr/local] [DESTDIR=]`, `make uninstall`.
 # SANITIZE=1 builds everything under AddressSanitizer + UndefinedBehaviorSanitizer
 # into build-san/.
@@ -287,6 +287,24 @@ bench: deps $(BUILD)/bench $(BUILD)/report
 	  rm -rf $(BENCH_STAGE)
 	./$(BUILD)/report --results $(BENCH_DIR)/results --plots $(BENCH_DIR)/plots \
 	  --out $(BENCH_DIR)/REPORT.md
+
+# ---- where a fused kernel's time goes (docs/DESIGN.md §5.6) -------------------------------
+# make split: bench --split on the roofline targets' cells (omp, or IMPL=one impl), each
+# call split into tile products, K^T/V^T packing and the rest, against the FMA peak of the
+# same run, into $(BENCH_DIR)/results/split.csv (build/quick/ under QUICK=1, whose cells
+# are capped at N = 256); about a minute on an idle machine. A separate target so that it
+# can be rerun alone; the bench recipe can run $(SPLIT_RUN) $(BENCH_STAGE)/split.csv after
+# its sweeps, so that the split lands in results/ with the run it explains.
+ifeq ($(QUICK),1)
+SPLIT_ARGS := --quick
+else
+SPLIT_ARGS := --budget 30s
+endif
+SPLIT_RUN = OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench --split $(SPLIT_ARGS) $(if $(IMPL),--impl $(IMPL)) --out
+.PHONY: split
+split: deps $(BUILD)/bench
+	@mkdir -p $(BENCH_DIR)/results
+	$(SPLIT_RUN) $(BENCH_DIR)/results/split.csv
 
 # Plots and REPORT.md from results/*.csv, without running the bench.
 report: $(BUILD)/report
