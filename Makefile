@@ -1,6 +1,6 @@
 # cubic-attention suite. `make test` (Criterion + experiment smoke + quick verify + bench
 # smoke + install test), `make verify [IMPL=name]`, `make bench [QUICK=1]`, `make report`,
-# `make experiment [QUICK=1] [SCALE=large]`,
+# `make split [QUICK=1] [IMPL=name]`, `make experiment [QUICK=1] [SCALE=large]`,
 # `make install [PREFIX=/usr/local] [DESTDIR=]`, `make uninstall`.
 # SANITIZE=1 builds everything under AddressSanitizer + UndefinedBehaviorSanitizer
 # into build-san/.
@@ -280,12 +280,13 @@ tsan:
 
 # ---- benchmark and report (docs/DESIGN.md §5-6) ---------------------------------------------
 # make bench: the default sweep (every impl, op and pass, N 64..8192, THREADS threads, cells
-# over 15 s or 4 GB skipped by prediction, capped at 11 min) plus single-thread causal fwd
+# over 15 s or 4 GB skipped by prediction, capped at 18 min) plus single-thread causal fwd
 # (N 256..4096, capped at 90 s) plus causal fwd at d = 128 (N 1024..4096, THREADS threads,
 # capped at 60 s: a roofline target's shape) plus the model cells (bench --model: causal
 # vs cubic models L = 4 and 2, d_model 128, 2 heads, V 256, N 64..4096 on omp, cells
 # predicted over 30 s a call skipped, so that the packed cubic training step is timed up
-# to N = 512; capped at 4 min), then plots/ and REPORT.md. Each run measures its ceilings (sgemm, FMA peak,
+# to N = 512; capped at 4 min) plus the split of the roofline targets' cells (make split,
+# omp), then plots/ and REPORT.md. Each run measures its ceilings (sgemm, FMA peak,
 # micro-kernel, bandwidth) at its thread count.
 # QUICK=1: under a minute, into $(BUILD)/quick/ so that the committed evidence in
 # results/ is left alone.
@@ -305,7 +306,7 @@ BENCH_T1    := --quick
 BENCH_D128  := --quick
 BENCH_MODEL := --quick
 else
-BENCH_MAIN  := --total-budget 14m
+BENCH_MAIN  := --total-budget 18m
 BENCH_T1    := --n 256:4096 --budget 12s --total-budget 90s
 BENCH_D128  := --n 1024:4096 --budget 8s --total-budget 60s
 BENCH_MODEL := --budget 30s --total-budget 4m
@@ -324,11 +325,30 @@ bench: deps $(BUILD)/bench $(BUILD)/report
 	  --op causal --pass fwd $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench_d128.csv
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench --model $(BENCH_MODEL) --threads $(THREADS) \
 	  --out $(BENCH_STAGE)/bench_model.csv
+	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench --split $(SPLIT_ARGS) --out $(BENCH_STAGE)/split.csv
 	trap '' INT TERM HUP QUIT; mv -f $(BENCH_STAGE)/bench.csv $(BENCH_STAGE)/bench_t1.csv \
-	  $(BENCH_STAGE)/bench_d128.csv $(BENCH_STAGE)/bench_model.csv $(BENCH_DIR)/results/ && \
-	  rm -rf $(BENCH_STAGE)
+	  $(BENCH_STAGE)/bench_d128.csv $(BENCH_STAGE)/bench_model.csv $(BENCH_STAGE)/split.csv \
+	  $(BENCH_DIR)/results/ && rm -rf $(BENCH_STAGE)
 	./$(BUILD)/report --results $(BENCH_DIR)/results --plots $(BENCH_DIR)/plots \
 	  --out $(BENCH_DIR)/REPORT.md
+
+# ---- where a fused kernel's time goes (docs/DESIGN.md §5.6) -------------------------------
+# make split: bench --split on the roofline targets' cells (omp, or IMPL=one impl), each
+# call split into tile products, K^T/V^T packing and the rest, against the FMA peak of the
+# same run, into $(BENCH_DIR)/results/split.csv (build/quick/ under QUICK=1, whose cells
+# are capped at N = 256); about a minute on an idle machine. make bench runs it too (on
+# omp, the fastest fused implementation) after its sweeps, so that the split lands in
+# results/ with the run it explains; this target reruns it alone.
+ifeq ($(QUICK),1)
+SPLIT_ARGS := --quick
+else
+SPLIT_ARGS := --budget 30s
+endif
+SPLIT_RUN = OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench --split $(SPLIT_ARGS) $(if $(IMPL),--impl $(IMPL)) --out
+.PHONY: split
+split: deps $(BUILD)/bench
+	@mkdir -p $(BENCH_DIR)/results
+	$(SPLIT_RUN) $(BENCH_DIR)/results/split.csv
 
 # Plots and REPORT.md from results/*.csv, without running the bench.
 report: $(BUILD)/report

@@ -5,7 +5,8 @@
  *   cell.c     one cell: buffers, warm-up, repetitions, error check
  *   machine.c  machine description and the sgemm ceiling
  *   roof.c     the machine's own limits: FMA peak, micro-kernel, memory bandwidth; eviction
- *   csv_out.c  the results CSV (libcsv), written to a temp file and renamed */
+ *   csv_out.c  the results CSV (libcsv), written to a temp file and renamed
+ *   split.c    bench --split: where a fused kernel's time goes (products, packing, rest) */
 #ifndef BENCH_H
 #define BENCH_H
 
@@ -74,6 +75,7 @@ typedef struct bench_config {
     int layers[BENCH_MAX_THREADS];
     int n_layers;
     int d_model, vocab, batch;
+    int split;            /* bench --split (split.c) */
 } bench_config;
 
 /* The machine and build, recorded in every row. */
@@ -162,6 +164,14 @@ double cell_bytes(const ca_impl *impl, ca_op op, bpass p, ca_shape sh, int threa
 int cell_run(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p, int n,
              int threads, bench_row *row);
 double now_seconds(void);
+/* A cell held open for calls timed by the caller (bench --split): its buffers allocated
+ * and filled as cell_run fills them, a backward's forward already run. NULL with
+ * row->status set on failure. cell_call makes one timed unit of the pass. */
+typedef struct cell_ctx cell_ctx;
+cell_ctx *cell_open(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p, int n,
+                    int threads, bench_row *row);
+ca_status cell_call(cell_ctx *c);
+void cell_close(cell_ctx *c);
 
 /* ---- csv_out.c ----------------------------------------------------------------- */
 typedef struct csv_out csv_out;
@@ -198,5 +208,24 @@ int model_sweep_run(const bench_config *cfg, machine_info *m, csv_out *out);
 /* The columns of a model row (for csv_out_open_columns). */
 extern const char *const model_columns[];
 extern const int model_ncol;
+
+/* ---- split.c: bench --split (docs/DESIGN.md §5.6) ------------------------------------ */
+typedef struct split_cell {
+    ca_op op;
+    bpass pass;
+    int n, d, heads, threads;
+} split_cell;
+/* The cells of a split run: the roofline targets' (N capped at 256 under --quick), or,
+ * when explicit_cells (--op, --pass or --n given), every op x pass x threads x N of cfg
+ * at its d and heads (cubic_shared left out: its sweep bypasses the profiled engine).
+ * Returns the count, at most cap. */
+enum { SPLIT_MAX_CELLS = 256 };
+int split_cells(const bench_config *cfg, int explicit_cells, split_cell *out, int cap);
+/* Profiles each cell on cfg->impls[0] and writes its row; 0 on success, -1 when nothing
+ * could be written or no cell was profiled. */
+int split_run(const bench_config *cfg, const split_cell *cells, int ncells, machine_info *m,
+              csv_out *out);
+extern const char *const split_columns[];
+extern const int split_ncol;
 
 #endif

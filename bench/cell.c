@@ -377,3 +377,53 @@ int cell_run(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p, in
     snprintf(row->status, sizeof row->status, "ok");
     return 0;
 }
+
+/* ---- a cell held open (bench --split, split.c) ------------------------------------ */
+
+struct cell_ctx {
+    sizes z;
+    buffers b;
+    call c;
+};
+
+cell_ctx *cell_open(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p, int n,
+                    int threads, bench_row *row)
+{
+    cell_ctx *x = calloc(1, sizeof *x);
+    if (!x) {
+        set_error(row, CA_ERR_NOMEM, "");
+        return NULL;
+    }
+    ca_shape sh = {n, cfg->d, cfg->heads};
+    x->z = cell_sizes(op, p, sh);
+    size_t ws = 0;
+    ca_status st = cell_ws(impl, &x->z, threads, &ws);
+    if (st != CA_OK) {
+        set_error(row, st, "workspace query");
+        free(x);
+        return NULL;
+    }
+    omp_set_num_threads(threads);
+    if (buffers_alloc(&x->z, ws, cfg->seed + (uint64_t)n * 7919u, &x->b) != 0) {
+        set_error(row, CA_ERR_NOMEM, "allocating buffers");
+        free(x);
+        return NULL;
+    }
+    x->c = (call){impl, &x->z, p, {threads, x->b.ws, x->b.ws_bytes}, &x->b};
+    /* as in cell_run: a backward pass needs the forward's o and lse, computed untimed */
+    if (p == BP_BWD && (st = call_fwd(&x->c)) != CA_OK) {
+        set_error(row, st, "forward before backward");
+        cell_close(x);
+        return NULL;
+    }
+    return x;
+}
+
+ca_status cell_call(cell_ctx *x) { return call_once(&x->c); }
+
+void cell_close(cell_ctx *x)
+{
+    if (!x) return;
+    buffers_free(&x->b);
+    free(x);
+}

@@ -1,6 +1,7 @@
 /* main.c: the bench's command line. Parses and validates the flags, describes the
  * machine, opens the results file and runs the sweep (plan.c). */
 #include "bench.h"
+#include "kprof.h"
 
 #include <errno.h>
 #include <omp.h>
@@ -63,6 +64,17 @@ static void usage(FILE *f)
 "  --d-model D      model width (default 128; a multiple of --heads)\n"
 "  --vocab V        vocabulary (default 256)\n"
 "  --batch B        sequences per training step (default 1; inference cells run one)\n"
+"  --split          where the time of a fused kernel goes (docs/DESIGN.md section\n"
+"                   5.6): each cell on the first --impl (default omp) with the kernel\n"
+"                   profile on, split into tile products, K^T/V^T packing and the\n"
+"                   rest (softmax etc.), against the FMA peak measured in the run;\n"
+"                   default cells: the roofline targets (causal fwd N=4096, full fwd\n"
+"                   N=1024 and 4096, cubic fwd N=1024, causal and full bwd N=4096,\n"
+"                   cubic bwd N=512 at d=64, heads=4, 2 threads; causal fwd N=4096\n"
+"                   at 1 thread and at d=128), N capped at 256 with --quick; with\n"
+"                   --op, --pass or --n: every op x pass x threads x N at --d and\n"
+"                   --heads instead (cubic_shared is not profiled); out\n"
+"                   results/split.csv\n"
 "  --list           print the registered implementations and exit\n"
 "  --help           this text\n",
             ca_impl_names(), op_names(), bpass_names(), N_MAX, D_MAX, HEADS_MAX,
@@ -433,6 +445,27 @@ static int model_args(bench_config *cfg, int have_impl, int have_op, int have_he
     return RUN;
 }
 
+/* bench --split: one implementation (default omp), its own output, the cells chosen in
+ * main() from the flags given. */
+static int split_args(bench_config *cfg, int have_impl, int have_op, int have_pass, int have_n,
+                      int have_out)
+{
+    if (!have_impl) cfg->impls[cfg->n_impls++] = ca_impl_find("omp");
+    if (!cfg->impls[0]) return fail("no implementation named omp; give --impl%s%s", "", "");
+    if (cfg->n_impls > 1) return fail("--split profiles one implementation at a time%s%s", "", "");
+    for (int k = 0; k < CA_OP_COUNT && !have_op; k++) cfg->op_on[k] = 1;
+    for (int k = 0; k < BP_COUNT && !have_pass; k++) cfg->pass_on[k] = 1;
+    if (!have_n && !cfg->quick && (have_op || have_pass)) parse_ns(cfg, "1024");
+    if (!have_out) cfg->out = "results/split.csv";
+    if (cfg->n_threads == 0) cfg->threads[cfg->n_threads++] = omp_get_num_procs();
+    for (int k = 0; k < cfg->n_threads; k++)
+        if (cfg->threads[k] > KPROF_MAX_THREADS)
+            return fail("--split profiles at most %s threads (kernels/kprof.h)%s", "64", "");
+    cfg->split = 1 + (have_op || have_pass || have_n); /* 2: explicit cells */
+    if (cfg->budget < cfg->rep_time) cfg->rep_time = cfg->budget;
+    return RUN;
+}
+
 /* Parses argv into cfg: RUN, EXIT_OK (--help, --list done), or an exit code >= 2. */
 static int parse_args(int argc, char **argv, bench_config *cfg)
 {
@@ -464,6 +497,10 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
             quick_preset(cfg);
             continue;
         }
+        if (strcmp(flag, "--split") == 0) {
+            cfg->split = 1;
+            continue;
+        }
         if (strcmp(flag, "--model") == 0) {
             if (!cfg->model++) model_defaults(cfg);
             continue;
@@ -491,6 +528,8 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
         rc = vf->set(cfg, val);
     }
     if (rc) return rc;
+    if (cfg->model && cfg->split) return fail("--model and --split are separate runs%s%s", "", "");
+    if (cfg->split) return split_args(cfg, have_impl, have_op, have_pass, have_n, have_out);
     if (cfg->model) return model_args(cfg, have_impl, have_op | have_pass, have_heads,
                                       have_n, have_out, have_layers, have_d_model);
     if (!have_impl)
@@ -517,13 +556,32 @@ int main(int argc, char **argv)
 
     machine_info m;
     machine_describe(&m);
-    csv_out *out = cfg.model ? csv_out_open_columns(cfg.out, model_columns, model_ncol)
-                             : csv_out_open(cfg.out);
+    csv_out *out = cfg.model   ? csv_out_open_columns(cfg.out, model_columns, model_ncol)
+                   : cfg.split ? csv_out_open_columns(cfg.out, split_columns, split_ncol)
+                               : csv_out_open(cfg.out);
     if (!out) return 1;
     if (cfg.model) {
         fprintf(stderr, "bench: models on %s, d_model=%d heads=%d vocab=%d, training batch %d, %d cells\n",
                 cfg.impls[0]->name, cfg.d_model, cfg.heads, cfg.vocab, cfg.batch, model_sweep_count(&cfg));
         if (model_sweep_run(&cfg, &m, out) != 0) {
+            csv_out_abort(out);
+            return 1;
+        }
+        if (csv_out_commit(out) != 0) return 1;
+        fprintf(stderr, "bench: wrote %s\n", cfg.out);
+        return 0;
+    }
+    if (cfg.split) {
+        static split_cell cells[SPLIT_MAX_CELLS];
+        const int nc = split_cells(&cfg, cfg.split == 2, cells, SPLIT_MAX_CELLS);
+        if (nc == 0) {
+            csv_out_abort(out);
+            return fail("no cell to profile: none of the operators chosen has the passes "
+                        "chosen (cubic_shared is not profiled)%s%s", "", "");
+        }
+        fprintf(stderr, "bench: split of %d cell(s) on %s, profile clock %s, cpu %s (%d cores)\n",
+                nc, cfg.impls[0]->name, kprof_clock(), m.cpu, m.cores);
+        if (split_run(&cfg, cells, nc, &m, out) != 0) {
             csv_out_abort(out);
             return 1;
         }

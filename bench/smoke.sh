@@ -68,6 +68,27 @@ model_check=$(awk '
     for (k in trained) if (layers[k] != trained[k]) { print k ": " layers[k] " layer rows for " trained[k] " layers"; exit }
   }' "$d/results/bench_model.csv")
 [ -z "$model_check" ] || fail "model cells: $model_check"
+# the split of a fused kernel's time (bench --split, docs/DESIGN.md §5.6): every part
+# present and >= 0 (t_other_s within the profile's tolerance, bench/report/split.c), the
+# parts adding up to the total within the CSV's rounding, the products counted; the file
+# sits in the results dir, so the report below must read it back
+OMP_NUM_THREADS=$T "$B/bench" --split --quick --op causal,full --pass fwd,bwd --n 128 --threads "$T" \
+  --out "$d/results/split.csv" 2>"$d/split.log" || { tail -20 "$d/split.log" >&2; fail "bench --split exited non-zero"; }
+split_check=$(awk '
+  NR == 1 { gsub(/^"|"$/, ""); n = split($0, h, /","/); for (i = 1; i <= n; i++) c[h[i]] = i; next }
+  {
+    gsub(/^"|"$/, ""); split($0, f, /","/); rows++
+    if (f[c["status"]] != "ok") { print "row " NR ": status " f[c["status"]]; exit }
+    T = f[c["t_total_s"]]; p = f[c["t_products_s"]]; k = f[c["t_packing_s"]]; o = f[c["t_other_s"]]
+    u = f[c["t_outside_s"]]
+    if (!(T > 0) || !(p > 0) || !(k >= 0) || !(o >= -(1e-5 * T + 1e-7)) || !(u >= -(1e-5 * T + 1e-7))) {
+      print "row " NR ": a part is missing or negative"; exit }
+    s = p + k + o - T; if (s < 0) s = -s
+    if (s > 1e-5 * T) { print "row " NR ": the parts do not add up to t_total_s"; exit }
+    if (!(f[c["product_calls"]] > 0) || !(f[c["peak_gflops"]] > 0)) { print "row " NR ": no products or no peak"; exit }
+  }
+  END { if (rows != 4) print rows " rows, expected 4" }' "$d/results/split.csv")
+[ -z "$split_check" ] || fail "split: $split_check"
 "$B/report" --results "$d/results" --plots "$d/plots" --out "$d/REPORT.md" 2>"$d/report.log" \
   || { cat "$d/report.log" >&2; fail "report could not read the CSV back"; }
 [ -s "$d/REPORT.md" ] || fail "no REPORT.md"
@@ -91,6 +112,9 @@ expect_fail "unknown impl" "$B/bench" --impl no_such_impl --out "$d/x.csv"
 grep -q "known:" "$d/err.log" || fail "unknown impl: known implementations not listed"
 expect_fail "unknown op" "$B/bench" --op quadratic --out "$d/x.csv"
 expect_fail "bad flag" "$B/bench" --frobnicate
+expect_fail "split of an implementation without the tile engine" "$B/bench" --split --quick --impl naive \
+  --op causal --pass fwd --n 64 --out "$d/x.csv"
+grep -q "no product call was profiled" "$d/err.log" || fail "split of naive: reason not given"
 expect_fail "N out of range" "$B/bench" --n 0 --out "$d/x.csv"
 expect_fail "d out of range" "$B/bench" --d -3 --out "$d/x.csv"
 expect_fail "unwritable path" "$B/bench" --quick --op decode --out "$d/no/such/dir/x.csv"
@@ -168,6 +192,7 @@ plant bench.csv t_median_s -1;   damaged "a negative time" "column 't_median_s' 
 plant bench.csv t_median_s 0;    damaged "a zero time" "column 't_median_s' must be > 0"
 plant bench.csv impl "";         damaged "an empty implementation name" "column 'impl' is empty"
 plant bench.csv op quadratic;    damaged "an unknown operator" "operator 'quadratic'"
+plant split.csv t_other_s -1;    damaged "a negative part of a split" "column 't_other_s' must be >= 0"
 # the cpu column lies after fields with commas: replaced by value, not by position
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 rm -rf "$d/dmg" && cp -r "$d/results" "$d/dmg"

@@ -7,6 +7,7 @@
  * O(N d) for the packed K^T / V^T of one head (or prefix) plus a few tiles. */
 #include "cubattn.h"
 #include "flash.h"
+#include "kprof.h"
 #include "last_row.h"
 #include "regtile.h"
 #include "shared_sweep.h"
@@ -14,6 +15,12 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+/* Packing K^T / V^T, timed when the profile is on (kprof.h). */
+#define PACK(n, d, x, xt) KPROF_TIME(KPROF_PACKING, regt_pack(n, d, x, xt))
+/* A call into the tile engine, timed as a whole (its products inside it as well): the
+ * profile tells the engine's softmax and bookkeeping from the time spent outside it. */
+#define ENGINE(call) KPROF_TIME(KPROF_ENGINE, call)
 
 /* Workspace layout (floats): kt [packed N] | vt [packed N] | D [N padded] | scratch. */
 typedef struct ws_layout {
@@ -69,8 +76,8 @@ static void seq_fwd(int n, int d, int causal, const float *q, const float *k,
     flash_seq s = seq_of(n, d, causal, q, k, v, w);
     s.o = o;
     s.lse = lse;
-    regt_pack(n, d, k, w->kt);
-    flash_fwd(&regt_ops, &s, w->scratch);
+    PACK(n, d, k, w->kt);
+    ENGINE(flash_fwd(&regt_ops, &s, w->scratch));
 }
 
 /* Backward of one sequence; dq, dk, dv accumulate (caller zeroes).
@@ -83,9 +90,9 @@ static void seq_bwd(int n, int d, int causal, const float *q, const float *k,
     s.fo = o;
     s.flse = lse;
     s.dout = dout;
-    regt_pack(n, d, k, w->kt);
-    regt_pack(n, d, v, w->vt);
-    flash_bwd(&regt_ops, &s, dq, dk, dv, w->scratch);
+    PACK(n, d, k, w->kt);
+    PACK(n, d, v, w->vt);
+    ENGINE(flash_bwd(&regt_ops, &s, dq, dk, dv, w->scratch));
 }
 
 static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, int causal, const float *q,
@@ -157,7 +164,7 @@ static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float 
         memcpy(vc + (size_t)t * d, v_t + (size_t)h * d, (size_t)d * sizeof *vc);
         flash_seq one = {.nq = 1, .nk = t + 1, .d = d, .q = q_t + (size_t)h * d,
                          .k = kc, .v = vc, .o = o_t + (size_t)h * d, .lse = lse_t + h};
-        flash_fwd_block(&regt_ops, &one, 0, 1, ex->ws);
+        ENGINE(flash_fwd_block(&regt_ops, &one, 0, 1, ex->ws));
     }
     return CA_OK;
 }
@@ -206,7 +213,7 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
     const int n = sh.n, d = sh.d;
     const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d;
     for (int h = 0; h < sh.heads; h++) {
-        regt_pack(n, d, k + h * hs, w.kt);
+        PACK(n, d, k + h * hs, w.kt);
         for (int i0 = 0; i0 < n; i0 += SWEEP_RB) {
             int nb = n - i0 < SWEEP_RB ? n - i0 : SWEEP_RB;
             sweep_fwd_rows(&regt_ops, d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,
@@ -227,7 +234,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
     for (int h = 0; h < sh.heads; h++) {
-        regt_pack(n, d, k + h * hs, w.kt);
+        PACK(n, d, k + h * hs, w.kt);
         for (int i0 = 0; i0 < n; i0 += SWEEP_RB) {
             int nb = n - i0 < SWEEP_RB ? n - i0 : SWEEP_RB;
             sweep_bwd_rows(&regt_ops, d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,

@@ -18,6 +18,7 @@
  * All scratch is in the workspace the harness allocates (sized by workspace()). */
 #include "cubattn.h"
 #include "flash.h"
+#include "kprof.h"
 #include "last_row.h"
 #include "regtile.h"
 #include "shared_sweep.h"
@@ -25,6 +26,12 @@
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
+
+/* Packing K^T / V^T, timed when the profile is on (kprof.h). */
+#define PACK(n, d, x, xt) KPROF_TIME(KPROF_PACKING, regt_pack(n, d, x, xt))
+/* A call into the tile engine, timed as a whole (its products inside it as well): the
+ * profile tells the engine's softmax and bookkeeping from the time spent outside it. */
+#define ENGINE(call) KPROF_TIME(KPROF_ENGINE, call)
 
 /* Per-thread floats: packed K^T and V^T of one sequence, D, and kernel scratch. */
 static size_t thread_floats(int n, int d)
@@ -129,7 +136,7 @@ static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
         float *scratch = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d).scratch;
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++)
-            regt_pack(n, d, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
+            PACK(n, d, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
 #pragma omp for schedule(static)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, p = it % per_head;
@@ -139,7 +146,8 @@ static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
             int tl[2] = {p, causal ? nT - 1 - p : -1};
             for (int x = 0; x < 2; x++) {
                 if (tl[x] < 0 || (x == 1 && tl[1] == tl[0])) continue;
-                flash_fwd_block(&regt_ops, &s, tl[x] * REGT_B, tile_rows(n, tl[x]), scratch);
+                ENGINE(flash_fwd_block(&regt_ops, &s, tl[x] * REGT_B, tile_rows(n, tl[x]),
+                                       scratch));
             }
         }
     }
@@ -178,12 +186,12 @@ static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++) {
             seq_bufs b = bufs_at(w.head_base + h * w.hstride, n, d);
-            regt_pack(n, d, k + h * hs, b.kt);
-            regt_pack(n, d, v + h * hs, b.vt);
+            PACK(n, d, k + h * hs, b.kt);
+            PACK(n, d, v + h * hs, b.vt);
             flash_seq s = head_seq(&w, sh, h, causal, q, k, v);
             s.fo = o + h * hs;
             s.dout = dout + h * hs;
-            flash_delta(&regt_ops, &s, scratch);
+            ENGINE(flash_delta(&regt_ops, &s, scratch));
             memset(dk + h * hs, 0, hs * sizeof *dk);
             memset(dv + h * hs, 0, hs * sizeof *dv);
         }
@@ -196,8 +204,8 @@ static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
             int tl[2] = {p, nT - 1 - p};
             for (int x = 0; x < 2; x++) {
                 if (x == 1 && tl[1] == tl[0]) continue;
-                flash_bwd_block(&regt_ops, &s, tl[x] * REGT_B, tile_rows(n, tl[x]), pdq + h * hs,
-                                dk + h * hs, dv + h * hs, scratch);
+                ENGINE(flash_bwd_block(&regt_ops, &s, tl[x] * REGT_B, tile_rows(n, tl[x]),
+                                       pdq + h * hs, dk + h * hs, dv + h * hs, scratch));
             }
         }
         /* The implicit barrier above: every partial is complete. Sum the partials of
@@ -249,7 +257,7 @@ static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float 
         memcpy(vc + (size_t)t * d, v_t + (size_t)h * d, (size_t)d * sizeof *vc);
         flash_seq one = {.nq = 1, .nk = t + 1, .d = d, .q = q_t + (size_t)h * d,
                          .k = kc, .v = vc, .o = o_t + (size_t)h * d, .lse = lse_t + h};
-        flash_fwd_block(&regt_ops, &one, 0, 1, scratch);
+        ENGINE(flash_fwd_block(&regt_ops, &one, 0, 1, scratch));
     }
     return CA_OK;
 }
@@ -282,8 +290,8 @@ static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
             const size_t off = h * hs + r * d;
             flash_seq s = {.nq = t, .nk = t, .d = d, .q = q + off, .k = k + off, .v = v + off,
                            .kp = b.kt, .o = o + off, .lse = lse + h * T + r};
-            regt_pack(t, d, k + off, b.kt);
-            flash_fwd(&regt_ops, &s, b.scratch);
+            PACK(t, d, k + off, b.kt);
+            ENGINE(flash_fwd(&regt_ops, &s, b.scratch));
         }
     }
     return CA_OK;
@@ -313,9 +321,9 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
             flash_seq s = {.nq = t, .nk = t, .d = d, .q = q + off, .k = k + off, .v = v + off,
                            .kp = b.kt, .vp = b.vt, .fo = o + off, .flse = lse + h * T + r,
                            .dout = dout + off, .D = b.D};
-            regt_pack(t, d, k + off, b.kt);
-            regt_pack(t, d, v + off, b.vt);
-            flash_bwd(&regt_ops, &s, dq + off, dk + off, dv + off, b.scratch);
+            PACK(t, d, k + off, b.kt);
+            PACK(t, d, v + off, b.vt);
+            ENGINE(flash_bwd(&regt_ops, &s, dq + off, dk + off, dv + off, b.scratch));
         }
     }
     return CA_OK;
@@ -335,7 +343,7 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
         float *scratch = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d).scratch;
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++)
-            regt_pack(n, d, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
+            PACK(n, d, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, i0 = (it % per_head) * RB;
@@ -365,7 +373,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
         memset(pdk, 0, 2 * all * sizeof *pdk);
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++)
-            regt_pack(n, d, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
+            PACK(n, d, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
 #pragma omp for schedule(static, 1)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, i0 = (it % per_head) * RB;

@@ -1,7 +1,7 @@
 /* data.c: every the results CSVs read back, typed and merged. A file with the bench's
  * columns contributes timing rows, one with the verify program's columns
- * (impl, entry, check, status, ...) verification rows; anything else is ignored with a
- * note. A cell measured in several files keeps the row of the latest run. */
+ * (impl, entry, check, status, ...) verification rows, one of bench --split's
+ * (t_products_s) split rows (split.c); anything else is refused. A cell measured in several files keeps the row of the latest run. */
 #include "report.h"
 
 #include <dirent.h>
@@ -298,20 +298,22 @@ static void main_shape(dataset *ds)
     }
 }
 
-/* Every bench row from one CPU: the Machine table, the ceilings and every fraction of a
- * peak assume one machine, so rows of two are refused, not mixed (a row without a cpu,
- * from an older bench, matches any). */
+/* Every bench and split row from one CPU: the Machine table, the ceilings and every
+ * fraction of a peak assume one machine, so rows of two are refused, not mixed (a row
+ * without a cpu, from an older bench, matches any). */
 static int one_machine(const dataset *ds)
 {
-    const brow *first = NULL;
-    for (int i = 0; i < ds->nb; i++) {
-        const brow *b = &ds->b[i];
-        if (b->cpu[0] == '\0') continue;
-        if (!first) first = b;
-        else if (strcmp(first->cpu, b->cpu) != 0) {
+    const char *cpu = NULL, *file = NULL;
+    for (int i = 0; i < ds->nb + ds->nsp; i++) {
+        const char *c = i < ds->nb ? ds->b[i].cpu : ds->sp[i - ds->nb].cpu;
+        const char *f = i < ds->nb ? ds->b[i].file : ds->sp[i - ds->nb].file;
+        if (c[0] == '\0') continue;
+        if (!cpu) {
+            cpu = c;
+            file = f;
+        } else if (strcmp(cpu, c) != 0) {
             fprintf(stderr, "report: results from two machines: '%s' (%s) and '%s' (%s); "
-                            "keep one run's CSVs in the results dir\n", first->cpu,
-                    first->file, b->cpu, b->file);
+                            "keep one run's CSVs in the results dir\n", cpu, file, c, f);
             return -1;
         }
     }
@@ -362,6 +364,8 @@ int dataset_load(const char *dir, dataset *ds)
                        table_col(t, "part") >= 0 && table_col(t, "layers") >= 0;
         if (is_model) {
             rc = load_model(t, ds);
+        } else if (split_is_table(t)) { /* has impl, op, pass, n too: before the bench */
+            rc = load_split(t, ds);
         } else if (is_bench) {
             rc = load_bench(t, ds);
             ds->bench_files++;
@@ -399,6 +403,7 @@ void dataset_free(dataset *ds)
     free(ds->b);
     free(ds->v);
     free(ds->m);
+    free(ds->sp);
     memset(ds, 0, sizeof *ds);
 }
 

@@ -564,15 +564,18 @@ static void roofline_targets_section(FILE *f, const dataset *ds)
         }
         const int reached = got >= need;
         missed += !reached;
-        const char *split = NULL;
+        const char *split = reached || t->metric != OF_PEAK
+                                ? NULL
+                                : split_line(ds, op, pass, t->n, t->d, t->heads, t->threads);
         fprintf(f, " | %s%s%s |\n", reached ? "reached" : "not reached", split ? "; " : "",
                 split ? split : "");
     }
     if (missed)
-        fprintf(f, "\n%d target%s not reached. Where a split is given it comes from `make "
-                   "split` (docs/DESIGN.md §5.6): the kernel's time in its tile products, in "
-                   "the softmax and bookkeeping, and in packing, and the bound the products' "
-                   "own rate puts on the cell.\n", missed, missed > 1 ? "s" : "");
+        fprintf(f, "\n%d target%s not reached. A compute-bound one is given its split from "
+                   "`make split` (docs/DESIGN.md §5.6), run by `make bench` after its sweeps: "
+                   "the fused kernel's time in its tile products, in the softmax and "
+                   "bookkeeping, and in packing, and the bounds they put on the cell.\n",
+                missed, missed > 1 ? "s" : "");
     fprintf(f, "\n");
 }
 

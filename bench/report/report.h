@@ -7,7 +7,8 @@
  *   plots.c     gnuplot scripts and running gnuplot
  *   markdown.c  REPORT.md
  *   experiment.c REPORT.md's section on the capability experiment (make experiment)
- *   stats.c     the Student-t quantile and interval of the experiment's verdicts */
+ *   stats.c     the Student-t quantile and interval of the experiment's verdicts
+ *   split.c     bench --split rows (results/split.csv) and the line each target gets */
 #ifndef REPORT_H
 #define REPORT_H
 
@@ -66,6 +67,16 @@ typedef struct mrow {
     int ok;
 } mrow;
 
+/* A row of bench --split (bench/split.c): one call's wall time split into the tile
+ * products, the packing and the rest, each a per-thread share (summed over threads,
+ * divided by the thread count). NaN where the file left a column empty. */
+typedef struct srow {
+    const char *impl, *op, *pass, *status, *date, *cpu, *file;
+    int n, d, heads, threads;
+    double t_total, t_products, t_packing, t_other, t_outside, flops, peak;
+    int ok;
+} srow;
+
 typedef struct dataset {
     table *tables;
     int ntables;
@@ -75,6 +86,8 @@ typedef struct dataset {
     int nv;
     mrow *m;
     int nm;
+    srow *sp;
+    int nsp;
     int verify_files;
     int bench_files;
     int d, heads;        /* the most common shape: what the plots and tables show */
@@ -193,5 +206,19 @@ double student_t975(int df);
 /* Mean of x[0..k) and its 95% Student-t interval mean -/+ t_{0.975,k-1} sd / sqrt(k);
  * 0, or -1 (lo, hi NaN) when k < 2. */
 int mean_ci95(const double *x, int k, double *mean, double *lo, double *hi);
+
+/* ---- split.c --------------------------------------------------------------------- */
+/* Has the table the columns of bench --split (t_products_s)? */
+int split_is_table(const table *t);
+/* Its rows into ds->sp; -1 with a message naming file, record and column on a malformed
+ * row (a part < 0, parts that do not add up to t_total_s, a non-number). */
+int load_split(const table *t, dataset *ds);
+/* Where the time of the cell (op, pass, n, d, heads, threads) went, as one line:
+ * "split (omp): products 62% (0.81 of peak), softmax etc. 33% (2% outside the engine),
+ * packing 5%; products alone bound it at 0.81, products at peak with the rest as measured
+ * at 0.64"; from the latest run's ok row, NULL when there is none. Points into one of a
+ * few rotating buffers (as fmt_s). */
+const char *split_line(const dataset *ds, const char *op, const char *pass, int n, int d,
+                       int heads, int threads);
 
 #endif

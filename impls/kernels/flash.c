@@ -5,14 +5,22 @@
  * to 8 (the row stride); lanes past the visible keys are masked by selects, never by
  * arithmetic, so that whatever a backend left there (or a non-finite masked score)
  * cannot leak in.
+ * Each backend product call is timed into the profile's products when the profile is on
+ * (kprof.h, the bench's --split mode); off, that costs one branch a call.
  */
 #include "flash.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "kprof.h"
 #include "vexp.h"
 #include "vrow.h"
+
+/* Every backend product goes through these two, so that the profile (kprof.h) sees all
+ * of them and nothing else. */
+#define SCORE(...) KPROF_TIME(KPROF_PRODUCTS, ops->score(ops, __VA_ARGS__))
+#define PROD(...) KPROF_TIME(KPROF_PRODUCTS, ops->prod(ops, __VA_ARGS__))
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -182,13 +190,13 @@ static void fwd_pv(const flash_ops *ops, const flash_seq *s, int q0, int nq, int
     const int d = s->d, add = k0 > 0;
     const float *v = s->v + (size_t)k0 * d;
     if (!tile_masked(s, q0, k0, nk) || all_finite(v, (size_t)nk * d)) {
-        ops->prod(ops, add, 0, nq, d, nk, P, ld, v, d, o, d);
+        PROD(add, 0, nq, d, nk, P, ld, v, d, o, d);
         return;
     }
     for (int r = 0; r < nq; r++) {
         const int cnt = visible(s->causal, q0 + r, k0, nk);
         if (cnt > 0)
-            ops->prod(ops, add, 0, 1, d, cnt, P + (size_t)r * ld, ld, v, d,
+            PROD(add, 0, 1, d, cnt, P + (size_t)r * ld, ld, v, d,
                       o + (size_t)r * d, d);
     }
 }
@@ -209,7 +217,7 @@ void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
     }
     for (int k0 = 0; k0 < kend; k0 += ops->bk) {
         const int nk = imin(ops->bk, kend - k0), ld = tile_ld(nk);
-        ops->score(ops, nq, nk, d, q, s->k, s->kp, k0, S, ld);
+        SCORE(nq, nk, d, q, s->k, s->kp, k0, S, ld);
         for (int r = 0; r < nq; r++) {
             float *sr = S + (size_t)r * ld;
             const int cnt = visible(s->causal, q0 + r, k0, nk);
@@ -254,8 +262,8 @@ static void p_dp_tile(const flash_ops *ops, const flash_seq *s, int q0, int nq, 
 {
     const int d = s->d, ld = tile_ld(nk);
     const float scale = 1.0f / sqrtf((float)d);
-    ops->score(ops, nq, nk, d, s->q + (size_t)q0 * d, s->k, s->kp, k0, P, ld);
-    ops->score(ops, nq, nk, d, s->dout + (size_t)q0 * d, s->v, s->vp, k0, dP, ld);
+    SCORE(nq, nk, d, s->q + (size_t)q0 * d, s->k, s->kp, k0, P, ld);
+    SCORE(nq, nk, d, s->dout + (size_t)q0 * d, s->v, s->vp, k0, dP, ld);
     for (int r = 0; r < nq; r++)
         row_exp(P + (size_t)r * ld, visible(s->causal, q0 + r, k0, nk), nk, scale,
                 s->flse[q0 + r]);
@@ -308,24 +316,24 @@ static void bwd_products(const flash_ops *ops, const flash_seq *s, int q0, int n
     if (!tile_masked(s, q0, k0, nk) ||
         (all_finite(qb, (size_t)nq * d) && all_finite(dob, (size_t)nq * d) &&
          all_finite(kb, (size_t)nk * d))) {
-        ops->prod(ops, 1, 1, nk, d, nq, P, ld, dob, d, dvb, d);
-        ops->prod(ops, 1, 1, nk, d, nq, dS, ld, qb, d, dkb, d);
-        ops->prod(ops, 1, 0, nq, d, nk, dS, ld, kb, d, dqb, d);
+        PROD(1, 1, nk, d, nq, P, ld, dob, d, dvb, d);
+        PROD(1, 1, nk, d, nq, dS, ld, qb, d, dkb, d);
+        PROD(1, 0, nq, d, nk, dS, ld, kb, d, dqb, d);
         return;
     }
     for (int j = 0; j < nk; j++) {
         const int r0 = k0 + j - q0 > 0 ? k0 + j - q0 : 0;
         if (r0 >= nq) continue;
         const size_t at = (size_t)r0 * ld + j;
-        ops->prod(ops, 1, 1, 1, d, nq - r0, P + at, ld, dob + (size_t)r0 * d, d,
+        PROD(1, 1, 1, d, nq - r0, P + at, ld, dob + (size_t)r0 * d, d,
                  dvb + (size_t)j * d, d);
-        ops->prod(ops, 1, 1, 1, d, nq - r0, dS + at, ld, qb + (size_t)r0 * d, d,
+        PROD(1, 1, 1, d, nq - r0, dS + at, ld, qb + (size_t)r0 * d, d,
                  dkb + (size_t)j * d, d);
     }
     for (int r = 0; r < nq; r++) {
         const int cnt = visible(s->causal, q0 + r, k0, nk);
         if (cnt > 0)
-            ops->prod(ops, 1, 0, 1, d, cnt, dS + (size_t)r * ld, ld, kb, d,
+            PROD(1, 0, 1, d, cnt, dS + (size_t)r * ld, ld, kb, d,
                       dqb + (size_t)r * d, d);
     }
 }
