@@ -71,8 +71,9 @@ static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda,
 }
 
 /* A score product (k = d, B transposed) of m x n: the packed path once both sides reach
- * a micro-panel's worth, else sup, whose dot-product kernels round small products more
- * accurately (blas.c measured both). */
+ * 64, else sup, the choice blas.c measured (sup's dot-product kernels rounded small score
+ * tiles more accurately there; on the skx kernels both paths gave these scores the same
+ * bits at verify's extreme shapes). */
 static void scores(int m, int n, int d, const float *a, const float *x, float *s, size_t ld)
 {
     gemm(0, 1, m, n, d, a, d, x, d, 0.0f, s, (int)ld, m < 64 || n < 64);
