@@ -86,14 +86,13 @@ static flash_ops blis_ops(int bt)
 /* cubic_last's backend: one query row per prefix, so a tile is 1 x BK_LAST and every
  * product a matrix-vector one (o = P V, dq = dS K) or a rank-1 update (dK += dS^T q,
  * dV += P^T dO): those go through BLIS. The scores (S = K q, dP = V dO) are the register
- * backend's dot products in the naive code's order, with D = dO . o summed alike: BLIS's
- * m = 1 scores drew their own rounding of S, which at logits x1e2 put dq and dk at
- * 1.4-1.9x the naive baseline's error (the verify rule allows 2x; the 64-row tiles of
- * the other operators average it out), while naive-ordered scores track naive's error
- * as blocked's and omp's do. BLIS cannot reuse an operand in a matrix-vector product,
- * so what is left to save is its per-call cost (a few microseconds, the time of ~50 K
- * multiply-adds): 1024 keys a call, against the 256 and 144 of the attention tiles,
- * makes 1..8 calls per product of a prefix up to N = 8192. */
+ * backend's dot products, with D = dO . o summed by its rowdot in the same order as dP,
+ * so that a one-hot row (o bit-equal to v_j) gives dP_j - D exactly 0, as in blocked and
+ * omp; BLIS's m = 1 products would sum dP in an order no row dot can repeat. BLIS cannot
+ * reuse an operand in a matrix-vector product, so what is left to save is its per-call
+ * cost (a few microseconds, the time of ~50 K multiply-adds): 1024 keys a call, against
+ * the 256 and 144 of the attention tiles, makes 1..8 calls per product of a prefix up to
+ * N = 8192. */
 enum { BK_LAST = 1024 };
 static flash_ops last_ops(int bt)
 {

@@ -203,8 +203,9 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
 /* cubic_shared's backward in two levels, as an autograd of the per-prefix formulation
  * sums it: each prefix's dq, dk, dv rows are summed on their own (at most t terms), then
  * added into the shared gradients (N prefixes). One running sum over every (prefix, row)
- * that sees a key would be N(N+1)/2 sequential float32 adds (45,150 at N = 300), 12-40x
- * less accurate, and every other implementation's tolerance is twice this error.
+ * that sees a key would be N(N+1)/2 sequential float32 adds (45,150 at N = 300): 4-13x
+ * less accurate than this at N = 130 and 300, d = 8 (tests/test_naive_accuracy.c), and
+ * on normal inputs every other implementation's tolerance is twice naive's error.
  * Workspace: the prefix's dk, dv ([n][d] each) and one dq row. */
 static size_t workspace(ca_entry e, ca_shape sh, int threads)
 {

@@ -43,8 +43,9 @@ typedef struct verify_opts {
     /* Input patterns of the extreme check: bit (1 << input_kind) for IN_LOGITS_1E2 ..
      * IN_ZEROS, bit EXTREME_NONFINITE for every non-finite placement; 0 runs them all. */
     uint64_t inputs;
-    /* The extreme and non-finite inputs are drawn from this many seeds (the case's own
-     * and the next ones), so that a seed-dependent failure cannot hide; 0 counts as 1. */
+    /* The extreme and non-finite inputs are drawn from this many seeds (seed index i
+     * adds 100000 i to the case's own), so that a seed-dependent failure cannot hide;
+     * 0 counts as 1. */
     int extreme_seeds;
     /* The same-precision baseline every tolerance rests on; NULL is the registry's
      * "naive". The baseline under test is held to its absolute bound. */

@@ -19,7 +19,8 @@ typedef struct bound_bufs {
  * first key / value row and its dO row; ro: the reference's o row. */
 typedef struct row_ctx {
     int d, len, bwd;
-    double gd, gd2, gl;  /* gamma_d, gamma_{d+2}, gamma_L */
+    double gd3, gl;      /* F1's gamma_{d+3}; B5's gamma_{L+1} */
+    double gp;           /* B2's factor: gamma_d, plus the sweep's chain (shared inputs) */
     const double *q, *k, *v, *dout, *o;
     double *bo, *blse, *bdq, *bdk, *bdv;
     double *w;           /* ROW_ARRAYS x len scratch */
@@ -39,7 +40,7 @@ static void row_bound(const row_ctx *c)
             abs_acc += fabs(c->q[x] * c->k[(size_t)j * d + x]);
         }
         S[j] = sc * acc;
-        Th[j] = c->gd2 * sc * abs_acc; /* F1's E_ij, F2 adds to it below */
+        Th[j] = c->gd3 * sc * abs_acc; /* F1's E_ij; F2 and B1 build on it below */
         m = fmax(m, S[j]);
     }
     for (int j = 0; j < n; j++) l += exp(S[j] - m);
@@ -48,11 +49,12 @@ static void row_bound(const row_ctx *c)
     for (int j = 0; j < n; j++) {
         P[j] = exp(S[j] - m) / l;
         Pi[j] = Th[j]; /* E_ij, completed in B1 */
-        Th[j] += u * (fabs(S[j] - m) + 1.0 + BOUND_C_EXP);
+        Th[j] = expm1(Th[j]) + u * (fabs(S[j] - m) + 1.0 + BOUND_C_EXP);
         thbar += P[j] * Th[j];
     }
     /* F4 */
-    const double dlse = thbar + tol_gamma(2.0 * n) + u * (BOUND_C_LOG * fabs(log(l)) + fabs(lse));
+    const double dlse = thbar + tol_gamma(2.0 * n) + (BOUND_C_EXP + 2.0) * n * u +
+                        u * (BOUND_C_LOG * fabs(log(l)) + fabs(lse));
     *c->blse = dlse;
     /* F3 */
     const double g4 = tol_gamma(4.0 * n + 1.0);
@@ -70,10 +72,10 @@ static void row_bound(const row_ctx *c)
     double D = 0.0, dD = 0.0, dD_tiles = 0.0, pdp = 0.0;
     for (int x = 0; x < d; x++) {
         D += c->dout[x] * c->o[x];
-        dD += c->gd * fabs(c->dout[x] * c->o[x]) + fabs(c->dout[x]) * c->bo[x];
+        dD += c->gp * fabs(c->dout[x] * c->o[x]) + fabs(c->dout[x]) * c->bo[x];
     }
     for (int j = 0; j < n; j++) {
-        Pi[j] += dlse + u * (fabs(S[j] - lse) + BOUND_C_EXP);
+        Pi[j] = expm1(Pi[j] + dlse) + u * (fabs(S[j] - lse) + BOUND_C_EXP);
         double acc = 0.0, abs_acc = 0.0;
         for (int x = 0; x < d; x++) {
             acc += c->dout[x] * c->v[(size_t)j * d + x];
@@ -81,7 +83,7 @@ static void row_bound(const row_ctx *c)
         }
         dP[j] = acc;
         B[j] = abs_acc;
-        dD_tiles += P[j] * (Pi[j] * fabs(acc) + c->gd * abs_acc);
+        dD_tiles += P[j] * (Pi[j] * fabs(acc) + c->gp * abs_acc);
         pdp += P[j] * fabs(acc);
     }
     /* B3: both forms of D */
@@ -89,7 +91,7 @@ static void row_bound(const row_ctx *c)
     /* B4, B5 */
     for (int j = 0; j < n; j++) {
         const double g = sc * P[j] * fabs(dP[j] - D);
-        const double dg = sc * P[j] * ((Pi[j] + 3.0 * u) * fabs(dP[j] - D) + c->gd * B[j] + dD);
+        const double dg = sc * P[j] * ((Pi[j] + 5.0 * u) * fabs(dP[j] - D) + c->gp * B[j] + dD);
         const double e = dg + c->gl * g;
         for (int x = 0; x < d; x++) {
             c->bdq[x] += e * fabs(c->k[(size_t)j * d + x]);
@@ -126,8 +128,10 @@ ca_status problem_error_bounds(problem *p, const double *q, const double *k, con
         ca_ref_row_map(e, p->sh.n, rows);
         const size_t qs = p->q_elems / p->sh.heads, kvs = p->kv_elems / p->sh.heads;
         const size_t out = count * d;
-        row_ctx c = {.d = d, .bwd = bwd, .gd = tol_gamma(d), .gd2 = tol_gamma(d + 2.0),
-                     .gl = tol_gamma((double)problem_longest_sum(p, 1)), .w = w};
+        const double chain = op_shared_inputs(p->op) ? (BOUND_C_EXP + 2.0) * p->sh.n : 0.0;
+        row_ctx c = {.d = d, .bwd = bwd, .gd3 = tol_gamma(d + 3.0),
+                     .gp = tol_gamma(d) + chain * ldexp(1.0, -24),
+                     .gl = tol_gamma((double)problem_longest_sum(p, 1) + 1.0), .w = w};
         for (int h = 0; h < p->sh.heads; h++)
             for (size_t r = 0; r < count; r++) {
                 const size_t qo = h * qs + rows[r].q_row * d, ko = h * kvs + rows[r].key_row * d;

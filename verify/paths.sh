@@ -31,6 +31,6 @@ for p in $paths; do
   shift "$n"
   mkdir -p "$other"
   echo "verify: again on the $p kernel path (CA_ISA=$p)"
-  CA_ISA=$p "./$b/verify" "$@" --quick --summary "$other/verify-$p.csv" || { [ $rc != 0 ] || rc=$?; }
+  CA_ISA=$p "./$b/verify" "$@" --quick --summary "$other/verify-$p.csv" || { s=$?; [ $rc != 0 ] || rc=$s; }
 done
 exit $rc

@@ -389,11 +389,14 @@ static void fused_vs_unfused_section(FILE *f, const dataset *ds)
             }
             fprintf(f, "\n");
         }
-    if (cells)
-        fprintf(f, "\nThe fused kernels are faster on %d of %d cells; the peer is as fast or "
-                   "faster (in bold) on %d, %d of them at N >= %d%s.\n\n", cells - lost, cells,
-                lost, lost_big, FUSED_MUST_WIN_N,
-                lost_big ? ": the fused kernels miss their goal there" : "");
+    if (cells && !lost)
+        fprintf(f, "\nThe fastest fused kernel is faster than the peer on all %d cells both "
+                   "timed.\n\n", cells);
+    else if (cells)
+        fprintf(f, "\nThe fastest fused kernel is faster than the peer on %d of %d cells; the "
+                   "peer is as fast or faster (in bold) on %d, %d of them at N >= %d%s.\n\n",
+                cells - lost, cells, lost, lost_big, FUSED_MUST_WIN_N,
+                lost_big ? ": there the fused kernels miss their goal" : "");
     else
         fprintf(f, "\nNo cell has both a fused implementation and the peer timed.\n\n");
 }
