@@ -37,6 +37,7 @@
 #include "blis_ctx.h"
 #include "vexp.h"
 #include "vrow.h"
+#include "vscore.h"
 
 #include <math.h>
 #include <omp.h>
@@ -80,43 +81,6 @@ static void scores(int m, int n, int d, const float *a, const float *x, float *s
 }
 
 /* ---- row kernels ------------------------------------------------------------------- */
-
-/* All-ones in the lanes c0 + i < cnt. */
-V8_INLINE v8i lanes_below(int cnt, int c0)
-{
-    const v8i idx = {0, 1, 2, 3, 4, 5, 6, 7};
-    const int b = cnt - c0;
-    return idx < (v8i){b, b, b, b, b, b, b, b};
-}
-
-V8_INLINE v8f keep(v8i mask, v8f x) { return (v8f)(mask & (v8i)x); }
-
-/* max(acc, x) that never takes a NaN x: a NaN score must not become the row's max; its
- * own exp then makes the row NaN, as the reference's row is. */
-V8_INLINE v8f max_num(v8f acc, v8f x)
-{
-#ifdef __AVX__
-    return (v8f)_mm256_max_ps((__m256)x, (__m256)acc); /* a NaN operand returns acc */
-#else
-    v8i gt = x > acc;
-    return (v8f)((gt & (v8i)x) | (~gt & (v8i)acc));
-#endif
-}
-
-/* max over s[0 .. cnt) skipping NaN; -inf when all are -inf or NaN. */
-static float row_max(const float *s, int cnt)
-{
-    v8f mx = bc8(-INFINITY);
-    int c = 0;
-    for (; c + 8 <= cnt; c += 8) mx = max_num(mx, ld8(s + c));
-    if (c < cnt) {
-        v8i in = lanes_below(cnt, c);
-        mx = max_num(mx, (v8f)((in & (v8i)ld8(s + c)) | (~in & (v8i)bc8(-INFINITY))));
-    }
-    float m = mx[0];
-    for (int i = 1; i < 8; i++) m = mx[i] > m ? mx[i] : m;
-    return m;
-}
 
 /* Forward softmax of one score row in place: s[c] = exp(scale s[c] - m) for c < cnt,
  * m = the row's max of scale s; 0 for c in [cnt, nk rounded up to 8) (masked keys, which
