@@ -10,53 +10,64 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:502.31]
+set yrange [0:507.695]
 set ytics nomirror
 set y2tics
-set y2range [0:1.50904]
+set y2range [0:1.58862]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.164320e+01
-128 6.289220e+01
-256 8.228020e+01
-512 9.703900e+01
-1024 1.064193e+02
-2048 1.152657e+02
-4096 1.180183e+02
-8192 1.141032e+02
+64 2.515600e+01
+128 5.526480e+01
+256 7.308100e+01
+512 8.884630e+01
+1024 9.848660e+01
+2048 5.752660e+01
+4096 1.094533e+02
+8192 1.104694e+02
 EOD
 $d1 << EOD
-64 6.739670e+01
-128 9.652120e+01
-256 1.188161e+02
-512 1.372258e+02
-1024 1.464719e+02
-2048 1.527141e+02
-4096 1.577924e+02
-8192 1.548114e+02
+64 6.368360e+01
+128 9.274730e+01
+256 1.025421e+02
+512 9.973900e+01
+1024 1.441844e+02
+2048 1.513544e+02
+4096 1.555676e+02
+8192 1.664487e+02
 EOD
 $d2 << EOD
-64 5.263200e+00
-128 5.202700e+00
-256 4.990000e+00
-512 4.929800e+00
-1024 4.866500e+00
-2048 4.905600e+00
-4096 4.954600e+00
+64 6.453300e+00
+128 4.909100e+00
+256 6.422100e+00
+512 6.457500e+00
+1024 6.431400e+00
+2048 5.755000e+00
+4096 5.875100e+00
 EOD
 $d3 << EOD
-64 6.419220e+01
-128 1.138122e+02
-256 1.654407e+02
-512 2.072847e+02
-1024 2.198637e+02
-2048 2.281472e+02
-4096 2.434002e+02
-8192 2.352426e+02
+64 7.394080e+01
+128 1.335539e+02
+256 1.906586e+02
+512 2.371547e+02
+1024 2.598425e+02
+2048 2.793924e+02
+4096 2.928927e+02
+8192 2.850460e+02
+EOD
+$d4 << EOD
+64 3.187450e+01
+128 6.894530e+01
+256 9.911620e+01
+512 1.400858e+02
+1024 1.718886e+02
+2048 1.968605e+02
+4096 2.040717e+02
+8192 2.067566e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
-    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
+    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'

@@ -10,42 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [222.609:4710.4]
-set yrange [0:248.676]
+set yrange [0:255]
 set ytics nomirror
 set y2tics
-set y2range [0:1.59566]
+set y2range [0:1.31767]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-256 4.940770e+01
-512 5.817390e+01
-1024 6.425690e+01
-2048 6.781030e+01
-4096 6.857340e+01
+256 6.002230e+01
+512 7.349020e+01
+1024 8.099350e+01
+2048 8.806880e+01
+4096 9.394640e+01
 EOD
 $d1 << EOD
-256 8.244940e+01
-512 9.375440e+01
-1024 9.821020e+01
-2048 1.044680e+02
-4096 1.087488e+02
+256 1.028534e+02
+512 1.166733e+02
+1024 1.250906e+02
+2048 1.290088e+02
+4096 1.265899e+02
 EOD
 $d2 << EOD
-256 4.720300e+00
-512 4.747300e+00
-1024 4.799400e+00
-2048 4.782600e+00
-4096 4.670700e+00
+256 5.519600e+00
+512 5.787900e+00
+1024 5.803700e+00
+2048 5.772500e+00
+4096 5.689700e+00
 EOD
 $d3 << EOD
-256 8.143560e+01
-512 9.385660e+01
-1024 9.346610e+01
-2048 1.011884e+02
-4096 1.057846e+02
+256 9.835260e+01
+512 9.558300e+01
+1024 1.256018e+02
+2048 1.315066e+02
+4096 1.316990e+02
+EOD
+$d4 << EOD
+256 5.960130e+01
+512 7.782540e+01
+1024 9.225340e+01
+2048 1.031059e+02
+4096 1.071667e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    216.24 with lines dt 1 lw 2 lc 'red' title 'FMA peak 216.2 GFLOP/s (1 thread)', \
-    155.845 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 155.8 GFLOP/s (2048^3, 1 thread)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    221.739 with lines dt 1 lw 2 lc 'red' title 'FMA peak 221.7 GFLOP/s (1 thread)', \
+    193.523 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 193.5 GFLOP/s (2048^3, 1 thread)'

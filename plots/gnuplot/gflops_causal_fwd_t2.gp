@@ -10,54 +10,65 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:502.31]
+set yrange [0:507.695]
 set ytics nomirror
 set y2tics
-set y2range [0:1.50904]
+set y2range [0:1.58862]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 4.235640e+01
-128 8.027480e+01
-256 1.189167e+02
-512 1.381421e+02
-1024 1.581180e+02
-2048 1.687815e+02
-4096 1.831557e+02
-8192 1.704533e+02
+64 3.353900e+01
+128 6.683260e+01
+256 1.057978e+02
+512 1.298691e+02
+1024 1.472671e+02
+2048 1.634199e+02
+4096 1.663561e+02
+8192 1.692232e+02
 EOD
 $d1 << EOD
-64 5.458790e+01
-128 7.743350e+01
-256 9.545420e+01
-512 1.086142e+02
-1024 1.148580e+02
-2048 1.182907e+02
-4096 1.183161e+02
-8192 1.314951e+02
+64 5.791330e+01
+128 6.549750e+01
+256 9.877010e+01
+512 1.120618e+02
+1024 1.188056e+02
+2048 1.236278e+02
+4096 9.803060e+01
+8192 1.305146e+02
 EOD
 $d2 << EOD
-64 5.689300e+00
-128 5.732200e+00
-256 5.737600e+00
-512 5.749100e+00
-1024 5.748600e+00
-2048 5.704800e+00
-4096 5.693600e+00
-8192 5.454300e+00
+64 5.699500e+00
+128 5.627600e+00
+256 5.637600e+00
+512 4.061900e+00
+1024 5.277400e+00
+2048 5.612800e+00
+4096 5.402900e+00
+8192 5.268300e+00
 EOD
 $d3 << EOD
-64 9.251350e+01
-128 1.388191e+02
-256 1.867247e+02
-512 2.171686e+02
-1024 2.312586e+02
-2048 2.380018e+02
-4096 2.483329e+02
-8192 2.513011e+02
+64 9.047820e+01
+128 1.444240e+02
+256 1.935496e+02
+512 2.249210e+02
+1024 2.408544e+02
+2048 2.470671e+02
+4096 2.388038e+02
+8192 2.457831e+02
+EOD
+$d4 << EOD
+64 3.421100e+01
+128 7.002120e+01
+256 1.020505e+02
+512 1.386903e+02
+1024 1.698935e+02
+2048 1.819385e+02
+4096 1.981280e+02
+8192 2.017885e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
-    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
+    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'

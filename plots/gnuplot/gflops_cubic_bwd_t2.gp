@@ -10,37 +10,44 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:502.31]
+set yrange [0:507.695]
 set ytics nomirror
 set y2tics
-set y2range [0:1.50904]
+set y2range [0:1.58862]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.922080e+01
-128 5.218240e+01
-256 7.393970e+01
-512 8.569800e+01
+64 2.157870e+01
+128 5.783060e+01
+256 8.176030e+01
+512 9.869100e+01
 EOD
 $d1 << EOD
-64 6.549060e+01
-128 9.132490e+01
-256 1.186975e+02
-512 1.438420e+02
+64 8.251610e+01
+128 1.017763e+02
+256 1.297464e+02
+512 1.477686e+02
 EOD
 $d2 << EOD
-64 6.146500e+00
-128 6.212200e+00
-256 5.159500e+00
+64 6.495300e+00
+128 5.333200e+00
+256 5.757900e+00
 EOD
 $d3 << EOD
-64 1.462526e+02
-128 1.830248e+02
-256 2.352668e+02
-512 2.637871e+02
+64 1.498305e+02
+128 1.824686e+02
+256 2.093995e+02
+512 2.604414e+02
+EOD
+$d4 << EOD
+64 2.783900e+01
+128 7.329770e+01
+256 1.413416e+02
+512 2.073764e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
-    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
+    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'

@@ -10,40 +10,48 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:502.31]
+set yrange [0:507.695]
 set ytics nomirror
 set y2tics
-set y2range [0:1.50904]
+set y2range [0:1.58862]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.989560e+01
-128 7.387120e+01
-256 1.166525e+02
-512 1.578267e+02
-1024 1.645829e+02
+64 2.752970e+01
+128 6.847850e+01
+256 1.103150e+02
+512 1.352306e+02
+1024 1.625096e+02
 EOD
 $d1 << EOD
-64 8.071790e+01
-128 7.967500e+01
-256 9.893260e+01
-512 1.132547e+02
-1024 1.223248e+02
+64 8.380440e+01
+128 8.224270e+01
+256 1.017048e+02
+512 1.120479e+02
+1024 1.246423e+02
 EOD
 $d2 << EOD
-64 5.705200e+00
-128 5.734600e+00
-256 5.704500e+00
+64 5.626800e+00
+128 5.611800e+00
+256 5.761100e+00
 EOD
 $d3 << EOD
-64 1.124440e+02
-128 1.267459e+02
-256 1.643510e+02
-512 1.880915e+02
-1024 2.114110e+02
+64 1.407051e+02
+128 1.563321e+02
+256 1.919160e+02
+512 2.276003e+02
+1024 2.413604e+02
+EOD
+$d4 << EOD
+64 2.976950e+01
+128 7.299770e+01
+256 1.311716e+02
+512 1.627651e+02
+1024 1.810023e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
-    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
+    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'

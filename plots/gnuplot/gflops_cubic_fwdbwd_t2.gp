@@ -10,37 +10,44 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:502.31]
+set yrange [0:507.695]
 set ytics nomirror
 set y2tics
-set y2range [0:1.50904]
+set y2range [0:1.58862]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.063250e+01
-128 5.353530e+01
-256 7.851600e+01
-512 9.782170e+01
+64 2.321430e+01
+128 6.122080e+01
+256 9.114080e+01
+512 9.683880e+01
 EOD
 $d1 << EOD
-64 5.506630e+01
-128 8.145040e+01
-256 9.760380e+01
-512 1.091119e+02
+64 6.361670e+01
+128 7.736800e+01
+256 1.019991e+02
+512 1.183196e+02
 EOD
 $d2 << EOD
-64 4.863100e+00
-128 4.935000e+00
-256 4.895100e+00
+64 5.092900e+00
+128 5.015800e+00
+256 5.020500e+00
 EOD
 $d3 << EOD
-64 1.409069e+02
-128 1.667813e+02
-256 2.072318e+02
-512 2.341715e+02
+64 1.404847e+02
+128 1.705160e+02
+256 2.093480e+02
+512 2.471363e+02
+EOD
+$d4 << EOD
+64 2.701850e+01
+128 7.314170e+01
+256 1.276213e+02
+512 1.647405e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
-    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
+    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'

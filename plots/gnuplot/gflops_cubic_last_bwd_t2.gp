@@ -10,34 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:502.31]
+set yrange [0:507.695]
 set ytics nomirror
 set y2tics
-set y2range [0:1.50904]
+set y2range [0:1.58862]
 set y2label 'fraction of the sgemm ceiling'
+$d0 << EOD
+64 1.747300e+00
+128 2.926300e+00
+256 4.528700e+00
+512 6.519400e+00
+1024 8.296100e+00
+EOD
 $d1 << EOD
-64 1.639980e+01
-128 8.845700e+00
-256 6.962300e+00
-512 7.146200e+00
-1024 9.112000e+00
+64 1.447560e+01
+128 8.856800e+00
+256 7.703100e+00
+512 7.995800e+00
+1024 8.242000e+00
 EOD
 $d2 << EOD
-64 5.844100e+00
-128 5.527900e+00
-256 5.735900e+00
-512 5.581900e+00
-1024 5.447500e+00
+64 5.890000e+00
+128 5.579100e+00
+256 5.212000e+00
+512 5.151900e+00
+1024 5.247000e+00
 EOD
 $d3 << EOD
-64 2.396180e+01
-128 2.262630e+01
-256 1.751550e+01
-512 1.631870e+01
-1024 1.541900e+01
+64 2.259120e+01
+128 2.087720e+01
+256 1.662250e+01
+512 1.572290e+01
+1024 1.636780e+01
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
+$d4 << EOD
+64 9.202000e-01
+128 1.648000e+00
+256 2.684000e+00
+512 4.162100e+00
+1024 5.264000e+00
+EOD
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
-    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
+    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'

@@ -10,34 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:502.31]
+set yrange [0:507.695]
 set ytics nomirror
 set y2tics
-set y2range [0:1.50904]
+set y2range [0:1.58862]
 set y2label 'fraction of the sgemm ceiling'
+$d0 << EOD
+64 2.246100e+00
+128 3.264000e+00
+256 3.756200e+00
+512 4.792000e+00
+1024 5.469700e+00
+EOD
 $d1 << EOD
-64 1.701980e+01
-128 1.379080e+01
-256 5.912000e+00
-512 6.130400e+00
-1024 6.492200e+00
+64 1.340980e+01
+128 1.055210e+01
+256 6.717400e+00
+512 7.176900e+00
+1024 6.023100e+00
 EOD
 $d2 << EOD
-64 4.629400e+00
-128 4.284500e+00
-256 4.125000e+00
-512 4.216400e+00
-1024 4.287700e+00
+64 4.488900e+00
+128 4.091900e+00
+256 3.995700e+00
+512 4.141900e+00
+1024 4.229700e+00
 EOD
 $d3 << EOD
-64 2.184310e+01
-128 2.460920e+01
-256 1.305870e+01
-512 1.230260e+01
-1024 1.309600e+01
+64 2.477630e+01
+128 2.630290e+01
+256 1.098630e+01
+512 1.160610e+01
+1024 1.193000e+01
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
+$d4 << EOD
+64 9.027000e-01
+128 1.419900e+00
+256 2.088100e+00
+512 2.659500e+00
+1024 3.084900e+00
+EOD
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
-    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
+    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'

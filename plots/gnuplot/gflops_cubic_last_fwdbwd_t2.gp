@@ -10,34 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:502.31]
+set yrange [0:507.695]
 set ytics nomirror
 set y2tics
-set y2range [0:1.50904]
+set y2range [0:1.58862]
 set y2label 'fraction of the sgemm ceiling'
+$d0 << EOD
+64 1.574500e+00
+128 2.675200e+00
+256 3.921200e+00
+512 5.449600e+00
+1024 6.164900e+00
+EOD
 $d1 << EOD
-64 1.926960e+01
-128 1.148140e+01
-256 7.685900e+00
-512 8.028100e+00
-1024 7.894600e+00
+64 1.543150e+01
+128 1.294450e+01
+256 7.319100e+00
+512 7.577600e+00
+1024 7.856000e+00
 EOD
 $d2 << EOD
-64 5.739200e+00
-128 5.453000e+00
-256 5.248700e+00
-512 5.186900e+00
-1024 5.252800e+00
+64 5.779700e+00
+128 5.528800e+00
+256 5.638100e+00
+512 5.248100e+00
+1024 5.326800e+00
 EOD
 $d3 << EOD
-64 2.364130e+01
-128 1.994790e+01
-256 1.361200e+01
-512 1.385720e+01
-1024 1.375080e+01
+64 2.106820e+01
+128 2.407460e+01
+256 1.481860e+01
+512 1.462330e+01
+1024 1.498530e+01
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
+$d4 << EOD
+64 8.919000e-01
+128 1.594000e+00
+256 2.453000e+00
+512 3.552100e+00
+1024 4.343000e+00
+EOD
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
-    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
+    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'

@@ -10,39 +10,48 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:9144.83]
+set yrange [0:10293]
 set ytics nomirror
 set y2tics
-set y2range [0:27.4729]
+set y2range [0:32.2076]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.952750e+01
-128 7.471910e+01
-256 9.922900e+01
-512 1.105765e+02
+64 5.283597e+02
+128 1.228768e+03
+256 2.016911e+03
+512 4.254998e+03
+1024 7.857078e+03
 EOD
 $d1 << EOD
-64 5.103399e+02
-128 6.991202e+02
-256 1.201385e+03
-512 2.387099e+03
-1024 4.588312e+03
+64 6.665005e+02
+128 1.014558e+03
+256 1.408368e+03
+512 2.696358e+03
+1024 4.873243e+03
 EOD
 $d2 << EOD
-64 6.429600e+00
-128 6.440900e+00
-256 6.472700e+00
+64 6.445900e+00
+128 6.520000e+00
+256 6.506200e+00
 EOD
 $d3 << EOD
-64 8.421758e+02
-128 1.328928e+03
-256 2.220807e+03
-512 4.334457e+03
-1024 7.952024e+03
+64 9.791682e+02
+128 2.174100e+03
+256 2.580449e+03
+512 4.521115e+03
+1024 8.950442e+03
+EOD
+$d4 << EOD
+64 3.229670e+01
+128 9.118510e+01
+256 1.724240e+02
+512 2.010832e+02
+1024 2.237273e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
-    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
+    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'

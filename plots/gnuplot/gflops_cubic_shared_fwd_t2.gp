@@ -10,42 +10,51 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:2355.2]
-set yrange [0:16579.7]
+set yrange [0:14649.6]
 set ytics nomirror
 set y2tics
-set y2range [0:49.8088]
+set y2range [0:45.8396]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.063540e+01
-128 8.120040e+01
-256 1.396991e+02
-512 1.616133e+02
-1024 1.821687e+02
+64 3.247259e+02
+128 7.025956e+02
+256 1.927615e+03
+512 3.203527e+03
+1024 6.581116e+03
+2048 1.221733e+04
 EOD
 $d1 << EOD
-64 4.709805e+02
-128 9.673569e+02
-256 1.151816e+03
-512 2.097620e+03
-1024 4.143100e+03
-2048 7.768959e+03
+64 5.152908e+02
+128 1.066514e+03
+256 1.397092e+03
+512 2.219015e+03
+1024 4.251891e+03
+2048 8.047251e+03
 EOD
 $d2 << EOD
-64 5.764300e+00
-128 5.784800e+00
-256 5.752700e+00
+64 5.625400e+00
+128 5.667600e+00
+256 5.656200e+00
 EOD
 $d3 << EOD
-64 8.929220e+02
-128 1.812345e+03
-256 2.398951e+03
-512 4.469819e+03
-1024 8.338332e+03
-2048 1.441713e+04
+64 3.819839e+02
+128 9.506938e+02
+256 2.198294e+03
+512 3.877020e+03
+1024 7.459825e+03
+2048 1.273876e+04
+EOD
+$d4 << EOD
+64 3.009730e+01
+128 8.223810e+01
+256 1.438318e+02
+512 1.687182e+02
+1024 1.974958e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
-    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
+    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'

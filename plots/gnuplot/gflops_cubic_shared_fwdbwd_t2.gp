@@ -10,39 +10,48 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:8552.6]
+set yrange [0:8524.98]
 set ytics nomirror
 set y2tics
-set y2range [0:25.6937]
+set y2range [0:26.6753]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.108390e+01
-128 7.808620e+01
-256 1.072469e+02
-512 1.173859e+02
+64 3.772592e+02
+128 9.083563e+02
+256 1.815339e+03
+512 3.795829e+03
+1024 7.413029e+03
 EOD
 $d1 << EOD
-64 4.993603e+02
-128 6.589868e+02
-256 1.153259e+03
-512 2.300073e+03
-1024 4.424165e+03
+64 5.776832e+02
+128 7.113826e+02
+256 1.288616e+03
+512 2.431752e+03
+1024 4.812752e+03
 EOD
 $d2 << EOD
-64 6.203100e+00
-128 6.235300e+00
-256 5.980300e+00
+64 6.271800e+00
+128 6.234700e+00
+256 5.854900e+00
 EOD
 $d3 << EOD
-64 4.870550e+02
-128 1.085900e+03
-256 1.961074e+03
-512 3.837994e+03
-1024 7.437043e+03
+64 5.217100e+02
+128 1.059554e+03
+256 1.911433e+03
+512 3.713003e+03
+1024 6.510728e+03
+EOD
+$d4 << EOD
+64 2.546180e+01
+128 6.994590e+01
+256 1.333474e+02
+512 1.688495e+02
+1024 1.838488e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
-    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
+    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'

@@ -10,41 +10,63 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:502.31]
+set yrange [0:507.695]
 set ytics nomirror
 set y2tics
-set y2range [0:1.50904]
+set y2range [0:1.58862]
 set y2label 'fraction of the sgemm ceiling'
+$d0 << EOD
+64 4.666140e+01
+128 9.942020e+01
+256 1.016575e+02
+512 1.045015e+02
+1024 1.050313e+02
+2048 1.084023e+02
+4096 1.116315e+02
+8192 1.134331e+02
+EOD
 $d1 << EOD
-64 1.352188e+02
-128 1.498880e+02
-256 1.583932e+02
-512 1.615651e+02
-1024 1.605312e+02
-2048 1.613962e+02
-4096 1.634453e+02
-8192 1.633175e+02
+64 1.250446e+02
+128 1.503111e+02
+256 1.614857e+02
+512 1.648750e+02
+1024 1.647288e+02
+2048 1.658787e+02
+4096 1.667083e+02
+8192 1.668206e+02
 EOD
 $d2 << EOD
-64 6.309600e+00
-128 6.285300e+00
-256 6.328000e+00
-512 6.351500e+00
-1024 6.303800e+00
-2048 6.268500e+00
+64 6.473200e+00
+128 6.454400e+00
+256 6.480900e+00
+512 6.464100e+00
+1024 6.496800e+00
+2048 6.411200e+00
 EOD
 $d3 << EOD
-64 1.354810e+02
-128 1.883141e+02
-256 2.269538e+02
-512 2.481595e+02
-1024 2.567814e+02
-2048 2.602838e+02
-4096 2.813879e+02
-8192 2.676390e+02
+64 1.391582e+02
+128 2.037661e+02
+256 2.434606e+02
+512 2.703784e+02
+1024 2.812154e+02
+2048 2.880329e+02
+4096 2.941644e+02
+8192 2.772604e+02
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
+$d4 << EOD
+64 5.478560e+01
+128 1.221312e+02
+256 1.782851e+02
+512 1.956654e+02
+1024 2.057117e+02
+2048 2.126705e+02
+4096 2.440127e+02
+8192 2.325537e+02
+EOD
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
-    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
+    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'

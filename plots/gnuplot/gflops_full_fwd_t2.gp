@@ -10,53 +10,64 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:502.31]
+set yrange [0:507.695]
 set ytics nomirror
 set y2tics
-set y2range [0:1.50904]
+set y2range [0:1.58862]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 6.492960e+01
-128 1.297426e+02
-256 1.659646e+02
-512 1.609500e+02
-1024 1.803659e+02
-2048 1.844007e+02
-4096 1.811015e+02
-8192 1.739725e+02
+64 6.288150e+01
+128 1.295120e+02
+256 1.698388e+02
+512 1.736697e+02
+1024 1.781700e+02
+2048 1.797346e+02
+4096 1.714876e+02
+8192 1.665632e+02
 EOD
 $d1 << EOD
-64 1.094817e+02
-128 1.173988e+02
-256 1.234799e+02
-512 1.264035e+02
-1024 1.272428e+02
-2048 1.297957e+02
-4096 1.310521e+02
-8192 1.320808e+02
+64 1.109486e+02
+128 1.200915e+02
+256 1.256562e+02
+512 1.288673e+02
+1024 1.321958e+02
+2048 1.319551e+02
+4096 1.332400e+02
+8192 1.347011e+02
 EOD
 $d2 << EOD
-64 5.674300e+00
-128 5.679200e+00
-256 5.633200e+00
-512 5.662500e+00
-1024 5.671500e+00
-2048 5.625500e+00
-4096 5.549500e+00
+64 5.666000e+00
+128 5.681400e+00
+256 5.684400e+00
+512 5.687600e+00
+1024 5.683100e+00
+2048 5.610100e+00
+4096 5.578700e+00
 EOD
 $d3 << EOD
-64 1.565594e+02
-128 2.109250e+02
-256 2.398961e+02
-512 2.552960e+02
-1024 2.596973e+02
-2048 2.594571e+02
-4096 2.592126e+02
-8192 2.570856e+02
+64 1.657009e+02
+128 2.105465e+02
+256 2.427531e+02
+512 2.501299e+02
+1024 2.619702e+02
+2048 2.615950e+02
+4096 2.488112e+02
+8192 2.633950e+02
+EOD
+$d4 << EOD
+64 6.084220e+01
+128 1.276919e+02
+256 1.764796e+02
+512 1.827016e+02
+1024 1.951451e+02
+2048 1.904031e+02
+4096 1.916553e+02
+8192 1.903884e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
-    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
+    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'

@@ -10,41 +10,63 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:502.31]
+set yrange [0:507.695]
 set ytics nomirror
 set y2tics
-set y2range [0:1.50904]
+set y2range [0:1.58862]
 set y2label 'fraction of the sgemm ceiling'
+$d0 << EOD
+64 5.164530e+01
+128 1.086176e+02
+256 1.177457e+02
+512 1.238516e+02
+1024 1.263047e+02
+2048 1.308697e+02
+4096 1.299707e+02
+8192 1.298977e+02
+EOD
 $d1 << EOD
-64 1.293536e+02
-128 1.371119e+02
-256 1.446976e+02
-512 1.499232e+02
-1024 1.495560e+02
-2048 1.515125e+02
-4096 1.522382e+02
-8192 1.524834e+02
+64 1.175547e+02
+128 1.338138e+02
+256 1.462968e+02
+512 1.522027e+02
+1024 1.527825e+02
+2048 1.543633e+02
+4096 1.565013e+02
+8192 1.561621e+02
 EOD
 $d2 << EOD
-64 6.140000e+00
-128 6.155700e+00
-256 6.172700e+00
-512 6.142300e+00
-1024 6.133400e+00
-2048 6.015100e+00
+64 6.206600e+00
+128 6.210500e+00
+256 6.216800e+00
+512 6.214000e+00
+1024 6.220200e+00
+2048 6.160800e+00
 EOD
 $d3 << EOD
-64 1.422122e+02
-128 1.860319e+02
-256 2.172886e+02
-512 2.322493e+02
-1024 2.337679e+02
-2048 2.429429e+02
-4096 2.384453e+02
-8192 2.397317e+02
+64 1.892188e+02
+128 2.424753e+02
+256 2.762939e+02
+512 2.961802e+02
+1024 2.978616e+02
+2048 3.041615e+02
+4096 3.032412e+02
+8192 2.976086e+02
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
+$d4 << EOD
+64 8.179470e+01
+128 1.615611e+02
+256 2.208024e+02
+512 2.319569e+02
+1024 2.352389e+02
+2048 2.286403e+02
+4096 2.195739e+02
+8192 2.125394e+02
+EOD
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
-    436.791 with lines dt 1 lw 2 lc 'red' title 'FMA peak 436.8 GFLOP/s (2 threads)', \
-    332.867 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 332.9 GFLOP/s (2048^3, 2 threads)'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
+    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
+    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'

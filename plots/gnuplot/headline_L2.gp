@@ -12,54 +12,54 @@ set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
 set xrange [55.6522:1177.6]
-set yrange [0.000135133:52.0821]
+set yrange [0.000125003:54.8324]
 $m0 << EOD
-64 6.823594e-03
-128 8.301663e-03
-256 1.146159e-02
-512 1.801476e-02
-1024 2.788874e-02
+64 7.245406e-03
+128 8.798101e-03
+256 1.176780e-02
+512 1.801740e-02
+1024 3.428415e-02
 EOD
 $m1 << EOD
-64 2.098338e-02
-128 6.904390e-02
-256 2.551183e-01
-512 1.145115e+00
-1024 3.470130e+00
+64 2.169960e-02
+128 7.650801e-02
+256 2.644285e-01
+512 1.043687e+00
+1024 4.146113e+00
 EOD
 $m2 << EOD
-64 6.712305e-04
-128 1.043708e-03
-256 1.925639e-03
-512 3.982957e-03
-1024 7.234746e-03
+64 6.118070e-04
+128 9.950505e-04
+256 1.887516e-03
+512 3.764373e-03
+1024 8.643211e-03
 EOD
 $m3 << EOD
-64 4.054005e-04
-128 6.332125e-04
-256 1.195736e-03
-512 2.549393e-03
-1024 4.937195e-03
+64 3.750075e-04
+128 6.167265e-04
+256 1.171601e-03
+512 2.208406e-03
+1024 5.559443e-03
 EOD
 $m4 << EOD
-64 6.323746e-03
-128 1.314617e-02
-256 2.663622e-02
-512 5.511832e-02
-1024 9.855816e-02
+64 5.696614e-03
+128 1.196003e-02
+256 2.412841e-02
+512 4.997463e-02
+1024 1.053957e-01
 EOD
 $m5 << EOD
-64 1.719977e-02
-128 5.379988e-02
-256 1.768851e-01
-512 5.366654e-01
-1024 2.311167e+00
+64 1.565058e-02
+128 5.069506e-02
+256 1.700557e-01
+512 6.222743e-01
+1024 2.890023e+00
 EOD
-plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^0.64 (3 N, 256..1024)', \
-    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^1.88 (3 N, 256..1024)', \
-    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^0.95 (3 N, 256..1024)', \
-    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.02 (3 N, 256..1024)', \
-    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^0.94 (3 N, 256..1024)', \
-    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.85 (3 N, 256..1024)', \
-    (x >= 63.9361 && x <= 1025.02 ? 1.266765e-02*(x/256)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    (x >= 63.9361 && x <= 1025.02 ? 2.712611e-01*(x/256)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'
+plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^0.77 (3 N, 256..1024)', \
+    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^1.99 (3 N, 256..1024)', \
+    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.10 (3 N, 256..1024)', \
+    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.12 (3 N, 256..1024)', \
+    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.06 (3 N, 256..1024)', \
+    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.04 (3 N, 256..1024)', \
+    (x >= 63.9361 && x <= 1025.02 ? 1.358897e-02*(x/256)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    (x >= 63.9361 && x <= 1025.02 ? 2.855852e-01*(x/256)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'

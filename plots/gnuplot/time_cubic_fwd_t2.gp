@@ -10,37 +10,45 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000271503:9.00163]
+set yrange [0.00021697:8.83426]
 set format y '%.0e'
 $d0 << EOD
-64 3.063546e-03
-128 9.804068e-03
-256 4.937931e-02
-512 2.911249e-01
-1024 2.230128e+00
+64 3.326831e-03
+128 1.057614e-02
+256 5.221614e-02
+512 3.397699e-01
+1024 2.258579e+00
 EOD
 $d1 << EOD
-64 1.134650e-03
-128 9.089906e-03
-256 5.822370e-02
-512 4.056988e-01
-1024 3.000543e+00
+64 1.092861e-03
+128 8.806112e-03
+256 5.663669e-02
+512 4.100683e-01
+1024 2.944754e+00
 EOD
 $d2 << EOD
-64 1.605322e-02
-128 1.262930e-01
-256 1.009760e+00
+64 1.627684e-02
+128 1.290555e-01
+256 9.998485e-01
 EOD
 $d3 << EOD
-64 8.145080e-04
-128 5.714097e-03
-256 3.504829e-02
-512 2.442816e-01
-1024 1.736149e+00
+64 6.509115e-04
+128 4.632693e-03
+256 3.001429e-02
+512 2.018771e-01
+1024 1.520717e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.75 (R^2 0.998, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.84 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.99 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.82 (R^2 1.000, N 256..1024)', \
-    2.596486e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    2.596486e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+$d4 << EOD
+64 3.076525e-03
+128 9.921391e-03
+256 4.391363e-02
+512 2.822920e-01
+1024 2.027824e+00
+EOD
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.72 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.85 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.97 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.83 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.76 (R^2 1.000, N 256..1024)', \
+    2.598661e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    2.598661e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

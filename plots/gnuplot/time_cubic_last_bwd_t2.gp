@@ -10,31 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [7.40735e-05:0.739874]
+set yrange [7.85676e-05:0.768142]
 set format y '%.0e'
+$d0 << EOD
+64 3.047495e-03
+128 7.222483e-03
+256 1.859565e-02
+512 5.156904e-02
+1024 1.619427e-01
+EOD
 $d1 << EOD
-64 3.246867e-04
-128 2.389349e-03
-256 1.209564e-02
-512 4.704617e-02
-1024 1.474416e-01
+64 3.678462e-04
+128 2.386349e-03
+256 1.093250e-02
+512 4.204692e-02
+1024 1.630044e-01
 EOD
 $d2 << EOD
-64 9.111463e-04
-128 3.823410e-03
-256 1.468177e-02
-512 6.023058e-02
-1024 2.466248e-01
+64 9.040430e-04
+128 3.788323e-03
+256 1.615752e-02
+512 6.525704e-02
+1024 2.560473e-01
 EOD
 $d3 << EOD
-64 2.222205e-04
-128 9.341045e-04
-256 4.807965e-03
-512 2.060209e-02
-1024 8.713190e-02
+64 2.357028e-04
+128 1.012364e-03
+256 5.066245e-03
+512 2.138280e-02
+1024 8.208113e-02
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.80 (R^2 0.998, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.04 (R^2 1.000, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.09 (R^2 1.000, N 256..1024)', \
-    4.035948e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    4.035948e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+$d4 << EOD
+64 5.786795e-03
+128 1.282497e-02
+256 3.137576e-02
+512 8.077710e-02
+1024 2.552213e-01
+EOD
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.56 (R^2 0.999, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.95 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.99 (R^2 1.000, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.01 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.51 (R^2 0.997, N 256..1024)', \
+    1.066891e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.066891e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

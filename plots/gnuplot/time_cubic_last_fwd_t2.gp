@@ -10,31 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [3.25034e-05:0.376001]
+set yrange [2.86553e-05:0.522602]
 set format y '%.0e'
+$d0 << EOD
+64 9.482870e-04
+128 2.590091e-03
+256 8.968039e-03
+512 2.806341e-02
+1024 9.824872e-02
+EOD
 $d1 << EOD
-64 1.251437e-04
-128 6.130300e-04
-256 5.697846e-03
-512 2.193650e-02
-1024 8.277535e-02
+64 1.588330e-04
+128 8.011823e-04
+256 5.014693e-03
+512 1.873780e-02
+1024 8.922237e-02
 EOD
 $d2 << EOD
-64 4.600892e-04
-128 1.973179e-03
-256 8.166101e-03
-512 3.189461e-02
-1024 1.253338e-01
+64 4.744888e-04
+128 2.066067e-03
+256 8.430462e-03
+512 3.246787e-02
+1024 1.270542e-01
 EOD
 $d3 << EOD
-64 9.751017e-05
-128 3.435353e-04
-256 2.579546e-03
-512 1.093101e-02
-1024 4.103492e-02
+64 8.596588e-05
+128 3.214155e-04
+256 3.066145e-03
+512 1.158702e-02
+1024 4.504575e-02
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.93 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.97 (R^2 1.000, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.00 (R^2 0.999, N 256..1024)', \
-    1.777326e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.777326e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+$d4 << EOD
+64 2.359437e-03
+128 5.954193e-03
+256 1.613232e-02
+512 5.056648e-02
+1024 1.742008e-01
+EOD
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.73 (R^2 0.999, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.08 (R^2 0.998, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.96 (R^2 1.000, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.94 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.72 (R^2 0.999, N 256..1024)', \
+    4.287935e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    4.287935e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

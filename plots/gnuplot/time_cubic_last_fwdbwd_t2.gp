@@ -10,31 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000105109:1.07421]
+set yrange [0.000117946:1.29926]
 set format y '%.0e'
+$d0 << EOD
+64 4.734646e-03
+128 1.106073e-02
+256 3.006746e-02
+512 8.636895e-02
+1024 3.050943e-01
+EOD
 $d1 << EOD
-64 3.868652e-04
-128 2.577171e-03
-256 1.533974e-02
-512 5.862893e-02
-1024 2.382507e-01
+64 4.830855e-04
+128 2.285869e-03
+256 1.610845e-02
+512 6.211440e-02
+1024 2.394204e-01
 EOD
 $d2 << EOD
-64 1.298902e-03
-128 5.426260e-03
-256 2.246249e-02
-512 9.074412e-02
-1024 3.580716e-01
+64 1.289810e-03
+128 5.351889e-03
+256 2.091121e-02
+512 8.968534e-02
+1024 3.530955e-01
 EOD
 $d3 << EOD
-64 3.153268e-04
-128 1.483338e-03
-256 8.661432e-03
-512 3.396636e-02
-1024 1.367840e-01
+64 3.538372e-04
+128 1.229076e-03
+256 7.956146e-03
+512 3.218693e-02
+1024 1.255151e-01
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.98 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.00 (R^2 1.000, N 256..1024)', \
+$d4 << EOD
+64 8.357795e-03
+128 1.856261e-02
+256 4.806310e-02
+512 1.325077e-01
+1024 4.330856e-01
+EOD
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.67 (R^2 0.997, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.95 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.04 (R^2 1.000, N 256..1024)', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.99 (R^2 1.000, N 256..1024)', \
-    5.411267e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    5.411267e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.59 (R^2 0.998, N 256..1024)', \
+    1.542221e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.542221e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,39 +10,48 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:2355.2]
-set yrange [3.41898e-05:6.04452]
+set yrange [5.92459e-05:5.57543]
 set format y '%.0e'
 $d0 << EOD
-64 2.989570e-03
-128 8.919146e-03
-256 4.123305e-02
-512 2.843039e-01
-1024 2.014841e+00
+64 2.820427e-04
+128 1.030804e-03
+256 2.988263e-03
+512 1.434272e-02
+1024 5.577184e-02
+2048 2.401653e-01
 EOD
 $d1 << EOD
-64 1.944593e-04
-128 7.486775e-04
-256 5.000992e-03
-512 2.190449e-02
-1024 8.859088e-02
-2048 3.776798e-01
+64 1.777376e-04
+128 6.790705e-04
+256 4.123008e-03
+512 2.070616e-02
+1024 8.632417e-02
+2048 3.646188e-01
 EOD
 $d2 << EOD
-64 1.588855e-02
-128 1.251965e-01
-256 1.001303e+00
+64 1.628100e-02
+128 1.277846e-01
+256 1.018392e+00
 EOD
 $d3 << EOD
-64 1.025695e-04
-128 3.996140e-04
-256 2.401142e-03
-512 1.027945e-02
-1024 4.401851e-02
-2048 2.035204e-01
+64 2.397655e-04
+128 7.617998e-04
+256 2.620314e-03
+512 1.185119e-02
+1024 4.920235e-02
+2048 2.303348e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.81 (R^2 1.000, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.05 (R^2 1.000, N 512..2048)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.99 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.15 (R^2 1.000, N 512..2048)', \
-    9.865861e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    9.865861e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+$d4 << EOD
+64 3.043016e-03
+128 8.806602e-03
+256 4.004832e-02
+512 2.723316e-01
+1024 1.858475e+00
+EOD
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.03 (R^2 1.000, N 512..2048)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.07 (R^2 1.000, N 512..2048)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.98 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.14 (R^2 0.999, N 512..2048)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.77 (R^2 1.000, N 256..1024)', \
+    9.015156e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    9.015156e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

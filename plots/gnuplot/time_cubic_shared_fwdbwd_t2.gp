@@ -10,36 +10,45 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000213976:10.1136]
+set yrange [0.000184965:20.9625]
 set format y '%.0e'
 $d0 << EOD
-64 1.031250e-02
-128 3.246199e-02
-256 1.879846e-01
-512 1.369973e+00
+64 8.496890e-04
+128 2.790573e-03
+256 1.110579e-02
+512 4.236637e-02
+1024 1.732953e-01
 EOD
 $d1 << EOD
-64 6.419273e-04
-128 3.846563e-03
-256 1.748157e-02
-512 6.991757e-02
-1024 2.903696e-01
+64 5.548940e-04
+128 3.563250e-03
+256 1.564530e-02
+512 6.613153e-02
+1024 2.669249e-01
 EOD
 $d2 << EOD
-64 5.167629e-02
-128 4.065277e-01
-256 3.371199e+00
+64 5.111008e-02
+128 4.065710e-01
+256 3.443427e+00
 EOD
 $d3 << EOD
-64 6.581452e-04
-128 2.334315e-03
-256 1.028048e-02
-512 4.190093e-02
-1024 1.727357e-01
+64 6.144275e-04
+128 2.392360e-03
+256 1.054746e-02
+512 4.331145e-02
+1024 1.973118e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.70 (R^2 0.999, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.03 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^3.01 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.04 (R^2 1.000, N 256..1024)', \
-    3.873608e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    3.873608e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+$d4 << EOD
+64 1.258955e-02
+128 3.623993e-02
+256 1.511898e-01
+512 9.524194e-01
+1024 6.987497e+00
+EOD
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.98 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.05 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^3.04 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.11 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.77 (R^2 0.999, N 256..1024)', \
+    2.845060e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    2.845060e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,38 +10,60 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:9420.8]
-set yrange [2.57989e-05:5.13877]
+set yrange [2.51171e-05:5.02436]
 set format y '%.0e'
+$d0 << EOD
+64 2.247200e-04
+128 4.218765e-04
+256 1.650366e-03
+512 6.421812e-03
+1024 2.555766e-02
+2048 9.905155e-02
+4096 3.847451e-01
+8192 1.514537e+00
+EOD
 $d1 << EOD
-64 7.754662e-05
-128 2.798291e-04
-256 1.059213e-03
-512 4.153672e-03
-1024 1.672170e-02
-2048 6.652830e-02
-4096 2.627771e-01
-8192 1.051930e+00
+64 8.385619e-05
+128 2.790415e-04
+256 1.038929e-03
+512 4.070288e-03
+1024 1.629560e-02
+2048 6.473055e-02
+4096 2.576338e-01
+8192 1.029841e+00
 EOD
 $d2 << EOD
-64 1.661867e-03
-128 6.673229e-03
-256 2.651260e-02
-512 1.056575e-01
-1024 4.258331e-01
-2048 1.712923e+00
+64 1.619868e-03
+128 6.498367e-03
+256 2.588702e-02
+512 1.038178e-01
+1024 4.131797e-01
+2048 1.674786e+00
 EOD
 $d3 << EOD
-64 7.739655e-05
-128 2.227292e-04
-256 7.392348e-04
-512 2.704263e-03
-1024 1.045385e-02
-2048 4.125273e-02
-4096 1.526351e-01
-8192 6.419046e-01
+64 7.535136e-05
+128 2.058391e-04
+256 6.891142e-04
+512 2.482035e-03
+1024 9.545547e-03
+2048 3.727844e-02
+4096 1.460057e-01
+8192 6.196294e-01
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.99 (R^2 1.000, N 1024..8192)', \
+$d4 << EOD
+64 1.913961e-04
+128 3.434260e-04
+256 9.410330e-04
+512 3.429776e-03
+1024 1.304911e-02
+2048 5.048851e-02
+4096 1.760141e-01
+8192 7.387485e-01
+EOD
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.96 (R^2 1.000, N 1024..8192)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.99 (R^2 1.000, N 1024..8192)', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.01 (R^2 1.000, N 512..2048)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.97 (R^2 1.000, N 1024..8192)', \
-    2.152585e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    2.152585e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.00 (R^2 1.000, N 1024..8192)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.93 (R^2 0.999, N 1024..8192)', \
+    2.131749e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    2.131749e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

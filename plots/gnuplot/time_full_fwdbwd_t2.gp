@@ -10,38 +10,60 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:9420.8]
-set yrange [3.44088e-05:7.49737]
+set yrange [2.58608e-05:7.32001]
 set format y '%.0e'
+$d0 << EOD
+64 2.842478e-04
+128 5.406145e-04
+256 1.994816e-03
+512 7.585887e-03
+1024 2.975420e-02
+2048 1.148652e-01
+4096 4.626392e-01
+8192 1.851597e+00
+EOD
 $d1 << EOD
-64 1.134879e-04
-128 4.282653e-04
-256 1.623255e-03
-512 6.266701e-03
-1024 2.512836e-02
-2048 9.921549e-02
-4096 3.949702e-01
-8192 1.577340e+00
+64 1.248786e-04
+128 4.388205e-04
+256 1.605510e-03
+512 6.172849e-03
+1024 2.459770e-02
+2048 9.738318e-02
+4096 3.842111e-01
+8192 1.540183e+00
 EOD
 $d2 << EOD
-64 2.390903e-03
-128 9.539125e-03
-256 3.805167e-02
-512 1.529604e-01
-1024 6.127308e-01
-2048 2.499125e+00
+64 2.365219e-03
+128 9.455065e-03
+256 3.778147e-02
+512 1.511936e-01
+1024 6.041802e-01
+2048 2.440003e+00
 EOD
 $d3 << EOD
-64 1.032265e-04
-128 3.156462e-04
-256 1.080964e-03
-512 4.045326e-03
-1024 1.607619e-02
-2048 6.187621e-02
-4096 2.521733e-01
-8192 1.003281e+00
+64 7.758250e-05
+128 2.421701e-04
+256 8.501130e-04
+512 3.172137e-03
+1024 1.261692e-02
+2048 4.942237e-02
+4096 1.982895e-01
+8192 8.081696e-01
 EOD
-plot $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.99 (R^2 1.000, N 1024..8192)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.02 (R^2 1.000, N 512..2048)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.99 (R^2 1.000, N 1024..8192)', \
-    3.036926e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    3.036926e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+$d4 << EOD
+64 1.794745e-04
+128 3.634555e-04
+256 1.063761e-03
+512 4.050426e-03
+1024 1.597566e-02
+2048 6.574687e-02
+4096 2.738465e-01
+8192 1.131640e+00
+EOD
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.99 (R^2 1.000, N 1024..8192)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.99 (R^2 1.000, N 1024..8192)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.01 (R^2 1.000, N 512..2048)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.00 (R^2 1.000, N 1024..8192)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.05 (R^2 1.000, N 1024..8192)', \
+    2.591580e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    2.591580e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
