@@ -91,22 +91,7 @@ static void scores(int m, int n, int d, const float *a, const float *x, float *s
 static float row_softmax(float *s, int cnt, int nk, float scale, float *lse)
 {
     const float m = scale * row_max(s, cnt); /* rounding is monotonic */
-    const v8f vs = bc8(scale), vm = bc8(m);
-    v8f sum = bc8(0.0f);
-    int c = 0;
-    for (; c + 8 <= cnt; c += 8) {
-        v8f p = vexp(vs * ld8(s + c) - vm);
-        st8(s + c, p);
-        sum += p;
-    }
-    if (c < cnt) {
-        v8f p = keep(lanes_below(cnt, c), vexp(vs * ld8(s + c) - vm));
-        st8(s + c, p);
-        sum += p;
-        c += 8;
-    }
-    for (; c < nk; c += 8) st8(s + c, bc8(0.0f));
-    const float l = hsum8(sum);
+    const float l = row_exp(s, cnt, nk, scale, m);
     *lse = m + logf(l);
     return l;
 }

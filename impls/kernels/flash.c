@@ -66,29 +66,6 @@ static inline int tile_masked(const flash_seq *s, int q0, int k0, int nk)
     return visible(s->causal, q0, k0, nk) < nk;
 }
 
-/* s[c] = exp(scale s[c] - sub) for c < cnt and 0 up to nk rounded up to 8; returns the
- * sum. The scale is applied here, rounded on its own as the naive code's scale * dot is,
- * rather than folded into a product (one rounding per term there). */
-static float row_exp(float *s, int cnt, int nk, float scale, float sub)
-{
-    const v8f vs = bc8(scale), vsub = bc8(sub);
-    v8f sum = bc8(0.0f);
-    int c = 0;
-    for (; c + 8 <= cnt; c += 8) {
-        v8f p = vexp(vs * ld8(s + c) - vsub);
-        st8(s + c, p);
-        sum += p;
-    }
-    if (c < cnt) {
-        v8f p = keep(lanes_below(cnt, c), vexp(vs * ld8(s + c) - vsub));
-        st8(s + c, p);
-        sum += p;
-        c += 8;
-    }
-    for (; c < nk; c += 8) st8(s + c, bc8(0.0f));
-    return hsum8(sum);
-}
-
 /* ds[c] = scale p[c] (ds[c] - D), dS from dP in place (the scale folded in here, as the
  * naive code's scale * ds is), 0 for masked c. */
 static void row_dsoftmax(const float *p, float *ds, int cnt, int nk, float scale, float D)
