@@ -132,17 +132,6 @@ static void row_dsoftmax(float *s, float *dp, int cnt, int nk, float scale, floa
     for (; c < nk; c += 8) st8(dp + c, bc8(0.0f));
 }
 
-/* Is every one of n floats finite? (x * 0 is 0 for finite x, NaN otherwise.) */
-static int all_finite(const float *x, size_t n)
-{
-    v8f z = bc8(0.0f);
-    size_t c = 0;
-    for (; c + 8 <= n; c += 8) z += ld8(x + c) * bc8(0.0f);
-    float t = hsum8(z);
-    for (; c < n; c++) t += x[c] * 0.0f;
-    return t == 0.0f;
-}
-
 /* ---- one attention instance -------------------------------------------------------- */
 
 /* A head of causal / full, a prefix of cubic / cubic_shared, a cubic_last prefix or a

@@ -101,17 +101,6 @@ static void row_pdp(const float *p, const float *dp, int cnt, float *pdp, float 
     *psum += hsum8(b);
 }
 
-/* Is every one of n floats finite? (x * 0 is 0 for finite x, NaN otherwise.) */
-static int all_finite(const float *x, size_t n)
-{
-    v8f z = bc8(0.0f);
-    size_t c = 0;
-    for (; c + 8 <= n; c += 8) z += ld8(x + c) * bc8(0.0f);
-    float t = hsum8(z);
-    for (; c < n; c++) t += x[c] * 0.0f;
-    return t == 0.0f;
-}
-
 /* ---- forward -------------------------------------------------------------------------- */
 
 /* O += P V over a tile whose masked P entries are 0 (O = P V on the first tile, which

@@ -1,11 +1,12 @@
 /* vscore.h: 8-lane helpers on one row of scores, shared by the tile engine (flash.c)
  * and the unfused implementation (impls/unfused.c): lane masks for a row's ragged end,
- * the row max that skips NaN, and a row's weights exp(scale s - sub). Static inline, as vexp.h's are, so that no vector
+ * the row max that skips NaN, a row's weights exp(scale s - sub), and a finiteness test. Static inline, as vexp.h's are, so that no vector
  * argument crosses a call boundary. */
 #ifndef VSCORE_H
 #define VSCORE_H
 
 #include <math.h>
+#include <stddef.h>
 
 #include "vexp.h"
 
@@ -28,29 +29,6 @@ V8_INLINE v8f max_num(v8f acc, v8f x)
 #else
     v8i gt = x > acc;
     return (v8f)((gt & (v8i)x) | (~gt & (v8i)acc));
-/* s[c] = exp(scale s[c] - sub) for c < cnt and 0 up to nk rounded up to 8; returns the
- * sum. The scale is applied here, rounded on its own as the naive code's scale * dot is,
- * rather than folded into a product (one rounding per term there). */
-static inline float row_exp(float *s, int cnt, int nk, float scale, float sub)
-{
-    const v8f vs = bc8(scale), vsub = bc8(sub);
-    v8f sum = bc8(0.0f);
-    int c = 0;
-    for (; c + 8 <= cnt; c += 8) {
-        v8f p = vexp(vs * ld8(s + c) - vsub);
-        st8(s + c, p);
-        sum += p;
-    }
-    if (c < cnt) {
-        v8f p = keep(lanes_below(cnt, c), vexp(vs * ld8(s + c) - vsub));
-        st8(s + c, p);
-        sum += p;
-        c += 8;
-    }
-    for (; c < nk; c += 8) st8(s + c, bc8(0.0f));
-    return hsum8(sum);
-}
-
 #endif
 }
 
@@ -73,29 +51,6 @@ static inline float row_max(const float *s, int cnt)
     float m = mx[0];
     for (int i = 1; i < 8; i++) m = mx[i] > m ? mx[i] : m;
     return m;
-/* s[c] = exp(scale s[c] - sub) for c < cnt and 0 up to nk rounded up to 8; returns the
- * sum. The scale is applied here, rounded on its own as the naive code's scale * dot is,
- * rather than folded into a product (one rounding per term there). */
-static inline float row_exp(float *s, int cnt, int nk, float scale, float sub)
-{
-    const v8f vs = bc8(scale), vsub = bc8(sub);
-    v8f sum = bc8(0.0f);
-    int c = 0;
-    for (; c + 8 <= cnt; c += 8) {
-        v8f p = vexp(vs * ld8(s + c) - vsub);
-        st8(s + c, p);
-        sum += p;
-    }
-    if (c < cnt) {
-        v8f p = keep(lanes_below(cnt, c), vexp(vs * ld8(s + c) - vsub));
-        st8(s + c, p);
-        sum += p;
-        c += 8;
-    }
-    for (; c < nk; c += 8) st8(s + c, bc8(0.0f));
-    return hsum8(sum);
-}
-
 #endif
 }
 
@@ -120,6 +75,17 @@ static inline float row_exp(float *s, int cnt, int nk, float scale, float sub)
     }
     for (; c < nk; c += 8) st8(s + c, bc8(0.0f));
     return hsum8(sum);
+}
+
+/* Is every one of n floats finite? (x * 0 is 0 for finite x, NaN otherwise.) */
+static inline int all_finite(const float *x, size_t n)
+{
+    v8f z = bc8(0.0f);
+    size_t c = 0;
+    for (; c + 8 <= n; c += 8) z += ld8(x + c) * bc8(0.0f);
+    float t = hsum8(z);
+    for (; c < n; c++) t += x[c] * 0.0f;
+    return t == 0.0f;
 }
 
 #endif
