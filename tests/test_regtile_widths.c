@@ -7,8 +7,11 @@
  * the unpacked score form (decode) equals the packed one (the tile engine's). */
 #include "regtile.h"
 #include "isa.h"
+#include "vexp.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,4 +139,196 @@ Test(regtile_widths, unpacked_scores_are_the_packed_scores)
 {
     for (int i = 0; regt_isa_at(i); i++)
         if (runnable(regt_isa_at(i))) unpacked_scores_on(regt_isa_at(i));
+}
+
+/* ---- the softmax weights of a tile (exp_rows.h) ---------------------------------------- */
+
+/* Scores with the values that take each branch of the exp: ordinary, underflowing to
+ * subnormal weights, to 0, clamped from above, NaN and both infinities. */
+static void fill_scores(float *s, size_t count, unsigned seed)
+{
+    static const float special[] = {NAN, INFINITY, -INFINITY, -700.0f, -810.0f, -830.0f,
+                                    -1e30f, 800.0f, 0.0f, -0.0f};
+    fill(s, count, seed);
+    for (size_t i = 0; i < count; i++) {
+        s[i] *= 60.0f;
+        if (i % 7 == 3) s[i] = special[(i / 7) % (sizeof special / sizeof *special)];
+    }
+}
+
+enum { GUARD = 16 };
+static const float guard_value = 12345.0f;
+
+typedef struct tile_case {
+    int m, nk, causal, first;
+} tile_case;
+
+/* Every tile shape and causal cut the tests run: m rows not a multiple of 8, key counts
+ * that leave a partial 8- or 16-float block, and cuts before, inside and past the tile. */
+static int tile_cases(tile_case *out)
+{
+    static const int ms[] = {1, 5, 8, 9, 64}, nks[] = {1, 7, 8, 9, 16, 17, 33, 57, 64};
+    static const int firsts[] = {-3, 0, 1, 5, 40, 70};
+    int n = 0;
+    for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+        for (size_t ni = 0; ni < sizeof nks / sizeof *nks; ni++) {
+            out[n++] = (tile_case){ms[mi], nks[ni], 0, 0};
+            for (size_t fi = 0; fi < sizeof firsts / sizeof *firsts; fi++)
+                out[n++] = (tile_case){ms[mi], nks[ni], 1, firsts[fi]};
+        }
+    return n;
+}
+enum { MAX_TILE_CASES = 5 * 9 * 7 };
+
+/* One path's weights, sums and maxes of a copy of the tile. t: [m][ld] + GUARD */
+static void run_path(const regt_isa *p, tile_case tc, const float *tile, const float *sub,
+                     float *out, float *sum, float *mx)
+{
+    const int ld = (tc.nk + 7) & ~7;
+    const size_t n = (size_t)tc.m * ld;
+    memcpy(out, tile, n * sizeof *out);
+    for (int g = 0; g < GUARD; g++) out[n + g] = guard_value;
+    p->max_rows(tc.m, tc.nk, out, ld, tc.causal, tc.first, mx);
+    p->exp_rows(tc.m, tc.nk, out, ld, tc.causal, tc.first, 0.125f, sub, sum);
+}
+
+Test(regtile_widths, softmax_weights_are_bit_identical)
+{
+    const regt_isa *wide[8], *narrow = regt_isa_at(0);
+    const int nwide = wide_paths(wide, 8);
+    tile_case cases[MAX_TILE_CASES];
+    const int ncases = tile_cases(cases);
+    for (int i = 0; i < ncases; i++) {
+        const tile_case tc = cases[i];
+        const int ld = (tc.nk + 7) & ~7;
+        const size_t n = (size_t)tc.m * ld;
+        float *tile = malloc(n * sizeof *tile), *sub = malloc((size_t)tc.m * sizeof *sub);
+        float *a = malloc((n + GUARD) * sizeof *a), *b = malloc((n + GUARD) * sizeof *b);
+        float *sa = malloc((size_t)tc.m * sizeof *sa), *sb = malloc((size_t)tc.m * sizeof *sb);
+        float *ma = malloc((size_t)tc.m * sizeof *ma), *mb = malloc((size_t)tc.m * sizeof *mb);
+        cr_assert(tile && sub && a && b && sa && sb && ma && mb);
+        fill_scores(tile, n, (unsigned)(tc.m * 977 + tc.nk * 31 + tc.first));
+        fill(sub, (size_t)tc.m, (unsigned)tc.nk);
+        for (int r = 0; r < tc.m; r++) sub[r] = r % 5 == 4 ? 0.0f : 8.0f * sub[r];
+        for (int w = 0; w < nwide; w++) {
+            run_path(wide[w], tc, tile, sub, a, sa, ma);
+            run_path(narrow, tc, tile, sub, b, sb, mb);
+            cr_assert_arr_eq(a, b, (n + GUARD) * sizeof *a,
+                             "weights m=%d nk=%d causal=%d first=%d differ: %s, %s", tc.m,
+                             tc.nk, tc.causal, tc.first, wide[w]->name, narrow->name);
+            cr_assert_arr_eq(sa, sb, (size_t)tc.m * sizeof *sa,
+                             "weight sums m=%d nk=%d causal=%d first=%d differ: %s, %s",
+                             tc.m, tc.nk, tc.causal, tc.first, wide[w]->name, narrow->name);
+            cr_assert_arr_eq(ma, mb, (size_t)tc.m * sizeof *ma,
+                             "row maxes m=%d nk=%d causal=%d first=%d differ: %s, %s", tc.m,
+                             tc.nk, tc.causal, tc.first, wide[w]->name, narrow->name);
+        }
+        free(tile); free(sub); free(a); free(b); free(sa); free(sb); free(ma); free(mb);
+    }
+}
+
+static int same_bits(float x, float y) { return memcmp(&x, &y, sizeof x) == 0; }
+
+/* Every path against exp_rows.h's definition, written out here element by element: each
+ * weight vexp's value (vexp.h) in the lanes the row sees and 0 up to ld, nothing written
+ * past the tile, each sum in the stated order (8-float blocks alternately into two
+ * partial sums, added, then hsum8), each max the largest non-NaN score. */
+static void softmax_weights_on(const regt_isa *p)
+{
+    tile_case cases[MAX_TILE_CASES];
+    const int ncases = tile_cases(cases);
+    for (int i = 0; i < ncases; i++) {
+        const tile_case tc = cases[i];
+        const int ld = (tc.nk + 7) & ~7;
+        const size_t n = (size_t)tc.m * ld;
+        float *tile = malloc(n * sizeof *tile), *sub = malloc((size_t)tc.m * sizeof *sub);
+        float *out = malloc((n + GUARD) * sizeof *out), *sum = malloc((size_t)tc.m * sizeof *sum);
+        float *mx = malloc((size_t)tc.m * sizeof *mx);
+        cr_assert(tile && sub && out && sum && mx);
+        fill_scores(tile, n, (unsigned)(tc.m * 13 + tc.nk * 7 + tc.first));
+        fill(sub, (size_t)tc.m, (unsigned)(tc.m + 5));
+        run_path(p, tc, tile, sub, out, sum, mx);
+        for (int r = 0; r < tc.m; r++) {
+            int cnt = tc.causal ? tc.first + r : tc.nk;
+            cnt = cnt < 0 ? 0 : cnt > tc.nk ? tc.nk : cnt;
+            float vmax = -INFINITY, part[2][8] = {{0}};
+            for (int c = 0; c < ld; c++) {
+                const float s = tile[(size_t)r * ld + c];
+                float want = 0.0f;
+                if (c < cnt) {
+                    want = vexp(bc8(0.125f) * bc8(s) - bc8(sub[r]))[0];
+                    part[(c / 8) % 2][c % 8] += want;
+                    if (s > vmax) vmax = s;
+                }
+                cr_assert(same_bits(out[(size_t)r * ld + c], want),
+                          "%s m=%d nk=%d causal=%d first=%d: weight (%d, %d) of score %a is "
+                          "%a, want %a", p->name, tc.m, tc.nk, tc.causal, tc.first, r, c, s,
+                          out[(size_t)r * ld + c], want);
+            }
+            v8f even, odd;
+            memcpy(&even, part[0], sizeof even);
+            memcpy(&odd, part[1], sizeof odd);
+            const float want_sum = hsum8(even + odd);
+            cr_assert(same_bits(sum[r], want_sum) || (isnan(sum[r]) && isnan(want_sum)),
+                      "%s m=%d nk=%d causal=%d first=%d: row %d sums to %a, want %a",
+                      p->name, tc.m, tc.nk, tc.causal, tc.first, r, sum[r], want_sum);
+            cr_assert(same_bits(mx[r], vmax), "%s: row %d max %a, want %a", p->name, r, mx[r],
+                      vmax);
+        }
+        for (int g = 0; g < GUARD; g++)
+            cr_assert(out[n + g] == guard_value, "%s m=%d nk=%d: wrote past the tile",
+                      p->name, tc.m, tc.nk);
+        free(tile); free(sub); free(out); free(sum); free(mx);
+    }
+}
+
+Test(regtile_widths, softmax_weights_follow_their_definition)
+{
+    for (int i = 0; regt_isa_at(i); i++)
+        if (runnable(regt_isa_at(i))) softmax_weights_on(regt_isa_at(i));
+}
+
+/* Weights of a sweep of arguments against vexp, bit for bit, on every path (scale 1 and
+ * subtrahend 0 pass the argument through exactly): every 4099th float of [-110, 95], and
+ * the 64 floats around each (n + 1/2) ln 2, where n, the rounding of x log2 e, falls
+ * either way and a changed rounding in the range reduction shows. */
+static void exp_sweep_on(const regt_isa *p)
+{
+    enum { CAP = 1 << 20, W = 64 };
+    float *x = malloc(CAP * sizeof *x), *w = malloc((CAP + GUARD) * sizeof *w);
+    cr_assert(x && w);
+    size_t n = 0;
+    for (float v = -110.0f; v < 95.0f && n < CAP; n++) {
+        x[n] = v;
+        uint32_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        bits = v < 0 ? bits - 4099 : bits + 4099;
+        if (v < 0 && bits < 0x80000000u) bits = 0;
+        memcpy(&v, &bits, sizeof v);
+    }
+    for (int k = -151; k <= 128 && n + 64 <= CAP; k++) {
+        float v = (float)((k + 0.5) * 0.6931471805599453);
+        for (int i = 0; i < 32; i++) v = nextafterf(v, -INFINITY);
+        for (int i = 0; i < 64; i++, v = nextafterf(v, INFINITY)) x[n++] = v;
+    }
+    n -= n % W;
+    const float zero[64] = {0};
+    for (size_t r0 = 0; r0 < n; r0 += (size_t)W * 64) {
+        const int m = (int)((n - r0) / W < 64 ? (n - r0) / W : 64);
+        memcpy(w, x + r0, (size_t)m * W * sizeof *w);
+        p->exp_rows(m, W, w, W, 0, 0, 1.0f, zero, NULL);
+        for (size_t i = 0; i < (size_t)m * W; i++) {
+            const float want = vexp(bc8(x[r0 + i]))[0];
+            cr_assert(same_bits(w[i], want), "%s: weight of %a is %a, vexp gives %a", p->name,
+                      x[r0 + i], w[i], want);
+        }
+    }
+    free(x);
+    free(w);
+}
+
+Test(regtile_widths, softmax_weights_are_vexp_over_a_sweep)
+{
+    for (int i = 0; regt_isa_at(i); i++)
+        if (runnable(regt_isa_at(i))) exp_sweep_on(regt_isa_at(i));
 }

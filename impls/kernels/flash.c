@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "exp_rows.h"
 #include "kprof.h"
 #include "vexp.h"
 #include "vscore.h"
@@ -40,10 +41,12 @@ static size_t rowvec_floats(const flash_ops *ops)
     return ((size_t)(ops->bq > ops->bq_bwd ? ops->bq : ops->bq_bwd) + 15) & ~(size_t)15;
 }
 
-/* Two tiles (S/P and dP/dS) and two row vectors (m and l, or the sums of D). */
+/* Two tiles (S/P and dP/dS) and five row vectors (the forward's m, l, and per tile the
+ * rescale factor, the subtrahend and the sum of each row's weights; the backward's sums
+ * of D use two). */
 size_t flash_scratch_floats(const flash_ops *ops)
 {
-    return 2 * tile_floats(ops) + 2 * rowvec_floats(ops);
+    return 2 * tile_floats(ops) + 5 * rowvec_floats(ops);
 }
 
 /* ---- masks and row kernels ----------------------------------------------------------- */
@@ -129,7 +132,9 @@ void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
 {
     const int d = s->d;
     const float scale = 1.0f / sqrtf((float)d);
-    float *S = scratch, *m = scratch + 2 * tile_floats(ops), *l = m + rowvec_floats(ops);
+    const size_t rv = rowvec_floats(ops);
+    float *S = scratch, *m = scratch + 2 * tile_floats(ops), *l = m + rv;
+    float *alpha = l + rv, *sub = alpha + rv, *wsum = sub + rv;
     const int kend = s->causal ? imin(q0 + nq, s->nk) : s->nk;
     const float *q = s->q + (size_t)q0 * d;
     float *o = s->o + (size_t)q0 * d;
@@ -141,20 +146,24 @@ void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
     for (int k0 = 0; k0 < kend; k0 += ops->bk) {
         const int nk = imin(ops->bk, kend - k0), ld = tile_ld(nk);
         SCORE(nq, nk, d, q, s->k, s->kp, k0, S, ld);
+        /* Every row's new max first, then the whole tile's weights in one call (see
+         * exp_rows.h: row by row, each exp waited on its row's max), then the sums. */
+        max_rows(nq, nk, S, ld, s->causal, q0 - k0 + 1, wsum);
         for (int r = 0; r < nq; r++) {
-            float *sr = S + (size_t)r * ld;
-            const int cnt = visible(s->causal, q0 + r, k0, nk);
-            const float tmax = scale * row_max(sr, cnt); /* rounding is monotonic */
+            const float tmax = scale * wsum[r]; /* rounding is monotonic */
             const float mnew = tmax > m[r] ? tmax : m[r];
             /* While every score so far is -inf the state stays empty (l = 0): exp of
              * -inf - (-inf) would make a NaN of a row the reference keeps finite. */
-            const float alpha = mnew == m[r]         ? 1.0f
-                                : m[r] == -INFINITY ? 0.0f
-                                                    : expf(m[r] - mnew);
-            const float sub = mnew == -INFINITY ? 0.0f : mnew;
-            l[r] = l[r] * alpha + row_exp(sr, cnt, nk, scale, sub);
-            if (alpha != 1.0f && k0 > 0) vrow_scal(d, alpha, o + (size_t)r * d);
+            alpha[r] = mnew == m[r]         ? 1.0f
+                       : m[r] == -INFINITY ? 0.0f
+                                           : expf(m[r] - mnew);
+            sub[r] = mnew == -INFINITY ? 0.0f : mnew;
             m[r] = mnew;
+        }
+        exp_rows(nq, nk, S, ld, s->causal, q0 - k0 + 1, scale, sub, wsum);
+        for (int r = 0; r < nq; r++) {
+            l[r] = l[r] * alpha[r] + wsum[r];
+            if (alpha[r] != 1.0f && k0 > 0) vrow_scal(d, alpha[r], o + (size_t)r * d);
         }
         fwd_pv(ops, s, q0, nq, k0, nk, S, ld, o);
     }
@@ -187,9 +196,7 @@ static void p_dp_tile(const flash_ops *ops, const flash_seq *s, int q0, int nq, 
     const float scale = 1.0f / sqrtf((float)d);
     SCORE(nq, nk, d, s->q + (size_t)q0 * d, s->k, s->kp, k0, P, ld);
     SCORE(nq, nk, d, s->dout + (size_t)q0 * d, s->v, s->vp, k0, dP, ld);
-    for (int r = 0; r < nq; r++)
-        row_exp(P + (size_t)r * ld, visible(s->causal, q0 + r, k0, nk), nk, scale,
-                s->flse[q0 + r]);
+    exp_rows(nq, nk, P, ld, s->causal, q0 - k0 + 1, scale, s->flse + q0, NULL);
 }
 
 void flash_delta_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,

@@ -68,6 +68,17 @@ void regt_gemm(int acc, int m, int n, int k, const float *a, ptrdiff_t ars, ptrd
     regt_isa_chosen()->gemm(acc, m, n, k, a, ars, acs, b, ldb, c, ldc);
 }
 
+void exp_rows(int m, int nk, float *s, int ld, int causal, int first, float scale,
+              const float *sub, float *sum)
+{
+    regt_isa_chosen()->exp_rows(m, nk, s, ld, causal, first, scale, sub, sum);
+}
+
+void max_rows(int m, int nk, const float *s, int ld, int causal, int first, float *mx)
+{
+    regt_isa_chosen()->max_rows(m, nk, s, ld, causal, first, mx);
+}
+
 size_t regt_packed_floats(size_t n, size_t d) { return regt_tiles(n) * REGT_B * d; }
 
 void regt_pack(int n, int d, const float *x, float *xt)
