@@ -88,31 +88,40 @@ void max_rows(int m, int nk, const float *s, int ld, int causal, int first, floa
     }
 }
 
-/* Row s's weights (exp_rows.h); returns its two partial sums added, even + odd. */
+/* The weights of the G blocks from c0 into x (lanes in[g] only, the rest 0) and s. */
+INLINE void group(float *s, int c0, const __mmask16 in[G], const __mmask16 width[G],
+                  __m512 vs, __m512 vsub, __m512 x[G])
+{
+    for (int g = 0; g < G; g++)
+        x[g] = _mm512_sub_ps(_mm512_mul_ps(vs, _mm512_maskz_loadu_ps(in[g], s + c0 + 16 * g)),
+                             vsub);
+    vexp16(x);
+    for (int g = 0; g < G; g++) {
+        x[g] = _mm512_maskz_mov_ps(in[g], x[g]);
+        _mm512_mask_storeu_ps(s + c0 + 16 * g, width[g], x[g]);
+    }
+}
+
+/* Row s's weights (exp_rows.h); returns its two partial sums added, even + odd. Whole
+ * groups first, with every lane in; then the row's ragged end under masks. Lanes past
+ * cnt add +0: a sum of weights (>= 0 or NaN) is unchanged by it. */
 INLINE v8f one_row(float *s, int cnt, int ld, __m512 vs, __m512 vsub)
 {
-    __m512 acc = _mm512_setzero_ps();
-    for (int c0 = 0; c0 < ld; c0 += 16 * G) {
-        __m512 x[G];
-        __mmask16 in[G];
-        if (c0 >= cnt) {
-            for (int g = 0; g < G; g++)
-                _mm512_mask_storeu_ps(s + c0 + 16 * g, first_lanes(ld - c0 - 16 * g),
-                                      _mm512_setzero_ps());
-            continue;
-        }
+    __m512 acc = _mm512_setzero_ps(), x[G];
+    __mmask16 in[G], width[G];
+    int c0 = 0;
+    for (int g = 0; g < G; g++) in[g] = width[g] = (__mmask16)0xFFFF;
+    for (; c0 + 16 * G <= cnt; c0 += 16 * G) {
+        group(s, c0, in, width, vs, vsub, x);
+        for (int g = 0; g < G; g++) acc = _mm512_add_ps(acc, x[g]);
+    }
+    for (; c0 < ld; c0 += 16 * G) {
         for (int g = 0; g < G; g++) {
             in[g] = first_lanes(cnt - c0 - 16 * g);
-            x[g] = _mm512_sub_ps(_mm512_mul_ps(vs, _mm512_maskz_loadu_ps(in[g], s + c0 + 16 * g)),
-                                 vsub);
+            width[g] = first_lanes(ld - c0 - 16 * g);
         }
-        vexp16(x);
-        /* Lanes past cnt add +0: a sum of weights (>= 0 or NaN) is unchanged by it. */
-        for (int g = 0; g < G; g++) {
-            const __m512 p = _mm512_maskz_mov_ps(in[g], x[g]);
-            acc = _mm512_add_ps(acc, p);
-            _mm512_mask_storeu_ps(s + c0 + 16 * g, first_lanes(ld - c0 - 16 * g), p);
-        }
+        group(s, c0, in, width, vs, vsub, x);
+        for (int g = 0; g < G; g++) acc = _mm512_add_ps(acc, x[g]);
     }
     return (v8f)_mm512_castps512_ps256(acc) + (v8f)_mm512_extractf32x8_ps(acc, 1);
 }
