@@ -141,7 +141,7 @@ Test(regtile_widths, unpacked_scores_are_the_packed_scores)
         if (runnable(regt_isa_at(i))) unpacked_scores_on(regt_isa_at(i));
 }
 
-/* ---- the softmax weights of a tile (exp_rows.h) ---------------------------------------- */
+/* ---- the softmax weights of a tile (softmax_rows.h) ---------------------------------------- */
 
 /* Scores with the values that take each branch of the exp: ordinary, underflowing to
  * subnormal weights, to 0, clamped from above, NaN and both infinities. */
@@ -156,6 +156,8 @@ static void fill_scores(float *s, size_t count, unsigned seed)
     }
 }
 
+/* The tests' softmax scale is not a power of two: multiplying by one is exact, and a
+ * reordered product around it would go unseen. */
 enum { GUARD = 16 };
 static const float guard_value = 12345.0f;
 
@@ -189,7 +191,7 @@ static void run_path(const regt_isa *p, tile_case tc, const float *tile, const f
     memcpy(out, tile, n * sizeof *out);
     for (int g = 0; g < GUARD; g++) out[n + g] = guard_value;
     p->max_rows(tc.m, tc.nk, out, ld, tc.causal, tc.first, mx);
-    p->exp_rows(tc.m, tc.nk, out, ld, tc.causal, tc.first, 0.125f, sub, sum);
+    p->exp_rows(tc.m, tc.nk, out, ld, tc.causal, tc.first, 0.3f, sub, sum);
 }
 
 Test(regtile_widths, softmax_weights_are_bit_identical)
@@ -229,7 +231,7 @@ Test(regtile_widths, softmax_weights_are_bit_identical)
 
 static int same_bits(float x, float y) { return memcmp(&x, &y, sizeof x) == 0; }
 
-/* Every path against exp_rows.h's definition, written out here element by element: each
+/* Every path against softmax_rows.h's definition, written out here element by element: each
  * weight vexp's value (vexp.h) in the lanes the row sees and 0 up to ld, nothing written
  * past the tile, each sum in the stated order (8-float blocks alternately into two
  * partial sums, added, then hsum8), each max the largest non-NaN score. */
@@ -256,7 +258,7 @@ static void softmax_weights_on(const regt_isa *p)
                 const float s = tile[(size_t)r * ld + c];
                 float want = 0.0f;
                 if (c < cnt) {
-                    want = vexp(bc8(0.125f) * bc8(s) - bc8(sub[r]))[0];
+                    want = vexp(bc8(0.3f) * bc8(s) - bc8(sub[r]))[0];
                     part[(c / 8) % 2][c % 8] += want;
                     if (s > vmax) vmax = s;
                 }
@@ -331,4 +333,48 @@ Test(regtile_widths, softmax_weights_are_vexp_over_a_sweep)
 {
     for (int i = 0; regt_isa_at(i); i++)
         if (runnable(regt_isa_at(i))) exp_sweep_on(regt_isa_at(i));
+}
+
+/* The backward's dS = scale (P (dP - D)) on every path against its definition written out
+ * here (the same three roundings, lanes past a row's visible keys 0, nothing written past
+ * the tile), and so on every path the same bits. */
+static void ds_on(const regt_isa *p)
+{
+    tile_case cases[MAX_TILE_CASES];
+    const int ncases = tile_cases(cases);
+    for (int i = 0; i < ncases; i++) {
+        const tile_case tc = cases[i];
+        const int ld = (tc.nk + 7) & ~7;
+        const size_t n = (size_t)tc.m * ld;
+        float *pt = malloc(n * sizeof *pt), *dp = malloc(n * sizeof *dp);
+        float *ds = malloc((n + GUARD) * sizeof *ds), *D = malloc((size_t)tc.m * sizeof *D);
+        cr_assert(pt && dp && ds && D);
+        fill(pt, n, (unsigned)(tc.m * 3 + tc.nk));
+        fill_scores(dp, n, (unsigned)(tc.m * 5 + tc.nk * 11 + tc.first));
+        fill(D, (size_t)tc.m, (unsigned)(tc.nk + 1));
+        memcpy(ds, dp, n * sizeof *ds);
+        for (int g = 0; g < GUARD; g++) ds[n + g] = guard_value;
+        p->ds_rows(tc.m, tc.nk, pt, ds, ld, tc.causal, tc.first, 0.3f, D);
+        for (int r = 0; r < tc.m; r++) {
+            int cnt = tc.causal ? tc.first + r : tc.nk;
+            cnt = cnt < 0 ? 0 : cnt > tc.nk ? tc.nk : cnt;
+            for (int c = 0; c < ld; c++) {
+                const size_t at = (size_t)r * ld + c;
+                const float want = c < cnt ? 0.3f * (pt[at] * (dp[at] - D[r])) : 0.0f;
+                cr_assert(same_bits(ds[at], want),
+                          "%s m=%d nk=%d causal=%d first=%d: dS (%d, %d) is %a, want %a",
+                          p->name, tc.m, tc.nk, tc.causal, tc.first, r, c, ds[at], want);
+            }
+        }
+        for (int g = 0; g < GUARD; g++)
+            cr_assert(ds[n + g] == guard_value, "%s m=%d nk=%d: dS written past the tile",
+                      p->name, tc.m, tc.nk);
+        free(pt); free(dp); free(ds); free(D);
+    }
+}
+
+Test(regtile_widths, ds_follows_its_definition)
+{
+    for (int i = 0; regt_isa_at(i); i++)
+        if (runnable(regt_isa_at(i))) ds_on(regt_isa_at(i));
 }

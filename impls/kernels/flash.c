@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "exp_rows.h"
+#include "softmax_rows.h"
 #include "kprof.h"
 #include "vexp.h"
 #include "vscore.h"
@@ -67,20 +67,6 @@ static inline int tile_ld(int nk) { return (nk + 7) & ~7; }
 static inline int tile_masked(const flash_seq *s, int q0, int k0, int nk)
 {
     return visible(s->causal, q0, k0, nk) < nk;
-}
-
-/* ds[c] = scale p[c] (ds[c] - D), dS from dP in place (the scale folded in here, as the
- * naive code's scale * ds is), 0 for masked c. */
-static void row_dsoftmax(const float *p, float *ds, int cnt, int nk, float scale, float D)
-{
-    const v8f vs = bc8(scale), vD = bc8(D);
-    int c = 0;
-    for (; c + 8 <= cnt; c += 8) st8(ds + c, vs * (ld8(p + c) * (ld8(ds + c) - vD)));
-    if (c < cnt) {
-        st8(ds + c, keep(lanes_below(cnt, c), vs * (ld8(p + c) * (ld8(ds + c) - vD))));
-        c += 8;
-    }
-    for (; c < nk; c += 8) st8(ds + c, bc8(0.0f));
 }
 
 /* *pdp += sum_{c < cnt} p[c] dp[c], *psum += sum_{c < cnt} p[c]: one tile row's share
@@ -166,7 +152,7 @@ void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
         prefetch_next_tile(ops, s, nq, k0, kend);
         SCORE(nq, nk, d, q, s->k, s->kp, k0, S, ld);
         /* Every row's new max first, then the whole tile's weights in one call (see
-         * exp_rows.h: row by row, each exp waited on its row's max), then the sums. */
+         * softmax_rows.h: row by row, each exp waited on its row's max), then the sums. */
         max_rows(nq, nk, S, ld, s->causal, q0 - k0 + 1, wsum);
         for (int r = 0; r < nq; r++) {
             const float tmax = scale * wsum[r]; /* rounding is monotonic */
@@ -299,9 +285,7 @@ void flash_bwd_block(const flash_ops *ops, const flash_seq *s, int k0, int nk, f
     for (int q0 = qstart; q0 < s->nq; q0 += ops->bq_bwd) {
         const int nq = imin(ops->bq_bwd, s->nq - q0);
         p_dp_tile(ops, s, q0, nq, k0, nk, P, dS);
-        for (int r = 0; r < nq; r++)
-            row_dsoftmax(P + (size_t)r * ld, dS + (size_t)r * ld,
-                         visible(s->causal, q0 + r, k0, nk), nk, scale, s->D[q0 + r]);
+        ds_rows(nq, nk, P, dS, ld, s->causal, q0 - k0 + 1, scale, s->D + q0);
         bwd_products(ops, s, q0, nq, k0, nk, P, dS, ld, dq, dk, dv);
     }
 }

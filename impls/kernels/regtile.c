@@ -205,9 +205,11 @@ const flash_ops regt_ops = {
 
 exp_rows_fn ISA_NAME(exp_rows);
 max_rows_fn ISA_NAME(max_rows);
+ds_rows_fn ISA_NAME(ds_rows);
 
 const regt_isa ISA_NAME(regt_isa) = {
     .name = ISA_STR(ISA_BUILD), .needs = ISA_BUILD_FEATURES, .lanes = LANES,
     .ops = &regt_ops, .scores = regt_scores, .gemm = regt_gemm,
     .exp_rows = ISA_NAME(exp_rows), .max_rows = ISA_NAME(max_rows),
+    .ds_rows = ISA_NAME(ds_rows),
 };

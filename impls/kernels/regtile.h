@@ -22,7 +22,7 @@
 
 #include <stddef.h>
 
-#include "exp_rows.h"
+#include "softmax_rows.h"
 #include "flash.h"
 
 #define REGT_B 64
@@ -65,8 +65,9 @@ typedef struct regt_isa {
                    ptrdiff_t lds);
     void (*gemm)(int acc, int m, int n, int k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
                  const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc);
-    exp_rows_fn *exp_rows; /* exp_rows.c's copies on the path */
+    exp_rows_fn *exp_rows; /* softmax_rows.c's copies on the path */
     max_rows_fn *max_rows;
+    ds_rows_fn *ds_rows;
 } regt_isa;
 
 /* Path i of ISAS (0 = the narrowest), NULL past the last. */

@@ -79,6 +79,12 @@ void max_rows(int m, int nk, const float *s, int ld, int causal, int first, floa
     regt_isa_chosen()->max_rows(m, nk, s, ld, causal, first, mx);
 }
 
+void ds_rows(int m, int nk, const float *p, float *ds, int ld, int causal, int first,
+             float scale, const float *D)
+{
+    regt_isa_chosen()->ds_rows(m, nk, p, ds, ld, causal, first, scale, D);
+}
+
 size_t regt_packed_floats(size_t n, size_t d) { return regt_tiles(n) * REGT_B * d; }
 
 void regt_pack(int n, int d, const float *x, float *xt)

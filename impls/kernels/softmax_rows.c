@@ -1,19 +1,20 @@
-/* exp_rows.c: exp_rows.h's tile of softmax weights, one kernel path's copy (built per
- * path of the Makefile's ISAS, as regtile.c is; its table holds this copy).
+/* softmax_rows.c: softmax_rows.h's row operations, one kernel path's copy (built per path of
+ * the Makefile's ISAS, as regtile.c is; its table holds this copy).
  *
  * On avx512 the weights are 16 lanes wide and 2^n is applied by vscalefps: one rounding
  * of p 2^n, into the subnormal range when e^x lies there, which is what vexp.h's two
  * exponent-built factors give (the first product is exact, the second rounds once); every
  * other step is vexp's, operation for operation. So each weight has vexp's bits, and the
- * sums have exp_rows.h's order on both paths (tests/test_regtile_widths.c checks both).
+ * sums have softmax_rows.h's order on both paths (tests/test_regtile_widths.c checks both).
  */
 #include "isa.h"
 #ifndef ISA_BUILD
-#error "exp_rows.c is built once per kernel path, with -DISA_BUILD=<path> (Makefile ISAS)"
+#error "softmax_rows.c is built once per kernel path, with -DISA_BUILD=<path> (Makefile ISAS)"
 #endif
 #define exp_rows ISA_NAME(exp_rows)
 #define max_rows ISA_NAME(max_rows)
-#include "exp_rows.h"
+#define ds_rows ISA_NAME(ds_rows)
+#include "softmax_rows.h"
 
 #include <math.h>
 
@@ -26,7 +27,7 @@
  * reductions go after a group of rows rather than between them. */
 enum { RB = 8 };
 
-/* Keys row r sees (exp_rows.h). */
+/* Keys row r sees (softmax_rows.h). */
 INLINE int row_cnt(int r, int nk, int causal, int first)
 {
     if (!causal) return nk;
@@ -102,7 +103,7 @@ INLINE void group(float *s, int c0, const __mmask16 in[G], const __mmask16 width
     }
 }
 
-/* Row s's weights (exp_rows.h); returns its two partial sums added, even + odd. Whole
+/* Row s's weights (softmax_rows.h); returns its two partial sums added, even + odd. Whole
  * groups first, with every lane in; then the row's ragged end under masks. Lanes past
  * cnt add +0: a sum of weights (>= 0 or NaN) is unchanged by it. */
 INLINE v8f one_row(float *s, int cnt, int ld, __m512 vs, __m512 vsub)
@@ -141,11 +142,49 @@ void exp_rows(int m, int nk, float *s, int ld, int causal, int first, float scal
     }
 }
 
+void ds_rows(int m, int nk, const float *p, float *ds, int ld, int causal, int first,
+             float scale, const float *D)
+{
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (int r = 0; r < m; r++) {
+        const float *pr = p + (size_t)r * ld;
+        float *dr = ds + (size_t)r * ld;
+        const int cnt = row_cnt(r, nk, causal, first);
+        const __m512 vD = _mm512_set1_ps(D[r]);
+        for (int c = 0; c < ld; c += 16) {
+            const __mmask16 in = first_lanes(cnt - c), width = first_lanes(ld - c);
+            const __m512 x = _mm512_mul_ps(
+                vs, _mm512_mul_ps(_mm512_maskz_loadu_ps(in, pr + c),
+                                  _mm512_sub_ps(_mm512_maskz_loadu_ps(in, dr + c), vD)));
+            _mm512_mask_storeu_ps(dr + c, width, _mm512_maskz_mov_ps(in, x));
+        }
+    }
+}
+
 #else
 void max_rows(int m, int nk, const float *s, int ld, int causal, int first, float *mx)
 {
     for (int r = 0; r < m; r++)
         mx[r] = row_max(s + (size_t)r * ld, row_cnt(r, nk, causal, first));
+}
+
+void ds_rows(int m, int nk, const float *p, float *ds, int ld, int causal, int first,
+             float scale, const float *D)
+{
+    const v8f vs = bc8(scale);
+    for (int r = 0; r < m; r++) {
+        const float *pr = p + (size_t)r * ld;
+        float *dr = ds + (size_t)r * ld;
+        const int cnt = row_cnt(r, nk, causal, first);
+        const v8f vD = bc8(D[r]);
+        int c = 0;
+        for (; c + 8 <= cnt; c += 8) st8(dr + c, vs * (ld8(pr + c) * (ld8(dr + c) - vD)));
+        if (c < cnt) {
+            st8(dr + c, keep(lanes_below(cnt, c), vs * (ld8(pr + c) * (ld8(dr + c) - vD))));
+            c += 8;
+        }
+        for (; c < ld; c += 8) st8(dr + c, bc8(0.0f));
+    }
 }
 
 /* The weights of one 8-float block starting at c, 0 in lanes at or past cnt. */

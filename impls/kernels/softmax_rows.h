@@ -1,5 +1,6 @@
-/* exp_rows.h: the softmax weights of a whole score tile, P = exp(scale S - sub), on the
- * kernel path isa.c chose: 16 lanes on avx512, 8 on avx2, the same bits on both.
+/* softmax_rows.h: the tile engine's row operations on a whole score tile, on the kernel
+ * path isa.c chose: 16 lanes on avx512, 8 on avx2, the same bits on both. The row maxes
+ * and the weights P = exp(scale S - sub) of the forward, and the backward's dS.
  *
  * Why a whole tile in one call: done row by row between each row's max and its
  * bookkeeping, the exp of one row (a chain of some twenty dependent vector operations)
@@ -7,8 +8,8 @@
  * its weights at about one instruction a cycle. Given every row's subtrahend first,
  * the rows of a tile are independent and the weights run at the vector pipes' rate.
  */
-#ifndef EXP_ROWS_H
-#define EXP_ROWS_H
+#ifndef SOFTMAX_ROWS_H
+#define SOFTMAX_ROWS_H
 
 /* Row r < m of the score tile s ([m][ld], ld = nk rounded up to 8) sees cnt_r keys:
  * nk, or when causal the keys up to its diagonal, clamp(first + r, 0, nk). In place:
@@ -29,5 +30,13 @@ typedef void max_rows_fn(int m, int nk, const float *s, int ld, int causal, int 
                          float *mx);
 
 max_rows_fn max_rows;
+
+/* In place, dS from dP: ds[r][c] = scale (p[r][c] (ds[r][c] - D[r])) for c < cnt_r (the
+ * rows' visible keys as above; the naive code's order of the three roundings), 0 for
+ * cnt_r <= c < ld. p, ds: [m][ld] */
+typedef void ds_rows_fn(int m, int nk, const float *p, float *ds, int ld, int causal,
+                        int first, float scale, const float *D);
+
+ds_rows_fn ds_rows;
 
 #endif
