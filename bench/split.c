@@ -88,6 +88,16 @@ static void measure(const bench_config *cfg, const ca_impl *impl, split_row *r)
     cc.heads = r->c.heads;
     bench_row br;
     memset(&br, 0, sizeof br);
+    /* As the sweep does (plan.c): a cell whose buffers pass --mem is not run, rather than
+     * left to the kernel's out-of-memory killer, which would take the whole run with it. */
+    const ca_shape sh = {r->c.n, r->c.d, r->c.heads};
+    const double bytes = cell_bytes(impl, r->c.op, r->c.pass, sh, r->c.threads);
+    if (bytes < 0 || bytes > cfg->mem_budget) {
+        snprintf(r->status, sizeof r->status, bytes < 0 ? "skipped: buffer sizes overflow"
+                                                        : "skipped: memory %.2f GB over budget %.2f GB",
+                 bytes / 1e9, cfg->mem_budget / 1e9);
+        return;
+    }
     const double t_cell = now_seconds();
     cell_ctx *x = cell_open(&cc, impl, r->c.op, r->c.pass, r->c.n, r->c.threads, &br);
     if (!x) {
