@@ -8,6 +8,7 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <string.h>
 
 #define ONLY(c) (1u << (c))
 
@@ -215,4 +216,41 @@ Test(mutants, nonfinite_zeroed_rejected_by_nonfinite_inputs, .timeout = 120)
                                              .inputs = 1ull << EXTREME_NONFINITE});
     expect_cell(&res, CA_CAUSAL_FWD, CHK_EXTREME, CELL_FAIL);
     expect_cell(&res, CA_CAUSAL_FWD, CHK_REF, CELL_PASS);
+}
+
+/* An identity's disagreement is charged to the side that is off the reference: with only
+ * the causal forward wrong, the decode step and cubic_shared (whose identities compare
+ * them with the causal forward) pass equiv, and the causal forward fails it, its note
+ * naming the side; likewise a wrong full forward fails itself, not cubic. The correct
+ * backward beside a wrong forward passes vs_ref and own_fd: it is judged on the
+ * baseline's forward when its own is off. */
+static void expect_note_names(const impl_result *res, ca_entry e, const char *side)
+{
+    const cell *x = &res->cells[e][CHK_EQUIV];
+    cr_expect(strstr(x->note, side) != NULL, "%s: %s equiv note '%s' does not name '%s'",
+              res->impl->name, ca_entry_name(e), x->note, side);
+}
+
+Test(mutants, equiv_charges_the_side_off_the_reference, .timeout = 120)
+{
+    const unsigned checks = ONLY(CHK_REF) | ONLY(CHK_EQUIV) | ONLY(CHK_FD);
+    impl_result res = run_one(&mutant_causal_fwd_only_wrong, checks);
+    expect_cell(&res, CA_CAUSAL_FWD, CHK_REF, CELL_FAIL);
+    expect_cell(&res, CA_CAUSAL_FWD, CHK_EQUIV, CELL_FAIL);
+    expect_note_names(&res, CA_CAUSAL_FWD, "causal_fwd side");
+    expect_cell(&res, CA_DECODE_STEP, CHK_EQUIV, CELL_PASS);
+    expect_cell(&res, CA_SHARED_FWD, CHK_EQUIV, CELL_PASS);
+    expect_cell(&res, CA_CUBIC_FWD, CHK_EQUIV, CELL_PASS);
+    expect_cell(&res, CA_LAST_FWD, CHK_EQUIV, CELL_PASS);
+    expect_cell(&res, CA_CAUSAL_BWD, CHK_REF, CELL_PASS);
+    expect_cell(&res, CA_CAUSAL_BWD, CHK_FD, CELL_PASS);
+
+    res = run_one(&mutant_full_fwd_only_wrong, checks);
+    expect_cell(&res, CA_FULL_FWD, CHK_REF, CELL_FAIL);
+    expect_cell(&res, CA_FULL_FWD, CHK_EQUIV, CELL_FAIL);
+    expect_note_names(&res, CA_FULL_FWD, "full_fwd side");
+    expect_cell(&res, CA_CUBIC_FWD, CHK_EQUIV, CELL_PASS);
+    expect_cell(&res, CA_DECODE_STEP, CHK_EQUIV, CELL_PASS);
+    expect_cell(&res, CA_FULL_BWD, CHK_REF, CELL_PASS);
+    expect_cell(&res, CA_FULL_BWD, CHK_FD, CELL_PASS);
 }
