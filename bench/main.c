@@ -553,6 +553,11 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &cfg);
     if (rc == EXIT_OK) return 0;
     if (rc != RUN) return rc;
+    const char *contract = ca_registry_check();
+    if (contract) {
+        fprintf(stderr, "bench: %s\n", contract);
+        return 2;
+    }
 
     machine_info m;
     machine_describe(&m);

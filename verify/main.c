@@ -304,6 +304,11 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    const char *contract = ca_registry_check();
+    if (contract) {
+        fprintf(stderr, "verify: %s\n", contract);
+        return 2;
+    }
     if (impl_list) {
         if ((count = parse_impls(impl_list, impls, 63)) <= 0) return 2;
         /* Every tolerance rests on naive's error, so naive's own absolute bound is checked
