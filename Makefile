@@ -223,9 +223,19 @@ verify: deps $(BUILD)/verify
 # LSAN_OPTIONS: suppresses one allocation Criterion itself never frees (tests/lsan.supp).
 # verify --quick runs last (on each kernel path this CPU runs), so that a failing cell there
 # leaves the other steps run.
+# The Criterion suite takes about a minute: --verbose has it print a line per test as the
+# test ends, numbered here against the total that --list counts, instead of a minute of
+# silence; its [RUN ] and per-suite lines are dropped and its own exit status is kept.
 SAN_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/experiment
-	$(SAN_ENV) ./$(BUILD)/tests --jobs 2
+	@echo "$(SAN_ENV) ./$(BUILD)/tests --jobs 2 --verbose"
+	@n=$$($(SAN_ENV) ./$(BUILD)/tests --list | awk '/: [0-9]+ tests?$$/ { n += $$(NF - 1) } END { print n }'); \
+	{ $(SAN_ENV) ./$(BUILD)/tests --jobs 2 --verbose 2>&1; echo "criterion-exit $$?"; } | awk -v n="$$n" '\
+	  /^\[RUN \]/ || /^\[====\] Running / { next } \
+	  /^criterion-exit / { rc = $$2; next } \
+	  /^\[(PASS|FAIL)\]/ { printf "(%d/%d) ", ++k, n } \
+	  { print; fflush() } \
+	  END { exit rc }'
 	$(SAN_ENV) sh experiment/smoke.sh $(BUILD)
 	$(SAN_ENV) sh tests/verify_cli.sh $(BUILD)
 	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
