@@ -242,4 +242,12 @@ expect_fail "report into a missing folder" "$B/report" --results "$d/results" --
 grep -q "cannot write '$d/no/such/R.md'" "$d/err.log" || fail "report into a missing folder: no message"
 [ -e "$d/p2" ] || [ -e "$d/p2.stage" ] && fail "report into a missing folder drew plots first"
 
+# More threads than online cores is refused before anything runs or is written: threads
+# sharing cores time the scheduler, not the kernels.
+CORES=$(getconf _NPROCESSORS_ONLN)
+"$B/bench" --quick --threads $((CORES + 1)) --out "$d/over.csv" 2>"$d/over.log"
+[ $? = 2 ] || fail "--threads $((CORES + 1)) on $CORES cores was not refused (exit 2)"
+grep -q "more than the $CORES online cores" "$d/over.log" || { cat "$d/over.log" >&2; fail "no message giving the core count"; }
+ls "$d" | grep -q '^over\.csv' && fail "a file was written for a refused --threads"
+
 echo "bench smoke: ok ($rows rows, $(ls "$d/plots"/*.png | wc -l) plots; damaged evidence refused, plots and report untouched)"
