@@ -152,11 +152,14 @@ static void csv_row(FILE *f, const char *impl, const char *entry, const char *ch
 
 /* The summary goes to FILE.tmp, renamed over FILE at the end, so a half-written summary
  * never looks complete. The temp file is created before any check runs: a path that
- * cannot be written fails in a moment, not after the whole run. */
+ * cannot be written fails in a moment, not after the whole run. A FILE that exists and is
+ * neither a regular file nor a directory (a device, a pipe) is written in place: nothing
+ * can be renamed over it. */
 typedef struct summary_file {
     const char *path;
     char tmp[4096];
     FILE *f;
+    int in_place;
 } summary_file;
 
 static int summary_open(summary_file *s, const char *path)
@@ -168,12 +171,15 @@ static int summary_open(summary_file *s, const char *path)
         return -1;
     }
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    const int exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) {
         fprintf(stderr, "verify: --summary '%s' is a directory\n", path);
         return -1;
     }
-    if (!(s->f = fopen(s->tmp, "w"))) {
-        fprintf(stderr, "verify: cannot write the summary '%s': %s\n", s->tmp, strerror(errno));
+    s->in_place = exists && !S_ISREG(st.st_mode);
+    const char *open_path = s->in_place ? path : s->tmp;
+    if (!(s->f = fopen(open_path, "w"))) {
+        fprintf(stderr, "verify: cannot write the summary '%s': %s\n", open_path, strerror(errno));
         return -1;
     }
     return 0;
@@ -183,7 +189,7 @@ static void summary_discard(summary_file *s)
 {
     if (!s->f) return;
     fclose(s->f);
-    remove(s->tmp);
+    if (!s->in_place) remove(s->tmp);
     s->f = NULL;
 }
 
@@ -214,6 +220,8 @@ static void print_model_table(const model_result *mres, int rows)
             }
 }
 
+/* Writes and closes the summary: 0, or the errno of the first failure (the temp file
+ * removed). */
 static int write_summary(summary_file *s, const impl_result *res, int count,
                          const cell *refcells, const model_result *mres, int mrows,
                          int threads, uint64_t seed, int seeds)
@@ -241,10 +249,13 @@ static int write_summary(summary_file *s, const impl_result *res, int count,
                 csv_row(f, mres[i].name, entry, model_check_name(c), &mres[i].cells[k][c]);
             }
     s->f = NULL;
-    if (fclose(f) != 0 || rename(s->tmp, s->path) != 0) {
-        fprintf(stderr, "verify: writing the summary '%s': %s\n", s->path, strerror(errno));
-        remove(s->tmp);
-        return -1;
+    /* The first error is the one to report: a full disk shows at the flush or the close. */
+    int err = fflush(f) != 0 || ferror(f) ? (errno ? errno : EIO) : 0;
+    if (fclose(f) != 0 && !err) err = errno;
+    if (!err && !s->in_place && rename(s->tmp, s->path) != 0) err = errno;
+    if (err) {
+        if (!s->in_place) remove(s->tmp);
+        return err;
     }
     return 0;
 }
@@ -358,11 +369,19 @@ int main(int argc, char **argv)
     fails += f3;
     print_table(res, count, refcells);
     print_model_table(mres, count + 1);
-    if (summary && write_summary(&sf, res, count, refcells, mres, count + 1, threads, seed, seeds))
-        fails++;
+    /* A summary that could not be written is no verdict on the checks: the table above
+     * stands, and the failed write is said apart, with its own exit status. */
+    const int write_err =
+        summary ? write_summary(&sf, res, count, refcells, mres, count + 1, threads, seed, seeds) : 0;
     free(mres);
     printf("\nverify: %s (%d failing cell%s) on the %s kernel path\n",
            fails ? "FAILED" : "all checks passed", fails, fails == 1 ? "" : "s", isa);
     free(res);
+    if (write_err) {
+        fflush(stdout);
+        fprintf(stderr, "verify: cannot write %s: %s (the summary was not written)\n", summary,
+                strerror(write_err));
+        return 2;
+    }
     return fails ? 1 : 0;
 }
