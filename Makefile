@@ -301,8 +301,10 @@ tsan:
 # QUICK=1: under a minute, into $(BUILD)/quick/ so that the committed evidence in
 # results/ is left alone.
 # The runs write into $(BENCH_STAGE); only when all succeeded are the CSVs moved into
-# $(BENCH_DIR)/results together (signals ignored for those renames) and the report
-# regenerated, so an interrupted or failed run leaves results/ as it was.
+# $(BENCH_DIR)/results together (bench/stage.sh: signals ignored for those renames) and
+# the report regenerated, so an interrupted or failed run leaves results/ as it was. A
+# failed move keeps the CSVs in $(BENCH_STAGE) and says so, and the next make bench
+# refuses to run (rather than delete them) until they are moved or deleted by hand.
 # IMPL=...: a partial sweep, into $(BUILD)/partial/ like QUICK=1, never over results/.
 ifneq ($(IMPL),)
 BENCH_DIR   := $(BUILD)/partial
@@ -323,7 +325,8 @@ BENCH_MODEL := --budget 30s --total-budget 4m
 endif
 BENCH_STAGE := $(BUILD)/bench-stage
 bench: deps $(BUILD)/bench $(BUILD)/report
-	@rm -rf $(BENCH_STAGE) && mkdir -p $(BENCH_STAGE) $(BENCH_DIR)/results
+	@sh bench/stage.sh start $(BENCH_STAGE) $(BENCH_DIR)/results
+	@mkdir -p $(BENCH_DIR)/results
 	@touch $(BENCH_DIR)/results/.write-test && rm -f $(BENCH_DIR)/results/.write-test || \
 	  { echo "bench: cannot write into $(BENCH_DIR)/results/: nothing was run"; exit 1; }
 	@if [ "$(BENCH_DIR)" != . ] && [ -f results/verify.csv ]; then cp results/verify.csv $(BENCH_DIR)/results/; fi
@@ -336,9 +339,8 @@ bench: deps $(BUILD)/bench $(BUILD)/report
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench --model $(BENCH_MODEL) --threads $(THREADS) \
 	  --out $(BENCH_STAGE)/bench_model.csv
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench --split $(SPLIT_ARGS) --out $(BENCH_STAGE)/split.csv
-	trap '' INT TERM HUP QUIT; mv -f $(BENCH_STAGE)/bench.csv $(BENCH_STAGE)/bench_t1.csv \
-	  $(BENCH_STAGE)/bench_d128.csv $(BENCH_STAGE)/bench_model.csv $(BENCH_STAGE)/split.csv \
-	  $(BENCH_DIR)/results/ && rm -rf $(BENCH_STAGE)
+	sh bench/stage.sh commit $(BENCH_STAGE) $(BENCH_DIR)/results bench.csv bench_t1.csv \
+	  bench_d128.csv bench_model.csv split.csv
 	./$(BUILD)/report --results $(BENCH_DIR)/results --plots $(BENCH_DIR)/plots \
 	  --out $(BENCH_DIR)/REPORT.md
 

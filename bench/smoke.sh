@@ -242,6 +242,32 @@ expect_fail "report into a missing folder" "$B/report" --results "$d/results" --
 grep -q "cannot write '$d/no/such/R.md'" "$d/err.log" || fail "report into a missing folder: no message"
 [ -e "$d/p2" ] || [ -e "$d/p2.stage" ] && fail "report into a missing folder drew plots first"
 
+# make bench's final move (bench/stage.sh): a move that fails keeps the staged CSVs where
+# they are and says so, leaves results/ as it was, and the next run refuses to start
+# rather than delete them; once the obstacle is gone the move completes.
+st=$d/stage/bench-stage r=$d/stage/results
+mkdir -p "$st" "$r/bench_t1.csv"
+echo old >"$r/bench.csv" && echo new >"$st/bench.csv" && echo new >"$st/bench_t1.csv"
+: >"$r/bench_t1.csv/blocks-the-rename"
+sh bench/stage.sh commit "$st" "$r" bench.csv bench_t1.csv 2>"$d/stage.log"
+[ $? = 1 ] || fail "a failed final move exited 0"
+grep -q "kept in $st/ (bench.csv bench_t1.csv)" "$d/stage.log" || { cat "$d/stage.log" >&2; fail "a failed final move does not say where the CSVs are kept"; }
+[ "$(cat "$r/bench.csv")" = old ] || fail "a failed final move changed results/"
+[ "$(cat "$st/bench.csv")" = new ] && [ -f "$st/bench_t1.csv" ] || fail "a failed final move lost a staged CSV"
+ls -A "$r" | grep -q incoming && fail "a failed final move left a temporary name in results/"
+sh bench/stage.sh start "$st" "$r" 2>"$d/stage.log"
+[ $? = 1 ] || fail "the next run started over the kept CSVs"
+grep -q "earlier complete run.*(bench.csv bench_t1.csv)" "$d/stage.log" || { cat "$d/stage.log" >&2; fail "the next run does not name the kept CSVs"; }
+[ "$(cat "$st/bench.csv")" = new ] || fail "the next run deleted the kept CSVs"
+rm -r "$r/bench_t1.csv"
+sh bench/stage.sh commit "$st" "$r" bench.csv bench_t1.csv 2>"$d/stage.log" || { cat "$d/stage.log" >&2; fail "the move failed with nothing in its way"; }
+[ "$(cat "$r/bench.csv")" = new ] && [ "$(cat "$r/bench_t1.csv")" = new ] && [ ! -e "$st" ] \
+  || fail "the move did not put the new CSVs in place and empty the stage"
+mkdir -p "$st" && echo partial >"$st/bench.csv"
+sh bench/stage.sh start "$st" "$r" 2>"$d/stage.log" || fail "an interrupted run's stage blocked the next run"
+grep -q "removing what an interrupted run left" "$d/stage.log" || fail "an interrupted run's CSVs were removed without a word"
+[ -d "$st" ] && [ -z "$(ls -A "$st")" ] || fail "start did not leave an empty stage"
+
 # More threads than online cores is refused before anything runs or is written: threads
 # sharing cores time the scheduler, not the kernels.
 CORES=$(getconf _NPROCESSORS_ONLN)
