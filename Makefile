@@ -329,7 +329,9 @@ bench: deps $(BUILD)/bench $(BUILD)/report
 	@mkdir -p $(BENCH_DIR)/results
 	@touch $(BENCH_DIR)/results/.write-test && rm -f $(BENCH_DIR)/results/.write-test || \
 	  { echo "bench: cannot write into $(BENCH_DIR)/results/: nothing was run"; exit 1; }
-	@if [ "$(BENCH_DIR)" != . ] && [ -f results/verify.csv ]; then cp results/verify.csv $(BENCH_DIR)/results/; fi
+	@if [ "$(BENCH_DIR)" != . ] && [ -f results/verify.csv ]; then \
+	  if head -1 results/verify.csv | grep -q '"grid"'; then cp results/verify.csv $(BENCH_DIR)/results/; \
+	  else echo "bench: results/verify.csv predates its grid column: not shown (run make verify)"; fi; fi
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench $(BENCH_MAIN) --threads $(THREADS) \
 	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench.csv
 	OMP_NUM_THREADS=1 ./$(BUILD)/bench $(BENCH_T1) --threads 1 --op causal --pass fwd \

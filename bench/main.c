@@ -569,6 +569,7 @@ int main(int argc, char **argv)
 
     machine_info m;
     machine_describe(&m);
+    m.grid = cfg.quick ? "quick" : "full";
     csv_out *out = cfg.model   ? csv_out_open_columns(cfg.out, model_columns, model_ncol)
                    : cfg.split ? csv_out_open_columns(cfg.out, split_columns, split_ncol)
                                : csv_out_open(cfg.out);

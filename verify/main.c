@@ -134,8 +134,10 @@ static void csv_field(FILE *f, const char *s, int last)
     fputc(last ? '\n' : ',', f);
 }
 
+/* grid: "full" or "quick", the shape grid of the run, in every row, so that the report
+ * can say what each row comes from and refuse to mix two grids. */
 static void csv_row(FILE *f, const char *impl, const char *entry, const char *check,
-                    const cell *c)
+                    const cell *c, const char *grid)
 {
     char err[32], tol[32];
     snprintf(err, sizeof err, "%.6g", c->err);
@@ -147,7 +149,8 @@ static void csv_row(FILE *f, const char *impl, const char *entry, const char *ch
     csv_field(f, cell_status_name(c->st), 0);
     csv_field(f, measured ? err : "", 0);
     csv_field(f, measured ? tol : "", 0);
-    csv_field(f, c->note, 1);
+    csv_field(f, c->note, 0);
+    csv_field(f, grid, 1);
 }
 
 /* The summary goes to FILE.tmp, renamed over FILE at the end, so a half-written summary
@@ -224,29 +227,33 @@ static void print_model_table(const model_result *mres, int rows)
  * removed). */
 static int write_summary(summary_file *s, const impl_result *res, int count,
                          const cell *refcells, const model_result *mres, int mrows,
-                         int threads, uint64_t seed, int seeds)
+                         int threads, uint64_t seed, int seeds, int quick)
 {
     FILE *f = s->f;
-    const char *cols[] = {"impl", "entry", "check", "status", "err", "tol", "note"};
-    for (int i = 0; i < 7; i++) csv_field(f, cols[i], i == 6);
+    const char *grid = quick ? "quick" : "full";
+    const char *cols[] = {"impl", "entry", "check", "status", "err", "tol", "note", "grid"};
+    for (int i = 0; i < 8; i++) csv_field(f, cols[i], i == 7);
     cell info = {CELL_NA, 0, 0, 0, ""};
     snprintf(info.note, sizeof info.note,
              "threads=%d; seed=%llu; extreme seeds=%d; kernel path=%s; blis=%s", threads,
              (unsigned long long)seed, seeds, ca_isa(), ca_blis_config());
-    csv_row(f, "run", "-", "config", &info);
+    csv_row(f, "run", "-", "config", &info, grid);
     for (int e = 0; e < CA_ENTRY_COUNT; e++)
-        if (refcells[e].st != CELL_NA) csv_row(f, "ref64", ca_entry_name(e), "gradcheck", &refcells[e]);
+        if (refcells[e].st != CELL_NA)
+            csv_row(f, "ref64", ca_entry_name(e), "gradcheck", &refcells[e], grid);
     for (int i = 0; i < count; i++)
         for (int e = 0; e < CA_ENTRY_COUNT; e++)
             for (int c = 0; c < CHK_COUNT; c++)
-                csv_row(f, res[i].impl->name, ca_entry_name(e), check_name(c), &res[i].cells[e][c]);
+                csv_row(f, res[i].impl->name, ca_entry_name(e), check_name(c),
+                        &res[i].cells[e][c], grid);
     /* Model rows: entry "model_<kind>". */
     for (int i = 0; i < mrows; i++)
         for (int k = 0; k < MODEL_KIND_COUNT; k++)
             for (int c = 0; c < MCHK_COUNT; c++) {
                 char entry[40];
                 snprintf(entry, sizeof entry, "model_%s", model_kind_name(k));
-                csv_row(f, mres[i].name, entry, model_check_name(c), &mres[i].cells[k][c]);
+                csv_row(f, mres[i].name, entry, model_check_name(c), &mres[i].cells[k][c],
+                        grid);
             }
     s->f = NULL;
     /* The first error is the one to report: a full disk shows at the flush or the close. */
@@ -372,7 +379,9 @@ int main(int argc, char **argv)
     /* A summary that could not be written is no verdict on the checks: the table above
      * stands, and the failed write is said apart, with its own exit status. */
     const int write_err =
-        summary ? write_summary(&sf, res, count, refcells, mres, count + 1, threads, seed, seeds) : 0;
+        summary ? write_summary(&sf, res, count, refcells, mres, count + 1, threads, seed, seeds,
+                                quick)
+                : 0;
     free(mres);
     printf("\nverify: %s (%d failing cell%s) on the %s kernel path\n",
            fails ? "FAILED" : "all checks passed", fails, fails == 1 ? "" : "s", isa);
