@@ -183,17 +183,16 @@ static ca_status check(model_kind kind, const model_config *cfg, const model_exe
                        const real *params, int n, int prompt, const int *tokens, int given,
                        const char *n_name)
 {
-    model_error_clear();
-    const char *bad = model_config_error(cfg);
-    if (bad) return model_fail(CA_ERR_D, "configuration: %s", bad);
-    if ((unsigned)kind >= MODEL_KIND_COUNT)
-        return model_fail(CA_ERR_NULL, "kind = %d: not a model kind (0..%d)", (int)kind,
-                          MODEL_KIND_COUNT - 1);
+#ifndef MODEL_F64
+    const int need_impl = 1;
+#else
+    const int need_impl = 0;
+#endif
+    ca_status st = model_check_call(kind, cfg, ex, need_impl);
+    if (st != CA_OK) return st;
     if (!params || !tokens)
         return model_fail(CA_ERR_NULL, "%s is NULL", !params ? "params" : "tokens");
 #ifndef MODEL_F64
-    if (!ex || !ex->impl)
-        return model_fail(CA_ERR_NULL, "no attention implementation (model_exec.impl is NULL)");
     /* causal: prefill and decode steps; cubic: full passes (L > 1) and one decode step. */
     const ca_entry first = kind == MODEL_CAUSAL ? CA_CAUSAL_FWD : CA_FULL_FWD;
     const ca_entry need = !ca_impl_provides(ex->impl, CA_DECODE_STEP) ? CA_DECODE_STEP
@@ -211,11 +210,8 @@ static ca_status check(model_kind kind, const model_config *cfg, const model_exe
         return model_fail(CA_ERR_N, "%s = %d: must be in 1..max_n (%d)", n_name, n, cfg->max_n);
     if (prompt < 1 || prompt > n)
         return model_fail(CA_ERR_N, "prompt = %d: must be in 1..n (%d)", prompt, n);
-    for (int i = 0; i < given; i++) {
-        ca_status st = check_token(cfg, tokens[i], i);
-        if (st != CA_OK) return st;
-    }
-    return CA_OK;
+    for (int i = 0; i < given && st == CA_OK; i++) st = check_token(cfg, tokens[i], i);
+    return st;
 }
 
 static int argmax(const real *x, int V)

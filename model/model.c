@@ -192,16 +192,10 @@ void stack_flops(const model_config *cfg, const stack *s, int backward, model_st
 static ca_status check_inputs(model_kind kind, const model_config *cfg, const model_exec *ex,
                               int B, int N, const int *tokens, const int *targets, int backward)
 {
-    model_error_clear();
-    const char *bad = model_config_error(cfg);
-    if (bad) return model_fail(CA_ERR_D, "configuration: %s", bad);
-    if ((unsigned)kind >= MODEL_KIND_COUNT)
-        return model_fail(CA_ERR_NULL, "kind = %d: not a model kind (0..%d)", (int)kind,
-                          MODEL_KIND_COUNT - 1);
 #ifndef MODEL_F64
+    ca_status st = model_check_call(kind, cfg, ex, 1);
+    if (st != CA_OK) return st;
     /* Every operator the kind needs, before anything is computed or written. */
-    if (!ex || !ex->impl)
-        return model_fail(CA_ERR_NULL, "no attention implementation (model_exec.impl is NULL)");
     layer_kind kinds[1024];
     kind_layers(kind, cfg->layers, kinds);
     for (int l = 0; l < cfg->layers; l++) {
@@ -216,6 +210,8 @@ static ca_status check_inputs(model_kind kind, const model_config *cfg, const mo
     }
 #else
     (void)backward;
+    ca_status st = model_check_call(kind, cfg, ex, 0);
+    if (st != CA_OK) return st;
 #endif
     if (!ex || ex->threads < 1)
         return model_fail(CA_ERR_THREADS, "threads = %d: must be >= 1", ex ? ex->threads : 0);

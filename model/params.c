@@ -60,6 +60,20 @@ const char *model_error(ca_status st)
     return last_error[0] ? last_error : ca_status_str(st);
 }
 
+ca_status model_check_call(model_kind kind, const model_config *cfg, const model_exec *ex,
+                           int need_impl)
+{
+    model_error_clear();
+    const char *bad = model_config_error(cfg);
+    if (bad) return model_fail(CA_ERR_D, "configuration: %s", bad);
+    if ((unsigned)kind >= MODEL_KIND_COUNT)
+        return model_fail(CA_ERR_NULL, "kind = %d: not a model kind (0..%d)", (int)kind,
+                          MODEL_KIND_COUNT - 1);
+    if (need_impl && (!ex || !ex->impl))
+        return model_fail(CA_ERR_NULL, "no attention implementation (model_exec.impl is NULL)");
+    return CA_OK;
+}
+
 /* The limits of a configuration: 4 D^2 and V D must fit in an int for the BLIS calls
  * (dimensions are ints); the layer kinds of a call are kept on the stack. */
 enum { MAX_D_MODEL = 16384, MAX_VOCAB = 1 << 24, MAX_N = 1 << 20, MAX_LAYERS = 1024 };

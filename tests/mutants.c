@@ -458,28 +458,22 @@ const ca_impl mutant_decode_one_key_short = {
 
 /* Every entry point naive's but one forward whose scores are unscaled: an identity that
  * forward is one side of must charge it, never the correct entry point on the other side. */
+#define NAIVE_BUT_FORWARDS(causal, full)                                                  \
+    .workspace = naive_workspace, .causal_fwd = causal, .causal_bwd = causal_bwd_as_naive,  \
+    .full_fwd = full, .full_bwd = full_bwd_as_naive, .decode_step = decode_as_naive,        \
+    .cubic_fwd = cubic_fwd_as_naive, .cubic_bwd = cubic_bwd_as_naive,                      \
+    .shared_fwd = shared_fwd_as_naive, .shared_bwd = shared_bwd_as_naive,                  \
+    .last_fwd = last_fwd_as_naive, .last_bwd = last_bwd_as_naive
 const ca_impl mutant_causal_fwd_only_wrong = {
     .name = "causal_fwd_only_wrong",
     .description = "naive, but the causal forward's scores are unscaled",
-    .workspace = naive_workspace,
-    .causal_fwd = noscale_fwd, .causal_bwd = causal_bwd_as_naive,
-    .full_fwd = full_fwd_as_naive, .full_bwd = full_bwd_as_naive,
-    .decode_step = decode_as_naive,
-    .cubic_fwd = cubic_fwd_as_naive, .cubic_bwd = cubic_bwd_as_naive,
-    .shared_fwd = shared_fwd_as_naive, .shared_bwd = shared_bwd_as_naive,
-    .last_fwd = last_fwd_as_naive, .last_bwd = last_bwd_as_naive,
+    NAIVE_BUT_FORWARDS(noscale_fwd, full_fwd_as_naive),
 };
 
 const ca_impl mutant_full_fwd_only_wrong = {
     .name = "full_fwd_only_wrong",
     .description = "naive, but the full forward's scores are unscaled",
-    .workspace = naive_workspace,
-    .causal_fwd = causal_fwd_as_naive, .causal_bwd = causal_bwd_as_naive,
-    .full_fwd = noscale_full_fwd, .full_bwd = full_bwd_as_naive,
-    .decode_step = decode_as_naive,
-    .cubic_fwd = cubic_fwd_as_naive, .cubic_bwd = cubic_bwd_as_naive,
-    .shared_fwd = shared_fwd_as_naive, .shared_bwd = shared_bwd_as_naive,
-    .last_fwd = last_fwd_as_naive, .last_bwd = last_bwd_as_naive,
+    NAIVE_BUT_FORWARDS(causal_fwd_as_naive, noscale_full_fwd),
 };
 
 /* NaN in the last element of o (last head, last row, last column) of every forward, and
