@@ -224,9 +224,19 @@ verify: deps $(BUILD)/verify
 # LSAN_OPTIONS: suppresses one allocation Criterion itself never frees (tests/lsan.supp).
 # verify --quick runs last (on each kernel path this CPU runs), so that a failing cell there
 # leaves the other steps run.
+# The Criterion suite takes about a minute: --verbose has it print a line per test as the
+# test ends, numbered here against the total that --list counts, instead of a minute of
+# silence; its [RUN ] and per-suite lines are dropped and its own exit status is kept.
 SAN_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/experiment
-	$(SAN_ENV) ./$(BUILD)/tests --jobs 2
+	@echo "$(SAN_ENV) ./$(BUILD)/tests --jobs 2 --verbose"
+	@n=$$($(SAN_ENV) ./$(BUILD)/tests --list | awk '/: [0-9]+ tests?$$/ { n += $$(NF - 1) } END { print n }'); \
+	{ $(SAN_ENV) ./$(BUILD)/tests --jobs 2 --verbose 2>&1; echo "criterion-exit $$?"; } | awk -v n="$$n" '\
+	  /^\[RUN \]/ || /^\[====\] Running / { next } \
+	  /^criterion-exit / { rc = $$2; next } \
+	  /^\[(PASS|FAIL)\]/ { printf "(%d/%d) ", ++k, n } \
+	  { print; fflush() } \
+	  END { exit rc }'
 	$(SAN_ENV) sh experiment/smoke.sh $(BUILD)
 	$(SAN_ENV) sh tests/verify_cli.sh $(BUILD)
 	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
@@ -292,8 +302,10 @@ tsan:
 # QUICK=1: under a minute, into $(BUILD)/quick/ so that the committed evidence in
 # results/ is left alone.
 # The runs write into $(BENCH_STAGE); only when all succeeded are the CSVs moved into
-# $(BENCH_DIR)/results together (signals ignored for those renames) and the report
-# regenerated, so an interrupted or failed run leaves results/ as it was.
+# $(BENCH_DIR)/results together (bench/stage.sh: signals ignored for those renames) and
+# the report regenerated, so an interrupted or failed run leaves results/ as it was. A
+# failed move keeps the CSVs in $(BENCH_STAGE) and says so, and the next make bench
+# refuses to run (rather than delete them) until they are moved or deleted by hand.
 # IMPL=...: a partial sweep, into $(BUILD)/partial/ like QUICK=1, never over results/.
 ifneq ($(IMPL),)
 BENCH_DIR   := $(BUILD)/partial
@@ -314,10 +326,13 @@ BENCH_MODEL := --budget 30s --total-budget 4m
 endif
 BENCH_STAGE := $(BUILD)/bench-stage
 bench: deps $(BUILD)/bench $(BUILD)/report
-	@rm -rf $(BENCH_STAGE) && mkdir -p $(BENCH_STAGE) $(BENCH_DIR)/results
+	@sh bench/stage.sh start $(BENCH_STAGE) $(BENCH_DIR)/results
+	@mkdir -p $(BENCH_DIR)/results
 	@touch $(BENCH_DIR)/results/.write-test && rm -f $(BENCH_DIR)/results/.write-test || \
 	  { echo "bench: cannot write into $(BENCH_DIR)/results/: nothing was run"; exit 1; }
-	@if [ "$(BENCH_DIR)" != . ] && [ -f results/verify.csv ]; then cp results/verify.csv $(BENCH_DIR)/results/; fi
+	@if [ "$(BENCH_DIR)" != . ] && [ -f results/verify.csv ]; then \
+	  if head -1 results/verify.csv | grep -q '"grid"'; then cp results/verify.csv $(BENCH_DIR)/results/; \
+	  else echo "bench: results/verify.csv predates its grid column: not shown (run make verify)"; fi; fi
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench $(BENCH_MAIN) --threads $(THREADS) \
 	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench.csv
 	OMP_NUM_THREADS=1 ./$(BUILD)/bench $(BENCH_T1) --threads 1 --op causal --pass fwd \
@@ -327,9 +342,8 @@ bench: deps $(BUILD)/bench $(BUILD)/report
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench --model $(BENCH_MODEL) --threads $(THREADS) \
 	  --out $(BENCH_STAGE)/bench_model.csv
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench --split $(SPLIT_ARGS) --out $(BENCH_STAGE)/split.csv
-	trap '' INT TERM HUP QUIT; mv -f $(BENCH_STAGE)/bench.csv $(BENCH_STAGE)/bench_t1.csv \
-	  $(BENCH_STAGE)/bench_d128.csv $(BENCH_STAGE)/bench_model.csv $(BENCH_STAGE)/split.csv \
-	  $(BENCH_DIR)/results/ && rm -rf $(BENCH_STAGE)
+	sh bench/stage.sh commit $(BENCH_STAGE) $(BENCH_DIR)/results bench.csv bench_t1.csv \
+	  bench_d128.csv bench_model.csv split.csv
 	./$(BUILD)/report --results $(BENCH_DIR)/results --plots $(BENCH_DIR)/plots \
 	  --out $(BENCH_DIR)/REPORT.md
 

@@ -93,6 +93,9 @@ typedef struct machine_info {
      * /proc/self/stat, between machine_cpu_begin and machine_cpu_end. */
     double other_cores;
     double busy0, total0, self0; /* the snapshot taken by machine_cpu_begin */
+    /* The sweep's preset, in every row: "quick" (--quick: cells of seconds, N <= 256, noisy
+     * timings) or "full"; the report says which a table comes from and never mixes them. */
+    const char *grid;
 } machine_info;
 
 void machine_describe(machine_info *m);

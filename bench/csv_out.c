@@ -21,7 +21,7 @@ static const char *const bench_columns[] = {
     "max_err", "err_ref", "predicted_s", "status", "sgemm_gflops", "sgemm_n", "impl_note",
     "peak_gflops", "frac_of_peak", "ukr_gflops", "bw_gbs", "bytes_moved", "gbs", "frac_of_bw",
     "cache_state", "peak_note", "commit", "date", "compiler", "cflags", "cpu", "cores", "blis_config",
-    "kernel_isa", "other_cores",
+    "kernel_isa", "other_cores", "grid",
 };
 enum { BENCH_NCOL = sizeof bench_columns / sizeof bench_columns[0] };
 
@@ -186,6 +186,7 @@ int csv_out_row(csv_out *c, const bench_row *r, const machine_info *m)
     csv_out_field(c, m->blis_config);
     csv_out_field(c, m->kernel_isa);
     csv_out_num(c, "%.2f", m->other_cores, m->other_cores >= 0);
+    csv_out_field(c, m->grid);
     return csv_out_end_row(c);
 }
 

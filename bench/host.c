@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* First line of a command's output, trailing newline removed; "" on failure. */
 static void first_line(const char *cmd, char *out, size_t cap)
@@ -44,4 +45,10 @@ void host_commit(char *out, size_t cap)
                "':(exclude)REPORT.md' 2>/dev/null || c=\"$c-dirty\"; } && echo \"$c\"",
                out, cap);
     if (!out[0]) snprintf(out, cap, "unknown");
+}
+
+int host_cores(void)
+{
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= 1 ? (int)n : 1;
 }

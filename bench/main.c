@@ -1,6 +1,7 @@
 /* main.c: the bench's command line. Parses and validates the flags, describes the
  * machine, opens the results file and runs the sweep (plan.c). */
 #include "bench.h"
+#include "host.h"
 #include "kprof.h"
 
 #include <errno.h>
@@ -31,7 +32,8 @@ static void usage(FILE *f)
 "                   (default 64:8192; 1 <= N <= %d)\n"
 "  --d D            head dimension (default 64; 1..%d)\n"
 "  --heads H        heads (default 4, the shape of the performance targets; 1..%d)\n"
-"  --threads LIST   thread counts, e.g. 2 or 1,2 (default: cores = %d)\n"
+"  --threads LIST   thread counts, e.g. 2 or 1,2 (default: cores = %d; at most the\n"
+"                   online cores: threads sharing cores time the scheduler)\n"
 "  --budget T       per cell: skip a cell whose predicted warm-up + one repetition\n"
 "                   exceeds T (default 15s; units s, ms, m)\n"
 "  --rep-time T     repeat until T of timed repetitions and at least 5 of them,\n"
@@ -178,6 +180,12 @@ static int add_threads(bench_config *cfg, const char *s)
 {
     long t = parse_long(s, 1, THREADS_MAX);
     if (t < 0) return fail("bad thread count '%s' (1..%s)", s, "1024");
+    if (t > host_cores()) {
+        char cores[16];
+        snprintf(cores, sizeof cores, "%d", host_cores());
+        return fail("--threads %s is more than the %s online cores: threads that share cores "
+                    "time the scheduler, not the kernels", s, cores);
+    }
     if (cfg->n_threads >= BENCH_MAX_THREADS) return fail("too many thread counts%s%s", "", "");
     cfg->threads[cfg->n_threads++] = (int)t;
     return 0;
@@ -553,9 +561,15 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &cfg);
     if (rc == EXIT_OK) return 0;
     if (rc != RUN) return rc;
+    const char *contract = ca_registry_check();
+    if (contract) {
+        fprintf(stderr, "bench: %s\n", contract);
+        return 2;
+    }
 
     machine_info m;
     machine_describe(&m);
+    m.grid = cfg.quick ? "quick" : "full";
     csv_out *out = cfg.model   ? csv_out_open_columns(cfg.out, model_columns, model_ncol)
                    : cfg.split ? csv_out_open_columns(cfg.out, split_columns, split_ncol)
                                : csv_out_open(cfg.out);

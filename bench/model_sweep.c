@@ -137,7 +137,7 @@ static ca_status call(mctx *c, model_kind kind, mtask task, int n, model_session
 
 static void set_status(mrow *r, ca_status st, const char *what)
 {
-    snprintf(r->status, sizeof r->status, "error: %s%s%s", ca_status_str(st),
+    snprintf(r->status, sizeof r->status, "error: %s%s%s", model_error(st),
              what[0] ? ": " : "", what);
 }
 

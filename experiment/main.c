@@ -12,6 +12,7 @@
  * --max-runs, --stop-after-checkpoints or --only left runs undone, 128 + the signal when
  * interrupted (SIGINT, SIGTERM: every run resumes from its last checkpoint). */
 #include "experiment.h"
+#include "../bench/host.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -36,10 +37,11 @@ static void usage(FILE *f)
 "  --scale S      the plan: default (this machine, about an hour), large (count3 at\n"
 "                 NB = 32 and 64 for a bigger machine: see --plan and --estimate first)\n"
 "  --jobs J       runs trained at once, one process each (default: the online CPUs, at\n"
-"                 most 2; 1..64)\n"
+"                 most 2; 1..64; J x T at most the online CPUs)\n"
 "  --work DIR     checkpoints and completed runs, for resuming (default build/experiment-work)\n"
 "  --out DIR      where experiment.csv and experiment_infer.csv go (default results)\n"
-"  --threads T    threads of each run's model (default 1; 1..64)\n"
+"  --threads T    threads of each run's model (default 1; 1..64; T x J at most the\n"
+"                 online CPUs: threads sharing cores spin-wait for each other)\n"
 "  --max-runs K   stop after K runs trained by this process (exit 3; resume later)\n"
 "  --stop-after-checkpoints K  stop right after the K-th checkpoint this process\n"
 "                 writes, as an interrupt there would (exit 3; resume later)\n"
@@ -318,8 +320,7 @@ int main(int argc, char **argv)
 {
     const char *work = "build/experiment-work", *out = "results", *only = NULL, *scale = "default";
     int threads = 0, max_runs = -1, plan_only = 0, ckpts = 0, est = 0;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int jobs = cpus >= 2 ? 2 : 1;
+    int jobs = host_cores() >= 2 ? 2 : 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
@@ -351,6 +352,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "experiment: %s\n", why);
         plan_free(&p);
         return strcmp(why, "unknown scale (default, large or quick)") ? 1 : 2;
+    }
+    const int cores = host_cores();
+    if (!plan_only && (long)p.c.threads * jobs > cores) {
+        fprintf(stderr, "experiment: --threads %d x --jobs %d = %ld threads, but this machine has "
+                        "%d online cores: at most %d (threads that share cores spin-wait for "
+                        "each other and a run crawls); lower --threads or --jobs\n",
+                p.c.threads, jobs, (long)p.c.threads * jobs, cores, cores);
+        plan_free(&p);
+        return 2;
     }
     omp_set_num_threads(p.c.threads);
     double total = 0;

@@ -133,7 +133,7 @@ static const char *step_flops(const exp_plan *p, int setting, model_kind kind, d
         double loss;
         ca_status s = model_forward_backward_f32(kind, &cfg, &ex, params, p->c.batch, t->n,
                                                  tok, tgt, NULL, grads, &loss, &st);
-        if (s != CA_OK) why = ca_status_str(s);
+        if (s != CA_OK) why = model_error(s);
         *flops = st.attn_flops + st.matmul_flops;
     }
     free(params); free(grads); free(tok); free(tgt);

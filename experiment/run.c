@@ -65,7 +65,7 @@ static int evaluate(const exp_plan *p, const exp_task *t, model_kind kind,
         ca_status st = model_forward_backward_f32(kind, cfg, ex, params, b, n, tok, tgt, logits,
                                                   NULL, &l, NULL);
         if (st != CA_OK) {
-            fprintf(stderr, "experiment: evaluation: %s\n", ca_status_str(st));
+            fprintf(stderr, "experiment: evaluation: %s\n", model_error(st));
             return -1;
         }
         int c = 0;
@@ -136,7 +136,7 @@ static int infer_check(const exp_task *t, model_kind kind, const model_config *c
             out->prefill_s += now_s() - t0;
         }
         if (st != CA_OK) {
-            fprintf(stderr, "experiment: inference check: %s\n", ca_status_str(st));
+            fprintf(stderr, "experiment: inference check: %s\n", model_error(st));
             rc = -1;
             break;
         }
@@ -329,7 +329,7 @@ int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
                                                   tok, tgt, NULL, grads, &loss, NULL);
         if (st != CA_OK || !isfinite(loss)) {
             fprintf(stderr, "experiment: %s step %lld: %s (loss %g)\n", r->id, (long long)step,
-                    ca_status_str(st), loss);
+                    model_error(st), loss);
             goto done;
         }
         const model_adamw opt = {.lr = plan_lr(p, r->setting, step), .beta1 = 0.9,

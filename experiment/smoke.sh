@@ -7,17 +7,20 @@
 # resumed must write the same rows (wall times, the concurrent-run counts and inference
 # times aside: they depend on the machine, not on the training). Runs go two at a time
 # (--jobs 2) in the first pass and one at a time in the resumed one. Then a damaged
-# completed run must be named and trained again, and an unwritable --out refused before
-# any training. No timing is a pass condition (only that the inference times were
-# recorded, positive).
+# completed run must be named and trained again, an unwritable --out refused before any
+# training, and more threads than online cores refused. No timing is a pass condition
+# (only that the inference times were recorded, positive).
 set -u
 B=${1:-build}
 X=./$B/experiment
 D=$B/quick/experiment-smoke
 fail() { echo "experiment smoke: FAIL: $*"; exit 1; }
+# Two runs at once, unless the machine has one core (more threads than cores are refused).
+CORES=$(getconf _NPROCESSORS_ONLN)
+JOBS=$((CORES >= 2 ? 2 : 1))
 
 rm -rf "$D" && mkdir -p "$D" || fail "cannot create $D"
-OMP_NUM_THREADS=1 $X --quick --jobs 2 --work "$D/work" --out "$D/a" 2>"$D.log" || { cat "$D.log"; fail "the quick run failed"; }
+OMP_NUM_THREADS=1 $X --quick --jobs $JOBS --work "$D/work" --out "$D/a" 2>"$D.log" || { cat "$D.log"; fail "the quick run failed"; }
 CSV=$D/a/experiment.csv
 INF=$D/a/experiment_infer.csv
 [ -f "$CSV" ] && [ -f "$INF" ] || fail "no $CSV or $INF"
@@ -62,7 +65,7 @@ awk -F, 'NR > 1 { gsub(/"/, ""); if ($8 != 0 || $7 < 1) { print; bad = 1 } } END
     || fail "inference check rows with mismatches or no positions in $INF"
 
 # Resume: stop twice right after a checkpoint, then finish; rows equal but for wall_s.
-OMP_NUM_THREADS=1 $X --quick --jobs 2 --work "$D/work" --out "$D/b" --stop-after-checkpoints 4 2>>"$D.log"
+OMP_NUM_THREADS=1 $X --quick --jobs $JOBS --work "$D/work" --out "$D/b" --stop-after-checkpoints 4 2>>"$D.log"
 [ $? = 3 ] || fail "--stop-after-checkpoints 4 did not stop the run (exit 3)"
 OMP_NUM_THREADS=1 $X --quick --work "$D/work" --out "$D/b" --stop-after-checkpoints 2 2>>"$D.log"
 [ $? = 3 ] || fail "--stop-after-checkpoints 2 did not stop the run (exit 3)"
@@ -103,4 +106,14 @@ OMP_NUM_THREADS=1 $X --quick --work "$D/work2" --out "$D/not-a-dir/out" 2>"$D.ou
 [ $? = 1 ] || fail "an unwritable --out was not refused"
 grep -q "cannot write into the output directory" "$D.out.log" || fail "no message for an unwritable --out"
 [ ! -d "$D/work2/runs" ] || [ -z "$(ls "$D/work2/runs")" ] || fail "runs were trained before the unwritable --out was found"
-echo "experiment smoke: ok ($(($(wc -l <"$CSV") - 1)) rows, every task and model kind; resumed run identical; a damaged run retrained; an unwritable --out refused)"
+# More threads than online cores, per run or over the runs at once, is refused before
+# anything is trained: oversubscribed OpenMP threads spin-wait and a run crawls.
+for flags in "--threads $((CORES + 1)) --jobs 1" "--threads 1 --jobs $((CORES + 1))"; do
+  # shellcheck disable=SC2086
+  OMP_NUM_THREADS=1 $X --quick $flags --work "$D/work3" --out "$D/d" 2>"$D.threads.log"
+  [ $? = 2 ] || fail "$flags on $CORES cores was not refused (exit 2)"
+  grep -q "but this machine has $CORES online cores" "$D.threads.log" \
+    || { cat "$D.threads.log"; fail "$flags: no message giving the core count"; }
+  [ ! -e "$D/work3" ] && [ ! -e "$D/d" ] || fail "$flags: something was written before the refusal"
+done
+echo "experiment smoke: ok ($(($(wc -l <"$CSV") - 1)) rows, every task and model kind; resumed run identical; a damaged run retrained; an unwritable --out refused; threads beyond the cores refused)"

@@ -179,6 +179,14 @@ int ca_impl_count(void);
 const ca_impl *ca_impl_at(int i);
 const ca_impl *ca_impl_find(const char *name);   /* NULL if unknown */
 const char *ca_impl_names(void);                 /* "naive, blocked, ..." */
+/* The part of the contract the build cannot see: an implementation with a NULL entry
+ * point says why in a non-empty .absent_reason, so that every "not provided" in verify's
+ * table and the bench's CSV is explained. ca_impl_check returns 1 when impl keeps it;
+ * otherwise 0, with a message naming the implementation and its unexplained NULL entry
+ * points in buf (len bytes). ca_registry_check: NULL when every registered implementation
+ * keeps it, else the first offender's message (verify and bench refuse to run on it). */
+int ca_impl_check(const ca_impl *impl, char *buf, size_t len);
+const char *ca_registry_check(void);
 
 /* ---- kernel path ------------------------------------------------------------------ */
 /* The instruction set the vector kernels run on: "avx512" or "avx2", the widest this CPU

@@ -168,26 +168,50 @@ out:
     return st;
 }
 
-/* Every given token is checked before anything is written: n of them for inference, the
- * prompt for generation. */
-static ca_status check(model_kind kind, const model_config *cfg, const model_exec *ex,
-                       const real *params, int n, int prompt, const int *tokens, int given)
+/* A token of a call: within the vocabulary, or the call fails saying which. */
+static ca_status check_token(const model_config *cfg, int token, int index)
 {
-    if (model_config_error(cfg)) return CA_ERR_D;
-    if ((unsigned)kind >= MODEL_KIND_COUNT || !params || !tokens) return CA_ERR_NULL;
+    if (token >= 0 && token < cfg->vocab) return CA_OK;
+    return model_fail(CA_ERR_INTERNAL, "token %d at index %d: must be in 0..vocab-1 (0..%d)",
+                      token, index, cfg->vocab - 1);
+}
+
+/* Every given token is checked before anything is written: n of them for inference, the
+ * prompt for generation. n_name: what the caller calls n ("n", or a session's
+ * "capacity"). */
+static ca_status check(model_kind kind, const model_config *cfg, const model_exec *ex,
+                       const real *params, int n, int prompt, const int *tokens, int given,
+                       const char *n_name)
+{
 #ifndef MODEL_F64
-    if (!ex || !ex->impl) return CA_ERR_NULL;
+    const int need_impl = 1;
+#else
+    const int need_impl = 0;
+#endif
+    ca_status st = model_check_call(kind, cfg, ex, need_impl);
+    if (st != CA_OK) return st;
+    if (!params || !tokens)
+        return model_fail(CA_ERR_NULL, "%s is NULL", !params ? "params" : "tokens");
+#ifndef MODEL_F64
     /* causal: prefill and decode steps; cubic: full passes (L > 1) and one decode step. */
     const ca_entry first = kind == MODEL_CAUSAL ? CA_CAUSAL_FWD : CA_FULL_FWD;
-    if (!ca_impl_provides(ex->impl, CA_DECODE_STEP) ||
-        ((kind == MODEL_CAUSAL || cfg->layers > 1) && !ca_impl_provides(ex->impl, first)))
-        return CA_ERR_NOT_PROVIDED;
+    const ca_entry need = !ca_impl_provides(ex->impl, CA_DECODE_STEP) ? CA_DECODE_STEP
+                          : (kind == MODEL_CAUSAL || cfg->layers > 1) &&
+                                    !ca_impl_provides(ex->impl, first) ? first
+                                                                       : CA_NO_ENTRY;
+    if (need != CA_NO_ENTRY)
+        return model_fail(CA_ERR_NOT_PROVIDED, "implementation '%s' has no %s, which the %s "
+                          "model's inference needs", ex->impl->name, ca_entry_name(need),
+                          model_kind_name(kind));
 #endif
-    if (!ex || ex->threads < 1) return CA_ERR_THREADS;
-    if (n < 1 || n > cfg->max_n || prompt < 1 || prompt > n) return CA_ERR_N;
-    for (int i = 0; i < given; i++)
-        if (tokens[i] < 0 || tokens[i] >= cfg->vocab) return CA_ERR_INTERNAL;
-    return CA_OK;
+    if (!ex || ex->threads < 1)
+        return model_fail(CA_ERR_THREADS, "threads = %d: must be >= 1", ex ? ex->threads : 0);
+    if (n < 1 || n > cfg->max_n)
+        return model_fail(CA_ERR_N, "%s = %d: must be in 1..max_n (%d)", n_name, n, cfg->max_n);
+    if (prompt < 1 || prompt > n)
+        return model_fail(CA_ERR_N, "prompt = %d: must be in 1..n (%d)", prompt, n);
+    for (int i = 0; i < given && st == CA_OK; i++) st = check_token(cfg, tokens[i], i);
+    return st;
 }
 
 static int argmax(const real *x, int V)
@@ -205,7 +229,7 @@ static ca_status walk(model_kind kind, const model_config *cfg, const model_exec
                       const real *params, int n, int prompt, int *tokens, real *logits,
                       int generate)
 {
-    ca_status st = check(kind, cfg, ex, params, n, prompt, tokens, generate ? prompt : n);
+    ca_status st = check(kind, cfg, ex, params, n, prompt, tokens, generate ? prompt : n, "n");
     if (st != CA_OK) return st;
     const int V = cfg->vocab;
     real *buf = logits ? NULL : malloc((size_t)n * V * sizeof *buf);
@@ -233,7 +257,10 @@ ca_status MF(model_infer)(model_kind kind, const model_config *cfg, const model_
                           const real *params, int n, int prompt, const int *tokens,
                           real *logits)
 {
-    if (!logits) return CA_ERR_NULL;
+    if (!logits) {
+        model_error_clear();
+        return model_fail(CA_ERR_NULL, "logits is NULL");
+    }
     return walk(kind, cfg, ex, params, n, prompt, (int *)tokens, logits, 0);
 }
 
@@ -284,7 +311,7 @@ MF(model_session) *MF(model_session_open)(model_kind kind, const model_config *c
                                           int capacity, ca_status *st)
 {
     int probe = 0;
-    *st = check(kind, cfg, ex, params, capacity, 1, &probe, 1);
+    *st = check(kind, cfg, ex, params, capacity, 1, &probe, 1, "capacity");
     if (*st != CA_OK) return NULL;
     MF(model_session) *s = calloc(1, sizeof *s);
     if (!s || !(s->tokens = malloc((size_t)capacity * sizeof *s->tokens))) {
@@ -302,18 +329,30 @@ MF(model_session) *MF(model_session_open)(model_kind kind, const model_config *c
 
 static ca_status session_token(const MF(model_session) *s, int token)
 {
-    return token < 0 || token >= s->cfg.vocab ? CA_ERR_INTERNAL
-           : s->len >= s->capacity           ? CA_ERR_N
-                                             : CA_OK;
+    ca_status st = check_token(&s->cfg, token, s->len);
+    if (st != CA_OK) return st;
+    if (s->len >= s->capacity)
+        return model_fail(CA_ERR_N, "the session is full: it holds its capacity, %d tokens "
+                          "(rewind to take a step again)", s->capacity);
+    return CA_OK;
 }
 
 ca_status MF(model_session_prefill)(MF(model_session) *s, int p, const int *tokens,
                                     real *logits)
 {
-    if (!s || !tokens || !logits) return CA_ERR_NULL;
-    if (s->len != 0 || p < 1 || p > s->capacity) return CA_ERR_N;
-    for (int i = 0; i < p; i++)
-        if (tokens[i] < 0 || tokens[i] >= s->cfg.vocab) return CA_ERR_INTERNAL;
+    model_error_clear();
+    if (!s || !tokens || !logits)
+        return model_fail(CA_ERR_NULL, "%s is NULL",
+                          !s ? "the session" : !tokens ? "tokens" : "logits");
+    if (s->len != 0)
+        return model_fail(CA_ERR_N, "prefill into a session holding %d tokens: it must be "
+                          "empty (rewind to 0 first)", s->len);
+    if (p < 1 || p > s->capacity)
+        return model_fail(CA_ERR_N, "p = %d: must be in 1..capacity (%d)", p, s->capacity);
+    for (int i = 0; i < p; i++) {
+        ca_status st = check_token(&s->cfg, tokens[i], i);
+        if (st != CA_OK) return st;
+    }
     const int V = s->cfg.vocab;
     ca_status st;
     if (s->kind == MODEL_CAUSAL) {
@@ -337,7 +376,8 @@ ca_status MF(model_session_prefill)(MF(model_session) *s, int p, const int *toke
 
 ca_status MF(model_session_append)(MF(model_session) *s, int token, real *logits)
 {
-    if (!s || !logits) return CA_ERR_NULL;
+    model_error_clear();
+    if (!s || !logits) return model_fail(CA_ERR_NULL, "%s is NULL", !s ? "the session" : "logits");
     ca_status st = session_token(s, token);
     if (st != CA_OK) return st;
     if (s->len == 0) return MF(model_session_prefill)(s, 1, &token, logits);
@@ -357,8 +397,11 @@ ca_status MF(model_session_append)(MF(model_session) *s, int token, real *logits
 /* Rows from len on are written again by the next step before anything reads them. */
 ca_status MF(model_session_rewind)(MF(model_session) *s, int len)
 {
-    if (!s) return CA_ERR_NULL;
-    if (len < 0 || len > s->len) return CA_ERR_N;
+    model_error_clear();
+    if (!s) return model_fail(CA_ERR_NULL, "the session is NULL");
+    if (len < 0 || len > s->len)
+        return model_fail(CA_ERR_N, "len = %d: must be in 0..the session's length (%d)", len,
+                          s->len);
     /* An emptied causal session prefills again: its caches go with it. */
     if (len == 0 && s->kv_open) {
         session_free(&s->kv);

@@ -192,28 +192,41 @@ void stack_flops(const model_config *cfg, const stack *s, int backward, model_st
 static ca_status check_inputs(model_kind kind, const model_config *cfg, const model_exec *ex,
                               int B, int N, const int *tokens, const int *targets, int backward)
 {
-    if (model_config_error(cfg)) return CA_ERR_D;
-    if ((unsigned)kind >= MODEL_KIND_COUNT) return CA_ERR_NULL;
 #ifndef MODEL_F64
+    ca_status st = model_check_call(kind, cfg, ex, 1);
+    if (st != CA_OK) return st;
     /* Every operator the kind needs, before anything is computed or written. */
-    if (!ex || !ex->impl) return CA_ERR_NULL;
     layer_kind kinds[1024];
     kind_layers(kind, cfg->layers, kinds);
     for (int l = 0; l < cfg->layers; l++) {
         const ca_op_info *op = ca_op_get(layer_op(kinds[l]));
-        if (!ca_impl_provides(ex->impl, op->fwd) ||
-            (backward && !ca_impl_provides(ex->impl, op->bwd)))
-            return CA_ERR_NOT_PROVIDED;
+        const ca_entry need = !ca_impl_provides(ex->impl, op->fwd) ? op->fwd
+                              : backward && !ca_impl_provides(ex->impl, op->bwd) ? op->bwd
+                                                                                 : CA_NO_ENTRY;
+        if (need != CA_NO_ENTRY)
+            return model_fail(CA_ERR_NOT_PROVIDED, "implementation '%s' has no %s, which the %s "
+                              "model's layer %d needs", ex->impl->name, ca_entry_name(need),
+                              model_kind_name(kind), l + 1);
     }
 #else
     (void)backward;
+    ca_status st = model_check_call(kind, cfg, ex, 0);
+    if (st != CA_OK) return st;
 #endif
-    if (!ex || ex->threads < 1) return CA_ERR_THREADS;
-    if (B < 1 || N < 1 || N > cfg->max_n) return CA_ERR_N;
-    if (!tokens) return CA_ERR_NULL;
-    for (size_t i = 0; i < (size_t)B * N; i++)
-        if (tokens[i] < 0 || tokens[i] >= cfg->vocab || (targets && targets[i] >= cfg->vocab))
-            return CA_ERR_INTERNAL;
+    if (!ex || ex->threads < 1)
+        return model_fail(CA_ERR_THREADS, "threads = %d: must be >= 1", ex ? ex->threads : 0);
+    if (B < 1) return model_fail(CA_ERR_N, "B = %d: must be >= 1", B);
+    if (N < 1 || N > cfg->max_n)
+        return model_fail(CA_ERR_N, "N = %d: must be in 1..max_n (%d)", N, cfg->max_n);
+    if (!tokens) return model_fail(CA_ERR_NULL, "tokens is NULL");
+    for (size_t i = 0; i < (size_t)B * N; i++) {
+        if (tokens[i] < 0 || tokens[i] >= cfg->vocab)
+            return model_fail(CA_ERR_INTERNAL, "token %d at index %zu: must be in 0..vocab-1 "
+                              "(0..%d)", tokens[i], i, cfg->vocab - 1);
+        if (targets && targets[i] >= cfg->vocab)
+            return model_fail(CA_ERR_INTERNAL, "target %d at index %zu: must be below vocab "
+                              "(%d), or negative for no loss", targets[i], i, cfg->vocab);
+    }
     return CA_OK;
 }
 
@@ -224,7 +237,9 @@ ca_status MF(model_forward_backward)(model_kind kind, const model_config *cfg,
 {
     ca_status st = check_inputs(kind, cfg, ex, B, N, tokens, targets, grads != NULL);
     if (st != CA_OK) return st;
-    if (!params || !targets || !loss) return CA_ERR_NULL;
+    if (!params || !targets || !loss)
+        return model_fail(CA_ERR_NULL, "%s is NULL",
+                          !params ? "params" : !targets ? "targets" : "loss");
     const int V = cfg->vocab;
     model_stats local = {.layer_seconds = stats ? stats->layer_seconds : NULL};
     if (local.layer_seconds)

@@ -63,8 +63,10 @@ typedef struct model_offsets {
 #undef MODEL_FIELD
 } model_offsets;
 
-/* NULL when cfg is valid, else why not ("layers must be >= 1", ...). */
+/* NULL when cfg is valid, else why not, naming the field, its value and its valid range
+ * ("vocab = 0: must be in 1..16777216"); the text lasts until this thread's next call. */
 const char *model_config_error(const model_config *cfg);
+
 /* Parameters in all; 0 when cfg is invalid or the count overflows. */
 size_t model_param_count(const model_config *cfg);
 model_offsets model_global_offsets(const model_config *cfg);
@@ -107,6 +109,20 @@ typedef struct model_exec {
     const ca_impl *impl;
     int threads;
 } model_exec;
+
+/* Why this thread's last failing model call (model_forward_backward, model_infer,
+ * model_generate, model_session_*) failed: the argument or field, its value and its valid
+ * range ("N = 20: must be in 1..max_n (9)", "token 11 at index 3: must be in
+ * 0..vocab-1 (0..10)"); ca_status_str(st) when the call recorded nothing more (out of
+ * memory, an attention call's error). Each of those calls clears it on entry. */
+const char *model_error(ca_status st);
+/* For model/ itself: model_fail records why (printf format) and returns st. */
+ca_status model_fail(ca_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void model_error_clear(void);
+/* For model/ itself: the first checks of every call (clears the message; configuration,
+ * kind, and with need_impl an attention implementation), each refusal said. */
+ca_status model_check_call(model_kind kind, const model_config *cfg, const model_exec *ex,
+                           int need_impl);
 
 /* What one call measured (any pointer argument may be NULL). */
 typedef struct model_stats {

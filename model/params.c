@@ -4,6 +4,7 @@
 #include "cubattn_harness.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,19 +40,63 @@ static size_t global_elems(const model_config *cfg)
 }
 #undef TENSOR_SIZE
 
+/* The message of this thread's last failing model call (model_error); "" when the call
+ * recorded none. */
+static _Thread_local char last_error[256];
+
+void model_error_clear(void) { last_error[0] = '\0'; }
+
+ca_status model_fail(ca_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+const char *model_error(ca_status st)
+{
+    return last_error[0] ? last_error : ca_status_str(st);
+}
+
+ca_status model_check_call(model_kind kind, const model_config *cfg, const model_exec *ex,
+                           int need_impl)
+{
+    model_error_clear();
+    const char *bad = model_config_error(cfg);
+    if (bad) return model_fail(CA_ERR_D, "configuration: %s", bad);
+    if ((unsigned)kind >= MODEL_KIND_COUNT)
+        return model_fail(CA_ERR_NULL, "kind = %d: not a model kind (0..%d)", (int)kind,
+                          MODEL_KIND_COUNT - 1);
+    if (need_impl && (!ex || !ex->impl))
+        return model_fail(CA_ERR_NULL, "no attention implementation (model_exec.impl is NULL)");
+    return CA_OK;
+}
+
+/* The limits of a configuration: 4 D^2 and V D must fit in an int for the BLIS calls
+ * (dimensions are ints); the layer kinds of a call are kept on the stack. */
+enum { MAX_D_MODEL = 16384, MAX_VOCAB = 1 << 24, MAX_N = 1 << 20, MAX_LAYERS = 1024 };
+
 const char *model_config_error(const model_config *cfg)
 {
-    if (!cfg) return "no configuration";
-    if (cfg->layers < 1) return "layers must be >= 1";
-    if (cfg->heads < 1) return "heads must be >= 1";
-    if (cfg->d_model < 1) return "d_model must be >= 1";
-    if (cfg->d_model % cfg->heads) return "d_model must be divisible by heads";
-    if (cfg->vocab < 1) return "vocab must be >= 1";
-    if (cfg->max_n < 1) return "max_n must be >= 1";
-    /* 4 D^2 and V D must fit in an int for the BLIS calls (dimensions are ints). */
-    if (cfg->d_model > 16384 || cfg->vocab > (1 << 24) || cfg->max_n > (1 << 20))
-        return "d_model <= 16384, vocab <= 2^24 and max_n <= 2^20";
-    if (cfg->layers > 1024) return "layers must be <= 1024";
+    static _Thread_local char why[160];
+    if (!cfg) return "no configuration (NULL)";
+    const struct { const char *name; int value, max; } field[] = {
+        {"vocab", cfg->vocab, MAX_VOCAB}, {"max_n", cfg->max_n, MAX_N},
+        {"d_model", cfg->d_model, MAX_D_MODEL}, {"layers", cfg->layers, MAX_LAYERS},
+    };
+    for (size_t i = 0; i < sizeof field / sizeof field[0]; i++)
+        if (field[i].value < 1 || field[i].value > field[i].max) {
+            snprintf(why, sizeof why, "%s = %d: must be in 1..%d", field[i].name,
+                     field[i].value, field[i].max);
+            return why;
+        }
+    if (cfg->heads < 1 || cfg->heads > cfg->d_model || cfg->d_model % cfg->heads) {
+        snprintf(why, sizeof why, "heads = %d: must be in 1..d_model (%d) and divide d_model",
+                 cfg->heads, cfg->d_model);
+        return why;
+    }
     return NULL;
 }
 

@@ -72,17 +72,30 @@ const ca_impl mutant_mask_off_by_one = {
     .causal_fwd = mask_fwd,
 };
 
-/* Queries pre-multiplied by sqrt(d) cancel the 1/sqrt(d) scale: scores unscaled. */
-static ca_status noscale_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
-                             const float *v, float *o, float *lse)
+/* Queries pre-multiplied by sqrt(d) cancel the 1/sqrt(d) scale: fwd's scores unscaled
+ * (causal and full: q has N rows). */
+static ca_status unscaled(ca_fwd_fn fwd, ca_shape sh, const ca_exec *ex, const float *q,
+                          const float *k, const float *v, float *o, float *lse)
 {
     size_t n = (size_t)sh.heads * sh.n * sh.d;
     float *qs = malloc(n * sizeof *qs);
     if (!qs) return CA_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) qs[i] = q[i] * sqrtf((float)sh.d);
-    ca_status st = ca_impl_naive.causal_fwd(sh, ex, qs, k, v, o, lse);
+    ca_status st = fwd(sh, ex, qs, k, v, o, lse);
     free(qs);
     return st;
+}
+
+static ca_status noscale_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
+                             const float *v, float *o, float *lse)
+{
+    return unscaled(ca_impl_naive.causal_fwd, sh, ex, q, k, v, o, lse);
+}
+
+static ca_status noscale_full_fwd(ca_shape sh, const ca_exec *ex, const float *q,
+                                  const float *k, const float *v, float *o, float *lse)
+{
+    return unscaled(ca_impl_naive.full_fwd, sh, ex, q, k, v, o, lse);
 }
 
 const ca_impl mutant_scale_missing = {
@@ -393,9 +406,12 @@ NAIVE_FWD(causal_fwd)
 NAIVE_FWD(full_fwd)
 NAIVE_FWD(cubic_fwd)
 NAIVE_FWD(shared_fwd)
+NAIVE_FWD(last_fwd)
 NAIVE_BWD(causal_bwd)
+NAIVE_BWD(full_bwd)
 NAIVE_BWD(cubic_bwd)
 NAIVE_BWD(shared_bwd)
+NAIVE_BWD(last_bwd)
 
 static ca_status decode_as_naive(ca_shape sh, const ca_exec *ex, int t, const float *q_t,
                                  const float *k_t, const float *v_t, float *k_cache,
@@ -438,6 +454,26 @@ const ca_impl mutant_decode_one_key_short = {
     .full_fwd = full_fwd_as_naive, .decode_step = short_step,
     .cubic_fwd = cubic_fwd_as_naive, .cubic_bwd = cubic_bwd_as_naive,
     .shared_fwd = shared_fwd_as_naive, .shared_bwd = shared_bwd_as_naive,
+};
+
+/* Every entry point naive's but one forward whose scores are unscaled: an identity that
+ * forward is one side of must charge it, never the correct entry point on the other side. */
+#define NAIVE_BUT_FORWARDS(causal, full)                                                  \
+    .workspace = naive_workspace, .causal_fwd = causal, .causal_bwd = causal_bwd_as_naive,  \
+    .full_fwd = full, .full_bwd = full_bwd_as_naive, .decode_step = decode_as_naive,        \
+    .cubic_fwd = cubic_fwd_as_naive, .cubic_bwd = cubic_bwd_as_naive,                      \
+    .shared_fwd = shared_fwd_as_naive, .shared_bwd = shared_bwd_as_naive,                  \
+    .last_fwd = last_fwd_as_naive, .last_bwd = last_bwd_as_naive
+const ca_impl mutant_causal_fwd_only_wrong = {
+    .name = "causal_fwd_only_wrong",
+    .description = "naive, but the causal forward's scores are unscaled",
+    NAIVE_BUT_FORWARDS(noscale_fwd, full_fwd_as_naive),
+};
+
+const ca_impl mutant_full_fwd_only_wrong = {
+    .name = "full_fwd_only_wrong",
+    .description = "naive, but the full forward's scores are unscaled",
+    NAIVE_BUT_FORWARDS(causal_fwd_as_naive, noscale_full_fwd),
 };
 
 /* NaN in the last element of o (last head, last row, last column) of every forward, and

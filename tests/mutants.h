@@ -18,6 +18,8 @@ extern const ca_impl mutant_exp_no_max_shift;   /* softmax without the max shift
 extern const ca_impl mutant_dq_race;            /* causal bwd threads race on the shared dq */
 /* Naive-like (naive's entry points but one), so they can stand in for the baseline. */
 extern const ca_impl mutant_decode_one_key_short; /* decode step t attends keys 0..t-1 */
+extern const ca_impl mutant_causal_fwd_only_wrong; /* causal fwd's scores unscaled */
+extern const ca_impl mutant_full_fwd_only_wrong;   /* full fwd's scores unscaled */
 extern const ca_impl mutant_nan_output;          /* NaN in the last element of every o */
 extern const ca_impl mutant_lse_off_1e3;         /* causal lse + 1e-3 */
 extern const ca_impl mutant_lse_off_1e1;         /* causal lse + 1e-1 */

@@ -129,3 +129,76 @@ Test(model_session, open_refuses_bad_arguments)
     cr_expect_eq(st, CA_ERR_NULL, "no implementation");
     free(params);
 }
+
+/* Every refusal says which argument or field is wrong, its value and its valid range
+ * (model_error), not a generic status text ("d must be >= 1" for a vocabulary of 0). */
+static void expect_error(ca_status st, ca_status want, const char *text)
+{
+    cr_expect_eq(st, want, "status %s, want %s", ca_status_str(st), ca_status_str(want));
+    cr_expect(strstr(model_error(st), text) != NULL, "message '%s' lacks '%s'", model_error(st),
+              text);
+}
+
+Test(model_session, errors_name_the_field_and_its_range)
+{
+    const model_exec ex = {.impl = ca_impl_find("blocked"), .threads = 1};
+    float *params = fresh_params();
+    int tokens[N] = {0}, targets[N] = {0};
+    float logits[N * V];
+    double loss;
+    const struct { model_config c; const char *text; } bad[] = {
+        {{.vocab = 0, .max_n = N, .d_model = 12, .heads = 3, .layers = 3}, "vocab = 0: must be in 1.."},
+        {{.vocab = V, .max_n = N, .d_model = 12, .heads = 3, .layers = 0}, "layers = 0: must be in 1..1024"},
+        {{.vocab = V, .max_n = N, .d_model = 0, .heads = 3, .layers = 3}, "d_model = 0: must be in 1.."},
+        {{.vocab = V, .max_n = N, .d_model = 12, .heads = 5, .layers = 3}, "heads = 5: must be in 1..d_model (12) and divide"},
+        {{.vocab = V, .max_n = 0, .d_model = 12, .heads = 3, .layers = 3}, "max_n = 0: must be in 1.."},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        expect_error(model_forward_backward_f32(MODEL_CAUSAL, &bad[i].c, &ex, params, 1, 1, tokens,
+                                                targets, NULL, NULL, &loss, NULL),
+                     CA_ERR_D, bad[i].text);
+        expect_error(model_infer_f32(MODEL_CUBIC, &bad[i].c, &ex, params, 1, 1, tokens, logits),
+                     CA_ERR_D, bad[i].text);
+    }
+    expect_error(model_forward_backward_f32(MODEL_CAUSAL, &cfg, &ex, params, 1, N + 1, tokens,
+                                            targets, NULL, NULL, &loss, NULL),
+                 CA_ERR_N, "N = 10: must be in 1..max_n (9)");
+    expect_error(model_forward_backward_f32(MODEL_CAUSAL, &cfg, &ex, params, 0, N, tokens,
+                                            targets, NULL, NULL, &loss, NULL),
+                 CA_ERR_N, "B = 0: must be >= 1");
+    tokens[3] = V;
+    expect_error(model_forward_backward_f32(MODEL_CAUSAL, &cfg, &ex, params, 1, N, tokens,
+                                            targets, NULL, NULL, &loss, NULL),
+                 CA_ERR_INTERNAL, "token 11 at index 3: must be in 0..vocab-1 (0..10)");
+    expect_error(model_infer_f32(MODEL_CAUSAL, &cfg, &ex, params, N, 1, tokens, logits),
+                 CA_ERR_INTERNAL, "token 11 at index 3: must be in 0..vocab-1 (0..10)");
+    tokens[3] = 0;
+    targets[2] = V;
+    expect_error(model_forward_backward_f32(MODEL_CAUSAL, &cfg, &ex, params, 1, N, tokens,
+                                            targets, NULL, NULL, &loss, NULL),
+                 CA_ERR_INTERNAL, "target 11 at index 2: must be below vocab (11)");
+    expect_error(model_infer_f32(MODEL_CAUSAL, &cfg, &ex, params, N + 1, 1, tokens, logits),
+                 CA_ERR_N, "n = 10: must be in 1..max_n (9)");
+    expect_error(model_infer_f32(MODEL_CAUSAL, &cfg, &ex, params, N, N + 1, tokens, logits),
+                 CA_ERR_N, "prompt = 10: must be in 1..n (9)");
+    const model_exec no_threads = {.impl = ex.impl, .threads = 0};
+    expect_error(model_infer_f32(MODEL_CAUSAL, &cfg, &no_threads, params, N, 1, tokens, logits),
+                 CA_ERR_THREADS, "threads = 0: must be >= 1");
+
+    ca_status st = CA_OK;
+    cr_expect_null(model_session_open_f32(MODEL_CAUSAL, &cfg, &ex, params, N + 1, &st));
+    expect_error(st, CA_ERR_N, "capacity = 10: must be in 1..max_n (9)");
+    model_session_f32 *s = model_session_open_f32(MODEL_CAUSAL, &cfg, &ex, params, 2, &st);
+    cr_assert_not_null(s, "%s", model_error(st));
+    expect_error(model_session_prefill_f32(s, 3, tokens, logits), CA_ERR_N,
+                 "p = 3: must be in 1..capacity (2)");
+    expect_error(model_session_append_f32(s, -1, logits), CA_ERR_INTERNAL,
+                 "token -1 at index 0: must be in 0..vocab-1 (0..10)");
+    cr_assert_eq(model_session_prefill_f32(s, 2, tokens, logits), CA_OK);
+    expect_error(model_session_append_f32(s, 1, logits), CA_ERR_N, "the session is full");
+    expect_error(model_session_rewind_f32(s, 3), CA_ERR_N, "len = 3: must be in 0..");
+    expect_error(model_session_prefill_f32(s, 1, tokens, logits), CA_ERR_N,
+                 "prefill into a session holding 2 tokens");
+    model_session_close_f32(s);
+    free(params);
+}

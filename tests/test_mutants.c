@@ -8,6 +8,7 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <string.h>
 
 #define ONLY(c) (1u << (c))
 
@@ -215,4 +216,36 @@ Test(mutants, nonfinite_zeroed_rejected_by_nonfinite_inputs, .timeout = 120)
                                              .inputs = 1ull << EXTREME_NONFINITE});
     expect_cell(&res, CA_CAUSAL_FWD, CHK_EXTREME, CELL_FAIL);
     expect_cell(&res, CA_CAUSAL_FWD, CHK_REF, CELL_PASS);
+}
+
+/* An identity's disagreement is charged to the side that is off the reference: with only
+ * the causal forward wrong, the decode step and cubic_shared (whose identities compare
+ * them with the causal forward) pass equiv, and the causal forward fails it, its note
+ * naming the side; likewise a wrong full forward fails itself, not cubic. The correct
+ * backward beside a wrong forward passes vs_ref and own_fd: it is judged on the
+ * baseline's forward when its own is off. */
+/* mutant's forward fwd alone is wrong: it fails vs_ref and equiv (its note naming its
+ * side), its backward bwd passes vs_ref and own_fd, and the identities in `fine` pass. */
+static void expect_forward_charged(const ca_impl *mutant, ca_entry fwd, ca_entry bwd,
+                                   const char *side, const ca_entry *fine, int nfine)
+{
+    impl_result res = run_one(mutant, ONLY(CHK_REF) | ONLY(CHK_EQUIV) | ONLY(CHK_FD));
+    expect_cell(&res, fwd, CHK_REF, CELL_FAIL);
+    expect_cell(&res, fwd, CHK_EQUIV, CELL_FAIL);
+    const cell *x = &res.cells[fwd][CHK_EQUIV];
+    cr_expect(strstr(x->note, side) != NULL, "%s: %s equiv note '%s' does not name '%s'",
+              mutant->name, ca_entry_name(fwd), x->note, side);
+    for (int i = 0; i < nfine; i++) expect_cell(&res, fine[i], CHK_EQUIV, CELL_PASS);
+    expect_cell(&res, bwd, CHK_REF, CELL_PASS);
+    expect_cell(&res, bwd, CHK_FD, CELL_PASS);
+}
+
+Test(mutants, equiv_charges_the_side_off_the_reference, .timeout = 120)
+{
+    const ca_entry causal_fine[] = {CA_DECODE_STEP, CA_SHARED_FWD, CA_CUBIC_FWD, CA_LAST_FWD};
+    expect_forward_charged(&mutant_causal_fwd_only_wrong, CA_CAUSAL_FWD, CA_CAUSAL_BWD,
+                           "causal_fwd side", causal_fine, 4);
+    const ca_entry full_fine[] = {CA_CUBIC_FWD, CA_DECODE_STEP};
+    expect_forward_charged(&mutant_full_fwd_only_wrong, CA_FULL_FWD, CA_FULL_BWD,
+                           "full_fwd side", full_fine, 2);
 }

@@ -41,6 +41,9 @@ static double ratio(double err, double tol)
     return tol > 0.0 ? err / tol : (err > 0.0 ? INFINITY : 0.0);
 }
 
+/* err within tol, both finite: what cell_record passes. */
+static int within(double err, double tol) { return isfinite(err) && isfinite(tol) && err <= tol; }
+
 /* Where every failing case is reported as it happens (verify_opts.verbose), or NULL:
  * a cell keeps only its first failure. The results of the run, to name a cell's owner. */
 static FILE *fail_log;
@@ -65,7 +68,7 @@ static void log_failure(const cell *c, const char *fmt, va_list ap)
 
 void cell_record(cell *c, double err, double tol, const char *fmt, ...)
 {
-    int ok = isfinite(err) && isfinite(tol) && err <= tol;
+    int ok = within(err, tol);
     if (!ok && fail_log) {
         va_list ap;
         va_start(ap, fmt);
@@ -296,7 +299,25 @@ static int compare_case(const problem *p, const ca_impl *naive, const ca_impl *c
         for (int k = 0; k < T_COUNT; k++)
             tol[k] = impl == naive ? naive_tol(p, k) : baseline_tol(p, k, base[k]);
         record_tensors(&res[i].cells[fe][chk], p, &t, err, tol, T_O, T_DQ, label);
-        if (with_bwd) record_tensors(&res[i].cells[be][chk], p, &t, err, tol, T_DQ, T_COUNT, label);
+        if (!with_bwd) continue;
+        /* The backward takes its forward's o and lse. When those are off the reference,
+         * it is judged again on the baseline's (whose own backward set its tolerance), so that a wrong
+         * forward fails itself, not a correct backward with it. */
+        char given[160];
+        const char *bwd_label = label;
+        if (!within(err[T_O], tol[T_O]) || !within(err[T_LSE], tol[T_LSE])) {
+            st = problem_run(p, naive, threads, 0, &t);
+            if (st == CA_OK) st = problem_run_bwd(p, impl, threads, &t);
+            if (st != CA_OK) {
+                cell_error(&res[i].cells[be][chk], st, label);
+                continue;
+            }
+            tensor_errors(p, &t, 1, err);
+            snprintf(given, sizeof given, "%s, given %s's o and lse (its forward's are off)",
+                     label, naive->name);
+            bwd_label = given;
+        }
+        record_tensors(&res[i].cells[be][chk], p, &t, err, tol, T_DQ, T_COUNT, bwd_label);
     }
     tensors_free(&t);
     return 0;
@@ -522,6 +543,49 @@ static int check_extreme(const ca_impl *naive, const ca_impl *const *impls, int 
     return 0;
 }
 
+/* ---- one implementation's forward on one problem, against the reference ------------ */
+
+/* One forward run with the tolerance it is held to: a side of an identity (§4.4), or the
+ * forward behind a backward whose own finite difference failed (§4.3). */
+typedef struct side {
+    tensors t;
+    const problem *p;      /* the problem this side ran, whose reference is its exact value */
+    double tol_o, tol_lse; /* the vs-reference tolerance of this side on this problem */
+} side;
+
+/* Runs impl on p, with the tolerance impl is held to against the reference there: the
+ * baseline's for every implementation but naive, and naive's absolute bound for naive
+ * itself (its own error would let it vouch for itself). */
+static ca_status run_side(const problem *p, const ca_impl *impl, const ca_impl *naive,
+                          int threads, side *s)
+{
+    s->p = p;
+    ca_status st = tensors_alloc(p, &s->t);
+    if (st != CA_OK) return st;
+    if (impl == naive) {
+        s->tol_o = naive_tol(p, T_O);
+        s->tol_lse = naive_tol(p, T_LSE);
+    } else {
+        double base[T_COUNT];
+        if ((st = baseline_errors(p, naive, threads, 0, &s->t, base)) != CA_OK) return st;
+        s->tol_o = baseline_tol(p, T_O, base[T_O]);
+        s->tol_lse = baseline_tol(p, T_LSE, base[T_LSE]);
+    }
+    return problem_run(p, impl, threads, 0, &s->t);
+}
+
+/* A side's own error against its problem's reference, as vs_ref measures it (o relative,
+ * lse absolute): the worse of the two against its tolerance, *k telling which. */
+static void side_error(const side *s, double *err, double *tol, int *k)
+{
+    const double eo = ca_rel_err(s->t.o, s->p->ro, s->p->out_elems);
+    const double el = ca_abs_err(s->t.lse, s->p->rlse, s->p->lse_elems);
+    const int lse = ratio(el, s->tol_lse) > ratio(eo, s->tol_o);
+    *k = lse ? T_LSE : T_O;
+    *err = lse ? el : eo;
+    *tol = lse ? s->tol_lse : s->tol_o;
+}
+
 /* ---- §4.3: each implementation's own directional finite difference --------------- */
 
 static double loss(const problem *p, const float *o)
@@ -532,9 +596,10 @@ static double loss(const problem *p, const float *o)
 }
 
 /* Worst |fd - <grad, u>| / max(|<grad, u>|, ||grad||_2) over several random directions u
- * (tolerance.h, FD_REL_TOL, says why the norm). */
-static ca_status own_fd(const problem *p, const ca_impl *impl, int threads, uint64_t seed,
-                        double *worst)
+ * (tolerance.h, FD_REL_TOL, says why the norm): impl's backward, given fwd's o and lse,
+ * against the finite difference of fwd (impl's own forward, or the baseline's). */
+static ca_status own_fd(const problem *p, const ca_impl *fwd, const ca_impl *impl, int threads,
+                        uint64_t seed, double *worst)
 {
     tensors t, tp;
     ca_status st = CA_ERR_NOMEM;
@@ -544,7 +609,9 @@ static ca_status own_fd(const problem *p, const ca_impl *impl, int threads, uint
     float *x = malloc(all * sizeof *x), *u = malloc(all * sizeof *u);
     if (!x || !u || tensors_alloc(p, &t) != CA_OK) goto out_early;
     if (tensors_alloc(p, &tp) != CA_OK) { tensors_free(&t); goto out_early; }
-    if ((st = problem_run(p, impl, threads, 1, &t)) != CA_OK) goto out;
+    if ((st = problem_run(p, fwd, threads, 0, &t)) != CA_OK ||
+        (st = problem_run_bwd(p, impl, threads, &t)) != CA_OK)
+        goto out;
     const float *grad[3] = {t.dq, t.dk, t.dv}, *in[3] = {p->q, p->k, p->v};
     double rms = 0.0;
     for (int a = 0; a < 3; a++)
@@ -569,7 +636,7 @@ static ca_status own_fd(const problem *p, const ca_impl *impl, int threads, uint
             for (int a = 0; a < 3; a++)
                 for (size_t i = 0; i < len[a]; i++)
                     x[at[a] + i] = (float)(in[a][i] + sign * h * u[at[a] + i]);
-            st = problem_run_fwd_on(p, impl, threads, x + at[0], x + at[1], x + at[2], &tp);
+            st = problem_run_fwd_on(p, fwd, threads, x + at[0], x + at[1], x + at[2], &tp);
             if (st != CA_OK) goto out;
             *(sign > 0 ? &lp : &lm) = loss(p, tp.o);
         }
@@ -586,8 +653,31 @@ out_early:
     return st;
 }
 
-static void check_fd(const ca_impl *const *impls, int count, const verify_opts *o,
-                     impl_result *res)
+/* Is impl's forward on p off the float64 reference beyond its tolerance? Computes p's
+ * reference when it has none yet. */
+static ca_status forward_off(problem *p, const ca_impl *impl, const ca_impl *naive,
+                             int threads, int *off)
+{
+    side s = {0};
+    ca_status st = p->ro ? CA_OK : problem_reference(p);
+    if (st == CA_OK) st = run_side(p, impl, naive, threads, &s);
+    if (st == CA_OK) {
+        double err, tol;
+        int k;
+        side_error(&s, &err, &tol, &k);
+        *off = !within(err, tol);
+    }
+    tensors_free(&s.t);
+    return st;
+}
+
+/* A backward fails its own finite difference when it is not the gradient of the forward
+ * it comes with, which is also what a wrong forward beside a correct backward looks like.
+ * When the forward is off the reference, the backward is judged again beside the
+ * baseline's forward (its own forward fails vs_ref), so that it is charged only for an
+ * error of its own. */
+static void check_fd(const ca_impl *naive, const ca_impl *const *impls, int count,
+                     const verify_opts *o, impl_result *res)
 {
     /* N = 80 spans two 64-row tiles with a ragged edge, in every prefix longer than 64
      * too; d = 1 and 3 leave only a vector kernel's tail; d = 64 and 128 are the widths
@@ -611,8 +701,16 @@ static void check_fd(const ca_impl *const *impls, int count, const verify_opts *
                 char label[96];
                 snprintf(label, sizeof label, "%s N=%d d=%d", op_name(op), sh.n, sh.d);
                 ca_status st = ca_impl_provides(impls[i], be)
-                                   ? own_fd(&p, impls[i], o->threads, o->seed, &worst)
+                                   ? own_fd(&p, impls[i], impls[i], o->threads, o->seed, &worst)
                                    : CA_ERR_NOT_PROVIDED;
+                int off = 0;
+                if (st == CA_OK && !within(worst, FD_REL_TOL) && impls[i] != naive)
+                    st = forward_off(&p, impls[i], naive, o->threads, &off);
+                if (st == CA_OK && off) {
+                    st = own_fd(&p, naive, impls[i], o->threads, o->seed, &worst);
+                    snprintf(label + strlen(label), sizeof label - strlen(label),
+                             " beside %s's forward (its own is off the reference)", naive->name);
+                }
                 if (st != CA_OK) cell_error(c, st, label);
                 else cell_record(c, worst, FD_REL_TOL, "%s: directional fd rel err %.3g", label, worst);
                 set_note(c, "%d shapes, d=1..128, a direction per input tensor", COUNT_OF(shapes));
@@ -631,32 +729,6 @@ static void gather_rows(float *dst, const float *src, int heads, size_t total, s
 {
     for (int h = 0; h < heads; h++)
         memcpy(dst + h * rows * d, src + (h * total + row0) * d, rows * d * sizeof *dst);
-}
-
-/* The two sides of one identity, run on the same problem by the same implementation. */
-typedef struct side {
-    tensors t;
-    double tol_o, tol_lse; /* the vs-reference tolerance of this side on this problem */
-} side;
-
-/* Runs impl on p, with the tolerance impl is held to against the reference there: the
- * baseline's for every implementation but naive, and naive's absolute bound for naive
- * itself (its own error would let it vouch for itself). */
-static ca_status run_side(const problem *p, const ca_impl *impl, const ca_impl *naive,
-                          int threads, side *s)
-{
-    ca_status st = tensors_alloc(p, &s->t);
-    if (st != CA_OK) return st;
-    if (impl == naive) {
-        s->tol_o = naive_tol(p, T_O);
-        s->tol_lse = naive_tol(p, T_LSE);
-    } else {
-        double base[T_COUNT];
-        if ((st = baseline_errors(p, naive, threads, 0, &s->t, base)) != CA_OK) return st;
-        s->tol_o = baseline_tol(p, T_O, base[T_O]);
-        s->tol_lse = baseline_tol(p, T_LSE, base[T_LSE]);
-    }
-    return problem_run(p, impl, threads, 0, &s->t);
 }
 
 /* The difference of two float32 results a, b of one exact quantity ref: +inf when either
@@ -678,21 +750,59 @@ static double equiv_diff(const float *a, const float *b, const double *ref, size
     return rel && den > 0.0 ? num / den : num;
 }
 
-/* ref_o, ref_l: the float64 reference of the quantity both sides compute. */
-static void record_equiv(cell *c, const float *a_o, const float *b_o, const double *ref_o,
-                         size_t no, const float *a_l, const float *b_l, const double *ref_l,
-                         size_t nl, double tol_o, double tol_lse, const char *label)
+/* One comparison of an identity: rows a_o, a_l of side a against b_o, b_l of side b, whose
+ * exact value is ref_o, ref_l. Agreement within the equivalence tolerance passes the cell
+ * of the identity's own entry point (`own`, side a or b). Disagreement is charged to the
+ * entry point whose side is off the float64 reference beyond its own tolerance, to each
+ * such side, in its own equiv cell: an identity never fails a correct entry point for
+ * its partner's error (a wrong causal forward must not fail the decode step). When both
+ * sides are within their tolerances yet differ by more than their sum, the comparison
+ * itself is charged, to the identity's cell, and says so. */
+static void record_equiv(impl_result *r, const side *a, const side *b, const side *own,
+                         const float *a_o, const float *b_o, const double *ref_o, size_t no,
+                         const float *a_l, const float *b_l, const double *ref_l, size_t nl,
+                         const char *label)
 {
-    double eo = equiv_diff(a_o, b_o, ref_o, no, 1), el = equiv_diff(a_l, b_l, ref_l, nl, 0);
-    if (ratio(eo, tol_o) >= ratio(el, tol_lse))
-        cell_record(c, eo, tol_o, "%s: o differs by %.3g > %.3g", label, eo, tol_o);
-    else
-        cell_record(c, el, tol_lse, "%s: lse differs by %.3g > %.3g", label, el, tol_lse);
+    cell *own_cell = &r->cells[problem_fwd(own->p)][CHK_EQUIV];
+    const double tol_o = tol_equivalence(a->tol_o, b->tol_o);
+    const double tol_l = tol_equivalence(a->tol_lse, b->tol_lse);
+    const double eo = equiv_diff(a_o, b_o, ref_o, no, 1), el = equiv_diff(a_l, b_l, ref_l, nl, 0);
+    const int on_lse = ratio(el, tol_l) > ratio(eo, tol_o);
+    const double diff = on_lse ? el : eo, tol = on_lse ? tol_l : tol_o;
+    const char *what = on_lse ? "lse" : "o";
+    if (within(diff, tol)) {
+        cell_record(own_cell, diff, tol, "%s: %s differs by %.3g > %.3g", label, what, diff, tol);
+        return;
+    }
+    const side *sides[2] = {a, b};
+    int charged = 0;
+    for (int i = 0; i < 2; i++) {
+        double err, stol;
+        int k;
+        side_error(sides[i], &err, &stol, &k);
+        const ca_entry e = problem_fwd(sides[i]->p);
+        if (within(err, stol)) {
+            /* within its tolerance: the identity's own side passes on its own error */
+            if (sides[i] == own)
+                cell_record(own_cell, err, stol, "%s: %s side %s err %.3g > tol %.3g", label,
+                            ca_entry_name(e), tensor_names[k], err, stol);
+            continue;
+        }
+        charged++;
+        cell_record(&r->cells[e][CHK_EQUIV], err, stol,
+                    "%s: the %s side is off the reference (%s err %.3g > tol %.3g); the sides' "
+                    "%s differs by %.3g > %.3g", label, ca_entry_name(e), tensor_names[k], err,
+                    stol, what, diff, tol);
+    }
+    if (!charged)
+        cell_record(own_cell, diff, tol,
+                    "%s: both sides within their reference tolerances, yet %s differs by "
+                    "%.3g > %.3g", label, what, diff, tol);
 }
 
 /* causal training pass == token-by-token KV-cache decode */
 static ca_status equiv_decode(const ca_impl *impl, const ca_impl *naive, ca_shape sh,
-                              int threads, uint64_t seed, cell *c)
+                              int threads, uint64_t seed, impl_result *r)
 {
     problem pc, pd;
     side a = {0}, b = {0};
@@ -705,9 +815,8 @@ static ca_status equiv_decode(const ca_impl *impl, const ca_impl *naive, ca_shap
     if (st == CA_OK) {
         char label[64];
         snprintf(label, sizeof label, "decode vs causal N=%d d=%d", sh.n, sh.d);
-        record_equiv(c, b.t.o, a.t.o, pc.ro, pc.out_elems, b.t.lse, a.t.lse, pc.rlse,
-                     pc.lse_elems, tol_equivalence(a.tol_o, b.tol_o),
-                     tol_equivalence(a.tol_lse, b.tol_lse), label);
+        record_equiv(r, &b, &a, &b, b.t.o, a.t.o, pc.ro, pc.out_elems, b.t.lse, a.t.lse,
+                     pc.rlse, pc.lse_elems, label);
     }
     tensors_free(&a.t); tensors_free(&b.t);
     problem_free(&pc); problem_free(&pd);
@@ -716,7 +825,7 @@ static ca_status equiv_decode(const ca_impl *impl, const ca_impl *naive, ca_shap
 
 /* cubic rows of prefix t == the full pass over prefix t alone, for every t */
 static ca_status equiv_cubic(const ca_impl *impl, const ca_impl *naive, ca_shape sh,
-                             int threads, uint64_t seed, cell *c)
+                             int threads, uint64_t seed, impl_result *r)
 {
     problem pc;
     side a = {0};
@@ -744,9 +853,8 @@ static ca_status equiv_cubic(const ca_impl *impl, const ca_impl *naive, ca_shape
             snprintf(label, sizeof label, "cubic prefix t=%d vs full N=%d d=%d", t, sh.n, sh.d);
             gather_rows(ao, a.t.o, sh.heads, T, off, (size_t)t, d);
             gather_rows(al, a.t.lse, sh.heads, T, off, (size_t)t, 1);
-            record_equiv(c, ao, b.t.o, pf.ro, pf.out_elems, al, b.t.lse, pf.rlse,
-                         pf.lse_elems, tol_equivalence(a.tol_o, b.tol_o),
-                         tol_equivalence(a.tol_lse, b.tol_lse), label);
+            record_equiv(r, &a, &b, &a, ao, b.t.o, pf.ro, pf.out_elems, al, b.t.lse, pf.rlse,
+                         pf.lse_elems, label);
         }
         free(ao); free(al);
         tensors_free(&b.t);
@@ -769,10 +877,12 @@ static void gather_diagonal(float *dst, const float *src, int heads, size_t n, s
 }
 
 /* The diagonal rows (t, t) of packed problem pp's output == the rows of problem pr's
- * (whose reference is the exact value of both), both sides by impl. st: how the two
- * problems' set-up went; the caller frees them. */
-static ca_status equiv_diagonal(problem *pp, problem *pr, ca_status st, const ca_impl *impl,
-                                const ca_impl *naive, int threads, const char *what, cell *c)
+ * (whose reference is the exact value of both), both sides by impl; the identity is
+ * pp's entry point's when own_packed, pr's otherwise. st: how the two problems' set-up
+ * went; the caller frees them. */
+static ca_status equiv_diagonal(problem *pp, problem *pr, ca_status st, int own_packed,
+                                const ca_impl *impl, const ca_impl *naive, int threads,
+                                const char *what, impl_result *r)
 {
     const ca_shape sh = pr->sh;
     side a = {0}, b = {0};
@@ -791,9 +901,8 @@ static ca_status equiv_diagonal(problem *pp, problem *pr, ca_status st, const ca
         gather_diagonal(diag_l, a.t.lse, sh.heads, (size_t)sh.n, 1);
         char label[64];
         snprintf(label, sizeof label, "%s N=%d d=%d", what, sh.n, sh.d);
-        record_equiv(c, diag, b.t.o, pr->ro, pr->out_elems, diag_l, b.t.lse, pr->rlse,
-                     pr->lse_elems, tol_equivalence(a.tol_o, b.tol_o),
-                     tol_equivalence(a.tol_lse, b.tol_lse), label);
+        record_equiv(r, &a, &b, own_packed ? &a : &b, diag, b.t.o, pr->ro, pr->out_elems,
+                     diag_l, b.t.lse, pr->rlse, pr->lse_elems, label);
     }
     free(diag); free(diag_l);
     tensors_free(&a.t); tensors_free(&b.t);
@@ -802,19 +911,19 @@ static ca_status equiv_diagonal(problem *pp, problem *pr, ca_status st, const ca
 
 /* cubic_shared o(t, t) == causal o_t on the same shared inputs */
 static ca_status equiv_shared(const ca_impl *impl, const ca_impl *naive, ca_shape sh,
-                              int threads, uint64_t seed, cell *c)
+                              int threads, uint64_t seed, impl_result *r)
 {
     problem ps = {0}, pc = {0};
     ca_status st = problem_init(&ps, CA_OP_CUBIC_SHARED, sh, IN_NORMAL, seed + 6000);
     if (st == CA_OK) st = problem_init(&pc, CA_OP_CAUSAL, sh, IN_NORMAL, seed + 6000);
-    st = equiv_diagonal(&ps, &pc, st, impl, naive, threads, "shared o(t,t) vs causal", c);
+    st = equiv_diagonal(&ps, &pc, st, 1, impl, naive, threads, "shared o(t,t) vs causal", r);
     problem_free(&ps); problem_free(&pc);
     return st;
 }
 
 /* cubic_last o_t == cubic o(t, t) when q_t == q(t, t), k and v the same packed tensors */
 static ca_status equiv_last(const ca_impl *impl, const ca_impl *naive, ca_shape sh,
-                            int threads, uint64_t seed, cell *c)
+                            int threads, uint64_t seed, impl_result *r)
 {
     problem pc = {0}, pl = {0};
     ca_status st = problem_init(&pc, CA_OP_CUBIC, sh, IN_NORMAL, seed + 9000);
@@ -825,7 +934,7 @@ static ca_status equiv_last(const ca_impl *impl, const ca_impl *naive, ca_shape 
         memcpy(pl.v, pc.v, pc.kv_elems * sizeof *pl.v);
         gather_diagonal(pl.q, pc.q, sh.heads, (size_t)sh.n, (size_t)sh.d);
     }
-    st = equiv_diagonal(&pc, &pl, st, impl, naive, threads, "cubic o(t,t) vs last", c);
+    st = equiv_diagonal(&pc, &pl, st, 0, impl, naive, threads, "cubic o(t,t) vs last", r);
     problem_free(&pc); problem_free(&pl);
     return st;
 }
@@ -840,7 +949,8 @@ static void check_equiv(const ca_impl *naive, const ca_impl *const *impls, int c
         const ca_impl *impl = impls[i];
         for (int s = 0; s < COUNT_OF(shapes); s++) {
             struct { ca_entry e, partner; ca_status (*fn)(const ca_impl *, const ca_impl *,
-                                                          ca_shape, int, uint64_t, cell *); } ids[] = {
+                                                          ca_shape, int, uint64_t,
+                                                          impl_result *); } ids[] = {
                 {CA_DECODE_STEP, CA_CAUSAL_FWD, equiv_decode},
                 {CA_CUBIC_FWD, CA_FULL_FWD, equiv_cubic},
                 {CA_SHARED_FWD, CA_CAUSAL_FWD, equiv_shared},
@@ -854,7 +964,7 @@ static void check_equiv(const ca_impl *naive, const ca_impl *const *impls, int c
                              ca_entry_name(ids[k].partner));
                     continue;
                 }
-                ca_status st = ids[k].fn(impl, naive, shapes[s], o->threads, o->seed, c);
+                ca_status st = ids[k].fn(impl, naive, shapes[s], o->threads, o->seed, &res[i]);
                 if (st != CA_OK) cell_error(c, st, "equivalence");
             }
         }
@@ -1071,7 +1181,7 @@ int verify_run(const ca_impl *const *impls, int count, const verify_opts *o,
     if ((check_wanted(o, CHK_REF) && check_grid(naive, impls, count, o, res)) ||
         (check_wanted(o, CHK_EXTREME) && check_extreme(naive, impls, count, o, res)))
         return -1;
-    if (check_wanted(o, CHK_FD)) check_fd(impls, count, o, res);
+    if (check_wanted(o, CHK_FD)) check_fd(naive, impls, count, o, res);
     if (check_wanted(o, CHK_EQUIV)) check_equiv(naive, impls, count, o, res);
     if (check_wanted(o, CHK_DETERMINISM)) check_determinism(impls, count, o, res);
     if (check_wanted(o, CHK_BADARGS)) check_bad_args(impls, count, o, res);

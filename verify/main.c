@@ -134,8 +134,10 @@ static void csv_field(FILE *f, const char *s, int last)
     fputc(last ? '\n' : ',', f);
 }
 
+/* grid: "full" or "quick", the shape grid of the run, in every row, so that the report
+ * can say what each row comes from and refuse to mix two grids. */
 static void csv_row(FILE *f, const char *impl, const char *entry, const char *check,
-                    const cell *c)
+                    const cell *c, const char *grid)
 {
     char err[32], tol[32];
     snprintf(err, sizeof err, "%.6g", c->err);
@@ -147,16 +149,20 @@ static void csv_row(FILE *f, const char *impl, const char *entry, const char *ch
     csv_field(f, cell_status_name(c->st), 0);
     csv_field(f, measured ? err : "", 0);
     csv_field(f, measured ? tol : "", 0);
-    csv_field(f, c->note, 1);
+    csv_field(f, c->note, 0);
+    csv_field(f, grid, 1);
 }
 
 /* The summary goes to FILE.tmp, renamed over FILE at the end, so a half-written summary
  * never looks complete. The temp file is created before any check runs: a path that
- * cannot be written fails in a moment, not after the whole run. */
+ * cannot be written fails in a moment, not after the whole run. A FILE that exists and is
+ * neither a regular file nor a directory (a device, a pipe) is written in place: nothing
+ * can be renamed over it. */
 typedef struct summary_file {
     const char *path;
     char tmp[4096];
     FILE *f;
+    int in_place;
 } summary_file;
 
 static int summary_open(summary_file *s, const char *path)
@@ -168,12 +174,15 @@ static int summary_open(summary_file *s, const char *path)
         return -1;
     }
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    const int exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) {
         fprintf(stderr, "verify: --summary '%s' is a directory\n", path);
         return -1;
     }
-    if (!(s->f = fopen(s->tmp, "w"))) {
-        fprintf(stderr, "verify: cannot write the summary '%s': %s\n", s->tmp, strerror(errno));
+    s->in_place = exists && !S_ISREG(st.st_mode);
+    const char *open_path = s->in_place ? path : s->tmp;
+    if (!(s->f = fopen(open_path, "w"))) {
+        fprintf(stderr, "verify: cannot write the summary '%s': %s\n", open_path, strerror(errno));
         return -1;
     }
     return 0;
@@ -183,7 +192,7 @@ static void summary_discard(summary_file *s)
 {
     if (!s->f) return;
     fclose(s->f);
-    remove(s->tmp);
+    if (!s->in_place) remove(s->tmp);
     s->f = NULL;
 }
 
@@ -214,37 +223,46 @@ static void print_model_table(const model_result *mres, int rows)
             }
 }
 
+/* Writes and closes the summary: 0, or the errno of the first failure (the temp file
+ * removed). */
 static int write_summary(summary_file *s, const impl_result *res, int count,
                          const cell *refcells, const model_result *mres, int mrows,
-                         int threads, uint64_t seed, int seeds)
+                         int threads, uint64_t seed, int seeds, int quick)
 {
     FILE *f = s->f;
-    const char *cols[] = {"impl", "entry", "check", "status", "err", "tol", "note"};
-    for (int i = 0; i < 7; i++) csv_field(f, cols[i], i == 6);
+    const char *grid = quick ? "quick" : "full";
+    const char *cols[] = {"impl", "entry", "check", "status", "err", "tol", "note", "grid"};
+    for (int i = 0; i < 8; i++) csv_field(f, cols[i], i == 7);
     cell info = {CELL_NA, 0, 0, 0, ""};
     snprintf(info.note, sizeof info.note,
              "threads=%d; seed=%llu; extreme seeds=%d; kernel path=%s; blis=%s", threads,
              (unsigned long long)seed, seeds, ca_isa(), ca_blis_config());
-    csv_row(f, "run", "-", "config", &info);
+    csv_row(f, "run", "-", "config", &info, grid);
     for (int e = 0; e < CA_ENTRY_COUNT; e++)
-        if (refcells[e].st != CELL_NA) csv_row(f, "ref64", ca_entry_name(e), "gradcheck", &refcells[e]);
+        if (refcells[e].st != CELL_NA)
+            csv_row(f, "ref64", ca_entry_name(e), "gradcheck", &refcells[e], grid);
     for (int i = 0; i < count; i++)
         for (int e = 0; e < CA_ENTRY_COUNT; e++)
             for (int c = 0; c < CHK_COUNT; c++)
-                csv_row(f, res[i].impl->name, ca_entry_name(e), check_name(c), &res[i].cells[e][c]);
+                csv_row(f, res[i].impl->name, ca_entry_name(e), check_name(c),
+                        &res[i].cells[e][c], grid);
     /* Model rows: entry "model_<kind>". */
     for (int i = 0; i < mrows; i++)
         for (int k = 0; k < MODEL_KIND_COUNT; k++)
             for (int c = 0; c < MCHK_COUNT; c++) {
                 char entry[40];
                 snprintf(entry, sizeof entry, "model_%s", model_kind_name(k));
-                csv_row(f, mres[i].name, entry, model_check_name(c), &mres[i].cells[k][c]);
+                csv_row(f, mres[i].name, entry, model_check_name(c), &mres[i].cells[k][c],
+                        grid);
             }
     s->f = NULL;
-    if (fclose(f) != 0 || rename(s->tmp, s->path) != 0) {
-        fprintf(stderr, "verify: writing the summary '%s': %s\n", s->path, strerror(errno));
-        remove(s->tmp);
-        return -1;
+    /* The first error is the one to report: a full disk shows at the flush or the close. */
+    int err = fflush(f) != 0 || ferror(f) ? (errno ? errno : EIO) : 0;
+    if (fclose(f) != 0 && !err) err = errno;
+    if (!err && !s->in_place && rename(s->tmp, s->path) != 0) err = errno;
+    if (err) {
+        if (!s->in_place) remove(s->tmp);
+        return err;
     }
     return 0;
 }
@@ -304,6 +322,11 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    const char *contract = ca_registry_check();
+    if (contract) {
+        fprintf(stderr, "verify: %s\n", contract);
+        return 2;
+    }
     if (impl_list) {
         if ((count = parse_impls(impl_list, impls, 63)) <= 0) return 2;
         /* Every tolerance rests on naive's error, so naive's own absolute bound is checked
@@ -353,11 +376,21 @@ int main(int argc, char **argv)
     fails += f3;
     print_table(res, count, refcells);
     print_model_table(mres, count + 1);
-    if (summary && write_summary(&sf, res, count, refcells, mres, count + 1, threads, seed, seeds))
-        fails++;
+    /* A summary that could not be written is no verdict on the checks: the table above
+     * stands, and the failed write is said apart, with its own exit status. */
+    const int write_err =
+        summary ? write_summary(&sf, res, count, refcells, mres, count + 1, threads, seed, seeds,
+                                quick)
+                : 0;
     free(mres);
     printf("\nverify: %s (%d failing cell%s) on the %s kernel path\n",
            fails ? "FAILED" : "all checks passed", fails, fails == 1 ? "" : "s", isa);
     free(res);
+    if (write_err) {
+        fflush(stdout);
+        fprintf(stderr, "verify: cannot write %s: %s (the summary was not written)\n", summary,
+                strerror(write_err));
+        return 2;
+    }
     return fails ? 1 : 0;
 }

@@ -419,8 +419,14 @@ ca_status problem_run(const problem *p, const ca_impl *impl, int threads, int wi
                       tensors *out)
 {
     ca_status st = problem_run_fwd_on(p, impl, threads, p->q, p->k, p->v, out);
+    if (st != CA_OK || !with_bwd || problem_bwd(p) == CA_NO_ENTRY) return st;
+    return problem_run_bwd(p, impl, threads, out);
+}
+
+ca_status problem_run_bwd(const problem *p, const ca_impl *impl, int threads, tensors *out)
+{
     ca_entry e = problem_bwd(p);
-    if (st != CA_OK || !with_bwd || e == CA_NO_ENTRY) return st;
+    ca_status st;
     ca_exec ex;
     poison(out->dq, p->q_elems);
     poison(out->dk, p->kv_elems);

@@ -109,6 +109,10 @@ void tensors_free(tensors *t);
 ca_status problem_run(const problem *p, const ca_impl *impl, int threads, int with_bwd,
                       tensors *out);
 
+/* impl's backward alone on p's inputs, given the o and lse already in out (a forward's,
+ * or the reference's rounded to float32), into out's gradients, NaN-filled first. */
+ca_status problem_run_bwd(const problem *p, const ca_impl *impl, int threads, tensors *out);
+
 /* Head-dimension orderings of the baseline: ordering v feeds q, k, v, dout with their
  * columns permuted (v = 0 is the identity) and un-permutes o, dq, dk, dv. Every exact
  * result is unchanged; only the float32 roundings of the dot products differ. */

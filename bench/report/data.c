@@ -59,7 +59,7 @@ typedef struct colmap {
     int impl, op, pass, n, d, heads, threads, reps, t_min, t_med, t_max, gflops, frac, flops,
         bytes, max_err, err_ref, predicted, status, sgemm, sgemm_n, impl_note, commit, date,
         compiler, cflags, cpu, cores, blis, kernel_isa, other_cores, peak, frac_peak, ukr, bw,
-        bytes_moved, gbs, frac_bw, cache_state, peak_note;
+        bytes_moved, gbs, frac_bw, cache_state, peak_note, grid;
 } colmap;
 
 static const char *field(const table *t, int r, int c) { return c >= 0 ? t->rows[r][c] : ""; }
@@ -99,6 +99,11 @@ static int get_int(const table *t, int r, int c, int *x, int required)
     return 0;
 }
 
+/* Results written before the grid was recorded cannot say what they come from. */
+#define GRID_MISSING " (results of an older bench or verify: run it again)"
+
+static int grid_known(const char *g) { return !strcmp(g, "full") || !strcmp(g, "quick"); }
+
 static int load_bench(const table *t, dataset *ds)
 {
     colmap m = {
@@ -114,14 +119,16 @@ static int load_bench(const table *t, dataset *ds)
         table_col(t, "blis_config"), table_col(t, "kernel_isa"), table_col(t, "other_cores"),
         table_col(t, "peak_gflops"), table_col(t, "frac_of_peak"), table_col(t, "ukr_gflops"),
         table_col(t, "bw_gbs"), table_col(t, "bytes_moved"), table_col(t, "gbs"),
-        table_col(t, "frac_of_bw"), table_col(t, "cache_state"), table_col(t, "peak_note")};
+        table_col(t, "frac_of_bw"), table_col(t, "cache_state"), table_col(t, "peak_note"),
+        table_col(t, "grid")};
     const char *required[] = {"impl", "op", "pass", "d", "heads", "threads", "t_median_s",
-                              "status"};
-    const int req_col[] = {m.impl, m.op, m.pass, m.d, m.heads, m.threads, m.t_med, m.status};
-    for (int i = 0; i < 8; i++)
+                              "status", "grid"};
+    const int req_col[] = {m.impl, m.op, m.pass, m.d, m.heads, m.threads, m.t_med, m.status,
+                           m.grid};
+    for (int i = 0; i < 9; i++)
         if (req_col[i] < 0) {
-            fprintf(stderr, "report: %s: bench results lack the column '%s'\n", t->path,
-                    required[i]);
+            fprintf(stderr, "report: %s: bench results lack the column '%s'%s\n", t->path,
+                    required[i], req_col[i] == m.grid ? GRID_MISSING : "");
             return -1;
         }
     brow *b = realloc(ds->b, (size_t)(ds->nb + t->nrows + 1) * sizeof *b);
@@ -145,7 +152,9 @@ static int load_bench(const table *t, dataset *ds)
         x->kernel_isa = field(t, r, m.kernel_isa);
         x->cache_state = field(t, r, m.cache_state);
         x->peak_note = field(t, r, m.peak_note);
+        x->grid = field(t, r, m.grid);
         x->file = t->path;
+        if (!grid_known(x->grid)) return out_of_domain(t, r, "grid", "is not full or quick");
         if (get_int(t, r, m.n, &x->n, 1) || get_int(t, r, m.d, &x->d, 1) ||
             get_int(t, r, m.heads, &x->heads, 1) || get_int(t, r, m.threads, &x->threads, 1) ||
             get_int(t, r, m.reps, &x->reps, 0) || get_int(t, r, m.cores, &x->cores, 0) ||
@@ -192,9 +201,10 @@ static int load_verify(const table *t, dataset *ds)
 {
     int ci = table_col(t, "impl"), ce = table_col(t, "entry"), cc = table_col(t, "check"),
         cs = table_col(t, "status"), cr = table_col(t, "err"), ct = table_col(t, "tol"),
-        cn = table_col(t, "note");
-    if (cs < 0) {
-        fprintf(stderr, "report: %s: verify results lack the column 'status'\n", t->path);
+        cn = table_col(t, "note"), cg = table_col(t, "grid");
+    if (cs < 0 || cg < 0) {
+        fprintf(stderr, "report: %s: verify results lack the column '%s'%s\n", t->path,
+                cs < 0 ? "status" : "grid", cs < 0 ? "" : GRID_MISSING);
         return -1;
     }
     vrow *v = realloc(ds->v, (size_t)(ds->nv + t->nrows + 1) * sizeof *v);
@@ -208,8 +218,10 @@ static int load_verify(const table *t, dataset *ds)
         for (size_t k = 0; k < sizeof statuses / sizeof *statuses; k++) known |= !strcmp(st, statuses[k]);
         if (!known) return out_of_domain(t, r, "status", "is not PASS, FAIL, - or not provided");
         if (field(t, r, ci)[0] == '\0') return out_of_domain(t, r, "impl", "is empty");
+        if (!grid_known(field(t, r, cg))) return out_of_domain(t, r, "grid", "is not full or quick");
         ds->v[ds->nv++] = (vrow){field(t, r, ci), field(t, r, ce), field(t, r, cc), st,
-                                 field(t, r, cr), field(t, r, ct), field(t, r, cn)};
+                                 field(t, r, cr), field(t, r, ct), field(t, r, cn),
+                                 field(t, r, cg), t->path};
     }
     ds->verify_files++;
     return 0;
@@ -320,6 +332,32 @@ static int one_machine(const dataset *ds)
     return 0;
 }
 
+/* One grid per kind: the bench rows all from the full grid or all from the quick one, and
+ * likewise the verify rows; a quick sweep's cells beside a full sweep's would be read as
+ * one run's. Sets ds->bench_grid, ds->verify_grid. */
+static int one_grid(dataset *ds)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        const int n = kind ? ds->nv : ds->nb;
+        const char *grid = NULL, *file = NULL;
+        for (int i = 0; i < n; i++) {
+            const char *g = kind ? ds->v[i].grid : ds->b[i].grid;
+            const char *f = kind ? ds->v[i].file : ds->b[i].file;
+            if (!grid) {
+                grid = g;
+                file = f;
+            } else if (strcmp(grid, g) != 0) {
+                fprintf(stderr, "report: %s results mix two grids: %s holds rows of the %s grid, "
+                                "%s of the %s grid; keep one run's CSVs in the results dir\n",
+                        kind ? "verify" : "bench", file, grid, f, g);
+                return -1;
+            }
+        }
+        *(kind ? &ds->verify_grid : &ds->bench_grid) = grid;
+    }
+    return 0;
+}
+
 int dataset_load(const char *dir, dataset *ds)
 {
     memset(ds, 0, sizeof *ds);
@@ -387,7 +425,7 @@ int dataset_load(const char *dir, dataset *ds)
         dataset_free(ds);
         return -1;
     }
-    if (one_machine(ds) != 0) {
+    if (one_machine(ds) != 0 || one_grid(ds) != 0) {
         dataset_free(ds);
         return -1;
     }

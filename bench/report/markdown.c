@@ -25,6 +25,52 @@ const char *fmt_s(double s)
 }
 
 
+/* ---- where a section's rows come from ------------------------------------------------ */
+
+/* Appends s to the comma-separated list out (len bytes) unless it is there already. */
+static void list_add(char *out, size_t len, const char *s)
+{
+    const size_t n = strlen(s);
+    for (const char *p = out; (p = strstr(p, s)) != NULL; p += n)
+        if ((p == out || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0')) return;
+    const size_t used = strlen(out);
+    snprintf(out + used, len - used, "%s%s", used ? ", " : "", s);
+}
+
+static const char *base_name(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
+/* The line under a section's heading that says which files, which grid and which
+ * implementations its rows come from (bench or verify rows; nothing when there are none),
+ * so that a quick or partial run is never read as the full evidence. */
+static void provenance(FILE *f, const dataset *ds, int verify)
+{
+    const int n = verify ? ds->nv : ds->nb;
+    if (n == 0) return;
+    char files[512] = "", impls[512] = "";
+    for (int i = 0; i < n; i++) {
+        const char *impl = verify ? ds->v[i].impl : ds->b[i].impl;
+        list_add(files, sizeof files, base_name(verify ? ds->v[i].file : ds->b[i].file));
+        /* verify's rows of the run, of the float64 reference and of the models name no
+         * implementation of their own */
+        if (verify && (!strcmp(impl, "run") || !strcmp(impl, "ref64") ||
+                       !strncmp(ds->v[i].entry, "model_", 6)))
+            continue;
+        list_add(impls, sizeof impls, impl);
+    }
+    const char *grid = verify ? ds->verify_grid : ds->bench_grid;
+    const int quick = !strcmp(grid, "quick");
+    fprintf(f, "_Rows from %s, the %s grid%s; implementations: %s._\n\n", files, grid,
+            !quick ? ""
+            : verify ? " (N in {1, 2, 3, 7, 17, 65} x d in {1, 3, 16, 80}: not the full "
+                       "verification)"
+                     : " (cells of seconds, N <= 256: not the evidence of a full `make bench`)",
+            impls);
+}
+
 /* ---- sections ---------------------------------------------------------------------- */
 
 /* Signs that the machine was shared while it was measured: another process's load, a
@@ -62,6 +108,7 @@ static void machine_section(FILE *f, const dataset *ds)
     for (int i = 0; i < ds->nb; i++)
         if (!last || strcmp(ds->b[i].date, last->date) > 0) last = &ds->b[i];
     fprintf(f, "## Machine\n\n");
+    provenance(f, ds, 0);
     if (!last) {
         fprintf(f, "No benchmark rows recorded.\n\n");
         return;
@@ -196,6 +243,7 @@ static void answer_section(FILE *f, const dataset *ds)
 {
     const int th = ds->main_threads;
     fprintf(f, "## The answer in numbers\n\n");
+    provenance(f, ds, 0);
     fprintf(f, "Measured scaling (time ~ N^p, least squares over the upper half of N, %d "
                "thread%s): ", th, th > 1 ? "s" : "");
     exponent_phrase(f, ds, OPN(CA_OP_CAUSAL), PASSN(BP_FWD), th);
@@ -266,6 +314,7 @@ static void answer_section(FILE *f, const dataset *ds)
 static void exponents_section(FILE *f, const dataset *ds)
 {
     fprintf(f, "## Scaling exponents\n\n");
+    provenance(f, ds, 0);
     fprintf(f, "Fitted p of time ~ N^p (least squares of log t on log N over the upper half of "
                "the measured N, at least three points when there are three), R^2 in brackets; "
                "— = fewer than two timed points.\n\n");
@@ -305,6 +354,7 @@ static void fastest_section(FILE *f, const dataset *ds)
     int k = ds_ns(ds, NULL, NULL, th, ns, MAXPTS);
     fprintf(f, "## Fastest implementation per operator and N (%d thread%s)\n\n", th,
             th > 1 ? "s" : "");
+    provenance(f, ds, 0);
     fprintf(f, "Each cell: fastest implementation, its median time, and its GFLOP/s as a "
                "fraction of the sgemm ceiling / of the FMA peak of the same run (FLOPs by "
                "docs/DESIGN.md §3); a decode step, bound by memory, shows its GB/s (compulsory "
@@ -354,6 +404,7 @@ static void fused_vs_unfused_section(FILE *f, const dataset *ds)
     int cells = 0, lost = 0, lost_big = 0;
     fprintf(f, "## Fused kernels against the unfused peer (%d thread%s)\n\n", th,
             th > 1 ? "s" : "");
+    provenance(f, ds, 0);
     fprintf(f, "The peer `%s` materialises the scores per head (per prefix for the cubic "
                "operators) and runs Q K^T and P V on BLIS sgemm, as the common frameworks' "
                "math path does. Each cell: the fastest fused implementation and its time, "
@@ -460,6 +511,7 @@ static void targets_section(FILE *f, const dataset *ds)
 {
     const int th = ds->main_threads;
     fprintf(f, "## Performance targets\n\n");
+    provenance(f, ds, 0);
     fprintf(f, "Computed from the CSV at d = %d, heads = %d; fractions at %d thread%s against the "
                "sgemm ceiling of the same thread count.\n\n", ds->d, ds->heads, th,
             th > 1 ? "s" : "");
@@ -512,6 +564,7 @@ static int run_has_avx512(const brow *b)
 static void roofline_targets_section(FILE *f, const dataset *ds)
 {
     fprintf(f, "## Roofline targets\n\n");
+    provenance(f, ds, 0);
     fprintf(f, "Fastest implementation of each cell against the machine's own limits measured "
                "in the same run at the same thread count (docs/DESIGN.md §5.4): the FMA peak "
                "(thresholds for a CPU with AVX-512 / an AVX2-only one; this run's is chosen by "
@@ -589,6 +642,7 @@ static void cost_section(FILE *f, const dataset *ds)
     int k = ds_ns(ds, NULL, NULL, th, ns, MAXPTS);
     fprintf(f, "## Training and inference cost (fastest implementation each, %d thread%s)\n\n",
             th, th > 1 ? "s" : "");
+    provenance(f, ds, 0);
     fprintf(f, "| N | causal prefill (causal fwd) | cubic prefill (full fwd) | causal training "
                "(fwd+bwd) | cubic training (fwd+bwd) | cubic_shared training (fwd+bwd) | cubic "
                "/ causal training | cubic training / cubic prefill |\n");
@@ -631,6 +685,7 @@ static void cost_section(FILE *f, const dataset *ds)
 static void coverage_section(FILE *f, const dataset *ds)
 {
     fprintf(f, "## Cells not timed, and accuracy of the timed ones\n\n");
+    provenance(f, ds, 0);
     fprintf(f, "| impl | timed | skipped (time) | skipped (memory) | skipped (other) | not "
                "provided | error | worst max_err vs float64 |\n|---|---|---|---|---|---|---|---|\n");
     const char *impls[MAXIMPLS];
@@ -682,6 +737,7 @@ static void verify_section(FILE *f, const dataset *ds)
                    "columns; run `make verify`).\n\n");
         return;
     }
+    provenance(f, ds, 1);
     const char *seen[MAXIMPLS];
     int ns = 0;
     for (int i = 0; i < ds->nv; i++) {

@@ -44,6 +44,7 @@ typedef struct brow {
     const char *impl, *op, *pass, *status, *impl_note, *err_ref;
     const char *commit, *date, *compiler, *cflags, *cpu, *blis_config, *file;
     const char *kernel_isa; /* "" in results of a bench before the per-path build */
+    const char *grid;       /* "full" or "quick" (bench --quick): the sweep's preset */
     int n, d, heads, threads, reps, cores, sgemm_n;
     double t_min, t_med, t_max, gflops, frac, flops, bytes, max_err, predicted, sgemm;
     double other_cores; /* cores used by other processes during the run; NaN if unknown */
@@ -56,6 +57,8 @@ typedef struct brow {
 
 typedef struct vrow {
     const char *impl, *entry, *check, *status, *err, *tol, *note;
+    const char *grid; /* "full" or "quick" (verify --quick): the shape grid of the run */
+    const char *file;
 } vrow;
 
 /* A model cell of bench --model (bench/model_sweep.c). part: "all", or "layerK" for the
@@ -90,6 +93,9 @@ typedef struct dataset {
     int nsp;
     int verify_files;
     int bench_files;
+    /* The grid every bench row, and every verify row, comes from ("full" or "quick"; NULL
+     * without such rows): the report refuses results that mix two (dataset_load). */
+    const char *bench_grid, *verify_grid;
     int d, heads;        /* the most common shape: what the plots and tables show */
     int main_threads;    /* the largest thread count measured */
 } dataset;

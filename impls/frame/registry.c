@@ -44,3 +44,32 @@ const char *ca_impl_names(void)
     }
     return buf;
 }
+
+int ca_impl_check(const ca_impl *impl, char *buf, size_t len)
+{
+    if (impl->absent_reason && impl->absent_reason[0]) return 1;
+    char entries[512] = "";
+    size_t used = 0;
+    int missing = 0;
+    for (int e = 0; e < CA_ENTRY_COUNT; e++) {
+        if (ca_impl_provides(impl, (ca_entry)e)) continue;
+        int w = snprintf(entries + used, sizeof entries - used, "%s%s", missing++ ? ", " : "",
+                         ca_entry_name((ca_entry)e));
+        if (w < 0 || (size_t)w >= sizeof entries - used) break;
+        used += (size_t)w;
+    }
+    if (!missing) return 1;
+    snprintf(buf, len,
+             "implementation '%s' leaves %s NULL without a reason: set .absent_reason to say "
+             "why %s not provided", impl->name ? impl->name : "(unnamed)", entries,
+             missing > 1 ? "they are" : "it is");
+    return 0;
+}
+
+const char *ca_registry_check(void)
+{
+    static char msg[768];
+    for (int i = 0; i < ca_impl_count(); i++)
+        if (!ca_impl_check(registry[i], msg, sizeof msg)) return msg;
+    return NULL;
+}
