@@ -12,7 +12,8 @@ TSAN_CC  ?= clang-14
 ARCHER   ?= /usr/lib/llvm-14/lib/libarcher.so
 QUICK    ?= 0
 IMPL     ?=
-THREADS  ?= 2
+# Two threads, or one on a one-CPU machine (bench refuses more threads than CPUs).
+THREADS  ?= $(shell [ "$$(nproc 2>/dev/null || echo 1)" -ge 2 ] && echo 2 || echo 1)
 
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 BLIS_INC  := /usr/include/$(MULTIARCH)/blis-openmp
@@ -231,12 +232,12 @@ SAN_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/experiment
 	@echo "$(SAN_ENV) ./$(BUILD)/tests --jobs 2 --verbose"
 	@n=$$($(SAN_ENV) ./$(BUILD)/tests --list | awk '/: [0-9]+ tests?$$/ { n += $$(NF - 1) } END { print n }'); \
-	{ $(SAN_ENV) ./$(BUILD)/tests --jobs 2 --verbose 2>&1; echo "criterion-exit $$?"; } | awk -v n="$$n" '\
+	{ $(SAN_ENV) ./$(BUILD)/tests --jobs 2 --verbose 2>&1; printf '\ncriterion-exit %d\n' $$?; } | awk -v n="$$n" '\
 	  /^\[RUN \]/ || /^\[====\] Running / { next } \
-	  /^criterion-exit / { rc = $$2; next } \
+	  /^criterion-exit / { rc = $$2; seen = 1; next } \
 	  /^\[(PASS|FAIL)\]/ { printf "(%d/%d) ", ++k, n } \
 	  { print; fflush() } \
-	  END { exit rc }'
+	  END { exit seen ? rc : 1 }'
 	$(SAN_ENV) sh experiment/smoke.sh $(BUILD)
 	$(SAN_ENV) sh tests/verify_cli.sh $(BUILD)
 	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
@@ -330,9 +331,12 @@ bench: deps $(BUILD)/bench $(BUILD)/report
 	@mkdir -p $(BENCH_DIR)/results
 	@touch $(BENCH_DIR)/results/.write-test && rm -f $(BENCH_DIR)/results/.write-test || \
 	  { echo "bench: cannot write into $(BENCH_DIR)/results/: nothing was run"; exit 1; }
-	@if [ "$(BENCH_DIR)" != . ] && [ -f results/verify.csv ]; then \
-	  if head -1 results/verify.csv | grep -q '"grid"'; then cp results/verify.csv $(BENCH_DIR)/results/; \
-	  else echo "bench: results/verify.csv predates its grid column: not shown (run make verify)"; fi; fi
+	@if [ -f results/verify.csv ] && ! head -1 results/verify.csv | grep -q '"grid"'; then \
+	  if [ "$(BENCH_DIR)" = . ]; then \
+	    echo "bench: results/verify.csv predates its grid column, and the report of this run"; \
+	    echo "  would refuse it after the sweep: run make verify first; nothing was run"; exit 1; \
+	  else echo "bench: results/verify.csv predates its grid column: not shown (run make verify)"; fi; \
+	elif [ "$(BENCH_DIR)" != . ] && [ -f results/verify.csv ]; then cp results/verify.csv $(BENCH_DIR)/results/; fi
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench $(BENCH_MAIN) --threads $(THREADS) \
 	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench.csv
 	OMP_NUM_THREADS=1 ./$(BUILD)/bench $(BENCH_T1) --threads 1 --op causal --pass fwd \

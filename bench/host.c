@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <omp.h>
 #include <unistd.h>
 
 /* First line of a command's output, trailing newline removed; "" on failure. */
@@ -49,6 +50,10 @@ void host_commit(char *out, size_t cap)
 
 int host_cores(void)
 {
-    const long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n >= 1 ? (int)n : 1;
+    /* The CPUs this process may run on (a container's cpuset, taskset), not the host's:
+     * the threads bound is about the cores the run gets. */
+    const int n = omp_get_num_procs();
+    if (n >= 1) return n;
+    const long m = sysconf(_SC_NPROCESSORS_ONLN);
+    return m >= 1 ? (int)m : 1;
 }

@@ -162,6 +162,7 @@ static void run_cell(mctx *c, model_kind kind, mtask task, int n, mrow *r, doubl
     }
     double *times = malloc((size_t)cfg->max_reps * sizeof *times);
     if (!times) {
+        model_error_clear(); /* this failure is the bench's own, not a model call's */
         set_status(r, CA_ERR_NOMEM, "");
         model_session_close_f32(step);
         return;

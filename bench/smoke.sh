@@ -302,6 +302,7 @@ ls -A "$r" | grep -q incoming && fail "a failed final move left a temporary name
 sh bench/stage.sh start "$st" "$r" 2>"$d/stage.log"
 [ $? = 1 ] || fail "the next run started over the kept CSVs"
 grep -q "earlier complete run.*(bench.csv bench_t1.csv)" "$d/stage.log" || { cat "$d/stage.log" >&2; fail "the next run does not name the kept CSVs"; }
+grep -q "move into $r/ failed" "$d/stage.log" || { cat "$d/stage.log" >&2; fail "the next run does not name the folder the kept CSVs belong in"; }
 [ "$(cat "$st/bench.csv")" = new ] || fail "the next run deleted the kept CSVs"
 rm -r "$r/bench_t1.csv"
 sh bench/stage.sh commit "$st" "$r" bench.csv bench_t1.csv 2>"$d/stage.log" || { cat "$d/stage.log" >&2; fail "the move failed with nothing in its way"; }
@@ -311,6 +312,9 @@ mkdir -p "$st" && echo partial >"$st/bench.csv"
 sh bench/stage.sh start "$st" "$r" 2>"$d/stage.log" || fail "an interrupted run's stage blocked the next run"
 grep -q "removing what an interrupted run left" "$d/stage.log" || fail "an interrupted run's CSVs were removed without a word"
 [ -d "$st" ] && [ -z "$(ls -A "$st")" ] || fail "start did not leave an empty stage"
+# Kept CSVs moved by hand, as the message says: the next run starts.
+echo "$r" >"$st/complete" && echo kept >"$st/bench.csv" && mv "$st/bench.csv" "$r/"
+sh bench/stage.sh start "$st" "$r" 2>"$d/stage.log" || { cat "$d/stage.log" >&2; fail "a stage emptied by hand still blocked the next run"; }
 
 # More threads than online cores is refused before anything runs or is written: threads
 # sharing cores time the scheduler, not the kernels.
@@ -319,5 +323,11 @@ CORES=$(getconf _NPROCESSORS_ONLN)
 [ $? = 2 ] || fail "--threads $((CORES + 1)) on $CORES cores was not refused (exit 2)"
 grep -q "more than the $CORES online cores" "$d/over.log" || { cat "$d/over.log" >&2; fail "no message giving the core count"; }
 ls "$d" | grep -q '^over\.csv' && fail "a file was written for a refused --threads"
+
+# A split cell whose buffers pass --mem is skipped with a message, as in the sweep, not
+# run into the out-of-memory killer (cubic fwd at N = 4096 needs 34.5 GB).
+"$B/bench" --split --impl omp --op cubic --pass fwd --n 4096 --threads 1 --mem 1G \
+  --out "$d/split_mem.csv" >"$d/split_mem.log" 2>&1
+grep -q "skipped: memory .* over budget" "$d/split_mem.log" || { cat "$d/split_mem.log" >&2; fail "bench --split ran a cell over --mem"; }
 
 echo "bench smoke: ok ($rows rows, $(ls "$d/plots"/*.png | wc -l) plots; damaged evidence refused, plots and report untouched)"

@@ -4,10 +4,12 @@
 # have succeeded are their CSVs moved into RESULTS together, so that RESULTS never mixes
 # two runs, and a run's CSVs are never lost without a word.
 #   start   A fresh, empty STAGE. A STAGE holding the CSVs of an earlier complete run
-#           whose move failed (it has the file `complete`) is kept: start refuses, naming
-#           the files, until they are moved into RESULTS or deleted by hand. The partial
-#           CSVs an interrupted run left are removed, and said so.
-#   commit  Marks STAGE complete, then moves STAGE/FILE... into RESULTS: each first beside
+#           whose move failed (it has the file `complete`, which names the folder they
+#           were going to) is kept: start refuses, naming the files and that folder,
+#           until they are moved there or deleted by hand. The partial CSVs an
+#           interrupted run left are removed, and said so.
+#   commit  Checks every FILE is in STAGE, marks STAGE complete (writing RESULTS into
+#           `complete`), then moves STAGE/FILE... into RESULTS: each first beside
 #           its target under a temporary name (.FILE.incoming), then renamed over it, so
 #           that a failure before the last renames leaves RESULTS as it was. On a failure
 #           it says where the CSVs are kept and exits 1. Signals are ignored meanwhile.
@@ -20,10 +22,12 @@ csvs() { (cd "$stage" 2>/dev/null && ls -- *.csv 2>/dev/null | tr '\n' ' ' | sed
 
 case $cmd in
 start)
-  if [ -f "$stage/complete" ]; then
+  if [ -f "$stage/complete" ] && [ -n "$(csvs)" ]; then
+    to=$(cat "$stage/complete")
     echo "bench: $stage/ holds the CSVs of an earlier complete run whose move into" \
-         "$results/ failed ($(csvs)): move them there by hand (mv $stage/*.csv $results/)" \
-         "or delete $stage/, then run again; nothing was run" >&2
+         "${to:-its results folder}/ failed ($(csvs)): move them there by hand" \
+         "(mv $stage/*.csv ${to:-RESULTS}/) or delete $stage/, then run again; nothing" \
+         "was run" >&2
     exit 1
   fi
   if [ -d "$stage" ] && [ -n "$(ls -A "$stage")" ]; then
@@ -38,9 +42,15 @@ commit)
          "$results/ by hand; the next make bench refuses to run until then" >&2
     exit 1
   }
-  : >"$stage/complete" || kept "cannot mark $stage/ complete"
   for f; do
-    [ -f "$stage/$f" ] || kept "$stage/$f is missing"
+    [ -f "$stage/$f" ] || {
+      echo "bench: $stage/$f is missing: the run is incomplete and nothing was moved" \
+           "into $results/" >&2
+      exit 1
+    }
+  done
+  echo "$results" >"$stage/complete" || kept "cannot mark $stage/ complete"
+  for f; do
     t=$results/$f
     if [ -e "$t" ] && [ ! -f "$t" ]; then kept "$t is not a regular file"; fi
   done
@@ -49,7 +59,10 @@ commit)
     if mv -f "$stage/$f" "$results/.$f.incoming"; then
       moved="$moved $f"
     else
-      for m in $moved; do mv -f "$results/.$m.incoming" "$stage/$m"; done
+      back=ok
+      for m in $moved; do mv -f "$results/.$m.incoming" "$stage/$m" || back=""; done
+      [ -n "$back" ] || kept "cannot move $f into $results/, nor the ones moved before it" \
+                             "back ($results/.*.incoming are new; the rest of $results/ is as it was)"
       kept "cannot move $f into $results/ ($results/ is as it was)"
     fi
   done

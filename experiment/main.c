@@ -36,8 +36,9 @@ static void usage(FILE *f)
 "  --quick        the same as --scale quick: one seed of tiny models (make test)\n"
 "  --scale S      the plan: default (this machine, about an hour), large (count3 at\n"
 "                 NB = 32 and 64 for a bigger machine: see --plan and --estimate first)\n"
-"  --jobs J       runs trained at once, one process each (default: the online CPUs, at\n"
-"                 most 2; 1..64; J x T at most the online CPUs)\n"
+"  --jobs J       runs trained at once, one process each (default: as many as the\n"
+"                 CPUs this process may use hold at T threads each, at most 2; 1..64;\n"
+"                 J x T at most those CPUs)\n"
 "  --work DIR     checkpoints and completed runs, for resuming (default build/experiment-work)\n"
 "  --out DIR      where experiment.csv and experiment_infer.csv go (default results)\n"
 "  --threads T    threads of each run's model (default 1; 1..64; T x J at most the\n"
@@ -320,7 +321,7 @@ int main(int argc, char **argv)
 {
     const char *work = "build/experiment-work", *out = "results", *only = NULL, *scale = "default";
     int threads = 0, max_runs = -1, plan_only = 0, ckpts = 0, est = 0;
-    int jobs = host_cores() >= 2 ? 2 : 1;
+    int jobs = 0; /* 0: as many runs at once as the cores hold at --threads each, at most 2 */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
@@ -354,6 +355,7 @@ int main(int argc, char **argv)
         return strcmp(why, "unknown scale (default, large or quick)") ? 1 : 2;
     }
     const int cores = host_cores();
+    if (jobs == 0) jobs = cores / p.c.threads >= 2 ? 2 : 1;
     if (!plan_only && (long)p.c.threads * jobs > cores) {
         fprintf(stderr, "experiment: --threads %d x --jobs %d = %ld threads, but this machine has "
                         "%d online cores: at most %d (threads that share cores spin-wait for "

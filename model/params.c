@@ -44,6 +44,10 @@ static size_t global_elems(const model_config *cfg)
  * recorded none. */
 static _Thread_local char last_error[256];
 
+/* The status the message was written for: a later failure that wrote none (out of
+ * memory in a caller, say) must not be described by an older call's message. */
+static _Thread_local ca_status last_status = CA_OK;
+
 void model_error_clear(void) { last_error[0] = '\0'; }
 
 ca_status model_fail(ca_status st, const char *fmt, ...)
@@ -52,12 +56,13 @@ ca_status model_fail(ca_status st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
+    last_status = st;
     return st;
 }
 
 const char *model_error(ca_status st)
 {
-    return last_error[0] ? last_error : ca_status_str(st);
+    return last_error[0] && st == last_status ? last_error : ca_status_str(st);
 }
 
 ca_status model_check_call(model_kind kind, const model_config *cfg, const model_exec *ex,

@@ -330,6 +330,10 @@ ca_status problem_reference(problem *p)
     if (st == CA_OK && input_logit_scaled(p->kind)) st = problem_error_bounds(p, q, k, v, w);
 done:
     free(q); free(k); free(v); free(w);
+    if (st != CA_OK) { /* p->ro marks a computed reference (forward_off): none then */
+        free(p->ro); free(p->rlse); free(p->rdq); free(p->rdk); free(p->rdv);
+        p->ro = p->rlse = p->rdq = p->rdk = p->rdv = NULL;
+    }
     return st;
 }
 
