@@ -493,6 +493,10 @@ int ranks_end(int rc)
          * may drop what this rank last wrote, such as the runs a rerun resumes. */
         LEAK_CHECK_NOW();
         fflush(NULL);
+        /* Once one rank has left, mpirun stops the others and what they still had to say
+         * is lost: the others give rank 0, which names the runs a rerun resumes, half a
+         * second first (mpirun waits a second before SIGKILL). */
+        if (g_rank != 0) nap_ms(500);
         _exit(rc);
     }
     if (g_size > 1) {
