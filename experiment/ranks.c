@@ -225,8 +225,9 @@ int ranks_agree(const exp_plan *p, const char *opts)
 }
 
 /* ---- the job's runs --------------------------------------------------------------- */
-/* A rank's word to rank 0: its pool's state and, last, its status. */
-enum { M_RC, M_STARTED, M_FINISHED, M_NTODO, M_FLOPS_DONE, M_FLOPS_TOTAL, M_LEN };
+/* A rank's word to rank 0: its pool's state (-1 at M_RC) or, last, its status. Rank 0
+ * knows each rank's runs and FLOPs from the assignment. */
+enum { M_RC, M_STARTED, M_FINISHED, M_FLOPS_DONE, M_LEN };
 
 typedef struct tick_ctx {
     double t0, last;
@@ -243,9 +244,7 @@ static void state_to_msg(const exp_pool_state *st, int rc, double *m)
     m[M_RC] = rc;
     m[M_STARTED] = st->started;
     m[M_FINISHED] = st->finished;
-    m[M_NTODO] = st->ntodo;
     m[M_FLOPS_DONE] = st->flops_done;
-    m[M_FLOPS_TOTAL] = st->flops_total;
 }
 
 /* Rank 0: every word that has come; the job's progress line every 15 s. */
@@ -262,11 +261,16 @@ static int tick_rank0(void *ctx, const exp_pool_state *st)
         MPI_Recv(m, M_LEN, MPI_DOUBLE, status.MPI_SOURCE, TAG_STATUS, MPI_COMM_WORLD,
                  MPI_STATUS_IGNORE);
         const int k = status.MPI_SOURCE;
-        c->peer[k] = (exp_pool_state){.started = (int)m[M_STARTED],
-                                      .finished = (int)m[M_FINISHED], .ntodo = (int)m[M_NTODO],
-                                      .flops_done = m[M_FLOPS_DONE],
-                                      .flops_total = m[M_FLOPS_TOTAL]};
-        if (m[M_RC] >= 0 && c->peer_rc[k] < 0) {
+        exp_pool_state *q = &c->peer[k];
+        if (m[M_RC] < 0) {
+            q->started = (int)m[M_STARTED];
+            q->finished = (int)m[M_FINISHED];
+            q->flops_done = m[M_FLOPS_DONE];
+        } else if (c->peer_rc[k] < 0) { /* its last word: done, or not (its state as last said) */
+            if (m[M_RC] == 0) {
+                q->started = q->finished = q->ntodo;
+                q->flops_done = q->flops_total;
+            }
             c->peer_rc[k] = (int)m[M_RC];
             c->waiting--;
         }
@@ -446,7 +450,11 @@ int ranks_run(const exp_plan *p, int prep, int *todo, int ntodo, int skipped, in
         c.peer = calloc((size_t)g_size, sizeof *c.peer);
         c.peer_rc = malloc((size_t)g_size * sizeof *c.peer_rc);
         if (!c.peer || !c.peer_rc) MPI_Abort(MPI_COMM_WORLD, 1);
-        for (int k = 0; k < g_size; k++) c.peer_rc[k] = -1;
+        for (int k = 0; k < g_size; k++) {
+            c.peer_rc[k] = -1;
+            c.peer[k].flops_total = load[k];
+        }
+        for (int k = 0; k < ntodo; k++) c.peer[owner[k]].ntodo++;
         c.waiting = g_size - 1;
     }
     const exp_pool_hooks hooks = {g_machine_jobs, g_rank != 0, label,
@@ -455,7 +463,7 @@ int ranks_run(const exp_plan *p, int prep, int *todo, int ntodo, int skipped, in
     free(owner);
     free(load);
     if (g_rank != 0) {
-        if (rc < 128) { /* stopped by a signal, the job is ending: rank 0 may be gone */
+        if (rc < 128) { /* not when stopped by a signal: the job is ending, rank 0 may be gone */
             if (c.req != MPI_REQUEST_NULL) wait_req(&c.req);
             const exp_pool_state none = {0};
             state_to_msg(&none, rc, c.msg);
