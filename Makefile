@@ -101,7 +101,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 all: deps $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/tests $(BUILD)/experiment
 
 # ---- dependencies (docs/DESIGN.md §7) ---------------------------------------------------
-DEB_PKGS := libblis-dev libcsv-dev gnuplot-nox libcriterion-dev pkg-config
+DEB_PKGS := libblis-dev libcsv-dev gnuplot-nox libcriterion-dev pkg-config openmpi-bin libopenmpi-dev
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -203,7 +203,7 @@ $(BUILD)/report: $(call obj,$(REPORT_SRC) bench/passes.c) $(LIB)
 
 # Tests link the verify checks (not verify's main) to drive them on mutants.
 VERIFY_LIBSRC := $(filter-out verify/main.c, $(VERIFY_SRC))
-$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC) experiment/tasks.c) $(MODEL_MUT_LIB) $(MODEL_LIB) $(LIB)
+$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC) experiment/tasks.c experiment/assign.c) $(MODEL_MUT_LIB) $(MODEL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
 
 -include $(shell find $(BUILD)/obj $(BUILD)/obj64 $(BUILD)/objmut -name '*.d' 2>/dev/null)
@@ -222,13 +222,16 @@ verify: deps $(BUILD)/verify
 	  $(if $(IMPL),--impl $(IMPL)) $(if $(filter 1,$(QUICK)),--quick) --summary $(VERIFY_OUT)/verify.csv
 	@$(if $(PARTIAL),echo "verify: a partial run: its summary is $(VERIFY_OUT)/verify.csv (results/verify.csv is the full grid's)")
 
-# LSAN_OPTIONS: suppresses one allocation Criterion itself never frees (tests/lsan.supp).
+# LSAN_OPTIONS: suppresses one allocation Criterion itself never frees, and one of Open
+# MPI's (tests/lsan.supp).
 # verify --quick runs last (on each kernel path this CPU runs), so that a failing cell there
 # leaves the other steps run.
 # The Criterion suite takes about a minute: --verbose has it print a line per test as the
 # test ends, numbered here against the total that --list counts, instead of a minute of
 # silence; its [RUN ] and per-suite lines are dropped and its own exit status is kept.
+# Open MPI refuses to run as root unless told so (mpirun), and CI runs as root.
 SAN_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
+MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/experiment
 	@echo "$(SAN_ENV) ./$(BUILD)/tests --jobs 2 --verbose"
 	@n=$$($(SAN_ENV) ./$(BUILD)/tests --list | awk '/: [0-9]+ tests?$$/ { n += $$(NF - 1) } END { print n }'); \
@@ -239,6 +242,7 @@ test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD
 	  { print; fflush() } \
 	  END { exit seen ? rc : 1 }'
 	$(SAN_ENV) sh experiment/smoke.sh $(BUILD)
+	$(SAN_ENV) $(MPI_ENV) sh experiment/mpi_smoke.sh $(BUILD)
 	$(SAN_ENV) sh tests/verify_cli.sh $(BUILD)
 	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
 	sh tests/test-check-impls.sh "$(CC) $(CFLAGS)"
@@ -260,8 +264,17 @@ $(error QUICK must be 0 or 1, not '$(QUICK)')
 endif
 EXP_SRC  := $(sort $(wildcard experiment/*.c))
 EXP_ARGS := $(if $(filter 1,$(QUICK)),--quick --work $(BUILD)/quick/experiment --out $(BUILD)/quick/results,--scale $(SCALE) --work $(BUILD)/experiment-work --out results)
+# Open MPI (docs/DESIGN.md §7), for the experiment alone: only experiment/ranks.c includes
+# mpi.h and only build/experiment links libmpi, with flags from Open MPI's compiler
+# wrapper (CC stays the compiler; its headers with -isystem, as BLIS's). Expanded when a
+# recipe runs, so that make deps, which installs Open MPI, can run first in one `make`.
+MPI_CFLAGS = $(patsubst -I%,-isystem %,$(shell mpicc --showme:compile))
+MPI_LIBS   = $(shell mpicc --showme:link)
+$(BUILD)/obj/experiment/ranks.o: experiment/ranks.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/experiment: $(call obj,$(EXP_SRC) bench/report/table.c bench/host.c) $(MODEL_LIB) $(LIB)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(MPI_LIBS) -o $@
 experiment: deps $(BUILD)/experiment $(BUILD)/report
 	OMP_NUM_THREADS=1 ./$(BUILD)/experiment $(EXP_ARGS)
 	$(if $(filter 1,$(QUICK)),,./$(BUILD)/report --results results --plots plots --out REPORT.md)

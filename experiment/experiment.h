@@ -5,6 +5,8 @@
  *   rows.c   the CSV rows (libcsv): written, read back on resume, merged
  *   run.c    one training run: AdamW, evaluation, checkpoints, the inference check
  *   pool.c   the runs spread over concurrent processes, with progress and ETA
+ *   assign.c the runs spread over MPI ranks (longest pair first onto the least-loaded rank)
+ *   ranks.c  the MPI side: ranks agreeing on one plan, sharing the runs, progress, exit
  *   main.c   flags, the work dir, the final merge */
 #ifndef EXPERIMENT_H
 #define EXPERIMENT_H
@@ -186,11 +188,16 @@ typedef struct exp_run_result {
  *   checkpoints_left  when > 0 at the start, counts down at every checkpoint any run
  *                 writes; a run stops right after a checkpoint that finds it at or
  *                 below 0, as an interrupt there would (the resume test in
- *                 experiment/smoke.sh). Shared between processes: atomic. */
+ *                 experiment/smoke.sh). Shared between processes: atomic.
+ *   hold          with checkpoints_left: a run that would stop there waits instead
+ *                 until it is killed (--hold-after-checkpoints: the fixed point at which
+ *                 experiment/mpi_smoke.sh kills a rank mid-run).
+ *   quiet         no "resuming" line (the ranks but rank 0 under mpirun). */
 typedef struct exp_shared_run {
     const int *jobs;
     double *flops_done;
     int *checkpoints_left;
+    int hold, quiet;
 } exp_shared_run;
 
 /* Trains run r to its last step, resuming from work_dir/ckpt/<id>.ckpt (and its rows)
@@ -200,13 +207,77 @@ int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
               const exp_shared_run *sh, exp_run_result *out);
 
 /* ---- pool.c ------------------------------------------------------------------------- */
+/* What a pool is doing, for its tick (below). */
+typedef struct exp_pool_state {
+    int ntodo, started, finished;
+    double flops_done, flops_total; /* training FLOPs of its runs: done (resumed steps
+                                     * included), and in all */
+    int own_done;                   /* its runs are all finished, or none will start */
+} exp_pool_state;
+
+/* How a pool fits into a job of several MPI ranks (ranks.c); NULL for one process alone.
+ *   machine_jobs  the runs training on this machine now, shared by every rank on it
+ *                 (NULL: the pool's own count), recorded in the rows' jobs_min, jobs_max
+ *   quiet         no start, done, resuming or progress lines (the ranks but rank 0);
+ *                 failures and interruptions are still said
+ *   label         what its messages start with ("experiment (rank 1 of 2)")
+ *   tick          called about every 0.1 s with the pool's state; returns nonzero while
+ *                 the pool is to keep waiting once its own runs are done (rank 0 waits
+ *                 for the other ranks there, interruptible, printing their progress).
+ *                 Without a tick the pool prints its own progress line. */
+typedef struct exp_pool_hooks {
+    int *machine_jobs;
+    int quiet;
+    const char *label;
+    int (*tick)(void *ctx, const exp_pool_state *st);
+    void *ctx;
+} exp_pool_hooks;
+
 /* Trains the runs todo[0..ntodo) (indices into p->runs, longest first) in up to `jobs`
  * concurrent processes; each completed run's rows go to work_dir/runs/<id>.csv and
  * <id>.infer.csv. max_runs >= 0 starts at most that many; checkpoints > 0 stops every
- * run after that many checkpoints in all (see exp_shared_run). Prints progress with an
- * ETA. 0 all done, 3 stopped early (resume later), 1 a run failed, 128 + signal when
- * interrupted. */
+ * run after that many checkpoints in all (see exp_shared_run), or holds it there when
+ * hold is set. Prints progress with an ETA. 0 all done, 3 stopped early (resume later), 1
+ * a run failed, 128 + signal when interrupted. hooks may be NULL. */
 int pool_run(const exp_plan *p, const int *todo, int ntodo, int jobs, const char *work_dir,
-             int max_runs, int checkpoints);
+             int max_runs, int checkpoints, int hold, const exp_pool_hooks *hooks);
+/* The progress line: runs done and training, FLOPs done, seconds, ETA. */
+void pool_progress_line(const exp_pool_state *st, double elapsed);
+
+/* ---- assign.c ----------------------------------------------------------------------- */
+/* The runs todo[0..ntodo) (in their start order) spread over `ranks` ranks: owner[k] is
+ * the rank of todo[k]. A seed pair's runs (one setting, one seed, both kinds) go to one
+ * rank, so that they train side by side on one machine (the equal-time budget compares
+ * their seconds); pairs by their training FLOPs left (flops_per_step x steps of their runs
+ * in todo), largest first, ties in todo order, each onto the rank with the least FLOPs so
+ * far, ties to the lowest rank. A function of the plan and todo alone: every rank computes
+ * the same. load[ranks], if not NULL, receives each rank's FLOPs. 0, or -1 out of memory. */
+int assign_runs(const exp_plan *p, const int *todo, int ntodo, int ranks, int *owner,
+                double *load);
+
+/* ---- ranks.c ------------------------------------------------------------------------ */
+/* The program under mpirun (docs/DESIGN.md §9.2): every rank builds the plan, the ranks
+ * check that they agree on it, rank 0 prepares the work dir and says which runs are left,
+ * each rank trains its share (assign_runs) in a pool of its own, and rank 0 merges. Alone
+ * (no mpirun: Open MPI's singleton) the program is one rank and none of this shows. */
+/* MPI_Init; 0, or -1 (message). */
+int ranks_init(int *argc, char ***argv);
+int ranks_rank(void);
+int ranks_size(void);
+/* Every rank's plan and the options that shape the job (opts: "key=value" lines) hashed
+ * and compared before anything is trained or written: 0 when all agree, else 2 on every
+ * rank, rank 0 having named what differs. */
+int ranks_agree(const exp_plan *p, const char *opts);
+/* The runs left, todo[0..ntodo) in start order, known on rank 0 (prep: rank 0's status
+ * after preparing the output and the work dir; skipped: --only left runs out), trained
+ * over the ranks: returns the job's status on rank 0 (as pool_run's, 3 also when runs
+ * were skipped), the rank's own elsewhere. todo has room for every run of the plan. */
+int ranks_run(const exp_plan *p, int prep, int *todo, int ntodo, int skipped, int jobs,
+              const char *work, int max_runs, int checkpoints, int hold);
+/* The end of main: every rank leaves with one status (rank 0's if it failed, else the
+ * gravest of the others': an interruption, a failure, runs left), after MPI_Finalize. A rank that stops before the ranks agreed
+ * makes the others refuse (ranks_agree); an interrupted one (128 + signal) leaves at
+ * once, without MPI_Finalize, which makes mpirun stop the job. */
+int ranks_end(int rc);
 
 #endif

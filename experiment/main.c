@@ -10,7 +10,8 @@
  * renamed over the target) and the work dir is emptied. Exit 1 when a trained model's
  * inference path disagrees with its training forward anywhere, 2 on bad flags, 3 when
  * --max-runs, --stop-after-checkpoints or --only left runs undone, 128 + the signal when
- * interrupted (SIGINT, SIGTERM: every run resumes from its last checkpoint). */
+ * interrupted (SIGINT, SIGTERM: every run resumes from its last checkpoint).
+ * Under mpirun the ranks share the runs (ranks.c); alone, the program is one rank. */
 #include "experiment.h"
 #include "../bench/host.h"
 
@@ -30,7 +31,7 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: experiment [--quick] [--scale default|large|quick] [--work DIR] [--out DIR]\n"
 "                  [--jobs J] [--threads T] [--max-runs K] [--stop-after-checkpoints K]\n"
-"                  [--only TEXT] [--plan] [--estimate]\n"
+"                  [--only TEXT] [--plan] [--estimate] [--hold-after-checkpoints K]\n"
 "Trains causal and cubic models on count3, count3_fixed, induction and text\n"
 "(docs/DESIGN.md section 9).\n"
 "  --quick        the same as --scale quick: one seed of tiny models (make test)\n"
@@ -50,7 +51,12 @@ static void usage(FILE *f)
 "                 left to a later run without --only; nothing is merged)\n"
 "  --plan         print the runs and their training FLOPs, train nothing\n"
 "  --estimate     time a short run of each setting (both kinds, every evaluation and\n"
-"                 the inference check) and print the predicted time of the plan\n");
+"                 the inference check) and print the predicted time of the plan\n"
+"  --hold-after-checkpoints K  as --stop-after-checkpoints, but the run waits there\n"
+"                 until it is killed (a fixed point to kill a rank at, for the tests)\n"
+"Under mpirun (mpirun -np K build/experiment FLAGS) the ranks share the runs: the same\n"
+"flags on every rank, a work dir they all reach; --jobs, --max-runs and the checkpoint\n"
+"flags count per rank. Rank 0 writes the results.\n");
 }
 
 static double now_s(void)
@@ -317,10 +323,10 @@ static int merge(const exp_plan *p, const char *work, const char *out)
     return rc;
 }
 
-int main(int argc, char **argv)
+static int experiment_main(int argc, char **argv)
 {
     const char *work = "build/experiment-work", *out = "results", *only = NULL, *scale = "default";
-    int threads = 0, max_runs = -1, plan_only = 0, ckpts = 0, est = 0;
+    int threads = 0, max_runs = -1, plan_only = 0, ckpts = 0, est = 0, hold = 0;
     int jobs = 0; /* 0: as many runs at once as the cores hold at --threads each, at most 2 */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -342,6 +348,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--max-runs") && (max_runs = int_flag(val, 0, 1 << 20)) >= 0) continue;
         else if (!strcmp(a, "--stop-after-checkpoints") && (ckpts = int_flag(val, 1, 1 << 20)) >= 1)
             continue;
+        else if (!strcmp(a, "--hold-after-checkpoints") && (ckpts = int_flag(val, 1, 1 << 20)) >= 1)
+            hold = 1;
         else {
             fprintf(stderr, "experiment: bad flag '%s %s' (see --help)\n", a, val);
             return 2;
@@ -365,23 +373,30 @@ int main(int argc, char **argv)
         return 2;
     }
     omp_set_num_threads(p.c.threads);
+    /* Under mpirun: the ranks agree on the plan and on what shapes the job, or stop here. */
+    char opts[3400];
+    snprintf(opts, sizeof opts, "work=%s\nout=%s\nonly=%s\nplan=%d\nestimate=%d\n", work, out,
+             only ? only : "", plan_only, est);
+    if (ranks_agree(&p, opts) != 0) { plan_free(&p); return 2; }
+    const int rank0 = ranks_rank() == 0;
     double total = 0;
     for (int i = 0; i < p.nruns; i++) total += p.runs[i].flops_per_step * (double)p.runs[i].steps;
     if (plan_only) {
-        for (int i = 0; i < p.nruns; i++)
+        for (int i = 0; i < p.nruns && rank0; i++)
             printf("%-40s %6lld steps  %.3e FLOPs/step  %.3e FLOPs\n", p.runs[i].id,
                    (long long)p.runs[i].steps, p.runs[i].flops_per_step,
                    p.runs[i].flops_per_step * (double)p.runs[i].steps);
-        printf("total training FLOPs %.3e (scale %s)\n", total, p.scale);
+        if (rank0) printf("total training FLOPs %.3e (scale %s)\n", total, p.scale);
         plan_free(&p);
         return 0;
     }
     if (est) {
-        const int e = estimate(&p, work, jobs);
+        const int e = rank0 ? estimate(&p, work, jobs * ranks_size()) : 0;
         plan_free(&p);
         return e == 0 ? 0 : 1;
     }
-    if (out_writable(out) != 0 || work_prepare(&p, work) != 0) { plan_free(&p); return 1; }
+    /* Rank 0 alone prepares the output and the work dir, which every rank shares. */
+    int prep = rank0 && (out_writable(out) != 0 || work_prepare(&p, work) != 0);
 
     /* The runs left: not complete (both runs/ files, readable and in their domains), and
      * within --only. A damaged completed run is trained again, as a damaged checkpoint
@@ -389,7 +404,7 @@ int main(int argc, char **argv)
     char a[1400], b[1400];
     int *todo = malloc((size_t)p.nruns * sizeof *todo), ntodo = 0, skipped = 0;
     if (!todo) { plan_free(&p); return 1; }
-    for (int i = 0; i < p.nruns; i++) {
+    for (int i = 0; i < p.nruns && rank0 && !prep; i++) {
         snprintf(a, sizeof a, "%s/runs/%s.csv", work, p.runs[i].id);
         snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, p.runs[i].id);
         if (access(a, F_OK) == 0 && access(b, F_OK) == 0) {
@@ -404,13 +419,16 @@ int main(int argc, char **argv)
     }
     sort_plan = &p;
     qsort(todo, (size_t)ntodo, sizeof *todo, by_pair_cost);
-    fprintf(stderr, "experiment: %d of %d runs to train (scale %s), %d at once\n", ntodo, p.nruns,
-            p.scale, jobs);
-    int rc = pool_run(&p, todo, ntodo, jobs, work, max_runs, ckpts);
+    int rc = ranks_run(&p, prep, todo, ntodo, skipped, jobs, work, max_runs, ckpts, hold);
     free(todo);
-    if (rc == 0 && skipped) rc = 3;
-    if (rc == 3) fprintf(stderr, "experiment: stopped with runs left; run again to go on\n");
-    if (rc == 0) rc = merge(&p, work, out);
+    if (rc == 3 && rank0) fprintf(stderr, "experiment: stopped with runs left; run again to go on\n");
+    if (rc == 0 && rank0) rc = merge(&p, work, out);
     plan_free(&p);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (ranks_init(&argc, &argv) != 0) return 1;
+    return ranks_end(experiment_main(argc, argv));
 }

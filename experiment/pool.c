@@ -7,7 +7,12 @@
  * (every row records the range it saw, so that the equal-time budget compares runs that
  * trained under the same load), each run's FLOPs so far (for the progress line and its
  * ETA), and the checkpoint countdown of --stop-after-checkpoints. A child's results are
- * the same whatever runs beside it, but for its seconds: training is deterministic. */
+ * the same whatever runs beside it, but for its seconds: training is deterministic.
+ *
+ * Under mpirun every rank runs a pool of its own (ranks.c): the count of runs training is
+ * then the machine's, shared by its ranks, rank 0's pool waits for the others through its
+ * tick, and a child dies with its rank, so that a rank killed outright leaves no run
+ * training into the work dir that a rerun resumes from. */
 /* MAP_ANONYMOUS is not POSIX 2008 */
 #define _DEFAULT_SOURCE
 #include "experiment.h"
@@ -18,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,16 +45,19 @@ static double now_s(void)
 }
 
 /* The child: trains run i, writes its files, exits 0 (done), 3 (stopped after a
- * checkpoint) or 1. */
-static void child(const exp_plan *p, int i, const char *work, shared *sh, int stop_counting,
-                  const sigset_t *unblock)
+ * checkpoint) or 1. It gets SIGTERM when its parent dies (also of SIGKILL, which the
+ * parent cannot pass on): a run left training would write checkpoints under the feet of
+ * the rerun that resumes it. */
+static void child(const exp_plan *p, int i, const char *work, shared *sh, int *jobs,
+                  int stop_counting, int hold, int quiet, pid_t parent, const sigset_t *unblock)
 {
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     sigprocmask(SIG_SETMASK, unblock, NULL);
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(1);
     const exp_run *r = &p->runs[i];
-    const exp_shared_run link = {&sh->jobs, &sh->flops_done[i],
-                                 stop_counting ? &sh->checkpoints_left : NULL};
+    const exp_shared_run link = {jobs, &sh->flops_done[i],
+                                 stop_counting ? &sh->checkpoints_left : NULL, hold, quiet};
     exp_run_result res;
     const int st = run_train(p, r, work, &link, &res);
     if (st == 1) {
@@ -61,10 +70,11 @@ static void child(const exp_plan *p, int i, const char *work, shared *sh, int st
     snprintf(a, sizeof a, "%s/runs/%s.csv", work, r->id);
     snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, r->id);
     const exp_row *last = &res.rows[res.nrows - 1];
-    fprintf(stderr, "experiment: done %s: held-out loss %.4f, accuracy %.4f, %.1f s; "
-                    "inference check: %lld mismatch(es) in %lld positions\n",
-            r->id, last->test_loss, last->test_acc, last->wall_s,
-            (long long)res.infer.mismatches, (long long)res.infer.positions);
+    if (!quiet)
+        fprintf(stderr, "experiment: done %s: held-out loss %.4f, accuracy %.4f, %.1f s; "
+                        "inference check: %lld mismatch(es) in %lld positions\n",
+                r->id, last->test_loss, last->test_acc, last->wall_s,
+                (long long)res.infer.mismatches, (long long)res.infer.positions);
     /* the inference row first: a run counts as complete when both files exist */
     const int bad = infer_rows_write(b, &res.infer, 1) != 0 || rows_write(a, res.rows, res.nrows) != 0;
     free(res.rows);
@@ -77,20 +87,34 @@ static void child(const exp_plan *p, int i, const char *work, shared *sh, int st
     _exit(bad ? 1 : 0);
 }
 
-static void progress_line(const int *todo, int ntodo, const shared *sh, double total,
-                          double t0, int started, int finished)
+void pool_progress_line(const exp_pool_state *st, double elapsed)
 {
-    double done = 0;
-    for (int k = 0; k < ntodo; k++) done += sh->flops_done[todo[k]];
-    const double el = now_s() - t0, eta = done > 0 ? el * (total - done) / done : 0;
+    const double done = st->flops_done, total = st->flops_total;
+    const double eta = done > 0 ? elapsed * (total - done) / done : 0;
     fprintf(stderr, "experiment: %d of %d runs done, %d training; %.0f%% of the training "
-                    "FLOPs, %.0f s, ETA %.0f s\n", finished, ntodo, started - finished,
-            total > 0 ? 100.0 * done / total : 100.0, el, eta);
+                    "FLOPs, %.0f s, ETA %.0f s\n", st->finished, st->ntodo,
+            st->started - st->finished, total > 0 ? 100.0 * done / total : 100.0, elapsed, eta);
+}
+
+/* The runs training now (pid[k] > 0), by id, after `what`. */
+static void say_in_flight(const char *label, const char *what, const exp_plan *p,
+                          const int *todo, const pid_t *pid, int started)
+{
+    fprintf(stderr, "%s: %s", label, what);
+    const char *sep = ": ";
+    for (int k = 0; k < started; k++)
+        if (pid[k] > 0) {
+            fprintf(stderr, "%s%s", sep, p->runs[todo[k]].id);
+            sep = ", ";
+        }
+    fprintf(stderr, "\n");
 }
 
 int pool_run(const exp_plan *p, const int *todo, int ntodo, int jobs, const char *work,
-             int max_runs, int checkpoints)
+             int max_runs, int checkpoints, int hold, const exp_pool_hooks *hooks)
 {
+    const exp_pool_hooks none = {NULL, 0, "experiment", NULL, NULL};
+    if (!hooks) hooks = &none;
     const size_t bytes = sizeof(shared) + (size_t)p->nruns * sizeof(double);
     shared *sh = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED) {
@@ -99,6 +123,8 @@ int pool_run(const exp_plan *p, const int *todo, int ntodo, int jobs, const char
     }
     memset(sh, 0, bytes);
     sh->checkpoints_left = checkpoints;
+    int *jobs_now = hooks->machine_jobs ? hooks->machine_jobs : &sh->jobs;
+    const pid_t self = getpid();
     pid_t *pid = calloc((size_t)(ntodo ? ntodo : 1), sizeof *pid);
     if (!pid) { munmap(sh, bytes); return 1; }
     double total = 0;
@@ -121,9 +147,10 @@ int pool_run(const exp_plan *p, const int *todo, int ntodo, int jobs, const char
 
     const double t0 = now_s();
     double last_print = t0;
-    int started = 0, finished = 0, rc = 0, stop = 0, killed = 0;
+    int started = 0, finished = 0, rc = 0, stop = 0, killed = 0, waiting = hooks->tick != NULL;
+    exp_pool_state st = {.ntodo = ntodo, .flops_total = total};
     fflush(NULL); /* nothing buffered is written twice by a child */
-    while (finished < started || (!stop && started < ntodo)) {
+    while (finished < started || (!stop && started < ntodo) || (waiting && !killed)) {
         /* start runs while there is room */
         while (!stop && !interrupted && started < ntodo && started - finished < jobs) {
             if (max_runs >= 0 && started >= max_runs) { stop = 1; rc = 3; break; }
@@ -131,53 +158,71 @@ int pool_run(const exp_plan *p, const int *todo, int ntodo, int jobs, const char
             if (checkpoints > 0 && __atomic_load_n(&sh->checkpoints_left, __ATOMIC_SEQ_CST) <= 0) {
                 stop = 1; rc = 3; break;
             }
-            fprintf(stderr, "experiment: start %s, %lld steps\n", p->runs[i].id,
-                    (long long)p->runs[i].steps);
+            if (!hooks->quiet)
+                fprintf(stderr, "experiment: start %s, %lld steps\n", p->runs[i].id,
+                        (long long)p->runs[i].steps);
             fflush(NULL);
-            __atomic_add_fetch(&sh->jobs, 1, __ATOMIC_SEQ_CST);
+            __atomic_add_fetch(jobs_now, 1, __ATOMIC_SEQ_CST);
             sigprocmask(SIG_BLOCK, &block, &unblocked);
             pid[started] = fork();
-            if (pid[started] == 0) child(p, i, work, sh, checkpoints > 0, &unblocked);
+            if (pid[started] == 0)
+                child(p, i, work, sh, jobs_now, checkpoints > 0, hold, hooks->quiet, self,
+                      &unblocked);
             sigprocmask(SIG_SETMASK, &unblocked, NULL);
             if (pid[started] < 0) {
-                fprintf(stderr, "experiment: fork: %s\n", strerror(errno));
-                __atomic_sub_fetch(&sh->jobs, 1, __ATOMIC_SEQ_CST);
+                fprintf(stderr, "%s: fork: %s\n", hooks->label, strerror(errno));
+                __atomic_sub_fetch(jobs_now, 1, __ATOMIC_SEQ_CST);
                 stop = 1; rc = 1; break;
             }
             started++;
         }
         if (interrupted && !killed) {
-            fprintf(stderr, "experiment: interrupted; stopping the runs (each resumes from its "
-                            "last checkpoint)\n");
+            say_in_flight(hooks->label, "interrupted; stopping the runs training (each resumes "
+                          "from its last checkpoint)", p, todo, pid, started);
             for (int k = 0; k < started; k++)
                 if (pid[k] > 0) kill(pid[k], SIGTERM);
             killed = stop = 1;
             rc = 128 + (int)interrupted;
         }
-        int status;
-        const pid_t w = waitpid(-1, &status, WNOHANG);
-        if (w > 0) {
-            for (int k = 0; k < started; k++)
-                if (pid[k] == w) pid[k] = -1;
-            __atomic_sub_fetch(&sh->jobs, 1, __ATOMIC_SEQ_CST);
+        /* Our own children only: an MPI library may have started processes of its own. */
+        int status, reaped = 0;
+        for (int k = 0; k < started && !reaped; k++) {
+            if (pid[k] <= 0) continue;
+            const pid_t w = waitpid(pid[k], &status, WNOHANG);
+            if (w == 0 || (w < 0 && errno == EINTR)) continue;
+            const int i = todo[k];
+            pid[k] = -1;
+            reaped = 1;
+            __atomic_sub_fetch(jobs_now, 1, __ATOMIC_SEQ_CST);
             finished++;
-            const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            const int code = w > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
             if (code == 3 && rc == 0) { rc = 3; stop = 1; }
             else if (code != 0 && code != 3 && !interrupted) {
-                if (WIFSIGNALED(status))
-                    fprintf(stderr, "experiment: a run died of signal %d\n", WTERMSIG(status));
+                if (w > 0 && WIFSIGNALED(status))
+                    fprintf(stderr, "%s: run %s died of signal %d\n", hooks->label,
+                            p->runs[i].id, WTERMSIG(status));
+                else if (w < 0)
+                    fprintf(stderr, "%s: run %s: waitpid: %s\n", hooks->label, p->runs[i].id,
+                            strerror(errno));
                 rc = 1;
                 stop = 1; /* the runs training go on to their end; none starts */
             }
-            continue;
         }
-        if (w < 0 && errno != EINTR) break; /* ECHILD: nothing left to wait for */
+        if (reaped) continue;
+        st.started = started;
+        st.finished = finished;
+        st.own_done = finished == started && (stop || started == ntodo);
+        st.flops_done = 0;
+        for (int k = 0; k < ntodo; k++) st.flops_done += sh->flops_done[todo[k]];
+        if (hooks->tick) {
+            waiting = hooks->tick(hooks->ctx, &st);
+        } else if (now_s() - last_print >= 15.0) {
+            last_print = now_s();
+            pool_progress_line(&st, now_s() - t0);
+        }
+        if (st.own_done && !waiting) continue;
         struct timespec nap = {0, 100 * 1000 * 1000};
         nanosleep(&nap, NULL);
-        if (now_s() - last_print >= 15.0) {
-            last_print = now_s();
-            progress_line(todo, ntodo, sh, total, t0, started, finished);
-        }
     }
     if (rc == 0 && started < ntodo) rc = 3;
     sigaction(SIGINT, &old_int, NULL);

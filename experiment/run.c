@@ -269,8 +269,9 @@ int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
                 wall = rows[nrows - 1].wall_s;
                 /* the progress line counts the resumed steps as done */
                 if (sh && sh->flops_done) *sh->flops_done += r->flops_per_step * (double)step;
-                fprintf(stderr, "experiment: %s: resuming at step %lld\n", r->id,
-                        (long long)step);
+                if (!(sh && sh->quiet))
+                    fprintf(stderr, "experiment: %s: resuming at step %lld\n", r->id,
+                            (long long)step);
             } else {
                 fprintf(stderr, "experiment: %s: checkpoint and rows disagree; starting the "
                                 "run over\n", r->id);
@@ -316,6 +317,13 @@ int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
                 goto done;
             }
             if (checkpoint_stops(sh)) {
+                if (sh->hold) {
+                    /* a run that hangs here, its checkpoint written: killed from outside */
+                    fprintf(stderr, "experiment: %s: holding after its step-%lld checkpoint "
+                                    "(--hold-after-checkpoints), pid %d, parent %d\n", r->id,
+                            (long long)step, (int)getpid(), (int)getppid());
+                    for (;;) pause();
+                }
                 rc = 1;
                 goto done;
             }
