@@ -281,6 +281,21 @@ caution=$(grep -n 'Caution: these timings look disturbed' "$d/busy.md" | head -1
 first=$(grep -n '^## ' "$d/busy.md" | head -1 | cut -d: -f1)
 [ -n "$caution" ] && [ "$caution" -lt "$first" ] || fail "the disturbed run's caution does not open the report"
 
+# a cell above the FMA peak of its run is a sign of a disturbed run; a fused kernel above
+# BLIS's sgemm but below the peak is not
+for case in over:1.3:0.9 fast:0.8:1.2; do
+  name=${case%%:*}; rest=${case#*:}; peak=${rest%%:*}; sgemm=${rest#*:}
+  mkdir -p "$d/$name"
+  {
+    echo '"impl","op","pass","n","d","heads","threads","t_median_s","status","other_cores","frac_of_sgemm","frac_of_peak","grid"'
+    echo "\"omp\",\"causal\",\"bwd\",\"4096\",\"64\",\"4\",\"2\",\"6e-2\",\"ok\",\"0\",\"$sgemm\",\"$peak\",\"full\""
+  } >"$d/$name/bench.csv"
+  "$B/report" --results "$d/$name" --plots "$d/${name}p" --out "$d/$name.md" 2>"$d/err.log" || { cat "$d/err.log"; fail "report on the $name cell"; }
+done
+grep -q 'Caution: these timings look disturbed.* exceed the FMA peak' "$d/over.md" \
+  || fail "a cell above the FMA peak brings no caution"
+grep -q 'Caution' "$d/fast.md" && fail "a cell above sgemm but below the FMA peak is called disturbed"
+
 # a report whose folder cannot be written is refused before any plot is drawn
 expect_fail "report into a missing folder" "$B/report" --results "$d/results" --plots "$d/p2" --out "$d/no/such/R.md"
 grep -q "cannot write '$d/no/such/R.md'" "$d/err.log" || fail "report into a missing folder: no message"

@@ -10,64 +10,64 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:507.695]
+set yrange [0:492.466]
 set ytics nomirror
 set y2tics
-set y2range [0:1.58862]
+set y2range [0:1.57326]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.515600e+01
-128 5.526480e+01
-256 7.308100e+01
-512 8.884630e+01
-1024 9.848660e+01
-2048 5.752660e+01
-4096 1.094533e+02
-8192 1.104694e+02
+64 2.947830e+01
+128 5.998440e+01
+256 7.747740e+01
+512 8.915270e+01
+1024 7.189880e+01
+2048 9.916070e+01
+4096 1.022789e+02
+8192 9.480460e+01
 EOD
 $d1 << EOD
-64 6.368360e+01
-128 9.274730e+01
-256 1.025421e+02
-512 9.973900e+01
-1024 1.441844e+02
-2048 1.513544e+02
-4096 1.555676e+02
-8192 1.664487e+02
+64 5.228820e+01
+128 7.926950e+01
+256 1.050006e+02
+512 1.238598e+02
+1024 1.291464e+02
+2048 1.101209e+02
+4096 1.511865e+02
+8192 1.441419e+02
 EOD
 $d2 << EOD
-64 6.453300e+00
-128 4.909100e+00
-256 6.422100e+00
-512 6.457500e+00
-1024 6.431400e+00
-2048 5.755000e+00
-4096 5.875100e+00
+64 5.733100e+00
+128 6.274800e+00
+256 6.128400e+00
+512 6.096200e+00
+1024 6.276300e+00
+2048 6.162400e+00
+4096 5.850000e+00
 EOD
 $d3 << EOD
-64 7.394080e+01
-128 1.335539e+02
-256 1.906586e+02
-512 2.371547e+02
-1024 2.598425e+02
-2048 2.793924e+02
-4096 2.928927e+02
-8192 2.850460e+02
+64 8.158860e+01
+128 1.353892e+02
+256 2.031511e+02
+512 2.607432e+02
+1024 2.876630e+02
+2048 3.158979e+02
+4096 3.306027e+02
+8192 3.306323e+02
 EOD
 $d4 << EOD
-64 3.187450e+01
-128 6.894530e+01
-256 9.911620e+01
-512 1.400858e+02
-1024 1.718886e+02
-2048 1.968605e+02
-4096 2.040717e+02
-8192 2.067566e+02
+64 3.276620e+01
+128 7.036570e+01
+256 9.998960e+01
+512 1.418238e+02
+1024 1.695303e+02
+2048 1.916861e+02
+4096 1.993298e+02
+8192 2.048187e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
-    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'
+    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
+    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'

@@ -10,50 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [222.609:4710.4]
-set yrange [0:255]
+set yrange [0:240.879]
 set ytics nomirror
 set y2tics
-set y2range [0:1.31767]
+set y2range [0:1.43916]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-256 6.002230e+01
-512 7.349020e+01
-1024 8.099350e+01
-2048 8.806880e+01
-4096 9.394640e+01
+256 5.872030e+01
+512 7.373790e+01
+1024 8.418770e+01
+2048 9.227330e+01
+4096 9.021620e+01
 EOD
 $d1 << EOD
-256 1.028534e+02
-512 1.166733e+02
-1024 1.250906e+02
-2048 1.290088e+02
-4096 1.265899e+02
+256 1.126524e+02
+512 1.315455e+02
+1024 1.349213e+02
+2048 1.051362e+02
+4096 1.407650e+02
 EOD
 $d2 << EOD
-256 5.519600e+00
-512 5.787900e+00
-1024 5.803700e+00
-2048 5.772500e+00
-4096 5.689700e+00
+256 5.348700e+00
+512 5.294900e+00
+1024 5.339800e+00
+2048 5.339400e+00
+4096 5.269000e+00
 EOD
 $d3 << EOD
-256 9.835260e+01
-512 9.558300e+01
-1024 1.256018e+02
-2048 1.315066e+02
-4096 1.316990e+02
+256 1.102507e+02
+512 1.313986e+02
+1024 1.317371e+02
+2048 1.387486e+02
+4096 1.464815e+02
 EOD
 $d4 << EOD
-256 5.960130e+01
-512 7.782540e+01
-1024 9.225340e+01
-2048 1.031059e+02
-4096 1.071667e+02
+256 5.418890e+01
+512 7.112790e+01
+1024 8.347270e+01
+2048 8.888130e+01
+4096 9.250430e+01
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    221.739 with lines dt 1 lw 2 lc 'red' title 'FMA peak 221.7 GFLOP/s (1 thread)', \
-    193.523 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 193.5 GFLOP/s (2048^3, 1 thread)'
+    209.46 with lines dt 1 lw 2 lc 'red' title 'FMA peak 209.5 GFLOP/s (1 thread)', \
+    167.375 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 167.4 GFLOP/s (2048^3, 1 thread)'

@@ -10,65 +10,65 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:507.695]
+set yrange [0:492.466]
 set ytics nomirror
 set y2tics
-set y2range [0:1.58862]
+set y2range [0:1.57326]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.353900e+01
-128 6.683260e+01
-256 1.057978e+02
-512 1.298691e+02
-1024 1.472671e+02
-2048 1.634199e+02
-4096 1.663561e+02
-8192 1.692232e+02
+64 3.187810e+01
+128 6.453350e+01
+256 9.565760e+01
+512 1.259808e+02
+1024 1.499565e+02
+2048 1.631509e+02
+4096 1.090088e+02
+8192 1.751435e+02
 EOD
 $d1 << EOD
-64 5.791330e+01
-128 6.549750e+01
-256 9.877010e+01
-512 1.120618e+02
-1024 1.188056e+02
-2048 1.236278e+02
-4096 9.803060e+01
-8192 1.305146e+02
+64 6.158420e+01
+128 8.918460e+01
+256 1.122195e+02
+512 1.320756e+02
+1024 1.348160e+02
+2048 1.066501e+02
+4096 1.472527e+02
+8192 1.486841e+02
 EOD
 $d2 << EOD
-64 5.699500e+00
-128 5.627600e+00
-256 5.637600e+00
-512 4.061900e+00
-1024 5.277400e+00
-2048 5.612800e+00
-4096 5.402900e+00
-8192 5.268300e+00
+64 5.412000e+00
+128 5.395900e+00
+256 5.383200e+00
+512 5.383100e+00
+1024 5.391200e+00
+2048 5.389500e+00
+4096 5.243900e+00
+8192 5.308500e+00
 EOD
 $d3 << EOD
-64 9.047820e+01
-128 1.444240e+02
-256 1.935496e+02
-512 2.249210e+02
-1024 2.408544e+02
-2048 2.470671e+02
-4096 2.388038e+02
-8192 2.457831e+02
+64 7.732280e+01
+128 1.274899e+02
+256 1.803330e+02
+512 2.131120e+02
+1024 2.294046e+02
+2048 2.339322e+02
+4096 2.543066e+02
+8192 2.871577e+02
 EOD
 $d4 << EOD
-64 3.421100e+01
-128 7.002120e+01
-256 1.020505e+02
-512 1.386903e+02
-1024 1.698935e+02
-2048 1.819385e+02
-4096 1.981280e+02
-8192 2.017885e+02
+64 3.164090e+01
+128 6.376500e+01
+256 9.086830e+01
+512 1.276371e+02
+1024 1.578054e+02
+2048 1.691354e+02
+4096 1.784476e+02
+8192 1.787166e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
-    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'
+    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
+    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'

@@ -10,64 +10,64 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:507.695]
+set yrange [0:492.466]
 set ytics nomirror
 set y2tics
-set y2range [0:1.58862]
+set y2range [0:1.57326]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.538790e+01
-128 5.516530e+01
-256 7.459280e+01
-512 9.191540e+01
-1024 1.025253e+02
-2048 1.129274e+02
-4096 1.175752e+02
-8192 1.268352e+02
+64 2.572510e+01
+128 5.787830e+01
+256 7.624220e+01
+512 9.461860e+01
+1024 1.061967e+02
+2048 1.226024e+02
+4096 1.277195e+02
+8192 1.271869e+02
 EOD
 $d1 << EOD
-64 6.270580e+01
-128 8.926620e+01
-256 1.143299e+02
-512 1.315968e+02
-1024 1.426955e+02
-2048 1.482484e+02
-4096 1.520347e+02
-8192 1.541044e+02
+64 6.398100e+01
+128 9.428420e+01
+256 1.226506e+02
+512 1.349243e+02
+1024 1.382597e+02
+2048 7.920800e+01
+4096 4.919740e+01
+8192 1.153623e+02
 EOD
 $d2 << EOD
-64 6.307200e+00
-128 6.183400e+00
-256 6.208600e+00
-512 6.128500e+00
-1024 6.163400e+00
-2048 6.185100e+00
-4096 6.118100e+00
+64 5.327800e+00
+128 4.312900e+00
+256 5.803100e+00
+512 4.845100e+00
+1024 5.595900e+00
+2048 5.447500e+00
+4096 5.321700e+00
 EOD
 $d3 << EOD
-64 8.234260e+01
-128 1.408158e+02
-256 2.019836e+02
-512 2.445047e+02
-1024 2.678548e+02
-2048 2.807123e+02
-4096 2.963540e+02
-8192 2.874159e+02
+64 6.707630e+01
+128 1.127606e+02
+256 1.653265e+02
+512 2.103355e+02
+1024 2.293667e+02
+2048 2.458256e+02
+4096 2.554852e+02
+8192 2.421560e+02
 EOD
 $d4 << EOD
-64 3.531690e+01
-128 7.384190e+01
-256 1.044827e+02
-512 1.429777e+02
-1024 1.760712e+02
-2048 2.001984e+02
-4096 2.106698e+02
-8192 2.147260e+02
+64 2.745290e+01
+128 5.873040e+01
+256 8.563280e+01
+512 1.229606e+02
+1024 1.500808e+02
+2048 1.740415e+02
+4096 1.783379e+02
+8192 1.619741e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
-    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'
+    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
+    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'

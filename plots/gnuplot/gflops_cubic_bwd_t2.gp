@@ -10,44 +10,44 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:507.695]
+set yrange [0:492.466]
 set ytics nomirror
 set y2tics
-set y2range [0:1.58862]
+set y2range [0:1.57326]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.157870e+01
-128 5.783060e+01
-256 8.176030e+01
-512 9.869100e+01
+64 2.216940e+01
+128 5.628620e+01
+256 8.107930e+01
+512 9.025990e+01
 EOD
 $d1 << EOD
-64 8.251610e+01
-128 1.017763e+02
-256 1.297464e+02
-512 1.477686e+02
+64 6.279030e+01
+128 9.743960e+01
+256 1.318404e+02
+512 1.514388e+02
 EOD
 $d2 << EOD
-64 6.495300e+00
-128 5.333200e+00
-256 5.757900e+00
+64 6.332900e+00
+128 6.234300e+00
+256 5.968000e+00
 EOD
 $d3 << EOD
-64 1.498305e+02
-128 1.824686e+02
-256 2.093995e+02
-512 2.604414e+02
+64 1.448647e+02
+128 1.924446e+02
+256 2.549078e+02
+512 3.004492e+02
 EOD
 $d4 << EOD
-64 2.783900e+01
-128 7.329770e+01
-256 1.413416e+02
-512 2.073764e+02
+64 2.983010e+01
+128 8.051250e+01
+256 1.547631e+02
+512 1.951110e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
-    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'
+    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
+    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'

@@ -10,48 +10,48 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:507.695]
+set yrange [0:492.466]
 set ytics nomirror
 set y2tics
-set y2range [0:1.58862]
+set y2range [0:1.57326]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.752970e+01
-128 6.847850e+01
-256 1.103150e+02
-512 1.352306e+02
-1024 1.625096e+02
+64 2.752810e+01
+128 6.606560e+01
+256 1.174593e+02
+512 1.510672e+02
+1024 1.338824e+02
 EOD
 $d1 << EOD
-64 8.380440e+01
-128 8.224270e+01
-256 1.017048e+02
-512 1.120479e+02
-1024 1.246423e+02
+64 7.152480e+01
+128 8.139650e+01
+256 1.028319e+02
+512 1.237848e+02
+1024 1.361168e+02
 EOD
 $d2 << EOD
-64 5.626800e+00
-128 5.611800e+00
-256 5.761100e+00
+64 5.501200e+00
+128 5.581300e+00
+256 4.694000e+00
 EOD
 $d3 << EOD
-64 1.407051e+02
-128 1.563321e+02
-256 1.919160e+02
-512 2.276003e+02
-1024 2.413604e+02
+64 1.412933e+02
+128 1.502977e+02
+256 1.924496e+02
+512 2.312447e+02
+1024 2.219800e+02
 EOD
 $d4 << EOD
-64 2.976950e+01
-128 7.299770e+01
-256 1.311716e+02
-512 1.627651e+02
-1024 1.810023e+02
+64 3.259180e+01
+128 6.929090e+01
+256 1.256875e+02
+512 1.570186e+02
+1024 1.387099e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
-    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'
+    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
+    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'

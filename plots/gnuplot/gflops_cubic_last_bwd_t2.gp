@@ -10,50 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:507.695]
+set yrange [0:492.466]
 set ytics nomirror
 set y2tics
-set y2range [0:1.58862]
+set y2range [0:1.57326]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.747300e+00
-128 2.926300e+00
-256 4.528700e+00
-512 6.519400e+00
-1024 8.296100e+00
+64 1.866800e+00
+128 3.192500e+00
+256 4.946000e+00
+512 7.191300e+00
+1024 7.146300e+00
 EOD
 $d1 << EOD
-64 1.447560e+01
-128 8.856800e+00
-256 7.703100e+00
-512 7.995800e+00
-1024 8.242000e+00
+64 1.004530e+01
+128 7.085000e+00
+256 7.597700e+00
+512 6.942700e+00
+1024 8.507000e+00
 EOD
 $d2 << EOD
-64 5.890000e+00
-128 5.579100e+00
-256 5.212000e+00
-512 5.151900e+00
-1024 5.247000e+00
+64 4.811200e+00
+128 5.171000e+00
+256 5.133000e+00
+512 5.053900e+00
+1024 5.101100e+00
 EOD
 $d3 << EOD
-64 2.259120e+01
-128 2.087720e+01
-256 1.662250e+01
-512 1.572290e+01
-1024 1.636780e+01
+64 2.069330e+01
+128 1.747840e+01
+256 1.648610e+01
+512 8.852600e+00
+1024 1.701940e+01
 EOD
 $d4 << EOD
-64 9.202000e-01
-128 1.648000e+00
-256 2.684000e+00
-512 4.162100e+00
-1024 5.264000e+00
+64 8.554000e-01
+128 1.562700e+00
+256 1.692500e+00
+512 3.949600e+00
+1024 2.603700e+00
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
-    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'
+    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
+    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'

@@ -10,50 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:507.695]
+set yrange [0:492.466]
 set ytics nomirror
 set y2tics
-set y2range [0:1.58862]
+set y2range [0:1.57326]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.246100e+00
-128 3.264000e+00
-256 3.756200e+00
-512 4.792000e+00
-1024 5.469700e+00
+64 2.095000e+00
+128 2.975100e+00
+256 3.520600e+00
+512 3.951600e+00
+1024 5.032900e+00
 EOD
 $d1 << EOD
-64 1.340980e+01
-128 1.055210e+01
-256 6.717400e+00
-512 7.176900e+00
-1024 6.023100e+00
+64 1.395970e+01
+128 1.227750e+01
+256 7.655400e+00
+512 6.935800e+00
+1024 7.973100e+00
 EOD
 $d2 << EOD
-64 4.488900e+00
-128 4.091900e+00
-256 3.995700e+00
-512 4.141900e+00
-1024 4.229700e+00
+64 5.198700e+00
+128 5.167200e+00
+256 5.141600e+00
+512 5.200900e+00
+1024 5.197700e+00
 EOD
 $d3 << EOD
-64 2.477630e+01
-128 2.630290e+01
-256 1.098630e+01
-512 1.160610e+01
-1024 1.193000e+01
+64 2.064150e+01
+128 2.055430e+01
+256 1.473440e+01
+512 1.490710e+01
+1024 1.634810e+01
 EOD
 $d4 << EOD
-64 9.027000e-01
-128 1.419900e+00
-256 2.088100e+00
-512 2.659500e+00
-1024 3.084900e+00
+64 7.864000e-01
+128 1.309000e+00
+256 1.133000e+00
+512 2.818700e+00
+1024 3.677700e+00
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
-    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'
+    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
+    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'

@@ -10,48 +10,47 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:10293]
+set yrange [0:10366.6]
 set ytics nomirror
 set y2tics
-set y2range [0:32.2076]
+set y2range [0:33.1178]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 5.283597e+02
-128 1.228768e+03
-256 2.016911e+03
-512 4.254998e+03
-1024 7.857078e+03
+64 3.867841e+02
+128 9.735519e+02
+256 1.656033e+03
+512 3.308378e+03
+1024 3.353174e+03
 EOD
 $d1 << EOD
-64 6.665005e+02
-128 1.014558e+03
-256 1.408368e+03
-512 2.696358e+03
-1024 4.873243e+03
+64 4.576873e+02
+128 6.056233e+02
+256 1.038156e+03
+512 2.012195e+03
+1024 3.552004e+03
 EOD
 $d2 << EOD
-64 6.445900e+00
-128 6.520000e+00
-256 6.506200e+00
+64 4.922600e+00
+128 6.139800e+00
+256 5.243400e+00
 EOD
 $d3 << EOD
-64 9.791682e+02
-128 2.174100e+03
-256 2.580449e+03
-512 4.521115e+03
-1024 8.950442e+03
+64 9.802322e+02
+128 1.868992e+03
+256 2.500042e+03
+512 4.613085e+03
+1024 9.014464e+03
 EOD
 $d4 << EOD
-64 3.229670e+01
-128 9.118510e+01
-256 1.724240e+02
-512 2.010832e+02
-1024 2.237273e+02
+64 3.119510e+01
+128 2.743160e+01
+256 1.670219e+02
+512 9.258620e+01
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
-    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'
+    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
+    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'

@@ -10,48 +10,48 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:8524.98]
+set yrange [0:9625.8]
 set ytics nomirror
 set y2tics
-set y2range [0:26.6753]
+set y2range [0:30.7511]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.772592e+02
-128 9.083563e+02
-256 1.815339e+03
-512 3.795829e+03
-1024 7.413029e+03
+64 3.850218e+02
+128 9.839221e+02
+256 1.871762e+03
+512 3.726363e+03
+1024 7.294498e+03
 EOD
 $d1 << EOD
-64 5.776832e+02
-128 7.113826e+02
-256 1.288616e+03
-512 2.431752e+03
-1024 4.812752e+03
+64 5.602067e+02
+128 8.659521e+02
+256 1.242723e+03
+512 1.994060e+03
+1024 4.501949e+03
 EOD
 $d2 << EOD
-64 6.271800e+00
-128 6.234700e+00
-256 5.854900e+00
+64 5.851400e+00
+128 5.883800e+00
+256 4.926600e+00
 EOD
 $d3 << EOD
-64 5.217100e+02
-128 1.059554e+03
-256 1.911433e+03
-512 3.713003e+03
-1024 6.510728e+03
+64 5.372172e+02
+128 1.300848e+03
+256 2.136048e+03
+512 4.231899e+03
+1024 8.370265e+03
 EOD
 $d4 << EOD
-64 2.546180e+01
-128 6.994590e+01
-256 1.333474e+02
-512 1.688495e+02
-1024 1.838488e+02
+64 2.866440e+01
+128 4.885030e+01
+256 8.400310e+01
+512 1.925980e+02
+1024 1.908429e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
-    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'
+    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
+    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'

@@ -10,63 +10,63 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:507.695]
+set yrange [0:492.466]
 set ytics nomirror
 set y2tics
-set y2range [0:1.58862]
+set y2range [0:1.57326]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 4.666140e+01
-128 9.942020e+01
-256 1.016575e+02
-512 1.045015e+02
-1024 1.050313e+02
-2048 1.084023e+02
-4096 1.116315e+02
-8192 1.134331e+02
+64 4.049620e+01
+128 8.993560e+01
+256 8.808630e+01
+512 9.142150e+01
+1024 9.059240e+01
+2048 9.433040e+01
+4096 9.872240e+01
+8192 9.587110e+01
 EOD
 $d1 << EOD
-64 1.250446e+02
-128 1.503111e+02
-256 1.614857e+02
-512 1.648750e+02
-1024 1.647288e+02
-2048 1.658787e+02
-4096 1.667083e+02
-8192 1.668206e+02
+64 1.387387e+02
+128 1.577516e+02
+256 1.691701e+02
+512 1.739737e+02
+1024 1.731386e+02
+2048 1.784030e+02
+4096 1.698216e+02
+8192 1.318545e+02
 EOD
 $d2 << EOD
-64 6.473200e+00
-128 6.454400e+00
-256 6.480900e+00
-512 6.464100e+00
-1024 6.496800e+00
-2048 6.411200e+00
+64 4.877400e+00
+128 4.698100e+00
+256 4.861300e+00
+512 4.715600e+00
+1024 5.079700e+00
+2048 6.307400e+00
 EOD
 $d3 << EOD
-64 1.391582e+02
-128 2.037661e+02
-256 2.434606e+02
-512 2.703784e+02
-1024 2.812154e+02
-2048 2.880329e+02
-4096 2.941644e+02
-8192 2.772604e+02
+64 1.652959e+02
+128 2.469196e+02
+256 3.016514e+02
+512 3.273051e+02
+1024 3.363911e+02
+2048 3.490840e+02
+4096 3.560057e+02
+8192 3.534828e+02
 EOD
 $d4 << EOD
-64 5.478560e+01
-128 1.221312e+02
-256 1.782851e+02
-512 1.956654e+02
-1024 2.057117e+02
-2048 2.126705e+02
-4096 2.440127e+02
-8192 2.325537e+02
+64 6.639040e+01
+128 1.415168e+02
+256 1.983158e+02
+512 2.078914e+02
+1024 2.162994e+02
+2048 2.249753e+02
+4096 2.210533e+02
+8192 2.196419e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
-    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'
+    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
+    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'

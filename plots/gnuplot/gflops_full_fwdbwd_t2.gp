@@ -10,63 +10,63 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:507.695]
+set yrange [0:492.466]
 set ytics nomirror
 set y2tics
-set y2range [0:1.58862]
+set y2range [0:1.57326]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 5.164530e+01
-128 1.086176e+02
-256 1.177457e+02
-512 1.238516e+02
-1024 1.263047e+02
-2048 1.308697e+02
-4096 1.299707e+02
-8192 1.298977e+02
+64 4.972870e+01
+128 1.133400e+02
+256 1.187264e+02
+512 1.241120e+02
+1024 1.253304e+02
+2048 1.306739e+02
+4096 1.304087e+02
+8192 1.284624e+02
 EOD
 $d1 << EOD
-64 1.175547e+02
-128 1.338138e+02
-256 1.462968e+02
-512 1.522027e+02
-1024 1.527825e+02
-2048 1.543633e+02
-4096 1.565013e+02
-8192 1.561621e+02
+64 1.354941e+02
+128 1.541320e+02
+256 1.647596e+02
+512 1.693844e+02
+1024 1.681582e+02
+2048 1.701579e+02
+4096 1.715381e+02
+8192 1.464837e+02
 EOD
 $d2 << EOD
-64 6.206600e+00
-128 6.210500e+00
-256 6.216800e+00
-512 6.214000e+00
-1024 6.220200e+00
-2048 6.160800e+00
+64 4.673700e+00
+128 4.555900e+00
+256 4.762300e+00
+512 4.663700e+00
+1024 4.502500e+00
+2048 5.278100e+00
 EOD
 $d3 << EOD
-64 1.892188e+02
-128 2.424753e+02
-256 2.762939e+02
-512 2.961802e+02
-1024 2.978616e+02
-2048 3.041615e+02
-4096 3.032412e+02
-8192 2.976086e+02
+64 2.005775e+02
+128 2.523408e+02
+256 2.517111e+02
+512 2.818000e+02
+1024 3.208929e+02
+2048 2.889052e+02
+4096 2.939758e+02
+8192 3.025921e+02
 EOD
 $d4 << EOD
-64 8.179470e+01
-128 1.615611e+02
-256 2.208024e+02
-512 2.319569e+02
-1024 2.352389e+02
-2048 2.286403e+02
-4096 2.195739e+02
-8192 2.125394e+02
+64 5.845090e+01
+128 1.047387e+02
+256 1.736187e+02
+512 1.859847e+02
+1024 1.924803e+02
+2048 1.921200e+02
+4096 1.900469e+02
+8192 1.766960e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    441.474 with lines dt 1 lw 2 lc 'red' title 'FMA peak 441.5 GFLOP/s (2 threads)', \
-    319.583 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.6 GFLOP/s (2048^3, 2 threads)'
+    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
+    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'

@@ -11,55 +11,58 @@ set xlabel 'N'
 set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
-set xrange [55.6522:1177.6]
-set yrange [0.000125003:54.8324]
+set xrange [55.6522:2355.2]
+set yrange [0.000133265:49.3722]
 $m0 << EOD
-64 7.245406e-03
-128 8.798101e-03
-256 1.176780e-02
-512 1.801740e-02
-1024 3.428415e-02
+64 7.013415e-03
+128 8.194930e-03
+256 1.074892e-02
+512 1.645256e-02
+1024 2.990608e-02
+2048 8.612875e-02
 EOD
 $m1 << EOD
-64 2.169960e-02
-128 7.650801e-02
-256 2.644285e-01
-512 1.043687e+00
-1024 4.146113e+00
+64 2.041531e-02
+128 6.439655e-02
+256 2.375018e-01
+512 9.277052e-01
+1024 3.881619e+00
 EOD
 $m2 << EOD
-64 6.118070e-04
-128 9.950505e-04
-256 1.887516e-03
-512 3.764373e-03
-1024 8.643211e-03
+64 7.003755e-04
+128 8.630745e-04
+256 1.651608e-03
+512 3.314067e-03
+1024 7.461547e-03
+2048 6.021035e-02
 EOD
 $m3 << EOD
-64 3.750075e-04
-128 6.167265e-04
-256 1.171601e-03
-512 2.208406e-03
-1024 5.559443e-03
+64 3.997950e-04
+128 5.529355e-04
+256 1.021982e-03
+512 2.098322e-03
+1024 5.002439e-03
+2048 1.951347e-02
 EOD
 $m4 << EOD
-64 5.696614e-03
-128 1.196003e-02
-256 2.412841e-02
-512 4.997463e-02
-1024 1.053957e-01
+64 5.655180e-03
+128 1.150832e-02
+256 2.338091e-02
+512 5.181241e-02
+1024 1.156572e-01
 EOD
 $m5 << EOD
-64 1.565058e-02
-128 5.069506e-02
-256 1.700557e-01
-512 6.222743e-01
-1024 2.890023e+00
+64 1.508857e-02
+128 4.647356e-02
+256 1.572217e-01
+512 5.642139e-01
+1024 3.209981e+00
 EOD
-plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^0.77 (3 N, 256..1024)', \
-    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^1.99 (3 N, 256..1024)', \
-    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.10 (3 N, 256..1024)', \
-    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.12 (3 N, 256..1024)', \
-    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.06 (3 N, 256..1024)', \
-    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.04 (3 N, 256..1024)', \
-    (x >= 63.9361 && x <= 1025.02 ? 1.358897e-02*(x/256)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    (x >= 63.9361 && x <= 1025.02 ? 2.855852e-01*(x/256)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'
+plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.19 (3 N, 512..2048)', \
+    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.02 (3 N, 256..1024)', \
+    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^2.09 (3 N, 512..2048)', \
+    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.61 (3 N, 512..2048)', \
+    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.15 (3 N, 256..1024)', \
+    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.18 (3 N, 256..1024)', \
+    (x >= 63.9361 && x <= 2050.05 ? 1.723178e-02*(x/362.039)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    (x >= 63.9361 && x <= 1025.02 ? 2.571471e-01*(x/256)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'

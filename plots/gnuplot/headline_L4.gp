@@ -12,61 +12,61 @@ set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
 set xrange [55.6522:4710.4]
-set yrange [0.000214703:26.3193]
+set yrange [0.000218106:28.4055]
 $m0 << EOD
-64 9.677011e-03
-128 1.112946e-02
-256 1.875937e-02
-512 3.051732e-02
-1024 6.034853e-02
-2048 1.390107e-01
-4096 3.910882e-01
+64 1.092836e-02
+128 1.351900e-02
+256 1.858377e-02
+512 2.815815e-02
+1024 6.488608e-02
+2048 1.314925e-01
+4096 3.423639e-01
 EOD
 $m1 << EOD
-64 4.176693e-02
-128 1.640648e-01
-256 8.610906e-01
-512 3.829792e+00
+64 4.934903e-02
+128 1.953141e-01
+256 8.483100e-01
+512 3.749870e+00
 EOD
 $m2 << EOD
-64 8.777880e-04
-128 1.294044e-03
-256 3.157634e-03
-512 5.880709e-03
-1024 1.800381e-02
-2048 3.870537e-02
-4096 1.288892e-01
+64 9.416240e-04
+128 1.564598e-03
+256 3.117994e-03
+512 6.357704e-03
+1024 1.827900e-02
+2048 3.762602e-02
+4096 1.101669e-01
 EOD
 $m3 << EOD
-64 6.868200e-04
-128 1.039680e-03
-256 2.592345e-03
-512 5.204929e-03
-1024 1.524181e-02
-2048 4.308100e-02
-4096 1.566810e-01
+64 7.780580e-04
+128 1.257388e-03
+256 2.588448e-03
+512 5.475805e-03
+1024 1.454168e-02
+2048 4.141433e-02
+4096 1.222211e-01
 EOD
 $m4 << EOD
-64 7.925638e-03
-128 2.026418e-02
-256 4.004861e-02
-512 7.149034e-02
-1024 2.025236e-01
-2048 4.670511e-01
-4096 1.278087e+00
+64 8.682211e-03
+128 1.873081e-02
+256 3.647506e-02
+512 1.013007e-01
+1024 2.112067e-01
+2048 4.947078e-01
+4096 1.273024e+00
 EOD
 $m5 << EOD
-64 2.625082e-02
-128 1.121661e-01
-256 3.757177e-01
-512 1.561588e+00
-1024 6.928843e+00
+64 3.101139e-02
+128 1.090205e-01
+256 3.757254e-01
+512 1.673272e+00
+1024 6.320287e+00
 EOD
-plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.22 (4 N, 512..4096)', \
-    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.27 (3 N, 128..512)', \
-    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.45 (4 N, 512..4096)', \
-    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.62 (4 N, 512..4096)', \
-    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.37 (4 N, 512..4096)', \
-    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.10 (3 N, 256..1024)', \
-    (x >= 63.9361 && x <= 4100.1 ? 4.122290e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    (x >= 63.9361 && x <= 512.512 ? 3.877198e-01*(x/181.019)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'
+plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.18 (4 N, 512..4096)', \
+    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.13 (3 N, 128..512)', \
+    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.34 (4 N, 512..4096)', \
+    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.50 (4 N, 512..4096)', \
+    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.22 (4 N, 512..4096)', \
+    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.04 (3 N, 256..1024)', \
+    (x >= 63.9361 && x <= 4100.1 ? 4.187630e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    (x >= 63.9361 && x <= 512.512 ? 4.184521e-01*(x/181.019)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'

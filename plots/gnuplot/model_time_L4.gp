@@ -12,87 +12,87 @@ set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
 set xrange [55.6522:4710.4]
-set yrange [3.84482e-05:26.3193]
+set yrange [4.17695e-05:28.4055]
 $m0 << EOD
-64 9.677011e-03
-128 1.112946e-02
-256 1.875937e-02
-512 3.051732e-02
-1024 6.034853e-02
-2048 1.390107e-01
-4096 3.910882e-01
+64 1.092836e-02
+128 1.351900e-02
+256 1.858377e-02
+512 2.815815e-02
+1024 6.488608e-02
+2048 1.314925e-01
+4096 3.423639e-01
 EOD
 $m1 << EOD
-64 4.176693e-02
-128 1.640648e-01
-256 8.610906e-01
-512 3.829792e+00
+64 4.934903e-02
+128 1.953141e-01
+256 8.483100e-01
+512 3.749870e+00
 EOD
 $m2 << EOD
-64 2.904572e-01
-128 7.000306e-01
-256 2.425435e+00
+64 3.175333e-01
+128 8.370788e-01
+256 2.296455e+00
 EOD
 $m3 << EOD
-64 8.777880e-04
-128 1.294044e-03
-256 3.157634e-03
-512 5.880709e-03
-1024 1.800381e-02
-2048 3.870537e-02
-4096 1.288892e-01
+64 9.416240e-04
+128 1.564598e-03
+256 3.117994e-03
+512 6.357704e-03
+1024 1.827900e-02
+2048 3.762602e-02
+4096 1.101669e-01
 EOD
 $m4 << EOD
-64 6.868200e-04
-128 1.039680e-03
-256 2.592345e-03
-512 5.204929e-03
-1024 1.524181e-02
-2048 4.308100e-02
-4096 1.566810e-01
+64 7.780580e-04
+128 1.257388e-03
+256 2.588448e-03
+512 5.475805e-03
+1024 1.454168e-02
+2048 4.141433e-02
+4096 1.222211e-01
 EOD
 $m5 << EOD
-64 1.153445e-04
-128 1.250480e-04
-256 1.582050e-04
-512 1.485125e-04
-1024 1.976100e-04
-2048 2.665965e-04
-4096 4.361380e-04
+64 1.253085e-04
+128 1.318310e-04
+256 1.445945e-04
+512 1.829025e-04
+1024 2.229235e-04
+2048 2.873505e-04
+4096 4.806235e-04
 EOD
 $m6 << EOD
-64 6.879565e-04
-128 1.035673e-03
-256 2.593919e-03
-512 5.171105e-03
-1024 1.507825e-02
-2048 4.584303e-02
-4096 1.487125e-01
+64 7.857430e-04
+128 1.256502e-03
+256 2.584440e-03
+512 5.434866e-03
+1024 1.452060e-02
+2048 4.335611e-02
+4096 1.256402e-01
 EOD
 $m7 << EOD
-64 7.925638e-03
-128 2.026418e-02
-256 4.004861e-02
-512 7.149034e-02
-1024 2.025236e-01
-2048 4.670511e-01
-4096 1.278087e+00
+64 8.682211e-03
+128 1.873081e-02
+256 3.647506e-02
+512 1.013007e-01
+1024 2.112067e-01
+2048 4.947078e-01
+4096 1.273024e+00
 EOD
 $m8 << EOD
-64 2.625082e-02
-128 1.121661e-01
-256 3.757177e-01
-512 1.561588e+00
-1024 6.928843e+00
+64 3.101139e-02
+128 1.090205e-01
+256 3.757254e-01
+512 1.673272e+00
+1024 6.320287e+00
 EOD
-plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.22 (4 N, 512..4096)', \
-    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.27 (3 N, 128..512)', \
-    $m2 using 1:2 with linespoints lw 2 pt 5 dt 3 lc 1 title 'cubic_loop train step: N^1.53 (3 N, 64..256)', \
-    $m3 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.45 (4 N, 512..4096)', \
-    $m4 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.62 (4 N, 512..4096)', \
-    $m5 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 3 title 'causal step at context N: N^0.51 (4 N, 512..4096)', \
-    $m6 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 3 title 'cubic step at context N: N^1.61 (4 N, 512..4096)', \
-    $m7 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.37 (4 N, 512..4096)', \
-    $m8 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.10 (3 N, 256..1024)', \
-    (x >= 63.9361 && x <= 4100.1 ? 4.122290e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    (x >= 63.9361 && x <= 512.512 ? 3.877198e-01*(x/181.019)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'
+plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.18 (4 N, 512..4096)', \
+    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.13 (3 N, 128..512)', \
+    $m2 using 1:2 with linespoints lw 2 pt 5 dt 3 lc 1 title 'cubic_loop train step: N^1.43 (3 N, 64..256)', \
+    $m3 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.34 (4 N, 512..4096)', \
+    $m4 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.50 (4 N, 512..4096)', \
+    $m5 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 3 title 'causal step at context N: N^0.45 (4 N, 512..4096)', \
+    $m6 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 3 title 'cubic step at context N: N^1.52 (4 N, 512..4096)', \
+    $m7 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.22 (4 N, 512..4096)', \
+    $m8 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.04 (3 N, 256..1024)', \
+    (x >= 63.9361 && x <= 4100.1 ? 4.187630e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    (x >= 63.9361 && x <= 512.512 ? 4.184521e-01*(x/181.019)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'

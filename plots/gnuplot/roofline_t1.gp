@@ -10,15 +10,15 @@ set logscale xy
 set xlabel 'arithmetic intensity, FLOPs per compulsory byte (docs/DESIGN.md 3)'
 set ylabel 'GFLOP/s'
 set key outside right top font ',9'
-set xrange [1.9717:1530.4]
-set yrange [43.8997:443.478]
+set xrange [2.20127:1530.4]
+set yrange [48.8272:418.92]
 set samples 400
 $p0 << EOD
-5.101323e+02 1.316990e+02
+5.101323e+02 1.464815e+02
 EOD
-roof(x) = (3.748700e+01 * x < 2.217390e+02) ? 3.748700e+01 * x : 2.217390e+02
-plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 221.7 GFLOP/s, bandwidth 37.5 GB/s (triad)', \
-    (3.748700e+01 * x < 2.205180e+02 ? 1/0 : 2.205180e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 220.5 GFLOP/s', \
-    (3.748700e+01 * x < 1.935230e+02 ? 1/0 : 1.935230e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 193.5 GFLOP/s (2048^3)', \
+roof(x) = (3.171800e+01 * x < 2.094600e+02) ? 3.171800e+01 * x : 2.094600e+02
+plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 209.5 GFLOP/s, bandwidth 31.7 GB/s (triad)', \
+    (3.171800e+01 * x < 2.063890e+02 ? 1/0 : 2.063890e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 206.4 GFLOP/s', \
+    (3.171800e+01 * x < 1.673750e+02 ? 1/0 : 1.673750e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 167.4 GFLOP/s (2048^3)', \
     $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=4096 (omp)', \
     NaN notitle

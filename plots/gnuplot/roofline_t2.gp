@@ -11,61 +11,61 @@ set xlabel 'arithmetic intensity, FLOPs per compulsory byte (docs/DESIGN.md 3)'
 set ylabel 'GFLOP/s'
 set key outside right top font ',9'
 set xrange [0.16634:7665.03]
-set yrange [3.97667:25477.5]
+set yrange [5.0668:23484.1]
 set samples 400
 $p0 << EOD
-1.020140e+03 2.457831e+02
+1.020140e+03 2.871577e+02
 EOD
 $p1 << EOD
-1.277661e+03 2.850460e+02
+1.277661e+03 3.306323e+02
 EOD
 $p2 << EOD
-1.191709e+03 2.874159e+02
+1.191709e+03 2.421560e+02
 EOD
 $p3 << EOD
-2.040031e+03 2.633950e+02
+2.040031e+03 2.548746e+02
 EOD
 $p4 << EOD
-2.555010e+03 2.772604e+02
+2.555010e+03 3.534828e+02
 EOD
 $p5 << EOD
-2.383128e+03 2.976086e+02
+2.383128e+03 3.025921e+02
 EOD
 $p6 << EOD
-1.700856e+02 2.413604e+02
+1.700856e+02 2.219800e+02
 EOD
 $p7 << EOD
-1.065627e+02 2.604414e+02
+1.065627e+02 3.004492e+02
 EOD
 $p8 << EOD
-9.939393e+01 2.471363e+02
+9.939393e+01 2.665074e+02
 EOD
 $p9 << EOD
-1.340791e+03 1.273876e+04
+1.340791e+03 1.174204e+04
 EOD
 $p10 << EOD
-8.422398e+02 8.950442e+03
+8.422398e+02 9.014464e+03
 EOD
 $p11 << EOD
-7.840760e+02 7.413029e+03
+7.840760e+02 8.370265e+03
 EOD
 $p12 << EOD
-4.999385e-01 1.953060e+01
+4.999385e-01 1.748720e+01
 EOD
 $p13 << EOD
-4.990187e-01 1.193000e+01
+4.990187e-01 1.634810e+01
 EOD
 $p14 << EOD
-6.237781e-01 1.636780e+01
+6.237781e-01 1.701940e+01
 EOD
 $p15 << EOD
-5.821914e-01 1.498530e+01
+5.821914e-01 1.520040e+01
 EOD
-roof(x) = (6.240700e+01 * x < 4.414740e+02) ? 6.240700e+01 * x : 4.414740e+02
+roof(x) = (5.462700e+01 * x < 4.282310e+02) ? 5.462700e+01 * x : 4.282310e+02
 set label 1 'cubic_shared counts the per-prefix work its O(N^2 d) sweep avoids (DESIGN.md 3): its points may lie above the roof' at graph 0.02, graph 0.04 font ',9'
-plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 441.5 GFLOP/s, bandwidth 62.4 GB/s (triad)', \
-    (6.240700e+01 * x < 4.285080e+02 ? 1/0 : 4.285080e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 428.5 GFLOP/s', \
-    (6.240700e+01 * x < 3.195830e+02 ? 1/0 : 3.195830e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 319.6 GFLOP/s (2048^3)', \
+plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 428.2 GFLOP/s, bandwidth 54.6 GB/s (triad)', \
+    (5.462700e+01 * x < 4.128180e+02 ? 1/0 : 4.128180e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 412.8 GFLOP/s', \
+    (5.462700e+01 * x < 3.130230e+02 ? 1/0 : 3.130230e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 313.0 GFLOP/s (2048^3)', \
     $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=8192 (omp)', \
     $p1 using 1:2 with points pt 5 ps 1.6 lc 1 title 'causal bwd N=8192 (omp)', \
     $p2 using 1:2 with points pt 9 ps 1.6 lc 1 title 'causal fwdbwd N=8192 (omp)', \
@@ -77,7 +77,7 @@ plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 441.5 GFLOP/s, bandw
     $p8 using 1:2 with points pt 9 ps 1.6 lc 3 title 'cubic fwdbwd N=512 (omp)', \
     $p9 using 1:2 with points pt 7 ps 1.6 lc 4 title 'cubic_shared fwd N=2048 (omp)', \
     $p10 using 1:2 with points pt 5 ps 1.6 lc 4 title 'cubic_shared bwd N=1024 (omp)', \
-    $p11 using 1:2 with points pt 9 ps 1.6 lc 4 title 'cubic_shared fwdbwd N=1024 (blas)', \
+    $p11 using 1:2 with points pt 9 ps 1.6 lc 4 title 'cubic_shared fwdbwd N=1024 (omp)', \
     $p12 using 1:2 with points pt 13 ps 1.6 lc 5 title 'decode step t=8192 (omp, cold)', \
     $p13 using 1:2 with points pt 7 ps 1.6 lc 6 title 'cubic_last fwd N=1024 (omp)', \
     $p14 using 1:2 with points pt 5 ps 1.6 lc 6 title 'cubic_last bwd N=1024 (omp)', \

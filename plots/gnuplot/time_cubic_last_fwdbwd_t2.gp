@@ -10,47 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000117946:1.29926]
+set yrange [0.000174563:1.79521]
 set format y '%.0e'
 $d0 << EOD
-64 4.734646e-03
-128 1.106073e-02
-256 3.006746e-02
-512 8.636895e-02
-1024 3.050943e-01
+64 5.253681e-03
+128 3.201480e-02
+256 3.125478e-02
+512 9.003191e-02
+1024 3.280441e-01
 EOD
 $d1 << EOD
-64 4.830855e-04
-128 2.285869e-03
-256 1.610845e-02
-512 6.211440e-02
-1024 2.394204e-01
+64 5.236900e-04
+128 3.332387e-03
+256 1.506923e-02
+512 5.697570e-02
+1024 2.393136e-01
 EOD
 $d2 << EOD
-64 1.289810e-03
-128 5.351889e-03
-256 2.091121e-02
-512 8.968534e-02
-1024 3.530955e-01
+64 1.735853e-03
+128 8.005826e-03
+256 2.881051e-02
+512 1.007150e-01
+1024 4.298629e-01
 EOD
 $d3 << EOD
-64 3.538372e-04
-128 1.229076e-03
-256 7.956146e-03
-512 3.218693e-02
-1024 1.255151e-01
+64 6.256185e-04
+128 2.306738e-03
+256 1.595161e-02
+512 5.219866e-02
+1024 1.237388e-01
 EOD
 $d4 << EOD
-64 8.357795e-03
-128 1.856261e-02
-256 4.806310e-02
-512 1.325077e-01
-1024 4.330856e-01
+64 1.002799e-02
+128 2.478988e-02
+256 6.575772e-02
+512 1.888874e-01
+1024 5.984019e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.67 (R^2 0.997, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.95 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.04 (R^2 1.000, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.99 (R^2 1.000, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.59 (R^2 0.998, N 256..1024)', \
-    1.542221e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.542221e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.70 (R^2 0.997, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.99 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.95 (R^2 0.998, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.48 (R^2 0.992, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.59 (R^2 0.999, N 256..1024)', \
+    1.973853e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.973853e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

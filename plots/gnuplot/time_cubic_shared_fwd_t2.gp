@@ -10,48 +10,48 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:2355.2]
-set yrange [5.92459e-05:5.57543]
+set yrange [9.32032e-05:6.7288]
 set format y '%.0e'
 $d0 << EOD
-64 2.820427e-04
-128 1.030804e-03
-256 2.988263e-03
-512 1.434272e-02
-1024 5.577184e-02
-2048 2.401653e-01
+64 3.735770e-04
+128 1.205755e-03
+256 4.851919e-03
+512 1.928165e-02
+1024 7.700982e-02
+2048 3.541620e-01
 EOD
 $d1 << EOD
-64 1.777376e-04
-128 6.790705e-04
-256 4.123008e-03
-512 2.070616e-02
-1024 8.632417e-02
-2048 3.646188e-01
+64 2.796097e-04
+128 7.671925e-04
+256 6.481290e-03
+512 2.517010e-02
+1024 1.043931e-01
+2048 5.400076e-01
 EOD
 $d2 << EOD
-64 1.628100e-02
-128 1.277846e-01
-256 1.018392e+00
+64 2.103812e-02
+128 1.528574e-01
+256 1.313832e+00
 EOD
 $d3 << EOD
-64 2.397655e-04
-128 7.617998e-04
-256 2.620314e-03
-512 1.185119e-02
-1024 4.920235e-02
-2048 2.303348e-01
+64 2.861135e-04
+128 9.706940e-04
+256 3.798567e-03
+512 1.432714e-02
+1024 5.710572e-02
+2048 2.498866e-01
 EOD
 $d4 << EOD
-64 3.043016e-03
-128 8.806602e-03
-256 4.004832e-02
-512 2.723316e-01
-1024 1.858475e+00
+64 4.825439e-03
+128 2.804450e-02
+256 4.332582e-02
+512 2.978641e-01
+1024 2.242934e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.03 (R^2 1.000, N 512..2048)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.07 (R^2 1.000, N 512..2048)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.98 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.14 (R^2 0.999, N 512..2048)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.77 (R^2 1.000, N 256..1024)', \
-    9.015156e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    9.015156e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.10 (R^2 0.999, N 512..2048)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.21 (R^2 0.998, N 512..2048)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.98 (R^2 0.999, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.06 (R^2 1.000, N 512..2048)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.85 (R^2 1.000, N 256..1024)', \
+    1.248541e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.248541e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
