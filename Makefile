@@ -38,7 +38,7 @@ ARCH             := $(ISA_FLAGS_$(firstword $(ISAS)))
 # The code whose vectors are wider on a wider path: the register kernel (the products of
 # every tile engine and of the model), the tile engine's softmax weights (softmax_rows.c,
 # which keeps one sum order at both widths) and the bench's FMA peak and micro-kernel
-# ceilings. The rest of flash.c, shared_sweep.c, last_row.c and the model's GELU stay
+# ceilings. The rest of flash.c, shared_sweep.c, one_row.c and the model's GELU stay
 # baseline-only: their vector code is written on 8-lane types (vexp.h), which a wider
 # -march compiles to the same 256-bit operations, and widening it would change their
 # sums' order, losing the paths' bit-identical results.

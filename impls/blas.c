@@ -2,7 +2,7 @@
  * on the sub-configuration impls/kernels/blis_ctx.c picks from the CPU's features.
  *
  * cubic_shared runs the O(N^2 d) sweep of shared_sweep.c and cubic_last the one-row
- * prefixes of last_row.c, both on this file's BLIS products.
+ * prefixes of one_row.c, both on this file's BLIS products.
  * Threads (ex->threads): OpenMP over independent tasks (head x query block, head x
  * key block, head x prefix, head x sweep block) with single-threaded BLIS calls inside. The alternative,
  * tiles in sequence with multi-threaded BLIS, is kept behind CA_BLAS_THREADING=blis so
@@ -10,7 +10,8 @@
 #include "cubattn.h"
 #include "blis_ctx.h"
 #include "flash.h"
-#include "last_row.h"
+#include "instance.h"
+#include "one_row.h"
 #include "regtile.h"
 #include "shared_sweep.h"
 
@@ -131,23 +132,20 @@ static int snake_owner(long k, int nt)
     return (int)(round % 2 == 0 ? pos : nt - 1 - pos);
 }
 
-static flash_seq head_seq(ca_shape sh, int h, int causal, const float *q, const float *k,
-                          const float *v)
+static inst_rows head_rows(ca_shape sh, int h, int causal)
 {
-    const size_t hs = (size_t)sh.n * sh.d;
-    flash_seq s = {.nq = sh.n, .nk = sh.n, .d = sh.d, .causal = causal, .q = q + h * hs,
-                   .k = k + h * hs, .v = v + h * hs};
-    return s;
+    return inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
 }
 
-/* Head h of the causal / full backward; D: [heads][N]. */
+/* Head h of the causal / full backward; D: [heads][N], the rows of lse. */
 static flash_seq bwd_head_seq(ca_shape sh, int h, int causal, const float *q, const float *k,
                               const float *v, const float *lse, const float *dout, float *D)
 {
-    flash_seq s = head_seq(sh, h, causal, q, k, v);
-    s.flse = lse + (size_t)h * sh.n;
-    s.dout = dout + h * (size_t)sh.n * sh.d;
-    s.D = D + (size_t)h * sh.n;
+    const inst_rows r = head_rows(sh, h, causal);
+    flash_seq s = inst_seq(r, sh.d, causal, q, k, v);
+    s.flse = lse + r.out;
+    s.dout = dout + r.out * sh.d;
+    s.D = D + r.out;
     return s;
 }
 
@@ -188,7 +186,7 @@ static size_t slab_floats(ca_entry e, ca_shape sh)
 {
     if (e == CA_SHARED_FWD || e == CA_SHARED_BWD) return sweep_scratch_floats(sh.n, sh.d);
     const flash_ops ops = blis_ops(1);
-    return flash_scratch_floats(&ops);
+    return e == CA_DECODE_STEP ? one_row_scratch_floats(&ops) : flash_scratch_floats(&ops);
 }
 
 static float *slab_of(const ca_exec *ex, ca_entry e, ca_shape sh, int tid)
@@ -201,7 +199,7 @@ static size_t workspace(ca_entry e, ca_shape sh, int threads)
     int nt = omp_threads(threads);
     if (e == CA_LAST_FWD || e == CA_LAST_BWD) {
         const flash_ops ops = last_ops(1);
-        return mul_or_max(mul_or_max(last_scratch_floats(&ops), (size_t)nt), sizeof(float));
+        return mul_or_max(mul_or_max(one_row_scratch_floats(&ops), (size_t)nt), sizeof(float));
     }
     size_t f = add_or_max(mul_or_max(slab_floats(e, sh), (size_t)nt), delta_floats(e, sh));
     f = add_or_max(f, partial_floats(e, sh, nt));
@@ -250,16 +248,16 @@ static ca_status rows_fwd(ca_shape sh, const ca_exec *ex, int causal, const floa
     const flash_ops ops = blis_ops(blis_threads(ex->threads));
     const int nb = (sh.n + BQ - 1) / BQ;
     const long ntask = (long)nb * sh.heads;
-    const size_t hs = (size_t)sh.n * sh.d;
 #pragma omp parallel num_threads(nt)
     {
         float *w = slab_of(ex, CA_CAUSAL_FWD, sh, nt > 1 ? omp_get_thread_num() : 0);
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntask; task++) {
             int b = nb - 1 - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            flash_seq s = head_seq(sh, h, causal, q, k, v);
-            s.o = o + h * hs;
-            s.lse = lse + (size_t)h * sh.n;
+            const inst_rows r = head_rows(sh, h, causal);
+            flash_seq s = inst_seq(r, sh.d, causal, q, k, v);
+            s.o = o + r.out * sh.d;
+            s.lse = lse + r.out;
             int i0 = b * BQ;
             flash_fwd_block(&ops, &s, i0, sh.n - i0 < BQ ? sh.n - i0 : BQ, w);
         }
@@ -293,7 +291,7 @@ static ca_status rows_bwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry e
     const flash_ops ops = blis_ops(blis_threads(ex->threads));
     const int nb = (sh.n + BK_BWD - 1) / BK_BWD;
     const long ntask = (long)nb * sh.heads;
-    const size_t hs = (size_t)sh.n * sh.d, all = hs * sh.heads;
+    const size_t all = (size_t)sh.n * sh.d * sh.heads;
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
     memset(dq, 0, all * sizeof *dq);
@@ -321,9 +319,10 @@ static ca_status rows_bwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry e
             if (snake_owner(task, team) != tid) continue;
             int b = (int)(task / sh.heads), h = (int)(task % sh.heads);
             flash_seq s = bwd_head_seq(sh, h, causal, q, k, v, lse, dout, D);
+            const inst_rows r = head_rows(sh, h, causal);
             int j0 = b * BK_BWD;
-            flash_bwd_block(&ops, &s, j0, sh.n - j0 < BK_BWD ? sh.n - j0 : BK_BWD, dqt + h * hs,
-                            dk + h * hs, dv + h * hs, w);
+            flash_bwd_block(&ops, &s, j0, sh.n - j0 < BK_BWD ? sh.n - j0 : BK_BWD,
+                            dqt + r.q * sh.d, dk + r.kv * sh.d, dv + r.kv * sh.d, w);
         }
     }
     if (nt > 1) reduce_partials(ex, e, sh, nt, 0, dq);
@@ -350,40 +349,23 @@ static ca_status full_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 }
 
 /* Decode: k_t, v_t into row t of the caches, then q_t over rows 0..t as a one-row
- * forward. q_t, k_t, v_t, o_t: [heads][d]; caches: [heads][N][d]; lse_t: [heads].
- * Heads in parallel only when a step is long enough to repay the fork. */
+ * forward (one_row.h). Heads in parallel only when a step is long enough to repay the
+ * fork. */
 static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float *q_t,
                              const float *k_t, const float *v_t, float *k_cache,
                              float *v_cache, float *o_t, float *lse_t)
 {
-    const int d = sh.d, nt = omp_threads(ex->threads);
+    const int nt = omp_threads(ex->threads);
     const flash_ops ops = blis_ops(blis_threads(ex->threads));
-    const size_t hs = (size_t)sh.n * d;
-    const int par = nt > 1 && sh.heads > 1 && (long)(t + 1) * d * sh.heads >= (1L << 16);
+    const int par = nt > 1 && sh.heads > 1 && (long)(t + 1) * sh.d * sh.heads >= (1L << 16);
 #pragma omp parallel num_threads(par ? nt : 1)
     {
         float *w = slab_of(ex, CA_DECODE_STEP, sh, par ? omp_get_thread_num() : 0);
 #pragma omp for schedule(static)
-        for (int h = 0; h < sh.heads; h++) {
-            float *kc = k_cache + h * hs, *vc = v_cache + h * hs;
-            memcpy(kc + (size_t)t * d, k_t + (size_t)h * d, (size_t)d * sizeof *kc);
-            memcpy(vc + (size_t)t * d, v_t + (size_t)h * d, (size_t)d * sizeof *vc);
-            flash_seq one = {.nq = 1, .nk = t + 1, .d = d, .q = q_t + (size_t)h * d,
-                             .k = kc, .v = vc, .o = o_t + (size_t)h * d, .lse = lse_t + h};
-            flash_fwd_block(&ops, &one, 0, 1, w);
-        }
+        for (int h = 0; h < sh.heads; h++)
+            one_row_decode(&ops, sh, h, t, q_t, k_t, v_t, k_cache, v_cache, o_t, lse_t, w);
     }
     return CA_OK;
-}
-
-/* The instance of prefix t (1-based) of head h of cubic: its own packed rows. */
-static flash_seq prefix_seq(ca_shape sh, int h, int t, const float *q, const float *k,
-                            const float *v)
-{
-    const size_t T = ca_packed_rows((size_t)sh.n), d = (size_t)sh.d;
-    const size_t in = (h * T + ca_prefix_offset((size_t)t)) * d;
-    flash_seq s = {.nq = t, .nk = t, .d = sh.d, .q = q + in, .k = k + in, .v = v + in};
-    return s;
 }
 
 /* cubic forward. q, k, v, o: [heads][T][d]; lse: [heads][T]. Tasks (head, prefix),
@@ -393,18 +375,18 @@ static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     const int nt = omp_threads(ex->threads);
     const flash_ops ops = blis_ops(blis_threads(ex->threads));
-    const size_t T = ca_packed_rows((size_t)sh.n);
     const long ntask = (long)sh.n * sh.heads;
 #pragma omp parallel num_threads(nt)
     {
         float *w = slab_of(ex, CA_CUBIC_FWD, sh, nt > 1 ? omp_get_thread_num() : 0);
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntask; task++) {
-            int t = sh.n - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            flash_seq s = prefix_seq(sh, h, t, q, k, v);
-            size_t out = h * T + ca_prefix_offset((size_t)t);
-            s.o = o + out * sh.d;
-            s.lse = lse + out;
+            int h, t;
+            inst_item(task, sh, &h, &t);
+            const inst_rows r = inst_prefix(CA_OP_CUBIC, sh, h, t);
+            flash_seq s = inst_seq(r, sh.d, 0, q, k, v);
+            s.o = o + r.out * sh.d;
+            s.lse = lse + r.out;
             flash_fwd(&ops, &s, w);
         }
     }
@@ -432,13 +414,14 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
         float *w = slab_of(ex, CA_CUBIC_BWD, sh, nt > 1 ? omp_get_thread_num() : 0);
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntask; task++) {
-            int t = sh.n - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            flash_seq s = prefix_seq(sh, h, t, q, k, v);
-            size_t out = h * T + ca_prefix_offset((size_t)t), off = out * sh.d;
-            s.flse = lse + out;
-            s.D = D + out;
-            s.dout = dout + off;
-            flash_bwd(&ops, &s, dq + off, dk + off, dv + off, w);
+            int h, t;
+            inst_item(task, sh, &h, &t);
+            const inst_rows r = inst_prefix(CA_OP_CUBIC, sh, h, t);
+            flash_seq s = inst_seq(r, sh.d, 0, q, k, v);
+            s.flse = lse + r.out;
+            s.D = D + r.out;
+            s.dout = dout + r.out * sh.d;
+            flash_bwd(&ops, &s, dq + r.q * sh.d, dk + r.kv * sh.d, dv + r.kv * sh.d, w);
         }
     }
     return CA_OK;
@@ -469,15 +452,15 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     const int nt = omp_threads(ex->threads), n = sh.n, d = sh.d;
     const flash_ops ops = blis_ops(blis_threads(ex->threads));
-    const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d;
 #pragma omp parallel num_threads(nt)
     {
         float *w = slab_of(ex, CA_SHARED_FWD, sh, nt > 1 ? omp_get_thread_num() : 0);
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < sweep_tasks(sh); task++) {
             int h, nb, i0 = sweep_block(sh, task, &h, &nb);
-            sweep_fwd_rows(&ops, d, n, i0, nb, q + h * hs, k + h * hs, NULL, v + h * hs,
-                           o + h * T * d, lse + h * T, w);
+            const inst_rows r = inst_head(CA_OP_CUBIC_SHARED, sh, h);
+            sweep_fwd_rows(&ops, d, n, i0, nb, q + r.q * d, k + r.kv * d, NULL, v + r.kv * d,
+                           o + r.out * d, lse + r.out, w);
         }
     }
     return CA_OK;
@@ -493,7 +476,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     const int nt = omp_threads(ex->threads), n = sh.n, d = sh.d;
     const flash_ops ops = blis_ops(blis_threads(ex->threads));
-    const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d, all = hs * sh.heads;
+    const size_t all = (size_t)n * d * sh.heads;
     float *out[2] = {dk, dv};
     for (int c = 0; c < 2; c++) {
         memset(out[c], 0, all * sizeof(float));
@@ -511,9 +494,11 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
         for (long task = 0; task < sweep_tasks(sh); task++) {
             if (snake_owner(task, team) != tid) continue;
             int h, nb, i0 = sweep_block(sh, task, &h, &nb);
-            sweep_bwd_rows(&ops, d, n, i0, nb, q + h * hs, k + h * hs, NULL, v + h * hs,
-                           o + h * T * d, lse + h * T, dout + h * T * d, dq + h * hs,
-                           g[0] + h * hs, g[1] + h * hs, w);
+            const inst_rows r = inst_head(CA_OP_CUBIC_SHARED, sh, h);
+            const size_t qo = r.q * d, kv = r.kv * d, ro = r.out * d;
+            /* the partials g have the layout of dk, dv */
+            sweep_bwd_rows(&ops, d, n, i0, nb, q + qo, k + kv, NULL, v + kv, o + ro,
+                           lse + r.out, dout + ro, dq + qo, g[0] + kv, g[1] + kv, w);
         }
     }
     if (nt > 1)
@@ -522,12 +507,12 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 }
 
 /* cubic_last (cubattn.h shapes): prefixes on the OpenMP threads, BLIS inside
- * (last_row.c). */
+ * (one_row.c). */
 static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
                           const float *v, float *o, float *lse)
 {
     const flash_ops ops = last_ops(blis_threads(ex->threads));
-    last_all_fwd(&ops, sh, omp_threads(ex->threads), q, k, v, o, lse, ex->ws);
+    one_row_last_all_fwd(&ops, sh, omp_threads(ex->threads), q, k, v, o, lse, ex->ws);
     return CA_OK;
 }
 
@@ -536,7 +521,7 @@ static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const 
                           const float *dout, float *dq, float *dk, float *dv)
 {
     const flash_ops ops = last_ops(blis_threads(ex->threads));
-    last_all_bwd(&ops, sh, omp_threads(ex->threads), q, k, v, o, lse, dout, dq, dk, dv,
+    one_row_last_all_bwd(&ops, sh, omp_threads(ex->threads), q, k, v, o, lse, dout, dq, dk, dv,
                  ex->ws);
     return CA_OK;
 }

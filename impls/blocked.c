@@ -3,12 +3,13 @@
  * point. Forward keeps an online softmax per 64-row query tile and saves lse; backward
  * walks key tiles, recomputing P from lse tile by tile; causal never touches a tile
  * above the diagonal. cubic_shared is the O(N^2 d) row sweep (shared_sweep.c) and its
- * suffix-sum backward; cubic_last one query row per prefix (last_row.c). Scratch comes from the workspace query, so the harness counts every byte:
+ * suffix-sum backward; cubic_last one query row per prefix (one_row.c). Scratch comes from the workspace query, so the harness counts every byte:
  * O(N d) for the packed K^T / V^T of one head (or prefix) plus a few tiles. */
 #include "cubattn.h"
 #include "flash.h"
 #include "kprof.h"
-#include "last_row.h"
+#include "instance.h"
+#include "one_row.h"
 #include "regtile.h"
 #include "shared_sweep.h"
 
@@ -41,9 +42,8 @@ static size_t workspace(ca_entry e, ca_shape sh, int threads)
     const double floats = 2.0 * (double)np * sh.d + (double)np +
                           (double)scratch_floats(sh.n, sh.d);
     if (floats * sizeof(float) > (double)(SIZE_MAX / 2)) return SIZE_MAX;
-    if (e == CA_DECODE_STEP) return flash_scratch_floats(&regt_ops) * sizeof(float);
-    if (e == CA_LAST_FWD || e == CA_LAST_BWD)
-        return last_scratch_floats(&regt_ops) * sizeof(float);
+    if (e == CA_DECODE_STEP || e == CA_LAST_FWD || e == CA_LAST_BWD)
+        return one_row_scratch_floats(&regt_ops) * sizeof(float);
     return (2 * regt_packed_floats((size_t)sh.n, (size_t)sh.d) + np +
             scratch_floats(sh.n, sh.d)) * sizeof(float);
 }
@@ -99,10 +99,12 @@ static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, int causal, const flo
                            const float *k, const float *v, float *o, float *lse)
 {
     const ws_layout w = layout(sh, ex);
-    const size_t hs = (size_t)sh.n * sh.d;
-    for (int h = 0; h < sh.heads; h++)
-        seq_fwd(sh.n, sh.d, causal, q + h * hs, k + h * hs, v + h * hs, o + h * hs,
-                lse + (size_t)h * sh.n, &w);
+    const size_t d = (size_t)sh.d;
+    for (int h = 0; h < sh.heads; h++) {
+        const inst_rows r = inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
+        seq_fwd(r.nq, sh.d, causal, q + r.q * d, k + r.kv * d, v + r.kv * d, o + r.out * d,
+                lse + r.out, &w);
+    }
     return CA_OK;
 }
 
@@ -124,14 +126,16 @@ static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, int causal, const flo
                            float *dv)
 {
     const ws_layout w = layout(sh, ex);
-    const size_t hs = (size_t)sh.n * sh.d, all = hs * sh.heads;
+    const size_t d = (size_t)sh.d, all = (size_t)sh.n * d * sh.heads;
     memset(dq, 0, all * sizeof *dq);
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
-    for (int h = 0; h < sh.heads; h++)
-        seq_bwd(sh.n, sh.d, causal, q + h * hs, k + h * hs, v + h * hs, o + h * hs,
-                lse + (size_t)h * sh.n, dout + h * hs, dq + h * hs, dk + h * hs,
-                dv + h * hs, &w);
+    for (int h = 0; h < sh.heads; h++) {
+        const inst_rows r = inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
+        const size_t qo = r.q * d, kv = r.kv * d, out = r.out * d;
+        seq_bwd(r.nq, sh.d, causal, q + qo, k + kv, v + kv, o + out, lse + r.out, dout + out,
+                dq + qo, dk + kv, dv + kv, &w);
+    }
     return CA_OK;
 }
 
@@ -151,21 +155,14 @@ static ca_status full_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     return heads_bwd(sh, ex, 0, q, k, v, o, lse, dout, dq, dk, dv);
 }
 
-/* One query row against cache rows 0..t, the cache unpacked: packing it would cost as
- * much as the attention itself. */
+/* One query row against cache rows 0..t, the cache unpacked (one_row.h). */
 static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float *q_t,
                              const float *k_t, const float *v_t, float *k_cache,
                              float *v_cache, float *o_t, float *lse_t)
 {
-    const int n = sh.n, d = sh.d;
-    for (int h = 0; h < sh.heads; h++) {
-        float *kc = k_cache + (size_t)h * n * d, *vc = v_cache + (size_t)h * n * d;
-        memcpy(kc + (size_t)t * d, k_t + (size_t)h * d, (size_t)d * sizeof *kc);
-        memcpy(vc + (size_t)t * d, v_t + (size_t)h * d, (size_t)d * sizeof *vc);
-        flash_seq one = {.nq = 1, .nk = t + 1, .d = d, .q = q_t + (size_t)h * d,
-                         .k = kc, .v = vc, .o = o_t + (size_t)h * d, .lse = lse_t + h};
-        ENGINE(flash_fwd_block(&regt_ops, &one, 0, 1, ex->ws));
-    }
+    for (int h = 0; h < sh.heads; h++)
+        ENGINE(one_row_decode(&regt_ops, sh, h, t, q_t, k_t, v_t, k_cache, v_cache, o_t,
+                              lse_t, ex->ws));
     return CA_OK;
 }
 
@@ -174,13 +171,12 @@ static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
                            const float *k, const float *v, float *o, float *lse)
 {
     const ws_layout w = layout(sh, ex);
-    const int n = sh.n, d = sh.d;
-    const size_t T = ca_packed_rows((size_t)n), hs = T * d;
+    const size_t d = (size_t)sh.d;
     for (int h = 0; h < sh.heads; h++)
-        for (int t = 1; t <= n; t++) {
-            size_t r = ca_prefix_offset((size_t)t);
-            seq_fwd(t, d, 0, q + h * hs + r * d, k + h * hs + r * d, v + h * hs + r * d,
-                    o + h * hs + r * d, lse + h * T + r, &w);
+        for (int t = 1; t <= sh.n; t++) {
+            const inst_rows r = inst_prefix(CA_OP_CUBIC, sh, h, t);
+            seq_fwd(t, sh.d, 0, q + r.q * d, k + r.kv * d, v + r.kv * d, o + r.out * d,
+                    lse + r.out, &w);
         }
     return CA_OK;
 }
@@ -191,16 +187,16 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
                            float *dv)
 {
     const ws_layout w = layout(sh, ex);
-    const int n = sh.n, d = sh.d;
-    const size_t T = ca_packed_rows((size_t)n), hs = T * d, all = hs * sh.heads;
+    const size_t d = (size_t)sh.d, all = ca_packed_rows((size_t)sh.n) * d * sh.heads;
     memset(dq, 0, all * sizeof *dq);
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
     for (int h = 0; h < sh.heads; h++)
-        for (int t = 1; t <= n; t++) {
-            size_t r = h * hs + ca_prefix_offset((size_t)t) * d;
-            seq_bwd(t, d, 0, q + r, k + r, v + r, o + r, lse + h * T + ca_prefix_offset((size_t)t),
-                    dout + r, dq + r, dk + r, dv + r, &w);
+        for (int t = 1; t <= sh.n; t++) {
+            const inst_rows r = inst_prefix(CA_OP_CUBIC, sh, h, t);
+            const size_t qo = r.q * d, kv = r.kv * d, out = r.out * d;
+            seq_bwd(t, sh.d, 0, q + qo, k + kv, v + kv, o + out, lse + r.out, dout + out,
+                    dq + qo, dk + kv, dv + kv, &w);
         }
     return CA_OK;
 }
@@ -211,13 +207,14 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     const ws_layout w = layout(sh, ex);
     const int n = sh.n, d = sh.d;
-    const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d;
     for (int h = 0; h < sh.heads; h++) {
-        PACK(n, d, k + h * hs, w.kt);
+        const inst_rows r = inst_head(CA_OP_CUBIC_SHARED, sh, h);
+        const float *qh = q + r.q * d, *kh = k + r.kv * d, *vh = v + r.kv * d;
+        PACK(n, d, kh, w.kt);
         for (int i0 = 0; i0 < n; i0 += SWEEP_RB) {
             int nb = n - i0 < SWEEP_RB ? n - i0 : SWEEP_RB;
-            sweep_fwd_rows(&regt_ops, d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,
-                           o + h * T * d, lse + h * T, w.scratch);
+            sweep_fwd_rows(&regt_ops, d, n, i0, nb, qh, kh, w.kt, vh, o + r.out * d,
+                           lse + r.out, w.scratch);
         }
     }
     return CA_OK;
@@ -230,26 +227,27 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     const ws_layout w = layout(sh, ex);
     const int n = sh.n, d = sh.d;
-    const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d, all = hs * sh.heads;
+    const size_t all = (size_t)n * d * sh.heads;
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
     for (int h = 0; h < sh.heads; h++) {
-        PACK(n, d, k + h * hs, w.kt);
+        const inst_rows r = inst_head(CA_OP_CUBIC_SHARED, sh, h);
+        const size_t qo = r.q * d, kv = r.kv * d, out = r.out * d;
+        PACK(n, d, k + kv, w.kt);
         for (int i0 = 0; i0 < n; i0 += SWEEP_RB) {
             int nb = n - i0 < SWEEP_RB ? n - i0 : SWEEP_RB;
-            sweep_bwd_rows(&regt_ops, d, n, i0, nb, q + h * hs, k + h * hs, w.kt, v + h * hs,
-                           o + h * T * d, lse + h * T, dout + h * T * d, dq + h * hs,
-                           dk + h * hs, dv + h * hs, w.scratch);
+            sweep_bwd_rows(&regt_ops, d, n, i0, nb, q + qo, k + kv, w.kt, v + kv, o + out,
+                           lse + r.out, dout + out, dq + qo, dk + kv, dv + kv, w.scratch);
         }
     }
     return CA_OK;
 }
 
-/* cubic_last: each prefix a one-row attention over its packed keys (last_row.c). */
+/* cubic_last: each prefix a one-row attention over its packed keys (one_row.h). */
 static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
                           const float *v, float *o, float *lse)
 {
-    last_all_fwd(&regt_ops, sh, 1, q, k, v, o, lse, ex->ws);
+    one_row_last_all_fwd(&regt_ops, sh, 1, q, k, v, o, lse, ex->ws);
     return CA_OK;
 }
 
@@ -257,7 +255,7 @@ static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const 
                           const float *v, const float *o, const float *lse,
                           const float *dout, float *dq, float *dk, float *dv)
 {
-    last_all_bwd(&regt_ops, sh, 1, q, k, v, o, lse, dout, dq, dk, dv, ex->ws);
+    one_row_last_all_bwd(&regt_ops, sh, 1, q, k, v, o, lse, dout, dq, dk, dv, ex->ws);
     return CA_OK;
 }
 

@@ -4,6 +4,7 @@
  * keys (max, then exp-sum) instead of storing its scores; the one workspace is the
  * per-prefix gradient of the cubic_shared backward (shared_bwd). */
 #include "cubattn.h"
+#include "instance.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -63,12 +64,13 @@ static ca_status rows_fwd(ca_shape sh, int causal, const float *q, const float *
                           const float *v, float *o, float *lse)
 {
     const int n = sh.n, d = sh.d;
-    const size_t hs = (size_t)n * d;
-    for (int h = 0; h < sh.heads; h++)
+    for (int h = 0; h < sh.heads; h++) {
+        const inst_rows r = inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
+        const float *kh = k + r.kv * d, *vh = v + r.kv * d;
         for (int i = 0; i < n; i++)
-            row_fwd(d, scale_of(d), causal ? i + 1 : n, q + h * hs + (size_t)i * d,
-                    k + h * hs, v + h * hs, o + h * hs + (size_t)i * d,
-                    lse + (size_t)h * n + i);
+            row_fwd(d, scale_of(d), causal ? i + 1 : n, q + (r.q + i) * d, kh, vh,
+                    o + (r.out + i) * d, lse + r.out + i);
+    }
     return CA_OK;
 }
 
@@ -92,17 +94,19 @@ static ca_status rows_bwd(ca_shape sh, int causal, const float *q, const float *
                           const float *dout, float *dq, float *dk, float *dv)
 {
     const int n = sh.n, d = sh.d;
-    const size_t hs = (size_t)n * d, all = hs * sh.heads;
+    const size_t all = (size_t)n * d * sh.heads;
     memset(dq, 0, all * sizeof *dq);
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
-    for (int h = 0; h < sh.heads; h++)
+    for (int h = 0; h < sh.heads; h++) {
+        const inst_rows r = inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
+        const size_t kv = r.kv * d;
         for (int i = 0; i < n; i++) {
-            size_t r = h * hs + (size_t)i * d;
-            row_bwd(d, scale_of(d), causal ? i + 1 : n, q + r, k + h * hs, v + h * hs,
-                    o + r, lse[(size_t)h * n + i], dout + r, dq + r, dk + h * hs,
-                    dv + h * hs);
+            const size_t qi = (r.q + i) * d, oi = (r.out + i) * d;
+            row_bwd(d, scale_of(d), causal ? i + 1 : n, q + qi, k + kv, v + kv, o + oi,
+                    lse[r.out + i], dout + oi, dq + qi, dk + kv, dv + kv);
         }
+    }
     return CA_OK;
 }
 
@@ -129,13 +133,11 @@ static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float 
                              float *v_cache, float *o_t, float *lse_t)
 {
     (void)ex;
-    const int n = sh.n, d = sh.d;
+    const size_t d = (size_t)sh.d;
     for (int h = 0; h < sh.heads; h++) {
-        float *kc = k_cache + (size_t)h * n * d, *vc = v_cache + (size_t)h * n * d;
-        memcpy(kc + (size_t)t * d, k_t + (size_t)h * d, (size_t)d * sizeof *kc);
-        memcpy(vc + (size_t)t * d, v_t + (size_t)h * d, (size_t)d * sizeof *vc);
-        row_fwd(d, scale_of(d), t + 1, q_t + (size_t)h * d, kc, vc, o_t + (size_t)h * d,
-                lse_t + h);
+        const inst_rows r = inst_decode_append(sh, h, t, k_t, v_t, k_cache, v_cache);
+        row_fwd(sh.d, scale_of(sh.d), r.nk, q_t + r.q * d, k_cache + r.kv * d,
+                v_cache + r.kv * d, o_t + r.out * d, lse_t + r.out);
     }
     return CA_OK;
 }
@@ -146,16 +148,13 @@ static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     (void)ex;
     const int n = sh.n, d = sh.d;
-    const size_t T = ca_packed_rows((size_t)n), hs = T * d;
     for (int h = 0; h < sh.heads; h++)
         for (int t = 1; t <= n; t++) {
-            size_t base = ca_prefix_offset((size_t)t);
-            const float *kt = k + h * hs + base * d, *vt = v + h * hs + base * d;
-            for (int i = 0; i < t; i++) {
-                size_t r = base + (size_t)i;
-                row_fwd(d, scale_of(d), t, q + h * hs + r * d, kt, vt, o + h * hs + r * d,
-                        lse + h * T + r);
-            }
+            const inst_rows r = inst_prefix(CA_OP_CUBIC, sh, h, t);
+            const float *kt = k + r.kv * d, *vt = v + r.kv * d;
+            for (int i = 0; i < t; i++)
+                row_fwd(d, scale_of(d), t, q + (r.q + i) * d, kt, vt, o + (r.out + i) * d,
+                        lse + r.out + i);
         }
     return CA_OK;
 }
@@ -167,17 +166,18 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     (void)ex;
     const int n = sh.n, d = sh.d;
-    const size_t T = ca_packed_rows((size_t)n), hs = T * d, all = hs * sh.heads;
+    const size_t all = ca_packed_rows((size_t)n) * d * sh.heads;
     memset(dq, 0, all * sizeof *dq);
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
     for (int h = 0; h < sh.heads; h++)
         for (int t = 1; t <= n; t++) {
-            size_t kb = h * hs + ca_prefix_offset((size_t)t) * d;
+            const inst_rows r = inst_prefix(CA_OP_CUBIC, sh, h, t);
+            const size_t kb = r.kv * d;
             for (int i = 0; i < t; i++) {
-                size_t r = ca_prefix_offset((size_t)t) + (size_t)i, ro = h * hs + r * d;
-                row_bwd(d, scale_of(d), t, q + ro, k + kb, v + kb, o + ro, lse[h * T + r],
-                        dout + ro, dq + ro, dk + kb, dv + kb);
+                const size_t qi = (r.q + i) * d, oi = (r.out + i) * d;
+                row_bwd(d, scale_of(d), t, q + qi, k + kb, v + kb, o + oi, lse[r.out + i],
+                        dout + oi, dq + qi, dk + kb, dv + kb);
             }
         }
     return CA_OK;
@@ -189,14 +189,13 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     (void)ex;
     const int n = sh.n, d = sh.d;
-    const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d;
     for (int h = 0; h < sh.heads; h++)
-        for (int t = 1; t <= n; t++)
-            for (int i = 0; i < t; i++) {
-                size_t r = ca_prefix_offset((size_t)t) + (size_t)i;
-                row_fwd(d, scale_of(d), t, q + h * hs + (size_t)i * d, k + h * hs,
-                        v + h * hs, o + (h * T + r) * d, lse + h * T + r);
-            }
+        for (int t = 1; t <= n; t++) {
+            const inst_rows r = inst_prefix(CA_OP_CUBIC_SHARED, sh, h, t);
+            for (int i = 0; i < t; i++)
+                row_fwd(d, scale_of(d), t, q + (r.q + i) * d, k + r.kv * d, v + r.kv * d,
+                        o + (r.out + i) * d, lse + r.out + i);
+        }
     return CA_OK;
 }
 
@@ -226,7 +225,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
                             float *dv)
 {
     const int n = sh.n, d = sh.d;
-    const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d, all = hs * sh.heads;
+    const size_t hs = (size_t)n * d, all = hs * sh.heads;
     float *pk = ex->ws, *pv = pk + hs, *pq = pv + hs; /* the prefix's dk, dv; a dq row */
     memset(dq, 0, all * sizeof *dq);
     memset(dk, 0, all * sizeof *dk);
@@ -236,16 +235,17 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
             const size_t rows = (size_t)t * d;
             memset(pk, 0, rows * sizeof *pk);
             memset(pv, 0, rows * sizeof *pv);
+            const inst_rows r = inst_prefix(CA_OP_CUBIC_SHARED, sh, h, t);
+            const size_t kv = r.kv * d;
             for (int i = 0; i < t; i++) {
-                size_t r = h * T + ca_prefix_offset((size_t)t) + (size_t)i;
-                size_t qi = h * hs + (size_t)i * d;
+                const size_t qi = (r.q + i) * d, oi = (r.out + i) * d;
                 memset(pq, 0, (size_t)d * sizeof *pq);
-                row_bwd(d, scale_of(d), t, q + qi, k + h * hs, v + h * hs, o + r * d,
-                        lse[r], dout + r * d, pq, pk, pv);
+                row_bwd(d, scale_of(d), t, q + qi, k + kv, v + kv, o + oi, lse[r.out + i],
+                        dout + oi, pq, pk, pv);
                 add_to(dq + qi, pq, (size_t)d);
             }
-            add_to(dk + h * hs, pk, rows);
-            add_to(dv + h * hs, pv, rows);
+            add_to(dk + kv, pk, rows);
+            add_to(dv + kv, pv, rows);
         }
     return CA_OK;
 }
@@ -257,11 +257,11 @@ static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const 
 {
     (void)ex;
     const int n = sh.n, d = sh.d;
-    const size_t qs = (size_t)n * d, kvs = ca_packed_rows((size_t)n) * d;
     for (int h = 0; h < sh.heads; h++)
         for (int t = 1; t <= n; t++) {
-            size_t kb = h * kvs + ca_prefix_offset((size_t)t) * d, r = h * qs + (size_t)(t - 1) * d;
-            row_fwd(d, scale_of(d), t, q + r, k + kb, v + kb, o + r, lse + (size_t)h * n + t - 1);
+            const inst_rows r = inst_prefix(CA_OP_CUBIC_LAST, sh, h, t);
+            row_fwd(d, scale_of(d), t, q + r.q * d, k + r.kv * d, v + r.kv * d, o + r.out * d,
+                    lse + r.out);
         }
     return CA_OK;
 }
@@ -278,9 +278,10 @@ static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const 
     memset(dv, 0, kvs * sh.heads * sizeof *dv);
     for (int h = 0; h < sh.heads; h++)
         for (int t = 1; t <= n; t++) {
-            size_t kb = h * kvs + ca_prefix_offset((size_t)t) * d, r = h * qs + (size_t)(t - 1) * d;
-            row_bwd(d, scale_of(d), t, q + r, k + kb, v + kb, o + r, lse[(size_t)h * n + t - 1],
-                    dout + r, dq + r, dk + kb, dv + kb);
+            const inst_rows r = inst_prefix(CA_OP_CUBIC_LAST, sh, h, t);
+            const size_t qi = r.q * d, kb = r.kv * d, oi = r.out * d;
+            row_bwd(d, scale_of(d), t, q + qi, k + kb, v + kb, o + oi, lse[r.out], dout + oi,
+                    dq + qi, dk + kb, dv + kb);
         }
     return CA_OK;
 }

@@ -19,7 +19,8 @@
 #include "cubattn.h"
 #include "flash.h"
 #include "kprof.h"
-#include "last_row.h"
+#include "instance.h"
+#include "one_row.h"
 #include "regtile.h"
 #include "shared_sweep.h"
 
@@ -56,12 +57,10 @@ static size_t partial_floats(ca_entry e, ca_shape sh)
 
 static size_t workspace(ca_entry e, ca_shape sh, int threads)
 {
-    /* Decode needs only the kernel scratch of each thread. */
-    if (e == CA_DECODE_STEP)
-        return (size_t)threads * flash_scratch_floats(&regt_ops) * sizeof(float);
-    /* cubic_last: one query row per prefix, keys read unpacked (last_row.h). */
-    if (e == CA_LAST_FWD || e == CA_LAST_BWD)
-        return (size_t)threads * last_scratch_floats(&regt_ops) * sizeof(float);
+    /* A decode step, cubic_last: one query row, keys read unpacked (one_row.h); only the
+     * kernel scratch of each thread. */
+    if (e == CA_DECODE_STEP || e == CA_LAST_FWD || e == CA_LAST_BWD)
+        return (size_t)threads * one_row_scratch_floats(&regt_ops) * sizeof(float);
     const double th = threads;
     const double floats = th * (double)thread_floats(sh.n, sh.d) +
                           (double)sh.heads * head_floats(sh.n, sh.d) +
@@ -108,16 +107,19 @@ static seq_bufs bufs_at(float *base, int n, int d)
 static int tiles_of(int n) { return (int)regt_tiles((size_t)n); }
 static int tile_rows(int n, int i) { return n - i * REGT_B < REGT_B ? n - i * REGT_B : REGT_B; }
 
-/* Head h of a causal / full problem with its packed operands. */
-static flash_seq head_seq(const ws_layout *w, ca_shape sh, int h, int causal, const float *q,
-                          const float *k, const float *v)
+/* Head h (rows r) of a causal / full problem with its packed operands. */
+static flash_seq head_seq(const ws_layout *w, ca_shape sh, int h, inst_rows r, int causal,
+                          const float *q, const float *k, const float *v)
 {
-    const size_t hs = (size_t)sh.n * sh.d;
     seq_bufs b = bufs_at(w->head_base + h * w->hstride, sh.n, sh.d);
-    flash_seq s = {.nq = sh.n, .nk = sh.n, .d = sh.d, .causal = causal, .q = q + h * hs,
-                   .k = k + h * hs, .v = v + h * hs, .kp = b.kt, .vp = b.vt, .D = b.D};
+    flash_seq s = inst_seq(r, sh.d, causal, q, k, v);
+    s.kp = b.kt;
+    s.vp = b.vt;
+    s.D = b.D;
     return s;
 }
+
+static ca_op heads_op(int causal) { return causal ? CA_OP_CAUSAL : CA_OP_FULL; }
 
 /* ---- causal and full ------------------------------------------------------------ */
 
@@ -127,7 +129,6 @@ static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
 {
     const ws_layout w = layout(e, sh, ex);
     const int n = sh.n, d = sh.d, nT = tiles_of(n);
-    const size_t hs = (size_t)n * d;
     /* causal: pair i with nT-1-i; full: one tile per item. */
     const int per_head = causal ? (nT + 1) / 2 : nT;
     const int items = per_head * sh.heads;
@@ -136,13 +137,15 @@ static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
         float *scratch = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d).scratch;
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++)
-            PACK(n, d, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
+            PACK(n, d, k + inst_head(heads_op(causal), sh, h).kv * d,
+                 bufs_at(w.head_base + h * w.hstride, n, d).kt);
 #pragma omp for schedule(static)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, p = it % per_head;
-            flash_seq s = head_seq(&w, sh, h, causal, q, k, v);
-            s.o = o + h * hs;
-            s.lse = lse + (size_t)h * n;
+            const inst_rows r = inst_head(heads_op(causal), sh, h);
+            flash_seq s = head_seq(&w, sh, h, r, causal, q, k, v);
+            s.o = o + r.out * d;
+            s.lse = lse + r.out;
             int tl[2] = {p, causal ? nT - 1 - p : -1};
             for (int x = 0; x < 2; x++) {
                 if (tl[x] < 0 || (x == 1 && tl[1] == tl[0])) continue;
@@ -175,7 +178,7 @@ static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
 {
     const ws_layout w = layout(e, sh, ex);
     const int n = sh.n, d = sh.d, nT = tiles_of(n), T = ex->threads;
-    const size_t hs = (size_t)n * d, all = hs * sh.heads;
+    const size_t all = (size_t)n * d * sh.heads;
     const int per_head = (nT + 1) / 2, items = per_head * sh.heads;
 #pragma omp parallel num_threads(T)
     {
@@ -185,27 +188,31 @@ static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
         memset(pdq, 0, all * sizeof *pdq);
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++) {
+            const inst_rows r = inst_head(heads_op(causal), sh, h);
+            const size_t kv = r.kv * d;
             seq_bufs b = bufs_at(w.head_base + h * w.hstride, n, d);
-            PACK(n, d, k + h * hs, b.kt);
-            PACK(n, d, v + h * hs, b.vt);
-            flash_seq s = head_seq(&w, sh, h, causal, q, k, v);
-            s.fo = o + h * hs;
-            s.dout = dout + h * hs;
+            PACK(n, d, k + kv, b.kt);
+            PACK(n, d, v + kv, b.vt);
+            flash_seq s = head_seq(&w, sh, h, r, causal, q, k, v);
+            s.fo = o + r.out * d;
+            s.dout = dout + r.out * d;
             ENGINE(flash_delta(&regt_ops, &s, scratch));
-            memset(dk + h * hs, 0, hs * sizeof *dk);
-            memset(dv + h * hs, 0, hs * sizeof *dv);
+            memset(dk + kv, 0, (size_t)r.nk * d * sizeof *dk);
+            memset(dv + kv, 0, (size_t)r.nk * d * sizeof *dv);
         }
 #pragma omp for schedule(static)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, p = it % per_head;
-            flash_seq s = head_seq(&w, sh, h, causal, q, k, v);
-            s.flse = lse + (size_t)h * n;
-            s.dout = dout + h * hs;
+            const inst_rows r = inst_head(heads_op(causal), sh, h);
+            flash_seq s = head_seq(&w, sh, h, r, causal, q, k, v);
+            s.flse = lse + r.out;
+            s.dout = dout + r.out * d;
             int tl[2] = {p, nT - 1 - p};
             for (int x = 0; x < 2; x++) {
                 if (x == 1 && tl[1] == tl[0]) continue;
                 ENGINE(flash_bwd_block(&regt_ops, &s, tl[x] * REGT_B, tile_rows(n, tl[x]),
-                                       pdq + h * hs, dk + h * hs, dv + h * hs, scratch));
+                                       pdq + r.q * d, dk + r.kv * d, dv + r.kv * d,
+                                       scratch));
             }
         }
         /* The implicit barrier above: every partial is complete. Sum the partials of
@@ -246,51 +253,38 @@ static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float 
                              const float *k_t, const float *v_t, float *k_cache,
                              float *v_cache, float *o_t, float *lse_t)
 {
-    const int n = sh.n, d = sh.d;
-    const int par = (double)(t + 1) * d * sh.heads > 65536.0;
+    const int par = (double)(t + 1) * sh.d * sh.heads > 65536.0;
 #pragma omp parallel for schedule(static) num_threads(ex->threads) if (par)
     for (int h = 0; h < sh.heads; h++) {
         float *scratch =
-            (float *)ex->ws + (size_t)omp_get_thread_num() * flash_scratch_floats(&regt_ops);
-        float *kc = k_cache + (size_t)h * n * d, *vc = v_cache + (size_t)h * n * d;
-        memcpy(kc + (size_t)t * d, k_t + (size_t)h * d, (size_t)d * sizeof *kc);
-        memcpy(vc + (size_t)t * d, v_t + (size_t)h * d, (size_t)d * sizeof *vc);
-        flash_seq one = {.nq = 1, .nk = t + 1, .d = d, .q = q_t + (size_t)h * d,
-                         .k = kc, .v = vc, .o = o_t + (size_t)h * d, .lse = lse_t + h};
-        ENGINE(flash_fwd_block(&regt_ops, &one, 0, 1, scratch));
+            (float *)ex->ws + (size_t)omp_get_thread_num() * one_row_scratch_floats(&regt_ops);
+        ENGINE(one_row_decode(&regt_ops, sh, h, t, q_t, k_t, v_t, k_cache, v_cache, o_t,
+                              lse_t, scratch));
     }
     return CA_OK;
 }
 
 /* ---- cubic ---------------------------------------------------------------------- */
 
-/* Item it -> (head, prefix t), largest prefixes first so the dynamic queue ends on
- * small ones. */
-static void cubic_item(int it, int n, int heads, int *h, int *t)
-{
-    *h = it % heads;
-    *t = n - it / heads;
-}
-
 static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
                            const float *k, const float *v, float *o, float *lse)
 {
     const ws_layout w = layout(CA_CUBIC_FWD, sh, ex);
     const int n = sh.n, d = sh.d;
-    const size_t T = ca_packed_rows((size_t)n), hs = T * d;
-    const int items = n * sh.heads;
+    const long items = (long)n * sh.heads;
 #pragma omp parallel num_threads(ex->threads)
     {
         seq_bufs b = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d);
 #pragma omp for schedule(dynamic, 1)
-        for (int it = 0; it < items; it++) {
+        for (long it = 0; it < items; it++) {
             int h, t;
-            cubic_item(it, n, sh.heads, &h, &t);
-            const size_t r = ca_prefix_offset((size_t)t);
-            const size_t off = h * hs + r * d;
-            flash_seq s = {.nq = t, .nk = t, .d = d, .q = q + off, .k = k + off, .v = v + off,
-                           .kp = b.kt, .o = o + off, .lse = lse + h * T + r};
-            PACK(t, d, k + off, b.kt);
+            inst_item(it, sh, &h, &t);
+            const inst_rows r = inst_prefix(CA_OP_CUBIC, sh, h, t);
+            flash_seq s = inst_seq(r, d, 0, q, k, v);
+            s.kp = b.kt;
+            s.o = o + r.out * d;
+            s.lse = lse + r.out;
+            PACK(t, d, s.k, b.kt);
             ENGINE(flash_fwd(&regt_ops, &s, b.scratch));
         }
     }
@@ -304,26 +298,29 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     const ws_layout w = layout(CA_CUBIC_BWD, sh, ex);
     const int n = sh.n, d = sh.d;
-    const size_t T = ca_packed_rows((size_t)n), hs = T * d;
-    const int items = n * sh.heads;
+    const long items = (long)n * sh.heads;
 #pragma omp parallel num_threads(ex->threads)
     {
         seq_bufs b = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d);
 #pragma omp for schedule(dynamic, 1)
-        for (int it = 0; it < items; it++) {
+        for (long it = 0; it < items; it++) {
             int h, t;
-            cubic_item(it, n, sh.heads, &h, &t);
-            const size_t r = ca_prefix_offset((size_t)t), off = h * hs + r * d;
-            const size_t rows = (size_t)t * d;
-            memset(dq + off, 0, rows * sizeof *dq);
-            memset(dk + off, 0, rows * sizeof *dk);
-            memset(dv + off, 0, rows * sizeof *dv);
-            flash_seq s = {.nq = t, .nk = t, .d = d, .q = q + off, .k = k + off, .v = v + off,
-                           .kp = b.kt, .vp = b.vt, .fo = o + off, .flse = lse + h * T + r,
-                           .dout = dout + off, .D = b.D};
-            PACK(t, d, k + off, b.kt);
-            PACK(t, d, v + off, b.vt);
-            ENGINE(flash_bwd(&regt_ops, &s, dq + off, dk + off, dv + off, b.scratch));
+            inst_item(it, sh, &h, &t);
+            const inst_rows r = inst_prefix(CA_OP_CUBIC, sh, h, t);
+            const size_t qo = r.q * d, kv = r.kv * d, out = r.out * d, rows = (size_t)t * d;
+            memset(dq + qo, 0, rows * sizeof *dq);
+            memset(dk + kv, 0, rows * sizeof *dk);
+            memset(dv + kv, 0, rows * sizeof *dv);
+            flash_seq s = inst_seq(r, d, 0, q, k, v);
+            s.kp = b.kt;
+            s.vp = b.vt;
+            s.fo = o + out;
+            s.flse = lse + r.out;
+            s.dout = dout + out;
+            s.D = b.D;
+            PACK(t, d, s.k, b.kt);
+            PACK(t, d, s.v, b.vt);
+            ENGINE(flash_bwd(&regt_ops, &s, dq + qo, dk + kv, dv + kv, b.scratch));
         }
     }
     return CA_OK;
@@ -336,20 +333,21 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     const ws_layout w = layout(CA_SHARED_FWD, sh, ex);
     const int n = sh.n, d = sh.d, RB = SWEEP_RB;
-    const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d;
     const int per_head = (n + RB - 1) / RB, items = per_head * sh.heads;
 #pragma omp parallel num_threads(ex->threads)
     {
         float *scratch = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d).scratch;
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++)
-            PACK(n, d, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
+            PACK(n, d, k + inst_head(CA_OP_CUBIC_SHARED, sh, h).kv * d,
+                 bufs_at(w.head_base + h * w.hstride, n, d).kt);
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, i0 = (it % per_head) * RB;
-            sweep_fwd_rows(&regt_ops, d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs,
-                           k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt,
-                           v + h * hs, o + h * T * d, lse + h * T, scratch);
+            const inst_rows r = inst_head(CA_OP_CUBIC_SHARED, sh, h);
+            sweep_fwd_rows(&regt_ops, d, n, i0, n - i0 < RB ? n - i0 : RB, q + r.q * d,
+                           k + r.kv * d, bufs_at(w.head_base + h * w.hstride, n, d).kt,
+                           v + r.kv * d, o + r.out * d, lse + r.out, scratch);
         }
     }
     return CA_OK;
@@ -363,7 +361,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     const ws_layout w = layout(CA_SHARED_BWD, sh, ex);
     const int n = sh.n, d = sh.d, RB = SWEEP_RB, TH = ex->threads;
-    const size_t T = ca_packed_rows((size_t)n), hs = (size_t)n * d, all = hs * sh.heads;
+    const size_t all = (size_t)n * d * sh.heads;
     const int per_head = (n + RB - 1) / RB, items = per_head * sh.heads;
 #pragma omp parallel num_threads(TH)
     {
@@ -373,14 +371,17 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
         memset(pdk, 0, 2 * all * sizeof *pdk);
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++)
-            PACK(n, d, k + h * hs, bufs_at(w.head_base + h * w.hstride, n, d).kt);
+            PACK(n, d, k + inst_head(CA_OP_CUBIC_SHARED, sh, h).kv * d,
+                 bufs_at(w.head_base + h * w.hstride, n, d).kt);
 #pragma omp for schedule(static, 1)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, i0 = (it % per_head) * RB;
-            sweep_bwd_rows(&regt_ops, d, n, i0, n - i0 < RB ? n - i0 : RB, q + h * hs, k + h * hs,
-                           bufs_at(w.head_base + h * w.hstride, n, d).kt, v + h * hs,
-                           o + h * T * d, lse + h * T, dout + h * T * d, dq + h * hs,
-                           pdk + h * hs, pdv + h * hs, scratch);
+            const inst_rows r = inst_head(CA_OP_CUBIC_SHARED, sh, h);
+            const size_t qo = r.q * d, kv = r.kv * d, out = r.out * d;
+            /* the partials have the layout of dk, dv */
+            sweep_bwd_rows(&regt_ops, d, n, i0, n - i0 < RB ? n - i0 : RB, q + qo, k + kv,
+                           bufs_at(w.head_base + h * w.hstride, n, d).kt, v + kv, o + out,
+                           lse + r.out, dout + out, dq + qo, pdk + kv, pdv + kv, scratch);
         }
         const int team = omp_get_num_threads(); /* see causal_bwd: may be < TH */
 #pragma omp for schedule(static)
@@ -402,7 +403,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
                           const float *v, float *o, float *lse)
 {
-    last_all_fwd(&regt_ops, sh, ex->threads, q, k, v, o, lse, ex->ws);
+    one_row_last_all_fwd(&regt_ops, sh, ex->threads, q, k, v, o, lse, ex->ws);
     return CA_OK;
 }
 
@@ -410,7 +411,7 @@ static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const 
                           const float *v, const float *o, const float *lse,
                           const float *dout, float *dq, float *dk, float *dv)
 {
-    last_all_bwd(&regt_ops, sh, ex->threads, q, k, v, o, lse, dout, dq, dk, dv, ex->ws);
+    one_row_last_all_bwd(&regt_ops, sh, ex->threads, q, k, v, o, lse, dout, dq, dk, dv, ex->ws);
     return CA_OK;
 }
 

@@ -34,6 +34,7 @@
  * over the keys a row sees, as the float64 reference does.
  */
 #include "cubattn.h"
+#include "instance.h"
 #include "blis_ctx.h"
 #include "vexp.h"
 #include "vrow.h"
@@ -346,14 +347,36 @@ static int snake_owner(long k, int nt)
 
 /* ---- causal and full ---------------------------------------------------------------- */
 
-/* Head h: q, k, v, o, dout, dq, dk, dv: [heads][N][d]; lse: [heads][N]. */
-static inst head_inst(ca_shape sh, int h, int causal, const float *q, const float *k,
-                      const float *v)
+/* Instance r (instance.h: where its rows are) of the tensors q, k, v. */
+static inst inst_at(inst_rows r, int d, int causal, const float *q, const float *k,
+                    const float *v)
 {
-    const size_t hs = (size_t)sh.n * sh.d;
-    inst s = {.nq = sh.n, .nk = sh.n, .d = sh.d, .causal = causal, .q = q + h * hs,
-              .k = k + h * hs, .v = v + h * hs};
+    inst s = {.nq = r.nq, .nk = r.nk, .d = d, .causal = causal, .q = q + r.q * d,
+              .k = k + r.kv * d, .v = v + r.kv * d};
     return s;
+}
+
+/* The backward of instance r of a per-prefix operator whose gradient rows are its own
+ * (cubic, cubic_last: no key row belongs to two prefixes): dq written, dk and dv zeroed
+ * here for the engine to add into. */
+static inst own_bwd_inst(inst_rows r, int d, const float *q, const float *k,
+                         const float *v, const float *lse, const float *dout, float *dq,
+                         float *dk, float *dv)
+{
+    inst s = inst_at(r, d, 0, q, k, v);
+    s.flse = lse + r.out;
+    s.dout = dout + r.out * d;
+    s.dq = dq + r.q * d;
+    s.dk = dk + r.kv * d;
+    s.dv = dv + r.kv * d;
+    memset(s.dk, 0, (size_t)r.nk * d * sizeof(float));
+    memset(s.dv, 0, (size_t)r.nk * d * sizeof(float));
+    return s;
+}
+
+static inst_rows head_rows(ca_shape sh, int h, int causal)
+{
+    return inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
 }
 
 /* Tasks (head, row block), the costliest first (causal: the last blocks see the most
@@ -364,16 +387,16 @@ static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, ca_entry e, int causa
 {
     const int nb = (sh.n + BR - 1) / BR;
     const long ntask = (long)nb * sh.heads;
-    const size_t hs = (size_t)sh.n * sh.d;
 #pragma omp parallel num_threads(ex->threads)
     {
         slab w = slab_of(e, sh, ex, omp_get_thread_num());
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntask; task++) {
             const int b = nb - 1 - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            inst s = head_inst(sh, h, causal, q, k, v);
-            s.o = o + h * hs;
-            s.lse = lse + (size_t)h * sh.n;
+            const inst_rows r = head_rows(sh, h, causal);
+            inst s = inst_at(r, sh.d, causal, q, k, v);
+            s.o = o + r.out * sh.d;
+            s.lse = lse + r.out;
             fwd_block(&s, b * BR, imin(BR, sh.n - b * BR), w.S, w.l);
         }
     }
@@ -402,7 +425,6 @@ static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, ca_entry e, int causa
 {
     const int nb = (sh.n + BR - 1) / BR;
     const long ntask = (long)nb * sh.heads;
-    const size_t hs = (size_t)sh.n * sh.d;
     float *const out[2] = {dk, dv};
     zero_partials(e, sh, ex, out);
 #pragma omp parallel num_threads(ex->threads)
@@ -417,12 +439,13 @@ static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, ca_entry e, int causa
         for (long task = 0; task < ntask; task++) {
             if (snake_owner(task, team) != tid) continue;
             const int b = nb - 1 - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            inst s = head_inst(sh, h, causal, q, k, v);
-            s.flse = lse + (size_t)h * sh.n;
-            s.dout = dout + h * hs;
-            s.dq = dq + h * hs;
-            s.dk = gk + h * hs;
-            s.dv = gv + h * hs;
+            const inst_rows r = head_rows(sh, h, causal);
+            inst s = inst_at(r, sh.d, causal, q, k, v);
+            s.flse = lse + r.out;
+            s.dout = dout + r.out * sh.d;
+            s.dq = dq + r.q * sh.d;
+            s.dk = gk + r.kv * sh.d; /* the partials have the layout of dk, dv */
+            s.dv = gv + r.kv * sh.d;
             bwd_block(&s, b * BR, imin(BR, sh.n - b * BR), w.S, w.dP);
         }
     }
@@ -455,19 +478,17 @@ static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float 
                              const float *k_t, const float *v_t, float *k_cache,
                              float *v_cache, float *o_t, float *lse_t)
 {
-    const int d = sh.d;
-    const size_t hs = (size_t)sh.n * d;
-    const int par = ex->threads > 1 && sh.heads > 1 && (long)(t + 1) * d * sh.heads >= (1L << 16);
+    const size_t d = (size_t)sh.d;
+    const int par = ex->threads > 1 && sh.heads > 1 && (long)(t + 1) * sh.d * sh.heads >= (1L << 16);
 #pragma omp parallel num_threads(par ? ex->threads : 1)
     {
         slab w = slab_of(CA_DECODE_STEP, sh, ex, omp_get_thread_num());
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++) {
-            float *kc = k_cache + h * hs, *vc = v_cache + h * hs;
-            memcpy(kc + (size_t)t * d, k_t + (size_t)h * d, (size_t)d * sizeof *kc);
-            memcpy(vc + (size_t)t * d, v_t + (size_t)h * d, (size_t)d * sizeof *vc);
-            inst s = {.nq = 1, .nk = t + 1, .d = d, .q = q_t + (size_t)h * d, .k = kc,
-                      .v = vc, .o = o_t + (size_t)h * d, .lse = lse_t + h};
+            const inst_rows r = inst_decode_append(sh, h, t, k_t, v_t, k_cache, v_cache);
+            inst s = inst_at(r, sh.d, 0, q_t, k_cache, v_cache);
+            s.o = o_t + r.out * d;
+            s.lse = lse_t + r.out;
             fwd_block(&s, 0, 1, w.S, w.l);
         }
     }
@@ -476,17 +497,10 @@ static ca_status decode_step(ca_shape sh, const ca_exec *ex, int t, const float 
 
 /* ---- the per-prefix operators -------------------------------------------------------- */
 
-/* Prefix t (1-based) of head h as a t x t full attention: cubic reads its own packed
+/* Prefix t (1-based) of head h is a t x t full attention: cubic reads its own packed
  * rows, cubic_shared rows 0..t-1 of the shared inputs; outputs (o, lse, dO) are packed
- * for both. */
-static inst prefix_inst(ca_shape sh, int shared, int h, int t, const float *q,
-                        const float *k, const float *v)
-{
-    const size_t T = ca_packed_rows((size_t)sh.n), d = (size_t)sh.d;
-    const size_t in = shared ? (size_t)h * sh.n * d : (h * T + ca_prefix_offset((size_t)t)) * d;
-    inst s = {.nq = t, .nk = t, .d = sh.d, .q = q + in, .k = k + in, .v = v + in};
-    return s;
-}
+ * for both (instance.h). */
+static ca_op prefix_op(int shared) { return shared ? CA_OP_CUBIC_SHARED : CA_OP_CUBIC; }
 
 /* cubic q, k, v: [heads][T][d]; shared q, k, v: [heads][N][d]; o: [heads][T][d]; lse:
  * [heads][T]. Tasks (head, prefix), longest first, dynamic; each writes only its rows. */
@@ -494,18 +508,18 @@ static ca_status prefixes_fwd(ca_shape sh, const ca_exec *ex, ca_entry e, int sh
                               const float *q, const float *k, const float *v, float *o,
                               float *lse)
 {
-    const size_t T = ca_packed_rows((size_t)sh.n);
     const long ntask = (long)sh.n * sh.heads;
 #pragma omp parallel num_threads(ex->threads)
     {
         slab w = slab_of(e, sh, ex, omp_get_thread_num());
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntask; task++) {
-            const int t = sh.n - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            inst s = prefix_inst(sh, shared, h, t, q, k, v);
-            const size_t out = h * T + ca_prefix_offset((size_t)t);
-            s.o = o + out * sh.d;
-            s.lse = lse + out;
+            int h, t;
+            inst_item(task, sh, &h, &t);
+            const inst_rows r = inst_prefix(prefix_op(shared), sh, h, t);
+            inst s = inst_at(r, sh.d, 0, q, k, v);
+            s.o = o + r.out * sh.d;
+            s.lse = lse + r.out;
             fwd_inst(&s, w.S, w.l);
         }
     }
@@ -532,23 +546,16 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
                            float *dv)
 {
     (void)o;
-    const size_t T = ca_packed_rows((size_t)sh.n);
     const long ntask = (long)sh.n * sh.heads;
 #pragma omp parallel num_threads(ex->threads)
     {
         slab w = slab_of(CA_CUBIC_BWD, sh, ex, omp_get_thread_num());
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntask; task++) {
-            const int t = sh.n - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            inst s = prefix_inst(sh, 0, h, t, q, k, v);
-            const size_t out = h * T + ca_prefix_offset((size_t)t), off = out * sh.d;
-            s.flse = lse + out;
-            s.dout = dout + off;
-            s.dq = dq + off;
-            s.dk = dk + off;
-            s.dv = dv + off;
-            memset(s.dk, 0, (size_t)t * sh.d * sizeof(float));
-            memset(s.dv, 0, (size_t)t * sh.d * sizeof(float));
+            int h, t;
+            inst_item(task, sh, &h, &t);
+            inst s = own_bwd_inst(inst_prefix(CA_OP_CUBIC, sh, h, t), sh.d, q, k, v, lse, dout,
+                                  dq, dk, dv);
             bwd_inst(&s, w.S, w.dP);
         }
     }
@@ -564,7 +571,6 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
                             float *dv)
 {
     (void)o;
-    const size_t T = ca_packed_rows((size_t)sh.n), hs = (size_t)sh.n * sh.d;
     const long ntask = (long)sh.n * sh.heads;
     float *const out[3] = {dq, dk, dv};
     zero_partials(CA_SHARED_BWD, sh, ex, out);
@@ -577,14 +583,15 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
             g[c] = tid == 0 ? out[c] : partial_of(CA_SHARED_BWD, sh, ex, tid, c);
         for (long task = 0; task < ntask; task++) {
             if (snake_owner(task, team) != tid) continue;
-            const int t = sh.n - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            inst s = prefix_inst(sh, 1, h, t, q, k, v);
-            const size_t out_row = h * T + ca_prefix_offset((size_t)t);
-            s.flse = lse + out_row;
-            s.dout = dout + out_row * sh.d;
-            s.dq = g[0] + h * hs;
-            s.dk = g[1] + h * hs;
-            s.dv = g[2] + h * hs;
+            int h, t;
+            inst_item(task, sh, &h, &t);
+            const inst_rows r = inst_prefix(CA_OP_CUBIC_SHARED, sh, h, t);
+            inst s = inst_at(r, sh.d, 0, q, k, v);
+            s.flse = lse + r.out;
+            s.dout = dout + r.out * sh.d;
+            s.dq = g[0] + r.q * sh.d; /* the partials have the layout of dq, dk, dv */
+            s.dk = g[1] + r.kv * sh.d;
+            s.dv = g[2] + r.kv * sh.d;
             s.dq_add = 1;
             bwd_inst(&s, w.S, w.dP);
         }
@@ -597,15 +604,6 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
  * one-row S = q K^T and o = p V. q, o, dout, dq: [heads][N][d]; k, v, dk, dv:
  * [heads][T][d]; lse: [heads][N]. No key row belongs to two prefixes, so a task (head,
  * prefix) writes only its own rows: dynamic, longest first. */
-static inst last_inst(ca_shape sh, int h, int t, const float *q, const float *k,
-                      const float *v)
-{
-    const size_t qr = (size_t)h * sh.n + (size_t)(t - 1);
-    const size_t kb = (h * ca_packed_rows((size_t)sh.n) + ca_prefix_offset((size_t)t)) * sh.d;
-    inst s = {.nq = 1, .nk = t, .d = sh.d, .q = q + qr * sh.d, .k = k + kb, .v = v + kb};
-    return s;
-}
-
 static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
                           const float *v, float *o, float *lse)
 {
@@ -615,11 +613,12 @@ static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const 
         slab w = slab_of(CA_LAST_FWD, sh, ex, omp_get_thread_num());
 #pragma omp for schedule(dynamic, 16)
         for (long task = 0; task < ntask; task++) {
-            const int t = sh.n - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            const size_t qr = (size_t)h * sh.n + (size_t)(t - 1);
-            inst s = last_inst(sh, h, t, q, k, v);
-            s.o = o + qr * sh.d;
-            s.lse = lse + qr;
+            int h, t;
+            inst_item(task, sh, &h, &t);
+            const inst_rows r = inst_prefix(CA_OP_CUBIC_LAST, sh, h, t);
+            inst s = inst_at(r, sh.d, 0, q, k, v);
+            s.o = o + r.out * sh.d;
+            s.lse = lse + r.out;
             fwd_block(&s, 0, 1, w.S, w.l);
         }
     }
@@ -637,17 +636,10 @@ static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const 
         slab w = slab_of(CA_LAST_BWD, sh, ex, omp_get_thread_num());
 #pragma omp for schedule(dynamic, 16)
         for (long task = 0; task < ntask; task++) {
-            const int t = sh.n - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            const size_t qr = (size_t)h * sh.n + (size_t)(t - 1);
-            inst s = last_inst(sh, h, t, q, k, v);
-            const size_t kb = (size_t)(s.k - k);
-            s.flse = lse + qr;
-            s.dout = dout + qr * sh.d;
-            s.dq = dq + qr * sh.d;
-            s.dk = dk + kb;
-            s.dv = dv + kb;
-            memset(s.dk, 0, (size_t)t * sh.d * sizeof(float));
-            memset(s.dv, 0, (size_t)t * sh.d * sizeof(float));
+            int h, t;
+            inst_item(task, sh, &h, &t);
+            inst s = own_bwd_inst(inst_prefix(CA_OP_CUBIC_LAST, sh, h, t), sh.d, q, k, v, lse,
+                                  dout, dq, dk, dv);
             bwd_block(&s, 0, 1, w.S, w.dP);
         }
     }

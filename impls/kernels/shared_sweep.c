@@ -7,11 +7,13 @@
 #include <math.h>
 #include <string.h>
 
+#include "cubattn.h"
 #include "vexp.h"
 #include "vrow.h"
 
-/* Packed row of (prefix t + 1, row i), both 0-based: ca_prefix_offset(t + 1) + i. */
-static inline size_t shared_row(int t, int i) { return (size_t)(t + 1) * t / 2 + (size_t)i; }
+/* Packed row of (prefix t + 1, row i), both 0-based, in the head's outputs: the layout
+ * of cubattn.h (instance.h's cubic_shared instance t + 1, row i). */
+static inline size_t shared_row(int t, int i) { return ca_prefix_offset((size_t)t + 1) + (size_t)i; }
 
 /* What exp(x - m) subtracts: m, or 0 while every score is -inf (then exp(-inf) = 0
  * rather than exp(-inf + inf)). */

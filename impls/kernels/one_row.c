@@ -1,0 +1,93 @@
+/* one_row.c: decode steps and cubic_last's prefixes as one-row flash_seq instances
+ * (one_row.h). */
+#include "one_row.h"
+
+#include <omp.h>
+#include <string.h>
+
+#include "instance.h"
+
+/* D of the one query row first, padded to 16 floats so the engine's scratch keeps the
+ * workspace's 64-byte alignment. */
+#define D_FLOATS 16
+
+size_t one_row_scratch_floats(const flash_ops *ops)
+{
+    return D_FLOATS + flash_scratch_floats(ops);
+}
+
+void one_row_decode(const flash_ops *ops, ca_shape sh, int h, int t, const float *q_t,
+                    const float *k_t, const float *v_t, float *k_cache, float *v_cache,
+                    float *o_t, float *lse_t, float *scratch)
+{
+    const inst_rows r = inst_decode_append(sh, h, t, k_t, v_t, k_cache, v_cache);
+    flash_seq s = inst_seq(r, sh.d, 0, q_t, k_cache, v_cache);
+    s.o = o_t + r.out * sh.d;
+    s.lse = lse_t + r.out;
+    flash_fwd_block(ops, &s, 0, 1, scratch + D_FLOATS);
+}
+
+void one_row_last_fwd(const flash_ops *ops, ca_shape sh, int h, int t, const float *q,
+                      const float *k, const float *v, float *o, float *lse, float *scratch)
+{
+    const inst_rows r = inst_prefix(CA_OP_CUBIC_LAST, sh, h, t);
+    flash_seq s = inst_seq(r, sh.d, 0, q, k, v);
+    s.o = o + r.out * sh.d;
+    s.lse = lse + r.out;
+    flash_fwd_block(ops, &s, 0, 1, scratch + D_FLOATS);
+}
+
+void one_row_last_bwd(const flash_ops *ops, ca_shape sh, int h, int t, const float *q,
+                      const float *k, const float *v, const float *o, const float *lse,
+                      const float *dout, float *dq, float *dk, float *dv, float *scratch)
+{
+    const size_t d = (size_t)sh.d;
+    const inst_rows r = inst_prefix(CA_OP_CUBIC_LAST, sh, h, t);
+    flash_seq s = inst_seq(r, sh.d, 0, q, k, v);
+    s.fo = o + r.out * d;
+    s.flse = lse + r.out;
+    s.dout = dout + r.out * d;
+    s.D = scratch;
+    /* the engine accumulates; these rows are this prefix's alone */
+    memset(dq + r.q * d, 0, d * sizeof *dq);
+    memset(dk + r.kv * d, 0, (size_t)t * d * sizeof *dk);
+    memset(dv + r.kv * d, 0, (size_t)t * d * sizeof *dv);
+    flash_bwd(ops, &s, dq + r.q * d, dk + r.kv * d, dv + r.kv * d, scratch + D_FLOATS);
+}
+
+/* One loop for both passes: bwd selects the backward (o, dout, dq, dk, dv used). */
+static void last_all(const flash_ops *ops, ca_shape sh, int threads, int bwd,
+                     const float *q, const float *k, const float *v, float *o,
+                     const float *fo, float *lse, const float *flse, const float *dout,
+                     float *dq, float *dk, float *dv, float *scratch)
+{
+    const long items = (long)sh.n * sh.heads;
+#pragma omp parallel num_threads(threads)
+    {
+        float *w = scratch + (size_t)omp_get_thread_num() * one_row_scratch_floats(ops);
+#pragma omp for schedule(dynamic, 1)
+        for (long it = 0; it < items; it++) {
+            int h, t;
+            inst_item(it, sh, &h, &t);
+            if (bwd)
+                one_row_last_bwd(ops, sh, h, t, q, k, v, fo, flse, dout, dq, dk, dv, w);
+            else
+                one_row_last_fwd(ops, sh, h, t, q, k, v, o, lse, w);
+        }
+    }
+}
+
+void one_row_last_all_fwd(const flash_ops *ops, ca_shape sh, int threads, const float *q,
+                          const float *k, const float *v, float *o, float *lse,
+                          float *scratch)
+{
+    last_all(ops, sh, threads, 0, q, k, v, o, NULL, lse, NULL, NULL, NULL, NULL, NULL,
+             scratch);
+}
+
+void one_row_last_all_bwd(const flash_ops *ops, ca_shape sh, int threads, const float *q,
+                          const float *k, const float *v, const float *o, const float *lse,
+                          const float *dout, float *dq, float *dk, float *dv, float *scratch)
+{
+    last_all(ops, sh, threads, 1, q, k, v, NULL, o, NULL, lse, dout, dq, dk, dv, scratch);
+}
