@@ -12,6 +12,7 @@
 #include "flash.h"
 #include "instance.h"
 #include "one_row.h"
+#include "tile_traits.h"
 #include "regtile.h"
 #include "shared_sweep.h"
 
@@ -34,7 +35,7 @@
  * call itself, a few microseconds) against less arithmetic.
  * The backward keeps two tiles (P and dP/dS) and touches six row blocks, so it uses a
  * square 144 x 144 tile (2 x 81 KB + 6 x 36 KB) for the same L2 budget. */
-enum { BQ = 144, BK = 256, BQ_BWD = 144, BK_BWD = 144 };
+enum { BQ = BLAS_BQ, BK = BLAS_BK, BQ_BWD = BLAS_BQ_BWD, BK_BWD = BLAS_BK_BWD }; /* tile_traits.h */
 
 /* Row-major C = alpha op(A) op(B) + beta C through the chosen context with bt threads,
  * as ca_sgemm, but choosing BLIS's path: the score products (Q K^T, dO V^T: k = d = 64,
@@ -94,7 +95,7 @@ static flash_ops blis_ops(int bt)
  * cost (a few microseconds, the time of ~50 K multiply-adds): 1024 keys a call, against
  * the 256 and 144 of the attention tiles, makes 1..8 calls per product of a prefix up to
  * N = 8192. */
-enum { BK_LAST = 1024 };
+enum { BK_LAST = BLAS_BK_LAST };
 static flash_ops last_ops(int bt)
 {
     flash_ops ops = blis_ops(bt);

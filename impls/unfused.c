@@ -35,6 +35,7 @@
  */
 #include "cubattn.h"
 #include "instance.h"
+#include "tile_traits.h"
 #include "blis_ctx.h"
 #include "vexp.h"
 #include "vrow.h"
@@ -45,14 +46,14 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Query rows per score block. */
-enum { BR = 256 };
+/* Query rows per score block (tile_traits.h). */
+enum { BR = UNFUSED_BR };
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
 
 /* Row stride of a score block over nk keys: whole 16-float (64-byte) lines, so each row
  * starts aligned for the vector loops and BLIS's loads. */
-static size_t ld_of(size_t nk) { return (nk + 15) & ~(size_t)15; }
+static size_t ld_of(size_t nk) { return round_up_to(nk, LINE_FLOATS); }
 
 /* ---- BLIS -------------------------------------------------------------------------- */
 

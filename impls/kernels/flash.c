@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "softmax_rows.h"
+#include "tile_traits.h"
 #include "kprof.h"
 #include "vexp.h"
 #include "vscore.h"
@@ -38,7 +39,7 @@ static size_t tile_floats(const flash_ops *ops)
 
 static size_t rowvec_floats(const flash_ops *ops)
 {
-    return ((size_t)(ops->bq > ops->bq_bwd ? ops->bq : ops->bq_bwd) + 15) & ~(size_t)15;
+    return round_up_to((size_t)(ops->bq > ops->bq_bwd ? ops->bq : ops->bq_bwd), LINE_FLOATS);
 }
 
 /* Two tiles (S/P and dP/dS) and five row vectors (the forward's m, l, and per tile the
@@ -61,7 +62,7 @@ static inline int visible(int causal, int qi, int k0, int nk)
 
 /* Row stride of a score tile of nk keys: whole vectors, and no wider, so that a short
  * tile (every prefix of cubic below the tile width) stays compact in cache. */
-static inline int tile_ld(int nk) { return (nk + 7) & ~7; }
+static inline int tile_ld(int nk) { return (int)round_up_to((size_t)nk, ROW_VEC); }
 
 /* Some row of the tile sees fewer than all nk keys (the first row sees the fewest). */
 static inline int tile_masked(const flash_seq *s, int q0, int k0, int nk)
@@ -121,7 +122,6 @@ static void fwd_pv(const flash_ops *ops, const flash_seq *s, int q0, int nq, int
 static void prefetch_next_tile(const flash_ops *ops, const flash_seq *s, int nq, int k0,
                                int kend)
 {
-    enum { LINE_FLOATS = 16 };
     if (nq > 1 || k0 + ops->bk >= kend) return;
     const int nk = imin(ops->bk, kend - k0 - ops->bk);
     const size_t from = (size_t)(k0 + ops->bk) * s->d, count = (size_t)nk * s->d;

@@ -6,10 +6,11 @@
 #include <string.h>
 
 #include "instance.h"
+#include "tile_traits.h"
 
-/* D of the one query row first, padded to 16 floats so the engine's scratch keeps the
+/* D of the one query row first, padded to a line so the engine's scratch keeps the
  * workspace's 64-byte alignment. */
-#define D_FLOATS 16
+#define D_FLOATS LINE_FLOATS
 
 size_t one_row_scratch_floats(const flash_ops *ops)
 {

@@ -104,7 +104,7 @@ void regt_gemm(int acc, int m, int n, int k, const float *a, ptrdiff_t ars, ptrd
 void regt_scores(int m, int n, int d, const float *a, const float *xt, int j0, float *s,
                  ptrdiff_t lds)
 {
-    gemm_x(m, (n + 7) & ~7, d, a, d, 1, xt + (size_t)(j0 / REGT_B) * d * REGT_B, REGT_B,
+    gemm_x(m, (int)round_up_to((size_t)n, ROW_VEC), d, a, d, 1, xt + (size_t)(j0 / REGT_B) * d * REGT_B, REGT_B,
            s, lds, 0);
 }
 

@@ -24,8 +24,7 @@
 
 #include "softmax_rows.h"
 #include "flash.h"
-
-#define REGT_B 64
+#include "tile_traits.h" /* REGT_B */
 
 extern const flash_ops regt_ops;
 

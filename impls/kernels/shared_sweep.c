@@ -20,7 +20,7 @@ static inline size_t shared_row(int t, int i) { return ca_prefix_offset((size_t)
 static inline float shift_of(float m) { return m == -INFINITY ? 0.0f : m; }
 
 /* Row stride of the score block: whole vectors. */
-static size_t stride_of(int n) { return ((size_t)n + 7) & ~(size_t)7; }
+static size_t stride_of(int n) { return round_up_to((size_t)n, ROW_VEC); }
 
 size_t sweep_scratch_floats(int n, int d)
 {
@@ -28,7 +28,7 @@ size_t sweep_scratch_floats(int n, int d)
     /* S block; the forward's acc rows [SWEEP_RB][d] or the backward's R rows [n][d];
      * H, L, w. */
     size_t f = SWEEP_RB * np + (size_t)(n > SWEEP_RB ? n : SWEEP_RB) * d + 3 * np;
-    return (f + 15) & ~(size_t)15;
+    return round_up_to(f, LINE_FLOATS);
 }
 
 /* S for rows i0..i0+nb-1 against every key, scaled, key tile by key tile of the

@@ -12,12 +12,11 @@
 #include <stddef.h>
 
 #include "flash.h"
+#include "tile_traits.h" /* SWEEP_RB: rows per block; a block's scores are
+                            [SWEEP_RB][n rounded up to ROW_VEC] */
 
-/* Rows per block: the block's scores are [SWEEP_RB][n rounded up to 8]. */
-#define SWEEP_RB 16
-
-/* Scratch floats of sweep_fwd_rows / sweep_bwd_rows for length n (a multiple of 16, so
- * that consecutive scratches keep the workspace's 64-byte alignment). */
+/* Scratch floats of sweep_fwd_rows / sweep_bwd_rows for length n (whole LINE_FLOATS,
+ * so that consecutive scratches keep the workspace's 64-byte alignment). */
 size_t sweep_scratch_floats(int n, int d);
 
 /* Rows i0 .. i0+nb-1 (nb <= SWEEP_RB) of one head: one online-softmax sweep per row
