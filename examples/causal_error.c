@@ -20,7 +20,7 @@ static ca_status run(const ca_impl *impl, ca_shape sh, const float *q, const flo
     if (st != CA_OK) return st;
     ca_exec ex = {.threads = 2, .ws = bytes ? malloc(bytes) : NULL, .ws_bytes = bytes};
     if (bytes && !ex.ws) return CA_ERR_NOMEM;
-    st = ca_causal_fwd(impl, sh, &ex, q, k, v, o, lse);
+    st = ca_run_fwd(impl, CA_CAUSAL_FWD, sh, &ex, q, k, v, o, lse);
     free(ex.ws);
     return st;
 }

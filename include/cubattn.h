@@ -150,22 +150,28 @@ typedef ca_status (*ca_decode_fn)(ca_shape sh, const ca_exec *ex, int t,
 /* Scratch bytes needed by one entry point; SIZE_MAX when the size overflows. */
 typedef size_t (*ca_workspace_fn)(ca_entry e, ca_shape sh, int threads);
 
+/* What an entry point is: an operator's forward, its backward, or a decode step. */
+typedef enum ca_pass { CA_PASS_FWD, CA_PASS_BWD, CA_PASS_STEP } ca_pass;
+ca_pass ca_entry_pass(ca_entry e);
+
+/* One entry point: the member of its pass. */
+typedef union ca_entry_fn {
+    ca_fwd_fn fwd;
+    ca_bwd_fn bwd;
+    ca_decode_fn step;
+} ca_entry_fn;
+
+/* An implementation: its entry points are a table indexed by ca_entry (an operator's
+ * forward or backward, or the decode step), each set through the member of its pass:
+ *   .entry[CA_CAUSAL_FWD].fwd = causal_fwd, .entry[CA_CAUSAL_BWD].bwd = causal_bwd,
+ *   .entry[CA_DECODE_STEP].step = decode_step, ...
+ * An entry left NULL is not provided (.absent_reason says why). */
 typedef struct ca_impl {
     const char *name;          /* = the file name in impls/ without .c */
     const char *description;   /* one line */
     const char *absent_reason; /* why some entry points are NULL, or NULL if none is */
     ca_workspace_fn workspace; /* NULL = needs no workspace */
-    ca_fwd_fn causal_fwd;
-    ca_bwd_fn causal_bwd;
-    ca_fwd_fn full_fwd;
-    ca_bwd_fn full_bwd;       /* the backward of a bidirectional model (per-prefix loop) */
-    ca_decode_fn decode_step;
-    ca_fwd_fn cubic_fwd;
-    ca_bwd_fn cubic_bwd;
-    ca_fwd_fn shared_fwd;
-    ca_bwd_fn shared_bwd;
-    ca_fwd_fn last_fwd;       /* cubic_last: the last layer, row (t, t) of each prefix */
-    ca_bwd_fn last_bwd;
+    ca_entry_fn entry[CA_ENTRY_COUNT];
     /* Optional: a one-line note the harness records (e.g. the BLIS sub-configuration). */
     const char *(*runtime_note)(void);
 } ca_impl;
@@ -216,48 +222,14 @@ ca_status ca_check_shape(ca_entry e, ca_shape sh);
 ca_status ca_workspace_bytes(const ca_impl *impl, ca_entry e, ca_shape sh, int threads,
                              size_t *bytes);
 
-ca_status ca_causal_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                        const float *q, const float *k, const float *v,
-                        float *o, float *lse);
-ca_status ca_causal_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                        const float *q, const float *k, const float *v,
-                        const float *o, const float *lse, const float *dout,
-                        float *dq, float *dk, float *dv);
-ca_status ca_full_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                      const float *q, const float *k, const float *v,
-                      float *o, float *lse);
-ca_status ca_full_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                      const float *q, const float *k, const float *v,
-                      const float *o, const float *lse, const float *dout,
-                      float *dq, float *dk, float *dv);
+/* A decode step (ca_decode_fn), validated: t in [0, N). */
 ca_status ca_decode_step(const ca_impl *impl, ca_shape sh, const ca_exec *ex, int t,
                          const float *q_t, const float *k_t, const float *v_t,
                          float *k_cache, float *v_cache, float *o_t, float *lse_t);
-ca_status ca_cubic_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                       const float *q, const float *k, const float *v,
-                       float *o, float *lse);
-ca_status ca_cubic_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                       const float *q, const float *k, const float *v,
-                       const float *o, const float *lse, const float *dout,
-                       float *dq, float *dk, float *dv);
-ca_status ca_shared_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                        const float *q, const float *k, const float *v,
-                        float *o, float *lse);
-ca_status ca_shared_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                        const float *q, const float *k, const float *v,
-                        const float *o, const float *lse, const float *dout,
-                        float *dq, float *dk, float *dv);
-/* cubic_last (sh.n = N): q, o, dout, dq: [heads][N][d]; k, v, dk, dv: [heads][T][d];
- * lse: [heads][N]. */
-ca_status ca_last_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                      const float *q, const float *k, const float *v,
-                      float *o, float *lse);
-ca_status ca_last_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                      const float *q, const float *k, const float *v,
-                      const float *o, const float *lse, const float *dout,
-                      float *dq, float *dk, float *dv);
-
-/* Generic dispatch for harnesses: every forward entry but a decode step, every backward. */
+/* The validated calls: entry e of impl, a forward (CA_PASS_FWD) or a backward
+ * (CA_PASS_BWD), on tensors of its operator's shapes (CA_OPERATORS above; cubic_last's
+ * q, o, dout, dq: [heads][N][d], its k, v, dk, dv: [heads][T][d], lse: [heads][N]).
+ * Every argument is checked before the entry point runs. */
 ca_status ca_run_fwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec *ex,
                      const float *q, const float *k, const float *v,
                      float *o, float *lse);

@@ -23,9 +23,9 @@ static ca_status run_naive(const ca_impl *naive, ca_shape sh, shared_bufs *b)
     void *ws = bytes ? malloc(bytes) : NULL;
     if (st == CA_OK && bytes && !ws) st = CA_ERR_NOMEM;
     ca_exec ex = {1, ws, bytes};
-    if (st == CA_OK) st = ca_shared_fwd(naive, sh, &ex, b->q, b->k, b->v, b->o, b->lse);
+    if (st == CA_OK) st = ca_run_fwd(naive, CA_SHARED_FWD, sh, &ex, b->q, b->k, b->v, b->o, b->lse);
     if (st == CA_OK)
-        st = ca_shared_bwd(naive, sh, &ex, b->q, b->k, b->v, b->o, b->lse, b->dout, b->dq,
+        st = ca_run_bwd(naive, CA_SHARED_BWD, sh, &ex, b->q, b->k, b->v, b->o, b->lse, b->dout, b->dq,
                            b->dk, b->dv);
     free(ws);
     return st;
@@ -47,8 +47,8 @@ static ca_status run_plain(const ca_impl *naive, ca_shape sh, const shared_bufs 
     for (int t = 1; st == CA_OK && t <= n; t++) {
         const ca_shape pre = {t, d, 1};
         const float *dout = b->dout + ca_prefix_offset((size_t)t) * d;
-        st = ca_full_fwd(naive, pre, &ex, b->q, b->k, b->v, o, lse);
-        if (st == CA_OK) st = ca_full_bwd(naive, pre, &ex, b->q, b->k, b->v, o, lse, dout, pq, pk, pv);
+        st = ca_run_fwd(naive, CA_FULL_FWD, pre, &ex, b->q, b->k, b->v, o, lse);
+        if (st == CA_OK) st = ca_run_bwd(naive, CA_FULL_BWD, pre, &ex, b->q, b->k, b->v, o, lse, dout, pq, pk, pv);
         for (size_t i = 0; st == CA_OK && i < (size_t)t * d; i++) {
             dq[i] += pq[i];
             dk[i] += pk[i];

@@ -13,8 +13,8 @@ static ca_impl without_cubic(const char *reason)
 {
     ca_impl x = ca_impl_naive;
     x.name = "planted";
-    x.cubic_fwd = NULL;
-    x.cubic_bwd = NULL;
+    x.entry[CA_CUBIC_FWD].fwd = NULL;
+    x.entry[CA_CUBIC_BWD].bwd = NULL;
     x.absent_reason = reason;
     return x;
 }

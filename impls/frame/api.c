@@ -23,28 +23,16 @@ const char *ca_status_str(ca_status st)
     return "unknown status";
 }
 
-static const void *entry_fn(const ca_impl *impl, ca_entry e)
-{
-    switch (e) {
-    case CA_CAUSAL_FWD: return (const void *)impl->causal_fwd;
-    case CA_CAUSAL_BWD: return (const void *)impl->causal_bwd;
-    case CA_FULL_FWD: return (const void *)impl->full_fwd;
-    case CA_DECODE_STEP: return (const void *)impl->decode_step;
-    case CA_CUBIC_FWD: return (const void *)impl->cubic_fwd;
-    case CA_CUBIC_BWD: return (const void *)impl->cubic_bwd;
-    case CA_SHARED_FWD: return (const void *)impl->shared_fwd;
-    case CA_SHARED_BWD: return (const void *)impl->shared_bwd;
-    case CA_FULL_BWD: return (const void *)impl->full_bwd;
-    case CA_LAST_FWD: return (const void *)impl->last_fwd;
-    case CA_LAST_BWD: return (const void *)impl->last_bwd;
-    case CA_ENTRY_COUNT: break;
-    }
-    return NULL;
-}
-
 int ca_impl_provides(const ca_impl *impl, ca_entry e)
 {
-    return impl != NULL && entry_fn(impl, e) != NULL;
+    if (impl == NULL || (unsigned)e >= CA_ENTRY_COUNT) return 0;
+    const ca_entry_fn f = impl->entry[e];
+    switch (ca_entry_pass(e)) {
+    case CA_PASS_FWD: return f.fwd != NULL;
+    case CA_PASS_BWD: return f.bwd != NULL;
+    case CA_PASS_STEP: return f.step != NULL;
+    }
+    return 0;
 }
 
 /* rows * d * heads * sizeof(float) must fit in size_t, for q, k/v and the outputs. */
@@ -126,18 +114,11 @@ ca_status ca_run_fwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec
                      const float *q, const float *k, const float *v,
                      float *o, float *lse)
 {
-    ca_fwd_fn fn;
-    switch (e) {
-    case CA_CAUSAL_FWD: fn = impl ? impl->causal_fwd : NULL; break;
-    case CA_FULL_FWD: fn = impl ? impl->full_fwd : NULL; break;
-    case CA_CUBIC_FWD: fn = impl ? impl->cubic_fwd : NULL; break;
-    case CA_SHARED_FWD: fn = impl ? impl->shared_fwd : NULL; break;
-    case CA_LAST_FWD: fn = impl ? impl->last_fwd : NULL; break;
-    default: return CA_ERR_NOT_PROVIDED;
-    }
+    if ((unsigned)e >= CA_ENTRY_COUNT || ca_entry_pass(e) != CA_PASS_FWD)
+        return CA_ERR_NOT_PROVIDED;
     ca_status st = check_fwd(impl, e, sh, ex, q, k, v, o, lse);
     if (st != CA_OK) return st;
-    return fn(sh, ex, q, k, v, o, lse);
+    return impl->entry[e].fwd(sh, ex, q, k, v, o, lse);
 }
 
 ca_status ca_run_bwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec *ex,
@@ -145,88 +126,11 @@ ca_status ca_run_bwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec
                      const float *o, const float *lse, const float *dout,
                      float *dq, float *dk, float *dv)
 {
-    ca_bwd_fn fn;
-    switch (e) {
-    case CA_CAUSAL_BWD: fn = impl ? impl->causal_bwd : NULL; break;
-    case CA_CUBIC_BWD: fn = impl ? impl->cubic_bwd : NULL; break;
-    case CA_SHARED_BWD: fn = impl ? impl->shared_bwd : NULL; break;
-    case CA_FULL_BWD: fn = impl ? impl->full_bwd : NULL; break;
-    case CA_LAST_BWD: fn = impl ? impl->last_bwd : NULL; break;
-    default: return CA_ERR_NOT_PROVIDED;
-    }
+    if ((unsigned)e >= CA_ENTRY_COUNT || ca_entry_pass(e) != CA_PASS_BWD)
+        return CA_ERR_NOT_PROVIDED;
     ca_status st = check_bwd(impl, e, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
     if (st != CA_OK) return st;
-    return fn(sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
-}
-
-ca_status ca_causal_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                        const float *q, const float *k, const float *v, float *o, float *lse)
-{
-    return ca_run_fwd(impl, CA_CAUSAL_FWD, sh, ex, q, k, v, o, lse);
-}
-
-ca_status ca_full_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                      const float *q, const float *k, const float *v, float *o, float *lse)
-{
-    return ca_run_fwd(impl, CA_FULL_FWD, sh, ex, q, k, v, o, lse);
-}
-
-ca_status ca_cubic_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                       const float *q, const float *k, const float *v, float *o, float *lse)
-{
-    return ca_run_fwd(impl, CA_CUBIC_FWD, sh, ex, q, k, v, o, lse);
-}
-
-ca_status ca_shared_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                        const float *q, const float *k, const float *v, float *o, float *lse)
-{
-    return ca_run_fwd(impl, CA_SHARED_FWD, sh, ex, q, k, v, o, lse);
-}
-
-ca_status ca_last_fwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                      const float *q, const float *k, const float *v, float *o, float *lse)
-{
-    return ca_run_fwd(impl, CA_LAST_FWD, sh, ex, q, k, v, o, lse);
-}
-
-ca_status ca_causal_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                        const float *q, const float *k, const float *v,
-                        const float *o, const float *lse, const float *dout,
-                        float *dq, float *dk, float *dv)
-{
-    return ca_run_bwd(impl, CA_CAUSAL_BWD, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
-}
-
-ca_status ca_full_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                      const float *q, const float *k, const float *v,
-                      const float *o, const float *lse, const float *dout,
-                      float *dq, float *dk, float *dv)
-{
-    return ca_run_bwd(impl, CA_FULL_BWD, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
-}
-
-ca_status ca_cubic_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                       const float *q, const float *k, const float *v,
-                       const float *o, const float *lse, const float *dout,
-                       float *dq, float *dk, float *dv)
-{
-    return ca_run_bwd(impl, CA_CUBIC_BWD, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
-}
-
-ca_status ca_shared_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                        const float *q, const float *k, const float *v,
-                        const float *o, const float *lse, const float *dout,
-                        float *dq, float *dk, float *dv)
-{
-    return ca_run_bwd(impl, CA_SHARED_BWD, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
-}
-
-ca_status ca_last_bwd(const ca_impl *impl, ca_shape sh, const ca_exec *ex,
-                      const float *q, const float *k, const float *v,
-                      const float *o, const float *lse, const float *dout,
-                      float *dq, float *dk, float *dv)
-{
-    return ca_run_bwd(impl, CA_LAST_BWD, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
+    return impl->entry[e].bwd(sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
 }
 
 ca_status ca_decode_step(const ca_impl *impl, ca_shape sh, const ca_exec *ex, int t,
@@ -237,5 +141,6 @@ ca_status ca_decode_step(const ca_impl *impl, ca_shape sh, const ca_exec *ex, in
     if (st != CA_OK) return st;
     if (t < 0 || t >= sh.n) return CA_ERR_STEP;
     if (!q_t || !k_t || !v_t || !k_cache || !v_cache || !o_t || !lse_t) return CA_ERR_NULL;
-    return impl->decode_step(sh, ex, t, q_t, k_t, v_t, k_cache, v_cache, o_t, lse_t);
+    return impl->entry[CA_DECODE_STEP].step(sh, ex, t, q_t, k_t, v_t, k_cache, v_cache, o_t,
+                                            lse_t);
 }

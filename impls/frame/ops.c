@@ -44,6 +44,13 @@ ca_op ca_entry_op(ca_entry e)
     return CA_OP_COUNT;
 }
 
+ca_pass ca_entry_pass(ca_entry e)
+{
+    const ca_op op = ca_entry_op(e);
+    if (op != CA_OP_COUNT && table[op].bwd == e) return CA_PASS_BWD;
+    return op != CA_OP_COUNT && ca_op_is_step(op) ? CA_PASS_STEP : CA_PASS_FWD;
+}
+
 int ca_op_is_step(ca_op op)
 {
     return (unsigned)op < CA_OP_COUNT && table[op].q_rows == CA_ROWS_ONE;
