@@ -1,7 +1,6 @@
 /* bench.h: the benchmark harness (docs/DESIGN.md §5). Types shared by its files:
  *   main.c     flags and the run as a whole
  *   plan.c     the cells of a sweep, time/memory prediction and skipping, ETA
- *   passes.c   the passes of each operator of the table, their FLOPs and exponents
  *   cell.c     one cell: buffers, warm-up, repetitions, error check
  *   machine.c  machine description and the sgemm ceiling
  *   roof.c     the machine's own limits: FMA peak, micro-kernel, memory bandwidth; eviction
@@ -11,38 +10,10 @@
 #define BENCH_H
 
 #include "cubattn.h"
+#include "passes.h"
 
 #include <stddef.h>
 #include <stdio.h>
-
-/* Operators are the rows of the operator table (ca_op, cubattn.h). Their passes: fwd,
- * bwd and fwdbwd for an operator with a backward, fwd for one without, and step for a
- * decode step (one step at position t-1 against a KV cache of t rows: the per-token cost
- * of causal inference; cubic inference per token is a full pass over the prefix, the
- * full fwd cell at N = t). */
-typedef enum bpass { BP_FWD, BP_BWD, BP_FWDBWD, BP_STEP, BP_COUNT } bpass;
-
-const char *bpass_name(bpass p);
-int bpass_parse(const char *s);  /* -1 if unknown */
-/* "fwd, bwd, fwdbwd, step" and "causal, full, ...": the lists --help and errors show. */
-const char *bpass_names(void);
-const char *op_names(void);
-
-/* Does operator op have pass p; does the pass call the backward. */
-int op_has_pass(ca_op op, bpass p);
-int bpass_runs_bwd(bpass p);
-/* FLOPs of one call by docs/DESIGN.md §3, heads included. n = context t for a step. */
-double cell_flops(ca_op op, bpass p, int n, int d, int heads);
-/* Bytes a call must move at least (docs/DESIGN.md §3): every input read once and every
- * output written once, 4 bytes an element, heads included; a step reads the whole K and
- * V cache up to t = n. */
-double cell_traffic(ca_op op, bpass p, int n, int d, int heads);
-/* Is the pass timed cold (caches evicted before each timed call: a decode step, which a
- * model runs once per token per layer on a cache that has left the LLC)? */
-int bpass_cold(ca_op op, bpass p);
-/* Scaling exponent in N of the operator's work (2 for N^2, 3 for N^3, 1 for a step):
- * the prediction of a cell's time from its chain's previous one. */
-double op_exponent(ca_op op);
 
 #define BENCH_MAX_IMPLS 32
 #define BENCH_MAX_NS 64
@@ -166,7 +137,6 @@ double cell_bytes(const ca_impl *impl, ca_op op, bpass p, ca_shape sh, int threa
 /* Runs one cell: fills row->reps, times, max_err and status. Returns 0 when it ran. */
 int cell_run(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p, int n,
              int threads, bench_row *row);
-double now_seconds(void);
 /* A cell held open for calls timed by the caller (bench --split): its buffers allocated
  * and filled as cell_run fills them, a backward's forward already run. NULL with
  * row->status set on failure. cell_call makes one timed unit of the pass. */

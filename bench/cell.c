@@ -3,6 +3,7 @@
  * asks for), warm up, repeat until the time budget, then check the output against the
  * float64 reference when that is affordable. */
 #include "bench.h"
+#include "clock.h"
 #include "cubattn_harness.h"
 
 #include <math.h>
@@ -10,14 +11,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Element counts of a cell's tensors. */
 typedef struct sizes {

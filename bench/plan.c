@@ -3,6 +3,7 @@
  * measurement and the operator's exponent, skips (and records) cells over the time or
  * memory budget, runs the rest, and reports progress with an ETA on stderr. */
 #include "bench.h"
+#include "clock.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -12,6 +12,7 @@
  * over the threads and divided by the cell's thread count: each thread's share of the
  * wall time, so products + packing + other = t_total_s. */
 #include "bench.h"
+#include "clock.h"
 #include "kprof.h"
 
 #include <math.h>
@@ -28,7 +29,7 @@ const char *const split_columns[] = {
 };
 const int split_ncol = sizeof split_columns / sizeof split_columns[0];
 
-/* The roofline targets' cells (bench/report/markdown.c) plus full bwd at N = 4096. */
+/* The roofline targets' cells (report/markdown.c) plus full bwd at N = 4096. */
 static const split_cell target_cells[] = {
     {CA_OP_CAUSAL, BP_FWD, 4096, 64, 4, 2}, {CA_OP_FULL, BP_FWD, 1024, 64, 4, 2},
     {CA_OP_FULL, BP_FWD, 4096, 64, 4, 2},   {CA_OP_CUBIC, BP_FWD, 1024, 64, 4, 2},

@@ -1,11 +1,11 @@
 /* rows.c: the experiment's CSV files, written through libcsv in the style of the
  * bench's (bench/csv_out.c: every field quoted by csv_fwrite, a temp file renamed over
- * the target) and read back with the report's libcsv reader (bench/report/table.c).
+ * the target) and read back with the libcsv reader of lib/csv (table.c).
  * Each file's columns are one table below: name, type, field of the row struct. An
  * empty numeric field is NaN (a metric a task does not have, e.g. bits/char of Count3),
  * and so is an optional column (marked below) that an older file lacks. */
 #include "experiment.h"
-#include "../bench/report/report.h"
+#include "table.h"
 
 #include <csv.h>
 #include <errno.h>

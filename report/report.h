@@ -1,7 +1,6 @@
 /* report.h: the report program (docs/DESIGN.md §6). Reads the results CSVs back through
  * libcsv, fits scaling exponents, draws gnuplot plots and writes REPORT.md.
  *   main.c      flags, the run as a whole
- *   table.c     a CSV file read through libcsv into a header + rows of strings
  *   data.c      bench and verify rows typed from the tables; series and queries
  *   fit.c       least squares exponent on log t vs log N
  *   plots.c     gnuplot scripts and running gnuplot
@@ -13,31 +12,17 @@
 #define REPORT_H
 
 #include "cubattn.h"
-#include "../bench.h"
+#include "passes.h"
+#include "table.h"
 
 #include <stddef.h>
 #include <stdio.h>
 
 /* Operator and pass names come from the operator table (cubattn.h) and the bench's
- * passes (bench/passes.c): every lookup, list and label is built from them (prose may
+ * passes (lib/passes): every lookup, list and label is built from them (prose may
  * still speak of "cubic attention"). */
 #define OPN(op) (ca_op_get(op)->name)
 #define PASSN(p) bpass_name(p)
-
-/* ---- table.c --------------------------------------------------------------------- */
-typedef struct table {
-    char *path;
-    int ncols;
-    char **header;
-    int nrows;
-    char ***rows;  /* rows[r][c], NUL-terminated strings */
-} table;
-
-/* Reads and checks a CSV (every record has the header's field count). Returns 0, or -1
- * with a message naming the file and record on stderr. */
-int table_read(const char *path, table *t);
-int table_col(const table *t, const char *name); /* -1 if absent */
-void table_free(table *t);
 
 /* ---- data.c ---------------------------------------------------------------------- */
 typedef struct brow {
@@ -214,6 +199,13 @@ double student_t975(int df);
 int mean_ci95(const double *x, int k, double *mean, double *lo, double *hi);
 
 /* ---- split.c --------------------------------------------------------------------- */
+/* How far below 0 t_other_s may measure: the bench computes it as total - products -
+ * packing, and every timed interval lies inside the total's window, except that a TSC
+ * read is not serializing (an interval's ends may each be some tens of cycles off) and a
+ * thread moved between cores reads another core's counter. Per call: a relative part
+ * and 0.1 us. */
+#define NEG_TOL_REL 1e-5
+#define NEG_TOL_ABS 1e-7
 /* Has the table the columns of bench --split (t_products_s)? */
 int split_is_table(const table *t);
 /* Its rows into ds->sp; -1 with a message naming file, record and column on a malformed

@@ -12,13 +12,6 @@
 /* The written parts are rounded to 7 significant digits each (%.6e): their sum may miss
  * the total by that much, never more. */
 #define SUM_TOL 1e-5
-/* How far below 0 t_other_s may measure: the bench computes it as total - products -
- * packing, and every timed interval lies inside the total's window, except that a TSC
- * read is not serializing (an interval's ends may each be some tens of cycles off) and a
- * thread moved between cores reads another core's counter. Per call: a relative part
- * and 0.1 us. */
-#define NEG_TOL_REL 1e-5
-#define NEG_TOL_ABS 1e-7
 
 static int refuse(const table *t, int r, const char *col, const char *why)
 {

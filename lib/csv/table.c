@@ -1,10 +1,11 @@
 /* table.c: one CSV file read through libcsv (strict mode) into a header and rows of
  * strings. A record whose field count differs from the header's, a parse error or an
  * empty file is reported with the file and record number. */
-#include "report.h"
+#include "table.h"
 
 #include <csv.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
