@@ -100,7 +100,7 @@ KERNEL_SRC:= $(filter-out $(ISA_SRC),$(sort $(wildcard impls/kernels/*.c)))
 # profile reads; the rest serves the programs alone (libcubsupport.a).
 LIB_SRC   := $(IMPL_SRC) $(KERNEL_SRC) $(sort $(wildcard lib/frame/*.c lib/harness/*.c lib/blis/*.c lib/clock/*.c))
 LIB       := $(BUILD)/libcubattn.a
-SUPPORT_SRC := $(sort $(wildcard lib/csv/*.c lib/host/*.c lib/passes/*.c))
+SUPPORT_SRC := $(sort $(wildcard lib/csv/*.c lib/host/*.c lib/passes/*.c lib/results/*.c))
 SUPPORT_LIB := $(BUILD)/libcubsupport.a
 
 # The model (model/): the files that compute are built twice, float32 and float64
@@ -218,7 +218,7 @@ $(MODEL_MUT_LIB): $(patsubst %.c,$(BUILD)/objmut/%.o,$(MODEL_REAL))
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/verify: $(call obj,$(VERIFY_SRC)) $(MODEL_LIB) $(LIB)
+$(BUILD)/verify: $(call obj,$(VERIFY_SRC)) $(MODEL_LIB) $(SUPPORT_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(call isa_obj,$(BUILD)/obj,$(ISA_BENCH_SRC)) $(MODEL_LIB) $(SUPPORT_LIB) $(LIB)

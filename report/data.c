@@ -1,7 +1,9 @@
-/* data.c: every the results CSVs read back, typed and merged. A file with the bench's
- * columns contributes timing rows, one with the verify program's columns
- * (impl, entry, check, status, ...) verification rows, one of bench --split's
- * (t_products_s) split rows (split.c); anything else is refused. A cell measured in several files keeps the row of the latest run. */
+/* data.c: every results CSV read back, typed by its column table (lib/results) and
+ * merged. A file with the bench's columns contributes timing rows, one with the verify
+ * program's columns (impl, entry, check, status, ...) verification rows, one of bench
+ * --model's model rows, one of bench --split's (t_products_s) split rows (split.c);
+ * anything else is refused. A cell measured in several files keeps the row of the latest
+ * run. */
 #include "report.h"
 
 #include <dirent.h>
@@ -21,21 +23,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A numeric field: NaN when empty; -1 return on text that is not a finite number (no
- * measurement of this suite is infinite or NaN: an "inf" or "nan" in a CSV is damage). */
-static int num(const char *s, double *x)
-{
-    if (s[0] == '\0') {
-        *x = NAN;
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    *x = strtod(s, &end);
-    if (end == s || *end != '\0' || !isfinite(*x)) return -1;
-    return 0;
-}
-
 /* A value outside its column's domain: said with file, record and column; -1. */
 static int out_of_domain(const table *t, int r, const char *col, const char *why)
 {
@@ -43,7 +30,7 @@ static int out_of_domain(const table *t, int r, const char *col, const char *why
     return -1;
 }
 
-/* A timed row's times and rate: positive, ordered, finite (num() refused the rest). */
+/* A timed row's times and rate: positive, ordered, finite (the reader refused the rest). */
 static int check_timed(const table *t, int r, double t_min, double t_med, double t_max,
                        double gflops)
 {
@@ -55,221 +42,120 @@ static int check_timed(const table *t, int r, double t_min, double t_med, double
     return 0;
 }
 
-typedef struct colmap {
-    int impl, op, pass, n, d, heads, threads, reps, t_min, t_med, t_max, gflops, frac, flops,
-        bytes, max_err, err_ref, predicted, status, sgemm, sgemm_n, impl_note, commit, date,
-        compiler, cflags, cpu, cores, blis, kernel_isa, other_cores, peak, frac_peak, ukr, bw,
-        bytes_moved, gbs, frac_bw, cache_state, peak_note, grid;
-} colmap;
-
-static const char *field(const table *t, int r, int c) { return c >= 0 ? t->rows[r][c] : ""; }
-
-static int bad_number(const table *t, int r, int c)
-{
-    fprintf(stderr, "report: %s: record %d: column '%s' is not a number: '%s'\n", t->path,
-            r + 2, t->header[c], t->rows[r][c]);
-    return -1;
-}
-
-/* Numeric column c of row r into *x (NaN when empty or column absent). */
-static int get(const table *t, int r, int c, double *x)
-{
-    if (c < 0) {
-        *x = NAN;
-        return 0;
-    }
-    return num(t->rows[r][c], x) == 0 ? 0 : bad_number(t, r, c);
-}
-
-static int get_int(const table *t, int r, int c, int *x, int required)
-{
-    double v;
-    if (get(t, r, c, &v) != 0) return -1;
-    if (isnan(v)) {
-        if (required) {
-            fprintf(stderr, "report: %s: record %d: column '%s' is empty\n", t->path, r + 2,
-                    t->header[c]);
-            return -1;
-        }
-        *x = 0;
-        return 0;
-    }
-    if (v != floor(v) || fabs(v) > 2e9) return bad_number(t, r, c);
-    *x = (int)v;
-    return 0;
-}
-
 /* Results written before the grid was recorded cannot say what they come from. */
 #define GRID_MISSING " (results of an older bench or verify: run it again)"
 
 static int grid_known(const char *g) { return !strcmp(g, "full") || !strcmp(g, "quick"); }
 
+/* A file of a kind whose rows carry the grid, written before they did: said apart. */
+static int grid_missing(const table *t, const char *kind)
+{
+    if (table_col(t, "grid") >= 0) return 0;
+    fprintf(stderr, "report: %s: %s results lack the column 'grid'%s\n", t->path, kind,
+            GRID_MISSING);
+    return -1;
+}
+
+/* A bench row read back: its domain, and the traffic of a file that did not record it. */
+static int check_bench(const table *t, int r, void *rec)
+{
+    bench_record *x = rec;
+    x->file = t->path;
+    if (!grid_known(x->grid)) return out_of_domain(t, r, "grid", "is not full or quick");
+    if (x->n <= 0 || x->d <= 0 || x->heads <= 0 || x->threads <= 0) {
+        fprintf(stderr, "report: %s: record %d: n, d, heads and threads must be >= 1\n",
+                t->path, r + 2);
+        return -1;
+    }
+    if (x->impl[0] == '\0') return out_of_domain(t, r, "impl", "is empty");
+    if (x->status[0] == '\0') return out_of_domain(t, r, "status", "is empty");
+    if (strcmp(x->status, "ok") == 0 &&
+        check_timed(t, r, x->t_min, x->t_med, x->t_max, x->gflops) != 0)
+        return -1;
+    x->ok = strcmp(x->status, "ok") == 0;
+    const int op = ca_op_parse(x->op), pass = bpass_parse(x->pass);
+    /* results of a bench that did not record the traffic: the same formula (§3) */
+    if (isnan(x->bytes_moved) && op >= 0 && pass >= 0 && op_has_pass(op, pass))
+        x->bytes_moved = cell_traffic(op, pass, x->n, x->d, x->heads);
+    if (isnan(x->gbs) && x->ok && x->bytes_moved > 0)
+        x->gbs = x->bytes_moved / x->t_med / 1e9;
+    if (op < 0 || pass < 0 || !op_has_pass(op, pass)) {
+        fprintf(stderr, "report: %s: record %d: operator '%s' pass '%s' is not one this "
+                        "suite's bench times (results of an older build?)\n", t->path,
+                r + 2, x->op, x->pass);
+        return -1;
+    }
+    return 0;
+}
+
+/* The array of n records of `size` bytes at rows, grown to take t's rows too; NULL when
+ * out of memory (the array freed). */
+static void *room(void *rows, int n, const table *t, size_t size)
+{
+    void *grown = realloc(rows, (size_t)(n + t->nrows + 1) * size);
+    if (!grown) free(rows);
+    return grown;
+}
+
+/* The records a read gave added to *count; -1 when it failed (read < 0). */
+static int add(int *count, int read)
+{
+    if (read < 0) return -1;
+    *count += read;
+    return 0;
+}
+
 static int load_bench(const table *t, dataset *ds)
 {
-    colmap m = {
-        table_col(t, "impl"), table_col(t, "op"), table_col(t, "pass"), table_col(t, "n"),
-        table_col(t, "d"), table_col(t, "heads"), table_col(t, "threads"),
-        table_col(t, "reps"), table_col(t, "t_min_s"), table_col(t, "t_median_s"),
-        table_col(t, "t_max_s"), table_col(t, "gflops"), table_col(t, "frac_of_sgemm"),
-        table_col(t, "flops"), table_col(t, "bytes"), table_col(t, "max_err"),
-        table_col(t, "err_ref"), table_col(t, "predicted_s"), table_col(t, "status"),
-        table_col(t, "sgemm_gflops"), table_col(t, "sgemm_n"), table_col(t, "impl_note"),
-        table_col(t, "commit"), table_col(t, "date"), table_col(t, "compiler"),
-        table_col(t, "cflags"), table_col(t, "cpu"), table_col(t, "cores"),
-        table_col(t, "blis_config"), table_col(t, "kernel_isa"), table_col(t, "other_cores"),
-        table_col(t, "peak_gflops"), table_col(t, "frac_of_peak"), table_col(t, "ukr_gflops"),
-        table_col(t, "bw_gbs"), table_col(t, "bytes_moved"), table_col(t, "gbs"),
-        table_col(t, "frac_of_bw"), table_col(t, "cache_state"), table_col(t, "peak_note"),
-        table_col(t, "grid")};
-    const char *required[] = {"impl", "op", "pass", "d", "heads", "threads", "t_median_s",
-                              "status", "grid"};
-    const int req_col[] = {m.impl, m.op, m.pass, m.d, m.heads, m.threads, m.t_med, m.status,
-                           m.grid};
-    for (int i = 0; i < 9; i++)
-        if (req_col[i] < 0) {
-            fprintf(stderr, "report: %s: bench results lack the column '%s'%s\n", t->path,
-                    required[i], req_col[i] == m.grid ? GRID_MISSING : "");
-            return -1;
-        }
-    brow *b = realloc(ds->b, (size_t)(ds->nb + t->nrows + 1) * sizeof *b);
-    if (!b) return -1;
-    ds->b = b;
-    for (int r = 0; r < t->nrows; r++) {
-        brow *x = &ds->b[ds->nb];
-        memset(x, 0, sizeof *x);
-        x->impl = field(t, r, m.impl);
-        x->op = field(t, r, m.op);
-        x->pass = field(t, r, m.pass);
-        x->status = field(t, r, m.status);
-        x->impl_note = field(t, r, m.impl_note);
-        x->err_ref = field(t, r, m.err_ref);
-        x->commit = field(t, r, m.commit);
-        x->date = field(t, r, m.date);
-        x->compiler = field(t, r, m.compiler);
-        x->cflags = field(t, r, m.cflags);
-        x->cpu = field(t, r, m.cpu);
-        x->blis_config = field(t, r, m.blis);
-        x->kernel_isa = field(t, r, m.kernel_isa);
-        x->cache_state = field(t, r, m.cache_state);
-        x->peak_note = field(t, r, m.peak_note);
-        x->grid = field(t, r, m.grid);
-        x->file = t->path;
-        if (!grid_known(x->grid)) return out_of_domain(t, r, "grid", "is not full or quick");
-        if (get_int(t, r, m.n, &x->n, 1) || get_int(t, r, m.d, &x->d, 1) ||
-            get_int(t, r, m.heads, &x->heads, 1) || get_int(t, r, m.threads, &x->threads, 1) ||
-            get_int(t, r, m.reps, &x->reps, 0) || get_int(t, r, m.cores, &x->cores, 0) ||
-            get_int(t, r, m.sgemm_n, &x->sgemm_n, 0) || get(t, r, m.t_min, &x->t_min) ||
-            get(t, r, m.t_med, &x->t_med) || get(t, r, m.t_max, &x->t_max) ||
-            get(t, r, m.gflops, &x->gflops) || get(t, r, m.frac, &x->frac) ||
-            get(t, r, m.flops, &x->flops) || get(t, r, m.bytes, &x->bytes) ||
-            get(t, r, m.max_err, &x->max_err) || get(t, r, m.predicted, &x->predicted) ||
-            get(t, r, m.sgemm, &x->sgemm) || get(t, r, m.other_cores, &x->other_cores) ||
-            get(t, r, m.peak, &x->peak) || get(t, r, m.frac_peak, &x->frac_peak) ||
-            get(t, r, m.ukr, &x->ukr) || get(t, r, m.bw, &x->bw) ||
-            get(t, r, m.bytes_moved, &x->bytes_moved) || get(t, r, m.gbs, &x->gbs) ||
-            get(t, r, m.frac_bw, &x->frac_bw))
-            return -1;
-        if (x->n <= 0 || x->d <= 0 || x->heads <= 0 || x->threads <= 0) {
-            fprintf(stderr, "report: %s: record %d: n, d, heads and threads must be >= 1\n",
-                    t->path, r + 2);
-            return -1;
-        }
-        if (x->impl[0] == '\0') return out_of_domain(t, r, "impl", "is empty");
-        if (x->status[0] == '\0') return out_of_domain(t, r, "status", "is empty");
-        if (strcmp(x->status, "ok") == 0 &&
-            check_timed(t, r, x->t_min, x->t_med, x->t_max, x->gflops) != 0)
-            return -1;
-        x->ok = strcmp(x->status, "ok") == 0;
-        const int op = ca_op_parse(x->op), pass = bpass_parse(x->pass);
-        /* results of a bench that did not record the traffic: the same formula (§3) */
-        if (isnan(x->bytes_moved) && op >= 0 && pass >= 0 && op_has_pass(op, pass))
-            x->bytes_moved = cell_traffic(op, pass, x->n, x->d, x->heads);
-        if (isnan(x->gbs) && x->ok && x->bytes_moved > 0)
-            x->gbs = x->bytes_moved / x->t_med / 1e9;
-        if (op < 0 || pass < 0 || !op_has_pass(op, pass)) {
-            fprintf(stderr, "report: %s: record %d: operator '%s' pass '%s' is not one this "
-                            "suite's bench times (results of an older build?)\n", t->path,
-                    r + 2, x->op, x->pass);
-            return -1;
-        }
-        ds->nb++;
-    }
+    if (grid_missing(t, "bench") || !(ds->b = room(ds->b, ds->nb, t, sizeof *ds->b))) return -1;
+    return add(&ds->nb, csv_read_table(t, &bench_format, "bench", ds->b + ds->nb, sizeof *ds->b,
+                                       check_bench));
+}
+
+/* The statuses verify writes (verify/main.c): anything else would be read as a pass. */
+static int check_verify(const table *t, int r, void *rec)
+{
+    verify_record *x = rec;
+    x->file = t->path;
+    static const char *const statuses[] = {"PASS", "FAIL", "-", "not provided"};
+    int known = 0;
+    for (size_t k = 0; k < sizeof statuses / sizeof *statuses; k++) known |= !strcmp(x->status, statuses[k]);
+    if (!known) return out_of_domain(t, r, "status", "is not PASS, FAIL, - or not provided");
+    if (x->impl[0] == '\0') return out_of_domain(t, r, "impl", "is empty");
+    if (!grid_known(x->grid)) return out_of_domain(t, r, "grid", "is not full or quick");
     return 0;
 }
 
 static int load_verify(const table *t, dataset *ds)
 {
-    int ci = table_col(t, "impl"), ce = table_col(t, "entry"), cc = table_col(t, "check"),
-        cs = table_col(t, "status"), cr = table_col(t, "err"), ct = table_col(t, "tol"),
-        cn = table_col(t, "note"), cg = table_col(t, "grid");
-    if (cs < 0 || cg < 0) {
-        fprintf(stderr, "report: %s: verify results lack the column '%s'%s\n", t->path,
-                cs < 0 ? "status" : "grid", cs < 0 ? "" : GRID_MISSING);
-        return -1;
-    }
-    vrow *v = realloc(ds->v, (size_t)(ds->nv + t->nrows + 1) * sizeof *v);
-    if (!v) return -1;
-    ds->v = v;
-    /* The statuses verify writes (verify/main.c): anything else would be read as a pass. */
-    static const char *const statuses[] = {"PASS", "FAIL", "-", "not provided"};
-    for (int r = 0; r < t->nrows; r++) {
-        const char *st = field(t, r, cs);
-        int known = 0;
-        for (size_t k = 0; k < sizeof statuses / sizeof *statuses; k++) known |= !strcmp(st, statuses[k]);
-        if (!known) return out_of_domain(t, r, "status", "is not PASS, FAIL, - or not provided");
-        if (field(t, r, ci)[0] == '\0') return out_of_domain(t, r, "impl", "is empty");
-        if (!grid_known(field(t, r, cg))) return out_of_domain(t, r, "grid", "is not full or quick");
-        ds->v[ds->nv++] = (vrow){field(t, r, ci), field(t, r, ce), field(t, r, cc), st,
-                                 field(t, r, cr), field(t, r, ct), field(t, r, cn),
-                                 field(t, r, cg), t->path};
-    }
+    if (grid_missing(t, "verify") || !(ds->v = room(ds->v, ds->nv, t, sizeof *ds->v))) return -1;
     ds->verify_files++;
-    return 0;
+    return add(&ds->nv, csv_read_table(t, &verify_format, "verify", ds->v + ds->nv,
+                                       sizeof *ds->v, check_verify));
+}
+
+static int check_model(const table *t, int r, void *rec)
+{
+    model_record *x = rec;
+    x->ok = strcmp(x->status, "ok") == 0;
+    return x->ok ? check_timed(t, r, NAN, x->t_med, NAN, x->gflops) : 0;
 }
 
 static int load_model(const table *t, dataset *ds)
 {
-    enum { MODEL, TASK, PART, IMPL, STATUS, LAYERS, DM, HEADS, VOCAB, N, THREADS, REPS, TMED,
-           ATTN, MM, GF, FP, ACT, NC };
-    static const char *const names[NC] = {
-        "model", "task", "part", "impl", "status", "layers", "d_model", "heads", "vocab", "n",
-        "threads", "reps", "t_median_s", "attn_flops", "matmul_flops", "gflops",
-        "frac_of_peak", "act_bytes"};
-    int c[NC];
-    for (int i = 0; i < NC; i++)
-        if ((c[i] = table_col(t, names[i])) < 0) {
-            fprintf(stderr, "report: %s: model results lack the column '%s'\n", t->path,
-                    names[i]);
-            return -1;
-        }
-    mrow *m = realloc(ds->m, (size_t)(ds->nm + t->nrows + 1) * sizeof *m);
-    if (!m) return -1;
-    ds->m = m;
-    for (int r = 0; r < t->nrows; r++) {
-        mrow *x = &ds->m[ds->nm];
-        memset(x, 0, sizeof *x);
-        x->model = field(t, r, c[MODEL]);
-        x->task = field(t, r, c[TASK]);
-        x->part = field(t, r, c[PART]);
-        x->impl = field(t, r, c[IMPL]);
-        x->status = field(t, r, c[STATUS]);
-        if (get_int(t, r, c[LAYERS], &x->layers, 1) || get_int(t, r, c[DM], &x->d_model, 1) ||
-            get_int(t, r, c[HEADS], &x->heads, 1) || get_int(t, r, c[VOCAB], &x->vocab, 1) ||
-            get_int(t, r, c[N], &x->n, 1) || get_int(t, r, c[THREADS], &x->threads, 1) ||
-            get_int(t, r, c[REPS], &x->reps, 0) || get(t, r, c[TMED], &x->t_med) ||
-            get(t, r, c[ATTN], &x->attn_flops) || get(t, r, c[MM], &x->matmul_flops) ||
-            get(t, r, c[GF], &x->gflops) || get(t, r, c[FP], &x->frac_peak) ||
-            get(t, r, c[ACT], &x->act_bytes))
-            return -1;
-        if (strcmp(x->status, "ok") == 0 && check_timed(t, r, NAN, x->t_med, NAN, x->gflops) != 0)
-            return -1;
-        x->ok = strcmp(x->status, "ok") == 0;
-        ds->nm++;
-    }
-    return 0;
+    if (!(ds->m = room(ds->m, ds->nm, t, sizeof *ds->m))) return -1;
+    return add(&ds->nm, csv_read_table(t, &model_format, "model", ds->m + ds->nm, sizeof *ds->m,
+                                       check_model));
 }
 
-static int same_cell(const brow *a, const brow *b)
+int load_split(const table *t, dataset *ds)
+{
+    if (!(ds->sp = room(ds->sp, ds->nsp, t, sizeof *ds->sp))) return -1;
+    return add(&ds->nsp, csv_read_table(t, &split_format, "split", ds->sp + ds->nsp,
+                                        sizeof *ds->sp, split_check));
+}
+
+static int same_cell(const bench_record *a, const bench_record *b)
 {
     return a->n == b->n && a->d == b->d && a->heads == b->heads && a->threads == b->threads &&
            strcmp(a->impl, b->impl) == 0 && strcmp(a->op, b->op) == 0 &&
@@ -386,7 +272,7 @@ int dataset_load(const char *dir, dataset *ds)
     int rc = ds->tables ? 0 : -1;
     for (int i = 0; i < nn && rc == 0; i++) {
         table *t = &ds->tables[ds->ntables];
-        if (table_read(names[i], t) != 0) {
+        if (table_read("report", names[i], t) != 0) {
             table_free(t);
             rc = -1;
             break;
@@ -445,16 +331,16 @@ void dataset_free(dataset *ds)
     memset(ds, 0, sizeof *ds);
 }
 
-static int at_main_shape(const dataset *ds, const brow *b)
+static int at_main_shape(const dataset *ds, const bench_record *b)
 {
     return b->d == ds->d && b->heads == ds->heads;
 }
 
-const brow *ds_find(const dataset *ds, const char *impl, const char *op, const char *pass,
-                    int n, int threads)
+const bench_record *ds_find(const dataset *ds, const char *impl, const char *op,
+                            const char *pass, int n, int threads)
 {
     for (int i = 0; i < ds->nb; i++) {
-        const brow *b = &ds->b[i];
+        const bench_record *b = &ds->b[i];
         if (at_main_shape(ds, b) && b->n == n && b->threads == threads &&
             strcmp(b->impl, impl) == 0 && strcmp(b->op, op) == 0 && strcmp(b->pass, pass) == 0)
             return b;
@@ -462,11 +348,11 @@ const brow *ds_find(const dataset *ds, const char *impl, const char *op, const c
     return NULL;
 }
 
-const brow *ds_fastest(const dataset *ds, const char *op, const char *pass, int n, int threads)
+const bench_record *ds_fastest(const dataset *ds, const char *op, const char *pass, int n, int threads)
 {
-    const brow *best = NULL;
+    const bench_record *best = NULL;
     for (int i = 0; i < ds->nb; i++) {
-        const brow *b = &ds->b[i];
+        const bench_record *b = &ds->b[i];
         if (!b->ok || !at_main_shape(ds, b) || b->n != n || b->threads != threads ||
             strcmp(b->op, op) != 0 || strcmp(b->pass, pass) != 0)
             continue;
@@ -475,12 +361,12 @@ const brow *ds_fastest(const dataset *ds, const char *op, const char *pass, int 
     return best;
 }
 
-const brow *ds_fastest_fused(const dataset *ds, const char *op, const char *pass, int n,
-                             int threads)
+const bench_record *ds_fastest_fused(const dataset *ds, const char *op, const char *pass,
+                                     int n, int threads)
 {
-    const brow *best = NULL;
+    const bench_record *best = NULL;
     for (int i = 0; i < ds->nb; i++) {
-        const brow *b = &ds->b[i];
+        const bench_record *b = &ds->b[i];
         if (!b->ok || !at_main_shape(ds, b) || b->n != n || b->threads != threads ||
             strcmp(b->op, op) != 0 || strcmp(b->pass, pass) != 0 ||
             strcmp(b->impl, REPORT_BASELINE_IMPL) == 0 || strcmp(b->impl, REPORT_PEER_IMPL) == 0)
@@ -490,12 +376,12 @@ const brow *ds_fastest_fused(const dataset *ds, const char *op, const char *pass
     return best;
 }
 
-const brow *ds_fastest_shape(const dataset *ds, const char *op, const char *pass, int n,
-                             int threads, int d, int heads)
+const bench_record *ds_fastest_shape(const dataset *ds, const char *op, const char *pass,
+                                     int n, int threads, int d, int heads)
 {
-    const brow *best = NULL;
+    const bench_record *best = NULL;
     for (int i = 0; i < ds->nb; i++) {
-        const brow *b = &ds->b[i];
+        const bench_record *b = &ds->b[i];
         if (!b->ok || b->d != d || b->heads != heads || b->n != n || b->threads != threads ||
             strcmp(b->op, op) != 0 || strcmp(b->pass, pass) != 0)
             continue;
@@ -504,7 +390,7 @@ const brow *ds_fastest_shape(const dataset *ds, const char *op, const char *pass
     return best;
 }
 
-static int matches(const dataset *ds, const brow *b, const char *op, const char *pass,
+static int matches(const dataset *ds, const bench_record *b, const char *op, const char *pass,
                    int threads)
 {
     return at_main_shape(ds, b) && (!op || strcmp(b->op, op) == 0) &&
@@ -516,7 +402,7 @@ int ds_impls(const dataset *ds, const char *op, const char *pass, int threads,
 {
     int k = 0;
     for (int i = 0; i < ds->nb; i++) {
-        const brow *b = &ds->b[i];
+        const bench_record *b = &ds->b[i];
         if (!matches(ds, b, op, pass, threads)) continue;
         int seen = 0;
         for (int j = 0; j < k && !seen; j++) seen = strcmp(out[j], b->impl) == 0;
@@ -536,7 +422,7 @@ int ds_ns(const dataset *ds, const char *op, const char *pass, int threads, int 
 {
     int k = 0;
     for (int i = 0; i < ds->nb; i++) {
-        const brow *b = &ds->b[i];
+        const bench_record *b = &ds->b[i];
         if (!matches(ds, b, op, pass, threads)) continue;
         int seen = 0;
         for (int j = 0; j < k && !seen; j++) seen = out[j] == b->n;
@@ -560,12 +446,12 @@ int ds_threads(const dataset *ds, int *out, int cap)
 
 /* Of the rows with a thread count that carry a ceiling (has()), the latest run's at the
  * main shape (the run the tables and plots show), else the latest run's at any shape. */
-static const brow *ceiling_row(const dataset *ds, int threads, int (*has)(const brow *))
+static const bench_record *ceiling_row(const dataset *ds, int threads, int (*has)(const bench_record *))
 {
-    const brow *best = NULL;
+    const bench_record *best = NULL;
     int best_main = 0;
     for (int i = 0; i < ds->nb; i++) {
-        const brow *b = &ds->b[i];
+        const bench_record *b = &ds->b[i];
         if (b->threads != threads || !has(b)) continue;
         int m = at_main_shape(ds, b);
         if (!best || m > best_main || (m == best_main && strcmp(b->date, best->date) > 0)) {
@@ -576,31 +462,31 @@ static const brow *ceiling_row(const dataset *ds, int threads, int (*has)(const 
     return best;
 }
 
-static int has_sgemm(const brow *b) { return b->sgemm > 0; }
-static int has_peak(const brow *b) { return b->peak > 0; }
+static int has_sgemm(const bench_record *b) { return b->sgemm > 0; }
+static int has_peak(const bench_record *b) { return b->peak > 0; }
 
 double ds_sgemm(const dataset *ds, int threads, int *sgemm_n)
 {
-    const brow *best = ceiling_row(ds, threads, has_sgemm);
+    const bench_record *best = ceiling_row(ds, threads, has_sgemm);
     if (sgemm_n) *sgemm_n = best ? best->sgemm_n : 0;
     return best ? best->sgemm : -1;
 }
 
 double best_t(const dataset *ds, const char *op, const char *pass, int n, int threads)
 {
-    const brow *b = ds_fastest(ds, op, pass, n, threads);
+    const bench_record *b = ds_fastest(ds, op, pass, n, threads);
     return b ? b->t_med : NAN;
 }
 
-const brow *ds_roof(const dataset *ds, int threads)
+const bench_record *ds_roof(const dataset *ds, int threads)
 {
     return ceiling_row(ds, threads, has_peak);
 }
 
-const mrow *ds_model(const dataset *ds, const char *model, const char *task, int layers, int n)
+const model_record *ds_model(const dataset *ds, const char *model, const char *task, int layers, int n)
 {
     for (int i = ds->nm - 1; i >= 0; i--) { /* the latest run's row */
-        const mrow *x = &ds->m[i];
+        const model_record *x = &ds->m[i];
         if (x->ok && x->layers == layers && x->n == n && strcmp(x->part, "all") == 0 &&
             strcmp(x->model, model) == 0 && strcmp(x->task, task) == 0)
             return x;

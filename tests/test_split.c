@@ -142,7 +142,7 @@ static int load(const char *records, dataset *ds)
     memset(ds, 0, sizeof *ds);
     const char *path = write_csv(records);
     table *t = calloc(1, sizeof *t);
-    int rc = table_read(path, t);
+    int rc = table_read("report", path, t);
     if (rc == 0) rc = load_split(t, ds);
     unlink(path);
     ds->tables = t; /* freed with the rows by done() */

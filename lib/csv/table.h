@@ -5,6 +5,7 @@
 
 typedef struct table {
     char *path;
+    const char *who; /* the program reading it, for its messages */
     int ncols;
     char **header;
     int nrows;
@@ -12,8 +13,8 @@ typedef struct table {
 } table;
 
 /* Reads and checks a CSV (every record has the header's field count). Returns 0, or -1
- * with a message naming the file and record on stderr. */
-int table_read(const char *path, table *t);
+ * with a message "WHO: ..." naming the file and record on stderr. */
+int table_read(const char *who, const char *path, table *t);
 int table_col(const table *t, const char *name); /* -1 if absent */
 void table_free(table *t);
 
