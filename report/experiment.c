@@ -839,17 +839,21 @@ static void trend(FILE *f, const xdata *d)
                "converged at either makes the comparison one of numbers, not of capability.\n\n");
 }
 
-static void setting_section(FILE *f, const xset *s, const char *plots_dir, const char *link)
+/* The setting's configuration and floor. */
+static void setting_config(FILE *f, const xset *s)
 {
     const xrow *c = s->cfg;
-    fprintf(f, "#### %s %s\n\n", s->task, s->setting);
     fprintf(f, "%d layers, N = %d, m = %d, vocabulary %d, %ld parameters, batch %d; %d "
                "seed(s); S = %ld cubic steps, S_f = %ld causal steps of equal FLOPs, causal "
                "runs of up to %ld steps. Floor (%s): %.3f %s.\n\n", c->layers, c->n, c->m,
             c->vocab, c->params, c->batch, s->nseeds, c->steps_cubic, c->steps_flops,
             s->steps_run[CAUSAL], is_text(s->task) ? "unigram" : "position only", c->floor,
             is_text(s->task) ? "bits/char" : "accuracy");
-    /* A setting neither model learned at any point of its runs says why it says nothing. */
+}
+
+/* A setting neither model learned at any point of its runs says why it says nothing. */
+static void unlearned_note(FILE *f, const xset *s)
+{
     int any_learned = 0;
     for (int i = 0; i < NBUDGET; i++)
         any_learned |= s->b[i].learned_q || s->b[i].learned_c;
@@ -859,14 +863,20 @@ static void setting_section(FILE *f, const xset *s, const char *plots_dir, const
                    "the causal run (%ld steps, %ld sequences) beats the floor by the margin, so "
                    "it is uninformative and says nothing about which model is more powerful "
                    "(docs/DESIGN.md §9.2 says how its training length was chosen).\n\n",
-                s->steps_run[CAUSAL], s->steps_run[CAUSAL] * (long)c->batch);
+                s->steps_run[CAUSAL], s->steps_run[CAUSAL] * (long)s->cfg->batch);
+}
+
+/* The table of the cubic run's final point and the causal run's point at each budget and
+ * at its end. */
+static void points_table(FILE *f, const xset *s)
+{
     fprintf(f, "| run, budget | step | %s, mean (min..max) | learned | sequence accuracy | "
                "held-out loss change over the last quarter |\n|---|---|---|---|---|---|\n",
             metric_name(s->task));
     const cmp *e = &s->b[B_STEPS];
     char m[80], st[64];
     if (e->k)
-        fprintf(f, "| cubic, final | %ld | %s | %s | %.3f | %+.1f%% |\n", c->steps_cubic,
+        fprintf(f, "| cubic, final | %ld | %s | %s | %.3f | %+.1f%% |\n", s->cfg->steps_cubic,
                 fmt_m(e->mq, e->lq, e->hq, e->k, m, sizeof m), learned_word(e->learned_q),
                 e->seq_q, 100 * e->slope_q);
     const cmp *rows[4] = {&s->b[B_STEPS], &s->b[B_FLOPS], &s->b[B_WALL], &s->end};
@@ -885,6 +895,11 @@ static void setting_section(FILE *f, const xset *s, const char *plots_dir, const
                 fmt_m(x->mc, x->lc, x->hc, x->k, m, sizeof m), learned_word(x->learned_c),
                 x->seq_c, 100 * x->slope_c);
     }
+}
+
+/* Training cost per step of each model, and what limited the equal-time comparison. */
+static void cost_note(FILE *f, const xset *s)
+{
     fprintf(f, "\nTraining cost per step: cubic %.3g FLOPs and %s, causal %.3g FLOPs and %s "
                "(cubic / causal: %.2fx FLOPs, %.2fx seconds; seconds are the mean over seeds "
                "of each run's training seconds / steps).", s->fps[CUBIC], fmt_s(s->sec[CUBIC]),
@@ -901,11 +916,26 @@ static void setting_section(FILE *f, const xset *s, const char *plots_dir, const
         fprintf(f, " %d seed pair(s) trained under different numbers of concurrent runs (no "
                    "equal-time comparison).", w->other_load);
     fprintf(f, "\n\n");
+}
+
+/* The learning curves, and accuracy by position where the task has it. */
+static void setting_plots(FILE *f, const xset *s, const char *plots_dir, const char *link)
+{
     char png[300];
     if (plot_curves(s, plots_dir, png, sizeof png) == 0)
         fprintf(f, "![%s %s learning curves](%s/%s)\n\n", s->task, s->setting, link, png);
-    if (!is_text(s->task) && e->k && plot_positions(s, plots_dir, png, sizeof png) == 0)
+    if (!is_text(s->task) && s->b[B_STEPS].k && plot_positions(s, plots_dir, png, sizeof png) == 0)
         fprintf(f, "![%s %s accuracy by position](%s/%s)\n\n", s->task, s->setting, link, png);
+}
+
+static void setting_section(FILE *f, const xset *s, const char *plots_dir, const char *link)
+{
+    fprintf(f, "#### %s %s\n\n", s->task, s->setting);
+    setting_config(f, s);
+    unlearned_note(f, s);
+    points_table(f, s);
+    cost_note(f, s);
+    setting_plots(f, s, plots_dir, link);
 }
 
 static void infer_summary(FILE *f, const xdata *d)
