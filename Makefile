@@ -1,5 +1,6 @@
-# cubic-attention suite. `make test` (Criterion + experiment smoke + quick verify + bench
-# smoke + install test), `make verify [IMPL=name]`, `make bench [QUICK=1]`, `make report`,
+# cubic-attention suite. `make test` (layering check + Criterion + experiment smoke + quick
+# verify + bench smoke + install test), `make verify [IMPL=name]`, `make bench [QUICK=1]`,
+# `make report`, `make layers`,
 # `make split [QUICK=1] [IMPL=name]`, `make experiment [QUICK=1] [SCALE=large]`,
 # `make install [PREFIX=/usr/local] [DESTDIR=]`, `make uninstall`.
 # SANITIZE=1 builds everything under AddressSanitizer + UndefinedBehaviorSanitizer
@@ -69,18 +70,38 @@ endif
 
 # -ffp-contract=off: a product written before an add is rounded before it under every
 # compiler (gcc's ISO C mode implies it, clang's default does not); the kernels' bit-exact
-# scores depend on it (impls/kernels/regtile.c).
+# scores depend on it (impls/kernels/regtile.c). The include paths are each folder's own
+# (LAYER_INC below), besides the headers the build writes into $(BUILD).
 CFLAGS   := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $(OPT) -ffp-contract=off \
-            -fopenmp -Iinclude -Iimpls/frame -Iimpls/kernels -Iverify -Imodel -I$(BUILD) -isystem $(BLIS_INC)
+            -fopenmp -I$(BUILD) -isystem $(BLIS_INC)
 LDLIBS   := $(BLIS_LIB) -lcsv -lm -lpthread
 LDFLAGS  := -fopenmp $(LDSAN)
 
+# ---- layering (layers.mk) ------------------------------------------------------------
+# A folder's sources are compiled with -I for every folder it builds on, directly or
+# through others (uses_<folder> in layers.mk), and no other: a program cannot include
+# another program's headers, nor a layer those of a layer above it. layers.sh checks the
+# includes themselves against the same table.
+include layers.mk
+LAYER_FOLDERS := $(patsubst uses_%,%,$(filter uses_%,$(.VARIABLES)))
+# layer_below(folders): the folders they build on, down to the bottom (a fixed point, so
+# that a circle in the table, which layers.sh refuses, cannot make it loop).
+layer_down  = $(sort $(1) $(foreach f,$(1),$(uses_$(f))))
+layer_below = $(if $(filter-out $(1),$(call layer_down,$(1))),$(call layer_below,$(call layer_down,$(1))),$(1))
+$(foreach f,$(LAYER_FOLDERS),$(eval INC_$(f) := $(addprefix -I,$(call layer_below,$(uses_$(f))))))
+# The include paths of the folder of the source a recipe compiles.
+LAYER_INC = $(INC_$(patsubst %/,%,$(dir $<)))
+
 IMPL_SRC  := $(sort $(wildcard impls/*.c))
 IMPL_NAMES:= $(basename $(notdir $(IMPL_SRC)))
-FRAME_SRC := $(filter-out $(ISA_SRC),$(sort $(wildcard impls/frame/*.c impls/kernels/*.c)))
-HARNESS_SRC := $(sort $(wildcard verify/harness/*.c))
-LIB_SRC   := $(IMPL_SRC) $(FRAME_SRC) $(HARNESS_SRC)
+KERNEL_SRC:= $(filter-out $(ISA_SRC),$(sort $(wildcard impls/kernels/*.c)))
+# lib/: the services below every program. The library proper (installed) holds the
+# framework, the float64 harness, the BLIS configuration and the clock the kernel
+# profile reads; the rest serves the programs alone (libcubsupport.a).
+LIB_SRC   := $(IMPL_SRC) $(KERNEL_SRC) $(sort $(wildcard lib/frame/*.c lib/harness/*.c lib/blis/*.c lib/clock/*.c))
 LIB       := $(BUILD)/libcubattn.a
+SUPPORT_SRC := $(sort $(wildcard lib/csv/*.c lib/host/*.c lib/passes/*.c lib/results/*.c))
+SUPPORT_LIB := $(BUILD)/libcubsupport.a
 
 # The model (model/): the files that compute are built twice, float32 and float64
 # (model/real.h); the layout, initialisation and checkpoints once.
@@ -90,14 +111,16 @@ MODEL_LIB  := $(BUILD)/libcubmodel.a
 
 VERIFY_SRC:= $(sort $(wildcard verify/*.c))
 BENCH_SRC := $(filter-out $(ISA_SRC),$(sort $(wildcard bench/*.c)))
-REPORT_SRC:= $(sort $(wildcard bench/report/*.c))
+# The report program: its main, and the rest as an archive the tests link too.
+REPORT_SRC:= $(filter-out report/main.c,$(sort $(wildcard report/*.c)))
+REPORT_LIB:= $(BUILD)/libreport.a
 # tests/tsan_drive.c is its own program (make tsan), not part of the Criterion suite.
 TSAN_DRIVE:= tests/tsan_drive.c
 TEST_SRC  := $(filter-out $(TSAN_DRIVE),$(sort $(wildcard tests/*.c)))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all deps lib verify test tsan bench report experiment clean
+.PHONY: all deps lib layers verify test tsan bench report experiment clean
 all: deps $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/tests $(BUILD)/experiment
 
 # ---- dependencies (docs/DESIGN.md §7) ---------------------------------------------------
@@ -118,7 +141,7 @@ deps:
 
 # ---- library: every implementation, the framework and the float64 reference --------
 # The registry is generated from the file names in impls/: one CA_IMPL(name) per file,
-# after impls/frame/check-impls.sh has checked that impls/NAME.c defines
+# after lib/frame/check-impls.sh has checked that impls/NAME.c defines
 # `const ca_impl ca_impl_NAME = { .name = "NAME", ... }` (a clear message instead of a
 # link error or a silent mismatch).
 # The list of names is compared with the last one on every make, so that removing a file
@@ -128,8 +151,8 @@ $(BUILD)/impl_names: FORCE | $(BUILD)
 	@cmp -s $@.tmp $@ 2>/dev/null && rm $@.tmp || mv $@.tmp $@
 FORCE:
 
-$(BUILD)/registry_list.h: $(IMPL_SRC) $(BUILD)/impl_names Makefile impls/frame/check-impls.sh | $(BUILD)
-	@sh impls/frame/check-impls.sh "$(CC) $(CFLAGS)" $(IMPL_SRC)
+$(BUILD)/registry_list.h: $(IMPL_SRC) $(BUILD)/impl_names Makefile lib/frame/check-impls.sh | $(BUILD)
+	@sh lib/frame/check-impls.sh "$(CC) $(CFLAGS) $(INC_impls)" $(IMPL_SRC)
 	@printf '%s\n' $(foreach n,$(IMPL_NAMES),'CA_IMPL($(n))') > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm $@.tmp || mv $@.tmp $@
 
@@ -138,17 +161,17 @@ $(BUILD):
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(LAYER_INC) -MMD -MP -c $< -o $@
 
 # The per-path objects (name-avx2.o, name-avx512.o, ...), plain and -fPIC (install): the
 # path's flags come after CFLAGS, so its -march overrides the baseline's.
 define isa_rules
 $(BUILD)/obj/%-$(1).o: %.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(ISA_FLAGS_$(1)) -DISA_BUILD=$(1) -MMD -MP -c $$< -o $$@
+	$$(CC) $$(CFLAGS) $$(LAYER_INC) $$(ISA_FLAGS_$(1)) -DISA_BUILD=$(1) -MMD -MP -c $$< -o $$@
 $(BUILD)/pic/%-$(1).o: %.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(ISA_FLAGS_$(1)) -DISA_BUILD=$(1) -fPIC -MMD -MP -c $$< -o $$@
+	$$(CC) $$(CFLAGS) $$(LAYER_INC) $$(ISA_FLAGS_$(1)) -DISA_BUILD=$(1) -fPIC -MMD -MP -c $$< -o $$@
 endef
 $(foreach i,$(ISAS),$(eval $(call isa_rules,$(i))))
 
@@ -160,9 +183,17 @@ ISA_LIST_USERS := impls/kernels/regtile_dispatch.o bench/roof.o
 $(addprefix $(BUILD)/obj/,$(ISA_LIST_USERS)) $(addprefix $(BUILD)/pic/,$(ISA_LIST_USERS)): $(BUILD)/isa_list.h
 
 # Only the registry reads the generated list; a new impl file rebuilds just that.
-$(BUILD)/obj/impls/frame/registry.o: $(BUILD)/registry_list.h
+$(BUILD)/obj/lib/frame/registry.o: $(BUILD)/registry_list.h
 
 $(LIB): $(call obj,$(LIB_SRC)) $(call isa_obj,$(BUILD)/obj,$(ISA_LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SUPPORT_LIB): $(call obj,$(SUPPORT_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(REPORT_LIB): $(call obj,$(REPORT_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -170,7 +201,7 @@ lib: $(LIB)
 
 $(BUILD)/obj64/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DMODEL_F64 -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(LAYER_INC) -DMODEL_F64 -MMD -MP -c $< -o $@
 
 $(MODEL_LIB): $(call obj,$(MODEL_ONCE) $(MODEL_REAL)) $(patsubst %.c,$(BUILD)/obj64/%.o,$(MODEL_REAL))
 	@rm -f $@
@@ -181,29 +212,29 @@ $(MODEL_LIB): $(call obj,$(MODEL_ONCE) $(MODEL_REAL)) $(patsubst %.c,$(BUILD)/ob
 MODEL_MUT_LIB := $(BUILD)/libcubmodel_mut.a
 $(BUILD)/objmut/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DMODEL_MUTANT -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(LAYER_INC) -DMODEL_MUTANT -MMD -MP -c $< -o $@
 
 $(MODEL_MUT_LIB): $(patsubst %.c,$(BUILD)/objmut/%.o,$(MODEL_REAL))
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/verify: $(call obj,$(VERIFY_SRC)) $(MODEL_LIB) $(LIB)
+$(BUILD)/verify: $(call obj,$(VERIFY_SRC)) $(MODEL_LIB) $(SUPPORT_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(call isa_obj,$(BUILD)/obj,$(ISA_BENCH_SRC)) $(MODEL_LIB) $(LIB)
+$(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(call isa_obj,$(BUILD)/obj,$(ISA_BENCH_SRC)) $(MODEL_LIB) $(SUPPORT_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # The bench records the optimisation flags it was built with.
 $(BUILD)/obj/bench/machine.o: CFLAGS += '-DCA_BUILD_OPT="$(OPT)"'
 
 # The report reads results/*.csv; from the library it takes only the operator table
-# (and the bench's pass list), so the linker pulls in neither an implementation nor BLIS.
-$(BUILD)/report: $(call obj,$(REPORT_SRC) bench/passes.c) $(LIB)
+# (and the passes of lib/passes), so the linker pulls in neither an implementation nor BLIS.
+$(BUILD)/report: $(call obj,report/main.c) $(REPORT_LIB) $(SUPPORT_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ -lcsv -lm -o $@
 
 # Tests link the verify checks (not verify's main) to drive them on mutants.
 VERIFY_LIBSRC := $(filter-out verify/main.c, $(VERIFY_SRC))
-$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC) experiment/tasks.c experiment/assign.c) $(MODEL_MUT_LIB) $(MODEL_LIB) $(LIB)
+$(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC) experiment/tasks.c experiment/assign.c) $(MODEL_MUT_LIB) $(MODEL_LIB) $(REPORT_LIB) $(SUPPORT_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
 
 -include $(shell find $(BUILD)/obj $(BUILD)/obj64 $(BUILD)/objmut -name '*.d' 2>/dev/null)
@@ -232,7 +263,12 @@ verify: deps $(BUILD)/verify
 # Open MPI refuses to run as root unless told so (mpirun), and CI runs as root.
 SAN_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/experiment
+# make layers: every #include of the tree against layers.mk (layers.sh); make test runs
+# it first, before anything is compiled.
+layers:
+	@sh layers.sh
+
+test: deps layers $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/experiment
 	@echo "$(SAN_ENV) ./$(BUILD)/tests --jobs 2 --verbose"
 	@n=$$($(SAN_ENV) ./$(BUILD)/tests --list | awk '/: [0-9]+ tests?$$/ { n += $$(NF - 1) } END { print n }'); \
 	{ $(SAN_ENV) ./$(BUILD)/tests --jobs 2 --verbose 2>&1; printf '\ncriterion-exit %d\n' $$?; } | awk -v n="$$n" '\
@@ -245,7 +281,8 @@ test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD
 	$(SAN_ENV) $(MPI_ENV) sh experiment/mpi_smoke.sh $(BUILD)
 	$(SAN_ENV) sh tests/verify_cli.sh $(BUILD)
 	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
-	sh tests/test-check-impls.sh "$(CC) $(CFLAGS)"
+	sh tests/test-check-impls.sh "$(CC) $(CFLAGS) $(INC_impls)"
+	sh tests/test-layers.sh "$(CC) $(CFLAGS) $(INC_bench)"
 	$(SAN_ENV) sh tests/test-isa.sh $(BUILD) $(ISAS)
 	sh tests/test-install.sh "$(MAKE)" SANITIZE=$(SANITIZE) CC=$(CC)
 	$(SAN_ENV) OMP_NUM_THREADS=$(THREADS) sh verify/paths.sh $(BUILD) $(BUILD)/paths --quick \
@@ -256,8 +293,7 @@ test: deps $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD
 # then REPORT.md (at most an hour, runs two at a time, one thread each; an interrupted run
 # resumes from build/experiment-work/). SCALE=large: the plan for a bigger machine
 # (`build/experiment --scale large --plan` and `--estimate` state its cost first).
-# QUICK=1: tiny models in seconds, into $(BUILD)/quick/results/. The CSV reader is the
-# report's (bench/report/table.c), the CPU and commit of a run the bench's (bench/host.c).
+# QUICK=1: tiny models in seconds, into $(BUILD)/quick/results/.
 SCALE    ?= default
 ifneq ($(filter-out 0 1,$(QUICK)),)
 $(error QUICK must be 0 or 1, not '$(QUICK)')
@@ -272,8 +308,8 @@ MPI_CFLAGS = $(patsubst -I%,-isystem %,$(shell mpicc --showme:compile))
 MPI_LIBS   = $(shell mpicc --showme:link)
 $(BUILD)/obj/experiment/ranks.o: experiment/ranks.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MPI_CFLAGS) -MMD -MP -c $< -o $@
-$(BUILD)/experiment: $(call obj,$(EXP_SRC) bench/report/table.c bench/host.c) $(MODEL_LIB) $(LIB)
+	$(CC) $(CFLAGS) $(LAYER_INC) $(MPI_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/experiment: $(call obj,$(EXP_SRC)) $(MODEL_LIB) $(SUPPORT_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(MPI_LIBS) -o $@
 experiment: deps $(BUILD)/experiment $(BUILD)/report
 	OMP_NUM_THREADS=1 ./$(BUILD)/experiment $(EXP_ARGS)
@@ -423,8 +459,8 @@ PC_SAN     := $(if $(filter 1,$(SANITIZE)),$(LDSAN))
 
 $(BUILD)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
-$(BUILD)/pic/impls/frame/registry.o: $(BUILD)/registry_list.h
+	$(CC) $(CFLAGS) $(LAYER_INC) -fPIC -MMD -MP -c $< -o $@
+$(BUILD)/pic/lib/frame/registry.o: $(BUILD)/registry_list.h
 
 $(PKG)/cubattn.o: $(patsubst %.c,$(BUILD)/pic/%.o,$(LIB_SRC)) $(call isa_obj,$(BUILD)/pic,$(ISA_LIB_SRC)) $(BLIS_LIB)
 	@mkdir -p $(dir $@)
@@ -450,7 +486,7 @@ install: deps pkg
 	ln -sf $(SOLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libcubattn.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@RPATH@|$(PC_RPATH)|' \
-	    -e 's|@SANITIZE@|$(PC_SAN)|' -e 's| *$$||' impls/frame/cubattn.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/cubattn.pc
+	    -e 's|@SANITIZE@|$(PC_SAN)|' -e 's| *$$||' lib/frame/cubattn.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/cubattn.pc
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(PUB_HDR))) \

@@ -1,48 +1,23 @@
 /* bench.h: the benchmark harness (docs/DESIGN.md §5). Types shared by its files:
- *   main.c     flags and the run as a whole
- *   plan.c     the cells of a sweep, time/memory prediction and skipping, ETA
- *   passes.c   the passes of each operator of the table, their FLOPs and exponents
- *   cell.c     one cell: buffers, warm-up, repetitions, error check
- *   machine.c  machine description and the sgemm ceiling
- *   roof.c     the machine's own limits: FMA peak, micro-kernel, memory bandwidth; eviction
- *   csv_out.c  the results CSV (libcsv), written to a temp file and renamed
- *   split.c    bench --split: where a fused kernel's time goes (products, packing, rest) */
+ *   main.c         flags and the run as a whole
+ *   plan.c         the cells of a sweep, time/memory prediction and skipping, ETA
+ *   cell.c         one cell: buffers, warm-up, repetitions, error check
+ *   bench_row.c    a cell's row as a record of bench.csv (lib/results)
+ *   machine.c      machine description and the sgemm ceiling
+ *   roof.c         the machine's own limits: FMA peak, micro-kernel, memory bandwidth;
+ *                  eviction
+ *   model_sweep.c  bench --model: the model cells
+ *   split.c        bench --split: where a fused kernel's time goes (products, packing,
+ *                  rest) */
 #ifndef BENCH_H
 #define BENCH_H
 
+#include "csv_out.h"
 #include "cubattn.h"
+#include "passes.h"
 
 #include <stddef.h>
 #include <stdio.h>
-
-/* Operators are the rows of the operator table (ca_op, cubattn.h). Their passes: fwd,
- * bwd and fwdbwd for an operator with a backward, fwd for one without, and step for a
- * decode step (one step at position t-1 against a KV cache of t rows: the per-token cost
- * of causal inference; cubic inference per token is a full pass over the prefix, the
- * full fwd cell at N = t). */
-typedef enum bpass { BP_FWD, BP_BWD, BP_FWDBWD, BP_STEP, BP_COUNT } bpass;
-
-const char *bpass_name(bpass p);
-int bpass_parse(const char *s);  /* -1 if unknown */
-/* "fwd, bwd, fwdbwd, step" and "causal, full, ...": the lists --help and errors show. */
-const char *bpass_names(void);
-const char *op_names(void);
-
-/* Does operator op have pass p; does the pass call the backward. */
-int op_has_pass(ca_op op, bpass p);
-int bpass_runs_bwd(bpass p);
-/* FLOPs of one call by docs/DESIGN.md §3, heads included. n = context t for a step. */
-double cell_flops(ca_op op, bpass p, int n, int d, int heads);
-/* Bytes a call must move at least (docs/DESIGN.md §3): every input read once and every
- * output written once, 4 bytes an element, heads included; a step reads the whole K and
- * V cache up to t = n. */
-double cell_traffic(ca_op op, bpass p, int n, int d, int heads);
-/* Is the pass timed cold (caches evicted before each timed call: a decode step, which a
- * model runs once per token per layer on a cache that has left the LLC)? */
-int bpass_cold(ca_op op, bpass p);
-/* Scaling exponent in N of the operator's work (2 for N^2, 3 for N^3, 1 for a step):
- * the prediction of a cell's time from its chain's previous one. */
-double op_exponent(ca_op op);
 
 #define BENCH_MAX_IMPLS 32
 #define BENCH_MAX_NS 64
@@ -166,7 +141,6 @@ double cell_bytes(const ca_impl *impl, ca_op op, bpass p, ca_shape sh, int threa
 /* Runs one cell: fills row->reps, times, max_err and status. Returns 0 when it ran. */
 int cell_run(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p, int n,
              int threads, bench_row *row);
-double now_seconds(void);
 /* A cell held open for calls timed by the caller (bench --split): its buffers allocated
  * and filled as cell_run fills them, a backward's forward already run. NULL with
  * row->status set on failure. cell_call makes one timed unit of the pass. */
@@ -176,23 +150,9 @@ cell_ctx *cell_open(const bench_config *cfg, const ca_impl *impl, ca_op op, bpas
 ca_status cell_call(cell_ctx *c);
 void cell_close(cell_ctx *c);
 
-/* ---- csv_out.c ----------------------------------------------------------------- */
-typedef struct csv_out csv_out;
-/* Creates a temp file beside `path` with the header of a bench row (or of `columns`);
- * NULL with a message on stderr if it cannot. */
-csv_out *csv_out_open(const char *path);
-csv_out *csv_out_open_columns(const char *path, const char *const *columns, int ncol);
-int csv_out_row(csv_out *c, const bench_row *r, const machine_info *m);
-/* One row field by field: text, a number (fmt; empty when !present), an integer; then
- * csv_out_end_row, which checks the count against the header and flushes (0 on success). */
-void csv_out_field(csv_out *c, const char *s);
-void csv_out_num(csv_out *c, const char *fmt, double x, int present);
-void csv_out_int(csv_out *c, long x);
-int csv_out_end_row(csv_out *c);
-/* Flushes, closes and renames over `path`; returns 0 on success. */
-int csv_out_commit(csv_out *c);
-/* Removes the temp file (error paths). */
-void csv_out_abort(csv_out *c);
+/* ---- bench_row.c ------------------------------------------------------------- */
+/* The row and the machine as a record of bench.csv (lib/results), written; 0 on success. */
+int bench_row_write(csv_out *out, const bench_row *r, const machine_info *m);
 
 /* ---- plan.c -------------------------------------------------------------------- */
 /* Cells the configuration plans (skipped ones included); 0 = nothing to run. */
@@ -208,9 +168,6 @@ int model_sweep_count(const bench_config *cfg);
  * each row as it completes; 0 on success, -1 when nothing could be written or no cell was
  * timed. */
 int model_sweep_run(const bench_config *cfg, machine_info *m, csv_out *out);
-/* The columns of a model row (for csv_out_open_columns). */
-extern const char *const model_columns[];
-extern const int model_ncol;
 
 /* ---- split.c: bench --split (docs/DESIGN.md §5.6) ------------------------------------ */
 typedef struct split_cell {
@@ -228,7 +185,5 @@ int split_cells(const bench_config *cfg, int explicit_cells, split_cell *out, in
  * could be written or no cell was profiled. */
 int split_run(const bench_config *cfg, const split_cell *cells, int ncells, machine_info *m,
               csv_out *out);
-extern const char *const split_columns[];
-extern const int split_ncol;
 
 #endif

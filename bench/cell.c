@@ -3,6 +3,7 @@
  * asks for), warm up, repeat until the time budget, then check the output against the
  * float64 reference when that is affordable. */
 #include "bench.h"
+#include "clock.h"
 #include "cubattn_harness.h"
 
 #include <math.h>
@@ -10,14 +11,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Element counts of a cell's tensors. */
 typedef struct sizes {
@@ -266,128 +259,22 @@ done:
 
 /* ---- the cell ---------------------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void set_error(bench_row *row, ca_status st, const char *where)
 {
     snprintf(row->status, sizeof row->status, "error: %s%s%s", where, *where ? ": " : "",
              ca_status_str(st));
 }
 
-int cell_run(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p, int n,
-             int threads, bench_row *row)
-{
-    ca_shape sh = {n, cfg->d, cfg->heads};
-    sizes z = cell_sizes(op, p, sh);
-    size_t ws = 0;
-    ca_status st = cell_ws(impl, &z, threads, &ws);
-    if (st != CA_OK) {
-        set_error(row, st, "workspace query");
-        return -1;
-    }
-    omp_set_num_threads(threads);
-    buffers b;
-    if (buffers_alloc(&z, ws, cfg->seed + (uint64_t)n * 7919u, &b) != 0) {
-        set_error(row, CA_ERR_NOMEM, "allocating buffers");
-        return -1;
-    }
-    call c = {impl, &z, p, {threads, b.ws, b.ws_bytes}, &b};
-    const double t_cell = now_seconds();
-
-    /* a backward pass needs the forward's o and lse: computed once, untimed */
-    if (p == BP_BWD && (st = call_fwd(&c)) != CA_OK) {
-        set_error(row, st, "forward before backward");
-        buffers_free(&b);
-        return -1;
-    }
-    /* warm-up: also tells how many calls one repetition needs to last >= 1 ms */
-    double t0 = now_seconds();
-    if ((st = call_once(&c)) != CA_OK) {
-        set_error(row, st, "");
-        buffers_free(&b);
-        return -1;
-    }
-    double tw = now_seconds() - t0;
-    long inner = 1;
-    if (tw < 1e-3) inner = tw > 0 ? (long)ceil(1e-3 / tw) : 1000;
-    if (inner > 100000) inner = 100000;
-    /* A cold cell (a decode step: a model reaches the step's cache again only after every
-     * other layer's, so it comes from memory) times one call at a time, each after its
-     * buffers were evicted from every cache level, untimed. */
-    const int cold = bpass_cold(op, p);
-    void *cold_ptr[] = {b.q, b.k, b.v, b.o, b.lse, b.kc, b.vc, b.ws};
-    const size_t cold_bytes[] = {
-        (size_t)z.q * sizeof(float), (size_t)z.kv * sizeof(float),
-        (size_t)z.kv * sizeof(float), (size_t)z.out * sizeof(float),
-        (size_t)z.lse * sizeof(float), (size_t)z.cache * sizeof(float),
-        (size_t)z.cache * sizeof(float), b.ws_bytes};
-    if (cold) inner = 1;
-    row->cache_state = cold ? "cold" : "warm";
-
-    double *times = malloc((size_t)cfg->max_reps * sizeof *times);
-    if (!times) {
-        set_error(row, CA_ERR_NOMEM, "");
-        buffers_free(&b);
-        return -1;
-    }
-    int reps = 0;
-    double timed = 0;
-    while (reps < cfg->max_reps) {
-        if (cold) roof_evict(cold_ptr, cold_bytes, (int)(sizeof cold_ptr / sizeof cold_ptr[0]));
-        t0 = now_seconds();
-        for (long i = 0; i < inner && st == CA_OK; i++) st = call_once(&c);
-        double t = now_seconds() - t0;
-        if (st != CA_OK) break;
-        times[reps++] = t / (double)inner;
-        timed += t;
-        /* At least MIN_REPS repetitions where the budget allows: on this shared VM two
-         * back-to-back runs of one cell differ by 10-30%, and a median of 2 or 3 follows
-         * that noise. */
-        if (timed >= cfg->rep_time && reps >= MIN_REPS) break;
-        /* never start a repetition that would take the cell past its budget */
-        if (now_seconds() - t_cell + t > cfg->budget) break;
-    }
-    if (st != CA_OK) {
-        set_error(row, st, "during repetitions");
-        free(times);
-        buffers_free(&b);
-        return -1;
-    }
-    qsort(times, (size_t)reps, sizeof *times, cmp_double);
-    row->reps = reps;
-    row->t_min = times[0];
-    row->t_max = times[reps - 1];
-    row->t_median = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
-    free(times);
-
-    row->max_err = -1;
-    row->err_ref = "";
-    if (cell_flops(op, p, n, cfg->d, cfg->heads) <= cfg->err_flops) {
-        double e = reference_err(&z, p, &b);
-        if (e >= 0) {
-            row->max_err = e;
-            row->err_ref = "float64 reference";
-        }
-    }
-    buffers_free(&b);
-    snprintf(row->status, sizeof row->status, "ok");
-    return 0;
-}
-
-/* ---- a cell held open (bench --split, split.c) ------------------------------------ */
-
 struct cell_ctx {
+    ca_op op;
     sizes z;
     buffers b;
     call c;
 };
 
-cell_ctx *cell_open(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p, int n,
-                    int threads, bench_row *row)
+/* The cell's buffers, allocated and filled, and its call; NULL with row->status set. */
+static cell_ctx *cell_alloc(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p,
+                            int n, int threads, bench_row *row)
 {
     cell_ctx *x = calloc(1, sizeof *x);
     if (!x) {
@@ -395,6 +282,7 @@ cell_ctx *cell_open(const bench_config *cfg, const ca_impl *impl, ca_op op, bpas
         return NULL;
     }
     ca_shape sh = {n, cfg->d, cfg->heads};
+    x->op = op;
     x->z = cell_sizes(op, p, sh);
     size_t ws = 0;
     ca_status st = cell_ws(impl, &x->z, threads, &ws);
@@ -410,9 +298,143 @@ cell_ctx *cell_open(const bench_config *cfg, const ca_impl *impl, ca_op op, bpas
         return NULL;
     }
     x->c = (call){impl, &x->z, p, {threads, x->b.ws, x->b.ws_bytes}, &x->b};
-    /* as in cell_run: a backward pass needs the forward's o and lse, computed untimed */
-    if (p == BP_BWD && (st = call_fwd(&x->c)) != CA_OK) {
+    return x;
+}
+
+/* A backward pass needs the forward's o and lse: computed once, untimed. */
+static int prime_backward(cell_ctx *x, bench_row *row)
+{
+    ca_status st;
+    if (x->c.pass == BP_BWD && (st = call_fwd(&x->c)) != CA_OK) {
         set_error(row, st, "forward before backward");
+        return -1;
+    }
+    return 0;
+}
+
+/* One untimed call, which also tells how many calls one repetition needs to last >= 1 ms
+ * (one for a cold cell: each call is timed after its own eviction). 0 when it failed. */
+static long warm_up(cell_ctx *x, int cold, bench_row *row)
+{
+    const double t0 = now_seconds();
+    const ca_status st = call_once(&x->c);
+    if (st != CA_OK) {
+        set_error(row, st, "");
+        return 0;
+    }
+    const double tw = now_seconds() - t0;
+    long inner = 1;
+    if (tw < 1e-3) inner = tw > 0 ? (long)ceil(1e-3 / tw) : 1000;
+    if (inner > 100000) inner = 100000;
+    return cold ? 1 : inner;
+}
+
+/* Every buffer of the cell out of every cache level (a decode step: a model reaches the
+ * step's cache again only after every other layer's, so it comes from memory). */
+static void evict(const cell_ctx *x)
+{
+    const buffers *b = &x->b;
+    const sizes *z = &x->z;
+    void *ptr[] = {b->q, b->k, b->v, b->o, b->lse, b->kc, b->vc, b->ws};
+    const size_t bytes[] = {
+        (size_t)z->q * sizeof(float), (size_t)z->kv * sizeof(float),
+        (size_t)z->kv * sizeof(float), (size_t)z->out * sizeof(float),
+        (size_t)z->lse * sizeof(float), (size_t)z->cache * sizeof(float),
+        (size_t)z->cache * sizeof(float), b->ws_bytes};
+    roof_evict(ptr, bytes, (int)(sizeof ptr / sizeof ptr[0]));
+}
+
+/* Timed repetitions of `inner` calls each, the time of one call of each into times:
+ * until rep_time is timed over at least MIN_REPS (on this shared VM two back-to-back
+ * runs of one cell differ by 10-30%, and a median of 2 or 3 follows that noise), and
+ * never one that would take the cell past its budget, counted from t_cell. The count,
+ * or -1 when a call failed. */
+static int repeat(const bench_config *cfg, cell_ctx *x, long inner, int cold, double t_cell,
+                  double *times, bench_row *row)
+{
+    ca_status st = CA_OK;
+    int reps = 0;
+    double timed = 0;
+    while (reps < cfg->max_reps) {
+        if (cold) evict(x);
+        const double t0 = now_seconds();
+        for (long i = 0; i < inner && st == CA_OK; i++) st = call_once(&x->c);
+        const double t = now_seconds() - t0;
+        if (st != CA_OK) {
+            set_error(row, st, "during repetitions");
+            return -1;
+        }
+        times[reps++] = t / (double)inner;
+        timed += t;
+        if (timed >= cfg->rep_time && reps >= MIN_REPS) break;
+        if (now_seconds() - t_cell + t > cfg->budget) break;
+    }
+    return reps;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The fastest, median and slowest of the repetitions. */
+static void record_times(bench_row *row, double *times, int reps)
+{
+    qsort(times, (size_t)reps, sizeof *times, cmp_double);
+    row->reps = reps;
+    row->t_min = times[0];
+    row->t_max = times[reps - 1];
+    row->t_median = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
+}
+
+/* The outputs against the float64 reference, where that is affordable. */
+static void record_error(const bench_config *cfg, const cell_ctx *x, bench_row *row)
+{
+    row->max_err = -1;
+    row->err_ref = "";
+    const ca_shape sh = x->z.sh;
+    if (cell_flops(x->op, x->c.pass, sh.n, sh.d, sh.heads) > cfg->err_flops) return;
+    const double e = reference_err(&x->z, x->c.pass, &x->b);
+    if (e >= 0) {
+        row->max_err = e;
+        row->err_ref = "float64 reference";
+    }
+}
+
+int cell_run(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p, int n,
+             int threads, bench_row *row)
+{
+    cell_ctx *x = cell_alloc(cfg, impl, op, p, n, threads, row);
+    if (!x) return -1;
+    const double t_cell = now_seconds();
+    const int cold = bpass_cold(op, p);
+    double *times = NULL;
+    long inner = 0;
+    int reps = -1;
+    if (prime_backward(x, row) == 0 && (inner = warm_up(x, cold, row)) > 0) {
+        row->cache_state = cold ? "cold" : "warm";
+        times = malloc((size_t)cfg->max_reps * sizeof *times);
+        if (times) reps = repeat(cfg, x, inner, cold, t_cell, times, row);
+        else set_error(row, CA_ERR_NOMEM, "");
+    }
+    if (reps > 0) {
+        record_times(row, times, reps);
+        record_error(cfg, x, row);
+        snprintf(row->status, sizeof row->status, "ok");
+    }
+    free(times);
+    cell_close(x);
+    return reps > 0 ? 0 : -1;
+}
+
+/* ---- a cell held open (bench --split, split.c) ------------------------------------ */
+
+cell_ctx *cell_open(const bench_config *cfg, const ca_impl *impl, ca_op op, bpass p, int n,
+                    int threads, bench_row *row)
+{
+    cell_ctx *x = cell_alloc(cfg, impl, op, p, n, threads, row);
+    if (x && prime_backward(x, row) != 0) {
         cell_close(x);
         return NULL;
     }

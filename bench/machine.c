@@ -2,6 +2,7 @@
  * sub-configuration, kernel path, commit, date) and the machine's ceiling, BLIS sgemm GFLOP/s. */
 #include "bench.h"
 #include "blis_ctx.h"
+#include "clock.h"
 #include "host.h"
 
 #include <omp.h>

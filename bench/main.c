@@ -3,6 +3,7 @@
 #include "bench.h"
 #include "host.h"
 #include "kprof.h"
+#include "results.h"
 
 #include <errno.h>
 #include <omp.h>
@@ -570,9 +571,10 @@ int main(int argc, char **argv)
     machine_info m;
     machine_describe(&m);
     m.grid = cfg.quick ? "quick" : "full";
-    csv_out *out = cfg.model   ? csv_out_open_columns(cfg.out, model_columns, model_ncol)
-                   : cfg.split ? csv_out_open_columns(cfg.out, split_columns, split_ncol)
-                               : csv_out_open(cfg.out);
+    csv_out *out = csv_out_open("bench", cfg.out,
+                                cfg.model   ? &model_format
+                                : cfg.split ? &split_format
+                                            : &bench_format);
     if (!out) return 1;
     if (cfg.model) {
         fprintf(stderr, "bench: models on %s, d_model=%d heads=%d vocab=%d, training batch %d, %d cells\n",

@@ -16,6 +16,7 @@
 #include "bench.h"
 #include "cubattn_harness.h"
 #include "model.h"
+#include "results.h"
 
 #include <math.h>
 #include <omp.h>
@@ -39,14 +40,6 @@ static double task_exponent(mtask t, model_kind k)
 }
 
 static int task_runs(mtask t, model_kind k) { return t == MT_TRAIN || k != MODEL_CUBIC_LOOP; }
-
-const char *const model_columns[] = {
-    "model", "task", "part", "impl", "layers", "d_model", "heads", "vocab", "batch", "n",
-    "threads", "reps", "t_min_s", "t_median_s", "t_max_s", "attn_flops", "matmul_flops",
-    "gflops", "frac_of_peak", "frac_of_sgemm", "act_bytes", "predicted_s", "status",
-    "peak_gflops", "sgemm_gflops", "commit", "date", "cpu", "cores", "kernel_isa", "other_cores",
-};
-const int model_ncol = sizeof model_columns / sizeof model_columns[0];
 
 /* One timed cell's outcome. */
 typedef struct mrow {
@@ -217,38 +210,27 @@ static int write_row(csv_out *out, const mctx *c, const mrow *r, const machine_i
     const double flops = r->fl.attn_flops + r->fl.matmul_flops;
     const int whole = strcmp(r->part, "all") == 0;
     const double gf = timed && whole && flops > 0 ? flops / r->t_median * 1e-9 : 0;
-    csv_out_field(out, model_kind_name(r->kind));
-    csv_out_field(out, task_names[r->task]);
-    csv_out_field(out, r->part);
-    csv_out_field(out, c->ex.impl->name);
-    csv_out_int(out, r->L);
-    csv_out_int(out, c->mc.d_model);
-    csv_out_int(out, c->mc.heads);
-    csv_out_int(out, c->mc.vocab);
-    csv_out_int(out, r->task == MT_TRAIN ? c->cfg->batch : 1);
-    csv_out_int(out, r->n);
-    csv_out_int(out, c->ex.threads);
-    csv_out_int(out, timed ? r->reps : 0);
-    csv_out_num(out, "%.6e", r->t_min, r->t_min > 0);
-    csv_out_num(out, "%.6e", r->t_median, timed);
-    csv_out_num(out, "%.6e", r->t_max, r->t_max > 0);
-    csv_out_num(out, "%.6e", r->fl.attn_flops, whole && flops > 0);
-    csv_out_num(out, "%.6e", r->fl.matmul_flops, whole && flops > 0);
-    csv_out_num(out, "%.4f", gf, gf > 0);
-    csv_out_num(out, "%.4g", gf / peak, gf > 0 && peak > 0);
-    csv_out_num(out, "%.4g", gf / sgemm, gf > 0 && sgemm > 0);
-    csv_out_num(out, "%.0f", (double)r->fl.act_bytes, whole && r->fl.act_bytes > 0);
-    csv_out_num(out, "%.3e", r->predicted, r->predicted >= 0);
-    csv_out_field(out, r->status);
-    csv_out_num(out, "%.3f", peak, peak > 0);
-    csv_out_num(out, "%.3f", sgemm, sgemm > 0);
-    csv_out_field(out, m->commit);
-    csv_out_field(out, m->date);
-    csv_out_field(out, m->cpu);
-    csv_out_int(out, m->cores);
-    csv_out_field(out, m->kernel_isa);
-    csv_out_num(out, "%.2f", m->other_cores, m->other_cores >= 0);
-    return csv_out_end_row(out);
+    const model_record rec = {
+        /* the cell */
+        .model = model_kind_name(r->kind), .task = task_names[r->task], .part = r->part,
+        .impl = c->ex.impl->name, .layers = r->L, .d_model = c->mc.d_model,
+        .heads = c->mc.heads, .vocab = c->mc.vocab,
+        .batch = r->task == MT_TRAIN ? c->cfg->batch : 1, .n = r->n, .threads = c->ex.threads,
+        /* its times, work and rate */
+        .reps = timed ? r->reps : 0, .t_min = csv_real_if(r->t_min > 0, r->t_min),
+        .t_med = csv_real_if(timed, r->t_median), .t_max = csv_real_if(r->t_max > 0, r->t_max),
+        .attn_flops = csv_real_if(whole && flops > 0, r->fl.attn_flops),
+        .matmul_flops = csv_real_if(whole && flops > 0, r->fl.matmul_flops),
+        .gflops = csv_real_if(gf > 0, gf), .frac_peak = csv_real_if(gf > 0 && peak > 0, gf / peak),
+        .frac_sgemm = csv_real_if(gf > 0 && sgemm > 0, gf / sgemm),
+        .act_bytes = csv_real_if(whole && r->fl.act_bytes > 0, (double)r->fl.act_bytes),
+        .predicted = csv_real_if(r->predicted >= 0, r->predicted), .status = r->status,
+        /* the ceilings, the code and the machine */
+        .peak = csv_real_if(peak > 0, peak), .sgemm = csv_real_if(sgemm > 0, sgemm),
+        .commit = m->commit, .date = m->date, .cpu = m->cpu, .cores = m->cores,
+        .kernel_isa = m->kernel_isa, .other_cores = csv_real_if(m->other_cores >= 0, m->other_cores),
+    };
+    return csv_out_record(out, &rec);
 }
 
 static void ctx_free(mctx *c)

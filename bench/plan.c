@@ -3,6 +3,7 @@
  * measurement and the operator's exponent, skips (and records) cells over the time or
  * memory budget, runs the rest, and reports progress with an ETA on stderr. */
 #include "bench.h"
+#include "clock.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -279,7 +280,7 @@ static int write_rows(const cell *cells, bench_row *rows, int count, const ceili
         row->peak_note = c->peak_note;
         if (row->t_median > 0 && row->sgemm_gflops > 0)
             row->frac_of_sgemm = row->gflops / row->sgemm_gflops;
-        if (csv_out_row(out, row, m) != 0) return -1;
+        if (bench_row_write(out, row, m) != 0) return -1;
     }
     return 0;
 }

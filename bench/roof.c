@@ -10,6 +10,7 @@
  * and the cache eviction a cold decode step is timed after (roof_evict). Each runs one
  * OpenMP thread per bench thread and reports the median of its repetitions. */
 #include "bench.h"
+#include "clock.h"
 #include "isa.h"
 #include "roof_kern.h"
 

@@ -69,7 +69,7 @@ model_check=$(awk '
   }' "$d/results/bench_model.csv")
 [ -z "$model_check" ] || fail "model cells: $model_check"
 # the split of a fused kernel's time (bench --split, docs/DESIGN.md §5.6): every part
-# present and >= 0 (t_other_s within the profile's tolerance, bench/report/split.c), the
+# present and >= 0 (t_other_s within the profile's tolerance, report/split.c), the
 # parts adding up to the total within the CSV's rounding, the products counted; the file
 # sits in the results dir, so the report below must read it back
 OMP_NUM_THREADS=$T "$B/bench" --split --quick --op causal,full --pass fwd,bwd --n 128 --threads "$T" \

@@ -12,23 +12,16 @@
  * over the threads and divided by the cell's thread count: each thread's share of the
  * wall time, so products + packing + other = t_total_s. */
 #include "bench.h"
+#include "clock.h"
 #include "kprof.h"
+#include "results.h"
 
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *const split_columns[] = {
-    "impl", "op", "pass", "n", "d", "heads", "threads", "reps", "calls",
-    "t_total_s", "t_products_s", "t_packing_s", "t_other_s", "t_outside_s", "t_unprofiled_s",
-    "flops", "products_gflops", "peak_gflops", "products_frac_of_peak", "frac_of_peak",
-    "product_calls", "packing_calls", "clock", "status",
-    "commit", "date", "cpu", "cores", "other_cores",
-};
-const int split_ncol = sizeof split_columns / sizeof split_columns[0];
-
-/* The roofline targets' cells (bench/report/markdown.c) plus full bwd at N = 4096. */
+/* The roofline targets' cells (report/markdown.c) plus full bwd at N = 4096. */
 static const split_cell target_cells[] = {
     {CA_OP_CAUSAL, BP_FWD, 4096, 64, 4, 2}, {CA_OP_FULL, BP_FWD, 1024, 64, 4, 2},
     {CA_OP_FULL, BP_FWD, 4096, 64, 4, 2},   {CA_OP_CUBIC, BP_FWD, 1024, 64, 4, 2},
@@ -169,36 +162,29 @@ static int write_row(csv_out *o, const split_row *r, const machine_info *m)
 {
     const int ok = strcmp(r->status, "ok") == 0, pk = ok && r->peak > 0;
     const double pg = ok && r->t_products > 0 ? r->flops / r->t_products / 1e9 : 0;
-    csv_out_field(o, r->impl);
-    csv_out_field(o, ca_op_get(r->c.op)->name);
-    csv_out_field(o, bpass_name(r->c.pass));
-    csv_out_int(o, r->c.n);
-    csv_out_int(o, r->c.d);
-    csv_out_int(o, r->c.heads);
-    csv_out_int(o, r->c.threads);
-    csv_out_int(o, ok ? r->reps : 0);
-    csv_out_int(o, ok ? r->calls : 0);
-    csv_out_num(o, "%.6e", r->t_total, ok);
-    csv_out_num(o, "%.6e", r->t_products, ok);
-    csv_out_num(o, "%.6e", r->t_packing, ok);
-    csv_out_num(o, "%.6e", r->t_other, ok);
-    csv_out_num(o, "%.6e", r->t_outside, ok && r->t_outside > -1);
-    csv_out_num(o, "%.6e", r->t_unprofiled, ok);
-    csv_out_num(o, "%.6e", r->flops, 1);
-    csv_out_num(o, "%.4f", pg, pg > 0);
-    csv_out_num(o, "%.3f", r->peak, r->peak > 0);
-    csv_out_num(o, "%.4g", pg / r->peak, pk && pg > 0);
-    csv_out_num(o, "%.4g", r->flops / r->t_total / 1e9 / r->peak, pk);
-    csv_out_num(o, "%.0f", (double)r->product_calls, ok);
-    csv_out_num(o, "%.0f", (double)r->packing_calls, ok);
-    csv_out_field(o, kprof_clock());
-    csv_out_field(o, r->status);
-    csv_out_field(o, m->commit);
-    csv_out_field(o, m->date);
-    csv_out_field(o, m->cpu);
-    csv_out_int(o, m->cores);
-    csv_out_num(o, "%.2f", m->other_cores, m->other_cores >= 0);
-    return csv_out_end_row(o);
+    const split_record rec = {
+        /* the cell */
+        .impl = r->impl, .op = ca_op_get(r->c.op)->name, .pass = bpass_name(r->c.pass),
+        .n = r->c.n, .d = r->c.d, .heads = r->c.heads, .threads = r->c.threads,
+        .reps = ok ? r->reps : 0, .calls = ok ? r->calls : 0,
+        /* one call's time and its parts */
+        .t_total = csv_real_if(ok, r->t_total), .t_products = csv_real_if(ok, r->t_products),
+        .t_packing = csv_real_if(ok, r->t_packing), .t_other = csv_real_if(ok, r->t_other),
+        .t_outside = csv_real_if(ok && r->t_outside > -1, r->t_outside),
+        .t_unprofiled = csv_real_if(ok, r->t_unprofiled),
+        /* the products' rate against the peak, and what the profile counted */
+        .flops = r->flops, .products_gflops = csv_real_if(pg > 0, pg),
+        .peak = csv_real_if(r->peak > 0, r->peak),
+        .products_frac_peak = csv_real_if(pk && pg > 0, pg / r->peak),
+        .frac_peak = csv_real_if(pk, r->flops / r->t_total / 1e9 / r->peak),
+        .product_calls = csv_real_if(ok, (double)r->product_calls),
+        .packing_calls = csv_real_if(ok, (double)r->packing_calls), .clock = kprof_clock(),
+        .status = r->status,
+        /* the code and the machine */
+        .commit = m->commit, .date = m->date, .cpu = m->cpu, .cores = m->cores,
+        .other_cores = csv_real_if(m->other_cores >= 0, m->other_cores),
+    };
+    return csv_out_record(o, &rec);
 }
 
 /* FMA peak of each thread count among the cells, before and after them (the better of

@@ -2,7 +2,7 @@
  * powerful than a causal one of the same size, and at what price? Files:
  *   tasks.c  the four tasks: seeded generators, held-out sets, position-only floors
  *   plan.c   the plans (default, large, quick), the runs, their FLOPs and evaluation steps
- *   rows.c   the CSV rows (libcsv): written, read back on resume, merged
+ *   rows.c   the CSV rows (lib/results' formats): written, read back on resume
  *   run.c    one training run: AdamW, evaluation, checkpoints, the inference check
  *   pool.c   the runs spread over concurrent processes, with progress and ETA
  *   assign.c the runs spread over MPI ranks (longest pair first onto the least-loaded rank)
@@ -12,6 +12,7 @@
 #define EXPERIMENT_H
 
 #include "model.h"
+#include "results.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -140,32 +141,11 @@ void plan_describe(const exp_plan *p, char *buf, size_t cap);
 double plan_lr(const exp_plan *p, int setting, int64_t step);
 
 /* ---- rows.c ------------------------------------------------------------------------- */
-/* One evaluation point of a run. budget: "reference" (the cubic run, which sets both
- * budgets), "equal_steps" (a causal point at step <= S), "equal_flops" (beyond S). */
-typedef struct exp_row {
-    char task[16], setting[32], model[16], budget[16], impl[16], cpu[160], commit[64];
-    int64_t layers, n, m, vocab, d_model, heads, batch, params, seed, step, steps_cubic,
-        steps_flops, steps_run, jobs_min, jobs_max, threads;
-    double flops_per_step, train_flops, wall_s, train_loss, test_loss, test_bits, test_acc,
-        seq_acc, floor_acc, floor_bits;
-    /* accuracy by position: one value per position 0..n-1, ';'-separated, empty where
-     * the position has no target */
-    char pos_acc[EXP_MAX_N * 8];
-} exp_row;
+/* The rows (exp_row, exp_infer_row) are lib/results' records: the report reads them
+ * back by the same column tables. pos_acc holds up to 7 characters and a ';' a position. */
+_Static_assert(EXP_MAX_N * 8 <= EXP_POS_ACC_CHARS, "pos_acc cannot hold EXP_MAX_N positions");
 
-/* The inference check of one trained model. */
-typedef struct exp_infer_row {
-    char task[16], setting[32], model[16];
-    int64_t seed, steps_run, sequences, positions, mismatches, near_ties;
-    double max_rel_diff;
-    /* Inference cost of the trained model, seconds per held-out sequence of n tokens
-     * (mean): prefill = the next-token distribution after all n (model_session_prefill),
-     * generate = every position through the deployed path from a one-token prompt
-     * (model_infer: the causal model's KV-cache steps, the cubic model's prefix passes). */
-    double prefill_s, generate_s;
-} exp_infer_row;
-
-/* Written through libcsv to path.tmp, then renamed over path. 0 or -1 (message). */
+/* Written through libcsv to a temp file, then renamed over path. 0 or -1 (message). */
 int rows_write(const char *path, const exp_row *rows, int count);
 int infer_rows_write(const char *path, const exp_infer_row *rows, int count);
 /* Reads a file rows_write wrote; *rows malloc'ed. 0 or -1 (message, naming the record

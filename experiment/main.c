@@ -12,8 +12,9 @@
  * --max-runs, --stop-after-checkpoints or --only left runs undone, 128 + the signal when
  * interrupted (SIGINT, SIGTERM: every run resumes from its last checkpoint).
  * Under mpirun the ranks share the runs (ranks.c); alone, the program is one rank. */
+#include "clock.h"
 #include "experiment.h"
-#include "../bench/host.h"
+#include "host.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -57,13 +57,6 @@ static void usage(FILE *f)
 "Under mpirun (mpirun -np K build/experiment FLAGS) the ranks share the runs: the same\n"
 "flags on every rank, a work dir they all reach; --jobs, --max-runs and the checkpoint\n"
 "flags count per rank. Rank 0 writes the results.\n");
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int mkdir_p(const char *path)
@@ -110,9 +103,9 @@ static int estimate(const exp_plan *p, const char *work, int jobs)
             r.steps = (int64_t)llround((double)probe * full->steps / p->settings[i].steps);
             r.steps_flops = (int64_t)llround((double)probe * full->steps_flops / p->settings[i].steps);
             exp_run_result res;
-            const double t0 = now_s();
+            const double t0 = now_seconds();
             if (run_train(&q, &r, dir, NULL, &res) != 0) { rc = -1; break; }
-            const double t = now_s() - t0, train = res.rows[res.nrows - 1].wall_s;
+            const double t = now_seconds() - t0, train = res.rows[res.nrows - 1].wall_s;
             const double pred = t + train * ((double)full->steps / (double)r.steps - 1.0);
             fprintf(stderr, "estimate: %-14s %-7s %5lld of %6lld steps: %6.2f s (%.1f ms/step, "
                             "%.2f GFLOP/s); full run %6.1f s\n", name, model_kind_name(r.kind),

@@ -7,7 +7,7 @@
  * equal-steps comparison, its point at S_f the equal-FLOPs one, its point nearest the
  * cubic run's seconds the equal-time one (plan_lr). */
 #include "experiment.h"
-#include "../bench/host.h"
+#include "host.h"
 
 #include <math.h>
 #include <stdio.h>

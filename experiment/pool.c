@@ -15,6 +15,7 @@
  * training into the work dir that a rerun resumes from. */
 /* MAP_ANONYMOUS is not POSIX 2008 */
 #define _DEFAULT_SOURCE
+#include "clock.h"
 #include "experiment.h"
 
 #include <errno.h>
@@ -36,13 +37,6 @@ typedef struct shared {
 
 static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { interrupted = sig; }
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The child: trains run i, writes its files, exits 0 (done), 3 (stopped after a
  * checkpoint) or 1. It gets SIGTERM when its parent dies (also of SIGKILL, which the
@@ -145,7 +139,7 @@ int pool_run(const exp_plan *p, const int *todo, int ntodo, int jobs, const char
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
 
-    const double t0 = now_s();
+    const double t0 = now_seconds();
     double last_print = t0;
     int started = 0, finished = 0, rc = 0, stop = 0, killed = 0, waiting = hooks->tick != NULL;
     exp_pool_state st = {.ntodo = ntodo, .flops_total = total};
@@ -216,9 +210,9 @@ int pool_run(const exp_plan *p, const int *todo, int ntodo, int jobs, const char
         for (int k = 0; k < ntodo; k++) st.flops_done += sh->flops_done[todo[k]];
         if (hooks->tick) {
             waiting = hooks->tick(hooks->ctx, &st);
-        } else if (now_s() - last_print >= 15.0) {
-            last_print = now_s();
-            pool_progress_line(&st, now_s() - t0);
+        } else if (now_seconds() - last_print >= 15.0) {
+            last_print = now_seconds();
+            pool_progress_line(&st, now_seconds() - t0);
         }
         if (st.own_done && !waiting) continue;
         struct timespec nap = {0, 100 * 1000 * 1000};

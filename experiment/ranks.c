@@ -21,6 +21,7 @@
  * Waits poll with a short sleep instead of blocking in MPI: Open MPI's blocking calls spin
  * on a core, which a rank waiting for the others would take from the runs training. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#include "clock.h"
 #include "experiment.h"
 
 #include <mpi.h>
@@ -58,13 +59,6 @@ static MPI_Comm g_node = MPI_COMM_NULL;
 
 int ranks_rank(void) { return g_rank; }
 int ranks_size(void) { return g_size; }
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void nap_ms(long ms)
 {
@@ -275,8 +269,8 @@ static int tick_rank0(void *ctx, const exp_pool_state *st)
             c->waiting--;
         }
     }
-    if (now_s() - c->last >= 15.0) {
-        c->last = now_s();
+    if (now_seconds() - c->last >= 15.0) {
+        c->last = now_seconds();
         exp_pool_state all = {0};
         for (int k = 0; k < g_size; k++) {
             all.ntodo += c->peer[k].ntodo;
@@ -285,7 +279,7 @@ static int tick_rank0(void *ctx, const exp_pool_state *st)
             all.flops_done += c->peer[k].flops_done;
             all.flops_total += c->peer[k].flops_total;
         }
-        pool_progress_line(&all, now_s() - c->t0);
+        pool_progress_line(&all, now_seconds() - c->t0);
     }
     return c->waiting > 0;
 }
@@ -301,9 +295,9 @@ static int tick_other(void *ctx, const exp_pool_state *st)
         if (!done) return 0;
     }
     if (st->started == c->sent_started && st->finished == c->sent_finished &&
-        now_s() - c->last < 5.0)
+        now_seconds() - c->last < 5.0)
         return 0;
-    c->last = now_s();
+    c->last = now_seconds();
     c->sent_started = st->started;
     c->sent_finished = st->finished;
     state_to_msg(st, -1, c->msg);
@@ -444,7 +438,7 @@ int ranks_run(const exp_plan *p, int prep, int *todo, int ntodo, int skipped, in
 
     char label[64];
     snprintf(label, sizeof label, "experiment (rank %d of %d)", g_rank, g_size);
-    tick_ctx c = {.t0 = now_s(), .req = MPI_REQUEST_NULL, .sent_started = -1};
+    tick_ctx c = {.t0 = now_seconds(), .req = MPI_REQUEST_NULL, .sent_started = -1};
     c.last = c.t0;
     if (g_rank == 0) {
         c.peer = calloc((size_t)g_size, sizeof *c.peer);

@@ -8,26 +8,19 @@
  * its step (a crash between the two writes leaves one row too many) and continues; the
  * batches are a function of (seed, step) and the learning rate of the step, so it
  * computes what the uninterrupted run would have (at the same thread count). */
+#include "clock.h"
 #include "experiment.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Two logits closer than this, relative to the row's largest |logit|, are a tie that
  * float32 roundings of the two paths may break either way (a few hundred ulps; the paths
  * differ by ~1e-6 relative at these sizes, verify's model rows measure it). */
 #define INFER_TIE_TOL 1e-4
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Index of the largest of x[0..V) (lowest on ties), and the largest |x|. */
 static int argmax(const float *x, int V, float *scale)
@@ -125,15 +118,15 @@ static int infer_check(const exp_task *t, model_kind kind, const model_config *c
         double l;
         ca_status st = model_forward_backward_f32(kind, cfg, ex, params, 1, n, tok, tgt, train,
                                                   NULL, &l, NULL);
-        double t0 = now_s();
+        double t0 = now_seconds();
         if (st == CA_OK) st = model_infer_f32(kind, cfg, ex, params, n, 1, tok, inf);
-        out->generate_s += now_s() - t0;
+        out->generate_s += now_seconds() - t0;
         if (st == CA_OK) {
-            t0 = now_s();
+            t0 = now_seconds();
             model_session_f32 *ses = model_session_open_f32(kind, cfg, ex, params, n, &st);
             if (ses) st = model_session_prefill_f32(ses, n, tok, next);
             model_session_close_f32(ses);
-            out->prefill_s += now_s() - t0;
+            out->prefill_s += now_seconds() - t0;
         }
         if (st != CA_OK) {
             fprintf(stderr, "experiment: inference check: %s\n", model_error(st));
@@ -330,7 +323,7 @@ int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
         }
         if (step >= r->steps) break;
         step++;
-        const double t0 = now_s();
+        const double t0 = now_seconds();
         task_batch(t, (uint64_t)r->seed, step, p->c.batch, tok, tgt);
         double loss;
         ca_status st = model_forward_backward_f32(r->kind, &cfg, &ex, params, p->c.batch, t->n,
@@ -344,7 +337,7 @@ int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
                                  .beta2 = 0.99, .eps = 1e-8,
                                  .weight_decay = p->c.weight_decay};
         model_adamw_update_f32(&opt, step, P, params, grads, m, v);
-        wall += now_s() - t0;
+        wall += now_seconds() - t0;
         loss_sum += loss;
         loss_steps++;
         const int j = jobs_now(sh);

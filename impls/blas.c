@@ -1,5 +1,5 @@
 /* blas.c: the tile engine (impls/kernels/flash.c) with every tile product through BLIS,
- * on the sub-configuration impls/kernels/blis_ctx.c picks from the CPU's features.
+ * on the sub-configuration lib/blis/blis_ctx.c picks from the CPU's features.
  *
  * cubic_shared runs the O(N^2 d) sweep of shared_sweep.c and cubic_last the one-row
  * prefixes of one_row.c, both on this file's BLIS products.

@@ -1,6 +1,6 @@
 #!/bin/sh
 # test-check-impls.sh 'CC FLAGS': proves the build rejects a file in impls/ that breaks
-# the naming contract (impls/frame/check-impls.sh), on files written to a temp dir (nothing is
+# the naming contract (lib/frame/check-impls.sh), on files written to a temp dir (nothing is
 # added to impls/): each bad file must fail with a message naming it; the good ones and
 # the real impls/*.c must pass; and `make` on a temp copy of the build inputs with one
 # bad file added must stop before the registry is generated, with the same message.
@@ -34,20 +34,20 @@ const ca_impl ca_impl_if0 = {.name = "if0"};
 impl bad-name.c 'const ca_impl ca_impl_bad = {.name = "bad-name"};'
 
 for f in good.c spread.c; do
-  sh impls/frame/check-impls.sh "$cpp" "$d/impls/$f" 2>"$d/err" || { cat "$d/err" >&2; fail "$f rejected"; }
+  sh lib/frame/check-impls.sh "$cpp" "$d/impls/$f" 2>"$d/err" || { cat "$d/err" >&2; fail "$f rejected"; }
 done
 for f in wrong_symbol.c wrong_name.c no_name.c static_desc.c in_comment.c if0.c bad-name.c; do
-  if sh impls/frame/check-impls.sh "$cpp" "$d/impls/$f" 2>"$d/err"; then fail "$f accepted"; fi
+  if sh lib/frame/check-impls.sh "$cpp" "$d/impls/$f" 2>"$d/err"; then fail "$f accepted"; fi
   grep -q "impls/$f: .*must define: const ca_impl ca_impl_" "$d/err" \
     || { cat "$d/err" >&2; fail "$f: message does not name the file and the contract"; }
 done
-sh impls/frame/check-impls.sh "$cpp" "$d/impls/wrong_symbol.c" 2>"$d/err"
+sh lib/frame/check-impls.sh "$cpp" "$d/impls/wrong_symbol.c" 2>"$d/err"
 grep -q 'it defines ca_impl_other' "$d/err" || fail "wrong_symbol.c: what it defines is not named"
-sh impls/frame/check-impls.sh "$cpp" impls/*.c || fail "the real impls/*.c rejected"
+sh lib/frame/check-impls.sh "$cpp" impls/*.c || fail "the real impls/*.c rejected"
 
 # Through make: a copy of the build inputs plus one bad file.
 mkdir -p "$d/tree"
-cp -R Makefile include impls verify "$d/tree/"
+cp -R Makefile layers.mk include lib impls verify "$d/tree/"
 cp "$d/impls/wrong_name.c" "$d/tree/impls/"
 if MAKEFLAGS= make -C "$d/tree" --no-print-directory SANITIZE=0 build/registry_list.h >"$d/make.log" 2>&1; then
   fail "make generated the registry with impls/wrong_name.c present"

@@ -7,7 +7,7 @@
  *     within the largest pair's of each other, and the assignment is the same twice;
  *   - the runs left after a resume (one run of a pair complete) are assigned by what is
  *     left of each pair. */
-#include "../experiment/experiment.h"
+#include "experiment.h"
 
 #include <criterion/criterion.h>
 #include <string.h>

@@ -12,8 +12,8 @@
  *   - Text: tokens inside the vocabulary, held-out windows after the training part,
  *     the unigram floor finite and below the uniform one;
  *   - the position-only floor of count3 against exact enumeration. */
-#include "../experiment/experiment.h"
 #include "cubattn_harness.h"
+#include "experiment.h"
 
 #include <criterion/criterion.h>
 #include <math.h>

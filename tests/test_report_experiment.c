@@ -1,4 +1,4 @@
-/* test_report_experiment.c: the report's experiment section (bench/report/experiment.c,
+/* test_report_experiment.c: the report's experiment section (report/experiment.c,
  * docs/DESIGN.md §9.5-9.6) on a hand-made results dir whose numbers fix the verdicts:
  *   - both models at the position-only floor: "uninformative" at every budget;
  *   - the cubic model ahead by 0.10..0.14 over five seeds: "cubic better" with the
@@ -10,11 +10,10 @@
  *     better";
  *   - an accuracy of 1.2 makes the report fail, naming file, record and column, and leaves
  *     the old report in place;
- * and the t quantile of bench/report/stats.c (included here: the tests binary does not
- * link the report program's objects) against tabulated values.
+ * and the t quantile of report/stats.c against tabulated values.
  * The report program is the one built beside this test binary (build/report or
  * build-san/report); a few synthetic bench rows stand beside the experiment's. */
-#include "../bench/report/stats.c"
+#include "report.h"
 
 #include <criterion/criterion.h>
 #include <libgen.h>

@@ -1,19 +1,15 @@
 /* test_split.c: the kernel profile (impls/kernels/kprof.h) and the report's reading of
- * bench --split rows (bench/report/split.c, docs/DESIGN.md §5.6).
+ * bench --split rows (report/split.c, docs/DESIGN.md §5.6).
  *   - the profile sees every product of the tile engine and every packing (call counts
  *     fixed by the tiling), nothing while it is off, and its parts never exceed the wall
  *     time they lie in (no timing is a pass condition beyond that consistency);
  *   - a hand-made split row gives the line with the shares and the bounds worked out
  *     below; a row whose parts do not add up, or go negative, is refused.
- * The report's sources are included (the tests binary does not link the report
- * program's objects), with the bench's pass table they use. */
-#include "../bench/passes.c"
-#include "../bench/report/split.c"
-#include "../bench/report/table.c"
-
+ */
 #include "cubattn_harness.h"
 #include "kprof.h"
 #include "regtile.h"
+#include "report.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -146,7 +142,7 @@ static int load(const char *records, dataset *ds)
     memset(ds, 0, sizeof *ds);
     const char *path = write_csv(records);
     table *t = calloc(1, sizeof *t);
-    int rc = table_read(path, t);
+    int rc = table_read("report", path, t);
     if (rc == 0) rc = load_split(t, ds);
     unlink(path);
     ds->tables = t; /* freed with the rows by done() */

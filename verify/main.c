@@ -6,8 +6,8 @@
 #include "isa.h"
 #include "model_checks.h"
 #include "regtile.h"
+#include "results.h"
 
-#include <csv.h>
 #include <errno.h>
 #include <omp.h>
 #include <stdint.h>
@@ -128,12 +128,6 @@ static void print_table(const impl_result *res, int count, const cell *refcells)
             }
 }
 
-static void csv_field(FILE *f, const char *s, int last)
-{
-    csv_fwrite(f, s, strlen(s));
-    fputc(last ? '\n' : ',', f);
-}
-
 /* grid: "full" or "quick", the shape grid of the run, in every row, so that the report
  * can say what each row comes from and refuse to mix two grids. */
 static void csv_row(FILE *f, const char *impl, const char *entry, const char *check,
@@ -143,14 +137,9 @@ static void csv_row(FILE *f, const char *impl, const char *entry, const char *ch
     snprintf(err, sizeof err, "%.6g", c->err);
     snprintf(tol, sizeof tol, "%.6g", c->tol);
     int measured = c->st == CELL_PASS || c->st == CELL_FAIL;
-    csv_field(f, impl, 0);
-    csv_field(f, entry, 0);
-    csv_field(f, check, 0);
-    csv_field(f, cell_status_name(c->st), 0);
-    csv_field(f, measured ? err : "", 0);
-    csv_field(f, measured ? tol : "", 0);
-    csv_field(f, c->note, 0);
-    csv_field(f, grid, 1);
+    const verify_record rec = {impl, entry, check, cell_status_name(c->st), measured ? err : "",
+                               measured ? tol : "", c->note, grid, NULL};
+    csv_write_record(f, &verify_format, &rec);
 }
 
 /* The summary goes to FILE.tmp, renamed over FILE at the end, so a half-written summary
@@ -231,8 +220,7 @@ static int write_summary(summary_file *s, const impl_result *res, int count,
 {
     FILE *f = s->f;
     const char *grid = quick ? "quick" : "full";
-    const char *cols[] = {"impl", "entry", "check", "status", "err", "tol", "note", "grid"};
-    for (int i = 0; i < 8; i++) csv_field(f, cols[i], i == 7);
+    csv_write_header(f, &verify_format);
     cell info = {CELL_NA, 0, 0, 0, ""};
     snprintf(info.note, sizeof info.note,
              "threads=%d; seed=%llu; extreme seeds=%d; kernel path=%s; blis=%s", threads,

@@ -1,9 +1,9 @@
 /* kprof.c: the per-thread accumulators of kprof.h. */
+#include "clock.h"
 #include "kprof.h"
 
 #include <omp.h>
 #include <string.h>
-#include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
@@ -23,19 +23,12 @@ static slot slots[KPROF_MAX_THREADS];
 /* Calibration: ticks and monotonic nanoseconds summed over the start/stop windows. */
 static uint64_t win_ticks, win_ns, start_ticks, start_ns;
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 uint64_t kprof_ticks(void)
 {
 #ifdef KPROF_TSC
     return __rdtsc();
 #else
-    return mono_ns();
+    return now_ns();
 #endif
 }
 
@@ -68,7 +61,7 @@ void kprof_reset(void)
 
 void kprof_start(void)
 {
-    start_ns = mono_ns();
+    start_ns = now_ns();
     start_ticks = kprof_ticks();
     kprof_enabled = 1;
 }
@@ -76,7 +69,7 @@ void kprof_start(void)
 void kprof_stop(void)
 {
     kprof_enabled = 0;
-    const uint64_t t = kprof_ticks(), ns = mono_ns();
+    const uint64_t t = kprof_ticks(), ns = now_ns();
     win_ticks += t - start_ticks;
     win_ns += ns - start_ns;
 }

@@ -1,7 +1,6 @@
 /* report.h: the report program (docs/DESIGN.md §6). Reads the results CSVs back through
  * libcsv, fits scaling exponents, draws gnuplot plots and writes REPORT.md.
  *   main.c      flags, the run as a whole
- *   table.c     a CSV file read through libcsv into a header + rows of strings
  *   data.c      bench and verify rows typed from the tables; series and queries
  *   fit.c       least squares exponent on log t vs log N
  *   plots.c     gnuplot scripts and running gnuplot
@@ -13,83 +12,29 @@
 #define REPORT_H
 
 #include "cubattn.h"
-#include "../bench.h"
+#include "passes.h"
+#include "results.h"
 
 #include <stddef.h>
 #include <stdio.h>
 
 /* Operator and pass names come from the operator table (cubattn.h) and the bench's
- * passes (bench/passes.c): every lookup, list and label is built from them (prose may
+ * passes (lib/passes): every lookup, list and label is built from them (prose may
  * still speak of "cubic attention"). */
 #define OPN(op) (ca_op_get(op)->name)
 #define PASSN(p) bpass_name(p)
 
-/* ---- table.c --------------------------------------------------------------------- */
-typedef struct table {
-    char *path;
-    int ncols;
-    char **header;
-    int nrows;
-    char ***rows;  /* rows[r][c], NUL-terminated strings */
-} table;
-
-/* Reads and checks a CSV (every record has the header's field count). Returns 0, or -1
- * with a message naming the file and record on stderr. */
-int table_read(const char *path, table *t);
-int table_col(const table *t, const char *name); /* -1 if absent */
-void table_free(table *t);
-
 /* ---- data.c ---------------------------------------------------------------------- */
-typedef struct brow {
-    const char *impl, *op, *pass, *status, *impl_note, *err_ref;
-    const char *commit, *date, *compiler, *cflags, *cpu, *blis_config, *file;
-    const char *kernel_isa; /* "" in results of a bench before the per-path build */
-    const char *grid;       /* "full" or "quick" (bench --quick): the sweep's preset */
-    int n, d, heads, threads, reps, cores, sgemm_n;
-    double t_min, t_med, t_max, gflops, frac, flops, bytes, max_err, predicted, sgemm;
-    double other_cores; /* cores used by other processes during the run; NaN if unknown */
-    /* the machine's own limits of the row's run and thread count, and the row against
-     * them (NaN when absent: results of an older bench) */
-    double peak, frac_peak, ukr, bw, bytes_moved, gbs, frac_bw;
-    const char *cache_state, *peak_note; /* "cold" | "warm" | "" */
-    int ok; /* status == "ok" and a median time present */
-} brow;
-
-typedef struct vrow {
-    const char *impl, *entry, *check, *status, *err, *tol, *note;
-    const char *grid; /* "full" or "quick" (verify --quick): the shape grid of the run */
-    const char *file;
-} vrow;
-
-/* A model cell of bench --model (bench/model_sweep.c). part: "all", or "layerK" for the
- * K-th block's share of a train cell. */
-typedef struct mrow {
-    const char *model, *task, *part, *impl, *status;
-    int layers, d_model, heads, vocab, n, threads, reps;
-    double t_med, attn_flops, matmul_flops, gflops, frac_peak, act_bytes;
-    int ok;
-} mrow;
-
-/* A row of bench --split (bench/split.c): one call's wall time split into the tile
- * products, the packing and the rest, each a per-thread share (summed over threads,
- * divided by the thread count). NaN where the file left a column empty. */
-typedef struct srow {
-    const char *impl, *op, *pass, *status, *date, *cpu, *file;
-    int n, d, heads, threads;
-    double t_total, t_products, t_packing, t_other, t_outside, flops, peak;
-    int ok;
-} srow;
-
 typedef struct dataset {
     table *tables;
     int ntables;
-    brow *b;
+    bench_record *b;
     int nb;
-    vrow *v;
+    verify_record *v;
     int nv;
-    mrow *m;
+    model_record *m;
     int nm;
-    srow *sp;
+    split_record *sp;
     int nsp;
     int verify_files;
     int bench_files;
@@ -105,10 +50,10 @@ int dataset_load(const char *dir, dataset *ds);
 void dataset_free(dataset *ds);
 
 /* The row of (impl, op, pass, n, threads) at the main shape, NULL if none. */
-const brow *ds_find(const dataset *ds, const char *impl, const char *op, const char *pass,
-                    int n, int threads);
+const bench_record *ds_find(const dataset *ds, const char *impl, const char *op,
+                            const char *pass, int n, int threads);
 /* Fastest ok row of (op, pass, n, threads) over implementations; NULL if none. */
-const brow *ds_fastest(const dataset *ds, const char *op, const char *pass, int n, int threads);
+const bench_record *ds_fastest(const dataset *ds, const char *op, const char *pass, int n, int threads);
 /* The implementations that are not fused kernels: the float32 baseline, and the peer
  * that materialises the scores and runs the products on BLIS sgemm (impls/unfused.c),
  * which every fused kernel is compared against. */
@@ -116,11 +61,11 @@ const brow *ds_fastest(const dataset *ds, const char *op, const char *pass, int 
 #define REPORT_PEER_IMPL "unfused"
 /* Fastest ok row of (op, pass, n, threads) at the main shape over the fused
  * implementations (every one but the baseline and the peer); NULL if none. */
-const brow *ds_fastest_fused(const dataset *ds, const char *op, const char *pass, int n,
-                             int threads);
+const bench_record *ds_fastest_fused(const dataset *ds, const char *op, const char *pass,
+                                     int n, int threads);
 /* The same at an explicit shape (d, heads) instead of the main one. */
-const brow *ds_fastest_shape(const dataset *ds, const char *op, const char *pass, int n,
-                             int threads, int d, int heads);
+const bench_record *ds_fastest_shape(const dataset *ds, const char *op, const char *pass,
+                                     int n, int threads, int d, int heads);
 /* Its median time, or NaN. */
 double best_t(const dataset *ds, const char *op, const char *pass, int n, int threads);
 
@@ -134,10 +79,10 @@ int ds_threads(const dataset *ds, int *out, int cap);
 double ds_sgemm(const dataset *ds, int threads, int *sgemm_n);
 /* The row (latest run) that carries the FMA peak, micro-kernel and bandwidth ceilings
  * of a thread count, or NULL when no row has them. */
-const brow *ds_roof(const dataset *ds, int threads);
+const bench_record *ds_roof(const dataset *ds, int threads);
 
 /* The ok whole-cell model row of (model, task, layers, n), NULL if none. */
-const mrow *ds_model(const dataset *ds, const char *model, const char *task, int layers, int n);
+const model_record *ds_model(const dataset *ds, const char *model, const char *task, int layers, int n);
 /* Sorted distinct N / depths among the model rows (task NULL = any); count, at most cap. */
 int ds_model_ns(const dataset *ds, const char *task, int layers, int *out, int cap);
 int ds_model_layers(const dataset *ds, int *out, int cap);
@@ -214,11 +159,21 @@ double student_t975(int df);
 int mean_ci95(const double *x, int k, double *mean, double *lo, double *hi);
 
 /* ---- split.c --------------------------------------------------------------------- */
+/* How far below 0 t_other_s may measure: the bench computes it as total - products -
+ * packing, and every timed interval lies inside the total's window, except that a TSC
+ * read is not serializing (an interval's ends may each be some tens of cycles off) and a
+ * thread moved between cores reads another core's counter. Per call: a relative part
+ * and 0.1 us. */
+#define NEG_TOL_REL 1e-5
+#define NEG_TOL_ABS 1e-7
 /* Has the table the columns of bench --split (t_products_s)? */
 int split_is_table(const table *t);
-/* Its rows into ds->sp; -1 with a message naming file, record and column on a malformed
- * row (a part < 0, parts that do not add up to t_total_s, a non-number). */
+/* Its rows into ds->sp (data.c); -1 with a message naming file, record and column on a
+ * malformed row (a part < 0, parts that do not add up to t_total_s, a non-number). */
 int load_split(const table *t, dataset *ds);
+/* One split row read back (rec: a split_record) checked: a cell the bench times, and in
+ * an ok row parts that add up; -1 with a message naming file, record and column. */
+int split_check(const table *t, int r, void *rec);
 /* Where the time of the cell (op, pass, n, d, heads, threads) went, as one line:
  * "split (omp): products 62% (0.81 of peak), softmax etc. 33% (2% outside the engine),
  * packing 5%; products alone bound it at 0.81, products at peak with the rest as measured

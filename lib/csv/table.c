@@ -1,10 +1,11 @@
 /* table.c: one CSV file read through libcsv (strict mode) into a header and rows of
  * strings. A record whose field count differs from the header's, a parse error or an
  * empty file is reported with the file and record number. */
-#include "report.h"
+#include "table.h"
 
 #include <csv.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,19 +92,20 @@ static void on_record(int c, void *data)
     r->record++;
 }
 
-int table_read(const char *path, table *t)
+int table_read(const char *who, const char *path, table *t)
 {
     memset(t, 0, sizeof *t);
     t->path = dup_field(path, strlen(path));
+    t->who = who;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "report: cannot read '%s': %s\n", path, strerror(errno));
+        fprintf(stderr, "%s: cannot read '%s': %s\n", who, path, strerror(errno));
         return -1;
     }
     struct csv_parser p;
     if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) {
         fclose(f);
-        fprintf(stderr, "report: cannot initialise the CSV parser\n");
+        fprintf(stderr, "%s: cannot initialise the CSV parser\n", who);
         return -1;
     }
     reader r;
@@ -142,7 +144,7 @@ int table_read(const char *path, table *t)
         snprintf(r.msg, sizeof r.msg, "empty file, no header row");
     }
     if (r.bad) {
-        fprintf(stderr, "report: %s: %s\n", path, r.msg);
+        fprintf(stderr, "%s: %s: %s\n", who, path, r.msg);
         return -1;
     }
     return 0;

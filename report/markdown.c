@@ -106,7 +106,7 @@ static int disturbed_caution(FILE *f, const dataset *ds)
 
 static void machine_section(FILE *f, const dataset *ds)
 {
-    const brow *last = NULL;
+    const bench_record *last = NULL;
     for (int i = 0; i < ds->nb; i++)
         if (!last || strcmp(ds->b[i].date, last->date) > 0) last = &ds->b[i];
     fprintf(f, "## Machine\n\n");
@@ -148,7 +148,7 @@ static void machine_section(FILE *f, const dataset *ds)
         if (sg > 0)
             fprintf(f, "| sgemm ceiling, %d thread%s | %.1f GFLOP/s (BLIS, %d x %d x %d, median) |\n",
                     th[i], th[i] > 1 ? "s" : "", sg, sn, sn, sn);
-        const brow *r = ds_roof(ds, th[i]);
+        const bench_record *r = ds_roof(ds, th[i]);
         if (!r) continue;
         const char *pl = th[i] > 1 ? "s" : "";
         fprintf(f, "| FMA peak, %d thread%s | %.1f GFLOP/s: %s |\n", th[i], pl, r->peak,
@@ -187,12 +187,13 @@ static void machine_section(FILE *f, const dataset *ds)
 }
 
 /* The fit of op/pass for the implementation fastest at the largest N measured. */
-static const brow *fastest_at_top(const dataset *ds, const char *op, const char *pass, int th)
+static const bench_record *fastest_at_top(const dataset *ds, const char *op, const char *pass,
+                                          int th)
 {
     int ns[MAXPTS];
     int k = ds_ns(ds, op, pass, th, ns, MAXPTS);
     for (int j = k - 1; j >= 0; j--) {
-        const brow *b = ds_fastest(ds, op, pass, ns[j], th);
+        const bench_record *b = ds_fastest(ds, op, pass, ns[j], th);
         if (b) return b;
     }
     return NULL;
@@ -213,7 +214,7 @@ static void exponent_phrase(FILE *f, const dataset *ds, const char *op, const ch
                             int th)
 {
     fit naive = fit_series(ds, "naive", op, pass, th);
-    const brow *top = fastest_at_top(ds, op, pass, th);
+    const bench_record *top = fastest_at_top(ds, op, pass, th);
     fprintf(f, "%s %s", op, pass);
     if (naive.ok) fprintf(f, " N^%.2f (naive)", naive.p);
     if (top && strcmp(top->impl, "naive") != 0) {
@@ -374,7 +375,7 @@ static void fastest_section(FILE *f, const dataset *ds)
             if (!any) continue;
             fprintf(f, "| %s %s |", op, pass);
             for (int j = 0; j < k; j++) {
-                const brow *b = ds_fastest(ds, op, pass, ns[j], th);
+                const bench_record *b = ds_fastest(ds, op, pass, ns[j], th);
                 if (!b) fprintf(f, " — |");
                 else if (ca_op_is_step(o) && b->frac_bw > 0)
                     fprintf(f, " %s %s, %.1f GB/s = %.2f of bw (%s) |", b->impl,
@@ -427,8 +428,8 @@ static void fused_vs_unfused_section(FILE *f, const dataset *ds)
             if (!any) continue;
             fprintf(f, "| %s %s |", op, pass);
             for (int j = 0; j < k; j++) {
-                const brow *u = ds_find(ds, REPORT_PEER_IMPL, op, pass, ns[j], th);
-                const brow *b = ds_fastest_fused(ds, op, pass, ns[j], th);
+                const bench_record *u = ds_find(ds, REPORT_PEER_IMPL, op, pass, ns[j], th);
+                const bench_record *b = ds_fastest_fused(ds, op, pass, ns[j], th);
                 if (!u || !u->ok || !b) {
                     fprintf(f, " — |");
                     continue;
@@ -459,7 +460,7 @@ static double time_or_fit(const dataset *ds, const char *impl, const char *op,
                           const char *pass, int n, int th, int *extrapolated, fit *used)
 {
     *extrapolated = 0;
-    const brow *b = ds_find(ds, impl, op, pass, n, th);
+    const bench_record *b = ds_find(ds, impl, op, pass, n, th);
     if (b && b->ok) return b->t_med;
     fit ft = fit_series(ds, impl, op, pass, th);
     if (!ft.ok || ft.n_hi >= n) return NAN;
@@ -472,7 +473,7 @@ static void target_frac(FILE *f, const dataset *ds, const char *label, const cha
                         const char *pass, int n, double need)
 {
     const int th = ds->main_threads;
-    const brow *b = ds_fastest(ds, op, pass, n, th);
+    const bench_record *b = ds_fastest(ds, op, pass, n, th);
     fprintf(f, "| %s | >= %.2f of sgemm | ", label, need);
     if (!b || !(b->frac > 0)) {
         fprintf(f, "— | not measured |\n");
@@ -487,8 +488,8 @@ static void target_frac(FILE *f, const dataset *ds, const char *label, const cha
 static void target_speedup(FILE *f, const dataset *ds, const char *label, const char *fast_impl,
                            const char *op, const char *pass, int n, int th, double need)
 {
-    const brow *b = fast_impl ? ds_find(ds, fast_impl, op, pass, n, th)
-                              : ds_fastest(ds, op, pass, n, th);
+    const bench_record *b = fast_impl ? ds_find(ds, fast_impl, op, pass, n, th)
+                                      : ds_fastest(ds, op, pass, n, th);
     fprintf(f, "| %s | >= %.0fx | ", label, need);
     if (!b || !b->ok) {
         fprintf(f, "— | not measured |\n");
@@ -558,7 +559,7 @@ static const struct roof_target {
 
 /* Does the row's run have AVX-512? Its FMA peak was measured on the widest vector the
  * CPU has, and its note names it. */
-static int run_has_avx512(const brow *b)
+static int run_has_avx512(const bench_record *b)
 {
     return b->peak_note && strstr(b->peak_note, "AVX-512") != NULL;
 }
@@ -577,7 +578,7 @@ static void roofline_targets_section(FILE *f, const dataset *ds)
     for (size_t i = 0; i < sizeof roof_targets / sizeof roof_targets[0]; i++) {
         const struct roof_target *t = &roof_targets[i];
         const char *op = OPN(t->op), *pass = PASSN(t->pass);
-        const brow *b = ds_fastest_shape(ds, op, pass, t->n, t->threads, t->d, t->heads);
+        const bench_record *b = ds_fastest_shape(ds, op, pass, t->n, t->threads, t->d, t->heads);
         const int wide = b && run_has_avx512(b);
         const double need = wide || t->metric == OF_BW ? t->need_avx512 : t->need_avx2;
         fprintf(f, "| %s %s %s=%d%s, d=%d, heads=%d, %d thread%s | ", op, pass,
@@ -661,7 +662,7 @@ static void cost_section(FILE *f, const dataset *ds)
         fprintf(f, "| %d | %s | %s | %s | %s | %s | %s | %s |\n", ns[j], fmt_s(cp), fmt_s(fp),
                 fmt_s(ct), fmt_s(qt), fmt_s(st), r1, r2);
     }
-    const brow *roof = ds_roof(ds, th);
+    const bench_record *roof = ds_roof(ds, th);
     fprintf(f, "\n### Per generated token\n\nA decode step does 4 d t FLOPs on the 8 d t bytes "
                "of its K and V cache (about half a FLOP per byte, docs/DESIGN.md §3): it is bound by "
                "memory, so it is judged by its GB/s against the triad bandwidth");
@@ -671,7 +672,7 @@ static void cost_section(FILE *f, const dataset *ds)
                "cubic per token (full pass over the prefix) | ratio |\n|---|---|---|---|---|\n");
     k = ds_ns(ds, OPN(CA_OP_DECODE), NULL, th, ns, MAXPTS);
     for (int j = 0; j < k; j++) {
-        const brow *d = ds_fastest(ds, OPN(CA_OP_DECODE), PASSN(BP_STEP), ns[j], th);
+        const bench_record *d = ds_fastest(ds, OPN(CA_OP_DECODE), PASSN(BP_STEP), ns[j], th);
         double a = d ? d->t_med : NAN, b = best_t(ds, OPN(CA_OP_FULL), PASSN(BP_FWD), ns[j], th);
         char r[32] = "—", g[96] = "—", fr[16] = "—";
         if (a > 0 && b > 0) snprintf(r, sizeof r, "%.3g", b / a);
@@ -697,7 +698,7 @@ static void coverage_section(FILE *f, const dataset *ds)
         int c[6] = {0};
         double worst = -1;
         for (int j = 0; j < ds->nb; j++) {
-            const brow *b = &ds->b[j];
+            const bench_record *b = &ds->b[j];
             if (strcmp(b->impl, impls[i]) != 0) continue;
             if (b->ok) c[0]++;
             else if (strncmp(b->status, "skipped: predicted time", 23) == 0) c[1]++;
@@ -721,7 +722,7 @@ static void coverage_section(FILE *f, const dataset *ds)
     if (errors) {
         fprintf(f, "Errors:\n\n");
         for (int j = 0; j < ds->nb; j++) {
-            const brow *b = &ds->b[j];
+            const bench_record *b = &ds->b[j];
             if (!b->ok && strncmp(b->status, "skipped", 7) != 0 &&
                 strcmp(b->status, "not provided") != 0)
                 fprintf(f, "- %s %s %s N=%d, %d thread(s): %s\n", b->impl, b->op, b->pass, b->n,
@@ -743,7 +744,7 @@ static void verify_section(FILE *f, const dataset *ds)
     const char *seen[MAXIMPLS];
     int ns = 0;
     for (int i = 0; i < ds->nv; i++) {
-        const vrow *v = &ds->v[i];
+        const verify_record *v = &ds->v[i];
         if (strcmp(v->impl, "run") == 0) {
             if (v->note[0]) fprintf(f, "Run: %s.\n\n", v->note);
             continue;
@@ -757,7 +758,7 @@ static void verify_section(FILE *f, const dataset *ds)
     for (int j = 0; j < ns; j++) {
         int c[4] = {0};
         for (int i = 0; i < ds->nv; i++) {
-            const vrow *v = &ds->v[i];
+            const verify_record *v = &ds->v[i];
             if (strcmp(v->impl, seen[j]) != 0 || strcmp(v->status, "-") == 0) continue;
             if (strcmp(v->status, "PASS") == 0) c[0]++;
             else if (strcmp(v->status, "FAIL") == 0) c[1]++;
@@ -769,7 +770,7 @@ static void verify_section(FILE *f, const dataset *ds)
     }
     fprintf(f, "\n%s\n\n", fails ? "Failed checks:" : "Every recorded check passed.");
     for (int i = 0; i < ds->nv && fails; i++) {
-        const vrow *v = &ds->v[i];
+        const verify_record *v = &ds->v[i];
         if (strcmp(v->status, "FAIL") == 0)
             fprintf(f, "- %s %s %s: err %s, tol %s %s\n", v->impl, v->entry, v->check, v->err,
                     v->tol, v->note);

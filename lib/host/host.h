@@ -1,4 +1,4 @@
-/* host.h: the machine and the code a run is on (bench/host.c). */
+/* host.h: the machine and the code a run is on (host.c). */
 #ifndef HOST_H
 #define HOST_H
 

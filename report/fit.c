@@ -41,7 +41,7 @@ int series(const dataset *ds, const char *impl, const char *op, const char *pass
     int ns[256];
     int k = ds_ns(ds, op, pass, threads, ns, 256), count = 0;
     for (int i = 0; i < k && count < cap; i++) {
-        const brow *b = ds_find(ds, impl, op, pass, ns[i], threads);
+        const bench_record *b = ds_find(ds, impl, op, pass, ns[i], threads);
         if (b && b->ok) {
             n[count] = b->n;
             t[count++] = b->t_med;

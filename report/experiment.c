@@ -105,6 +105,9 @@ typedef struct xset {
 typedef struct xdata {
     table t, ti;
     int have_infer;
+    exp_row *rec;      /* experiment.csv's records, which r points into */
+    exp_infer_row *inf;
+    int ninf;
     xrow *r;
     int nr;
     xset *s;
@@ -130,52 +133,24 @@ static int fail(const table *t, int r, const char *col, const char *fmt, ...)
     return -1;
 }
 
-/* The number in column name of row r; empty gives NaN when allow_empty, else an error. */
-static int num_col(const table *t, int r, const char *name, int allow_empty, double *x)
+/* An integer of row r in [lo, hi]. */
+static int int_in(const table *t, int r, const char *name, int64_t v, int64_t lo, int64_t hi)
 {
-    int c = table_col(t, name);
-    if (c < 0) {
-        fprintf(stderr, "report: %s: no column '%s'\n", t->path, name);
-        return -1;
-    }
-    const char *s = t->rows[r][c];
-    if (!s[0]) {
-        *x = NAN;
-        return allow_empty ? 0 : fail(t, r, name, "empty");
-    }
-    char *end;
-    errno = 0;
-    *x = strtod(s, &end);
-    if (*end || !isfinite(*x)) return fail(t, r, name, "not a finite number: '%s'", s);
+    if (v < lo || v > hi)
+        return fail(t, r, name, "%lld is not an integer in [%lld, %lld]", (long long)v,
+                    (long long)lo, (long long)hi);
     return 0;
 }
 
-/* An integer column in [lo, hi]. */
-static int int_col(const table *t, int r, const char *name, long lo, long hi, long *x)
+/* A finite number of row r in [lo, hi]; NaN (an empty field) only when allow_empty. */
+static int real_in(const table *t, int r, const char *name, double x, double lo, double hi,
+                   int allow_empty)
 {
-    double v;
-    if (num_col(t, r, name, 0, &v) != 0) return -1;
-    if (v != floor(v) || v < (double)lo || v > (double)hi)
-        return fail(t, r, name, "%s is not an integer in [%ld, %ld]", t->rows[r][table_col(t, name)],
-                    lo, hi);
-    *x = (long)v;
-    return 0;
-}
-
-/* A real column in [lo, hi] (NaN allowed only when allow_empty and the field is empty). */
-static int real_col(const table *t, int r, const char *name, double lo, double hi,
-                    int allow_empty, double *x)
-{
-    if (num_col(t, r, name, allow_empty, x) != 0) return -1;
-    if (!isnan(*x) && (*x < lo || *x > hi))
+    if (isnan(x)) return allow_empty ? 0 : fail(t, r, name, "empty");
+    if (!isfinite(x)) return fail(t, r, name, "not a finite number: '%g'", x);
+    if (x < lo || x > hi)
         return fail(t, r, name, "%s is outside [%g, %g]", t->rows[r][table_col(t, name)], lo, hi);
     return 0;
-}
-
-static const char *str_col(const table *t, int r, const char *name)
-{
-    int c = table_col(t, name);
-    return c < 0 ? "" : t->rows[r][c];
 }
 
 static int one_of(const char *s, const char *const *names, int count)
@@ -185,10 +160,9 @@ static int one_of(const char *s, const char *const *names, int count)
     return -1;
 }
 
-/* pos_acc: n fields separated by ';', each empty or an accuracy in [0, 1]. */
-static int parse_pos(const table *t, int r, int n, double *out)
+/* pos_acc s: n fields separated by ';', each empty or an accuracy in [0, 1]. */
+static int parse_pos(const table *t, int r, const char *s, int n, double *out)
 {
-    const char *s = str_col(t, r, "pos_acc");
     int i = 0;
     for (const char *p = s;; i++) {
         const char *e = strchr(p, ';');
@@ -212,70 +186,88 @@ static int parse_pos(const table *t, int r, int n, double *out)
     return 0;
 }
 
-static int load_row(const table *t, int i, xrow *x)
+/* The configuration of a row: counts and steps in their ranges. */
+static int load_config(const table *t, int i, const exp_row *e, xrow *x)
+{
+    const struct { const char *name; int64_t v, lo, hi; } ints[] = {
+        {"layers", e->layers, 1, INT_MAX},     {"n", e->n, 1, MAXN},
+        {"m", e->m, 0, INT_MAX},               {"vocab", e->vocab, 1, INT_MAX},
+        {"d_model", e->d_model, 1, INT_MAX},   {"heads", e->heads, 1, INT_MAX},
+        {"batch", e->batch, 1, INT_MAX},       {"threads", e->threads, 1, INT_MAX},
+        {"params", e->params, 1, LONG_MAX},    {"seed", e->seed, 0, LONG_MAX},
+        {"step", e->step, 0, LONG_MAX},        {"steps_cubic", e->steps_cubic, 1, LONG_MAX},
+        {"steps_flops", e->steps_flops, 1, LONG_MAX}, {"steps_run", e->steps_run, 1, LONG_MAX},
+    };
+    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
+        if (int_in(t, i, ints[k].name, ints[k].v, ints[k].lo, ints[k].hi) != 0) return -1;
+    x->layers = (int)e->layers; x->n = (int)e->n; x->m = (int)e->m; x->vocab = (int)e->vocab;
+    x->d_model = (int)e->d_model; x->heads = (int)e->heads; x->batch = (int)e->batch;
+    x->threads = (int)e->threads;
+    x->params = (long)e->params; x->seed = (long)e->seed; x->step = (long)e->step;
+    x->steps_cubic = (long)e->steps_cubic; x->steps_flops = (long)e->steps_flops;
+    x->steps_run = (long)e->steps_run;
+    if (x->step > x->steps_run)
+        return fail(t, i, "step", "%ld is past steps_run %ld", x->step, x->steps_run);
+    return 0;
+}
+
+/* The number of runs training at once: unknown (0, 0 or empty) only at step 0, before a
+ * step was sampled. */
+static int load_jobs(const table *t, int i, const exp_row *e, xrow *x)
+{
+    if (x->step == 0 && e->jobs_min == 0 && e->jobs_max == 0) {
+        x->jobs_min = x->jobs_max = -1;
+        return 0;
+    }
+    if (e->jobs_min < 1) return fail(t, i, "jobs_min", "%lld is not a count >= 1", (long long)e->jobs_min);
+    if (e->jobs_max < e->jobs_min)
+        return fail(t, i, "jobs_max", "%lld is not a count >= jobs_min", (long long)e->jobs_max);
+    x->jobs_min = (long)e->jobs_min;
+    x->jobs_max = (long)e->jobs_max;
+    return 0;
+}
+
+/* Record i of experiment.csv, read by its column table into e, checked into x. */
+static int load_row(const table *t, int i, const exp_row *e, xrow *x)
 {
     static const char *const budgets[3] = {"reference", "equal_steps", "equal_flops"};
     x->rec = i + 2;
-    x->task = str_col(t, i, "task");
-    x->setting = str_col(t, i, "setting");
-    x->budget = str_col(t, i, "budget");
-    x->cpu = str_col(t, i, "cpu");
-    x->commit = str_col(t, i, "commit");
+    x->task = e->task;
+    x->setting = e->setting;
+    x->budget = e->budget;
+    x->cpu = e->cpu;
+    x->commit = e->commit;
     if (one_of(x->task, tasks, 4) < 0) return fail(t, i, "task", "unknown task '%s'", x->task);
     if (!x->setting[0]) return fail(t, i, "setting", "empty");
-    x->model = one_of(str_col(t, i, "model"), model_names, 2);
-    if (x->model < 0) return fail(t, i, "model", "unknown model '%s'", str_col(t, i, "model"));
+    x->model = one_of(e->model, model_names, 2);
+    if (x->model < 0) return fail(t, i, "model", "unknown model '%s'", e->model);
     int b = one_of(x->budget, budgets, 3);
     if (b < 0) return fail(t, i, "budget", "unknown budget '%s'", x->budget);
     if ((b == 0) != (x->model == CUBIC))
         return fail(t, i, "budget", "'%s' for a %s run (reference is the cubic run's)",
                     x->budget, model_names[x->model]);
-    long v[8];
-    static const char *const ints[8] = {"layers", "n", "m", "vocab", "d_model", "heads",
-                                        "batch", "threads"};
-    static const long lo[8] = {1, 1, 0, 1, 1, 1, 1, 1};
-    for (int k = 0; k < 8; k++)
-        if (int_col(t, i, ints[k], lo[k], k == 1 ? MAXN : INT_MAX, &v[k]) != 0) return -1;
-    x->layers = (int)v[0]; x->n = (int)v[1]; x->m = (int)v[2]; x->vocab = (int)v[3];
-    x->d_model = (int)v[4]; x->heads = (int)v[5]; x->batch = (int)v[6]; x->threads = (int)v[7];
-    if (int_col(t, i, "params", 1, LONG_MAX, &x->params) || int_col(t, i, "seed", 0, LONG_MAX, &x->seed) ||
-        int_col(t, i, "step", 0, LONG_MAX, &x->step) ||
-        int_col(t, i, "steps_cubic", 1, LONG_MAX, &x->steps_cubic) ||
-        int_col(t, i, "steps_flops", 1, LONG_MAX, &x->steps_flops) ||
-        int_col(t, i, "steps_run", 1, LONG_MAX, &x->steps_run))
-        return -1;
-    if (x->step > x->steps_run)
-        return fail(t, i, "step", "%ld is past steps_run %ld", x->step, x->steps_run);
-    /* the number of runs training at once: empty only at step 0 (no step sampled yet) */
-    double jmin, jmax;
-    if (num_col(t, i, "jobs_min", x->step == 0, &jmin) || num_col(t, i, "jobs_max", x->step == 0, &jmax))
-        return -1;
-    if (isnan(jmin) != isnan(jmax)) return fail(t, i, "jobs_max", "empty beside jobs_min");
-    if (!isnan(jmin) && !(x->step == 0 && jmin == 0 && jmax == 0)) {
-        if (jmin != floor(jmin) || jmin < 1) return fail(t, i, "jobs_min", "%g is not a count >= 1", jmin);
-        if (jmax != floor(jmax) || jmax < jmin)
-            return fail(t, i, "jobs_max", "%g is not a count >= jobs_min", jmax);
-        x->jobs_min = (long)jmin;
-        x->jobs_max = (long)jmax;
-    } else
-        x->jobs_min = x->jobs_max = -1;
-    if (real_col(t, i, "flops_per_step", 1e-300, INFINITY, 0, &x->flops_per_step) ||
-        real_col(t, i, "train_flops", 0, INFINITY, 0, &x->train_flops) ||
-        real_col(t, i, "wall_s", 0, INFINITY, 0, &x->wall) ||
-        real_col(t, i, "train_loss", 0, INFINITY, x->step == 0, &x->train_loss) ||
-        real_col(t, i, "test_loss", 0, INFINITY, 0, &x->test_loss) ||
-        real_col(t, i, "test_bits", 0, INFINITY, 0, &x->test_bits) ||
-        real_col(t, i, "test_acc", 0, 1, 0, &x->test_acc) ||
-        real_col(t, i, "seq_acc", 0, 1, 0, &x->seq_acc) ||
-        real_col(t, i, "floor_acc", 0, 1, 0, &x->floor_acc) ||
-        real_col(t, i, "floor_bits", 0, INFINITY, 0, &x->floor_bits))
+    if (load_config(t, i, e, x) != 0 || load_jobs(t, i, e, x) != 0) return -1;
+    x->flops_per_step = e->flops_per_step; x->train_flops = e->train_flops; x->wall = e->wall_s;
+    x->train_loss = e->train_loss; x->test_loss = e->test_loss; x->test_bits = e->test_bits;
+    x->test_acc = e->test_acc; x->seq_acc = e->seq_acc; x->floor_acc = e->floor_acc;
+    x->floor_bits = e->floor_bits;
+    if (real_in(t, i, "flops_per_step", x->flops_per_step, 1e-300, INFINITY, 0) ||
+        real_in(t, i, "train_flops", x->train_flops, 0, INFINITY, 0) ||
+        real_in(t, i, "wall_s", x->wall, 0, INFINITY, 0) ||
+        real_in(t, i, "train_loss", x->train_loss, 0, INFINITY, x->step == 0) ||
+        real_in(t, i, "test_loss", x->test_loss, 0, INFINITY, 0) ||
+        real_in(t, i, "test_bits", x->test_bits, 0, INFINITY, 0) ||
+        real_in(t, i, "test_acc", x->test_acc, 0, 1, 0) ||
+        real_in(t, i, "seq_acc", x->seq_acc, 0, 1, 0) ||
+        real_in(t, i, "floor_acc", x->floor_acc, 0, 1, 0) ||
+        real_in(t, i, "floor_bits", x->floor_bits, 0, INFINITY, 0))
         return -1;
     const int text = is_text(x->task);
     x->metric = text ? x->test_bits : x->test_acc;
     x->floor = text ? x->floor_bits : x->floor_acc;
     x->pos = malloc((size_t)x->n * sizeof *x->pos);
     if (!x->pos) return fail(t, i, "pos_acc", "out of memory");
-    return parse_pos(t, i, x->n, x->pos);
+    return parse_pos(t, i, e->pos_acc, x->n, x->pos);
 }
 
 /* Every row of a setting shares its configuration, and each model its FLOPs per step. */
@@ -847,17 +839,21 @@ static void trend(FILE *f, const xdata *d)
                "converged at either makes the comparison one of numbers, not of capability.\n\n");
 }
 
-static void setting_section(FILE *f, const xset *s, const char *plots_dir, const char *link)
+/* The setting's configuration and floor. */
+static void setting_config(FILE *f, const xset *s)
 {
     const xrow *c = s->cfg;
-    fprintf(f, "#### %s %s\n\n", s->task, s->setting);
     fprintf(f, "%d layers, N = %d, m = %d, vocabulary %d, %ld parameters, batch %d; %d "
                "seed(s); S = %ld cubic steps, S_f = %ld causal steps of equal FLOPs, causal "
                "runs of up to %ld steps. Floor (%s): %.3f %s.\n\n", c->layers, c->n, c->m,
             c->vocab, c->params, c->batch, s->nseeds, c->steps_cubic, c->steps_flops,
             s->steps_run[CAUSAL], is_text(s->task) ? "unigram" : "position only", c->floor,
             is_text(s->task) ? "bits/char" : "accuracy");
-    /* A setting neither model learned at any point of its runs says why it says nothing. */
+}
+
+/* A setting neither model learned at any point of its runs says why it says nothing. */
+static void unlearned_note(FILE *f, const xset *s)
+{
     int any_learned = 0;
     for (int i = 0; i < NBUDGET; i++)
         any_learned |= s->b[i].learned_q || s->b[i].learned_c;
@@ -867,14 +863,20 @@ static void setting_section(FILE *f, const xset *s, const char *plots_dir, const
                    "the causal run (%ld steps, %ld sequences) beats the floor by the margin, so "
                    "it is uninformative and says nothing about which model is more powerful "
                    "(docs/DESIGN.md §9.2 says how its training length was chosen).\n\n",
-                s->steps_run[CAUSAL], s->steps_run[CAUSAL] * (long)c->batch);
+                s->steps_run[CAUSAL], s->steps_run[CAUSAL] * (long)s->cfg->batch);
+}
+
+/* The table of the cubic run's final point and the causal run's point at each budget and
+ * at its end. */
+static void points_table(FILE *f, const xset *s)
+{
     fprintf(f, "| run, budget | step | %s, mean (min..max) | learned | sequence accuracy | "
                "held-out loss change over the last quarter |\n|---|---|---|---|---|---|\n",
             metric_name(s->task));
     const cmp *e = &s->b[B_STEPS];
     char m[80], st[64];
     if (e->k)
-        fprintf(f, "| cubic, final | %ld | %s | %s | %.3f | %+.1f%% |\n", c->steps_cubic,
+        fprintf(f, "| cubic, final | %ld | %s | %s | %.3f | %+.1f%% |\n", s->cfg->steps_cubic,
                 fmt_m(e->mq, e->lq, e->hq, e->k, m, sizeof m), learned_word(e->learned_q),
                 e->seq_q, 100 * e->slope_q);
     const cmp *rows[4] = {&s->b[B_STEPS], &s->b[B_FLOPS], &s->b[B_WALL], &s->end};
@@ -893,6 +895,11 @@ static void setting_section(FILE *f, const xset *s, const char *plots_dir, const
                 fmt_m(x->mc, x->lc, x->hc, x->k, m, sizeof m), learned_word(x->learned_c),
                 x->seq_c, 100 * x->slope_c);
     }
+}
+
+/* Training cost per step of each model, and what limited the equal-time comparison. */
+static void cost_note(FILE *f, const xset *s)
+{
     fprintf(f, "\nTraining cost per step: cubic %.3g FLOPs and %s, causal %.3g FLOPs and %s "
                "(cubic / causal: %.2fx FLOPs, %.2fx seconds; seconds are the mean over seeds "
                "of each run's training seconds / steps).", s->fps[CUBIC], fmt_s(s->sec[CUBIC]),
@@ -909,11 +916,26 @@ static void setting_section(FILE *f, const xset *s, const char *plots_dir, const
         fprintf(f, " %d seed pair(s) trained under different numbers of concurrent runs (no "
                    "equal-time comparison).", w->other_load);
     fprintf(f, "\n\n");
+}
+
+/* The learning curves, and accuracy by position where the task has it. */
+static void setting_plots(FILE *f, const xset *s, const char *plots_dir, const char *link)
+{
     char png[300];
     if (plot_curves(s, plots_dir, png, sizeof png) == 0)
         fprintf(f, "![%s %s learning curves](%s/%s)\n\n", s->task, s->setting, link, png);
-    if (!is_text(s->task) && e->k && plot_positions(s, plots_dir, png, sizeof png) == 0)
+    if (!is_text(s->task) && s->b[B_STEPS].k && plot_positions(s, plots_dir, png, sizeof png) == 0)
         fprintf(f, "![%s %s accuracy by position](%s/%s)\n\n", s->task, s->setting, link, png);
+}
+
+static void setting_section(FILE *f, const xset *s, const char *plots_dir, const char *link)
+{
+    fprintf(f, "#### %s %s\n\n", s->task, s->setting);
+    setting_config(f, s);
+    unlearned_note(f, s);
+    points_table(f, s);
+    cost_note(f, s);
+    setting_plots(f, s, plots_dir, link);
 }
 
 static void infer_summary(FILE *f, const xdata *d)
@@ -933,16 +955,15 @@ static void infer_summary(FILE *f, const xdata *d)
     for (int t = 0; t < 4; t++)
         for (int m = 0; m < 2; m++) {
             long runs = 0, pos = 0, mis = 0, ties = 0;
-            double diff = 0, x;
-            for (int r = 0; r < d->ti.nrows; r++) {
-                if (strcmp(str_col(&d->ti, r, "task"), tasks[t]) ||
-                    strcmp(str_col(&d->ti, r, "model"), model_names[m]))
-                    continue;
+            double diff = 0;
+            for (int r = 0; r < d->ninf; r++) {
+                const exp_infer_row *x = &d->inf[r];
+                if (strcmp(x->task, tasks[t]) || strcmp(x->model, model_names[m])) continue;
                 runs++;
-                num_col(&d->ti, r, "positions", 0, &x); pos += (long)x;
-                num_col(&d->ti, r, "mismatches", 0, &x); mis += (long)x;
-                num_col(&d->ti, r, "near_ties", 0, &x); ties += (long)x;
-                num_col(&d->ti, r, "max_rel_diff", 0, &x); diff = fmax(diff, x);
+                pos += (long)x->positions;
+                mis += (long)x->mismatches;
+                ties += (long)x->near_ties;
+                diff = fmax(diff, x->max_rel_diff);
             }
             if (runs == 0) continue;
             total += mis;
@@ -955,47 +976,40 @@ static void infer_summary(FILE *f, const xdata *d)
                                         "the training forward's** (see the table).");
 }
 
-/* experiment_infer.csv's rows checked once: known task and model, counts >= 0, times >= 0
+/* A row of experiment_infer.csv checked: known task and model, counts >= 0, times >= 0
  * (the times may be missing in a file written before they were recorded). */
-static int check_infer(const table *t)
+static int check_infer(const table *t, int r, void *rec)
 {
-    static const char *const counts[4] = {"steps_run", "sequences", "positions", "mismatches"};
-    for (int r = 0; r < t->nrows; r++) {
-        long v;
-        double x;
-        if (one_of(str_col(t, r, "task"), tasks, 4) < 0)
-            return fail(t, r, "task", "unknown task '%s'", str_col(t, r, "task"));
-        if (one_of(str_col(t, r, "model"), model_names, 2) < 0)
-            return fail(t, r, "model", "unknown model '%s'", str_col(t, r, "model"));
-        for (int k = 0; k < 4; k++)
-            if (int_col(t, r, counts[k], 0, LONG_MAX, &v)) return -1;
-        if (int_col(t, r, "near_ties", 0, LONG_MAX, &v) ||
-            real_col(t, r, "max_rel_diff", 0, INFINITY, 0, &x))
-            return -1;
-        for (int k = 0; k < 2; k++) {
-            const char *col = k ? "generate_s" : "prefill_s";
-            if (table_col(t, col) >= 0 && real_col(t, r, col, 0, INFINITY, 1, &x)) return -1;
-        }
-    }
-    return 0;
+    const exp_infer_row *x = rec;
+    if (one_of(x->task, tasks, 4) < 0) return fail(t, r, "task", "unknown task '%s'", x->task);
+    if (one_of(x->model, model_names, 2) < 0)
+        return fail(t, r, "model", "unknown model '%s'", x->model);
+    const struct { const char *name; int64_t v; } counts[] = {
+        {"steps_run", x->steps_run}, {"sequences", x->sequences}, {"positions", x->positions},
+        {"mismatches", x->mismatches}, {"near_ties", x->near_ties}};
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
+        if (int_in(t, r, counts[k].name, counts[k].v, 0, LONG_MAX)) return -1;
+    return real_in(t, r, "max_rel_diff", x->max_rel_diff, 0, INFINITY, 0) ||
+                   real_in(t, r, "prefill_s", x->prefill_s, 0, INFINITY, 1) ||
+                   real_in(t, r, "generate_s", x->generate_s, 0, INFINITY, 1)
+               ? -1
+               : 0;
 }
 
-/* Mean over the trained models of (task, setting, model) of an inference-cost column;
- * NaN when none has it. */
+/* Mean over the trained models of (task, setting, model) of an inference cost (generate:
+ * generate_s, else prefill_s); NaN when none has it. */
 static double infer_cost_mean(const xdata *d, const char *task, const char *setting,
-                              const char *model, const char *col)
+                              const char *model, int generate)
 {
     double sum = 0;
     int k = 0;
-    if (table_col(&d->ti, col) < 0) return NAN;
-    for (int r = 0; r < d->ti.nrows; r++) {
-        double x;
-        if (strcmp(str_col(&d->ti, r, "task"), task) ||
-            strcmp(str_col(&d->ti, r, "setting"), setting) ||
-            strcmp(str_col(&d->ti, r, "model"), model) || num_col(&d->ti, r, col, 1, &x) ||
-            !isfinite(x))
+    for (int r = 0; r < d->ninf; r++) {
+        const exp_infer_row *x = &d->inf[r];
+        const double s = generate ? x->generate_s : x->prefill_s;
+        if (strcmp(x->task, task) || strcmp(x->setting, setting) || strcmp(x->model, model) ||
+            !isfinite(s))
             continue;
-        sum += x;
+        sum += s;
         k++;
     }
     return k ? sum / k : NAN;
@@ -1004,19 +1018,20 @@ static double infer_cost_mean(const xdata *d, const char *task, const char *sett
 /* What each trained model costs to run on its held-out sequences. */
 static void infer_cost(FILE *f, const xdata *d)
 {
+    char threads[24] = "";
+    if (d->nr) snprintf(threads, sizeof threads, "%lld", (long long)d->rec[0].threads);
     fprintf(f, "**Inference cost of the trained models** (mean over seeds, per held-out "
                "sequence of N tokens, %s, %s thread(s)): prefill = the next-token distribution after "
                "all N tokens; generate = every position from a one-token prompt through the "
                "deployed path (causal: KV-cache steps; cubic: a pass over each prefix).\n\n",
-            d->t.nrows ? str_col(&d->t, 0, "impl") : "",
-            d->t.nrows ? str_col(&d->t, 0, "threads") : "");
+            d->nr ? d->rec[0].impl : "", threads);
     int shown = 0;
     for (int j = 0; j < d->ns; j++) {
         const xset *s = &d->s[j];
-        const double pc = infer_cost_mean(d, s->task, s->setting, "causal", "prefill_s"),
-                     pq = infer_cost_mean(d, s->task, s->setting, "cubic", "prefill_s"),
-                     gc = infer_cost_mean(d, s->task, s->setting, "causal", "generate_s"),
-                     gq = infer_cost_mean(d, s->task, s->setting, "cubic", "generate_s");
+        const double pc = infer_cost_mean(d, s->task, s->setting, "causal", 0),
+                     pq = infer_cost_mean(d, s->task, s->setting, "cubic", 0),
+                     gc = infer_cost_mean(d, s->task, s->setting, "causal", 1),
+                     gq = infer_cost_mean(d, s->task, s->setting, "cubic", 1);
         if (!(pc > 0 && pq > 0 && gc > 0 && gq > 0)) continue;
         if (!shown++)
             fprintf(f, "| task | setting | N | prefill causal | prefill cubic | cubic / causal "
@@ -1075,14 +1090,17 @@ static int old_format(const table *t)
 
 static int load(xdata *d)
 {
-    d->r = calloc((size_t)(d->t.nrows ? d->t.nrows : 1), sizeof *d->r);
-    if (!d->r) {
+    d->rec = calloc((size_t)d->t.nrows + 1, sizeof *d->rec);
+    d->r = calloc((size_t)d->t.nrows + 1, sizeof *d->r);
+    if (!d->rec || !d->r) {
         fprintf(stderr, "report: %s: out of memory\n", d->t.path);
         return -1;
     }
+    if (csv_read_table(&d->t, &exp_row_format, "experiment", d->rec, sizeof *d->rec, NULL) < 0)
+        return -1;
     for (int i = 0; i < d->t.nrows; i++) {
         d->nr++;
-        if (load_row(&d->t, i, &d->r[i]) != 0) return -1;
+        if (load_row(&d->t, i, &d->rec[i], &d->r[i]) != 0) return -1;
     }
     /* One machine: the equal-time budget and every second per step compare runs that
      * must have trained on the same CPU. */
@@ -1090,7 +1108,12 @@ static int load(xdata *d)
         if (strcmp(d->r[i].cpu, d->r[0].cpu) != 0)
             return fail(&d->t, i, "cpu", "'%s', while record %d says '%s': rows from two machines",
                         d->r[i].cpu, d->r[0].rec, d->r[0].cpu);
-    if (d->have_infer && check_infer(&d->ti) != 0) return -1;
+    if (d->have_infer) {
+        if (!(d->inf = calloc((size_t)d->ti.nrows + 1, sizeof *d->inf))) return -1;
+        d->ninf = csv_read_table(&d->ti, &exp_infer_format, "experiment", d->inf, sizeof *d->inf,
+                                 check_infer);
+        if (d->ninf < 0) return -1;
+    }
     if (build_sets(d) != 0) return -1;
     analyse(d);
     return 0;
@@ -1104,10 +1127,10 @@ int experiment_section(FILE *f, const char *results, const char *plots_dir, cons
     snprintf(path, sizeof path, "%s/experiment.csv", results);
     int rc = 0, old = 0;
     if (access(path, F_OK) == 0) {
-        if (table_read(path, &d.t) != 0) return -1;
+        if (table_read("report", path, &d.t) != 0) return -1;
         snprintf(path, sizeof path, "%s/experiment_infer.csv", results);
         if (access(path, F_OK) == 0) {
-            if (table_read(path, &d.ti) != 0) { table_free(&d.t); return -1; }
+            if (table_read("report", path, &d.ti) != 0) { table_free(&d.t); return -1; }
             d.have_infer = 1;
         }
         old = old_format(&d.t);
@@ -1126,6 +1149,8 @@ int experiment_section(FILE *f, const char *results, const char *plots_dir, cons
     }
     for (int i = 0; i < d.nr; i++) free(d.r[i].pos);
     free(d.r);
+    free(d.rec);
+    free(d.inf);
     free(d.s);
     if (d.t.nrows || d.t.header) table_free(&d.t);
     if (d.have_infer) table_free(&d.ti);

@@ -208,14 +208,14 @@ static int plot_gflops(const dataset *ds, const char *dir, const char *op, const
     int k = ds_ns(ds, op, pass, threads, ns, MAXPTS);
     int sg_n = 0;
     double sg = ds_sgemm(ds, threads, &sg_n), ymax = sg > 0 ? sg : 0;
-    const brow *roof = ds_roof(ds, threads);
+    const bench_record *roof = ds_roof(ds, threads);
     const double peak = roof ? roof->peak : -1;
     if (peak > ymax) ymax = peak;
     double nlo = INFINITY, nhi = 0;
     int have = 0;
     for (int i = 0; i < ni; i++)
         for (int j = 0; j < k; j++) {
-            const brow *b = ds_find(ds, impls[i], op, pass, ns[j], threads);
+            const bench_record *b = ds_find(ds, impls[i], op, pass, ns[j], threads);
             if (b && b->ok && b->gflops > 0) {
                 have = 1;
                 range_update(b->n, &nlo, &nhi);
@@ -244,7 +244,7 @@ static int plot_gflops(const dataset *ds, const char *dir, const char *op, const
         double y[MAXPTS];
         int c = 0;
         for (int j = 0; j < k; j++) {
-            const brow *b = ds_find(ds, impls[i], op, pass, ns[j], threads);
+            const bench_record *b = ds_find(ds, impls[i], op, pass, ns[j], threads);
             if (b && b->ok && b->gflops > 0) {
                 n[c] = b->n;
                 y[c++] = b->gflops;
@@ -385,12 +385,12 @@ static int plot_decode(const dataset *ds, const char *dir, int threads, plot_lis
 
 static int plot_roofline(const dataset *ds, const char *dir, int threads, plot_list *out)
 {
-    const brow *roof = ds_roof(ds, threads);
+    const bench_record *roof = ds_roof(ds, threads);
     if (!roof || !(roof->bw > 0)) return 0;
     int sg_n = 0;
     const double peak = roof->peak, bw = roof->bw, ukr = roof->ukr;
     const double sg = ds_sgemm(ds, threads, &sg_n);
-    const brow *pts[CA_OP_COUNT * BP_COUNT];
+    const bench_record *pts[CA_OP_COUNT * BP_COUNT];
     int np = 0;
     double xlo = peak / bw, xhi = peak / bw, ylo = peak, yhi = peak;
     for (int o = 0; o < CA_OP_COUNT; o++)
@@ -398,7 +398,7 @@ static int plot_roofline(const dataset *ds, const char *dir, int threads, plot_l
             if (!op_has_pass(o, p)) continue;
             int ns[MAXPTS];
             int k = ds_ns(ds, OPN(o), PASSN(p), threads, ns, MAXPTS);
-            const brow *b = NULL;
+            const bench_record *b = NULL;
             for (int j = k - 1; j >= 0 && !b; j--) b = ds_fastest(ds, OPN(o), PASSN(p), ns[j], threads);
             if (!b || !(b->bytes_moved > 0) || !(b->gflops > 0)) continue;
             pts[np++] = b;

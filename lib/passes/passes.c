@@ -1,6 +1,6 @@
 /* passes.c: the passes of each operator of the table (cubattn.h), their FLOPs
  * (docs/DESIGN.md §3) and the scaling exponents used to predict a cell's time. */
-#include "bench.h"
+#include "passes.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -40,7 +40,7 @@ static int mseries(const dataset *ds, const char *model, const char *task, int L
 {
     int ns[MAXN], k = ds_model_ns(ds, task, L, ns, MAXN), c = 0;
     for (int i = 0; i < k; i++) {
-        const mrow *x = ds_model(ds, model, task, L, ns[i]);
+        const model_record *x = ds_model(ds, model, task, L, ns[i]);
         if (x) {
             n[c] = ns[i];
             t[c++] = x->t_med;
@@ -64,8 +64,8 @@ static int mfit_pair(const dataset *ds, const char *task, int L, fit *causal, fi
     double tc[MAXN], tq[MAXN];
     int ns[MAXN], kn = ds_model_ns(ds, task, L, ns, MAXN);
     for (int i = 0; i < kn; i++) {
-        const mrow *c = ds_model(ds, "causal", task, L, ns[i]),
-                   *q = ds_model(ds, "cubic", task, L, ns[i]);
+        const model_record *c = ds_model(ds, "causal", task, L, ns[i]),
+                           *q = ds_model(ds, "cubic", task, L, ns[i]);
         if (c && q) {
             n[k] = ns[i];
             tc[k] = c->t_med;
@@ -82,7 +82,7 @@ static int main_depth(const dataset *ds)
 {
     int L = 0;
     for (int i = 0; i < ds->nm; i++) {
-        const mrow *x = &ds->m[i];
+        const model_record *x = &ds->m[i];
         if (!x->ok || x->layers <= L) continue;
         for (int j = 0; j < NHEAD; j++)
             if (strcmp(x->model, headline_lines[j].model) == 0 &&
@@ -92,7 +92,7 @@ static int main_depth(const dataset *ds)
     return L;
 }
 
-static const mrow *any_row(const dataset *ds, int L)
+static const model_record *any_row(const dataset *ds, int L)
 {
     for (int i = 0; i < ds->nm; i++)
         if (ds->m[i].layers == L) return &ds->m[i];
@@ -182,7 +182,7 @@ int model_plots(const dataset *ds, const char *dir, plot_list *out)
 {
     int ls[16], k = ds_model_layers(ds, ls, 16);
     for (int i = k - 1; i >= 0; i--) {
-        const mrow *r = any_row(ds, ls[i]);
+        const model_record *r = any_row(ds, ls[i]);
         char name[64], title[160];
         snprintf(name, sizeof name, "headline_L%d", ls[i]);
         snprintf(title, sizeof title,
@@ -211,7 +211,7 @@ static int common_n(const dataset *ds, const char *m1, const char *t1, const cha
 static double ratio_at(const dataset *ds, const char *m1, const char *m2, const char *task,
                        int L, int n)
 {
-    const mrow *a = ds_model(ds, m1, task, L, n), *b = ds_model(ds, m2, task, L, n);
+    const model_record *a = ds_model(ds, m1, task, L, n), *b = ds_model(ds, m2, task, L, n);
     return a && b ? a->t_med / b->t_med : NAN;
 }
 
@@ -261,13 +261,13 @@ void model_headline(FILE *f, const dataset *ds, const char *plots_link)
 static void cell_or_status(FILE *f, const dataset *ds, const char *model, const char *task,
                            int L, int n)
 {
-    const mrow *x = ds_model(ds, model, task, L, n);
+    const model_record *x = ds_model(ds, model, task, L, n);
     if (x) {
         fprintf(f, " %s |", fmt_s(x->t_med));
         return;
     }
     for (int i = ds->nm - 1; i >= 0; i--) {
-        const mrow *y = &ds->m[i];
+        const model_record *y = &ds->m[i];
         if (y->layers == L && y->n == n && strcmp(y->part, "all") == 0 &&
             strcmp(y->model, model) == 0 && strcmp(y->task, task) == 0) {
             fprintf(f, " %s |", strncmp(y->status, "skipped", 7) == 0 ? "skipped" : "error");
@@ -298,7 +298,8 @@ static void training_table(FILE *f, const dataset *ds, int L)
         cell_or_status(f, ds, "cubic_loop", "train", L, n);
         ratio_cell(f, ratio_at(ds, "cubic", "causal", "train", L, n));
         ratio_cell(f, ratio_at(ds, "cubic_loop", "cubic", "train", L, n));
-        const mrow *a = ds_model(ds, "causal", "train", L, n), *b = ds_model(ds, "cubic", "train", L, n);
+        const model_record *a = ds_model(ds, "causal", "train", L, n),
+                           *b = ds_model(ds, "cubic", "train", L, n);
         if (a) fprintf(f, " %.3g MB |", a->act_bytes / 1e6);
         else fprintf(f, " - |");
         if (b) fprintf(f, " %.3g MB |", b->act_bytes / 1e6);
@@ -352,7 +353,7 @@ static int layer_times(const dataset *ds, const char *model, int L, int n, doubl
     int found = 0;
     for (int l = 0; l < L; l++) t[l] = NAN;
     for (int i = 0; i < ds->nm; i++) {
-        const mrow *x = &ds->m[i];
+        const model_record *x = &ds->m[i];
         int k;
         if (x->layers == L && x->n == n && x->t_med > 0 && strcmp(x->model, model) == 0 &&
             strcmp(x->task, "train") == 0 && sscanf(x->part, "layer%d", &k) == 1 && k >= 1 &&
@@ -387,7 +388,7 @@ static void layers_table(FILE *f, const dataset *ds, int L)
     for (int l = 0; l < L; l++)
         fprintf(f, "| %d | %s | %.0f%% | %s | %.0f%% | %.3g |\n", l + 1, fmt_s(tc[l]),
                 100 * tc[l] / sc, fmt_s(tq[l]), 100 * tq[l] / sq, tq[l] / tc[l]);
-    const mrow *c = ds_model(ds, "cubic", "train", L, n);
+    const model_record *c = ds_model(ds, "cubic", "train", L, n);
     if (c && c->attn_flops + c->matmul_flops > 0) {
         fprintf(f, "\nBy formula at this N, attention is %.0f%% of the cubic training step's "
                    "FLOPs (%.3g GFLOP of %.3g); the cubic step runs at %.3g GFLOP/s",
@@ -441,7 +442,7 @@ void model_section(FILE *f, const dataset *ds, const char *plots_link)
         fprintf(f, "No model rows: `make bench` times them into results/bench_model.csv.\n\n");
         return;
     }
-    const mrow *r = any_row(ds, L0);
+    const model_record *r = any_row(ds, L0);
     fprintf(f, "The float32 models of model/ (docs/DESIGN.md §8) at d_model = %d, %d heads, "
                "vocabulary %d, one sequence, attention by `%s` at %d thread%s, products by "
                "the tile engine's register kernel (`regt_gemm`). The cubic model is timed packed (every layer on the rows it needs) and, "
