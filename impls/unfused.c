@@ -655,16 +655,6 @@ const ca_impl ca_impl_unfused = {
                    "materialised 256-row score blocks, row softmax between; OpenMP over "
                    "heads/blocks/prefixes",
     .workspace = workspace,
-    .entry[CA_CAUSAL_FWD].fwd = causal_fwd,
-    .entry[CA_CAUSAL_BWD].bwd = causal_bwd,
-    .entry[CA_FULL_FWD].fwd = full_fwd,
-    .entry[CA_FULL_BWD].bwd = full_bwd,
-    .entry[CA_DECODE_STEP].step = decode_step,
-    .entry[CA_CUBIC_FWD].fwd = cubic_fwd,
-    .entry[CA_CUBIC_BWD].bwd = cubic_bwd,
-    .entry[CA_SHARED_FWD].fwd = shared_fwd,
-    .entry[CA_SHARED_BWD].bwd = shared_bwd,
-    .entry[CA_LAST_FWD].fwd = last_fwd,
-    .entry[CA_LAST_BWD].bwd = last_bwd,
+    .entry = CA_ENTRIES_BY_NAME,
     .runtime_note = runtime_note,
 };

@@ -165,7 +165,9 @@ typedef union ca_entry_fn {
  * forward or backward, or the decode step), each set through the member of its pass:
  *   .entry[CA_CAUSAL_FWD].fwd = causal_fwd, .entry[CA_CAUSAL_BWD].bwd = causal_bwd,
  *   .entry[CA_DECODE_STEP].step = decode_step, ...
- * An entry left NULL is not provided (.absent_reason says why). */
+ * An entry left NULL is not provided (.absent_reason says why). An implementation that
+ * provides every entry point, each a static function named after it, fills the whole
+ * table with `.entry = CA_ENTRIES_BY_NAME`. */
 typedef struct ca_impl {
     const char *name;          /* = the file name in impls/ without .c */
     const char *description;   /* one line */
@@ -175,6 +177,17 @@ typedef struct ca_impl {
     /* Optional: a one-line note the harness records (e.g. the BLIS sub-configuration). */
     const char *(*runtime_note)(void);
 } ca_impl;
+
+/* Every entry point, each taken from the function of its name (see ca_impl). */
+#define CA_ENTRIES_BY_NAME                                                                 \
+    {                                                                                      \
+        [CA_CAUSAL_FWD].fwd = causal_fwd, [CA_CAUSAL_BWD].bwd = causal_bwd,                \
+        [CA_FULL_FWD].fwd = full_fwd, [CA_FULL_BWD].bwd = full_bwd,                        \
+        [CA_DECODE_STEP].step = decode_step,                                               \
+        [CA_CUBIC_FWD].fwd = cubic_fwd, [CA_CUBIC_BWD].bwd = cubic_bwd,                    \
+        [CA_SHARED_FWD].fwd = shared_fwd, [CA_SHARED_BWD].bwd = shared_bwd,                \
+        [CA_LAST_FWD].fwd = last_fwd, [CA_LAST_BWD].bwd = last_bwd,                        \
+    }
 
 /* Packed layout (CA_ROWS_PACKED): prefix t (1-based) starts at row t(t-1)/2. */
 static inline size_t ca_prefix_offset(size_t t) { return t * (t - 1) / 2; }

@@ -73,6 +73,16 @@ static void provenance(FILE *f, const dataset *ds, int verify)
 
 /* ---- sections ---------------------------------------------------------------------- */
 
+/* The rest of a table's header after its first column: one column per N, then the
+ * separator row. */
+static void n_columns_header(FILE *f, const int *ns, int k)
+{
+    for (int j = 0; j < k; j++) fprintf(f, " N=%d |", ns[j]);
+    fprintf(f, "\n|---|");
+    for (int j = 0; j < k; j++) fprintf(f, "---|");
+    fprintf(f, "\n");
+}
+
 /* Signs that the machine was shared while it was measured: another process's load, a
  * multi-thread sgemm below the single-thread one, cells above the FMA peak of their own
  * run (no code can pass it; a fused kernel may well pass BLIS's sgemm). With f,
@@ -362,10 +372,7 @@ static void fastest_section(FILE *f, const dataset *ds)
                "fraction of the sgemm ceiling / of the FMA peak of the same run (FLOPs by "
                "docs/DESIGN.md §3); a decode step, bound by memory, shows its GB/s (compulsory "
                "traffic, §3) as a fraction of the triad bandwidth instead.\n\n| op pass |");
-    for (int j = 0; j < k; j++) fprintf(f, " N=%d |", ns[j]);
-    fprintf(f, "\n|---|");
-    for (int j = 0; j < k; j++) fprintf(f, "---|");
-    fprintf(f, "\n");
+    n_columns_header(f, ns, k);
     for (int o = 0; o < CA_OP_COUNT; o++)
         for (int p = 0; p < BP_COUNT; p++) {
             if (!op_has_pass(o, p)) continue;
@@ -414,10 +421,7 @@ static void fused_vs_unfused_section(FILE *f, const dataset *ds)
                "the peer's time, and peer / fused (above 1: the fused kernel is faster). "
                "From N = %d on the fused kernel must win.\n\n| op pass |",
             REPORT_PEER_IMPL, FUSED_MUST_WIN_N);
-    for (int j = 0; j < k; j++) fprintf(f, " N=%d |", ns[j]);
-    fprintf(f, "\n|---|");
-    for (int j = 0; j < k; j++) fprintf(f, "---|");
-    fprintf(f, "\n");
+    n_columns_header(f, ns, k);
     for (int o = 0; o < CA_OP_COUNT; o++)
         for (int p = 0; p < BP_COUNT; p++) {
             if (!op_has_pass(o, p)) continue;

@@ -165,6 +165,14 @@ typedef struct tile_case {
     int m, nk, causal, first;
 } tile_case;
 
+/* Keys row r of the case sees: all nk, or under the causal cut first + r, clamped to
+ * the tile. */
+static int visible_keys(tile_case tc, int r)
+{
+    const int cnt = tc.causal ? tc.first + r : tc.nk;
+    return cnt < 0 ? 0 : cnt > tc.nk ? tc.nk : cnt;
+}
+
 /* Every tile shape and causal cut the tests run: m rows not a multiple of 8, key counts
  * that leave a partial 8- or 16-float block, and cuts before, inside and past the tile. */
 static int tile_cases(tile_case *out)
@@ -251,8 +259,7 @@ static void softmax_weights_on(const regt_isa *p)
         fill(sub, (size_t)tc.m, (unsigned)(tc.m + 5));
         run_path(p, tc, tile, sub, out, sum, mx);
         for (int r = 0; r < tc.m; r++) {
-            int cnt = tc.causal ? tc.first + r : tc.nk;
-            cnt = cnt < 0 ? 0 : cnt > tc.nk ? tc.nk : cnt;
+            const int cnt = visible_keys(tc, r);
             float vmax = -INFINITY, part[2][8] = {{0}};
             for (int c = 0; c < ld; c++) {
                 const float s = tile[(size_t)r * ld + c];
@@ -356,8 +363,7 @@ static void ds_on(const regt_isa *p)
         for (int g = 0; g < GUARD; g++) ds[n + g] = guard_value;
         p->ds_rows(tc.m, tc.nk, pt, ds, ld, tc.causal, tc.first, 0.3f, D);
         for (int r = 0; r < tc.m; r++) {
-            int cnt = tc.causal ? tc.first + r : tc.nk;
-            cnt = cnt < 0 ? 0 : cnt > tc.nk ? tc.nk : cnt;
+            const int cnt = visible_keys(tc, r);
             for (int c = 0; c < ld; c++) {
                 const size_t at = (size_t)r * ld + c;
                 const float want = c < cnt ? 0.3f * (pt[at] * (dp[at] - D[r])) : 0.0f;
