@@ -103,10 +103,10 @@ LIB       := $(BUILD)/libcubattn.a
 SUPPORT_SRC := $(sort $(wildcard lib/csv/*.c lib/host/*.c lib/passes/*.c lib/results/*.c))
 SUPPORT_LIB := $(BUILD)/libcubsupport.a
 
-# The model (model/): the files that compute are built twice, float32 and float64
-# (model/real.h); the layout, initialisation and checkpoints once.
-MODEL_ONCE := model/params.c model/checkpoint.c model/scratch.c
-MODEL_REAL := $(filter-out $(MODEL_ONCE),$(sort $(wildcard model/*.c)))
+# The model (model/): one translation unit per precision, float32 and float64, each
+# including the files that compute (model/real.h); the layout, initialisation and
+# checkpoints once.
+MODEL_SRC  := model/model_f32.c model/model_f64.c model/params.c model/checkpoint.c model/scratch.c
 MODEL_LIB  := $(BUILD)/libcubmodel.a
 
 VERIFY_SRC:= $(sort $(wildcard verify/*.c))
@@ -199,22 +199,14 @@ $(REPORT_LIB): $(call obj,$(REPORT_SRC))
 
 lib: $(LIB)
 
-$(BUILD)/obj64/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LAYER_INC) -DMODEL_F64 -MMD -MP -c $< -o $@
-
-$(MODEL_LIB): $(call obj,$(MODEL_ONCE) $(MODEL_REAL)) $(patsubst %.c,$(BUILD)/obj64/%.o,$(MODEL_REAL))
+$(MODEL_LIB): $(call obj,$(MODEL_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
-# The float32 model once more with the bugs of model/mutant.h, under its own names, for
+# The float32 model once more with the bugs of model/mutant.h (model/model_f32mut.c), for
 # the tests alone: verify and the library never link it.
 MODEL_MUT_LIB := $(BUILD)/libcubmodel_mut.a
-$(BUILD)/objmut/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LAYER_INC) -DMODEL_MUTANT -MMD -MP -c $< -o $@
-
-$(MODEL_MUT_LIB): $(patsubst %.c,$(BUILD)/objmut/%.o,$(MODEL_REAL))
+$(MODEL_MUT_LIB): $(call obj,model/model_f32mut.c)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -237,7 +229,7 @@ VERIFY_LIBSRC := $(filter-out verify/main.c, $(VERIFY_SRC))
 $(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC) experiment/tasks.c experiment/assign.c) $(MODEL_MUT_LIB) $(MODEL_LIB) $(REPORT_LIB) $(SUPPORT_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
 
--include $(shell find $(BUILD)/obj $(BUILD)/obj64 $(BUILD)/objmut -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- the jobs ----------------------------------------------------------------------
 # A partial verification (QUICK=1 or IMPL=...) writes its summary under $(BUILD)/partial/,

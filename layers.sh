@@ -7,7 +7,9 @@
 #   - reaches sideways: neither folder builds on the other (two programs);
 #   - names a path ("../bench/x.h", "report/x.h") instead of a header: what a folder
 #     sees is decided by the -I paths of the layers it builds on, not by a path;
-#   - names a header the tree does not hold and the build does not write.
+#   - names a header the tree does not hold and the build does not write;
+#   - names a source file (.c) of another folder: only a folder's own sources may be
+#     included, by a unity build of that folder (model/model_f32.c).
 # The tree is refused too when the includes between folders close a circle, when
 # layers.mk holds a circle or names a folder it has no line for, when a folder with
 # sources has no line there, or when two folders hold a header of one name (an include
@@ -85,7 +87,7 @@ FILENAME == table {
 FILENAME == list {
   if (FNR == 1) close_table()
   files++
-  if ($0 !~ /\.h$/) next
+  if ($0 !~ /\.h$/) { source[$0] = 1; next }
   b = name_of($0)
   if (b in header) problem(header[b] " and " $0 ": one header name in two folders (an include by name must find one file)")
   else header[b] = $0
@@ -106,6 +108,12 @@ FNR == 1 {
   includes++
   if (name ~ /(^|\/)\.\.?\// || (q == "\"" && name ~ /\//)) {
     problem(where ": a path, not a header name: " dir "/ sees the headers of the folders layers.mk has it build on, by name")
+    next
+  }
+  if (name ~ /\.c$/) {
+    # a unity build (model/model_f32.c) compiles the sources of its own folder as one unit
+    if (q == "\"" && ((dir "/" name) in source)) next
+    problem(where ": a source file of another folder than " dir "/: a folder may include the headers of another, never its sources")
     next
   }
   if (!(name in header)) {

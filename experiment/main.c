@@ -316,106 +316,167 @@ static int merge(const exp_plan *p, const char *work, const char *out)
     return rc;
 }
 
-static int experiment_main(int argc, char **argv)
+/* What the flags ask for (usage). */
+typedef struct exp_args {
+    const char *work, *out, *only, *scale;
+    int threads, max_runs, plan_only, ckpts, est, hold;
+    int jobs; /* 0: as many runs at once as the cores hold at --threads each, at most 2 */
+} exp_args;
+
+/* The flags into *a: -1 to go on, else the exit status of --help (0) or of a bad flag
+ * (2, said). */
+static int parse_flags(int argc, char **argv, exp_args *a)
 {
-    const char *work = "build/experiment-work", *out = "results", *only = NULL, *scale = "default";
-    int threads = 0, max_runs = -1, plan_only = 0, ckpts = 0, est = 0, hold = 0;
-    int jobs = 0; /* 0: as many runs at once as the cores hold at --threads each, at most 2 */
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        if (!strcmp(a, "--quick")) { scale = "quick"; continue; }
-        if (!strcmp(a, "--plan")) { plan_only = 1; continue; }
-        if (!strcmp(a, "--estimate")) { est = 1; continue; }
+        const char *f = argv[i];
+        if (!strcmp(f, "--help") || !strcmp(f, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(f, "--quick")) { a->scale = "quick"; continue; }
+        if (!strcmp(f, "--plan")) { a->plan_only = 1; continue; }
+        if (!strcmp(f, "--estimate")) { a->est = 1; continue; }
         if (i + 1 >= argc || !argv[i + 1][0]) {
-            fprintf(stderr, "experiment: unknown flag or missing value: '%s' (see --help)\n", a);
+            fprintf(stderr, "experiment: unknown flag or missing value: '%s' (see --help)\n",
+                    f);
             return 2;
         }
         const char *val = argv[++i];
-        if (!strcmp(a, "--work")) work = val;
-        else if (!strcmp(a, "--out")) out = val;
-        else if (!strcmp(a, "--only")) only = val;
-        else if (!strcmp(a, "--scale")) scale = val;
-        else if (!strcmp(a, "--jobs") && (jobs = int_flag(val, 1, 64)) >= 1) continue;
-        else if (!strcmp(a, "--threads") && (threads = int_flag(val, 1, 64)) >= 1) continue;
-        else if (!strcmp(a, "--max-runs") && (max_runs = int_flag(val, 0, 1 << 20)) >= 0) continue;
-        else if (!strcmp(a, "--stop-after-checkpoints") && (ckpts = int_flag(val, 1, 1 << 20)) >= 1)
+        if (!strcmp(f, "--work")) a->work = val;
+        else if (!strcmp(f, "--out")) a->out = val;
+        else if (!strcmp(f, "--only")) a->only = val;
+        else if (!strcmp(f, "--scale")) a->scale = val;
+        else if (!strcmp(f, "--jobs") && (a->jobs = int_flag(val, 1, 64)) >= 1) continue;
+        else if (!strcmp(f, "--threads") && (a->threads = int_flag(val, 1, 64)) >= 1) continue;
+        else if (!strcmp(f, "--max-runs") && (a->max_runs = int_flag(val, 0, 1 << 20)) >= 0)
             continue;
-        else if (!strcmp(a, "--hold-after-checkpoints") && (ckpts = int_flag(val, 1, 1 << 20)) >= 1)
-            hold = 1;
+        else if (!strcmp(f, "--stop-after-checkpoints") &&
+                 (a->ckpts = int_flag(val, 1, 1 << 20)) >= 1)
+            continue;
+        else if (!strcmp(f, "--hold-after-checkpoints") &&
+                 (a->ckpts = int_flag(val, 1, 1 << 20)) >= 1)
+            a->hold = 1;
         else {
-            fprintf(stderr, "experiment: bad flag '%s %s' (see --help)\n", a, val);
+            fprintf(stderr, "experiment: bad flag '%s %s' (see --help)\n", f, val);
             return 2;
         }
     }
-    exp_plan p;
-    const char *why = plan_build(&p, scale, threads);
-    if (why) {
-        fprintf(stderr, "experiment: %s\n", why);
-        plan_free(&p);
-        return strcmp(why, "unknown scale (default, large or quick)") ? 1 : 2;
-    }
-    const int cores = host_cores();
-    if (jobs == 0) jobs = cores / p.c.threads >= 2 ? 2 : 1;
-    if (!plan_only && (long)p.c.threads * jobs > cores) {
-        fprintf(stderr, "experiment: --threads %d x --jobs %d = %ld threads, but this machine has "
-                        "%d online cores: at most %d (threads that share cores spin-wait for "
-                        "each other and a run crawls); lower --threads or --jobs\n",
-                p.c.threads, jobs, (long)p.c.threads * jobs, cores, cores);
-        plan_free(&p);
-        return 2;
-    }
-    omp_set_num_threads(p.c.threads);
-    /* Under mpirun: the ranks agree on the plan and on what shapes the job, or stop here. */
-    char opts[3400];
-    snprintf(opts, sizeof opts, "work=%s\nout=%s\nonly=%s\nplan=%d\nestimate=%d\n", work, out,
-             only ? only : "", plan_only, est);
-    if (ranks_agree(&p, opts) != 0) { plan_free(&p); return 2; }
-    const int rank0 = ranks_rank() == 0;
-    double total = 0;
-    for (int i = 0; i < p.nruns; i++) total += p.runs[i].flops_per_step * (double)p.runs[i].steps;
-    if (plan_only) {
-        for (int i = 0; i < p.nruns && rank0; i++)
-            printf("%-40s %6lld steps  %.3e FLOPs/step  %.3e FLOPs\n", p.runs[i].id,
-                   (long long)p.runs[i].steps, p.runs[i].flops_per_step,
-                   p.runs[i].flops_per_step * (double)p.runs[i].steps);
-        if (rank0) printf("total training FLOPs %.3e (scale %s)\n", total, p.scale);
-        plan_free(&p);
-        return 0;
-    }
-    if (est) {
-        const int e = rank0 ? estimate(&p, work, jobs * ranks_size()) : 0;
-        plan_free(&p);
-        return e == 0 ? 0 : 1;
-    }
-    /* Rank 0 alone prepares the output and the work dir, which every rank shares. */
-    int prep = rank0 && (out_writable(out) != 0 || work_prepare(&p, work) != 0);
+    return -1;
+}
 
-    /* The runs left: not complete (both runs/ files, readable and in their domains), and
-     * within --only. A damaged completed run is trained again, as a damaged checkpoint
-     * is: said, not fatal. */
-    char a[1400], b[1400];
-    int *todo = malloc((size_t)p.nruns * sizeof *todo), ntodo = 0, skipped = 0;
-    if (!todo) { plan_free(&p); return 1; }
-    for (int i = 0; i < p.nruns && rank0 && !prep; i++) {
-        snprintf(a, sizeof a, "%s/runs/%s.csv", work, p.runs[i].id);
-        snprintf(b, sizeof b, "%s/runs/%s.infer.csv", work, p.runs[i].id);
-        if (access(a, F_OK) == 0 && access(b, F_OK) == 0) {
-            if (run_files_ok(a, b, &p.runs[i])) continue;
+/* The plan of --scale at --threads: 0, or the exit status (said; nothing to free): 2 for
+ * an unknown scale, 1 otherwise. */
+static int build_plan(exp_plan *p, const exp_args *a)
+{
+    const char *why = plan_build(p, a->scale, a->threads);
+    if (!why) return 0;
+    fprintf(stderr, "experiment: %s\n", why);
+    plan_free(p);
+    return strcmp(why, "unknown scale (default, large or quick)") ? 1 : 2;
+}
+
+/* --jobs, by default as many runs as the cores hold at the plan's threads (at most 2);
+ * refused (2, said) when training would put more threads than cores to work. */
+static int fit_jobs(const exp_plan *p, exp_args *a)
+{
+    const int cores = host_cores();
+    if (a->jobs == 0) a->jobs = cores / p->c.threads >= 2 ? 2 : 1;
+    if (a->plan_only || (long)p->c.threads * a->jobs <= cores) return 0;
+    fprintf(stderr, "experiment: --threads %d x --jobs %d = %ld threads, but this machine has "
+                    "%d online cores: at most %d (threads that share cores spin-wait for "
+                    "each other and a run crawls); lower --threads or --jobs\n",
+            p->c.threads, a->jobs, (long)p->c.threads * a->jobs, cores, cores);
+    return 2;
+}
+
+/* Under mpirun: the ranks agree on the plan and on what shapes the job, or stop here. */
+static int ranks_agree_on(const exp_plan *p, const exp_args *a)
+{
+    char opts[3400];
+    snprintf(opts, sizeof opts, "work=%s\nout=%s\nonly=%s\nplan=%d\nestimate=%d\n", a->work,
+             a->out, a->only ? a->only : "", a->plan_only, a->est);
+    return ranks_agree(p, opts);
+}
+
+/* --plan: each run's steps and training FLOPs, and the plan's in all. */
+static void print_plan(const exp_plan *p)
+{
+    double total = 0;
+    for (int i = 0; i < p->nruns; i++) {
+        total += p->runs[i].flops_per_step * (double)p->runs[i].steps;
+        printf("%-40s %6lld steps  %.3e FLOPs/step  %.3e FLOPs\n", p->runs[i].id,
+               (long long)p->runs[i].steps, p->runs[i].flops_per_step,
+               p->runs[i].flops_per_step * (double)p->runs[i].steps);
+    }
+    printf("total training FLOPs %.3e (scale %s)\n", total, p->scale);
+}
+
+/* The runs left into todo (their count returned), in the order they start: not complete
+ * (both runs/ files, readable and in their domains), and within --only (*skipped set when
+ * a run is left out by it). A damaged completed run is trained again, as a damaged
+ * checkpoint is: said, not fatal. */
+static int runs_left(const exp_plan *p, const exp_args *a, int *todo, int *skipped)
+{
+    char rows[1400], infer[1400];
+    int ntodo = 0;
+    for (int i = 0; i < p->nruns; i++) {
+        snprintf(rows, sizeof rows, "%s/runs/%s.csv", a->work, p->runs[i].id);
+        snprintf(infer, sizeof infer, "%s/runs/%s.infer.csv", a->work, p->runs[i].id);
+        if (access(rows, F_OK) == 0 && access(infer, F_OK) == 0) {
+            if (run_files_ok(rows, infer, &p->runs[i])) continue;
             fprintf(stderr, "experiment: %s: its completed files are damaged (above); training "
-                            "it again\n", p.runs[i].id);
-            unlink(a);
-            unlink(b);
+                            "it again\n", p->runs[i].id);
+            unlink(rows);
+            unlink(infer);
         }
-        if (only && !strstr(p.runs[i].id, only)) { skipped = 1; continue; }
+        if (a->only && !strstr(p->runs[i].id, a->only)) { *skipped = 1; continue; }
         todo[ntodo++] = i;
     }
-    sort_plan = &p;
+    sort_plan = p;
     qsort(todo, (size_t)ntodo, sizeof *todo, by_pair_cost);
-    int rc = ranks_run(&p, prep, todo, ntodo, skipped, jobs, work, max_runs, ckpts, hold);
+    return ntodo;
+}
+
+/* Trains the runs left over the ranks (rank 0 alone prepares the output and the work
+ * dir, which every rank shares, and lists the runs), then merges them into the results:
+ * the program's exit status. */
+static int train_and_merge(const exp_plan *p, const exp_args *a, int rank0)
+{
+    const int prep = rank0 && (out_writable(a->out) != 0 || work_prepare(p, a->work) != 0);
+    int *todo = malloc((size_t)p->nruns * sizeof *todo), ntodo = 0, skipped = 0;
+    if (!todo) return 1;
+    if (rank0 && !prep) ntodo = runs_left(p, a, todo, &skipped);
+    int rc = ranks_run(p, prep, todo, ntodo, skipped, a->jobs, a->work, a->max_runs, a->ckpts,
+                       a->hold);
     free(todo);
     if (rc == 3 && rank0) fprintf(stderr, "experiment: stopped with runs left; run again to go on\n");
-    if (rc == 0 && rank0) rc = merge(&p, work, out);
+    if (rc == 0 && rank0) rc = merge(p, a->work, a->out);
+    return rc;
+}
+
+/* What the flags ask of plan p: its list, its estimate, or its training. */
+static int run_plan(const exp_plan *p, exp_args *a)
+{
+    const int fit = fit_jobs(p, a);
+    if (fit != 0) return fit;
+    omp_set_num_threads(p->c.threads);
+    if (ranks_agree_on(p, a) != 0) return 2;
+    const int rank0 = ranks_rank() == 0;
+    if (a->plan_only) {
+        if (rank0) print_plan(p);
+        return 0;
+    }
+    if (a->est) return rank0 && estimate(p, a->work, a->jobs * ranks_size()) != 0 ? 1 : 0;
+    return train_and_merge(p, a, rank0);
+}
+
+static int experiment_main(int argc, char **argv)
+{
+    exp_args a = {.work = "build/experiment-work", .out = "results", .scale = "default",
+                  .max_runs = -1};
+    const int done = parse_flags(argc, argv, &a);
+    if (done >= 0) return done;
+    exp_plan p;
+    const int refused = build_plan(&p, &a);
+    if (refused) return refused;
+    const int rc = run_plan(&p, &a);
     plan_free(&p);
     return rc;
 }

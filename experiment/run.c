@@ -171,8 +171,15 @@ static exp_row row_base(const exp_plan *p, const exp_run *r, const model_config 
 {
     const exp_setting *s = &p->settings[r->setting];
     const exp_task *t = &p->tasks[r->setting];
-    exp_row w;
-    memset(&w, 0, sizeof w);
+    exp_row w = {
+        .layers = s->layers, .n = s->n, .m = s->m, .vocab = cfg->vocab,
+        .d_model = cfg->d_model, .heads = cfg->heads, .batch = p->c.batch,
+        .params = (int64_t)model_param_count(cfg), .seed = r->seed, .step = step,
+        .steps_cubic = s->steps, .steps_flops = r->steps_flops, .steps_run = r->steps,
+        .threads = p->c.threads, .flops_per_step = r->flops_per_step,
+        .train_flops = r->flops_per_step * (double)step, .floor_acc = t->floor_acc,
+        .floor_bits = t->floor_bits,
+    };
     snprintf(w.task, sizeof w.task, "%s", exp_task_name(s->task));
     plan_setting_name(p, r->setting, w.setting, sizeof w.setting);
     snprintf(w.model, sizeof w.model, "%s", model_kind_name(r->kind));
@@ -181,24 +188,6 @@ static exp_row row_base(const exp_plan *p, const exp_run *r, const model_config 
     snprintf(w.impl, sizeof w.impl, "%s", p->c.impl);
     snprintf(w.cpu, sizeof w.cpu, "%s", p->cpu);
     snprintf(w.commit, sizeof w.commit, "%s", p->commit);
-    w.layers = s->layers;
-    w.n = s->n;
-    w.m = s->m;
-    w.vocab = cfg->vocab;
-    w.d_model = cfg->d_model;
-    w.heads = cfg->heads;
-    w.batch = p->c.batch;
-    w.params = (int64_t)model_param_count(cfg);
-    w.seed = r->seed;
-    w.step = step;
-    w.steps_cubic = s->steps;
-    w.steps_flops = r->steps_flops;
-    w.steps_run = r->steps;
-    w.threads = p->c.threads;
-    w.flops_per_step = r->flops_per_step;
-    w.train_flops = r->flops_per_step * (double)step;
-    w.floor_acc = t->floor_acc;
-    w.floor_bits = t->floor_bits;
     return w;
 }
 
@@ -215,153 +204,247 @@ static int checkpoint_stops(const exp_shared_run *sh)
     return __atomic_sub_fetch(sh->checkpoints_left, 1, __ATOMIC_SEQ_CST) <= 0;
 }
 
+/* One run in training: what it trains, its parameters and AdamW's moments, the rows of
+ * its evaluation points so far, and the training since the last of them. */
+typedef struct training {
+    const exp_plan *p;
+    const exp_run *r;
+    const exp_task *t;
+    const exp_shared_run *sh;
+    model_config cfg;
+    model_exec ex;
+    size_t P;                       /* parameters */
+    int64_t evals[EXP_MAX_EVALS];   /* the evaluation steps */
+    int ne;
+    char ckpt[1024], rows_path[1100];
+    float *params, *grads, *m, *v, *logits;
+    int *tok, *tgt;                 /* one batch */
+    exp_row *rows;                  /* [ne] */
+    int nrows;
+    int64_t step;                   /* the last step trained */
+    double wall;                    /* seconds spent in training steps (evaluation excluded) */
+    double loss_sum;                /* since the last evaluation point: */
+    int loss_steps, jobs_min, jobs_max;
+} training;
+
+/* The run's model, paths and buffers: 0, or -1 (said) without memory. */
+static int training_open(training *tr, const exp_plan *p, const exp_run *r,
+                         const char *work_dir, const exp_shared_run *sh)
+{
+    memset(tr, 0, sizeof *tr);
+    tr->p = p;
+    tr->r = r;
+    tr->sh = sh;
+    tr->t = &p->tasks[r->setting];
+    tr->cfg = plan_config(p, r->setting);
+    tr->ex = (model_exec){ca_impl_find(p->c.impl), p->c.threads};
+    tr->P = model_param_count(&tr->cfg);
+    tr->ne = plan_eval_steps(p, r, tr->evals, EXP_MAX_EVALS);
+    snprintf(tr->ckpt, sizeof tr->ckpt, "%s/ckpt/%s.ckpt", work_dir, r->id);
+    snprintf(tr->rows_path, sizeof tr->rows_path, "%s/ckpt/%s.rows.csv", work_dir, r->id);
+    const size_t P = tr->P, BN = (size_t)p->c.batch * tr->t->n;
+    tr->params = malloc(P * sizeof *tr->params);
+    tr->grads = malloc(P * sizeof *tr->grads);
+    tr->m = calloc(P, sizeof *tr->m);
+    tr->v = calloc(P, sizeof *tr->v);
+    tr->logits = malloc(BN * tr->cfg.vocab * sizeof *tr->logits);
+    tr->tok = malloc(BN * sizeof *tr->tok);
+    tr->tgt = malloc(BN * sizeof *tr->tgt);
+    tr->rows = calloc((size_t)tr->ne, sizeof *tr->rows);
+    if (!tr->params || !tr->grads || !tr->m || !tr->v || !tr->logits || !tr->tok || !tr->tgt ||
+        !tr->rows) {
+        fprintf(stderr, "experiment: out of memory\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* The run's rows to *out when it completed (rc 0), else dropped; its buffers freed. */
+static void training_close(training *tr, int rc, exp_run_result *out)
+{
+    if (rc == 0) {
+        out->rows = tr->rows;
+        out->nrows = tr->nrows;
+    } else {
+        free(tr->rows);
+    }
+    free(tr->params); free(tr->grads); free(tr->m); free(tr->v); free(tr->logits);
+    free(tr->tok); free(tr->tgt);
+}
+
+/* The state of the run's checkpoint, with its rows up to the checkpoint's step, when they
+ * agree; otherwise the run starts over (said). */
+static void resume_from_checkpoint(training *tr)
+{
+    const exp_run *r = tr->r;
+    const exp_shared_run *sh = tr->sh;
+    model_checkpoint ck;
+    const char *why = NULL;
+    exp_row *old = NULL;
+    int nold = 0;
+    if (model_load(tr->ckpt, &ck, &why) != 0) {
+        fprintf(stderr, "experiment: %s: %s; starting the run over\n", tr->ckpt, why);
+        return;
+    }
+    const int ok = same_config(&ck.cfg, &tr->cfg) && ck.step <= r->steps &&
+                   rows_read(tr->rows_path, &old, &nold) == 0;
+    for (int i = 0; ok && i < nold && old[i].step <= ck.step && tr->nrows < tr->ne; i++)
+        tr->rows[tr->nrows++] = old[i];
+    if (ok && tr->nrows > 0 && tr->rows[tr->nrows - 1].step == ck.step) {
+        memcpy(tr->params, ck.params, tr->P * sizeof *tr->params);
+        memcpy(tr->m, ck.m, tr->P * sizeof *tr->m);
+        memcpy(tr->v, ck.v, tr->P * sizeof *tr->v);
+        tr->step = ck.step;
+        tr->wall = tr->rows[tr->nrows - 1].wall_s;
+        /* the progress line counts the resumed steps as done */
+        if (sh && sh->flops_done) *sh->flops_done += r->flops_per_step * (double)tr->step;
+        if (!(sh && sh->quiet))
+            fprintf(stderr, "experiment: %s: resuming at step %lld\n", r->id,
+                    (long long)tr->step);
+    } else {
+        fprintf(stderr, "experiment: %s: checkpoint and rows disagree; starting the "
+                        "run over\n", r->id);
+        tr->nrows = 0;
+    }
+    free(ck.params); free(ck.m); free(ck.v);
+    free(old);
+}
+
+/* From the run's checkpoint when it has one that holds, else from fresh parameters. */
+static void resume_or_start(training *tr)
+{
+    if (access(tr->ckpt, F_OK) == 0) resume_from_checkpoint(tr);
+    if (tr->step == 0 && tr->nrows == 0) {
+        model_init_params(&tr->cfg, MODEL_INIT_TRAIN, (uint64_t)tr->r->seed, tr->params);
+        memset(tr->m, 0, tr->P * sizeof *tr->m);
+        memset(tr->v, 0, tr->P * sizeof *tr->v);
+    }
+    tr->jobs_min = tr->jobs_max = jobs_now(tr->sh);
+}
+
+/* The row of the evaluation point at the current step, appended to the rows; the
+ * training counters start again. 0, or -1 (said). */
+static int evaluation_point(training *tr)
+{
+    exp_row w = row_base(tr->p, tr->r, &tr->cfg, tr->step);
+    held_out h;
+    w.wall_s = tr->wall;
+    w.train_loss = tr->loss_steps ? tr->loss_sum / tr->loss_steps : NAN;
+    w.jobs_min = tr->jobs_min;
+    w.jobs_max = tr->jobs_max;
+    if (evaluate(tr->p, tr->t, tr->r->kind, &tr->cfg, &tr->ex, tr->params, tr->logits, &h))
+        return -1;
+    w.test_loss = h.loss;
+    w.test_acc = h.acc;
+    w.seq_acc = h.seq_acc;
+    w.test_bits = w.test_loss / log(2.0);
+    format_positions(&h, tr->t->n, w.pos_acc, sizeof w.pos_acc);
+    tr->rows[tr->nrows++] = w;
+    tr->loss_sum = 0;
+    tr->loss_steps = 0;
+    tr->jobs_min = tr->jobs_max = jobs_now(tr->sh);
+    return 0;
+}
+
+/* The rows so far, then the parameters, moments and step (module comment): 0, or -1. */
+static int checkpoint(const training *tr)
+{
+    const char *why = NULL;
+    if (rows_write(tr->rows_path, tr->rows, tr->nrows) != 0) return -1;
+    if (model_save(tr->ckpt, &tr->cfg, tr->step, tr->params, tr->m, tr->v, &why) != 0) {
+        fprintf(stderr, "experiment: %s: %s\n", tr->ckpt, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* The run stops after this checkpoint (--stop-after-checkpoints): 1, the run's status;
+ * or hangs there until it is killed from outside (--hold-after-checkpoints). */
+static int stop_after_checkpoint(const training *tr)
+{
+    if (tr->sh->hold) {
+        fprintf(stderr, "experiment: %s: holding after its step-%lld checkpoint "
+                        "(--hold-after-checkpoints), pid %d, parent %d\n", tr->r->id,
+                (long long)tr->step, (int)getpid(), (int)getppid());
+        for (;;) pause();
+    }
+    return 1;
+}
+
+/* One training step on its batch, then AdamW: 0, or -1 (said) on an error or a loss
+ * that is not finite. */
+static int train_step(training *tr, exp_run_result *out)
+{
+    const exp_plan *p = tr->p;
+    const exp_run *r = tr->r;
+    tr->step++;
+    const double t0 = now_seconds();
+    task_batch(tr->t, (uint64_t)r->seed, tr->step, p->c.batch, tr->tok, tr->tgt);
+    double loss;
+    ca_status st = model_forward_backward_f32(r->kind, &tr->cfg, &tr->ex, tr->params,
+                                              p->c.batch, tr->t->n, tr->tok, tr->tgt, NULL,
+                                              tr->grads, &loss, NULL);
+    if (st != CA_OK || !isfinite(loss)) {
+        fprintf(stderr, "experiment: %s step %lld: %s (loss %g)\n", r->id, (long long)tr->step,
+                model_error(st), loss);
+        return -1;
+    }
+    const model_adamw opt = {.lr = plan_lr(p, r->setting, tr->step), .beta1 = 0.9,
+                             .beta2 = 0.99, .eps = 1e-8, .weight_decay = p->c.weight_decay};
+    model_adamw_update_f32(&opt, tr->step, tr->P, tr->params, tr->grads, tr->m, tr->v);
+    tr->wall += now_seconds() - t0;
+    tr->loss_sum += loss;
+    tr->loss_steps++;
+    const int j = jobs_now(tr->sh);
+    tr->jobs_min = j < tr->jobs_min ? j : tr->jobs_min;
+    tr->jobs_max = j > tr->jobs_max ? j : tr->jobs_max;
+    out->train_flops_done += r->flops_per_step;
+    if (tr->sh && tr->sh->flops_done) *tr->sh->flops_done += r->flops_per_step;
+    return 0;
+}
+
+/* Training from the current step to the run's last, a row and a checkpoint at every
+ * evaluation point (step 0 too in a fresh run): 0 at the last step, 1 stopped after a
+ * checkpoint, -1 on an error (said). */
+static int train_to_last_step(training *tr, exp_run_result *out)
+{
+    int e = 0;
+    while (e < tr->ne && tr->evals[e] <= tr->step) e++;
+    if (tr->nrows == 0) e = 0; /* a fresh run evaluates step 0 too */
+    for (;;) {
+        if (e < tr->ne && tr->evals[e] == tr->step) {
+            if (evaluation_point(tr) != 0) return -1;
+            e++;
+            if (checkpoint(tr) != 0) return -1;
+            if (checkpoint_stops(tr->sh)) return stop_after_checkpoint(tr);
+        }
+        if (tr->step >= tr->r->steps) return 0;
+        if (train_step(tr, out) != 0) return -1;
+    }
+}
+
+/* The trained model's inference check (infer_check) into its row. */
+static int check_inference(const training *tr, exp_infer_row *ir)
+{
+    snprintf(ir->task, sizeof ir->task, "%s", tr->rows[0].task);
+    snprintf(ir->setting, sizeof ir->setting, "%s", tr->rows[0].setting);
+    snprintf(ir->model, sizeof ir->model, "%s", tr->rows[0].model);
+    ir->seed = tr->r->seed;
+    ir->steps_run = tr->r->steps;
+    return infer_check(tr->t, tr->r->kind, &tr->cfg, &tr->ex, tr->params, ir);
+}
+
 int run_train(const exp_plan *p, const exp_run *r, const char *work_dir,
               const exp_shared_run *sh, exp_run_result *out)
 {
     memset(out, 0, sizeof *out);
-    const exp_task *t = &p->tasks[r->setting];
-    const model_config cfg = plan_config(p, r->setting);
-    const model_exec ex = {ca_impl_find(p->c.impl), p->c.threads};
-    const size_t P = model_param_count(&cfg), BN = (size_t)p->c.batch * t->n;
-    int64_t evals[EXP_MAX_EVALS];
-    const int ne = plan_eval_steps(p, r, evals, EXP_MAX_EVALS);
-    char ckpt[1024], rows_path[1100];
-    snprintf(ckpt, sizeof ckpt, "%s/ckpt/%s.ckpt", work_dir, r->id);
-    snprintf(rows_path, sizeof rows_path, "%s/ckpt/%s.rows.csv", work_dir, r->id);
-
-    float *params = malloc(P * sizeof *params), *grads = malloc(P * sizeof *grads);
-    float *m = calloc(P, sizeof *m), *v = calloc(P, sizeof *v);
-    float *logits = malloc(BN * cfg.vocab * sizeof *logits);
-    int *tok = malloc(BN * sizeof *tok), *tgt = malloc(BN * sizeof *tgt);
-    exp_row *rows = calloc((size_t)ne, sizeof *rows);
-    int nrows = 0, rc = -1;
-    if (!params || !grads || !m || !v || !logits || !tok || !tgt || !rows) {
-        fprintf(stderr, "experiment: out of memory\n");
-        goto done;
-    }
-
-    int64_t step = 0;
-    double wall = 0; /* seconds spent in training steps (evaluation excluded) */
-    model_checkpoint ck;
-    const char *why = NULL;
-    if (access(ckpt, F_OK) == 0) {
-        exp_row *old = NULL;
-        int nold = 0;
-        if (model_load(ckpt, &ck, &why) != 0) {
-            fprintf(stderr, "experiment: %s: %s; starting the run over\n", ckpt, why);
-        } else {
-            const int ok = same_config(&ck.cfg, &cfg) && ck.step <= r->steps &&
-                           rows_read(rows_path, &old, &nold) == 0;
-            for (int i = 0; ok && i < nold && old[i].step <= ck.step && nrows < ne; i++)
-                rows[nrows++] = old[i];
-            if (ok && nrows > 0 && rows[nrows - 1].step == ck.step) {
-                memcpy(params, ck.params, P * sizeof *params);
-                memcpy(m, ck.m, P * sizeof *m);
-                memcpy(v, ck.v, P * sizeof *v);
-                step = ck.step;
-                wall = rows[nrows - 1].wall_s;
-                /* the progress line counts the resumed steps as done */
-                if (sh && sh->flops_done) *sh->flops_done += r->flops_per_step * (double)step;
-                if (!(sh && sh->quiet))
-                    fprintf(stderr, "experiment: %s: resuming at step %lld\n", r->id,
-                            (long long)step);
-            } else {
-                fprintf(stderr, "experiment: %s: checkpoint and rows disagree; starting the "
-                                "run over\n", r->id);
-                nrows = 0;
-            }
-            free(ck.params); free(ck.m); free(ck.v);
-        }
-        free(old);
-    }
-    if (step == 0 && nrows == 0) {
-        model_init_params(&cfg, MODEL_INIT_TRAIN, (uint64_t)r->seed, params);
-        memset(m, 0, P * sizeof *m);
-        memset(v, 0, P * sizeof *v);
-    }
-
-    int e = 0;
-    while (e < ne && evals[e] <= step) e++;
-    if (nrows == 0) e = 0; /* a fresh run evaluates step 0 too */
-    double loss_sum = 0;
-    int loss_steps = 0, jobs_min = jobs_now(sh), jobs_max = jobs_min;
-    for (;;) {
-        if (e < ne && evals[e] == step) {
-            exp_row w = row_base(p, r, &cfg, step);
-            held_out h;
-            w.wall_s = wall;
-            w.train_loss = loss_steps ? loss_sum / loss_steps : NAN;
-            w.jobs_min = jobs_min;
-            w.jobs_max = jobs_max;
-            if (evaluate(p, t, r->kind, &cfg, &ex, params, logits, &h)) goto done;
-            w.test_loss = h.loss;
-            w.test_acc = h.acc;
-            w.seq_acc = h.seq_acc;
-            w.test_bits = w.test_loss / log(2.0);
-            format_positions(&h, t->n, w.pos_acc, sizeof w.pos_acc);
-            rows[nrows++] = w;
-            loss_sum = 0;
-            loss_steps = 0;
-            jobs_min = jobs_max = jobs_now(sh);
-            e++;
-            if (rows_write(rows_path, rows, nrows) != 0) goto done;
-            if (model_save(ckpt, &cfg, step, params, m, v, &why) != 0) {
-                fprintf(stderr, "experiment: %s: %s\n", ckpt, why);
-                goto done;
-            }
-            if (checkpoint_stops(sh)) {
-                if (sh->hold) {
-                    /* a run that hangs here, its checkpoint written: killed from outside */
-                    fprintf(stderr, "experiment: %s: holding after its step-%lld checkpoint "
-                                    "(--hold-after-checkpoints), pid %d, parent %d\n", r->id,
-                            (long long)step, (int)getpid(), (int)getppid());
-                    for (;;) pause();
-                }
-                rc = 1;
-                goto done;
-            }
-        }
-        if (step >= r->steps) break;
-        step++;
-        const double t0 = now_seconds();
-        task_batch(t, (uint64_t)r->seed, step, p->c.batch, tok, tgt);
-        double loss;
-        ca_status st = model_forward_backward_f32(r->kind, &cfg, &ex, params, p->c.batch, t->n,
-                                                  tok, tgt, NULL, grads, &loss, NULL);
-        if (st != CA_OK || !isfinite(loss)) {
-            fprintf(stderr, "experiment: %s step %lld: %s (loss %g)\n", r->id, (long long)step,
-                    model_error(st), loss);
-            goto done;
-        }
-        const model_adamw opt = {.lr = plan_lr(p, r->setting, step), .beta1 = 0.9,
-                                 .beta2 = 0.99, .eps = 1e-8,
-                                 .weight_decay = p->c.weight_decay};
-        model_adamw_update_f32(&opt, step, P, params, grads, m, v);
-        wall += now_seconds() - t0;
-        loss_sum += loss;
-        loss_steps++;
-        const int j = jobs_now(sh);
-        jobs_min = j < jobs_min ? j : jobs_min;
-        jobs_max = j > jobs_max ? j : jobs_max;
-        out->train_flops_done += r->flops_per_step;
-        if (sh && sh->flops_done) *sh->flops_done += r->flops_per_step;
-    }
-
-    exp_infer_row *ir = &out->infer;
-    snprintf(ir->task, sizeof ir->task, "%s", rows[0].task);
-    snprintf(ir->setting, sizeof ir->setting, "%s", rows[0].setting);
-    snprintf(ir->model, sizeof ir->model, "%s", rows[0].model);
-    ir->seed = r->seed;
-    ir->steps_run = r->steps;
-    if (infer_check(t, r->kind, &cfg, &ex, params, ir) != 0) goto done;
-    rc = 0;
-done:
+    training tr;
+    int rc = training_open(&tr, p, r, work_dir, sh);
     if (rc == 0) {
-        out->rows = rows;
-        out->nrows = nrows;
-    } else {
-        free(rows);
+        resume_or_start(&tr);
+        rc = train_to_last_step(&tr, out);
     }
-    free(params); free(grads); free(m); free(v); free(logits); free(tok); free(tgt);
+    if (rc == 0) rc = check_inference(&tr, &out->infer);
+    training_close(&tr, rc, out);
     return rc;
 }

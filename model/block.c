@@ -1,12 +1,31 @@
-/* block.c: one transformer block (block.h), forward and backward, and the embedding. */
-#include "block.h"
+/* block.c: one transformer block on the rows its attention operator defines, forward and
+ * backward, and the embedding before the stack; a body of the model (real.h).
+ *
+ * A block's attention is one operator of the table, and the operator's row counts are
+ * the block's: LN1 and the k, v projections run on its kv rows (the block's input
+ * rows), the q projection on its q rows, everything after attention on its output rows.
+ * Where two counts differ the rows are related by the packed layout (cubattn.h):
+ *   N -> T (cubic_shared): output row (t, i) continues input row i (the residual is
+ *                          broadcast to every prefix, its gradient summed over them);
+ *   T -> N (cubic_last):   query row t and output row t are input row (t, t).
+ * Shapes below are per sequence; B sequences are stacked in rows, and in heads for the
+ * attention ([B][H][rows][d] = [B H][rows][d]). */
+#include "real.h"
 #include "scratch.h"
 
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-ca_op layer_op(layer_kind k)
+typedef enum layer_kind {
+    LAYER_CAUSAL, /* causal model; a cubic model of one layer */
+    LAYER_FULL,   /* a bidirectional pass (cubic_loop, cubic inference) */
+    LAYER_SHARED, /* first layer of a packed cubic model: cubic_shared */
+    LAYER_CUBIC,  /* middle layers: cubic */
+    LAYER_LAST    /* last layer: cubic_last */
+} layer_kind;
+
+static ca_op layer_op(layer_kind k)
 {
     static const ca_op ops[] = {[LAYER_CAUSAL] = CA_OP_CAUSAL, [LAYER_FULL] = CA_OP_FULL,
                                 [LAYER_SHARED] = CA_OP_CUBIC_SHARED,
@@ -23,8 +42,30 @@ static real *take(real **cursor, size_t *count, size_t n)
     return p;
 }
 
-void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H, int keep_h,
-                  real **cursor, size_t *count)
+/* Everything one block keeps for its backward. LN1's and LN2's outputs, the merged
+ * attention output and GELU's output are not kept: the backward recomputes them from
+ * what is (elementwise, the same values), and h too when keep_h is 0 (one product more,
+ * for the memory of long packed sequences; docs/DESIGN.md §8). */
+typedef struct block_acts {
+    layer_kind kind;
+    size_t rin, rq, rout;   /* rows per sequence: input (= k, v), queries, output */
+    int *q_src, *res_src;   /* input row of each query / output row; NULL = the same row */
+    int keep_h;             /* h is kept (else recomputed in the backward) */
+    const real *x_in;       /* [B rin][D], the previous block's x_out (not owned) */
+    real *mean1, *rstd1;    /* [B rin]: LN1's statistics */
+    real *qh, *kh, *vh;     /* [B H][rq][d], [B H][rin][d] x 2 */
+    real *oh, *lse;         /* [B H][rout][d], [B H][rout] */
+    real *x_mid;            /* [B rout][D]: x_in + merge(oh) Wo */
+    real *mean2, *rstd2;    /* [B rout]: LN2's statistics */
+    real *h;                /* [B rout][4D]: LN2(x_mid) W1, or NULL when not kept */
+    real *x_out;            /* [B rout][D] */
+} block_acts;
+
+/* Lays out a block's activations from *cursor (advanced; with *cursor NULL only the
+ * element count is added to *count) for B sequences of length n. Row maps are
+ * allocated separately: block_maps / block_free_maps. */
+static void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H,
+                         int keep_h, real **cursor, size_t *count)
 {
     const ca_entry e = ca_op_get(layer_op(kind))->fwd;
     memset(a, 0, sizeof *a);
@@ -49,7 +90,7 @@ void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H, in
     a->x_out = take(cursor, count, out * Dz);
 }
 
-/* The input row of each of `to` rows, when `to` != `from` (block.h): N -> T is the
+/* The input row of each of `to` rows, when `to` != `from` (above): N -> T is the
  * position i of packed row (t, i); T -> N is the diagonal row (t, t). */
 static int *row_map(size_t from, size_t to, int n)
 {
@@ -69,7 +110,14 @@ static int *row_map(size_t from, size_t to, int n)
     return m;
 }
 
-ca_status block_maps(block_acts *a, int n)
+static void block_free_maps(block_acts *a)
+{
+    model_scratch_free(a->q_src);
+    model_scratch_free(a->res_src);
+    a->q_src = a->res_src = NULL;
+}
+
+static ca_status block_maps(block_acts *a, int n)
 {
     a->q_src = row_map(a->rin, a->rq, n);
     a->res_src = row_map(a->rin, a->rout, n);
@@ -80,17 +128,12 @@ ca_status block_maps(block_acts *a, int n)
     return CA_OK;
 }
 
-void block_free_maps(block_acts *a)
+/* [B H][rows][d] <-> [B rows][ld] columns col0.. col0 + H d (a single-row inference step
+ * reuses these and block_tail). */
+static void split_heads(real *dst, const real *src, int ld, int col0, int B, size_t rows,
+                        int H, int d)
 {
-    model_scratch_free(a->q_src);
-    model_scratch_free(a->res_src);
-    a->q_src = a->res_src = NULL;
-}
-
-void split_heads(real *dst, const real *src, int ld, int col0, int B, size_t rows, int H,
-                 int d)
-{
-#pragma omp parallel for collapse(2) schedule(static) if (B * rows * H * d >= (1 << 14))
+#pragma omp parallel for collapse(2) schedule(static) if (B * rows * H * d >= PAR_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (size_t r = 0; r < rows; r++)
@@ -99,10 +142,10 @@ void split_heads(real *dst, const real *src, int ld, int col0, int B, size_t row
                        (size_t)d * sizeof *dst);
 }
 
-void merge_heads(real *dst, const real *src, int ld, int col0, int B, size_t rows, int H,
-                 int d)
+static void merge_heads(real *dst, const real *src, int ld, int col0, int B, size_t rows,
+                        int H, int d)
 {
-#pragma omp parallel for collapse(2) schedule(static) if (B * rows * H * d >= (1 << 14))
+#pragma omp parallel for collapse(2) schedule(static) if (B * rows * H * d >= PAR_MIN)
     for (int b = 0; b < B; b++)
         for (size_t r = 0; r < rows; r++)
             for (int h = 0; h < H; h++)
@@ -140,7 +183,7 @@ static void mutant_keep_diagonal(real *rows, int B, int n, int D)
 static void scatter_add_rows(real *to, const real *from, const int *map, int B,
                              size_t from_rows, size_t to_rows, int D)
 {
-#pragma omp parallel if ((size_t)B * from_rows * D >= (1 << 14))
+#pragma omp parallel if ((size_t)B * from_rows * D >= PAR_MIN)
     {
         const int nt = omp_get_num_threads(), me = omp_get_thread_num();
         const int j0 = D * me / nt, j1 = D * (me + 1) / nt;
@@ -165,17 +208,19 @@ static size_t mlp_rows(int D, int threads)
     return r > 6 ? r : 6;
 }
 
-ca_status block_tail(const model_config *cfg, const model_layer_offsets *lo,
-                     const real *params, int threads, size_t R, const real *att,
-                     const real *x_res, real *x_mid, real *mean2, real *rstd2, real *h,
-                     real *x_out)
+/* x_mid = x_res + att Wo; mean2, rstd2, x_out as in block_acts, for R rows; h [R][4D]
+ * written when not NULL. CA_ERR_NOMEM when its row-block scratch cannot be had. */
+static ca_status block_tail(const model_config *cfg, const model_layer_offsets *lo,
+                            const real *params, int threads, size_t R, const real *att,
+                            const real *x_res, real *x_mid, real *mean2, real *rstd2,
+                            real *h, real *x_out)
 {
     const int D = cfg->d_model;
     const size_t nD = R * (size_t)D, RC = mlp_rows(D, threads);
     memcpy(x_mid, x_res, nD * sizeof *x_mid);
-    MF(gemm)(0, 0, (int)R, D, D, 1, att, D, params + lo->wo, D, 1, x_mid, D, threads);
-    MF(layernorm_forward)(x_out, mean2, rstd2, x_mid, params + lo->ln2_g, params + lo->ln2_b,
-                          (int)R, D);
+    gemm(0, 0, (int)R, D, D, 1, att, D, params + lo->wo, D, 1, x_mid, D, threads);
+    layernorm_forward(x_out, mean2, rstd2, x_mid, params + lo->ln2_g, params + lo->ln2_b,
+                      (int)R, D);
     /* The MLP a few rows at a time (as its backward), LN2's output held in x_out until
      * the rows' output replaces it: [RC][4D] GELU output, and [RC][4D] h when not kept. */
     real *chunk = model_scratch_alloc(RC * (h ? 4 : 8) * D * sizeof *chunk);
@@ -183,12 +228,12 @@ ca_status block_tail(const model_config *cfg, const model_layer_offsets *lo,
     for (size_t r0 = 0; r0 < R; r0 += RC) {
         const int rc = (int)(R - r0 < RC ? R - r0 : RC);
         real *gh = chunk, *hr = h ? h + r0 * 4 * D : chunk + RC * 4 * D;
-        MF(gemm)(0, 0, rc, 4 * D, D, 1, x_out + r0 * D, D, params + lo->w1, 4 * D, 0, hr,
-                 4 * D, threads);
-        MF(gelu_forward)(gh, hr, (size_t)rc * 4 * D);
+        gemm(0, 0, rc, 4 * D, D, 1, x_out + r0 * D, D, params + lo->w1, 4 * D, 0, hr,
+             4 * D, threads);
+        gelu_forward(gh, hr, (size_t)rc * 4 * D);
         memcpy(x_out + r0 * D, x_mid + r0 * D, (size_t)rc * D * sizeof *x_out);
-        MF(gemm)(0, 0, rc, D, 4 * D, 1, gh, 4 * D, params + lo->w2, D, 1, x_out + r0 * D, D,
-                 threads);
+        gemm(0, 0, rc, D, 4 * D, 1, gh, 4 * D, params + lo->w2, D, 1, x_out + r0 * D, D,
+             threads);
     }
     model_scratch_free(chunk);
     return CA_OK;
@@ -200,14 +245,15 @@ ca_status block_tail(const model_config *cfg, const model_layer_offsets *lo,
 static void block_ln1(const model_config *cfg, const model_layer_offsets *lo,
                       const real *params, int B, const block_acts *a, real *ln1, real *lnq)
 {
-    MF(layernorm_apply)(ln1, a->x_in, a->mean1, a->rstd1, params + lo->ln1_g,
-                        params + lo->ln1_b, (int)((size_t)B * a->rin), cfg->d_model);
+    layernorm_apply(ln1, a->x_in, a->mean1, a->rstd1, params + lo->ln1_g,
+                    params + lo->ln1_b, (int)((size_t)B * a->rin), cfg->d_model);
     if (a->q_src) gather_rows(lnq, ln1, a->q_src, B, a->rq, a->rin, cfg->d_model);
 }
 
-ca_status block_forward(const model_exec *ex, const model_config *cfg,
-                        const model_layer_offsets *lo, const real *params, int B, int n,
-                        block_acts *a)
+/* Forward: a->x_in set by the caller. */
+static ca_status block_forward(const model_exec *ex, const model_config *cfg,
+                               const model_layer_offsets *lo, const real *params, int B,
+                               int n, block_acts *a)
 {
     const int D = cfg->d_model, H = cfg->heads, d = D / H, th = ex->threads;
     const size_t in = (size_t)B * a->rin, q = (size_t)B * a->rq, out = (size_t)B * a->rout;
@@ -222,16 +268,16 @@ ca_status block_forward(const model_exec *ex, const model_config *cfg,
     real *lin = model_scratch_alloc((in > q ? in : q) * 3 * D * sizeof *lin);
     real *att = NULL, *x_res = NULL;
     if (!ln1 || !lnq || !lin) goto out;
-    MF(layernorm_forward)(ln1, a->mean1, a->rstd1, a->x_in, params + lo->ln1_g,
-                          params + lo->ln1_b, (int)in, D);
+    layernorm_forward(ln1, a->mean1, a->rstd1, a->x_in, params + lo->ln1_g,
+                      params + lo->ln1_b, (int)in, D);
     if (a->q_src) gather_rows(lnq, ln1, a->q_src, B, a->rq, a->rin, D);
     /* Projections: q on the query rows, k and v on the input rows. */
     if (a->q_src) {
-        MF(gemm)(0, 0, (int)q, D, D, 1, lnq, D, wqkv, 3 * D, 0, lin, 3 * D, th);
+        gemm(0, 0, (int)q, D, D, 1, lnq, D, wqkv, 3 * D, 0, lin, 3 * D, th);
         split_heads(a->qh, lin, 3 * D, 0, B, a->rq, H, d);
-        MF(gemm)(0, 0, (int)in, 2 * D, D, 1, ln1, D, wqkv + D, 3 * D, 0, lin + D, 3 * D, th);
+        gemm(0, 0, (int)in, 2 * D, D, 1, ln1, D, wqkv + D, 3 * D, 0, lin + D, 3 * D, th);
     } else {
-        MF(gemm)(0, 0, (int)in, 3 * D, D, 1, ln1, D, wqkv, 3 * D, 0, lin, 3 * D, th);
+        gemm(0, 0, (int)in, 3 * D, D, 1, ln1, D, wqkv, 3 * D, 0, lin, 3 * D, th);
         split_heads(a->qh, lin, 3 * D, 0, B, a->rq, H, d);
     }
     split_heads(a->kh, lin, 3 * D, D, B, a->rin, H, d);
@@ -241,8 +287,8 @@ ca_status block_forward(const model_exec *ex, const model_config *cfg,
     model_scratch_free(ln1);
     lin = lnq = ln1 = NULL;
     const ca_shape sh = {n, d, B * H};
-    st = MF(attention)(ex, ca_op_get(layer_op(a->kind))->fwd, sh, a->qh, a->kh, a->vh, a->oh,
-                       a->lse, NULL, NULL, NULL, NULL);
+    st = attention(ex, ca_op_get(layer_op(a->kind))->fwd, sh, a->qh, a->kh, a->vh, a->oh,
+                   a->lse, NULL, NULL, NULL, NULL);
     if (st != CA_OK) goto out;
     st = CA_ERR_NOMEM;
     if (!(att = model_scratch_alloc(out * D * sizeof *att))) goto out;
@@ -274,9 +320,12 @@ static void transpose(real *dst, const real *src, int rows, int cols)
         for (int c = 0; c < cols; c++) dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
 }
 
-ca_status block_backward(const model_exec *ex, const model_config *cfg,
-                         const model_layer_offsets *lo, const real *params, int B, int n,
-                         const block_acts *a, const real *dx_out, real *dx_in, real *grads)
+/* Backward: dx_out [B rout][D] in; dx_in [B rin][D] overwritten; parameter gradients
+ * accumulated into grads. */
+static ca_status block_backward(const model_exec *ex, const model_config *cfg,
+                                const model_layer_offsets *lo, const real *params, int B,
+                                int n, const block_acts *a, const real *dx_out, real *dx_in,
+                                real *grads)
 {
     const int D = cfg->d_model, H = cfg->heads, d = D / H, th = ex->threads;
     const size_t in = (size_t)B * a->rin, q = (size_t)B * a->rq, out = (size_t)B * a->rout;
@@ -305,23 +354,23 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
         const real *dy = dx_out + r0 * D;
         real *ln2 = chunk, *s4 = chunk + RC * D;
         real *h = a->keep_h ? a->h + r0 * 4 * D : chunk + RC * 5 * D;
-        MF(layernorm_apply)(ln2, a->x_mid + r0 * D, a->mean2 + r0, a->rstd2 + r0,
-                            params + lo->ln2_g, params + lo->ln2_b, rc, D);
+        layernorm_apply(ln2, a->x_mid + r0 * D, a->mean2 + r0, a->rstd2 + r0,
+                        params + lo->ln2_g, params + lo->ln2_b, rc, D);
         if (!a->keep_h)
-            MF(gemm)(0, 0, rc, 4 * D, D, 1, ln2, D, params + lo->w1, 4 * D, 0, h, 4 * D, th);
-        MF(gelu_forward)(s4, h, (size_t)rc * 4 * D);
-        MF(gemm)(1, 0, 4 * D, D, rc, 1, s4, 4 * D, dy, D, 1, grads + lo->w2, D, th);
-        MF(gemm)(0, 0, rc, 4 * D, D, 1, dy, D, w2t, 4 * D, 0, s4, 4 * D, th);
-        MF(gelu_backward)(s4, s4, h, (size_t)rc * 4 * D);
-        MF(gemm)(0, 0, rc, D, 4 * D, 1, s4, 4 * D, w1t, D, 0, dtmp + r0 * D, D, th);
-        MF(gemm)(1, 0, D, 4 * D, rc, 1, ln2, D, s4, 4 * D, 1, grads + lo->w1, 4 * D, th);
+            gemm(0, 0, rc, 4 * D, D, 1, ln2, D, params + lo->w1, 4 * D, 0, h, 4 * D, th);
+        gelu_forward(s4, h, (size_t)rc * 4 * D);
+        gemm(1, 0, 4 * D, D, rc, 1, s4, 4 * D, dy, D, 1, grads + lo->w2, D, th);
+        gemm(0, 0, rc, 4 * D, D, 1, dy, D, w2t, 4 * D, 0, s4, 4 * D, th);
+        gelu_backward(s4, s4, h, (size_t)rc * 4 * D);
+        gemm(0, 0, rc, D, 4 * D, 1, s4, 4 * D, w1t, D, 0, dtmp + r0 * D, D, th);
+        gemm(1, 0, D, 4 * D, rc, 1, ln2, D, s4, 4 * D, 1, grads + lo->w1, 4 * D, th);
     }
     model_scratch_free(chunk);
     model_scratch_free(w2t);
     chunk = w2t = NULL;
     memcpy(dx_mid, dx_out, nD * sizeof *dx_mid);
-    MF(layernorm_backward)(dx_mid, grads + lo->ln2_g, grads + lo->ln2_b, dtmp, a->x_mid,
-                           a->mean2, a->rstd2, params + lo->ln2_g, (int)out, D);
+    layernorm_backward(dx_mid, grads + lo->ln2_g, grads + lo->ln2_b, dtmp, a->x_mid,
+                       a->mean2, a->rstd2, params + lo->ln2_g, (int)out, D);
 
     /* Attention: x_mid = x_res + merge(attention(q, k, v)) Wo, merge recomputed. x holds
      * the merged output, then dO by heads. */
@@ -331,12 +380,12 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
     dvh = model_scratch_alloc(in * D * sizeof *dvh);
     if (!x || !dqh || !dkh || !dvh) goto out;
     merge_heads(x, a->oh, D, 0, B, a->rout, H, d);
-    MF(gemm)(0, 1, (int)out, D, D, 1, dx_mid, D, params + lo->wo, D, 0, dtmp, D, th);
-    MF(gemm)(1, 0, D, D, (int)out, 1, x, D, dx_mid, D, 1, grads + lo->wo, D, th);
+    gemm(0, 1, (int)out, D, D, 1, dx_mid, D, params + lo->wo, D, 0, dtmp, D, th);
+    gemm(1, 0, D, D, (int)out, 1, x, D, dx_mid, D, 1, grads + lo->wo, D, th);
     split_heads(x, dtmp, D, 0, B, a->rout, H, d);
     const ca_shape sh = {n, d, B * H};
-    st = MF(attention)(ex, ca_op_get(layer_op(a->kind))->bwd, sh, a->qh, a->kh, a->vh, a->oh,
-                       a->lse, x, dqh, dkh, dvh);
+    st = attention(ex, ca_op_get(layer_op(a->kind))->bwd, sh, a->qh, a->kh, a->vh, a->oh,
+                   a->lse, x, dqh, dkh, dvh);
     if (st != CA_OK) goto out;
     st = CA_ERR_NOMEM;
     model_scratch_free(x);
@@ -353,23 +402,23 @@ ca_status block_backward(const model_exec *ex, const model_config *cfg,
     if (!ln1 || (a->q_src && !lnq)) goto out;
     block_ln1(cfg, lo, params, B, a, ln1, lnq);
     if (a->q_src) {
-        MF(gemm)(1, 0, D, 2 * D, (int)in, 1, ln1, D, dq3 + D, 3 * D, 1, grads + lo->wqkv + D,
-                 3 * D, th);
-        MF(gemm)(0, 1, (int)in, D, 2 * D, 1, dq3 + D, 3 * D, wqkv + D, 3 * D, 0, dtmp, D, th);
+        gemm(1, 0, D, 2 * D, (int)in, 1, ln1, D, dq3 + D, 3 * D, 1, grads + lo->wqkv + D,
+             3 * D, th);
+        gemm(0, 1, (int)in, D, 2 * D, 1, dq3 + D, 3 * D, wqkv + D, 3 * D, 0, dtmp, D, th);
         /* The queries: their own rows, added into the input rows they came from. */
         merge_heads(dq3, dqh, D, 0, B, a->rq, H, d);
-        MF(gemm)(1, 0, D, D, (int)q, 1, lnq, D, dq3, D, 1, grads + lo->wqkv, 3 * D, th);
-        MF(gemm)(0, 1, (int)q, D, D, 1, dq3, D, wqkv, 3 * D, 0, dq3 + q * D, D, th);
+        gemm(1, 0, D, D, (int)q, 1, lnq, D, dq3, D, 1, grads + lo->wqkv, 3 * D, th);
+        gemm(0, 1, (int)q, D, D, 1, dq3, D, wqkv, 3 * D, 0, dq3 + q * D, D, th);
         scatter_add_rows(dtmp, dq3 + q * D, a->q_src, B, a->rq, a->rin, D);
     } else {
         merge_heads(dq3, dqh, 3 * D, 0, B, a->rin, H, d);
-        MF(gemm)(1, 0, D, 3 * D, (int)in, 1, ln1, D, dq3, 3 * D, 1, grads + lo->wqkv, 3 * D,
-                 th);
-        MF(gemm)(0, 1, (int)in, D, 3 * D, 1, dq3, 3 * D, wqkv, 3 * D, 0, dtmp, D, th);
+        gemm(1, 0, D, 3 * D, (int)in, 1, ln1, D, dq3, 3 * D, 1, grads + lo->wqkv, 3 * D,
+             th);
+        gemm(0, 1, (int)in, D, 3 * D, 1, dq3, 3 * D, wqkv, 3 * D, 0, dtmp, D, th);
     }
     memset(dx_in, 0, in * D * sizeof *dx_in);
-    MF(layernorm_backward)(dx_in, grads + lo->ln1_g, grads + lo->ln1_b, dtmp, a->x_in,
-                           a->mean1, a->rstd1, params + lo->ln1_g, (int)in, D);
+    layernorm_backward(dx_in, grads + lo->ln1_g, grads + lo->ln1_b, dtmp, a->x_in,
+                       a->mean1, a->rstd1, params + lo->ln1_g, (int)in, D);
 #ifdef MODEL_MUTANT
     if (model_mutant_planted == MUT_SHARED_RES_GRAD && a->kind == LAYER_SHARED)
         mutant_keep_diagonal(dx_mid, B, n, D);
@@ -384,8 +433,10 @@ out:
     return st;
 }
 
-void embed_forward(const model_config *cfg, const real *params, int B, int n, int pos0,
-                   const int *tokens, real *x0)
+/* x0[b][i] = wte[tokens[b][i]] + wpe[pos0 + i], i < n: [B n][D]. pos0 > 0: a
+ * decode step's row, continuing a sequence already cached. */
+static void embed_forward(const model_config *cfg, const real *params, int B, int n, int pos0,
+                          const int *tokens, real *x0)
 {
     const model_offsets go = model_global_offsets(cfg);
     const int D = cfg->d_model;
@@ -398,8 +449,8 @@ void embed_forward(const model_config *cfg, const real *params, int B, int n, in
         }
 }
 
-void embed_backward(const model_config *cfg, int B, int n, const int *tokens,
-                    const real *dx0, real *grads)
+static void embed_backward(const model_config *cfg, int B, int n, const int *tokens,
+                           const real *dx0, real *grads)
 {
     const model_offsets go = model_global_offsets(cfg);
     const int D = cfg->d_model;

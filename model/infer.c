@@ -5,8 +5,9 @@
  *   step: O(t d) attention per layer per token.
  * cubic: a new token changes every earlier row of every layer but the last, so position
  *   t runs layers 1..L-1 bidirectionally (full) over the prefix and the last layer on the
- *   new row only (a decode step over the prefix's k and v): O(t^2 d) per token. */
-#include "stack.h"
+ *   new row only (a decode step over the prefix's k and v): O(t^2 d) per token.
+ * A body of the model (real.h); session.c deploys the same paths one token at a time. */
+#include "real.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,8 @@ static void head_row(const model_config *cfg, const real *params, int threads, c
     const int D = cfg->d_model, V = cfg->vocab;
     const model_offsets go = model_global_offsets(cfg);
     real ln[D], mean, rstd;
-    MF(layernorm_forward)(ln, &mean, &rstd, x, params + go.lnf_g, params + go.lnf_b, 1, D);
-    MF(gemm)(0, 0, 1, V, D, 1, ln, D, params + go.head, V, 0, logits, V, threads);
+    layernorm_forward(ln, &mean, &rstd, x, params + go.lnf_g, params + go.lnf_b, 1, D);
+    gemm(0, 0, 1, V, D, 1, ln, D, params + go.head, V, 0, logits, V, threads);
 }
 
 /* The last rows of a block on one row: x [1][D] holds the residual and, on return, the
@@ -95,14 +96,14 @@ static ca_status session_step(const model_exec *ex, const model_config *cfg,
     for (int l = 0; l < cfg->layers; l++) {
         const model_layer_offsets lo = model_layer_at(cfg, l);
         real ln[D], mean, rstd, lse[H];
-        MF(layernorm_forward)(ln, &mean, &rstd, ks->x, params + lo.ln1_g, params + lo.ln1_b, 1, D);
-        MF(gemm)(0, 0, 1, 3 * D, D, 1, ln, D, params + lo.wqkv, 3 * D, 0, ks->qkv, 3 * D,
-                 ex->threads);
+        layernorm_forward(ln, &mean, &rstd, ks->x, params + lo.ln1_g, params + lo.ln1_b, 1, D);
+        gemm(0, 0, 1, 3 * D, D, 1, ln, D, params + lo.wqkv, 3 * D, 0, ks->qkv, 3 * D,
+             ex->threads);
         /* One row: [H][1][d] is the row's own column order, so q, k, v need no split. */
         const size_t layer = (size_t)l * H * ks->n * d;
-        ca_status st = MF(attention_step)(ex, (ca_shape){ks->n, d, H}, t, ks->qkv,
-                                          ks->qkv + D, ks->qkv + 2 * D, ks->k + layer,
-                                          ks->v + layer, ks->att, lse);
+        ca_status st = attention_step(ex, (ca_shape){ks->n, d, H}, t, ks->qkv,
+                                      ks->qkv + D, ks->qkv + 2 * D, ks->k + layer,
+                                      ks->v + layer, ks->att, lse);
         if (st != CA_OK || (st = tail_row(cfg, &lo, params, ex->threads, ks->att, ks->x)) != CA_OK)
             return st;
     }
@@ -147,8 +148,8 @@ static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
     }
     /* The last layer: the new row's query attends over k and v of every row of the prefix. */
     const model_layer_offsets lo = model_layer_at(cfg, L - 1);
-    MF(layernorm_forward)(ln, stat, stat + t, x, params + lo.ln1_g, params + lo.ln1_b, t, D);
-    MF(gemm)(0, 0, t, 3 * D, D, 1, ln, D, params + lo.wqkv, 3 * D, 0, qkv, 3 * D, ex->threads);
+    layernorm_forward(ln, stat, stat + t, x, params + lo.ln1_g, params + lo.ln1_b, t, D);
+    gemm(0, 0, t, 3 * D, D, 1, ln, D, params + lo.wqkv, 3 * D, 0, qkv, 3 * D, ex->threads);
     split_heads(kc, qkv, 3 * D, D, 1, (size_t)t, H, d);
     split_heads(vc, qkv, 3 * D, 2 * D, 1, (size_t)t, H, d);
     const real *last = qkv + (size_t)(t - 1) * 3 * D;
@@ -156,8 +157,8 @@ static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
 #ifdef MODEL_MUTANT
     if (model_mutant_planted == MUT_INFER_LAST_KEYS && t > 1) at = t - 2;
 #endif
-    st = MF(attention_step)(ex, (ca_shape){t, d, H}, at, last, last + D, last + 2 * D, kc, vc,
-                            att, lse);
+    st = attention_step(ex, (ca_shape){t, d, H}, at, last, last + D, last + 2 * D, kc, vc,
+                        att, lse);
     if (st != CA_OK) goto out;
     memcpy(row, x + (size_t)(t - 1) * D, (size_t)D * sizeof *row);
     if ((st = tail_row(cfg, &lo, params, ex->threads, att, row)) == CA_OK)
@@ -183,27 +184,23 @@ static ca_status check(model_kind kind, const model_config *cfg, const model_exe
                        const real *params, int n, int prompt, const int *tokens, int given,
                        const char *n_name)
 {
-#ifndef MODEL_F64
-    const int need_impl = 1;
-#else
-    const int need_impl = 0;
-#endif
-    ca_status st = model_check_call(kind, cfg, ex, need_impl);
+    ca_status st = model_check_call(kind, cfg, ex, ATTENTION_NEEDS_IMPL);
     if (st != CA_OK) return st;
     if (!params || !tokens)
         return model_fail(CA_ERR_NULL, "%s is NULL", !params ? "params" : "tokens");
-#ifndef MODEL_F64
-    /* causal: prefill and decode steps; cubic: full passes (L > 1) and one decode step. */
-    const ca_entry first = kind == MODEL_CAUSAL ? CA_CAUSAL_FWD : CA_FULL_FWD;
-    const ca_entry need = !ca_impl_provides(ex->impl, CA_DECODE_STEP) ? CA_DECODE_STEP
-                          : (kind == MODEL_CAUSAL || cfg->layers > 1) &&
-                                    !ca_impl_provides(ex->impl, first) ? first
-                                                                       : CA_NO_ENTRY;
-    if (need != CA_NO_ENTRY)
-        return model_fail(CA_ERR_NOT_PROVIDED, "implementation '%s' has no %s, which the %s "
-                          "model's inference needs", ex->impl->name, ca_entry_name(need),
-                          model_kind_name(kind));
-#endif
+    /* causal: prefill and decode steps; cubic: full passes (L > 1) and one decode step
+     * (the float64 reference has them all). */
+    if (ATTENTION_NEEDS_IMPL) {
+        const ca_entry first = kind == MODEL_CAUSAL ? CA_CAUSAL_FWD : CA_FULL_FWD;
+        const ca_entry need = !ca_impl_provides(ex->impl, CA_DECODE_STEP) ? CA_DECODE_STEP
+                              : (kind == MODEL_CAUSAL || cfg->layers > 1) &&
+                                        !ca_impl_provides(ex->impl, first) ? first
+                                                                           : CA_NO_ENTRY;
+        if (need != CA_NO_ENTRY)
+            return model_fail(CA_ERR_NOT_PROVIDED, "implementation '%s' has no %s, which the "
+                              "%s model's inference needs", ex->impl->name, ca_entry_name(need),
+                              model_kind_name(kind));
+    }
     if (!ex || ex->threads < 1)
         return model_fail(CA_ERR_THREADS, "threads = %d: must be >= 1", ex ? ex->threads : 0);
     if (n < 1 || n > cfg->max_n)
@@ -253,9 +250,10 @@ static ca_status walk(model_kind kind, const model_config *cfg, const model_exec
     return st;
 }
 
-ca_status MF(model_infer)(model_kind kind, const model_config *cfg, const model_exec *ex,
-                          const real *params, int n, int prompt, const int *tokens,
-                          real *logits)
+/* model.h model_infer_f32, _f64. */
+static ca_status model_infer(model_kind kind, const model_config *cfg, const model_exec *ex,
+                             const real *params, int n, int prompt, const int *tokens,
+                             real *logits)
 {
     if (!logits) {
         model_error_clear();
@@ -264,162 +262,10 @@ ca_status MF(model_infer)(model_kind kind, const model_config *cfg, const model_
     return walk(kind, cfg, ex, params, n, prompt, (int *)tokens, logits, 0);
 }
 
-ca_status MF(model_generate)(model_kind kind, const model_config *cfg, const model_exec *ex,
-                             const real *params, int n, int prompt, int *tokens)
+/* model.h model_generate_f32, _f64. */
+static ca_status model_generate(model_kind kind, const model_config *cfg,
+                                const model_exec *ex, const real *params, int n, int prompt,
+                                int *tokens)
 {
     return walk(kind, cfg, ex, params, n, prompt, tokens, NULL, 1);
-}
-
-/* ---- one token at a time (model_session_*) ------------------------------------------- */
-
-struct MF(model_session) {
-    model_kind kind;
-    model_config cfg;   /* a copy: the caller's may go before the session does */
-    model_exec ex;
-    const real *params;
-    int capacity, len;
-    int *tokens;        /* [capacity]: the cubic model re-reads its prefix every step */
-    kv_session kv;      /* causal: the caches, allocated by the prefill */
-    int kv_open;
-    model_stats stats;
-};
-
-/* Forward FLOPs of the model on a prefix of t tokens, logits of its last row only
- * (cubic_position): layers 1..L-1 full over t rows; the last layer's k, v (and q, which
- * it computes for every row) on t rows, a decode step, the rest on one row. */
-static void prefix_flops(const model_config *cfg, int t, model_stats *st)
-{
-    const int D = cfg->d_model, H = cfg->heads, d = D / H, L = cfg->layers;
-    for (int l = 0; l < L - 1; l++) {
-        st->attn_flops += ca_op_flops(CA_OP_FULL, 0, t, d, H);
-        st->matmul_flops += block_matmul_flops(D, t, t, t);
-    }
-    st->attn_flops += ca_op_flops(CA_OP_DECODE, 0, t, d, H);
-    st->matmul_flops += block_matmul_flops(D, t, t, 1) + 2.0 * D * cfg->vocab;
-}
-
-/* A causal decode step at context t + 1 (position t against t cached rows). */
-static void step_flops(const model_config *cfg, int t, model_stats *st)
-{
-    const int D = cfg->d_model, H = cfg->heads;
-    st->attn_flops += cfg->layers * ca_op_flops(CA_OP_DECODE, 0, t + 1, D / H, H);
-    st->matmul_flops += cfg->layers * block_matmul_flops(D, 1, 1, 1) + 2.0 * D * cfg->vocab;
-}
-
-MF(model_session) *MF(model_session_open)(model_kind kind, const model_config *cfg,
-                                          const model_exec *ex, const real *params,
-                                          int capacity, ca_status *st)
-{
-    int probe = 0;
-    *st = check(kind, cfg, ex, params, capacity, 1, &probe, 1, "capacity");
-    if (*st != CA_OK) return NULL;
-    MF(model_session) *s = calloc(1, sizeof *s);
-    if (!s || !(s->tokens = malloc((size_t)capacity * sizeof *s->tokens))) {
-        free(s);
-        *st = CA_ERR_NOMEM;
-        return NULL;
-    }
-    s->kind = kind;
-    s->cfg = *cfg;
-    s->ex = *ex;
-    s->params = params;
-    s->capacity = capacity;
-    return s;
-}
-
-static ca_status session_token(const MF(model_session) *s, int token)
-{
-    ca_status st = check_token(&s->cfg, token, s->len);
-    if (st != CA_OK) return st;
-    if (s->len >= s->capacity)
-        return model_fail(CA_ERR_N, "the session is full: it holds its capacity, %d tokens "
-                          "(rewind to take a step again)", s->capacity);
-    return CA_OK;
-}
-
-ca_status MF(model_session_prefill)(MF(model_session) *s, int p, const int *tokens,
-                                    real *logits)
-{
-    model_error_clear();
-    if (!s || !tokens || !logits)
-        return model_fail(CA_ERR_NULL, "%s is NULL",
-                          !s ? "the session" : !tokens ? "tokens" : "logits");
-    if (s->len != 0)
-        return model_fail(CA_ERR_N, "prefill into a session holding %d tokens: it must be "
-                          "empty (rewind to 0 first)", s->len);
-    if (p < 1 || p > s->capacity)
-        return model_fail(CA_ERR_N, "p = %d: must be in 1..capacity (%d)", p, s->capacity);
-    for (int i = 0; i < p; i++) {
-        ca_status st = check_token(&s->cfg, tokens[i], i);
-        if (st != CA_OK) return st;
-    }
-    const int V = s->cfg.vocab;
-    ca_status st;
-    if (s->kind == MODEL_CAUSAL) {
-        real *all = malloc((size_t)p * V * sizeof *all);
-        if (!all) return CA_ERR_NOMEM;
-        st = session_prefill(&s->ex, &s->cfg, s->params, &s->kv, s->capacity, p, tokens, all,
-                             &s->stats);
-        s->kv_open = st == CA_OK;
-        if (st != CA_OK) session_free(&s->kv);
-        if (st == CA_OK) memcpy(logits, all + (size_t)(p - 1) * V, (size_t)V * sizeof *logits);
-        free(all);
-    } else {
-        st = cubic_position(&s->ex, &s->cfg, s->params, p, tokens, logits);
-        if (st == CA_OK) prefix_flops(&s->cfg, p, &s->stats);
-    }
-    if (st != CA_OK) return st;
-    memcpy(s->tokens, tokens, (size_t)p * sizeof *tokens);
-    s->len = p;
-    return CA_OK;
-}
-
-ca_status MF(model_session_append)(MF(model_session) *s, int token, real *logits)
-{
-    model_error_clear();
-    if (!s || !logits) return model_fail(CA_ERR_NULL, "%s is NULL", !s ? "the session" : "logits");
-    ca_status st = session_token(s, token);
-    if (st != CA_OK) return st;
-    if (s->len == 0) return MF(model_session_prefill)(s, 1, &token, logits);
-    const int t = s->len;
-    s->tokens[t] = token;
-    if (s->kind == MODEL_CAUSAL) {
-        st = session_step(&s->ex, &s->cfg, s->params, &s->kv, t, token, logits);
-        if (st == CA_OK) step_flops(&s->cfg, t, &s->stats);
-    } else {
-        st = cubic_position(&s->ex, &s->cfg, s->params, t + 1, s->tokens, logits);
-        if (st == CA_OK) prefix_flops(&s->cfg, t + 1, &s->stats);
-    }
-    if (st == CA_OK) s->len = t + 1;
-    return st;
-}
-
-/* Rows from len on are written again by the next step before anything reads them. */
-ca_status MF(model_session_rewind)(MF(model_session) *s, int len)
-{
-    model_error_clear();
-    if (!s) return model_fail(CA_ERR_NULL, "the session is NULL");
-    if (len < 0 || len > s->len)
-        return model_fail(CA_ERR_N, "len = %d: must be in 0..the session's length (%d)", len,
-                          s->len);
-    /* An emptied causal session prefills again: its caches go with it. */
-    if (len == 0 && s->kv_open) {
-        session_free(&s->kv);
-        s->kv_open = 0;
-    }
-    s->len = len;
-    return CA_OK;
-}
-
-model_stats MF(model_session_stats)(const MF(model_session) *s)
-{
-    return s ? s->stats : (model_stats){0};
-}
-
-void MF(model_session_close)(MF(model_session) *s)
-{
-    if (!s) return;
-    if (s->kv_open) session_free(&s->kv);
-    free(s->tokens);
-    free(s);
 }

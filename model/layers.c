@@ -1,7 +1,8 @@
-/* layers.c: the per-row layers of the model, each a forward/backward pair, and AdamW.
- * Rows are independent, so the row loops run in parallel (OpenMP's team, as the caller
- * set it up); sums across rows (the LayerNorm parameter gradients, the loss) are split
- * by column or summed in row order, so every result is the same at any thread count. */
+/* layers.c: the per-row layers of the model (a body, real.h), each a forward/backward
+ * pair. Rows are independent, so the row loops run in parallel (OpenMP's team, as the
+ * caller set it up); sums across rows (the LayerNorm parameter gradients, the loss) are
+ * split by column or summed in row order, so every result is the same at any thread
+ * count. */
 #include "real.h"
 
 #include <math.h>
@@ -9,8 +10,6 @@
 
 #define LN_EPS 1e-5
 #define LN_COLS 128
-/* Worth a parallel region only above this many elements. */
-#define PAR_MIN (1 << 14)
 
 /* One row of LayerNorm's output from its statistics: forward and recompute alike. */
 static inline void ln_row(real *o, const real *xr, real m, real s, const real *g,
@@ -19,8 +18,8 @@ static inline void ln_row(real *o, const real *xr, real m, real s, const real *g
     for (int i = 0; i < D; i++) o[i] = (xr[i] - m) * s * g[i] + b[i];
 }
 
-void MF(layernorm_forward)(real *out, real *mean, real *rstd, const real *x, const real *g,
-                           const real *b, int R, int D)
+static void layernorm_forward(real *out, real *mean, real *rstd, const real *x, const real *g,
+                              const real *b, int R, int D)
 {
 #pragma omp parallel for schedule(static) if ((size_t)R * D >= PAR_MIN)
     for (int r = 0; r < R; r++) {
@@ -37,16 +36,18 @@ void MF(layernorm_forward)(real *out, real *mean, real *rstd, const real *x, con
     }
 }
 
-void MF(layernorm_apply)(real *out, const real *x, const real *mean, const real *rstd,
-                         const real *g, const real *b, int R, int D)
+/* out from x and the mean, rstd layernorm_forward saved: the very values it wrote (a
+ * backward recomputes LN's output rather than keep it, docs/DESIGN.md §8). */
+static void layernorm_apply(real *out, const real *x, const real *mean, const real *rstd,
+                            const real *g, const real *b, int R, int D)
 {
 #pragma omp parallel for schedule(static) if ((size_t)R * D >= PAR_MIN)
     for (int r = 0; r < R; r++)
         ln_row(out + (size_t)r * D, x + (size_t)r * D, mean[r], rstd[r], g, b, D);
 }
 
-void MF(layernorm_backward)(real *dx, real *dg, real *db, const real *dout, const real *x,
-                            const real *mean, const real *rstd, const real *g, int R, int D)
+static void layernorm_backward(real *dx, real *dg, real *db, const real *dout, const real *x,
+                               const real *mean, const real *rstd, const real *g, int R, int D)
 {
 #pragma omp parallel for schedule(static) if ((size_t)R * D >= PAR_MIN)
     for (int r = 0; r < R; r++) {
@@ -109,45 +110,23 @@ void MF(layernorm_backward)(real *dx, real *dg, real *db, const real *dout, cons
  * u^3 and the exponential finite for any finite input. */
 #define GELU_LOW (-20.0)
 
-#ifdef MODEL_F64
-typedef double gvec;
-#define GLANES 1
-static inline gvec gload(const real *p) { return *p; }
-static inline void gstore(real *p, gvec x) { *p = x; }
-static inline gvec gexp(gvec x) { return exp(x); }
-static inline gvec gmax_low(gvec x) { return x < GELU_LOW ? GELU_LOW : x; }
-#else
-#include "vexp.h"
-typedef v8f gvec;
-#define GLANES 8
-static inline gvec gload(const real *p) { return ld8(p); }
-static inline void gstore(real *p, gvec x) { st8(p, x); }
-static inline gvec gexp(gvec x) { return vexp(x); }
-static inline gvec gmax_low(gvec x)
-{
-    const gvec low = bc8((float)GELU_LOW);
-    const v8i below = x < low; /* false for NaN, which stays */
-    return (v8f)((below & (v8i)low) | (~below & (v8i)x));
-}
-#endif
-
 static inline gvec gelu_lanes(gvec u)
 {
-    const gvec uc = gmax_low(u);
+    const gvec uc = gmax(u, (real)GELU_LOW);
     const gvec z = (real)GELU_C * (uc + (real)GELU_A * uc * uc * uc);
     return u / (1 + gexp(-2 * z));
 }
 
 static inline gvec gelu_grad_lanes(gvec u, gvec dout)
 {
-    const gvec uc = gmax_low(u);
+    const gvec uc = gmax(u, (real)GELU_LOW);
     const gvec z = (real)GELU_C * (uc + (real)GELU_A * uc * uc * uc);
     const gvec e = gexp(-2 * z), s = 1 / (1 + e);
     const gvec slope = 2 * uc * (real)GELU_C * (1 + 3 * (real)GELU_A * uc * uc);
     return (s + slope * (e * s) * s) * dout;
 }
 
-void MF(gelu_forward)(real *out, const real *x, size_t n)
+static void gelu_forward(real *out, const real *x, size_t n)
 {
     const size_t full = n / GLANES * GLANES;
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
@@ -160,7 +139,7 @@ void MF(gelu_forward)(real *out, const real *x, size_t n)
     }
 }
 
-void MF(gelu_backward)(real *dx, const real *dout, const real *x, size_t n)
+static void gelu_backward(real *dx, const real *dout, const real *x, size_t n)
 {
     const size_t full = n / GLANES * GLANES;
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
@@ -177,8 +156,8 @@ void MF(gelu_backward)(real *dx, const real *dout, const real *x, size_t n)
     }
 }
 
-double MF(crossentropy_forward_backward)(const real *logits, const int *targets, int R,
-                                         int V, double weight, real *dlogits)
+static double crossentropy_forward_backward(const real *logits, const int *targets, int R,
+                                            int V, double weight, real *dlogits)
 {
     double total = 0.0;
     for (int r = 0; r < R; r++) {
@@ -196,21 +175,4 @@ double MF(crossentropy_forward_backward)(const real *logits, const int *targets,
             dl[j] = (real)(weight * (exp(l[j] - m) / s - (j == targets[r])));
     }
     return total;
-}
-
-void MF(model_adamw_update)(const model_adamw *opt, int64_t step, size_t count,
-                            real *params, const real *grads, real *m, real *v)
-{
-    const double c1 = 1.0 - pow(opt->beta1, (double)step);
-    const double c2 = 1.0 - pow(opt->beta2, (double)step);
-#pragma omp parallel for schedule(static) if (count >= PAR_MIN)
-    for (size_t i = 0; i < count; i++) {
-        double g = grads[i];
-        double mi = opt->beta1 * m[i] + (1.0 - opt->beta1) * g;
-        double vi = opt->beta2 * v[i] + (1.0 - opt->beta2) * g * g;
-        m[i] = (real)mi;
-        v[i] = (real)vi;
-        double update = (mi / c1) / (sqrt(vi / c2) + opt->eps) + opt->weight_decay * params[i];
-        params[i] = (real)(params[i] - opt->lr * update);
-    }
 }

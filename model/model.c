@@ -1,6 +1,7 @@
 /* model.c: the stack of blocks between the embedding and the loss, and the three ways
- * of running it (model.h): causal, cubic packed, cubic as a loop over prefixes. */
-#include "stack.h"
+ * of training it (model.h model_forward_backward): causal, cubic packed, cubic as a loop
+ * over prefixes; a body of the model (real.h). infer.c prefills with the stack too. */
+#include "real.h"
 #include "scratch.h"
 
 #include <omp.h>
@@ -28,6 +29,22 @@ static void kind_layers(model_kind kind, int L, layer_kind *out)
  * long packed sequences (docs/DESIGN.md §8). Below it, nothing is recomputed that
  * costs a product. */
 #define KEEP_H_BYTES ((size_t)1 << 30)
+
+/* One run of the stack over B sequences of n tokens. */
+typedef struct stack {
+    int B, n, L;
+    int last_only;       /* the head reads only the last row of each sequence */
+    real *arena;
+    size_t elems;
+    real *x0;            /* [B n][D] */
+    block_acts *blocks;  /* [L] */
+    size_t rows_f;       /* rows per sequence out of the last block */
+    size_t rows_h;       /* rows per sequence into the head: rows_f, or 1 */
+    real *xf;            /* [B rows_h][D]: the head's input */
+    real *lnf, *meanf, *rstdf;
+    real *logits;        /* [B rows_h][V] */
+    double *layer_seconds; /* [L] or NULL: each block's wall time is added to it */
+} stack;
 
 static void stack_layout(stack *s, const model_config *cfg, const layer_kind *kinds,
                          int keep_h, real *base)
@@ -57,7 +74,7 @@ static void stack_layout(stack *s, const model_config *cfg, const layer_kind *ki
     s->elems = count;
 }
 
-void stack_free(stack *s)
+static void stack_free(stack *s)
 {
     if (s->blocks)
         for (int l = 0; l < s->L; l++) block_free_maps(&s->blocks[l]);
@@ -66,7 +83,9 @@ void stack_free(stack *s)
     memset(s, 0, sizeof *s);
 }
 
-ca_status stack_new(stack *s, const model_config *cfg, model_kind kind, int B, int n,
+/* A stack of the layers of `kind` (one arena for every activation). last_only: the
+ * head reads the last row of each sequence only (one prefix of the loop). */
+static ca_status stack_new(stack *s, const model_config *cfg, model_kind kind, int B, int n,
                            int last_only)
 {
     memset(s, 0, sizeof *s);
@@ -87,7 +106,8 @@ ca_status stack_new(stack *s, const model_config *cfg, model_kind kind, int B, i
     return CA_OK;
 }
 
-ca_status stack_forward(const model_exec *ex, const model_config *cfg,
+/* Embedding, blocks, head: s->logits. */
+static ca_status stack_forward(const model_exec *ex, const model_config *cfg,
                                const real *params, stack *s, const int *tokens)
 {
     const int D = cfg->d_model, V = cfg->vocab;
@@ -108,15 +128,15 @@ ca_status stack_forward(const model_exec *ex, const model_config *cfg,
         for (int b = 0; b < s->B; b++)
             memcpy(s->xf + (size_t)b * D, x + ((size_t)b * s->rows_f + s->rows_f - 1) * D,
                    (size_t)D * sizeof *x);
-    MF(layernorm_forward)(s->lnf, s->meanf, s->rstdf, s->xf, params + go.lnf_g,
-                          params + go.lnf_b, (int)rh, D);
-    MF(gemm)(0, 0, (int)rh, V, D, 1, s->lnf, D, params + go.head, V, 0, s->logits, V,
-             ex->threads);
+    layernorm_forward(s->lnf, s->meanf, s->rstdf, s->xf, params + go.lnf_g,
+                      params + go.lnf_b, (int)rh, D);
+    gemm(0, 0, (int)rh, V, D, 1, s->lnf, D, params + go.head, V, 0, s->logits, V,
+         ex->threads);
     return CA_OK;
 }
 
 /* dlogits [B rows_h][V] -> every parameter gradient (accumulated into grads). */
-ca_status stack_backward(const model_exec *ex, const model_config *cfg,
+static ca_status stack_backward(const model_exec *ex, const model_config *cfg,
                                 const real *params, const stack *s, const int *tokens,
                                 const real *dlogits, real *grads)
 {
@@ -133,21 +153,21 @@ ca_status stack_backward(const model_exec *ex, const model_config *cfg,
     real *db = model_scratch_alloc(widest * D * sizeof *db);
     ca_status st = CA_ERR_NOMEM;
     if (!dln || !da || !db) goto out;
-    MF(gemm)(0, 1, (int)rh, D, V, 1, dlogits, V, params + go.head, V, 0, dln, D, ex->threads);
-    MF(gemm)(1, 0, D, V, (int)rh, 1, s->lnf, D, dlogits, V, 1, grads + go.head, V,
-             ex->threads);
+    gemm(0, 1, (int)rh, D, V, 1, dlogits, V, params + go.head, V, 0, dln, D, ex->threads);
+    gemm(1, 0, D, V, (int)rh, 1, s->lnf, D, dlogits, V, 1, grads + go.head, V,
+         ex->threads);
     /* da = gradient of the last block's output: the head's rows, zero elsewhere. */
     if (s->last_only) {
         real *dxf = db;
         memset(dxf, 0, rh * D * sizeof *dxf);
-        MF(layernorm_backward)(dxf, grads + go.lnf_g, grads + go.lnf_b, dln, s->xf, s->meanf,
-                               s->rstdf, params + go.lnf_g, (int)rh, D);
+        layernorm_backward(dxf, grads + go.lnf_g, grads + go.lnf_b, dln, s->xf, s->meanf,
+                           s->rstdf, params + go.lnf_g, (int)rh, D);
         for (int b = 0; b < s->B; b++)
             memcpy(da + ((size_t)b * s->rows_f + s->rows_f - 1) * D, dxf + (size_t)b * D,
                    (size_t)D * sizeof *da);
     } else {
-        MF(layernorm_backward)(da, grads + go.lnf_g, grads + go.lnf_b, dln, s->xf, s->meanf,
-                               s->rstdf, params + go.lnf_g, (int)rh, D);
+        layernorm_backward(da, grads + go.lnf_g, grads + go.lnf_b, dln, s->xf, s->meanf,
+                           s->rstdf, params + go.lnf_g, (int)rh, D);
     }
     for (int l = s->L - 1; l >= 0; l--) {
         const model_layer_offsets lo = model_layer_at(cfg, l);
@@ -164,14 +184,18 @@ out:
     return st;
 }
 
-/* FLOPs of one pass of the stack (model_stats): attention by docs/DESIGN.md §3, the
- * products by §8 on the rows each really runs on; backward = 2.5x / 2x forward. */
-double block_matmul_flops(int D, double rq, double rin, double rout)
+/* Products of one block per sequence, forward: q on rq rows, k and v on rin, the output
+ * projection and the MLP on rout (docs/DESIGN.md §8: 24 D^2 a row when all are equal). */
+static double block_matmul_flops(int D, double rq, double rin, double rout)
 {
     return 2.0 * D * D * (rq + 2.0 * rin + 9.0 * rout);
 }
 
-void stack_flops(const model_config *cfg, const stack *s, int backward, model_stats *stats)
+/* FLOPs of the stack's pass (model_stats, docs/DESIGN.md §8): forward, or forward and
+ * backward; act_bytes raised to this stack's activations. Attention by docs/DESIGN.md
+ * §3, the products by §8 on the rows each really runs on; backward = 2.5x / 2x forward. */
+static void stack_flops(const model_config *cfg, const stack *s, int backward,
+                        model_stats *stats)
 {
     const double B = s->B;
     const int d = cfg->d_model / cfg->heads;
@@ -192,27 +216,25 @@ void stack_flops(const model_config *cfg, const stack *s, int backward, model_st
 static ca_status check_inputs(model_kind kind, const model_config *cfg, const model_exec *ex,
                               int B, int N, const int *tokens, const int *targets, int backward)
 {
-#ifndef MODEL_F64
-    ca_status st = model_check_call(kind, cfg, ex, 1);
+    ca_status st = model_check_call(kind, cfg, ex, ATTENTION_NEEDS_IMPL);
     if (st != CA_OK) return st;
-    /* Every operator the kind needs, before anything is computed or written. */
-    layer_kind kinds[1024];
-    kind_layers(kind, cfg->layers, kinds);
-    for (int l = 0; l < cfg->layers; l++) {
-        const ca_op_info *op = ca_op_get(layer_op(kinds[l]));
-        const ca_entry need = !ca_impl_provides(ex->impl, op->fwd) ? op->fwd
-                              : backward && !ca_impl_provides(ex->impl, op->bwd) ? op->bwd
-                                                                                 : CA_NO_ENTRY;
-        if (need != CA_NO_ENTRY)
-            return model_fail(CA_ERR_NOT_PROVIDED, "implementation '%s' has no %s, which the %s "
-                              "model's layer %d needs", ex->impl->name, ca_entry_name(need),
-                              model_kind_name(kind), l + 1);
+    /* Every operator the kind needs from the implementation, before anything is computed
+     * or written (the float64 reference has them all). */
+    if (ATTENTION_NEEDS_IMPL) {
+        layer_kind kinds[1024];
+        kind_layers(kind, cfg->layers, kinds);
+        for (int l = 0; l < cfg->layers; l++) {
+            const ca_op_info *op = ca_op_get(layer_op(kinds[l]));
+            const ca_entry need =
+                !ca_impl_provides(ex->impl, op->fwd)                ? op->fwd
+                : backward && !ca_impl_provides(ex->impl, op->bwd) ? op->bwd
+                                                                    : CA_NO_ENTRY;
+            if (need != CA_NO_ENTRY)
+                return model_fail(CA_ERR_NOT_PROVIDED, "implementation '%s' has no %s, which "
+                                  "the %s model's layer %d needs", ex->impl->name,
+                                  ca_entry_name(need), model_kind_name(kind), l + 1);
+        }
     }
-#else
-    (void)backward;
-    ca_status st = model_check_call(kind, cfg, ex, 0);
-    if (st != CA_OK) return st;
-#endif
     if (!ex || ex->threads < 1)
         return model_fail(CA_ERR_THREADS, "threads = %d: must be >= 1", ex ? ex->threads : 0);
     if (B < 1) return model_fail(CA_ERR_N, "B = %d: must be >= 1", B);
@@ -230,10 +252,12 @@ static ca_status check_inputs(model_kind kind, const model_config *cfg, const mo
     return CA_OK;
 }
 
-ca_status MF(model_forward_backward)(model_kind kind, const model_config *cfg,
-                                     const model_exec *ex, const real *params, int B, int N,
-                                     const int *tokens, const int *targets, real *logits,
-                                     real *grads, double *loss, model_stats *stats)
+/* model.h model_forward_backward_f32, _f64. */
+static ca_status model_forward_backward(model_kind kind, const model_config *cfg,
+                                        const model_exec *ex, const real *params, int B,
+                                        int N, const int *tokens, const int *targets,
+                                        real *logits, real *grads, double *loss,
+                                        model_stats *stats)
 {
     ca_status st = check_inputs(kind, cfg, ex, B, N, tokens, targets, grads != NULL);
     if (st != CA_OK) return st;
@@ -266,8 +290,8 @@ ca_status MF(model_forward_backward)(model_kind kind, const model_config *cfg,
             if (st == CA_OK && grads && !(dlogits = model_scratch_alloc(rh * V * sizeof *dlogits)))
                 st = CA_ERR_NOMEM;
             if (st == CA_OK) {
-                *loss += MF(crossentropy_forward_backward)(s.logits, tgt, (int)rh, V, weight,
-                                                           dlogits);
+                *loss += crossentropy_forward_backward(s.logits, tgt, (int)rh, V, weight,
+                                                       dlogits);
                 if (logits)
                     memcpy(logits + (loop ? ((size_t)b * N + t - 1) * V : 0), s.logits,
                            rh * V * sizeof *logits);

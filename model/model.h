@@ -12,11 +12,11 @@
  * two ways that must agree: `cubic_loop` (one bidirectional pass per prefix, the
  * reference) and `cubic` (packed: every layer on exactly the rows it needs, §8).
  *
- * Everything that computes is written once over a real type and built twice: the
- * float32 model (suffix _f32), whose attention is any registered implementation chosen
- * by name, and the float64 model (suffix _f64), whose attention is the float64 reference
- * of cubattn_harness.h; verify measures the first against the second. The parameter
- * layout, initialisation and checkpoints below are precision-free.
+ * Everything that computes is written once over a real type and built twice (real.h):
+ * the float32 model (suffix _f32), whose attention is any registered implementation
+ * chosen by name, and the float64 model (suffix _f64), whose attention is the float64
+ * reference of cubattn_harness.h; verify measures the first against the second. The
+ * parameter layout, initialisation and checkpoints below are precision-free.
  */
 #ifndef MODEL_H
 #define MODEL_H
@@ -135,15 +135,115 @@ typedef struct model_stats {
     double *layer_seconds;
 } model_stats;
 
-#define MODEL_REAL float
-#define MODEL_FN(name) name##_f32
-#include "model_api.h"
-#undef MODEL_REAL
-#undef MODEL_FN
-#define MODEL_REAL double
-#define MODEL_FN(name) name##_f64
-#include "model_api.h"
-#undef MODEL_REAL
-#undef MODEL_FN
+/* ---- the computing half: one body of code, built once per precision (real.h) ---------
+ * The float32 model's functions end in _f32, the float64 model's in _f64; each pair is
+ * declared side by side. Shapes: B sequences of N tokens, rows [B][N]. */
+
+/* Forward (and with grads != NULL, backward) of one batch.
+ *   tokens, targets: [B][N] ints (target < 0: no loss at that position)
+ *   logits: [B][N][V] or NULL;  grads: [model_param_count] or NULL, overwritten
+ *   *loss: mean cross-entropy over the positions with a target (0 if none).
+ * CA_ERR_N for N outside [1, max_n] or B < 1, CA_ERR_INTERNAL for a token outside
+ * [0, V) or a target >= V; CA_ERR_NOT_PROVIDED when the implementation lacks an
+ * operator the kind needs. */
+ca_status model_forward_backward_f32(model_kind kind, const model_config *cfg,
+                                     const model_exec *ex, const float *params, int B, int N,
+                                     const int *tokens, const int *targets, float *logits,
+                                     float *grads, double *loss, model_stats *stats);
+ca_status model_forward_backward_f64(model_kind kind, const model_config *cfg,
+                                     const model_exec *ex, const double *params, int B, int N,
+                                     const int *tokens, const int *targets, double *logits,
+                                     double *grads, double *loss, model_stats *stats);
+
+/* Inference of one sequence: logits [n][V] at every position as the deployed model
+ * computes them.
+ *   causal: a prefill pass over tokens[0..prompt), then one KV-cache decode step per
+ *           layer for each later token;
+ *   cubic (either kind): position t from the model on prefix t alone: layers 1..L-1
+ *           bidirectional (full) over the prefix, the last layer on the new row only. */
+ca_status model_infer_f32(model_kind kind, const model_config *cfg, const model_exec *ex,
+                          const float *params, int n, int prompt, const int *tokens,
+                          float *logits);
+ca_status model_infer_f64(model_kind kind, const model_config *cfg, const model_exec *ex,
+                          const double *params, int n, int prompt, const int *tokens,
+                          double *logits);
+
+/* Greedy generation: tokens[0..prompt) given, tokens[prompt..n) written (argmax, lowest
+ * index on ties), by the inference path of model_infer. */
+ca_status model_generate_f32(model_kind kind, const model_config *cfg, const model_exec *ex,
+                             const float *params, int n, int prompt, int *tokens);
+ca_status model_generate_f64(model_kind kind, const model_config *cfg, const model_exec *ex,
+                             const double *params, int n, int prompt, int *tokens);
+
+/* The float32 model's training and inference as a table, for code that runs any build of
+ * it: verify's model checks, on the model itself (model_f32, verify/model_checks.h) and
+ * on the tests' build with planted bugs (model_f32mut, mutant.h). */
+typedef struct model_fns {
+    ca_status (*forward_backward)(model_kind kind, const model_config *cfg,
+                                  const model_exec *ex, const float *params, int B, int N,
+                                  const int *tokens, const int *targets, float *logits,
+                                  float *grads, double *loss, model_stats *stats);
+    ca_status (*infer)(model_kind kind, const model_config *cfg, const model_exec *ex,
+                       const float *params, int n, int prompt, const int *tokens,
+                       float *logits);
+    ca_status (*generate)(model_kind kind, const model_config *cfg, const model_exec *ex,
+                          const float *params, int n, int prompt, int *tokens);
+} model_fns;
+
+/* The deployed float32 model, one token at a time: what generation costs (bench,
+ * examples).
+ *   open:    a session for sequences of at most `capacity` tokens (<= max_n);
+ *   prefill: tokens[0..p) at once into an empty session; logits [V] of position p-1,
+ *            the distribution of the next token. causal: one pass over the p rows,
+ *            keeping every layer's k and v; cubic: the model on the prefix alone;
+ *   append:  the next token; logits [V] of its position. causal: one decode step per
+ *            layer against the KV caches; cubic: the model on the grown prefix;
+ *   rewind:  forget the positions from `len` on (len <= the current length), so that
+ *            the same step can be taken again;
+ *   stats:   FLOPs (forward only) of everything the session computed since open.
+ * open returns NULL with *st set (CA_ERR_NOMEM, or as model_infer's errors). */
+typedef struct model_session_f32 model_session_f32;
+model_session_f32 *model_session_open_f32(model_kind kind, const model_config *cfg,
+                                          const model_exec *ex, const float *params,
+                                          int capacity, ca_status *st);
+ca_status model_session_prefill_f32(model_session_f32 *s, int p, const int *tokens,
+                                    float *logits);
+ca_status model_session_append_f32(model_session_f32 *s, int token, float *logits);
+ca_status model_session_rewind_f32(model_session_f32 *s, int len);
+model_stats model_session_stats_f32(const model_session_f32 *s);
+void model_session_close_f32(model_session_f32 *s);
+
+/* One AdamW update at step (1-based, for the bias correction); m, v start at zero. */
+void model_adamw_update_f32(const model_adamw *opt, int64_t step, size_t count, float *params,
+                            const float *grads, float *m, float *v);
+void model_adamw_update_f64(const model_adamw *opt, int64_t step, size_t count,
+                            double *params, const double *grads, double *m, double *v);
+
+/* ---- layers, each a forward/backward pair (exposed for their own tests) ------------- */
+
+/* LayerNorm over D: out = (x - mean) * rstd * g + b; rstd = 1/sqrt(var + 1e-5).
+ * x, out: [R][D]; mean, rstd: [R] (saved for the backward). */
+void layernorm_forward_f32(float *out, float *mean, float *rstd, const float *x, const float *g,
+                           const float *b, int R, int D);
+void layernorm_forward_f64(double *out, double *mean, double *rstd, const double *x,
+                           const double *g, const double *b, int R, int D);
+/* dx += d/dx; dg, db += their gradients. */
+void layernorm_backward_f32(float *dx, float *dg, float *db, const float *dout, const float *x,
+                            const float *mean, const float *rstd, const float *g, int R, int D);
+void layernorm_backward_f64(double *dx, double *dg, double *db, const double *dout,
+                            const double *x, const double *mean, const double *rstd,
+                            const double *g, int R, int D);
+/* GELU, tanh form (GPT-2's): out[i] = gelu(x[i]), i < n; dx[i] = dout[i] gelu'(x[i]). */
+void gelu_forward_f32(float *out, const float *x, size_t n);
+void gelu_forward_f64(double *out, const double *x, size_t n);
+void gelu_backward_f32(float *dx, const float *dout, const float *x, size_t n);
+void gelu_backward_f64(double *dx, const double *dout, const double *x, size_t n);
+/* Softmax cross-entropy of R rows of logits [R][V] against targets [R] (< 0: skipped),
+ * each row weighted by `weight` (1 / positions, for a mean). Returns the weighted sum;
+ * with dlogits != NULL writes its gradient [R][V] (0 on skipped rows). */
+double crossentropy_forward_backward_f32(const float *logits, const int *targets, int R, int V,
+                                         double weight, float *dlogits);
+double crossentropy_forward_backward_f64(const double *logits, const int *targets, int R,
+                                         int V, double weight, double *dlogits);
 
 #endif

@@ -1,4 +1,4 @@
-/* mutant.h: the bugs planted in the mutant build of the model (real.h MODEL_MUTANT),
+/* mutant.h: the bugs planted in the mutant build of the model (model_f32mut.c),
  * each one a wrong row of the packed cubic model or of its inference, for the tests that
  * show verify's model rows reject them (tests/test_model_mutants.c, docs/DESIGN.md §4.7).
  * The build exists only in the test binary; the model itself has none of this. */
@@ -23,11 +23,7 @@ typedef enum model_mutant {
 /* Which bug the mutant build runs; MUT_NONE until a test sets it. */
 extern model_mutant model_mutant_planted;
 
-/* The mutant build's float32 model (model_api.h). */
-#define MODEL_REAL float
-#define MODEL_FN(name) name##_f32mut
-#include "model_api.h"
-#undef MODEL_REAL
-#undef MODEL_FN
+/* The mutant build's float32 model: its training, inference and generation. */
+extern const model_fns model_f32mut;
 
 #endif

@@ -18,7 +18,7 @@ fail() { echo "isa test: FAIL: $*" >&2; exit 1; }
 
 # zmm and mask registers, the upper 16 xmm/ymm registers, and EVEX-only mnemonics.
 avx512='%zmm|%k[0-7]|%[xy]mm(1[6-9]|2[0-9]|3[01])\b|\{sae\}|-sae\}|\bvpternlog|\bvmovdq[au](8|16|32|64)\b|\bvperm[ti]2|\bvpmov[dqw][bdw]\b|\bvrndscale|\bvscalef|\bvgetexp|\bvrcp14|\bvrsqrt14|\bvcompress|\bvexpand|\bvfixupimm|\bvpro[lr][dq]'
-objs=$(find "$b/obj" "$b/obj64" "$b/objmut" "$b/pic" -name '*.o' 2>/dev/null)
+objs=$(find "$b/obj" "$b/pic" -name '*.o' 2>/dev/null)
 [ -n "$objs" ] || fail "no objects under $b"
 checked=0
 wide_seen=0

@@ -52,6 +52,10 @@ plant experiment/plan.c '#include "../bench/bench.h"'
 refused "a path instead of a name" 'experiment/plan.c:1: #include "../bench/bench.h": a path, not a header name'
 
 fresh
+plant experiment/plan.c '#include "cell.c"'
+refused "a source file of another folder" 'experiment/plan.c:1: #include "cell.c": a source file of another folder than experiment/'
+
+fresh
 plant lib/csv/table.c '#include "host.h"'
 plant lib/host/host.c '#include "table.h"'
 refused "a circle between folders" 'a circle between folders: lib/csv -> lib/host -> lib/csv'
@@ -76,4 +80,4 @@ if $cc -fsyntax-only "$d/plan.c" 2>"$d/cc.err"; then
   fail "bench/plan.c including report.h compiled with bench's include paths"
 fi
 grep -q 'report.h: No such file' "$d/cc.err" || { cat "$d/cc.err" >&2; fail "the compile failed for another reason"; }
-echo "layers test: ok (the tree passes; upward, sideways, path, circles and a twice-used name refused)"
+echo "layers test: ok (the tree passes; upward, sideways, path, another folder's source, circles and a twice-used name refused)"

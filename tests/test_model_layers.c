@@ -1,4 +1,4 @@
-/* test_model_layers.c: the model's per-row layers (model_api.h) — LayerNorm, GELU,
+/* test_model_layers.c: the model's per-row layers (model.h) — LayerNorm, GELU,
  * softmax cross-entropy — and AdamW, each against an independent statement of its
  * definition and its backward against float64 central differences of the float64
  * forward (docs/DESIGN.md §8).
@@ -22,7 +22,7 @@
 #include <string.h>
 
 #define U32 0x1p-24 /* float32 unit roundoff */
-#define LN_EPS 1e-5 /* model_api.h: rstd = 1/sqrt(var + 1e-5) */
+#define LN_EPS 1e-5 /* model.h: rstd = 1/sqrt(var + 1e-5) */
 
 /* n float-representable inputs, scale * N(0, 1), as float and as double. */
 static void draw(float *f, double *d, size_t n, double scale, uint64_t seed)

@@ -1,16 +1,14 @@
 /* test_model_mutants.c: verify's model rows must reject the packed cubic model and its
- * inference with one row wrong (model/mutant.h, linked beside the model under its own
- * names), each on the check its bug should trip, and must accept the same build with no
- * bug planted and the model itself (a harness rejecting everything would also "reject
- * the mutants"). */
+ * inference with one row wrong (model/mutant.h, linked beside the model as the table
+ * model_f32mut), each on the check its bug should trip, and must accept the same build
+ * with no bug planted and the model itself (a harness rejecting everything would also
+ * "reject the mutants"). */
 #include "model_checks.h"
 #include "mutant.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
 
-static const model_fns mutant_fns = {model_forward_backward_f32mut, model_infer_f32mut,
-                                     model_generate_f32mut};
 
 /* Three layers: cubic_shared, cubic and cubic_last all in the packed model; two
  * sequences, so that a row mixed up between sequences would show too. */
@@ -66,7 +64,7 @@ static void expect_mutant(model_mutant bug, const want *w, size_t n)
 {
     model_result res[2];
     model_mutant_planted = bug;
-    run_rows(&mutant_fns, res);
+    run_rows(&model_f32mut, res);
     model_mutant_planted = MUT_NONE;
     for (size_t i = 0; i < n; i++) expect_cell(&res[0], w[i].kind, w[i].check, w[i].st);
 }
@@ -87,7 +85,7 @@ Test(model_mutants, model_control_passes, .timeout = 120)
 Test(model_mutants, unplanted_mutant_passes, .timeout = 120)
 {
     model_result res[2];
-    run_rows(&mutant_fns, res);
+    run_rows(&model_f32mut, res);
     expect_all_pass(&res[0]);
 }
 

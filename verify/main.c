@@ -87,6 +87,16 @@ static void fmt_cell(char *buf, size_t len, const cell *c)
         snprintf(buf, len, "%s", cell_status_name(c->st));
 }
 
+/* A FAIL cell as a line of the list under the table, the list's title before its first
+ * (*listed counts the lines so far). */
+static void list_failure(int *listed, const char *title, const char *name, const char *entry,
+                         const char *check, const cell *x)
+{
+    if (x->st != CELL_FAIL) return;
+    if (!(*listed)++) printf("\n%s:\n", title);
+    printf("  %s %s %s: %s\n", name, entry, check, x->note);
+}
+
 static void print_table(const impl_result *res, int count, const cell *refcells)
 {
     printf("\n%-8s %-16s", "impl", "entry");
@@ -116,16 +126,12 @@ static void print_table(const impl_result *res, int count, const cell *refcells)
         if (res[i].impl->runtime_note)
             printf("%-8s runs with: %s\n", res[i].impl->name, res[i].impl->runtime_note());
     }
-    int header = 0;
+    int listed = 0;
     for (int i = 0; i < count; i++)
         for (int e = 0; e < CA_ENTRY_COUNT; e++)
-            for (int c = 0; c < CHK_COUNT; c++) {
-                const cell *x = &res[i].cells[e][c];
-                if (x->st != CELL_FAIL) continue;
-                if (!header++) printf("\nFailures:\n");
-                printf("  %s %s %s: %s\n", res[i].impl->name, ca_entry_name(e),
-                       check_name(c), x->note);
-            }
+            for (int c = 0; c < CHK_COUNT; c++)
+                list_failure(&listed, "Failures", res[i].impl->name, ca_entry_name(e),
+                             check_name(c), &res[i].cells[e][c]);
 }
 
 /* grid: "full" or "quick", the shape grid of the run, in every row, so that the report
@@ -200,16 +206,12 @@ static void print_model_table(const model_result *mres, int rows)
             }
             printf("\n");
         }
-    int header = 0;
+    int listed = 0;
     for (int i = 0; i < rows; i++)
         for (int k = 0; k < MODEL_KIND_COUNT; k++)
-            for (int c = 0; c < MCHK_COUNT; c++) {
-                const cell *x = &mres[i].cells[k][c];
-                if (x->st != CELL_FAIL) continue;
-                if (!header++) printf("\nModel failures:\n");
-                printf("  %s %s %s: %s\n", mres[i].name, model_kind_name(k), model_check_name(c),
-                       x->note);
-            }
+            for (int c = 0; c < MCHK_COUNT; c++)
+                list_failure(&listed, "Model failures", mres[i].name, model_kind_name(k),
+                             model_check_name(c), &mres[i].cells[k][c]);
 }
 
 /* Writes and closes the summary: 0, or the errno of the first failure (the temp file
@@ -255,130 +257,195 @@ static int write_summary(summary_file *s, const impl_result *res, int count,
     return 0;
 }
 
-int main(int argc, char **argv)
-{
+/* What the command line asks for. */
+typedef struct verify_args {
     const ca_impl *impls[64];
-    int count = 0, threads = 1, quick = 0, verbose = 0, seeds = 3;
-    uint64_t seed = 0;
-    const char *summary = NULL;
-    char *impl_list = NULL;
+    int count, threads, quick, verbose, seeds;
+    uint64_t seed;
+    const char *summary; /* --summary FILE, or NULL */
+    char *impl_list;     /* --impl's comma list, or NULL: every registered implementation */
+} verify_args;
+
+/* --kernel-paths: the path the library chose, then every other one this CPU runs. */
+static void print_kernel_paths(void)
+{
+    const unsigned cpu = isa_cpu_features();
+    printf("%s", ca_isa());
+    for (int p = 0; regt_isa_at(p); p++)
+        if (!(regt_isa_at(p)->needs & ~cpu) && strcmp(regt_isa_at(p)->name, ca_isa()))
+            printf(" %s", regt_isa_at(p)->name);
+    printf("\n");
+}
+
+/* The command line into *a: -1 to go on, else the exit status of a command that is done
+ * (--help, --kernel-paths: 0) or refused (2, said). */
+static int parse_args(int argc, char **argv, verify_args *a)
+{
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *arg = argv[i];
         int has_val = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--kernel-paths")) {
-            const unsigned cpu = isa_cpu_features();
-            printf("%s", ca_isa());
-            for (int p = 0; regt_isa_at(p); p++)
-                if (!(regt_isa_at(p)->needs & ~cpu) && strcmp(regt_isa_at(p)->name, ca_isa()))
-                    printf(" %s", regt_isa_at(p)->name);
-            printf("\n");
+        } else if (!strcmp(arg, "--kernel-paths")) {
+            print_kernel_paths();
             return 0;
-        } else if (!strcmp(a, "--quick")) {
-            quick = 1;
-        } else if (!strcmp(a, "--verbose")) {
-            verbose = 1;
-        } else if (!strcmp(a, "--impl") && has_val) {
-            impl_list = argv[++i];
-        } else if (!strcmp(a, "--threads") && has_val) {
-            if (parse_int(argv[++i], &threads)) {
+        } else if (!strcmp(arg, "--quick")) {
+            a->quick = 1;
+        } else if (!strcmp(arg, "--verbose")) {
+            a->verbose = 1;
+        } else if (!strcmp(arg, "--impl") && has_val) {
+            a->impl_list = argv[++i];
+        } else if (!strcmp(arg, "--threads") && has_val) {
+            if (parse_int(argv[++i], &a->threads)) {
                 fprintf(stderr, "verify: --threads wants an integer in 1..1024, got '%s'\n", argv[i]);
                 return 2;
             }
-        } else if (!strcmp(a, "--seed") && has_val) {
-            if (parse_seed(argv[++i], &seed)) {
+        } else if (!strcmp(arg, "--seed") && has_val) {
+            if (parse_seed(argv[++i], &a->seed)) {
                 fprintf(stderr, "verify: --seed wants a non-negative integer below 2^64, got '%s'\n",
                         argv[i]);
                 return 2;
             }
-        } else if (!strcmp(a, "--seeds") && has_val) {
-            if (parse_int(argv[++i], &seeds)) {
+        } else if (!strcmp(arg, "--seeds") && has_val) {
+            if (parse_int(argv[++i], &a->seeds)) {
                 fprintf(stderr, "verify: --seeds wants an integer in 1..1024, got '%s'\n", argv[i]);
                 return 2;
             }
-        } else if (!strcmp(a, "--summary") && has_val) {
-            summary = argv[++i];
-            if (*summary == '\0') {
+        } else if (!strcmp(arg, "--summary") && has_val) {
+            a->summary = argv[++i];
+            if (*a->summary == '\0') {
                 fprintf(stderr, "verify: --summary needs a file name\n");
                 return 2;
             }
         } else {
-            fprintf(stderr, "verify: unknown or incomplete argument '%s'\n", a);
+            fprintf(stderr, "verify: unknown or incomplete argument '%s'\n", arg);
             usage(stderr);
             return 2;
         }
     }
+    return -1;
+}
+
+/* Every registered implementation honours the contract of docs/DESIGN.md §2.5, or
+ * verify refuses to run (said). */
+static int registry_ok(void)
+{
     const char *contract = ca_registry_check();
-    if (contract) {
-        fprintf(stderr, "verify: %s\n", contract);
+    if (contract) fprintf(stderr, "verify: %s\n", contract);
+    return contract == NULL;
+}
+
+/* a->impls: the --impl list, with naive added first when not named (every tolerance
+ * rests on naive's error, so its own absolute bound is checked in every run), or every
+ * registered implementation. 0, or -1 on a bad list (said). */
+static int choose_impls(verify_args *a)
+{
+    if (!a->impl_list) {
+        for (int i = 0; i < ca_impl_count() && i < 64; i++)
+            a->impls[a->count++] = ca_impl_at(i);
+        return 0;
+    }
+    if ((a->count = parse_impls(a->impl_list, a->impls, 63)) <= 0) return -1;
+    const ca_impl *naive = ca_impl_find("naive");
+    int named = 0;
+    for (int i = 0; i < a->count; i++) named |= a->impls[i] == naive;
+    if (naive && !named) {
+        memmove(a->impls + 1, a->impls, (size_t)a->count * sizeof *a->impls);
+        a->impls[0] = naive;
+        a->count++;
+    }
+    return 0;
+}
+
+static void print_banner(const verify_args *a, const char *isa)
+{
+    printf("verify: %d implementation(s), %d thread(s), %s grid, seed %llu (extreme inputs: %d "
+           "seed%s); kernel path %s; BLIS %s\n", a->count, a->threads,
+           a->quick ? "quick" : "full", (unsigned long long)a->seed, a->seeds,
+           a->seeds > 1 ? "s" : "", isa, ca_blis_config());
+}
+
+/* Every cell of one run: the reference's gradient check, the implementations' table
+ * (res[count]) and the model rows (mres[count + 1], the float64 model's last). */
+typedef struct verify_cells {
+    cell refcells[CA_ENTRY_COUNT];
+    impl_result *res;
+    model_result *mres;
+    int fails; /* FAIL cells in all */
+} verify_cells;
+
+static void cells_free(verify_cells *v)
+{
+    free(v->res);
+    free(v->mres);
+}
+
+/* Runs every check into *v: 0, or -1 when the checks could not run (said). */
+static int run_checks(const verify_args *a, verify_cells *v)
+{
+    v->fails = verify_reference_gradients(v->refcells, a->seed, stderr);
+    v->res = calloc((size_t)a->count, sizeof *v->res);
+    const verify_opts o = {.threads = a->threads, .quick = a->quick, .progress = stderr,
+                           .seed = a->seed, .extreme_seeds = a->seeds, .verbose = a->verbose};
+    const int f2 = v->res ? verify_run(a->impls, a->count, &o, v->res) : -1;
+    if (f2 < 0) {
+        fprintf(stderr, "verify: could not run (see above)\n");
+        return -1;
+    }
+    v->fails += f2;
+    v->mres = calloc((size_t)a->count + 1, sizeof *v->mres);
+    const int f3 = v->mres ? verify_models(a->impls, a->count, &o, v->mres) : -1;
+    if (f3 < 0) {
+        fprintf(stderr, "verify: the model checks could not run (out of memory)\n");
+        return -1;
+    }
+    v->fails += f3;
+    return 0;
+}
+
+/* The exit status: 1 on any FAIL, 2 when the summary could not be written. A summary
+ * that could not be written is no verdict on the checks: the table stands, and the
+ * failed write is said apart. */
+static int report_verdict(const verify_args *a, const verify_cells *v, const char *isa,
+                          int write_err)
+{
+    printf("\nverify: %s (%d failing cell%s) on the %s kernel path\n",
+           v->fails ? "FAILED" : "all checks passed", v->fails, v->fails == 1 ? "" : "s", isa);
+    if (write_err) {
+        fflush(stdout);
+        fprintf(stderr, "verify: cannot write %s: %s (the summary was not written)\n",
+                a->summary, strerror(write_err));
         return 2;
     }
-    if (impl_list) {
-        if ((count = parse_impls(impl_list, impls, 63)) <= 0) return 2;
-        /* Every tolerance rests on naive's error, so naive's own absolute bound is checked
-         * in every run, named or not. */
-        const ca_impl *naive = ca_impl_find("naive");
-        int named = 0;
-        for (int i = 0; i < count; i++) named |= impls[i] == naive;
-        if (naive && !named) {
-            memmove(impls + 1, impls, (size_t)count * sizeof *impls);
-            impls[0] = naive;
-            count++;
-        }
-    } else {
-        for (int i = 0; i < ca_impl_count() && i < 64; i++) impls[count++] = ca_impl_at(i);
-    }
+    return v->fails ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    verify_args a = {.threads = 1, .seeds = 3};
+    const int done = parse_args(argc, argv, &a);
+    if (done >= 0) return done;
+    if (!registry_ok() || choose_impls(&a) != 0) return 2;
     /* First, so that a CA_ISA this CPU cannot run is refused before anything is written. */
     const char *isa = ca_isa();
     summary_file sf = {0};
-    if (summary && summary_open(&sf, summary)) return 2;
-    omp_set_num_threads(threads);
-    printf("verify: %d implementation(s), %d thread(s), %s grid, seed %llu (extreme inputs: %d "
-           "seed%s); kernel path %s; BLIS %s\n", count, threads, quick ? "quick" : "full",
-           (unsigned long long)seed, seeds, seeds > 1 ? "s" : "", isa, ca_blis_config());
-
-    cell refcells[CA_ENTRY_COUNT];
-    int fails = verify_reference_gradients(refcells, seed, stderr);
-    impl_result *res = calloc((size_t)count, sizeof *res);
-    verify_opts o = {.threads = threads, .quick = quick, .progress = stderr, .seed = seed,
-                     .extreme_seeds = seeds, .verbose = verbose};
-    int f2 = res ? verify_run(impls, count, &o, res) : -1;
-    if (f2 < 0) {
-        fprintf(stderr, "verify: could not run (see above)\n");
+    if (a.summary && summary_open(&sf, a.summary)) return 2;
+    omp_set_num_threads(a.threads);
+    print_banner(&a, isa);
+    verify_cells v = {0};
+    if (run_checks(&a, &v) != 0) {
         summary_discard(&sf);
-        free(res);
+        cells_free(&v);
         return 2;
     }
-    fails += f2;
-    model_result *mres = calloc((size_t)count + 1, sizeof *mres);
-    int f3 = mres ? verify_models(impls, count, &o, mres) : -1;
-    if (f3 < 0) {
-        fprintf(stderr, "verify: the model checks could not run (out of memory)\n");
-        summary_discard(&sf);
-        free(res);
-        free(mres);
-        return 2;
-    }
-    fails += f3;
-    print_table(res, count, refcells);
-    print_model_table(mres, count + 1);
-    /* A summary that could not be written is no verdict on the checks: the table above
-     * stands, and the failed write is said apart, with its own exit status. */
-    const int write_err =
-        summary ? write_summary(&sf, res, count, refcells, mres, count + 1, threads, seed, seeds,
-                                quick)
-                : 0;
-    free(mres);
-    printf("\nverify: %s (%d failing cell%s) on the %s kernel path\n",
-           fails ? "FAILED" : "all checks passed", fails, fails == 1 ? "" : "s", isa);
-    free(res);
-    if (write_err) {
-        fflush(stdout);
-        fprintf(stderr, "verify: cannot write %s: %s (the summary was not written)\n", summary,
-                strerror(write_err));
-        return 2;
-    }
-    return fails ? 1 : 0;
+    print_table(v.res, a.count, v.refcells);
+    print_model_table(v.mres, a.count + 1);
+    const int write_err = a.summary ? write_summary(&sf, v.res, a.count, v.refcells, v.mres,
+                                                    a.count + 1, a.threads, a.seed, a.seeds,
+                                                    a.quick)
+                                    : 0;
+    const int status = report_verdict(&a, &v, isa, write_err);
+    cells_free(&v);
+    return status;
 }

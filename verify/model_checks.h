@@ -23,19 +23,8 @@ typedef enum model_check {
 
 const char *model_check_name(model_check c);
 
-/* The float32 model the checks drive: model_f32, or in a test a build of it with a
- * planted bug (model/mutant.h), which the checks must reject. */
-typedef struct model_fns {
-    ca_status (*forward_backward)(model_kind kind, const model_config *cfg,
-                                  const model_exec *ex, const float *params, int B, int N,
-                                  const int *tokens, const int *targets, float *logits,
-                                  float *grads, double *loss, model_stats *stats);
-    ca_status (*infer)(model_kind kind, const model_config *cfg, const model_exec *ex,
-                       const float *params, int n, int prompt, const int *tokens,
-                       float *logits);
-    ca_status (*generate)(model_kind kind, const model_config *cfg, const model_exec *ex,
-                          const float *params, int n, int prompt, int *tokens);
-} model_fns;
+/* The float32 model the checks drive (model.h model_fns): the model itself; a test hands
+ * them a build of it with a planted bug instead (model/mutant.h), which they must reject. */
 extern const model_fns model_f32;
 
 /* One case: B sequences of N tokens, weights and tokens drawn from a seed. */

@@ -49,7 +49,7 @@ void regt_scores(int m, int n, int d, const float *a, const float *xt, int j0, f
  * entry of C is one chain of fused multiply-adds over p = 0 .. k-1, from C or from 0, in
  * that order, whatever m, n, the entry's place in C or the vector width. Hence a product
  * split into blocks of rows, of columns, or of k (each later block of k adding to C)
- * gives the bits of the whole product. For the model's products (model/backend.c).
+ * gives the bits of the whole product. For the model's products (model/float32.c).
  * A: m x k, element (i, p) at a[i*ars + p*acs]  B: [k][ldb]  C: [m][ldc] */
 void regt_gemm(int acc, int m, int n, int k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
                const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc);

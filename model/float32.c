@@ -1,31 +1,19 @@
-/* backend.c: where the model's products and attention run (real.h): BLIS and a
- * registered implementation for float32, BLIS and the float64 reference for float64. */
-#include "real.h"
-#include "scratch.h"
-#include "blis_ctx.h"
-#include "cubattn_harness.h"
-#ifndef MODEL_F64
+/* float32.c: the float32 precision of the model (real.h): real is float; its products
+ * run on the suite's register kernel, its attention on the registered implementation a
+ * call names (model_exec), GELU 8 lanes at a time with the suite's vexp. Included by
+ * model_f32.c and model_f32mut.c. */
 #include "regtile.h"
-#endif
+#include "scratch.h"
+#include "vexp.h"
 
 #include <math.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
 
-#ifdef MODEL_MUTANT
-model_mutant model_mutant_planted = MUT_NONE;
-#endif
+typedef float real;
+typedef v8f gvec;
+enum { GLANES = 8, ATTENTION_NEEDS_IMPL = 1 };
 
-#ifdef MODEL_F64
-
-void MF(gemm)(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a,
-              int lda, const real *b, int ldb, real beta, real *c, int ldc, int threads)
-{
-    if (m == 0 || n == 0) return;
-    ca_dgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
-}
-
-#else
+#include "real.h"
 
 /* The float model's products: the suite's register kernel (regt_gemm), not BLIS. Every
  * entry of C is one chain of fused multiply-adds over k, so its bits depend neither on
@@ -54,8 +42,8 @@ static void gemm_block(int trans_a, int beta, int m, int n, int k, const real *a
     }
 }
 
-void MF(gemm)(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a,
-              int lda, const real *b, int ldb, real beta, real *c, int ldc, int threads)
+static void gemm(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a,
+                 int lda, const real *b, int ldb, real beta, real *c, int ldc, int threads)
 {
     if (m == 0 || n == 0) return;
     (void)alpha;
@@ -104,34 +92,6 @@ void MF(gemm)(int trans_a, int trans_b, int m, int n, int k, real alpha, const r
     model_scratch_free(bt);
 }
 
-#endif
-
-#ifdef MODEL_F64
-
-ca_status MF(attention)(const model_exec *ex, ca_entry e, ca_shape sh, const real *q,
-                        const real *k, const real *v, real *o, real *lse,
-                        const real *dout, real *dq, real *dk, real *dv)
-{
-    (void)ex;
-    return dout ? ca_ref_bwd(e, sh, q, k, v, o, lse, dout, dq, dk, dv)
-                : ca_ref_fwd(e, sh, q, k, v, o, lse);
-}
-
-ca_status MF(attention_step)(const model_exec *ex, ca_shape sh, int t, const real *q_t,
-                             const real *k_t, const real *v_t, real *k_cache,
-                             real *v_cache, real *o_t, real *lse_t)
-{
-    (void)ex;
-    for (int h = 0; h < sh.heads; h++) {
-        size_t row = ((size_t)h * sh.n + t) * sh.d;
-        memcpy(k_cache + row, k_t + (size_t)h * sh.d, sh.d * sizeof *k_t);
-        memcpy(v_cache + row, v_t + (size_t)h * sh.d, sh.d * sizeof *v_t);
-    }
-    return ca_ref_decode_step(sh, t, q_t, k_cache, v_cache, o_t, lse_t);
-}
-
-#else
-
 /* The workspace the implementation asks for, for the duration of one call. */
 static ca_status with_workspace(const model_exec *ex, ca_entry e, ca_shape sh,
                                 ca_exec *run)
@@ -146,9 +106,9 @@ static ca_status with_workspace(const model_exec *ex, ca_entry e, ca_shape sh,
     return bytes && !run->ws ? CA_ERR_NOMEM : CA_OK;
 }
 
-ca_status MF(attention)(const model_exec *ex, ca_entry e, ca_shape sh, const real *q,
-                        const real *k, const real *v, real *o, real *lse,
-                        const real *dout, real *dq, real *dk, real *dv)
+static ca_status attention(const model_exec *ex, ca_entry e, ca_shape sh, const real *q,
+                           const real *k, const real *v, real *o, real *lse,
+                           const real *dout, real *dq, real *dk, real *dv)
 {
     ca_exec run;
     ca_status st = with_workspace(ex, e, sh, &run);
@@ -159,9 +119,9 @@ ca_status MF(attention)(const model_exec *ex, ca_entry e, ca_shape sh, const rea
     return st;
 }
 
-ca_status MF(attention_step)(const model_exec *ex, ca_shape sh, int t, const real *q_t,
-                             const real *k_t, const real *v_t, real *k_cache,
-                             real *v_cache, real *o_t, real *lse_t)
+static ca_status attention_step(const model_exec *ex, ca_shape sh, int t, const real *q_t,
+                                const real *k_t, const real *v_t, real *k_cache,
+                                real *v_cache, real *o_t, real *lse_t)
 {
     ca_exec run;
     ca_status st = with_workspace(ex, CA_DECODE_STEP, sh, &run);
@@ -172,4 +132,13 @@ ca_status MF(attention_step)(const model_exec *ex, ca_shape sh, int t, const rea
     return st;
 }
 
-#endif
+/* GELU's lanes (layers.c). */
+static inline gvec gload(const real *p) { return ld8(p); }
+static inline void gstore(real *p, gvec x) { st8(p, x); }
+static inline gvec gexp(gvec x) { return vexp(x); }
+static inline gvec gmax(gvec x, real low)
+{
+    const gvec lo = bc8(low);
+    const v8i below = x < lo; /* false for NaN, which stays */
+    return (v8f)((below & (v8i)lo) | (~below & (v8i)x));
+}
