@@ -234,21 +234,17 @@ void model_headline(FILE *f, const dataset *ds, const char *plots_link)
     fprintf(f, "![causal vs cubic model: training and inference time against N](%s/headline_L%d.png)"
                "\n\n", plots_link, L);
     fprintf(f, "**The claim at a glance** (L = %d, fitted exponents over the upper half of "
-               "each line's N): training step causal ", L);
-    exponent_text(f, ds, "causal", "train", L);
-    fprintf(f, ", cubic ");
-    exponent_text(f, ds, "cubic", "train", L);
-    fprintf(f, "; prefill causal ");
-    exponent_text(f, ds, "causal", "prefill", L);
-    fprintf(f, ", cubic ");
-    exponent_text(f, ds, "cubic", "prefill", L);
-    fprintf(f, "; generating N tokens causal ");
-    exponent_text(f, ds, "causal", "generate", L);
-    fprintf(f, ", cubic ");
-    exponent_text(f, ds, "cubic", "generate", L);
-    fprintf(f, ".");
+               "each line's N): ", L);
     static const char *const tasks[] = {"train", "prefill", "generate"};
+    static const char *const named[] = {"training step", "prefill", "generating N tokens"};
     static const char *const what[] = {"trains", "prefills", "generates"};
+    for (int i = 0; i < 3; i++) {
+        fprintf(f, "%s%s causal ", i ? "; " : "", named[i]);
+        exponent_text(f, ds, "causal", tasks[i], L);
+        fprintf(f, ", cubic ");
+        exponent_text(f, ds, "cubic", tasks[i], L);
+    }
+    fprintf(f, ".");
     for (int i = 0; i < 3; i++) {
         int n = common_n(ds, "cubic", tasks[i], "causal", tasks[i], L);
         if (n)
