@@ -428,13 +428,15 @@ clean:
 # global symbols are ca_*: BLIS is embedded in both libraries, hidden, and cannot clash
 # with another BLAS the program links. The .so needs libgomp, libm and libc only
 # (-z defs); the .a needs the same from the program's link (Libs.private). libcsv is
-# used by the report program alone, not by the library.
+# used by the programs (lib/csv), never by the library.
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 LIBDIR     := $(PREFIX)/lib
 INCLUDEDIR := $(PREFIX)/include
-VERSION    := 0.1.0
-SOVERSION  := 0
+# SOVERSION: bumped whenever a program built against an older install could not load or
+# call this one (a symbol removed, ca_impl's layout changed).
+VERSION    := 1.0.0
+SOVERSION  := 1
 PKG        := $(BUILD)/pkg
 SONAME     := libcubattn.so.$(SOVERSION)
 SOLIB      := libcubattn.so.$(VERSION)

@@ -24,9 +24,9 @@ uses_impls/kernels := include lib/blis lib/clock
 uses_impls         := impls/kernels
 uses_model         := impls
 uses_verify        := model lib/results
-uses_bench         := model lib/host lib/passes lib/results
+uses_bench         := model lib/clock lib/host lib/passes lib/results
 uses_report        := lib/passes lib/results
-uses_experiment    := model lib/host lib/results
+uses_experiment    := model lib/clock lib/host lib/results
 uses_examples      := include
 uses_tests         := bench experiment report verify
 

@@ -44,7 +44,9 @@ static const char *row_domain(const exp_row *r)
         return "budget";
     if (r->step < 0 || r->step > r->steps_run) return "step";
     if (!(r->wall_s >= 0) || !isfinite(r->wall_s)) return "wall_s";
-    if (r->jobs_min < 1 || r->jobs_max < r->jobs_min) return "jobs_min";
+    /* empty (read as 0, 0) only at step 0, before a step was sampled, as the format says */
+    const int jobs_unknown = r->step == 0 && r->jobs_min == 0 && r->jobs_max == 0;
+    if (!jobs_unknown && (r->jobs_min < 1 || r->jobs_max < r->jobs_min)) return "jobs_min";
     if (!(r->test_loss >= 0) || !isfinite(r->test_loss)) return "test_loss";
     if (!(r->test_acc >= 0 && r->test_acc <= 1)) return "test_acc";
     if (!(r->seq_acc >= 0 && r->seq_acc <= 1)) return "seq_acc";

@@ -133,16 +133,11 @@ static int snake_owner(long k, int nt)
     return (int)(round % 2 == 0 ? pos : nt - 1 - pos);
 }
 
-static inst_rows head_rows(ca_shape sh, int h, int causal)
-{
-    return inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
-}
-
 /* Head h of the causal / full backward; D: [heads][N], the rows of lse. */
 static flash_seq bwd_head_seq(ca_shape sh, int h, int causal, const float *q, const float *k,
                               const float *v, const float *lse, const float *dout, float *D)
 {
-    const inst_rows r = head_rows(sh, h, causal);
+    const inst_rows r = inst_heads(causal, sh, h);
     flash_seq s = inst_seq(r, sh.d, causal, q, k, v);
     s.flse = lse + r.out;
     s.dout = dout + r.out * sh.d;
@@ -255,7 +250,7 @@ static ca_status rows_fwd(ca_shape sh, const ca_exec *ex, int causal, const floa
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntask; task++) {
             int b = nb - 1 - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            const inst_rows r = head_rows(sh, h, causal);
+            const inst_rows r = inst_heads(causal, sh, h);
             flash_seq s = inst_seq(r, sh.d, causal, q, k, v);
             s.o = o + r.out * sh.d;
             s.lse = lse + r.out;
@@ -320,7 +315,7 @@ static ca_status rows_bwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry e
             if (snake_owner(task, team) != tid) continue;
             int b = (int)(task / sh.heads), h = (int)(task % sh.heads);
             flash_seq s = bwd_head_seq(sh, h, causal, q, k, v, lse, dout, D);
-            const inst_rows r = head_rows(sh, h, causal);
+            const inst_rows r = inst_heads(causal, sh, h);
             int j0 = b * BK_BWD;
             flash_bwd_block(&ops, &s, j0, sh.n - j0 < BK_BWD ? sh.n - j0 : BK_BWD,
                             dqt + r.q * sh.d, dk + r.kv * sh.d, dv + r.kv * sh.d, w);
@@ -534,6 +529,6 @@ const ca_impl ca_impl_blas = {
     .description = "the tile engine with BLIS tile products (fwd 144x256, bwd 144x144), "
                    "OpenMP over heads/blocks/prefixes",
     .workspace = workspace,
-    .entry = CA_ENTRIES_BY_NAME,
+    CA_ENTRIES_BY_NAME,
     .runtime_note = runtime_note,
 };

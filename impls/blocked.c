@@ -101,7 +101,7 @@ static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, int causal, const flo
     const ws_layout w = layout(sh, ex);
     const size_t d = (size_t)sh.d;
     for (int h = 0; h < sh.heads; h++) {
-        const inst_rows r = inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
+        const inst_rows r = inst_heads(causal, sh, h);
         seq_fwd(r.nq, sh.d, causal, q + r.q * d, k + r.kv * d, v + r.kv * d, o + r.out * d,
                 lse + r.out, &w);
     }
@@ -131,7 +131,7 @@ static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, int causal, const flo
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
     for (int h = 0; h < sh.heads; h++) {
-        const inst_rows r = inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
+        const inst_rows r = inst_heads(causal, sh, h);
         const size_t qo = r.q * d, kv = r.kv * d, out = r.out * d;
         seq_bwd(r.nq, sh.d, causal, q + qo, k + kv, v + kv, o + out, lse + r.out, dout + out,
                 dq + qo, dk + kv, dv + kv, &w);
@@ -264,5 +264,5 @@ const ca_impl ca_impl_blocked = {
     .description = "single-threaded 64x64 FlashAttention tiles (online softmax, lse "
                    "recompute), 6 x 2-vector FMA kernel; cubic_shared O(N^2 d)",
     .workspace = workspace,
-    .entry = CA_ENTRIES_BY_NAME,
+    CA_ENTRIES_BY_NAME,
 };

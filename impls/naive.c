@@ -65,7 +65,7 @@ static ca_status rows_fwd(ca_shape sh, int causal, const float *q, const float *
 {
     const int n = sh.n, d = sh.d;
     for (int h = 0; h < sh.heads; h++) {
-        const inst_rows r = inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
+        const inst_rows r = inst_heads(causal, sh, h);
         const float *kh = k + r.kv * d, *vh = v + r.kv * d;
         for (int i = 0; i < n; i++)
             row_fwd(d, scale_of(d), causal ? i + 1 : n, q + (r.q + i) * d, kh, vh,
@@ -99,7 +99,7 @@ static ca_status rows_bwd(ca_shape sh, int causal, const float *q, const float *
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
     for (int h = 0; h < sh.heads; h++) {
-        const inst_rows r = inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
+        const inst_rows r = inst_heads(causal, sh, h);
         const size_t kv = r.kv * d;
         for (int i = 0; i < n; i++) {
             const size_t qi = (r.q + i) * d, oi = (r.out + i) * d;
@@ -290,5 +290,5 @@ const ca_impl ca_impl_naive = {
     .name = "naive",
     .description = "plain float32 loops, one query row at a time (the baseline)",
     .workspace = workspace,
-    .entry = CA_ENTRIES_BY_NAME,
+    CA_ENTRIES_BY_NAME,
 };

@@ -119,7 +119,6 @@ static flash_seq head_seq(const ws_layout *w, ca_shape sh, int h, inst_rows r, i
     return s;
 }
 
-static ca_op heads_op(int causal) { return causal ? CA_OP_CAUSAL : CA_OP_FULL; }
 
 /* ---- causal and full ------------------------------------------------------------ */
 
@@ -137,12 +136,12 @@ static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
         float *scratch = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d).scratch;
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++)
-            PACK(n, d, k + inst_head(heads_op(causal), sh, h).kv * d,
+            PACK(n, d, k + inst_heads(causal, sh, h).kv * d,
                  bufs_at(w.head_base + h * w.hstride, n, d).kt);
 #pragma omp for schedule(static)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, p = it % per_head;
-            const inst_rows r = inst_head(heads_op(causal), sh, h);
+            const inst_rows r = inst_heads(causal, sh, h);
             flash_seq s = head_seq(&w, sh, h, r, causal, q, k, v);
             s.o = o + r.out * d;
             s.lse = lse + r.out;
@@ -188,7 +187,7 @@ static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
         memset(pdq, 0, all * sizeof *pdq);
 #pragma omp for schedule(static)
         for (int h = 0; h < sh.heads; h++) {
-            const inst_rows r = inst_head(heads_op(causal), sh, h);
+            const inst_rows r = inst_heads(causal, sh, h);
             const size_t kv = r.kv * d;
             seq_bufs b = bufs_at(w.head_base + h * w.hstride, n, d);
             PACK(n, d, k + kv, b.kt);
@@ -203,7 +202,7 @@ static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, int causal, ca_entry 
 #pragma omp for schedule(static)
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, p = it % per_head;
-            const inst_rows r = inst_head(heads_op(causal), sh, h);
+            const inst_rows r = inst_heads(causal, sh, h);
             flash_seq s = head_seq(&w, sh, h, r, causal, q, k, v);
             s.flse = lse + r.out;
             s.dout = dout + r.out * d;
@@ -421,5 +420,5 @@ const ca_impl ca_impl_omp = {
                    "prefixes largest first) on the register-kernel tile engine; "
                    "deterministic bwd",
     .workspace = workspace,
-    .entry = CA_ENTRIES_BY_NAME,
+    CA_ENTRIES_BY_NAME,
 };

@@ -375,11 +375,6 @@ static inst own_bwd_inst(inst_rows r, int d, const float *q, const float *k,
     return s;
 }
 
-static inst_rows head_rows(ca_shape sh, int h, int causal)
-{
-    return inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
-}
-
 /* Tasks (head, row block), the costliest first (causal: the last blocks see the most
  * keys); each writes only its own rows, so dynamic scheduling cannot change a bit. */
 static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, ca_entry e, int causal,
@@ -394,7 +389,7 @@ static ca_status heads_fwd(ca_shape sh, const ca_exec *ex, ca_entry e, int causa
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntask; task++) {
             const int b = nb - 1 - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            const inst_rows r = head_rows(sh, h, causal);
+            const inst_rows r = inst_heads(causal, sh, h);
             inst s = inst_at(r, sh.d, causal, q, k, v);
             s.o = o + r.out * sh.d;
             s.lse = lse + r.out;
@@ -440,7 +435,7 @@ static ca_status heads_bwd(ca_shape sh, const ca_exec *ex, ca_entry e, int causa
         for (long task = 0; task < ntask; task++) {
             if (snake_owner(task, team) != tid) continue;
             const int b = nb - 1 - (int)(task / sh.heads), h = (int)(task % sh.heads);
-            const inst_rows r = head_rows(sh, h, causal);
+            const inst_rows r = inst_heads(causal, sh, h);
             inst s = inst_at(r, sh.d, causal, q, k, v);
             s.flse = lse + r.out;
             s.dout = dout + r.out * sh.d;
@@ -655,6 +650,6 @@ const ca_impl ca_impl_unfused = {
                    "materialised 256-row score blocks, row softmax between; OpenMP over "
                    "heads/blocks/prefixes",
     .workspace = workspace,
-    .entry = CA_ENTRIES_BY_NAME,
+    CA_ENTRIES_BY_NAME,
     .runtime_note = runtime_note,
 };

@@ -68,7 +68,8 @@ typedef enum ca_pairs {
 
 /* The operator table. One row per operator:
  *   X(id, name, forward entry, backward entry, q rows, k/v rows, o/lse rows, pairs)
- * Adding an operator = one row here, its entry points in ca_entry / ca_impl, and its
+ * Adding an operator = one row here, its entry points in ca_entry (and in
+ * CA_ENTRIES_BY_NAME below), and its
  * float64 reference (cubattn_harness.h); verify, bench and report pick it up. q and k/v
  * have columns of their own because cubic_last reads one query per prefix (N rows)
  * against the packed keys of every prefix (T rows); dq has q's rows, dk and dv k/v's.
@@ -150,44 +151,38 @@ typedef ca_status (*ca_decode_fn)(ca_shape sh, const ca_exec *ex, int t,
 /* Scratch bytes needed by one entry point; SIZE_MAX when the size overflows. */
 typedef size_t (*ca_workspace_fn)(ca_entry e, ca_shape sh, int threads);
 
-/* What an entry point is: an operator's forward, its backward, or a decode step. */
+/* What an entry point is: an operator's forward, its backward, or a decode step
+ * (defined for the entries of CA_OPERATORS, not for CA_NO_ENTRY). */
 typedef enum ca_pass { CA_PASS_FWD, CA_PASS_BWD, CA_PASS_STEP } ca_pass;
 ca_pass ca_entry_pass(ca_entry e);
 
-/* One entry point: the member of its pass. */
-typedef union ca_entry_fn {
-    ca_fwd_fn fwd;
-    ca_bwd_fn bwd;
-    ca_decode_fn step;
-} ca_entry_fn;
-
-/* An implementation: its entry points are a table indexed by ca_entry (an operator's
- * forward or backward, or the decode step), each set through the member of its pass:
- *   .entry[CA_CAUSAL_FWD].fwd = causal_fwd, .entry[CA_CAUSAL_BWD].bwd = causal_bwd,
- *   .entry[CA_DECODE_STEP].step = decode_step, ...
+/* An implementation: one function per (operator, pass), in tables indexed by ca_op, each
+ * of its pass's type, so that the compiler refuses a forward set as a backward:
+ *   .fwd[CA_OP_CAUSAL] = causal_fwd, .bwd[CA_OP_CAUSAL] = causal_bwd, ...,
+ *   .step = decode_step   (the decode operator's one entry; fwd[CA_OP_DECODE] is unused)
  * An entry left NULL is not provided (.absent_reason says why). An implementation that
- * provides every entry point, each a static function named after it, fills the whole
- * table with `.entry = CA_ENTRIES_BY_NAME`. */
+ * provides every entry point, each a static function named after it, writes
+ * CA_ENTRIES_BY_NAME in its initializer instead. */
 typedef struct ca_impl {
     const char *name;          /* = the file name in impls/ without .c */
     const char *description;   /* one line */
     const char *absent_reason; /* why some entry points are NULL, or NULL if none is */
     ca_workspace_fn workspace; /* NULL = needs no workspace */
-    ca_entry_fn entry[CA_ENTRY_COUNT];
+    ca_fwd_fn fwd[CA_OP_COUNT];
+    ca_bwd_fn bwd[CA_OP_COUNT];
+    ca_decode_fn step;
     /* Optional: a one-line note the harness records (e.g. the BLIS sub-configuration). */
     const char *(*runtime_note)(void);
 } ca_impl;
 
-/* Every entry point, each taken from the function of its name (see ca_impl). */
+/* Every entry point, each taken from the function of its name (see ca_impl). An
+ * operator added to CA_OPERATORS is added here too. */
 #define CA_ENTRIES_BY_NAME                                                                 \
-    {                                                                                      \
-        [CA_CAUSAL_FWD].fwd = causal_fwd, [CA_CAUSAL_BWD].bwd = causal_bwd,                \
-        [CA_FULL_FWD].fwd = full_fwd, [CA_FULL_BWD].bwd = full_bwd,                        \
-        [CA_DECODE_STEP].step = decode_step,                                               \
-        [CA_CUBIC_FWD].fwd = cubic_fwd, [CA_CUBIC_BWD].bwd = cubic_bwd,                    \
-        [CA_SHARED_FWD].fwd = shared_fwd, [CA_SHARED_BWD].bwd = shared_bwd,                \
-        [CA_LAST_FWD].fwd = last_fwd, [CA_LAST_BWD].bwd = last_bwd,                        \
-    }
+    .fwd = {[CA_OP_CAUSAL] = causal_fwd, [CA_OP_FULL] = full_fwd, [CA_OP_CUBIC] = cubic_fwd, \
+            [CA_OP_CUBIC_SHARED] = shared_fwd, [CA_OP_CUBIC_LAST] = last_fwd},              \
+    .bwd = {[CA_OP_CAUSAL] = causal_bwd, [CA_OP_FULL] = full_bwd, [CA_OP_CUBIC] = cubic_bwd, \
+            [CA_OP_CUBIC_SHARED] = shared_bwd, [CA_OP_CUBIC_LAST] = last_bwd},              \
+    .step = decode_step
 
 /* Packed layout (CA_ROWS_PACKED): prefix t (1-based) starts at row t(t-1)/2. */
 static inline size_t ca_prefix_offset(size_t t) { return t * (t - 1) / 2; }

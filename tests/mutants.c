@@ -27,7 +27,7 @@ static ca_status full_on_rows(const float *q, const float *k, const float *v, in
     memcpy(ks, k + (head + k0) * d, bytes);
     memcpy(vs, v + (head + k0) * d, bytes);
     ca_shape one = {len, d, 1};
-    ca_status st = ca_impl_naive.entry[CA_FULL_FWD].fwd(one, &one_thread, qs, ks, vs, o_rows, l_rows);
+    ca_status st = ca_impl_naive.fwd[CA_OP_FULL](one, &one_thread, qs, ks, vs, o_rows, l_rows);
     free(buf);
     return st;
 }
@@ -49,7 +49,7 @@ static ca_status mask_fwd(ca_shape sh, const ca_exec *ex, const float *q, const 
         memcpy(vc, v + h * hs, hs * sizeof *vc);
         for (int i = 0; st == CA_OK && i < n; i++) {
             int t = i + 1 < n ? i + 1 : i; /* the bug: should be i */
-            st = ca_impl_naive.entry[CA_DECODE_STEP].step(one, &one_thread, t, q + h * hs + (size_t)i * d,
+            st = ca_impl_naive.step(one, &one_thread, t, q + h * hs + (size_t)i * d,
                                            k + h * hs + (size_t)t * d, v + h * hs + (size_t)t * d,
                                            kc, vc, o + h * hs + (size_t)i * d,
                                            lse + (size_t)h * n + i);
@@ -69,7 +69,7 @@ static size_t naive_workspace(ca_entry e, ca_shape sh, int threads)
 
 const ca_impl mutant_mask_off_by_one = {
     .name = "mask_off_by_one", .description = "causal row i sees key i+1",
-    .entry[CA_CAUSAL_FWD].fwd = mask_fwd,
+    .fwd[CA_OP_CAUSAL] = mask_fwd,
 };
 
 /* Queries pre-multiplied by sqrt(d) cancel the 1/sqrt(d) scale: fwd's scores unscaled
@@ -89,18 +89,18 @@ static ca_status unscaled(ca_fwd_fn fwd, ca_shape sh, const ca_exec *ex, const f
 static ca_status noscale_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
                              const float *v, float *o, float *lse)
 {
-    return unscaled(ca_impl_naive.entry[CA_CAUSAL_FWD].fwd, sh, ex, q, k, v, o, lse);
+    return unscaled(ca_impl_naive.fwd[CA_OP_CAUSAL], sh, ex, q, k, v, o, lse);
 }
 
 static ca_status noscale_full_fwd(ca_shape sh, const ca_exec *ex, const float *q,
                                   const float *k, const float *v, float *o, float *lse)
 {
-    return unscaled(ca_impl_naive.entry[CA_FULL_FWD].fwd, sh, ex, q, k, v, o, lse);
+    return unscaled(ca_impl_naive.fwd[CA_OP_FULL], sh, ex, q, k, v, o, lse);
 }
 
 const ca_impl mutant_scale_missing = {
     .name = "scale_missing", .description = "scores not scaled by 1/sqrt(d)",
-    .entry[CA_CAUSAL_FWD].fwd = noscale_fwd,
+    .fwd[CA_OP_CAUSAL] = noscale_fwd,
 };
 
 /* D_i = dO_i . o_i is computed from o; a zero o is exactly the backward without it.
@@ -123,13 +123,13 @@ static ca_status dropD(ca_bwd_fn bwd, ca_entry e, ca_shape sh, const ca_exec *ex
                                    float *dk, float *dv)                                  \
     {                                                                                     \
         (void)o;                                                                          \
-        return dropD(ca_impl_naive.entry[code].bwd, code, sh, ex, q, k, v, lse, dout, dq, \
+        return dropD(ca_impl_naive.bwd[ca_entry_op(code)], code, sh, ex, q, k, v, lse, dout, dq, \
                      dk, dv);                                                             \
     }                                                                                     \
     static ca_status fname##_naive(ca_shape sh, const ca_exec *ex, const float *q,        \
                                    const float *k, const float *v, float *o, float *lse)  \
     {                                                                                     \
-        return ca_impl_naive.entry[fcode].fwd(sh, ex, q, k, v, o, lse);                  \
+        return ca_impl_naive.fwd[ca_entry_op(fcode)](sh, ex, q, k, v, o, lse);                  \
     }
 DROP_D(causal_fwd, causal_bwd, CA_CAUSAL_FWD, CA_CAUSAL_BWD)
 DROP_D(cubic_fwd, cubic_bwd, CA_CUBIC_FWD, CA_CUBIC_BWD)
@@ -140,11 +140,11 @@ DROP_D(last_fwd, last_bwd, CA_LAST_FWD, CA_LAST_BWD)
 const ca_impl mutant_bwd_drops_D = {
     .name = "bwd_drops_D", .description = "backward without the D_i term",
     .workspace = naive_workspace,
-    .entry[CA_CAUSAL_FWD].fwd = causal_fwd_naive, .entry[CA_CAUSAL_BWD].bwd = causal_bwd_dropD,
-    .entry[CA_CUBIC_FWD].fwd = cubic_fwd_naive, .entry[CA_CUBIC_BWD].bwd = cubic_bwd_dropD,
-    .entry[CA_SHARED_FWD].fwd = shared_fwd_naive, .entry[CA_SHARED_BWD].bwd = shared_bwd_dropD,
-    .entry[CA_FULL_FWD].fwd = full_fwd_naive, .entry[CA_FULL_BWD].bwd = full_bwd_dropD,
-    .entry[CA_LAST_FWD].fwd = last_fwd_naive, .entry[CA_LAST_BWD].bwd = last_bwd_dropD,
+    .fwd[CA_OP_CAUSAL] = causal_fwd_naive, .bwd[CA_OP_CAUSAL] = causal_bwd_dropD,
+    .fwd[CA_OP_CUBIC] = cubic_fwd_naive, .bwd[CA_OP_CUBIC] = cubic_bwd_dropD,
+    .fwd[CA_OP_CUBIC_SHARED] = shared_fwd_naive, .bwd[CA_OP_CUBIC_SHARED] = shared_bwd_dropD,
+    .fwd[CA_OP_FULL] = full_fwd_naive, .bwd[CA_OP_FULL] = full_bwd_dropD,
+    .fwd[CA_OP_CUBIC_LAST] = last_fwd_naive, .bwd[CA_OP_CUBIC_LAST] = last_bwd_dropD,
 };
 
 /* Prefix t's keys and values taken from prefix t-1's block (prefix 1 from its own). */
@@ -167,7 +167,7 @@ static ca_status offset_fwd(ca_shape sh, const ca_exec *ex, const float *q, cons
 
 const ca_impl mutant_wrong_prefix_offset = {
     .name = "wrong_prefix_offset", .description = "cubic prefix t reads prefix t-1's keys",
-    .entry[CA_CUBIC_FWD].fwd = offset_fwd,
+    .fwd[CA_OP_CUBIC] = offset_fwd,
 };
 
 /* cubic_last prefix t over its first t-1 packed keys (prefix 1 over its one): the last
@@ -189,7 +189,7 @@ static ca_status lastshort_fwd(ca_shape sh, const ca_exec *ex, const float *q,
             const size_t r = (size_t)h * n + (size_t)t - 1;
             memcpy(kc, k + kb, (size_t)len * d * sizeof *kc);
             memcpy(vc, v + kb, (size_t)len * d * sizeof *vc);
-            st = ca_impl_naive.entry[CA_DECODE_STEP].step((ca_shape){len, d, 1}, &one_thread, len - 1,
+            st = ca_impl_naive.step((ca_shape){len, d, 1}, &one_thread, len - 1,
                                            q + r * d, k + kb + (size_t)(len - 1) * d,
                                            v + kb + (size_t)(len - 1) * d, kc, vc, o + r * d,
                                            lse + r);
@@ -202,8 +202,8 @@ static ca_status lastshort_fwd(ca_shape sh, const ca_exec *ex, const float *q,
 const ca_impl mutant_last_one_key_short = {
     .name = "last_one_key_short",
     .description = "cubic_last prefix t leaves out its own (last) key",
-    .entry[CA_CUBIC_FWD].fwd = cubic_fwd_naive, /* the other side of the equivalence, correct */
-    .entry[CA_LAST_FWD].fwd = lastshort_fwd,
+    .fwd[CA_OP_CUBIC] = cubic_fwd_naive, /* the other side of the equivalence, correct */
+    .fwd[CA_OP_CUBIC_LAST] = lastshort_fwd,
 };
 
 /* Every prefix gets the full pass over all N shared keys: the prefix mask forgotten. */
@@ -214,7 +214,7 @@ static ca_status noprefix_fwd(ca_shape sh, const ca_exec *ex, const float *q, co
     const size_t T = ca_packed_rows((size_t)n);
     float *of = malloc((size_t)sh.heads * n * d * sizeof *of);
     float *lf = malloc((size_t)sh.heads * n * sizeof *lf);
-    ca_status st = of && lf ? ca_impl_naive.entry[CA_FULL_FWD].fwd(sh, ex, q, k, v, of, lf) : CA_ERR_NOMEM;
+    ca_status st = of && lf ? ca_impl_naive.fwd[CA_OP_FULL](sh, ex, q, k, v, of, lf) : CA_ERR_NOMEM;
     for (int h = 0; st == CA_OK && h < sh.heads; h++)
         for (int t = 1; t <= n; t++) {
             size_t off = (size_t)h * T + ca_prefix_offset((size_t)t);
@@ -228,7 +228,7 @@ static ca_status noprefix_fwd(ca_shape sh, const ca_exec *ex, const float *q, co
 
 const ca_impl mutant_shared_no_prefix = {
     .name = "shared_no_prefix", .description = "cubic_shared prefix t attends all N keys",
-    .entry[CA_SHARED_FWD].fwd = noprefix_fwd,
+    .fwd[CA_OP_CUBIC_SHARED] = noprefix_fwd,
 };
 
 /* Zero k_t, v_t handed to naive: the cache row of the new token is never filled. */
@@ -239,7 +239,7 @@ static ca_status noappend_step(ca_shape sh, const ca_exec *ex, int t, const floa
     (void)k_t; (void)v_t;
     float *zero = calloc((size_t)sh.heads * sh.d, sizeof *zero);
     if (!zero) return CA_ERR_NOMEM;
-    ca_status st = ca_impl_naive.entry[CA_DECODE_STEP].step(sh, ex, t, q_t, zero, zero, k_cache, v_cache,
+    ca_status st = ca_impl_naive.step(sh, ex, t, q_t, zero, zero, k_cache, v_cache,
                                              o_t, lse_t);
     free(zero);
     return st;
@@ -247,8 +247,8 @@ static ca_status noappend_step(ca_shape sh, const ca_exec *ex, int t, const floa
 
 const ca_impl mutant_decode_no_append = {
     .name = "decode_no_append", .description = "decode never writes k_t, v_t to the cache",
-    .entry[CA_CAUSAL_FWD].fwd = causal_fwd_naive, /* the training side of the equivalence, correct */
-    .entry[CA_DECODE_STEP].step = noappend_step,
+    .fwd[CA_OP_CAUSAL] = causal_fwd_naive, /* the training side of the equivalence, correct */
+    .step = noappend_step,
 };
 
 /* Every head but the last computed: the last head's outputs are never written. */
@@ -257,12 +257,12 @@ static ca_status lasthead_fwd(ca_shape sh, const ca_exec *ex, const float *q, co
 {
     if (sh.heads == 1) return CA_OK;
     ca_shape fewer = {sh.n, sh.d, sh.heads - 1};
-    return ca_impl_naive.entry[CA_CAUSAL_FWD].fwd(fewer, ex, q, k, v, o, lse);
+    return ca_impl_naive.fwd[CA_OP_CAUSAL](fewer, ex, q, k, v, o, lse);
 }
 
 const ca_impl mutant_skips_last_head = {
     .name = "skips_last_head", .description = "the last head's outputs are never written",
-    .entry[CA_CAUSAL_FWD].fwd = lasthead_fwd,
+    .fwd[CA_OP_CAUSAL] = lasthead_fwd,
 };
 
 /* Softmax without the max shift: exp(S) overflows once logits pass ~88. */
@@ -292,7 +292,7 @@ static ca_status noshift_fwd(ca_shape sh, const ca_exec *ex, const float *q, con
 
 const ca_impl mutant_exp_no_max_shift = {
     .name = "exp_no_max_shift", .description = "softmax without subtracting the row max",
-    .entry[CA_CAUSAL_FWD].fwd = noshift_fwd,
+    .fwd[CA_OP_CAUSAL] = noshift_fwd,
 };
 
 /* One ulp added to o[0] on every other call: results depend on call history. */
@@ -300,14 +300,14 @@ static ca_status flaky_fwd(ca_shape sh, const ca_exec *ex, const float *q, const
                            const float *v, float *o, float *lse)
 {
     static int calls;
-    ca_status st = ca_impl_naive.entry[CA_FULL_FWD].fwd(sh, ex, q, k, v, o, lse);
+    ca_status st = ca_impl_naive.fwd[CA_OP_FULL](sh, ex, q, k, v, o, lse);
     if (st == CA_OK && (calls++ & 1)) o[0] = nextafterf(o[0], INFINITY);
     return st;
 }
 
 const ca_impl mutant_nondeterministic = {
     .name = "nondeterministic", .description = "output varies by one ulp between calls",
-    .entry[CA_FULL_FWD].fwd = flaky_fwd,
+    .fwd[CA_OP_FULL] = flaky_fwd,
 };
 
 /* ---- a data race: omp's causal backward without its per-thread dq partials ---------- */
@@ -329,7 +329,7 @@ static size_t race_workspace(ca_entry e, ca_shape sh, int threads)
 static ca_status race_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
                           const float *v, float *o, float *lse)
 {
-    return ca_impl_naive.entry[CA_CAUSAL_FWD].fwd(sh, ex, q, k, v, o, lse);
+    return ca_impl_naive.fwd[CA_OP_CAUSAL](sh, ex, q, k, v, o, lse);
 }
 
 /* omp.c's causal backward (key tiles paired j, nT-1-j, split statically), except that
@@ -383,7 +383,7 @@ static ca_status race_bwd(ca_shape sh, const ca_exec *ex, const float *q, const 
 const ca_impl mutant_dq_race = {
     .name = "dq_race", .description = "threads add into the shared dq without partials",
     .workspace = race_workspace,
-    .entry[CA_CAUSAL_FWD].fwd = race_fwd, .entry[CA_CAUSAL_BWD].bwd = race_bwd,
+    .fwd[CA_OP_CAUSAL] = race_fwd, .bwd[CA_OP_CAUSAL] = race_bwd,
 };
 
 /* ---- naive-like mutants: every entry point is naive's but one ------------------------ */
@@ -393,7 +393,7 @@ const ca_impl mutant_dq_race = {
     static ca_status name##_as_naive(ca_shape sh, const ca_exec *ex, const float *q,      \
                                      const float *k, const float *v, float *o, float *lse) \
     {                                                                                     \
-        return ca_impl_naive.entry[code].fwd(sh, ex, q, k, v, o, lse);                   \
+        return ca_impl_naive.fwd[ca_entry_op(code)](sh, ex, q, k, v, o, lse);                   \
     }
 #define NAIVE_BWD(name, code)                                                                 \
     static ca_status name##_as_naive(ca_shape sh, const ca_exec *ex, const float *q,      \
@@ -401,7 +401,7 @@ const ca_impl mutant_dq_race = {
                                      const float *lse, const float *dout, float *dq,      \
                                      float *dk, float *dv)                                \
     {                                                                                     \
-        return ca_impl_naive.entry[code].bwd(sh, ex, q, k, v, o, lse, dout, dq, dk, dv); \
+        return ca_impl_naive.bwd[ca_entry_op(code)](sh, ex, q, k, v, o, lse, dout, dq, dk, dv); \
     }
 NAIVE_FWD(causal_fwd, CA_CAUSAL_FWD)
 NAIVE_FWD(full_fwd, CA_FULL_FWD)
@@ -418,7 +418,7 @@ static ca_status decode_as_naive(ca_shape sh, const ca_exec *ex, int t, const fl
                                  const float *k_t, const float *v_t, float *k_cache,
                                  float *v_cache, float *o_t, float *lse_t)
 {
-    return ca_impl_naive.entry[CA_DECODE_STEP].step(sh, ex, t, q_t, k_t, v_t, k_cache, v_cache,
+    return ca_impl_naive.step(sh, ex, t, q_t, k_t, v_t, k_cache, v_cache,
                                                     o_t, lse_t);
 }
 
@@ -442,7 +442,7 @@ static ca_status short_step(ca_shape sh, const ca_exec *ex, int t, const float *
         memcpy(prev + h * d, k_cache + (h * n + (size_t)t - 1) * d, d * sizeof *prev);
         memcpy(prev + (sh.heads + h) * d, v_cache + (h * n + (size_t)t - 1) * d, d * sizeof *prev);
     }
-    ca_status st = ca_impl_naive.entry[CA_DECODE_STEP].step(sh, ex, t - 1, q_t, prev, prev + (size_t)sh.heads * d,
+    ca_status st = ca_impl_naive.step(sh, ex, t - 1, q_t, prev, prev + (size_t)sh.heads * d,
                                              k_cache, v_cache, o_t, lse_t);
     free(prev);
     return st;
@@ -452,20 +452,20 @@ const ca_impl mutant_decode_one_key_short = {
     .name = "decode_one_key_short",
     .description = "naive, but a decode step leaves its own key out",
     .workspace = naive_workspace,
-    .entry[CA_CAUSAL_FWD].fwd = causal_fwd_as_naive, .entry[CA_CAUSAL_BWD].bwd = causal_bwd_as_naive,
-    .entry[CA_FULL_FWD].fwd = full_fwd_as_naive, .entry[CA_DECODE_STEP].step = short_step,
-    .entry[CA_CUBIC_FWD].fwd = cubic_fwd_as_naive, .entry[CA_CUBIC_BWD].bwd = cubic_bwd_as_naive,
-    .entry[CA_SHARED_FWD].fwd = shared_fwd_as_naive, .entry[CA_SHARED_BWD].bwd = shared_bwd_as_naive,
+    .fwd[CA_OP_CAUSAL] = causal_fwd_as_naive, .bwd[CA_OP_CAUSAL] = causal_bwd_as_naive,
+    .fwd[CA_OP_FULL] = full_fwd_as_naive, .step = short_step,
+    .fwd[CA_OP_CUBIC] = cubic_fwd_as_naive, .bwd[CA_OP_CUBIC] = cubic_bwd_as_naive,
+    .fwd[CA_OP_CUBIC_SHARED] = shared_fwd_as_naive, .bwd[CA_OP_CUBIC_SHARED] = shared_bwd_as_naive,
 };
 
 /* Every entry point naive's but one forward whose scores are unscaled: an identity that
  * forward is one side of must charge it, never the correct entry point on the other side. */
 #define NAIVE_BUT_FORWARDS(causal, full)                                                  \
-    .workspace = naive_workspace, .entry[CA_CAUSAL_FWD].fwd = causal, .entry[CA_CAUSAL_BWD].bwd = causal_bwd_as_naive,  \
-    .entry[CA_FULL_FWD].fwd = full, .entry[CA_FULL_BWD].bwd = full_bwd_as_naive, .entry[CA_DECODE_STEP].step = decode_as_naive,        \
-    .entry[CA_CUBIC_FWD].fwd = cubic_fwd_as_naive, .entry[CA_CUBIC_BWD].bwd = cubic_bwd_as_naive,                      \
-    .entry[CA_SHARED_FWD].fwd = shared_fwd_as_naive, .entry[CA_SHARED_BWD].bwd = shared_bwd_as_naive,                  \
-    .entry[CA_LAST_FWD].fwd = last_fwd_as_naive, .entry[CA_LAST_BWD].bwd = last_bwd_as_naive
+    .workspace = naive_workspace, .fwd[CA_OP_CAUSAL] = causal, .bwd[CA_OP_CAUSAL] = causal_bwd_as_naive,  \
+    .fwd[CA_OP_FULL] = full, .bwd[CA_OP_FULL] = full_bwd_as_naive, .step = decode_as_naive,        \
+    .fwd[CA_OP_CUBIC] = cubic_fwd_as_naive, .bwd[CA_OP_CUBIC] = cubic_bwd_as_naive,                      \
+    .fwd[CA_OP_CUBIC_SHARED] = shared_fwd_as_naive, .bwd[CA_OP_CUBIC_SHARED] = shared_bwd_as_naive,                  \
+    .fwd[CA_OP_CUBIC_LAST] = last_fwd_as_naive, .bwd[CA_OP_CUBIC_LAST] = last_bwd_as_naive
 const ca_impl mutant_causal_fwd_only_wrong = {
     .name = "causal_fwd_only_wrong",
     .description = "naive, but the causal forward's scores are unscaled",
@@ -486,7 +486,7 @@ static void nan_last(float *o, size_t elems) { o[elems - 1] = NAN; }
     static ca_status name##_nan(ca_shape sh, const ca_exec *ex, const float *q,           \
                                 const float *k, const float *v, float *o, float *lse)     \
     {                                                                                     \
-        ca_status st = ca_impl_naive.entry[code].fwd(sh, ex, q, k, v, o, lse);           \
+        ca_status st = ca_impl_naive.fwd[ca_entry_op(code)](sh, ex, q, k, v, o, lse);           \
         if (st == CA_OK) nan_last(o, (rows) * sh.d * sh.heads);                            \
         return st;                                                                        \
     }
@@ -507,10 +507,10 @@ static ca_status nan_step(ca_shape sh, const ca_exec *ex, int t, const float *q_
 const ca_impl mutant_nan_output = {
     .name = "nan_output", .description = "naive, with NaN in the last element of o",
     .workspace = naive_workspace,
-    .entry[CA_CAUSAL_FWD].fwd = causal_fwd_nan, .entry[CA_CAUSAL_BWD].bwd = causal_bwd_as_naive,
-    .entry[CA_FULL_FWD].fwd = full_fwd_nan, .entry[CA_DECODE_STEP].step = nan_step,
-    .entry[CA_CUBIC_FWD].fwd = cubic_fwd_nan, .entry[CA_CUBIC_BWD].bwd = cubic_bwd_as_naive,
-    .entry[CA_SHARED_FWD].fwd = shared_fwd_nan, .entry[CA_SHARED_BWD].bwd = shared_bwd_as_naive,
+    .fwd[CA_OP_CAUSAL] = causal_fwd_nan, .bwd[CA_OP_CAUSAL] = causal_bwd_as_naive,
+    .fwd[CA_OP_FULL] = full_fwd_nan, .step = nan_step,
+    .fwd[CA_OP_CUBIC] = cubic_fwd_nan, .bwd[CA_OP_CUBIC] = cubic_bwd_as_naive,
+    .fwd[CA_OP_CUBIC_SHARED] = shared_fwd_nan, .bwd[CA_OP_CUBIC_SHARED] = shared_bwd_as_naive,
 };
 
 /* lse off by a constant: an absolute error that a relative one would shrink away at
@@ -518,7 +518,7 @@ const ca_impl mutant_nan_output = {
 static ca_status lse_shifted(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
                              const float *v, float *o, float *lse, float shift)
 {
-    ca_status st = ca_impl_naive.entry[CA_CAUSAL_FWD].fwd(sh, ex, q, k, v, o, lse);
+    ca_status st = ca_impl_naive.fwd[CA_OP_CAUSAL](sh, ex, q, k, v, o, lse);
     for (size_t i = 0; st == CA_OK && i < (size_t)sh.n * sh.heads; i++) lse[i] += shift;
     return st;
 }
@@ -536,11 +536,11 @@ static ca_status lse_1em1_fwd(ca_shape sh, const ca_exec *ex, const float *q, co
 }
 
 const ca_impl mutant_lse_off_1e3 = {
-    .name = "lse_off_1e-3", .description = "causal lse + 1e-3", .entry[CA_CAUSAL_FWD].fwd = lse_1em3_fwd,
+    .name = "lse_off_1e-3", .description = "causal lse + 1e-3", .fwd[CA_OP_CAUSAL] = lse_1em3_fwd,
 };
 
 const ca_impl mutant_lse_off_1e1 = {
-    .name = "lse_off_1e-1", .description = "causal lse + 1e-1", .entry[CA_CAUSAL_FWD].fwd = lse_1em1_fwd,
+    .name = "lse_off_1e-1", .description = "causal lse + 1e-1", .fwd[CA_OP_CAUSAL] = lse_1em1_fwd,
 };
 
 /* ---- non-finite inputs ------------------------------------------------------------- */
@@ -582,14 +582,14 @@ static ca_status leak_fwd(ca_shape sh, const ca_exec *ex, const float *q, const 
 
 const ca_impl mutant_mask_leaks_nonfinite = {
     .name = "mask_leaks_nonfinite", .description = "masked keys' values enter as 0 * v_j",
-    .entry[CA_CAUSAL_FWD].fwd = leak_fwd,
+    .fwd[CA_OP_CAUSAL] = leak_fwd,
 };
 
 /* Non-finite outputs replaced by 0: finite where the reference is not. */
 static ca_status zeroed_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
                             const float *v, float *o, float *lse)
 {
-    ca_status st = ca_impl_naive.entry[CA_CAUSAL_FWD].fwd(sh, ex, q, k, v, o, lse);
+    ca_status st = ca_impl_naive.fwd[CA_OP_CAUSAL](sh, ex, q, k, v, o, lse);
     const size_t rows = (size_t)sh.n * sh.heads;
     for (size_t i = 0; st == CA_OK && i < rows * sh.d; i++)
         if (!isfinite(o[i])) o[i] = 0.0f;
@@ -600,5 +600,5 @@ static ca_status zeroed_fwd(ca_shape sh, const ca_exec *ex, const float *q, cons
 
 const ca_impl mutant_nonfinite_zeroed = {
     .name = "nonfinite_zeroed", .description = "non-finite outputs replaced by 0",
-    .entry[CA_CAUSAL_FWD].fwd = zeroed_fwd,
+    .fwd[CA_OP_CAUSAL] = zeroed_fwd,
 };

@@ -12,6 +12,9 @@ src=$(pwd)
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 fail() { echo "install test: FAIL: $*" >&2; exit 1; }
+# The soname the Makefile states (libcubattn.so.$(SOVERSION)).
+soname=libcubattn.so.$(sed -n 's/^SOVERSION *:= *//p' Makefile)
+[ "$soname" != libcubattn.so. ] || fail "no SOVERSION in the Makefile"
 san=0
 for a in "$@"; do [ "$a" = SANITIZE=1 ] && san=1; done
 CC=${CC:-cc}
@@ -27,11 +30,14 @@ for f in include/cubattn.h include/cubattn_harness.h lib/libcubattn.a lib/libcub
          lib/pkgconfig/cubattn.pc; do
   [ -e "$d/prefix/$f" ] || fail "$f not installed"
 done
-[ "$(readlink "$lib/libcubattn.so")" = libcubattn.so.0 ] || fail "libcubattn.so is not a link to the soname"
-objdump -p "$lib/libcubattn.so" | grep -q 'SONAME *libcubattn.so.0$' || fail "no soname libcubattn.so.0"
+[ "$(readlink "$lib/libcubattn.so")" = "$soname" ] || fail "libcubattn.so is not a link to the soname"
+objdump -p "$lib/libcubattn.so" | grep -q "SONAME *$soname\$" || fail "no soname $soname"
 extra=$(nm -D --defined-only "$lib/libcubattn.so" | awk '$3 !~ /^ca_/ {print $3}' | head -3)
 [ -z "$extra" ] || fail "the .so exports more than ca_*: $extra"
-nm -D --defined-only "$lib/libcubattn.so" | grep -q ' ca_causal_fwd$' || fail "ca_causal_fwd not exported"
+# Every function cubattn.h declares (its static inline ones aside) is exported.
+for fn in $(sed -n '/^static/d; s/^[a-z][a-z_ ]*[ *]\(ca_[a-z_0-9]*\)(.*/\1/p' include/cubattn.h | sort -u); do
+  nm -D --defined-only "$lib/libcubattn.so" | grep -q " $fn\$" || fail "$fn (cubattn.h) not exported"
+done
 if objdump -p "$lib/libcubattn.so" | grep -q 'NEEDED *libcsv'; then fail "the .so needs libcsv"; fi
 
 cflags=$(pkg-config --cflags cubattn) && libs=$(pkg-config --libs cubattn) \
@@ -44,7 +50,7 @@ cd "$d/src" || exit 1
 # The example calls sqrt itself, hence its own -lm.
 $CC -std=c11 -Wall -Wextra -Werror $cflags causal_error.c $libs -lm -o causal_error \
   2>"$d/cc.log" || { cat "$d/cc.log" >&2; fail "the example does not build against the install"; }
-ldd ./causal_error | grep -q "libcubattn.so.0 => $lib/libcubattn.so.0" \
+ldd ./causal_error | grep -q "$soname => $lib/$soname" \
   || { ldd ./causal_error >&2; fail "the example does not load the installed .so (rpath)"; }
 ./causal_error >"$d/out" 2>&1 || { cat "$d/out" >&2; fail "example: error above its bound, or a call failed"; }
 cat "$d/out"

@@ -77,7 +77,7 @@ static ca_status never_called(ca_shape sh, const ca_exec *ex, const float *q, co
 
 Test(badargs, workspace_too_small)
 {
-    ca_impl greedy = {.name = "greedy", .workspace = wants_64, .entry[CA_FULL_FWD].fwd = never_called};
+    ca_impl greedy = {.name = "greedy", .workspace = wants_64, .fwd[CA_OP_FULL] = never_called};
     ca_shape sh = {4, 4, 1};
     char ws[64];
     ca_exec none = {1, NULL, 0}, small = {1, ws, 63};

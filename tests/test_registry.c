@@ -13,8 +13,8 @@ static ca_impl without_cubic(const char *reason)
 {
     ca_impl x = ca_impl_naive;
     x.name = "planted";
-    x.entry[CA_CUBIC_FWD].fwd = NULL;
-    x.entry[CA_CUBIC_BWD].bwd = NULL;
+    x.fwd[CA_OP_CUBIC] = NULL;
+    x.bwd[CA_OP_CUBIC] = NULL;
     x.absent_reason = reason;
     return x;
 }

@@ -73,39 +73,72 @@ Test(results_format, committed_evidence_round_trips)
     if (seen == 0) cr_log_warn("no results/*.csv here: nothing to round-trip");
 }
 
-Test(results_format, wrong_type_refused)
+/* The CSV text is refused by fmt's reader, with a message holding `want` (after the
+ * file's path and record 2). */
+static void refused(const char *text, const csv_format *fmt, const char *kind, void *rec,
+                    size_t size, const char *want)
 {
     char path[] = "/tmp/test_results_format_XXXXXX";
     const int fd = mkstemp(path);
     cr_assert_geq(fd, 0);
     FILE *f = fdopen(fd, "w");
-    fputs("\"impl\",\"op\",\"pass\",\"n\",\"d\",\"heads\",\"threads\",\"t_median_s\",\"status\","
-          "\"grid\"\n\"naive\",\"causal\",\"fwd\",\"64\",\"64.5\",\"1\",\"1\",\"1e-3\",\"ok\","
-          "\"full\"\n", f);
+    fputs(text, f);
     fclose(f);
     table t;
     cr_assert_eq(table_read("test", path, &t), 0);
-    bench_record rec;
     char errpath[] = "/tmp/test_results_format_err_XXXXXX";
     const int efd = mkstemp(errpath);
     cr_assert_geq(efd, 0);
     fflush(stderr);
     const int saved = dup(2);
     dup2(efd, 2);
-    const int n = csv_read_table(&t, &bench_format, "bench", &rec, sizeof rec, NULL);
+    const int n = csv_read_table(&t, fmt, kind, rec, size, NULL);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
-    cr_expect_eq(n, -1, "d = 64.5 read as an integer");
+    cr_expect_eq(n, -1, "read: %s", want);
     FILE *ef = fdopen(efd, "r");
     long len;
     char *msg = slurp(ef, &len);
-    char want[200];
-    snprintf(want, sizeof want, "test: %s: record 2: column 'd' is not a number: '64.5'", path);
-    cr_expect(strstr(msg, want), "message: %s", msg);
+    char full[400];
+    snprintf(full, sizeof full, "test: %s: record 2: %s", path, want);
+    cr_expect(strstr(msg, full), "message: %s (want %s)", msg, full);
     free(msg);
     fclose(ef);
     unlink(errpath);
     table_free(&t);
     unlink(path);
+}
+
+#define BENCH_HEADER                                                                       \
+    "\"impl\",\"op\",\"pass\",\"n\",\"d\",\"heads\",\"threads\",\"t_median_s\",\"status\",\"grid\"\n"
+
+Test(results_format, wrong_type_refused)
+{
+    bench_record rec;
+    refused(BENCH_HEADER "\"naive\",\"causal\",\"fwd\",\"64\",\"64.5\",\"1\",\"1\",\"1e-3\",\"ok\","
+            "\"full\"\n", &bench_format, "bench", &rec, sizeof rec,
+            "column 'd' is not an integer: '64.5'");
+    refused(BENCH_HEADER "\"naive\",\"causal\",\"fwd\",\"64\",\"64\",\"1\",\"1\",\"inf\",\"ok\","
+            "\"full\"\n", &bench_format, "bench", &rec, sizeof rec,
+            "column 't_median_s' is not a finite number: 'inf'");
+}
+
+/* A text field longer than its record's array is refused, never cut: two settings that
+ * differ only past the cut would be read as one. */
+Test(results_format, long_text_refused)
+{
+    exp_infer_row rec;
+    char text[600], name[sizeof rec.setting + 8];
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    snprintf(text, sizeof text,
+             "\"task\",\"setting\",\"model\",\"seed\",\"steps_run\",\"sequences\","
+             "\"positions\",\"mismatches\",\"near_ties\",\"max_rel_diff\"\n"
+             "\"count3\",\"%s\",\"causal\",\"1\",\"10\",\"2\",\"20\",\"0\",\"0\",\"0\"\n",
+             name);
+    char want[200];
+    snprintf(want, sizeof want, "column 'setting' is longer than %zu characters",
+             sizeof rec.setting - 1);
+    refused(text, &exp_infer_format, "experiment_infer", &rec, sizeof rec, want);
 }

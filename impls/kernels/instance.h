@@ -41,6 +41,13 @@ static inline inst_rows inst_head(ca_op op, ca_shape sh, int h)
     return r;
 }
 
+/* Head h of causal (causal set) or full: the two operators of one instance a head, whose
+ * rows are alike. */
+static inline inst_rows inst_heads(int causal, ca_shape sh, int h)
+{
+    return inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
+}
+
 /* Prefix t (1-based) of head h of a per-prefix operator, or the decode step of head h at
  * position t (0-based: the query sees cache rows 0..t):
  *   cubic         t query rows against its own t packed rows; outputs packed

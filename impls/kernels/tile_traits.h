@@ -39,7 +39,12 @@
 
 /* ---- what must hold --------------------------------------------------------------------- */
 
+_Static_assert((ROW_VEC & (ROW_VEC - 1)) == 0 && (LINE_FLOATS & (LINE_FLOATS - 1)) == 0,
+               "round_up_to rounds to powers of two");
 _Static_assert(LINE_FLOATS % ROW_VEC == 0, "a line holds whole row vectors");
+_Static_assert(REGT_B * REGT_B % LINE_FLOATS == 0 && BLAS_BQ * BLAS_BK % LINE_FLOATS == 0 &&
+                   BLAS_BQ_BWD * BLAS_BK_BWD % LINE_FLOATS == 0 && BLAS_BK_LAST % LINE_FLOATS == 0,
+               "every score tile is whole lines, so the next block of a scratch stays aligned");
 _Static_assert(REGT_B % (2 * 16) == 0,
                "a regtile key tile is whole 2-vector strips of the avx512 kernel (and so of avx2's)");
 _Static_assert(REGT_B % ROW_VEC == 0, "a full regtile score row needs no padding");

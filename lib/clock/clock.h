@@ -1,5 +1,5 @@
-/* clock.h: the clock every timing of the suite reads: CLOCK_MONOTONIC, which setting the
- * date or NTP's adjustments do not move. */
+/* clock.h: the clock of the kernels' profile, the bench's operator cells and the
+ * experiment: CLOCK_MONOTONIC, which setting the date or NTP's adjustments do not move. */
 #ifndef CLOCK_H
 #define CLOCK_H
 

@@ -64,9 +64,15 @@ static int refuse(const table *t, int r, const csv_column *c, const char *s)
     if (s[0] == '\0')
         fprintf(stderr, "%s: %s: record %d: column '%s' is empty\n", t->who, t->path, r + 2,
                 c->name);
-    else
-        fprintf(stderr, "%s: %s: record %d: column '%s' is not a number: '%s'\n", t->who,
-                t->path, r + 2, c->name, s);
+    else {
+        char *end;
+        const double x = strtod(s, &end);
+        const char *what = c->type != CSV_REAL            ? "an integer"
+                           : end != s && *end == '\0' && !isfinite(x) ? "a finite number"
+                                                                      : "a number";
+        fprintf(stderr, "%s: %s: record %d: column '%s' is not %s: '%s'\n", t->who, t->path,
+                r + 2, c->name, what, s);
+    }
     return -1;
 }
 
@@ -116,7 +122,15 @@ int csv_read_record(const table *t, int r, const csv_format *fmt, const int *idx
         long long v;
         switch (c->type) {
         case CSV_TEXT: *(const char **)p = s; break;
-        case CSV_CHARS: snprintf(p, c->size, "%s", s); break;
+        case CSV_CHARS:
+            /* a longer field would be cut, and two that differ only past the cut merged */
+            if (strlen(s) >= c->size) {
+                fprintf(stderr, "%s: %s: record %d: column '%s' is longer than %zu "
+                        "characters: '%s'\n", t->who, t->path, r + 2, c->name, c->size - 1, s);
+                return -1;
+            }
+            memcpy(p, s, strlen(s) + 1);
+            break;
         case CSV_INT:
             if (integer(s, c, INT_MIN, INT_MAX, &v) != 0) return refuse(t, r, c, s);
             *(int *)p = (int)v;

@@ -25,12 +25,12 @@ const char *ca_status_str(ca_status st)
 
 int ca_impl_provides(const ca_impl *impl, ca_entry e)
 {
-    if (impl == NULL || (unsigned)e >= CA_ENTRY_COUNT) return 0;
-    const ca_entry_fn f = impl->entry[e];
+    const ca_op op = ca_entry_op(e);
+    if (impl == NULL || op == CA_OP_COUNT) return 0;
     switch (ca_entry_pass(e)) {
-    case CA_PASS_FWD: return f.fwd != NULL;
-    case CA_PASS_BWD: return f.bwd != NULL;
-    case CA_PASS_STEP: return f.step != NULL;
+    case CA_PASS_FWD: return impl->fwd[op] != NULL;
+    case CA_PASS_BWD: return impl->bwd[op] != NULL;
+    case CA_PASS_STEP: return impl->step != NULL;
     }
     return 0;
 }
@@ -114,11 +114,11 @@ ca_status ca_run_fwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec
                      const float *q, const float *k, const float *v,
                      float *o, float *lse)
 {
-    if ((unsigned)e >= CA_ENTRY_COUNT || ca_entry_pass(e) != CA_PASS_FWD)
+    if (ca_entry_op(e) == CA_OP_COUNT || ca_entry_pass(e) != CA_PASS_FWD)
         return CA_ERR_NOT_PROVIDED;
     ca_status st = check_fwd(impl, e, sh, ex, q, k, v, o, lse);
     if (st != CA_OK) return st;
-    return impl->entry[e].fwd(sh, ex, q, k, v, o, lse);
+    return impl->fwd[ca_entry_op(e)](sh, ex, q, k, v, o, lse);
 }
 
 ca_status ca_run_bwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec *ex,
@@ -126,11 +126,11 @@ ca_status ca_run_bwd(const ca_impl *impl, ca_entry e, ca_shape sh, const ca_exec
                      const float *o, const float *lse, const float *dout,
                      float *dq, float *dk, float *dv)
 {
-    if ((unsigned)e >= CA_ENTRY_COUNT || ca_entry_pass(e) != CA_PASS_BWD)
+    if (ca_entry_op(e) == CA_OP_COUNT || ca_entry_pass(e) != CA_PASS_BWD)
         return CA_ERR_NOT_PROVIDED;
     ca_status st = check_bwd(impl, e, sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
     if (st != CA_OK) return st;
-    return impl->entry[e].bwd(sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
+    return impl->bwd[ca_entry_op(e)](sh, ex, q, k, v, o, lse, dout, dq, dk, dv);
 }
 
 ca_status ca_decode_step(const ca_impl *impl, ca_shape sh, const ca_exec *ex, int t,
@@ -141,6 +141,5 @@ ca_status ca_decode_step(const ca_impl *impl, ca_shape sh, const ca_exec *ex, in
     if (st != CA_OK) return st;
     if (t < 0 || t >= sh.n) return CA_ERR_STEP;
     if (!q_t || !k_t || !v_t || !k_cache || !v_cache || !o_t || !lse_t) return CA_ERR_NULL;
-    return impl->entry[CA_DECODE_STEP].step(sh, ex, t, q_t, k_t, v_t, k_cache, v_cache, o_t,
-                                            lse_t);
+    return impl->step(sh, ex, t, q_t, k_t, v_t, k_cache, v_cache, o_t, lse_t);
 }

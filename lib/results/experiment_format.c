@@ -8,7 +8,9 @@
 #define R exp_row
 #define TEXT(f) CSV_COL_CHARS(R, f, #f, 0)
 #define INT(f) CSV_COL_I64(R, f, #f, 0)
-#define REAL(f) CSV_COL_REAL(R, f, #f, "%.9g", 0)
+/* a diverged run's loss may be inf or NaN: the experiment's own checks (rows.c) say which
+ * columns must be finite */
+#define REAL(f) CSV_COL_REAL(R, f, #f, "%.9g", CSV_NONFINITE)
 
 static const csv_column row_cols[] = {
     TEXT(task), TEXT(setting), INT(layers), INT(n), INT(m), INT(vocab), INT(d_model),
