@@ -434,9 +434,9 @@ DESTDIR    ?=
 LIBDIR     := $(PREFIX)/lib
 INCLUDEDIR := $(PREFIX)/include
 # SOVERSION: bumped whenever a program built against an older install could not load or
-# call this one (a symbol removed, ca_impl's layout changed).
-VERSION    := 1.0.0
-SOVERSION  := 1
+# call this one (a symbol removed, the layout of ca_impl or ca_shape changed).
+VERSION    := 2.0.0
+SOVERSION  := 2
 PKG        := $(BUILD)/pkg
 SONAME     := libcubattn.so.$(SOVERSION)
 SOLIB      := libcubattn.so.$(VERSION)

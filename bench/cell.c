@@ -281,7 +281,7 @@ static cell_ctx *cell_alloc(const bench_config *cfg, const ca_impl *impl, ca_op 
         set_error(row, CA_ERR_NOMEM, "");
         return NULL;
     }
-    ca_shape sh = {n, cfg->d, cfg->heads};
+    ca_shape sh = {n, cfg->d, cfg->heads, 0};
     x->op = op;
     x->z = cell_sizes(op, p, sh);
     size_t ws = 0;

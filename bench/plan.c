@@ -212,7 +212,7 @@ static bench_row row_of(const bench_config *cfg, const cell *c, const chain *ch,
     row.cache_state = bpass_cold(c->op, c->pass) ? "cold" : "warm";
     row.predicted_s = predict(ch, c->op, c->n);
     if (row.predicted_s < 0 && impl_rate > 0) row.predicted_s = row.flops / impl_rate;
-    ca_shape sh = {c->n, cfg->d, cfg->heads};
+    ca_shape sh = {c->n, cfg->d, cfg->heads, 0};
     const int is_provided = provided(impl, c->op, c->pass);
     row.bytes = is_provided ? cell_bytes(impl, c->op, c->pass, sh, row.threads) : -1;
     row.impl_note = impl_note(impl, is_provided);

@@ -83,7 +83,7 @@ static void measure(const bench_config *cfg, const ca_impl *impl, split_row *r)
     memset(&br, 0, sizeof br);
     /* As the sweep does (plan.c): a cell whose buffers pass --mem is not run, rather than
      * left to the kernel's out-of-memory killer, which would take the whole run with it. */
-    const ca_shape sh = {r->c.n, r->c.d, r->c.heads};
+    const ca_shape sh = {r->c.n, r->c.d, r->c.heads, 0};
     const double bytes = cell_bytes(impl, r->c.op, r->c.pass, sh, r->c.threads);
     if (bytes < 0 || bytes > cfg->mem_budget) {
         snprintf(r->status, sizeof r->status, bytes < 0 ? "skipped: buffer sizes overflow"

@@ -29,7 +29,8 @@ typedef enum ca_status {
     CA_ERR_STEP,         /* decode position t outside [0, N) */
     CA_ERR_NOT_PROVIDED, /* the implementation lacks this entry point */
     CA_ERR_NOMEM,        /* an allocation failed (harness side) */
-    CA_ERR_INTERNAL      /* an implementation reported a failure of its own */
+    CA_ERR_INTERNAL,     /* an implementation reported a failure of its own */
+    CA_ERR_WINDOW        /* first outside [0, N], or > 1 for an operator without prefixes */
 } ca_status;
 
 /* The entry points an implementation may provide (the functions of ca_impl). */
@@ -54,7 +55,8 @@ typedef enum ca_rows {
     CA_ROWS_N,      /* N rows */
     CA_ROWS_PACKED, /* T = N(N+1)/2 rows: prefix t (1..N) holds its rows i = 1..t at row
                        ca_prefix_offset(t) + i - 1 */
-    CA_ROWS_ONE     /* one row: a decode step, whose cache holds N rows */
+    CA_ROWS_ONE,    /* one row: a decode step, whose cache holds N rows */
+    CA_ROWS_LAST    /* N rows, one per prefix: row t-1 is prefix t's last position */
 } ca_rows;
 
 /* Forward FLOPs of one head (docs/DESIGN.md §3): 4 d times the number of (query, key)
@@ -91,8 +93,8 @@ typedef enum ca_pairs {
       CA_ROWS_N, CA_ROWS_PACKED, CA_PAIRS_PREFIXES)                                         \
     X(CA_OP_DECODE, "decode", CA_DECODE_STEP, CA_NO_ENTRY, CA_ROWS_ONE, CA_ROWS_ONE,         \
       CA_ROWS_ONE, CA_PAIRS_ROW)                                                            \
-    X(CA_OP_CUBIC_LAST, "cubic_last", CA_LAST_FWD, CA_LAST_BWD, CA_ROWS_N, CA_ROWS_PACKED,   \
-      CA_ROWS_N, CA_PAIRS_TRIANGLE)
+    X(CA_OP_CUBIC_LAST, "cubic_last", CA_LAST_FWD, CA_LAST_BWD, CA_ROWS_LAST,               \
+      CA_ROWS_PACKED, CA_ROWS_LAST, CA_PAIRS_TRIANGLE)
 
 typedef enum ca_op {
 #define CA_OP_ID(id, name, fwd, bwd, q, kv, out, pairs) id,
@@ -115,18 +117,41 @@ int ca_op_parse(const char *name);
 ca_op ca_entry_op(ca_entry e);
 /* Is op a decode step (one row against a cache)? */
 int ca_op_is_step(ca_op op);
+/* Is op a per-prefix operator (cubic, cubic_shared, cubic_last: a tensor with a row or
+ * rows per prefix), which may be run on a window of its prefixes (ca_shape.first)? */
+int ca_op_has_prefixes(ca_op op);
 /* Rows of kind r at sequence length n; 0 when n <= 0 or the count overflows size_t. */
 size_t ca_rows_of(ca_rows r, int n);
-/* FLOPs of one call (docs/DESIGN.md §3), heads included: the forward, or with bwd set
- * the backward (2.5 x forward: five products against two). n is the context length of
- * a decode step. */
-double ca_op_flops(ca_op op, int bwd, int n, int d, int heads);
+/* Rows of kind r of the window of prefixes first..n (first <= 1: all n, = ca_rows_of):
+ * packed, the rows of those prefixes, T(n) - T(first - 1); one per prefix, n - first + 1;
+ * the shared N rows and a step's one row do not shrink. 0 when n <= 0, first > n or the
+ * count overflows. */
+size_t ca_window_rows(ca_rows r, int n, int first);
 
+/* A call's shape. first selects a window of a per-prefix operator's prefixes: the call
+ * computes prefixes first..N only (1-based), and its packed and per-prefix tensors hold
+ * the rows of those prefixes alone, in the same layout relative to prefix first's row
+ * (prefix t starts at packed row ca_prefix_offset(t) - ca_prefix_offset(first); its
+ * per-prefix row is t - first); cubic_shared's shared q, k, v (and dq, dk, dv) keep
+ * their N rows, the gradients then from the window's prefixes alone. 0 or 1: every
+ * prefix (a zero-initialised shape is the whole operator). Prefix-parallel training
+ * gives each rank a window (docs/DESIGN.md §8.4). Operators without prefixes refuse
+ * first > 1 (CA_ERR_WINDOW). */
 typedef struct ca_shape {
     int n;      /* sequence length N (decode: cache capacity) */
     int d;      /* head dimension */
     int heads;  /* independent heads, the outermost dimension of every tensor */
+    int first;  /* first prefix computed (per-prefix operators); 0 or 1 = all */
 } ca_shape;
+
+/* The first prefix a shape computes: first, or 1 when first is 0. */
+static inline int ca_shape_first(ca_shape sh) { return sh.first > 1 ? sh.first : 1; }
+
+/* FLOPs of one call (docs/DESIGN.md §3), heads included: the forward, or with bwd set
+ * the backward (2.5 x forward: five products against two). n is the context length of
+ * a decode step. ca_shape_flops counts a window's prefixes only. */
+double ca_op_flops(ca_op op, int bwd, int n, int d, int heads);
+double ca_shape_flops(ca_op op, int bwd, ca_shape sh);
 
 /* How to run: the threads an implementation may use and the caller-owned scratch. */
 typedef struct ca_exec {
@@ -184,7 +209,8 @@ typedef struct ca_impl {
             [CA_OP_CUBIC_SHARED] = shared_bwd, [CA_OP_CUBIC_LAST] = last_bwd},              \
     .step = decode_step
 
-/* Packed layout (CA_ROWS_PACKED): prefix t (1-based) starts at row t(t-1)/2. */
+/* Packed layout (CA_ROWS_PACKED): prefix t (1-based) starts at row t(t-1)/2 (of a
+ * window from prefix a: at row t(t-1)/2 - a(a-1)/2). */
 static inline size_t ca_prefix_offset(size_t t) { return t * (t - 1) / 2; }
 static inline size_t ca_packed_rows(size_t n) { return n * (n + 1) / 2; }
 
@@ -221,9 +247,14 @@ int ca_impl_provides(const ca_impl *impl, ca_entry e);
 size_t ca_q_rows(ca_entry e, int n);
 size_t ca_kv_rows(ca_entry e, int n);
 size_t ca_out_rows(ca_entry e, int n);
+/* The same at shape sh, its window of prefixes (sh.first) included. */
+size_t ca_shape_q_rows(ca_entry e, ca_shape sh);
+size_t ca_shape_kv_rows(ca_entry e, ca_shape sh);
+size_t ca_shape_out_rows(ca_entry e, ca_shape sh);
 
-/* Checks N, d, heads and that every tensor of the entry point (q, k/v, o) has a byte
- * count that fits in size_t. */
+/* Checks N, d, heads, the window (first in [0, N], > 1 only for a per-prefix operator)
+ * and that every tensor of the entry point (q, k/v, o) has a byte count that fits in
+ * size_t. */
 ca_status ca_check_shape(ca_entry e, ca_shape sh);
 
 /* Workspace bytes for (impl, entry, shape, threads) into *bytes. */

@@ -286,7 +286,7 @@ static ca_status block_forward(const model_exec *ex, const model_config *cfg,
     if (lnq != ln1) model_scratch_free(lnq);
     model_scratch_free(ln1);
     lin = lnq = ln1 = NULL;
-    const ca_shape sh = {n, d, B * H};
+    const ca_shape sh = {n, d, B * H, 0};
     st = attention(ex, ca_op_get(layer_op(a->kind))->fwd, sh, a->qh, a->kh, a->vh, a->oh,
                    a->lse, NULL, NULL, NULL, NULL);
     if (st != CA_OK) goto out;
@@ -383,7 +383,7 @@ static ca_status block_backward(const model_exec *ex, const model_config *cfg,
     gemm(0, 1, (int)out, D, D, 1, dx_mid, D, params + lo->wo, D, 0, dtmp, D, th);
     gemm(1, 0, D, D, (int)out, 1, x, D, dx_mid, D, 1, grads + lo->wo, D, th);
     split_heads(x, dtmp, D, 0, B, a->rout, H, d);
-    const ca_shape sh = {n, d, B * H};
+    const ca_shape sh = {n, d, B * H, 0};
     st = attention(ex, ca_op_get(layer_op(a->kind))->bwd, sh, a->qh, a->kh, a->vh, a->oh,
                    a->lse, x, dqh, dkh, dvh);
     if (st != CA_OK) goto out;

@@ -101,7 +101,7 @@ static ca_status session_step(const model_exec *ex, const model_config *cfg,
              ex->threads);
         /* One row: [H][1][d] is the row's own column order, so q, k, v need no split. */
         const size_t layer = (size_t)l * H * ks->n * d;
-        ca_status st = attention_step(ex, (ca_shape){ks->n, d, H}, t, ks->qkv,
+        ca_status st = attention_step(ex, (ca_shape){ks->n, d, H, 0}, t, ks->qkv,
                                       ks->qkv + D, ks->qkv + 2 * D, ks->k + layer,
                                       ks->v + layer, ks->att, lse);
         if (st != CA_OK || (st = tail_row(cfg, &lo, params, ex->threads, ks->att, ks->x)) != CA_OK)
@@ -157,7 +157,7 @@ static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
 #ifdef MODEL_MUTANT
     if (model_mutant_planted == MUT_INFER_LAST_KEYS && t > 1) at = t - 2;
 #endif
-    st = attention_step(ex, (ca_shape){t, d, H}, at, last, last + D, last + 2 * D, kc, vc,
+    st = attention_step(ex, (ca_shape){t, d, H, 0}, at, last, last + D, last + 2 * D, kc, vc,
                         att, lse);
     if (st != CA_OK) goto out;
     memcpy(row, x + (size_t)(t - 1) * D, (size_t)D * sizeof *row);

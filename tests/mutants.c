@@ -26,7 +26,7 @@ static ca_status full_on_rows(const float *q, const float *k, const float *v, in
     memcpy(qs, q + (head + q0) * d, bytes);
     memcpy(ks, k + (head + k0) * d, bytes);
     memcpy(vs, v + (head + k0) * d, bytes);
-    ca_shape one = {len, d, 1};
+    ca_shape one = {len, d, 1, 0};
     ca_status st = ca_impl_naive.fwd[CA_OP_FULL](one, &one_thread, qs, ks, vs, o_rows, l_rows);
     free(buf);
     return st;
@@ -43,7 +43,7 @@ static ca_status mask_fwd(ca_shape sh, const ca_exec *ex, const float *q, const 
     const size_t hs = (size_t)n * d;
     float *kc = malloc(hs * sizeof *kc), *vc = malloc(hs * sizeof *vc);
     ca_status st = kc && vc ? CA_OK : CA_ERR_NOMEM;
-    const ca_shape one = {n, d, 1};
+    const ca_shape one = {n, d, 1, 0};
     for (int h = 0; st == CA_OK && h < sh.heads; h++) {
         memcpy(kc, k + h * hs, hs * sizeof *kc);
         memcpy(vc, v + h * hs, hs * sizeof *vc);
@@ -189,7 +189,7 @@ static ca_status lastshort_fwd(ca_shape sh, const ca_exec *ex, const float *q,
             const size_t r = (size_t)h * n + (size_t)t - 1;
             memcpy(kc, k + kb, (size_t)len * d * sizeof *kc);
             memcpy(vc, v + kb, (size_t)len * d * sizeof *vc);
-            st = ca_impl_naive.step((ca_shape){len, d, 1}, &one_thread, len - 1,
+            st = ca_impl_naive.step((ca_shape){len, d, 1, 0}, &one_thread, len - 1,
                                            q + r * d, k + kb + (size_t)(len - 1) * d,
                                            v + kb + (size_t)(len - 1) * d, kc, vc, o + r * d,
                                            lse + r);
@@ -256,7 +256,7 @@ static ca_status lasthead_fwd(ca_shape sh, const ca_exec *ex, const float *q, co
                               const float *v, float *o, float *lse)
 {
     if (sh.heads == 1) return CA_OK;
-    ca_shape fewer = {sh.n, sh.d, sh.heads - 1};
+    ca_shape fewer = {sh.n, sh.d, sh.heads - 1, 0};
     return ca_impl_naive.fwd[CA_OP_CAUSAL](fewer, ex, q, k, v, o, lse);
 }
 

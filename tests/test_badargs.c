@@ -12,28 +12,28 @@ Test(badargs, shapes)
 {
     const ca_impl *n = ca_impl_find("naive");
     ca_exec ex = {1, NULL, 0};
-    cr_assert_eq(ca_run_fwd(n, CA_CAUSAL_FWD, (ca_shape){0, 4, 1}, &ex, B, B, B, B, B), CA_ERR_N);
-    cr_assert_eq(ca_run_fwd(n, CA_CAUSAL_FWD, (ca_shape){-1, 4, 1}, &ex, B, B, B, B, B), CA_ERR_N);
-    cr_assert_eq(ca_run_fwd(n, CA_FULL_FWD, (ca_shape){4, 0, 1}, &ex, B, B, B, B, B), CA_ERR_D);
-    cr_assert_eq(ca_run_fwd(n, CA_CUBIC_FWD, (ca_shape){4, 4, 0}, &ex, B, B, B, B, B), CA_ERR_HEADS);
-    cr_assert_eq(ca_run_fwd(n, CA_SHARED_FWD, (ca_shape){INT_MAX, INT_MAX, INT_MAX}, &ex, B, B, B, B, B),
+    cr_assert_eq(ca_run_fwd(n, CA_CAUSAL_FWD, (ca_shape){0, 4, 1, 0}, &ex, B, B, B, B, B), CA_ERR_N);
+    cr_assert_eq(ca_run_fwd(n, CA_CAUSAL_FWD, (ca_shape){-1, 4, 1, 0}, &ex, B, B, B, B, B), CA_ERR_N);
+    cr_assert_eq(ca_run_fwd(n, CA_FULL_FWD, (ca_shape){4, 0, 1, 0}, &ex, B, B, B, B, B), CA_ERR_D);
+    cr_assert_eq(ca_run_fwd(n, CA_CUBIC_FWD, (ca_shape){4, 4, 0, 0}, &ex, B, B, B, B, B), CA_ERR_HEADS);
+    cr_assert_eq(ca_run_fwd(n, CA_SHARED_FWD, (ca_shape){INT_MAX, INT_MAX, INT_MAX, 0}, &ex, B, B, B, B, B),
                  CA_ERR_OVERFLOW);
-    cr_assert_eq(ca_run_fwd(n, CA_LAST_FWD, (ca_shape){0, 4, 1}, &ex, B, B, B, B, B), CA_ERR_N);
-    cr_assert_eq(ca_run_bwd(n, CA_LAST_BWD, (ca_shape){4, 4, 0}, &ex, B, B, B, B, B, B, B, B, B),
+    cr_assert_eq(ca_run_fwd(n, CA_LAST_FWD, (ca_shape){0, 4, 1, 0}, &ex, B, B, B, B, B), CA_ERR_N);
+    cr_assert_eq(ca_run_bwd(n, CA_LAST_BWD, (ca_shape){4, 4, 0, 0}, &ex, B, B, B, B, B, B, B, B, B),
                  CA_ERR_HEADS);
     /* q, o fit in size_t; the packed k, v (N(N+1)/2 rows) do not */
-    cr_assert_eq(ca_run_fwd(n, CA_LAST_FWD, (ca_shape){1 << 20, 1 << 12, 1 << 12}, &ex, B, B, B, B, B),
+    cr_assert_eq(ca_run_fwd(n, CA_LAST_FWD, (ca_shape){1 << 20, 1 << 12, 1 << 12, 0}, &ex, B, B, B, B, B),
                  CA_ERR_OVERFLOW);
-    cr_assert_eq(ca_run_fwd(n, CA_CAUSAL_FWD, (ca_shape){4, 4, 1}, &ex, B, B, B, B, B), CA_OK);
-    cr_assert_eq(ca_run_fwd(n, CA_LAST_FWD, (ca_shape){4, 4, 1}, &ex, B, B, B, B, B), CA_OK);
-    cr_assert_eq(ca_run_bwd(n, CA_LAST_BWD, (ca_shape){4, 4, 1}, &ex, B, B, B, B, B, B, B, B, B), CA_OK);
+    cr_assert_eq(ca_run_fwd(n, CA_CAUSAL_FWD, (ca_shape){4, 4, 1, 0}, &ex, B, B, B, B, B), CA_OK);
+    cr_assert_eq(ca_run_fwd(n, CA_LAST_FWD, (ca_shape){4, 4, 1, 0}, &ex, B, B, B, B, B), CA_OK);
+    cr_assert_eq(ca_run_bwd(n, CA_LAST_BWD, (ca_shape){4, 4, 1, 0}, &ex, B, B, B, B, B, B, B, B, B), CA_OK);
 }
 
 Test(badargs, null_pointers)
 {
     const ca_impl *n = ca_impl_find("naive");
     ca_exec ex = {1, NULL, 0};
-    ca_shape sh = {4, 4, 1};
+    ca_shape sh = {4, 4, 1, 0};
     cr_assert_eq(ca_run_fwd(NULL, CA_CAUSAL_FWD, sh, &ex, B, B, B, B, B), CA_ERR_NULL);
     cr_assert_eq(ca_run_fwd(n, CA_CAUSAL_FWD, sh, NULL, B, B, B, B, B), CA_ERR_NULL);
     cr_assert_eq(ca_run_fwd(n, CA_CAUSAL_FWD, sh, &ex, B, NULL, B, B, B), CA_ERR_NULL);
@@ -49,7 +49,7 @@ Test(badargs, null_pointers)
 Test(badargs, threads_step_and_absent_entries)
 {
     const ca_impl *n = ca_impl_find("naive");
-    ca_shape sh = {4, 4, 1};
+    ca_shape sh = {4, 4, 1, 0};
     ca_exec bad = {0, NULL, 0}, ok = {1, NULL, 0};
     cr_assert_eq(ca_run_fwd(n, CA_FULL_FWD, sh, &bad, B, B, B, B, B), CA_ERR_THREADS);
     cr_assert_eq(ca_decode_step(n, sh, &ok, 4, B, B, B, B, B, B, B), CA_ERR_STEP);
@@ -78,7 +78,7 @@ static ca_status never_called(ca_shape sh, const ca_exec *ex, const float *q, co
 Test(badargs, workspace_too_small)
 {
     ca_impl greedy = {.name = "greedy", .workspace = wants_64, .fwd[CA_OP_FULL] = never_called};
-    ca_shape sh = {4, 4, 1};
+    ca_shape sh = {4, 4, 1, 0};
     char ws[64];
     ca_exec none = {1, NULL, 0}, small = {1, ws, 63};
     cr_assert_eq(ca_run_fwd(&greedy, CA_FULL_FWD, sh, &none, B, B, B, B, B), CA_ERR_WORKSPACE);

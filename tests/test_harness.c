@@ -33,7 +33,7 @@ Test(table, flops_by_the_convention)
 
 Test(table, unknown_entry_is_not_provided)
 {
-    cr_assert_eq(ca_check_shape(CA_ENTRY_COUNT, (ca_shape){4, 4, 1}), CA_ERR_NOT_PROVIDED);
+    cr_assert_eq(ca_check_shape(CA_ENTRY_COUNT, (ca_shape){4, 4, 1, 0}), CA_ERR_NOT_PROVIDED);
 }
 
 /* Element i of a stream depends on (seed, i) alone: a range drawn later is the same. */
@@ -74,7 +74,7 @@ Test(harness, decode_step_reference_is_causal)
         k[i] = ca_draw(CA_DIST_NORMAL, 7, 100 + i);
         v[i] = ca_draw(CA_DIST_NORMAL, 7, 200 + i);
     }
-    ca_shape sh = {N, D, H};
+    ca_shape sh = {N, D, H, 0};
     cr_assert_eq(ca_ref_fwd(CA_CAUSAL_FWD, sh, q, k, v, o, lse), CA_OK);
     for (int t = 0; t < N; t++) {
         double qt[H * D], ot[H * D], lt[H];

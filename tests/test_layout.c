@@ -40,15 +40,15 @@ Test(layout, rows_per_entry)
 
 Test(layout, packed_rows_overflow_is_detected)
 {
-    ca_shape huge = {INT32_MAX, INT32_MAX, INT32_MAX};
+    ca_shape huge = {INT32_MAX, INT32_MAX, INT32_MAX, 0};
     cr_assert_eq(ca_check_shape(CA_CUBIC_FWD, huge), CA_ERR_OVERFLOW);
     cr_assert_eq(ca_check_shape(CA_CAUSAL_FWD, huge), CA_ERR_OVERFLOW);
     /* cubic_last: q and o fit, the packed k/v do not */
-    ca_shape kv_only = {1 << 20, 1 << 12, 1 << 12};
+    ca_shape kv_only = {1 << 20, 1 << 12, 1 << 12, 0};
     cr_assert_eq(ca_check_shape(CA_CAUSAL_FWD, kv_only), CA_OK);
     cr_assert_eq(ca_check_shape(CA_LAST_FWD, kv_only), CA_ERR_OVERFLOW);
     cr_assert_eq(ca_check_shape(CA_LAST_BWD, kv_only), CA_ERR_OVERFLOW);
-    ca_shape fine = {1000, 64, 8};
+    ca_shape fine = {1000, 64, 8, 0};
     cr_assert_eq(ca_check_shape(CA_CUBIC_FWD, fine), CA_OK);
     cr_assert_eq(ca_check_shape(CA_LAST_FWD, fine), CA_OK);
 }

@@ -45,7 +45,7 @@ static ca_status run_plain(const ca_impl *naive, ca_shape sh, const shared_bufs 
     memset(dk, 0, nd * sizeof *dk);
     memset(dv, 0, nd * sizeof *dv);
     for (int t = 1; st == CA_OK && t <= n; t++) {
-        const ca_shape pre = {t, d, 1};
+        const ca_shape pre = {t, d, 1, 0};
         const float *dout = b->dout + ca_prefix_offset((size_t)t) * d;
         st = ca_run_fwd(naive, CA_FULL_FWD, pre, &ex, b->q, b->k, b->v, o, lse);
         if (st == CA_OK) st = ca_run_bwd(naive, CA_FULL_BWD, pre, &ex, b->q, b->k, b->v, o, lse, dout, pq, pk, pv);
@@ -65,7 +65,7 @@ Test(naive_accuracy, cubic_shared_bwd_within_4x_of_plain_float32, .timeout = 120
     cr_assert_not_null(naive);
     static const int ns[] = {130, 300};
     for (int a = 0; a < 2; a++) {
-        const ca_shape sh = {ns[a], 8, 1};
+        const ca_shape sh = {ns[a], 8, 1, 0};
         const size_t nd = (size_t)sh.n * sh.d, T = ca_packed_rows((size_t)sh.n);
         shared_bufs b;
         float **all[] = {&b.q, &b.k, &b.v, &b.o, &b.lse, &b.dout, &b.dq, &b.dk, &b.dv};

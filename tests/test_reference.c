@@ -22,7 +22,7 @@ Test(reference, gradient_check_passes, .timeout = 60)
 Test(reference, hand_worked_causal)
 {
     double q[2] = {0.5, 2.0}, k[2] = {1.0, -1.0}, v[2] = {3.0, 5.0}, o[2], lse[2];
-    cr_assert_eq(ca_ref_fwd(CA_CAUSAL_FWD, (ca_shape){2, 1, 1}, q, k, v, o, lse), CA_OK);
+    cr_assert_eq(ca_ref_fwd(CA_CAUSAL_FWD, (ca_shape){2, 1, 1, 0}, q, k, v, o, lse), CA_OK);
     cr_assert_float_eq(o[0], 3.0, 1e-15);
     cr_assert_float_eq(lse[0], 0.5, 1e-15);
     double s0 = 2.0, s1 = -2.0; /* scale 1/sqrt(1) */
@@ -36,7 +36,7 @@ Test(reference, single_key_gradients)
 {
     double q[3] = {1, 2, 3}, k[3] = {-1, 0.5, 2}, v[3] = {4, 5, 6}, o[3], lse[1];
     double w[3] = {1, -1, 2}, dq[3], dk[3], dv[3];
-    ca_shape sh = {1, 3, 1};
+    ca_shape sh = {1, 3, 1, 0};
     ca_ref_fwd(CA_CAUSAL_FWD, sh, q, k, v, o, lse);
     ca_ref_bwd(CA_CAUSAL_BWD, sh, q, k, v, o, lse, w, dq, dk, dv);
     for (int c = 0; c < 3; c++) {
@@ -64,7 +64,7 @@ Test(reference, shared_identities)
     double *v = randn((size_t)H * n * d, 3);
     double *os = malloc(H * T * d * sizeof *os), *ls = malloc(H * T * sizeof *ls);
     double *oc = malloc((size_t)H * n * d * sizeof *oc), *lc = malloc((size_t)H * n * sizeof *lc);
-    ca_shape sh = {n, d, H};
+    ca_shape sh = {n, d, H, 0};
     cr_assert_eq(ca_ref_fwd(CA_SHARED_FWD, sh, q, k, v, os, ls), CA_OK);
     cr_assert_eq(ca_ref_fwd(CA_CAUSAL_FWD, sh, q, k, v, oc, lc), CA_OK);
     for (int h = 0; h < H; h++)
@@ -85,10 +85,10 @@ Test(reference, cubic_prefix_is_full_pass)
     double *q = randn(T * d, 4), *k = randn(T * d, 5), *v = randn(T * d, 6);
     double *o = malloc(T * d * sizeof *o), *l = malloc(T * sizeof *l);
     double of[7 * 3], lf[7];
-    cr_assert_eq(ca_ref_fwd(CA_CUBIC_FWD, (ca_shape){n, d, 1}, q, k, v, o, l), CA_OK);
+    cr_assert_eq(ca_ref_fwd(CA_CUBIC_FWD, (ca_shape){n, d, 1, 0}, q, k, v, o, l), CA_OK);
     for (int t = 1; t <= n; t++) {
         size_t off = ca_prefix_offset(t);
-        ca_ref_fwd(CA_FULL_FWD, (ca_shape){t, d, 1}, q + off * d, k + off * d, v + off * d, of, lf);
+        ca_ref_fwd(CA_FULL_FWD, (ca_shape){t, d, 1, 0}, q + off * d, k + off * d, v + off * d, of, lf);
         for (int i = 0; i < t; i++) {
             cr_assert_float_eq(l[off + i], lf[i], 1e-12);
             for (int c = 0; c < d; c++) cr_assert_float_eq(o[(off + i) * d + c], of[i * d + c], 1e-12);
@@ -119,7 +119,7 @@ Test(reference, last_is_cubic_last_row)
                 wc[r * d + c] = wl[rl * d + c];
             }
         }
-    ca_shape sh = {n, d, H};
+    ca_shape sh = {n, d, H, 0};
     cr_assert_eq(ca_ref_fwd(CA_CUBIC_FWD, sh, qc, k, v, oc, lc), CA_OK);
     cr_assert_eq(ca_ref_fwd(CA_LAST_FWD, sh, ql, k, v, ol, ll), CA_OK);
     cr_assert_eq(ca_ref_bwd(CA_CUBIC_BWD, sh, qc, k, v, oc, lc, wc, gc, gc + H * T * d,
@@ -148,7 +148,7 @@ Test(reference, last_is_cubic_last_row)
  * S_0j = q k_j. */
 Test(reference, nonfinite_logits)
 {
-    ca_shape sh = {3, 1, 1};
+    ca_shape sh = {3, 1, 1, 0};
     double q[3] = {1.0, 1.0, 1.0}, v[3] = {3.0, 5.0, 7.0}, o[3], lse[3];
     double k_masked[3] = {0.5, -INFINITY, 1.5};
     cr_assert_eq(ca_ref_fwd(CA_FULL_FWD, sh, q, k_masked, v, o, lse), CA_OK);

@@ -54,7 +54,7 @@ Test(kprof, counts_every_product_and_packing)
 {
     const ca_impl *omp = ca_impl_find("omp");
     cr_assert_not_null(omp);
-    const ca_shape sh = {2 * REGT_B, 64, 3};
+    const ca_shape sh = {2 * REGT_B, 64, 3, 0};
     const int threads = 2;
     bufs b;
     bufs_init(&b, omp, sh, threads);
@@ -89,7 +89,7 @@ Test(kprof, counts_every_product_and_packing)
 Test(kprof, parts_within_the_wall_time)
 {
     const ca_impl *omp = ca_impl_find("omp");
-    const ca_shape sh = {4 * REGT_B, 64, 4};
+    const ca_shape sh = {4 * REGT_B, 64, 4, 0};
     const int threads = 2;
     bufs b;
     bufs_init(&b, omp, sh, threads);

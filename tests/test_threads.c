@@ -46,9 +46,9 @@ Test(threads, backward_correct_with_a_smaller_team, .timeout = 300)
     for (int i = 0; i < ca_impl_count(); i++) {
         const ca_impl *impl = ca_impl_at(i);
         /* several key tiles per head, so more than one task writes each dq row */
-        if (ca_impl_provides(impl, CA_CAUSAL_BWD)) check_nested(impl, CA_OP_CAUSAL, (ca_shape){300, 16, 2});
-        if (ca_impl_provides(impl, CA_CUBIC_BWD)) check_nested(impl, CA_OP_CUBIC, (ca_shape){40, 16, 2});
-        if (ca_impl_provides(impl, CA_SHARED_BWD)) check_nested(impl, CA_OP_CUBIC_SHARED, (ca_shape){150, 16, 2});
-        if (ca_impl_provides(impl, CA_LAST_BWD)) check_nested(impl, CA_OP_CUBIC_LAST, (ca_shape){150, 16, 2});
+        if (ca_impl_provides(impl, CA_CAUSAL_BWD)) check_nested(impl, CA_OP_CAUSAL, (ca_shape){300, 16, 2, 0});
+        if (ca_impl_provides(impl, CA_CUBIC_BWD)) check_nested(impl, CA_OP_CUBIC, (ca_shape){40, 16, 2, 0});
+        if (ca_impl_provides(impl, CA_SHARED_BWD)) check_nested(impl, CA_OP_CUBIC_SHARED, (ca_shape){150, 16, 2, 0});
+        if (ca_impl_provides(impl, CA_LAST_BWD)) check_nested(impl, CA_OP_CUBIC_LAST, (ca_shape){150, 16, 2, 0});
     }
 }

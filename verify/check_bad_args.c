@@ -25,15 +25,15 @@ void check_bad_args(const ca_impl *const *impls, int count, const verify_opts *o
 {
     verify_progress(o->progress, "verify: bad arguments\n");
     static float buf[1024];
-    const ca_shape ok = {2, 4, 1};
+    const ca_shape ok = {2, 4, 1, 0};
     struct { const char *what; ca_shape sh; int null_q, threads, t, small_ws; ca_status want; } cases[] = {
-        {"N=0", {0, 4, 1}, 0, 1, 0, 0, CA_ERR_N},
-        {"N=-5", {-5, 4, 1}, 0, 1, 0, 0, CA_ERR_N},
-        {"d=0", {2, 0, 1}, 0, 1, 0, 0, CA_ERR_D},
-        {"heads=0", {2, 4, 0}, 0, 1, 0, 0, CA_ERR_HEADS},
+        {"N=0", {0, 4, 1, 0}, 0, 1, 0, 0, CA_ERR_N},
+        {"N=-5", {-5, 4, 1, 0}, 0, 1, 0, 0, CA_ERR_N},
+        {"d=0", {2, 0, 1, 0}, 0, 1, 0, 0, CA_ERR_D},
+        {"heads=0", {2, 4, 0, 0}, 0, 1, 0, 0, CA_ERR_HEADS},
         {"q=NULL", ok, 1, 1, 0, 0, CA_ERR_NULL},
         {"threads=0", ok, 0, 0, 0, 0, CA_ERR_THREADS},
-        {"size overflow", {INT_MAX, INT_MAX, INT_MAX}, 0, 1, 0, 0, CA_ERR_OVERFLOW},
+        {"size overflow", {INT_MAX, INT_MAX, INT_MAX, 0}, 0, 1, 0, 0, CA_ERR_OVERFLOW},
         {"workspace too small", ok, 0, 1, 0, 1, CA_ERR_WORKSPACE},
         {"decode t=-1", ok, 0, 1, -1, 0, CA_ERR_STEP},
         {"decode t=N", ok, 0, 1, 2, 0, CA_ERR_STEP},

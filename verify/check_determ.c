@@ -106,8 +106,8 @@ void check_determ(const ca_impl *const *impls, int count, const verify_opts *o,
                     tl);
     for (int op = 0; op < CA_OP_COUNT; op++) {
         const int per_prefix = op_per_prefix(op);
-        ca_shape sh = per_prefix ? (ca_shape){o->quick ? 80 : 150, 16, 1}
-                                 : (ca_shape){o->quick ? 512 : 1024, o->quick ? 16 : 64, 1};
+        ca_shape sh = per_prefix ? (ca_shape){o->quick ? 80 : 150, 16, 1, 0}
+                                 : (ca_shape){o->quick ? 512 : 1024, o->quick ? 16 : 64, 1, 0};
         ca_entry fe = ca_op_get(op)->fwd, be = ca_op_get(op)->bwd;
         char label[64];
         snprintf(label, sizeof label, "%s N=%d d=%d heads=1", op_name(op), sh.n, sh.d);

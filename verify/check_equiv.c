@@ -137,7 +137,7 @@ static ca_status equiv_cubic(const ca_impl *impl, const ca_impl *naive, ca_shape
     for (int t = 1; st == CA_OK && t <= sh.n; t++) {
         problem pf;
         side b = {0};
-        ca_shape st_sh = {t, sh.d, sh.heads};
+        ca_shape st_sh = {t, sh.d, sh.heads, 0};
         size_t off = ca_prefix_offset((size_t)t);
         float *ao = malloc((size_t)sh.heads * t * d * sizeof *ao);
         float *al = malloc((size_t)sh.heads * t * sizeof *al);
@@ -238,7 +238,7 @@ static ca_status equiv_last(const ca_impl *impl, const ca_impl *naive, ca_shape 
 void check_equiv(const ca_impl *naive, const ca_impl *const *impls, int count,
                  const verify_opts *o, impl_result *res)
 {
-    static const ca_shape shapes[] = {{17, 16, 2}, {65, 80, 1}};
+    static const ca_shape shapes[] = {{17, 16, 2, 0}, {65, 80, 1, 0}};
     verify_progress(o->progress,
                     "verify: equiv (decode, cubic prefixes, shared diagonal, last rows)\n");
     for (int i = 0; i < count; i++) {

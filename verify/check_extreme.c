@@ -33,7 +33,7 @@ int check_extreme(const ca_impl *naive, const ca_impl *const *impls, int count,
             for (int kind = IN_LOGITS_1E2; kind < IN_COUNT; kind++) {
                 if (!input_wanted(o, kind)) continue;
                 for (int di = 0; di < COUNT_OF(extreme_d); di++) {
-                    ca_shape sh = {n, extreme_d[di], 2};
+                    ca_shape sh = {n, extreme_d[di], 2, 0};
                     char label[96];
                     snprintf(label, sizeof label, "%s %s N=%d d=%d seed+%d", op_name(op),
                              input_name(kind), n, sh.d, si);
@@ -48,7 +48,7 @@ int check_extreme(const ca_impl *naive, const ca_impl *const *impls, int count,
                     nonfinite nf = nonfinite_at(i);
                     if (nf.tensor == NF_DOUT && !has_bwd) continue; /* dO feeds only a backward */
                     for (int di = 0; di < COUNT_OF(nonfinite_d); di++) {
-                        ca_shape sh = {n, nonfinite_d[di], 2};
+                        ca_shape sh = {n, nonfinite_d[di], 2, 0};
                         char label[96], name[32];
                         snprintf(label, sizeof label, "%s %s N=%d d=%d seed+%d", op_name(op),
                                  nonfinite_name(nf, name, sizeof name), n, sh.d, si);

@@ -102,8 +102,8 @@ void check_own_fd(const ca_impl *naive, const ca_impl *const *impls, int count,
     /* N = 80 spans two 64-row tiles with a ragged edge, in every prefix longer than 64
      * too; d = 1 and 3 leave only a vector kernel's tail; d = 64 and 128 are the widths
      * the benchmark runs, with N past one tile. */
-    static const ca_shape shapes[] = {{17, 8, 2}, {5, 3, 1}, {80, 16, 1},
-                                      {9, 1, 2}, {70, 64, 1}, {66, 128, 1}};
+    static const ca_shape shapes[] = {{17, 8, 2, 0}, {5, 3, 1, 0}, {80, 16, 1, 0},
+                                      {9, 1, 2, 0}, {70, 64, 1, 0}, {66, 128, 1, 0}};
     for (int op = 0; op < CA_OP_COUNT; op++) {
         ca_entry be = ca_op_get(op)->bwd;
         if (be == CA_NO_ENTRY) continue;

@@ -56,7 +56,7 @@ static int one_head_cases(const ca_impl *naive, const ca_impl *const *impls, int
                           const char *lead, char *note, size_t cap)
 {
     for (int b = 0; b < n; b++) {
-        ca_shape sh = {shapes[b].n, shapes[b].d, 1};
+        ca_shape sh = {shapes[b].n, shapes[b].d, 1, 0};
         char label[96];
         snprintf(label, sizeof label, "%s N=%d d=%d heads=1", op_name(op), sh.n, sh.d);
         verify_progress(o->progress, "verify: vs_ref %s%s\n", label, why);
@@ -83,7 +83,7 @@ int check_vs_ref(const ca_impl *naive, const ca_impl *const *impls, int count,
         for (int a = 0; a < nn; a++)
             for (int b = 0; b < nd; b++) {
                 if (!grid_case_wanted(op, ns[a], ds[b])) continue;
-                ca_shape sh = {ns[a], ds[b], 1 + idx % 3}; /* 1, 2, 3 heads in turn */
+                ca_shape sh = {ns[a], ds[b], 1 + idx % 3, 0}; /* 1, 2, 3 heads in turn */
                 char label[96];
                 snprintf(label, sizeof label, "%s N=%d d=%d heads=%d", op_name(op), sh.n,
                          sh.d, sh.heads);

@@ -62,7 +62,7 @@ out:
 
 int verify_reference_gradients(cell cells[CA_ENTRY_COUNT], uint64_t seed, FILE *progress)
 {
-    static const ca_shape shapes[] = {{1, 1, 1}, {5, 3, 2}, {8, 4, 1}};
+    static const ca_shape shapes[] = {{1, 1, 1, 0}, {5, 3, 2, 0}, {8, 4, 1, 0}};
     int fails = 0;
     memset(cells, 0, CA_ENTRY_COUNT * sizeof *cells);
     if (progress) fprintf(progress, "verify: float64 reference gradient check\n");

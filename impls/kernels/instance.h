@@ -10,6 +10,11 @@
  *
  * Offsets count rows: multiply by d for a float offset into q, k, v, o, dO and the
  * gradients; lse and dO have the rows of o.
+ *
+ * A window of prefixes (ca_shape.first > 1) is here too and nowhere else: a head's block
+ * holds the window's rows, prefix t's offsets count from prefix first's, and the items
+ * are the window's prefixes. An implementation that loops over inst_first(sh)..sh.n and
+ * inst_items(sh) with these offsets runs on a window unchanged.
  */
 #ifndef INSTANCE_H
 #define INSTANCE_H
@@ -34,12 +39,17 @@ static inline inst_rows inst_head(ca_op op, ca_shape sh, int h)
 {
     const ca_op_info *info = ca_op_get(op);
     const size_t hh = (size_t)h;
+    const int a = sh.first;
     inst_rows r = {.nq = op == CA_OP_DECODE ? 1 : sh.n, .nk = sh.n,
-                   .q = hh * ca_rows_of(info->q_rows, sh.n),
-                   .kv = hh * (op == CA_OP_DECODE ? (size_t)sh.n : ca_rows_of(info->kv_rows, sh.n)),
-                   .out = hh * ca_rows_of(info->out_rows, sh.n)};
+                   .q = hh * ca_window_rows(info->q_rows, sh.n, a),
+                   .kv = hh * (op == CA_OP_DECODE ? (size_t)sh.n
+                                                  : ca_window_rows(info->kv_rows, sh.n, a)),
+                   .out = hh * ca_window_rows(info->out_rows, sh.n, a)};
     return r;
 }
+
+/* The first prefix of the call's window (1 when it has none). */
+static inline int inst_first(ca_shape sh) { return ca_shape_first(sh); }
 
 /* Head h of causal (causal set) or full: the two operators of one instance a head, whose
  * rows are alike. */
@@ -48,16 +58,18 @@ static inline inst_rows inst_heads(int causal, ca_shape sh, int h)
     return inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
 }
 
-/* Prefix t (1-based) of head h of a per-prefix operator, or the decode step of head h at
- * position t (0-based: the query sees cache rows 0..t):
+/* Prefix t (1-based, first <= t <= N) of head h of a per-prefix operator, or the decode
+ * step of head h at position t (0-based: the query sees cache rows 0..t); rows count
+ * from the window's first prefix (a = inst_first):
  *   cubic         t query rows against its own t packed rows; outputs packed
  *   cubic_shared  rows 0..t-1 of the shared q, k, v; outputs packed
- *   cubic_last    query row t-1 against prefix t's t packed keys; output row t-1
+ *   cubic_last    query row t-a against prefix t's t packed keys; output row t-a
  *   decode        the head's query row against cache rows 0..t */
 static inline inst_rows inst_prefix(ca_op op, ca_shape sh, int h, int t)
 {
     inst_rows r = inst_head(op, sh, h);
-    const size_t off = ca_prefix_offset((size_t)t);
+    const int a = inst_first(sh);
+    const size_t off = ca_prefix_offset((size_t)t) - ca_prefix_offset((size_t)a);
     switch (op) {
     case CA_OP_CUBIC:
         r.nq = r.nk = t;
@@ -72,9 +84,9 @@ static inline inst_rows inst_prefix(ca_op op, ca_shape sh, int h, int t)
     case CA_OP_CUBIC_LAST:
         r.nq = 1;
         r.nk = t;
-        r.q += (size_t)(t - 1);
+        r.q += (size_t)(t - a);
         r.kv += off;
-        r.out += (size_t)(t - 1);
+        r.out += (size_t)(t - a);
         break;
     case CA_OP_DECODE:
         r.nk = t + 1;
@@ -98,8 +110,14 @@ static inline inst_rows inst_decode_append(ca_shape sh, int h, int t, const floa
     return r;
 }
 
-/* Item it of the n x heads (head, prefix) items of a per-prefix operator, the largest
- * prefixes first (their cost grows with t), so that a dynamic queue ends on small ones. */
+/* The (head, prefix) items of a per-prefix operator: the window's prefixes x heads. */
+static inline long inst_items(ca_shape sh)
+{
+    return (long)(sh.n - inst_first(sh) + 1) * sh.heads;
+}
+
+/* Item it (< inst_items) of a per-prefix operator, the largest prefixes first (their
+ * cost grows with t), so that a dynamic queue ends on small ones. */
 static inline void inst_item(long it, ca_shape sh, int *h, int *t)
 {
     *h = (int)(it % sh.heads);

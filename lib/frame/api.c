@@ -19,6 +19,8 @@ const char *ca_status_str(ca_status st)
     case CA_ERR_NOT_PROVIDED: return "entry point not provided by this implementation";
     case CA_ERR_NOMEM: return "out of memory";
     case CA_ERR_INTERNAL: return "implementation reported an internal failure";
+    case CA_ERR_WINDOW: return "first prefix outside [0, N], or a window of an operator "
+                               "without prefixes";
     }
     return "unknown status";
 }
@@ -53,8 +55,11 @@ ca_status ca_check_shape(ca_entry e, ca_shape sh)
     if (sh.n <= 0) return CA_ERR_N;
     if (sh.d <= 0) return CA_ERR_D;
     if (sh.heads <= 0) return CA_ERR_HEADS;
-    if (!bytes_fit(ca_q_rows(e, sh.n), sh) || !bytes_fit(ca_kv_rows(e, sh.n), sh) ||
-        !bytes_fit(ca_out_rows(e, sh.n), sh))
+    if (sh.first < 0 || sh.first > sh.n ||
+        (sh.first > 1 && !ca_op_has_prefixes(ca_entry_op(e))))
+        return CA_ERR_WINDOW;
+    if (!bytes_fit(ca_shape_q_rows(e, sh), sh) || !bytes_fit(ca_shape_kv_rows(e, sh), sh) ||
+        !bytes_fit(ca_shape_out_rows(e, sh), sh))
         return CA_ERR_OVERFLOW;
     /* A step's caches hold N rows. */
     if (ca_op_is_step(ca_entry_op(e)) && !bytes_fit((size_t)sh.n, sh)) return CA_ERR_OVERFLOW;
