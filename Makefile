@@ -102,11 +102,16 @@ LIB_SRC   := $(IMPL_SRC) $(KERNEL_SRC) $(sort $(wildcard lib/frame/*.c lib/harne
 LIB       := $(BUILD)/libcubattn.a
 SUPPORT_SRC := $(sort $(wildcard lib/csv/*.c lib/host/*.c lib/passes/*.c lib/results/*.c))
 SUPPORT_LIB := $(BUILD)/libcubsupport.a
+# lib/comm: the programs' MPI (comm.h), for the programs that run under mpirun alone: it
+# is compiled with Open MPI's flags and its archive brings libmpi with it.
+COMM_SRC  := $(sort $(wildcard lib/comm/*.c))
+COMM_LIB  := $(BUILD)/libcubcomm.a
 
 # The model (model/): one translation unit per precision, float32 and float64, each
 # including the files that compute (model/real.h); the layout, initialisation and
 # checkpoints once.
-MODEL_SRC  := model/model_f32.c model/model_f64.c model/params.c model/checkpoint.c model/scratch.c
+MODEL_SRC  := model/model_f32.c model/model_f64.c model/params.c model/checkpoint.c model/scratch.c \
+              model/partition.c
 MODEL_LIB  := $(BUILD)/libcubmodel.a
 
 VERIFY_SRC:= $(sort $(wildcard verify/*.c))
@@ -213,8 +218,8 @@ $(MODEL_MUT_LIB): $(call obj,model/model_f32mut.c)
 $(BUILD)/verify: $(call obj,$(VERIFY_SRC)) $(MODEL_LIB) $(SUPPORT_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(call isa_obj,$(BUILD)/obj,$(ISA_BENCH_SRC)) $(MODEL_LIB) $(SUPPORT_LIB) $(LIB)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(call isa_obj,$(BUILD)/obj,$(ISA_BENCH_SRC)) $(MODEL_LIB) $(COMM_LIB) $(SUPPORT_LIB) $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(MPI_LIBS) -o $@
 
 # The bench records the optimisation flags it was built with.
 $(BUILD)/obj/bench/machine.o: CFLAGS += '-DCA_BUILD_OPT="$(OPT)"'
@@ -292,16 +297,20 @@ $(error QUICK must be 0 or 1, not '$(QUICK)')
 endif
 EXP_SRC  := $(sort $(wildcard experiment/*.c))
 EXP_ARGS := $(if $(filter 1,$(QUICK)),--quick --work $(BUILD)/quick/experiment --out $(BUILD)/quick/results,--scale $(SCALE) --work $(BUILD)/experiment-work --out results)
-# Open MPI (docs/DESIGN.md §7), for the experiment alone: only experiment/ranks.c includes
-# mpi.h and only build/experiment links libmpi, with flags from Open MPI's compiler
+# Open MPI (docs/DESIGN.md §7), for the programs that run under mpirun: only lib/comm and
+# experiment/ranks.c include mpi.h, and only the programs that link lib/comm (experiment,
+# bench, the tests' training driver) link libmpi, with flags from Open MPI's compiler
 # wrapper (CC stays the compiler; its headers with -isystem, as BLIS's). Expanded when a
 # recipe runs, so that make deps, which installs Open MPI, can run first in one `make`.
 MPI_CFLAGS = $(patsubst -I%,-isystem %,$(shell mpicc --showme:compile))
 MPI_LIBS   = $(shell mpicc --showme:link)
-$(BUILD)/obj/experiment/ranks.o: experiment/ranks.c
+$(BUILD)/obj/experiment/ranks.o $(call obj,$(COMM_SRC)): $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LAYER_INC) $(MPI_CFLAGS) -MMD -MP -c $< -o $@
-$(BUILD)/experiment: $(call obj,$(EXP_SRC)) $(MODEL_LIB) $(SUPPORT_LIB) $(LIB)
+$(COMM_LIB): $(call obj,$(COMM_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/experiment: $(call obj,$(EXP_SRC)) $(MODEL_LIB) $(COMM_LIB) $(SUPPORT_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(MPI_LIBS) -o $@
 experiment: deps $(BUILD)/experiment $(BUILD)/report
 	OMP_NUM_THREADS=1 ./$(BUILD)/experiment $(EXP_ARGS)

@@ -14,6 +14,7 @@
 uses_include       :=
 uses_lib/blis      :=
 uses_lib/clock     :=
+uses_lib/comm      :=
 uses_lib/csv       :=
 uses_lib/frame     := include
 uses_lib/harness   := include
@@ -24,9 +25,9 @@ uses_impls/kernels := include lib/blis lib/clock
 uses_impls         := impls/kernels
 uses_model         := impls
 uses_verify        := model lib/results
-uses_bench         := model lib/clock lib/host lib/passes lib/results
+uses_bench         := model lib/clock lib/comm lib/host lib/passes lib/results
 uses_report        := lib/passes lib/results
-uses_experiment    := model lib/clock lib/host lib/results
+uses_experiment    := model lib/clock lib/comm lib/host lib/results
 uses_examples      := include
 uses_tests         := bench experiment report verify
 

@@ -22,6 +22,7 @@
  * on a core, which a rank waiting for the others would take from the runs training. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "clock.h"
+#include "comm.h"
 #include "experiment.h"
 
 #include <mpi.h>
@@ -33,25 +34,14 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Open MPI keeps for the life of the process much of what MPI_Init and the calls that
- * set up a job allocate, some of it in components MPI_Finalize unloads, whose stacks
- * LeakSanitizer could then not walk to a name to suppress. Under AddressSanitizer those
- * calls run with leak detection off on this thread, and the leak check runs before
- * MPI_Finalize (ranks_end), while the components are loaded: the program's own
- * allocations are all checked, and what Open MPI's threads keep is suppressed by library
- * (tests/lsan.supp). */
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#define MPI_LEAKS_IGNORED(call) do { __lsan_disable(); call; __lsan_enable(); } while (0)
-#define LEAK_CHECK_NOW() __lsan_do_leak_check()
-#else
-#define MPI_LEAKS_IGNORED(call) do { call; } while (0)
-#define LEAK_CHECK_NOW() do { } while (0)
-#endif
+/* Open MPI's set-up calls run with leak detection off under AddressSanitizer, and the
+ * leak check runs before MPI_Finalize (lib/comm/comm.c says why). */
+#define MPI_LEAKS_IGNORED(call) \
+    do { comm_leaks_ignored_begin(); call; comm_leaks_ignored_end(); } while (0)
 
-enum { TAG_TEXT = 1, TAG_STATUS = 2 };
+enum { TAG_STATUS = 2 };
 
-static int g_rank, g_size = 1, g_agreed;
+static int g_rank, g_size = 1;
 static int g_node_leader;           /* the world rank of rank 0 on this rank's machine */
 static int *g_machine_jobs;         /* the machine's runs training now (size > 1) */
 static MPI_Win g_win = MPI_WIN_NULL;
@@ -60,32 +50,18 @@ static MPI_Comm g_node = MPI_COMM_NULL;
 int ranks_rank(void) { return g_rank; }
 int ranks_size(void) { return g_size; }
 
-static void nap_ms(long ms)
-{
-    struct timespec t = {0, ms * 1000 * 1000};
-    nanosleep(&t, NULL);
-}
-
 /* Completes a request, polling every 10 ms. */
 static void wait_req(MPI_Request *req)
 {
     int done = 0;
-    while (MPI_Test(req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done) nap_ms(10);
+    while (MPI_Test(req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done) comm_nap_ms(10);
 }
 
 int ranks_init(int *argc, char ***argv)
 {
-    /* Started without mpirun, the program is a singleton: one rank, and no daemon of Open
-     * MPI's beside it, as it never spawns processes (the user's setting wins). */
-    if (!getenv("OMPI_COMM_WORLD_SIZE")) setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
-    int ok;
-    MPI_LEAKS_IGNORED(ok = MPI_Init(argc, argv) == MPI_SUCCESS);
-    if (!ok) {
-        fprintf(stderr, "experiment: MPI_Init failed\n");
-        return -1;
-    }
-    MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    if (comm_start(argc, argv, "experiment") != 0) return -1;
+    g_rank = comm_rank();
+    g_size = comm_ranks();
     if (g_size == 1) return 0;
     /* The count of runs training on this machine, in memory its ranks share (and their
      * pools' children, which inherit the mapping): each row records it, and the
@@ -109,99 +85,6 @@ int ranks_init(int *argc, char ***argv)
 }
 
 /* ---- agreement ------------------------------------------------------------------- */
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-/* The next line of *s (into buf, without its newline); 0 at the end. */
-static int next_line(const char **s, char *buf, size_t cap)
-{
-    if (!**s) return 0;
-    const char *e = strchr(*s, '\n');
-    const size_t n = e ? (size_t)(e - *s) : strlen(*s);
-    snprintf(buf, cap, "%.*s", (int)(n < cap ? n : cap - 1), *s);
-    *s += n + (e != NULL);
-    return 1;
-}
-
-/* Rank 0's account of how rank k's text differs from its own: the first lines that do,
- * a "key=value" line by its key. */
-static void say_difference(const char *mine, const char *theirs, int k)
-{
-    int exit0 = 0, exitk = 0;
-    if (sscanf(mine, "exit=%d", &exit0) == 1 || sscanf(theirs, "exit=%d", &exitk) == 1) {
-        const int who = strncmp(mine, "exit=", 5) == 0 ? 0 : k;
-        fprintf(stderr, "experiment: rank %d stopped before the ranks agreed on a plan "
-                        "(exit %d; its message is above)\n", who, who == 0 ? exit0 : exitk);
-        return;
-    }
-    const char *a = mine, *b = theirs;
-    char la[512], lb[512];
-    int shown = 0, more = 0;
-    for (;;) {
-        const int ha = next_line(&a, la, sizeof la), hb = next_line(&b, lb, sizeof lb);
-        if (!ha && !hb) break;
-        if (ha && hb && !strcmp(la, lb)) continue;
-        if (shown == 4) { more++; continue; }
-        shown++;
-        const char *ea = ha ? strchr(la, '=') : NULL, *eb = hb ? strchr(lb, '=') : NULL;
-        if (ea && eb && ea - la == eb - lb && !strncmp(la, lb, (size_t)(ea - la)))
-            fprintf(stderr, "  %.*s: %s on rank 0, %s on rank %d\n", (int)(ea - la), la, ea + 1,
-                    eb + 1, k);
-        else
-            fprintf(stderr, "  rank 0: '%s'; rank %d: '%s'\n", ha ? la : "(nothing)", k,
-                    hb ? lb : "(nothing)");
-    }
-    if (more) fprintf(stderr, "  and %d more line(s) of the plan\n", more);
-}
-
-/* Every rank's text compared through its hash; the texts of the ranks that differ from
- * rank 0 go to rank 0, which names the differences. 0 or 2. */
-static int agree_text(const char *text)
-{
-    g_agreed = 1; /* from here on every rank goes on to ranks_end together */
-    if (g_size == 1) return 0;
-    const uint64_t h = fnv1a(text);
-    uint64_t *all = malloc((size_t)g_size * sizeof *all);
-    if (!all) MPI_Abort(MPI_COMM_WORLD, 1);
-    MPI_Request req;
-    MPI_Iallgather(&h, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD, &req);
-    wait_req(&req);
-    int differ = 0;
-    for (int k = 1; k < g_size; k++) differ += all[k] != all[0];
-    if (differ && g_rank > 0 && all[g_rank] != all[0]) {
-        const int len = (int)strlen(text) + 1;
-        MPI_Send(&len, 1, MPI_INT, 0, TAG_TEXT, MPI_COMM_WORLD);
-        MPI_Send(text, len, MPI_CHAR, 0, TAG_TEXT, MPI_COMM_WORLD);
-    }
-    if (differ && g_rank == 0) {
-        fprintf(stderr, "experiment: refused before any training: the %d ranks were not "
-                        "given one plan and configuration (%d differ from rank 0):\n",
-                g_size, differ);
-        for (int k = 1; k < g_size; k++) {
-            if (all[k] == all[0]) continue;
-            int len;
-            MPI_Recv(&len, 1, MPI_INT, k, TAG_TEXT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-            char *theirs = malloc((size_t)len);
-            if (!theirs) MPI_Abort(MPI_COMM_WORLD, 1);
-            MPI_Recv(theirs, len, MPI_CHAR, k, TAG_TEXT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-            say_difference(text, theirs, k);
-            free(theirs);
-        }
-        fprintf(stderr, "experiment: give every rank the same flags (mpirun -np K "
-                        "build/experiment FLAGS), the same build and machines of one CPU "
-                        "model\n");
-    }
-    else if (differ)
-        fprintf(stderr, "experiment (rank %d of %d): refused, exit 2 (rank 0 says why)\n", g_rank,
-                g_size);
-    free(all);
-    return differ ? 2 : 0;
-}
-
 int ranks_agree(const exp_plan *p, const char *opts)
 {
     /* plan_describe's first line holds the shared settings, one "key=value" a word */
@@ -212,7 +95,9 @@ int ranks_agree(const exp_plan *p, const char *opts)
     for (char *c = plan; *c && *c != '\n'; c++)
         if (*c == ' ') *c = '\n';
     snprintf(text, cap + 512, "%scpu=%s\ncommit=%s\n%s", opts, p->cpu, p->commit, plan);
-    const int rc = agree_text(text);
+    const int rc = comm_agree(text, "give every rank the same flags (mpirun -np K "
+                                    "build/experiment FLAGS), the same build and machines "
+                                    "of one CPU model");
     free(plan);
     free(text);
     return rc;
@@ -483,22 +368,17 @@ int ranks_run(const exp_plan *p, int prep, int *todo, int ntodo, int skipped, in
 
 int ranks_end(int rc)
 {
-    if (g_size > 1 && !g_agreed) {
-        /* stopped before the plan was compared: the others learn it there */
-        char text[32];
-        snprintf(text, sizeof text, "exit=%d\n", rc);
-        if (agree_text(text) != 0 && rc == 0) rc = 2;
-    }
+    rc = comm_say_exit(rc);
     if (g_size > 1 && rc >= 128) {
         /* Stopped by a signal: the job is ending, or ends as this rank leaves without
          * MPI_Finalize (mpirun then stops the others). Not MPI_Abort, after which mpirun
          * may drop what this rank last wrote, such as the runs a rerun resumes. */
-        LEAK_CHECK_NOW();
+        comm_leak_check_now();
         fflush(NULL);
         /* Once one rank has left, mpirun stops the others and what they still had to say
          * is lost: the others give rank 0, which names the runs a rerun resumes, half a
          * second first (mpirun waits a second before SIGKILL). */
-        if (g_rank != 0) nap_ms(500);
+        if (g_rank != 0) comm_nap_ms(500);
         _exit(rc);
     }
     if (g_size > 1) {
@@ -512,7 +392,5 @@ int ranks_end(int rc)
     }
     if (g_win != MPI_WIN_NULL) MPI_Win_free(&g_win);
     if (g_node != MPI_COMM_NULL) MPI_Comm_free(&g_node);
-    LEAK_CHECK_NOW(); /* exits 1 on a leak */
-    MPI_Finalize();
-    return rc;
+    return comm_finish(rc);
 }

@@ -8,6 +8,9 @@
  *   N -> T (cubic_shared): output row (t, i) continues input row i (the residual is
  *                          broadcast to every prefix, its gradient summed over them);
  *   T -> N (cubic_last):   query row t and output row t are input row (t, t).
+ * A block of a packed cubic model may run on a window of its prefixes, first..n
+ * (cubattn.h ca_shape.first; prefix-parallel training, docs/DESIGN.md §8.4): its packed
+ * and per-prefix rows are then the window's, counted from prefix first's.
  * Shapes below are per sequence; B sequences are stacked in rows, and in heads for the
  * attention ([B][H][rows][d] = [B H][rows][d]). */
 #include "real.h"
@@ -48,6 +51,7 @@ static real *take(real **cursor, size_t *count, size_t n)
  * for the memory of long packed sequences; docs/DESIGN.md §8). */
 typedef struct block_acts {
     layer_kind kind;
+    int first;              /* the window's first prefix (0: the operator has none) */
     size_t rin, rq, rout;   /* rows per sequence: input (= k, v), queries, output */
     int *q_src, *res_src;   /* input row of each query / output row; NULL = the same row */
     int keep_h;             /* h is kept (else recomputed in the backward) */
@@ -62,17 +66,21 @@ typedef struct block_acts {
 } block_acts;
 
 /* Lays out a block's activations from *cursor (advanced; with *cursor NULL only the
- * element count is added to *count) for B sequences of length n. Row maps are
- * allocated separately: block_maps / block_free_maps. */
-static void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, int H,
-                         int keep_h, real **cursor, size_t *count)
+ * element count is added to *count) for B sequences of length n, and of a per-prefix
+ * operator the window of prefixes first..n (first <= 1: all). Row maps are allocated
+ * separately: block_maps / block_free_maps. */
+static void block_layout(block_acts *a, layer_kind kind, int B, int n, int first, int D,
+                         int H, int keep_h, real **cursor, size_t *count)
 {
-    const ca_entry e = ca_op_get(layer_op(kind))->fwd;
+    const ca_op op = layer_op(kind);
+    const ca_entry e = ca_op_get(op)->fwd;
+    const ca_shape win = {.n = n, .first = ca_op_has_prefixes(op) ? first : 0};
     memset(a, 0, sizeof *a);
     a->kind = kind;
-    a->rin = ca_kv_rows(e, n);
-    a->rq = ca_q_rows(e, n);
-    a->rout = ca_out_rows(e, n);
+    a->first = win.first;
+    a->rin = ca_shape_kv_rows(e, win);
+    a->rq = ca_shape_q_rows(e, win);
+    a->rout = ca_shape_out_rows(e, win);
     const size_t in = (size_t)B * a->rin, q = (size_t)B * a->rq, out = (size_t)B * a->rout;
     const size_t Dz = (size_t)D;
     a->mean1 = take(cursor, count, in);
@@ -90,21 +98,24 @@ static void block_layout(block_acts *a, layer_kind kind, int B, int n, int D, in
     a->x_out = take(cursor, count, out * Dz);
 }
 
-/* The input row of each of `to` rows, when `to` != `from` (above): N -> T is the
- * position i of packed row (t, i); T -> N is the diagonal row (t, t). */
-static int *row_map(size_t from, size_t to, int n)
+/* The input row of each of `to` rows of a block of the given kind, when `to` != `from`
+ * (above), for the window of prefixes a..n: N -> T (cubic_shared) is the position i of
+ * packed row (t, i); T -> N (cubic_last) is the diagonal row (t, t). */
+static int *row_map(layer_kind kind, size_t from, size_t to, int n, int a)
 {
     if (from == to) return NULL;
     int *m = model_scratch_alloc(to * sizeof *m);
     if (!m) return NULL;
-    if (from == (size_t)n) {
-        for (int t = 1; t <= n; t++)
-            for (int i = 0; i < t; i++) m[ca_prefix_offset(t) + i] = i;
+    const size_t base = ca_prefix_offset((size_t)a);
+    if (kind == LAYER_SHARED) {
+        for (int t = a; t <= n; t++)
+            for (int i = 0; i < t; i++) m[ca_prefix_offset(t) - base + i] = i;
     } else {
-        for (int t = 1; t <= n; t++) m[t - 1] = (int)(ca_prefix_offset(t) + t - 1);
+        for (int t = a; t <= n; t++) m[t - a] = (int)(ca_prefix_offset(t) - base + t - 1);
 #ifdef MODEL_MUTANT
         if (model_mutant_planted == MUT_LAST_ROW)
-            for (int t = 2; t <= n; t++) m[t - 1] = (int)(ca_prefix_offset(t - 1) + t - 2);
+            for (int t = a + 1; t <= n; t++)
+                m[t - a] = (int)(ca_prefix_offset(t - 1) - base + t - 2);
 #endif
     }
     return m;
@@ -119,8 +130,9 @@ static void block_free_maps(block_acts *a)
 
 static ca_status block_maps(block_acts *a, int n)
 {
-    a->q_src = row_map(a->rin, a->rq, n);
-    a->res_src = row_map(a->rin, a->rout, n);
+    const int first = a->first > 1 ? a->first : 1;
+    a->q_src = row_map(a->kind, a->rin, a->rq, n, first);
+    a->res_src = row_map(a->kind, a->rin, a->rout, n, first);
     if ((a->rq != a->rin && !a->q_src) || (a->rout != a->rin && !a->res_src)) {
         block_free_maps(a);
         return CA_ERR_NOMEM;
@@ -286,7 +298,7 @@ static ca_status block_forward(const model_exec *ex, const model_config *cfg,
     if (lnq != ln1) model_scratch_free(lnq);
     model_scratch_free(ln1);
     lin = lnq = ln1 = NULL;
-    const ca_shape sh = {n, d, B * H, 0};
+    const ca_shape sh = {n, d, B * H, a->first};
     st = attention(ex, ca_op_get(layer_op(a->kind))->fwd, sh, a->qh, a->kh, a->vh, a->oh,
                    a->lse, NULL, NULL, NULL, NULL);
     if (st != CA_OK) goto out;
@@ -383,7 +395,7 @@ static ca_status block_backward(const model_exec *ex, const model_config *cfg,
     gemm(0, 1, (int)out, D, D, 1, dx_mid, D, params + lo->wo, D, 0, dtmp, D, th);
     gemm(1, 0, D, D, (int)out, 1, x, D, dx_mid, D, 1, grads + lo->wo, D, th);
     split_heads(x, dtmp, D, 0, B, a->rout, H, d);
-    const ca_shape sh = {n, d, B * H, 0};
+    const ca_shape sh = {n, d, B * H, a->first};
     st = attention(ex, ca_op_get(layer_op(a->kind))->bwd, sh, a->qh, a->kh, a->vh, a->oh,
                    a->lse, x, dqh, dkh, dvh);
     if (st != CA_OK) goto out;

@@ -70,7 +70,7 @@ static ca_status session_prefill(const model_exec *ex, const model_config *cfg,
     ks->att = malloc((size_t)D * sizeof *ks->att);
     if (!ks->k || !ks->v || !ks->x || !ks->qkv || !ks->att) return CA_ERR_NOMEM;
     stack s;
-    ca_status st = stack_new(&s, cfg, MODEL_CAUSAL, 1, p, 0);
+    ca_status st = stack_new(&s, cfg, MODEL_CAUSAL, 1, p, 0, 0);
     if (st != CA_OK) return st;
     if ((st = stack_forward(ex, cfg, params, &s, tokens)) == CA_OK) {
         if (stats) stack_flops(cfg, &s, 0, stats);
@@ -133,11 +133,11 @@ static ca_status cubic_position(const model_exec *ex, const model_config *cfg,
         block_acts a;
         size_t count = 0;
         real *cur = NULL;
-        block_layout(&a, LAYER_FULL, 1, t, D, H, 1, &cur, &count);
+        block_layout(&a, LAYER_FULL, 1, t, 0, D, H, 1, &cur, &count);
         if (!(arena = malloc(count * sizeof *arena))) goto out;
         cur = arena;
         count = 0;
-        block_layout(&a, LAYER_FULL, 1, t, D, H, 1, &cur, &count);
+        block_layout(&a, LAYER_FULL, 1, t, 0, D, H, 1, &cur, &count);
         a.x_in = x;
         st = block_forward(ex, cfg, &lo, params, 1, t, &a);
         if (st == CA_OK) memcpy(x, a.x_out, (size_t)t * D * sizeof *x);

@@ -33,6 +33,7 @@ static void kind_layers(model_kind kind, int L, layer_kind *out)
 /* One run of the stack over B sequences of n tokens. */
 typedef struct stack {
     int B, n, L;
+    int first;           /* a packed cubic stack's window: prefixes first..n (<= 1: all) */
     int last_only;       /* the head reads only the last row of each sequence */
     real *arena;
     size_t elems;
@@ -56,8 +57,8 @@ static void stack_layout(stack *s, const model_config *cfg, const layer_kind *ki
     count += (size_t)s->B * s->n * D;
     if (cur) cur += (size_t)s->B * s->n * D;
     for (int l = 0; l < s->L; l++)
-        block_layout(&s->blocks[l], kinds[l], s->B, s->n, D, cfg->heads, keep_h, &cur,
-                     &count);
+        block_layout(&s->blocks[l], kinds[l], s->B, s->n, s->first, D, cfg->heads, keep_h,
+                     &cur, &count);
     s->rows_f = s->blocks[s->L - 1].rout;
     s->rows_h = s->last_only ? 1 : s->rows_f;
     const size_t rh = (size_t)s->B * s->rows_h;
@@ -83,13 +84,14 @@ static void stack_free(stack *s)
     memset(s, 0, sizeof *s);
 }
 
-/* A stack of the layers of `kind` (one arena for every activation). last_only: the
- * head reads the last row of each sequence only (one prefix of the loop). */
+/* A stack of the layers of `kind` (one arena for every activation), of a packed cubic
+ * model on the window of prefixes first..n (first <= 1: all). last_only: the head reads
+ * the last row of each sequence only (one prefix of the loop). */
 static ca_status stack_new(stack *s, const model_config *cfg, model_kind kind, int B, int n,
-                           int last_only)
+                           int first, int last_only)
 {
     memset(s, 0, sizeof *s);
-    s->B = B; s->n = n; s->L = cfg->layers; s->last_only = last_only;
+    s->B = B; s->n = n; s->first = first; s->L = cfg->layers; s->last_only = last_only;
     layer_kind *kinds = malloc((size_t)s->L * sizeof *kinds);
     s->blocks = calloc((size_t)s->L, sizeof *s->blocks);
     if (!kinds || !s->blocks) { free(kinds); stack_free(s); return CA_ERR_NOMEM; }
@@ -201,7 +203,8 @@ static void stack_flops(const model_config *cfg, const stack *s, int backward,
     const int d = cfg->d_model / cfg->heads;
     for (int l = 0; l < s->L; l++) {
         const block_acts *a = &s->blocks[l];
-        double att = ca_op_flops(layer_op(a->kind), 0, s->n, d, s->B * cfg->heads);
+        const ca_shape sh = {s->n, d, s->B * cfg->heads, a->first};
+        double att = ca_shape_flops(layer_op(a->kind), 0, sh);
         double mm = B * block_matmul_flops(cfg->d_model, (double)a->rq, (double)a->rin,
                                            (double)a->rout);
         stats->attn_flops += backward ? 3.5 * att : att;
@@ -252,7 +255,117 @@ static ca_status check_inputs(model_kind kind, const model_config *cfg, const mo
     return CA_OK;
 }
 
-/* model.h model_forward_backward_f32, _f64. */
+/* Refuses parts that are not a share of a batch of B sequences of N tokens, or that split
+ * a sequence of a kind that does not split prefixes. */
+static ca_status check_parts(model_kind kind, const model_config *cfg, int B, int N,
+                             const model_part *parts, int nparts)
+{
+    if (nparts < 0 || (nparts > 0 && !parts))
+        return model_fail(CA_ERR_NULL, "parts: %d of them at %p", nparts, (const void *)parts);
+    for (int i = 0; i < nparts; i++) {
+        const model_part *p = &parts[i];
+        if (p->seq < 0 || p->seq >= B || p->first < 1 || p->first > p->last || p->last > N)
+            return model_fail(CA_ERR_WINDOW, "part %d: sequence %d, positions %d..%d: must "
+                              "be a sequence in 0..%d and positions within 1..%d", i,
+                              p->seq, p->first, p->last, B - 1, N);
+        if ((p->first != 1 || p->last != N) && !model_splits_prefixes(kind, cfg))
+            return model_fail(CA_ERR_WINDOW, "part %d: positions %d..%d of %d: the %s model "
+                              "of %d layer(s) is split by whole sequences only", i, p->first,
+                              p->last, N, model_kind_name(kind), cfg->layers);
+    }
+    return CA_OK;
+}
+
+/* One stack's forward (and backward): B sequences from seq on, positions first..last of
+ * each (first > 1 only for one sequence of a packed cubic model: its window; cubic_loop
+ * runs one stack per prefix instead, last_only). Loss and gradients are added to. */
+static ca_status run_stack(model_kind kind, const model_config *cfg, const model_exec *ex,
+                           const real *params, int N, const int *tokens, const int *targets,
+                           int seq, int B, int first, int last, int last_only, double weight,
+                           real *logits, real *grads, double *loss, model_stats *local)
+{
+    const int V = cfg->vocab;
+    stack s;
+    ca_status st = stack_new(&s, cfg, kind, B, last, last_only ? 0 : first, last_only);
+    if (st != CA_OK) return st;
+    s.layer_seconds = local->layer_seconds;
+    const int *tok = tokens + (size_t)seq * N;
+    /* The head's rows: the window's positions, or each sequence's last (one prefix). */
+    const size_t row0 = (size_t)seq * N + (size_t)(last_only ? last : first) - 1;
+    st = stack_forward(ex, cfg, params, &s, tok);
+    const size_t rh = (size_t)B * s.rows_h;
+    real *dlogits = NULL;
+    if (st == CA_OK && grads && !(dlogits = model_scratch_alloc(rh * V * sizeof *dlogits)))
+        st = CA_ERR_NOMEM;
+    if (st == CA_OK) {
+        *loss += crossentropy_forward_backward(s.logits, targets + row0, (int)rh, V, weight,
+                                               dlogits);
+        if (logits) memcpy(logits + row0 * V, s.logits, rh * V * sizeof *logits);
+        if (grads) st = stack_backward(ex, cfg, params, &s, tok, dlogits, grads);
+        stack_flops(cfg, &s, grads != NULL, local);
+    }
+    model_scratch_free(dlogits);
+    stack_free(&s);
+    return st;
+}
+
+/* The parts' share of a batch (model.h model_forward_backward_parts): positions are
+ * counted over the whole batch, so that the shares of a partition add up to the batch's
+ * mean. Consecutive whole sequences run as one stack (one pass of B rows). */
+static ca_status forward_backward_parts(model_kind kind, const model_config *cfg,
+                                        const model_exec *ex, const real *params, int B,
+                                        int N, const int *tokens, const int *targets,
+                                        const model_part *parts, int nparts, real *logits,
+                                        real *grads, double *loss, model_stats *stats)
+{
+    model_stats local = {.layer_seconds = stats ? stats->layer_seconds : NULL};
+    if (local.layer_seconds)
+        memset(local.layer_seconds, 0, (size_t)cfg->layers * sizeof *local.layer_seconds);
+    size_t positions = 0;
+    for (size_t i = 0; i < (size_t)B * N; i++) positions += targets[i] >= 0;
+    const double weight = positions ? 1.0 / (double)positions : 0.0;
+    if (grads) memset(grads, 0, model_param_count(cfg) * sizeof *grads);
+    *loss = 0.0;
+    ca_status st = CA_OK;
+    for (int i = 0; i < nparts && st == CA_OK; i++) {
+        const model_part *p = &parts[i];
+        if (kind == MODEL_CUBIC_LOOP) {
+            for (int t = p->first; t <= p->last && st == CA_OK; t++)
+                st = run_stack(kind, cfg, ex, params, N, tokens, targets, p->seq, 1, t, t, 1,
+                               weight, logits, grads, loss, &local);
+            continue;
+        }
+        int run = 1;
+        if (p->first == 1 && p->last == N)
+            while (i + run < nparts && parts[i + run].seq == p->seq + run &&
+                   parts[i + run].first == 1 && parts[i + run].last == N)
+                run++;
+        st = run_stack(kind, cfg, ex, params, N, tokens, targets, p->seq, run, p->first,
+                       p->last, 0, weight, logits, grads, loss, &local);
+        i += run - 1;
+    }
+    if (st == CA_OK && stats) *stats = local;
+    return st;
+}
+
+/* model.h model_forward_backward_parts_f32, _f64. */
+static ca_status model_forward_backward_parts(model_kind kind, const model_config *cfg,
+                                              const model_exec *ex, const real *params, int B,
+                                              int N, const int *tokens, const int *targets,
+                                              const model_part *parts, int nparts,
+                                              real *grads, double *loss, model_stats *stats)
+{
+    ca_status st = check_inputs(kind, cfg, ex, B, N, tokens, targets, grads != NULL);
+    if (st != CA_OK) return st;
+    if (!params || !targets || !loss)
+        return model_fail(CA_ERR_NULL, "%s is NULL",
+                          !params ? "params" : !targets ? "targets" : "loss");
+    if ((st = check_parts(kind, cfg, B, N, parts, nparts)) != CA_OK) return st;
+    return forward_backward_parts(kind, cfg, ex, params, B, N, tokens, targets, parts, nparts,
+                                  NULL, grads, loss, stats);
+}
+
+/* model.h model_forward_backward_f32, _f64: the batch as one part per sequence. */
 static ca_status model_forward_backward(model_kind kind, const model_config *cfg,
                                         const model_exec *ex, const real *params, int B,
                                         int N, const int *tokens, const int *targets,
@@ -264,45 +377,11 @@ static ca_status model_forward_backward(model_kind kind, const model_config *cfg
     if (!params || !targets || !loss)
         return model_fail(CA_ERR_NULL, "%s is NULL",
                           !params ? "params" : !targets ? "targets" : "loss");
-    const int V = cfg->vocab;
-    model_stats local = {.layer_seconds = stats ? stats->layer_seconds : NULL};
-    if (local.layer_seconds)
-        memset(local.layer_seconds, 0, (size_t)cfg->layers * sizeof *local.layer_seconds);
-    size_t positions = 0;
-    for (size_t i = 0; i < (size_t)B * N; i++) positions += targets[i] >= 0;
-    const double weight = positions ? 1.0 / (double)positions : 0.0;
-    if (grads) memset(grads, 0, model_param_count(cfg) * sizeof *grads);
-    *loss = 0.0;
-
-    /* The loop runs one stack per (sequence, prefix); the others one stack in all. */
-    const int loop = kind == MODEL_CUBIC_LOOP;
-    for (int b = 0; b < (loop ? B : 1); b++) {
-        for (int t = loop ? 1 : N; t <= N; t++) {
-            stack s;
-            const int sb = loop ? 1 : B;
-            const int *tok = loop ? tokens + (size_t)b * N : tokens;
-            const int *tgt = loop ? targets + (size_t)b * N + t - 1 : targets;
-            if ((st = stack_new(&s, cfg, kind, sb, t, loop)) != CA_OK) return st;
-            s.layer_seconds = local.layer_seconds;
-            st = stack_forward(ex, cfg, params, &s, tok);
-            const size_t rh = (size_t)sb * s.rows_h;
-            real *dlogits = NULL;
-            if (st == CA_OK && grads && !(dlogits = model_scratch_alloc(rh * V * sizeof *dlogits)))
-                st = CA_ERR_NOMEM;
-            if (st == CA_OK) {
-                *loss += crossentropy_forward_backward(s.logits, tgt, (int)rh, V, weight,
-                                                       dlogits);
-                if (logits)
-                    memcpy(logits + (loop ? ((size_t)b * N + t - 1) * V : 0), s.logits,
-                           rh * V * sizeof *logits);
-                if (grads) st = stack_backward(ex, cfg, params, &s, tok, dlogits, grads);
-                stack_flops(cfg, &s, grads != NULL, &local);
-            }
-            model_scratch_free(dlogits);
-            stack_free(&s);
-            if (st != CA_OK) return st;
-        }
-    }
-    if (stats) *stats = local;
-    return CA_OK;
+    model_part *whole = malloc((size_t)B * sizeof *whole);
+    if (!whole) return CA_ERR_NOMEM;
+    for (int b = 0; b < B; b++) whole[b] = (model_part){b, 1, N};
+    st = forward_backward_parts(kind, cfg, ex, params, B, N, tokens, targets, whole, B, logits,
+                                grads, loss, stats);
+    free(whole);
+    return st;
 }

@@ -155,6 +155,51 @@ ca_status model_forward_backward_f64(model_kind kind, const model_config *cfg,
                                      const int *tokens, const int *targets, double *logits,
                                      double *grads, double *loss, model_stats *stats);
 
+/* ---- prefix-parallel training (docs/DESIGN.md §8.4) ----------------------------------
+ * A batch's training split between ranks: each computes the loss and gradients of its
+ * part of the batch, and the parts' sums add up to model_forward_backward's (the
+ * backward is linear in the loss's terms, and every term is one position's). */
+
+/* The positions first..last (1-based) of sequence seq of a batch: of a cubic model, the
+ * prefixes first..last, each the model on its own tokens. */
+typedef struct model_part {
+    int seq, first, last;
+} model_part;
+
+/* May a sequence's positions be split between parts? The packed cubic model of two or
+ * more layers and cubic_loop: yes, every prefix is its own computation. The causal model
+ * and a one-layer cubic model (causal attention): no, a position's work is shared with
+ * its sequence's; those split a batch by whole sequences. */
+int model_splits_prefixes(model_kind kind, const model_config *cfg);
+
+/* The parts of rank `rank` (0-based) of `ranks` for a batch of B sequences of N tokens,
+ * into parts[] (room for B); returns their count (0: this rank has no work). The rule
+ * (docs/DESIGN.md §8.4): the batch's (sequence, prefix) items in order, each of predicted
+ * cost t (t + 6 D) for prefix t (its attention pairs, 4 D t^2 FLOPs a layer, and its t
+ * rows of products, 24 D^2 t), or one per whole sequence when the kind does not split
+ * prefixes, cut into `ranks` contiguous runs of about equal cost: an item goes to the
+ * rank its cost's midpoint falls in. Every rank computes the same cut from the same
+ * arguments, so no rank needs to be told its share. */
+int model_partition(model_kind kind, const model_config *cfg, int B, int N, int ranks,
+                    int rank, model_part *parts);
+
+/* The share of model_forward_backward that parts compute: *loss and grads (overwritten)
+ * are the sums over the parts' positions of the batch's mean cross-entropy terms (each
+ * weighted by 1 / the positions with a target in the whole batch). No logits. Refuses
+ * (CA_ERR_WINDOW) a part outside the batch or one that splits a sequence of a kind that
+ * does not split prefixes. */
+ca_status model_forward_backward_parts_f32(model_kind kind, const model_config *cfg,
+                                           const model_exec *ex, const float *params, int B,
+                                           int N, const int *tokens, const int *targets,
+                                           const model_part *parts, int nparts, float *grads,
+                                           double *loss, model_stats *stats);
+ca_status model_forward_backward_parts_f64(model_kind kind, const model_config *cfg,
+                                           const model_exec *ex, const double *params,
+                                           int B, int N, const int *tokens,
+                                           const int *targets, const model_part *parts,
+                                           int nparts, double *grads, double *loss,
+                                           model_stats *stats);
+
 /* Inference of one sequence: logits [n][V] at every position as the deployed model
  * computes them.
  *   causal: a prefill pass over tokens[0..prompt), then one KV-cache decode step per
@@ -188,6 +233,11 @@ typedef struct model_fns {
                        float *logits);
     ca_status (*generate)(model_kind kind, const model_config *cfg, const model_exec *ex,
                           const float *params, int n, int prompt, int *tokens);
+    ca_status (*forward_backward_parts)(model_kind kind, const model_config *cfg,
+                                        const model_exec *ex, const float *params, int B,
+                                        int N, const int *tokens, const int *targets,
+                                        const model_part *parts, int nparts, float *grads,
+                                        double *loss, model_stats *stats);
 } model_fns;
 
 /* The deployed float32 model, one token at a time: what generation costs (bench,

@@ -14,4 +14,5 @@
 
 model_mutant model_mutant_planted = MUT_NONE;
 
-const model_fns model_f32mut = {model_forward_backward, model_infer, model_generate};
+const model_fns model_f32mut = {model_forward_backward, model_infer, model_generate,
+                                 model_forward_backward_parts};

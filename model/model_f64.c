@@ -19,6 +19,16 @@ ca_status model_forward_backward_f64(model_kind kind, const model_config *cfg,
                                   loss, stats);
 }
 
+ca_status model_forward_backward_parts_f64(model_kind kind, const model_config *cfg,
+                                           const model_exec *ex, const double *params, int B,
+                                           int N, const int *tokens, const int *targets,
+                                           const model_part *parts, int nparts, double *grads,
+                                           double *loss, model_stats *stats)
+{
+    return model_forward_backward_parts(kind, cfg, ex, params, B, N, tokens, targets, parts,
+                                        nparts, grads, loss, stats);
+}
+
 ca_status model_infer_f64(model_kind kind, const model_config *cfg, const model_exec *ex,
                           const double *params, int n, int prompt, const int *tokens,
                           double *logits)

@@ -15,13 +15,15 @@ const char *model_check_name(model_check c)
         [MCHK_VS_F64] = "vs_f64",           [MCHK_GRAD_FD] = "grad_fd",
         [MCHK_INFER] = "infer",             [MCHK_GENERATE] = "generate",
         [MCHK_PACKED_LOOP] = "packed_loop", [MCHK_L1_CAUSAL] = "l1_causal",
-        [MCHK_DETERMINISM] = "determinism", [MCHK_BAD_CONFIG] = "bad_config"};
+        [MCHK_DETERMINISM] = "determinism", [MCHK_BAD_CONFIG] = "bad_config",
+        [MCHK_PARTS] = "parts"};
     return (unsigned)c < MCHK_COUNT ? names[c] : "?";
 }
 
 /* Shapes: N = 1, 2, 3, 17, 65; head dims 3, 4, 5, 16 (none a multiple of the vector
  * width but 16); one, two, three and four layers; one and two sequences. */
-const model_fns model_f32 = {model_forward_backward_f32, model_infer_f32, model_generate_f32};
+const model_fns model_f32 = {model_forward_backward_f32, model_infer_f32, model_generate_f32,
+                             model_forward_backward_parts_f32};
 
 /* cfg: vocab, max_n, d_model, heads, layers. */
 static const model_case cases_quick[] = {
@@ -309,6 +311,70 @@ static void check_determinism(cell *c, const mcase_data *m, model_kind k,
     }
 }
 
+/* Rank r's share of the batch split between K ranks (model_partition), by the float32
+ * model under test or, with fn NULL, the float64 model: grads and *loss summed over the
+ * ranks in rank order, as prefix-parallel training sums them (docs/DESIGN.md §8.4). */
+static ca_status parts_sum(const mcase_data *m, model_kind k, const model_exec *ex, int K,
+                           float *share, float *sum, double *share64, double *sum64,
+                           double *loss)
+{
+    const model_case *mc = m->c;
+    model_part *parts = malloc((size_t)mc->B * sizeof *parts);
+    if (!parts) return CA_ERR_NOMEM;
+    ca_status st = CA_OK;
+    *loss = 0.0;
+    for (int r = 0; r < K && st == CA_OK; r++) {
+        const int np = model_partition(k, &mc->cfg, mc->B, mc->N, K, r, parts);
+        double l = 0.0;
+        if (share)
+            st = m->fn->forward_backward_parts(k, &mc->cfg, ex, m->pf, mc->B, mc->N, m->tok,
+                                               m->tgt, parts, np, share, &l, NULL);
+        else
+            st = model_forward_backward_parts_f64(k, &mc->cfg, ex, m->p64, mc->B, mc->N,
+                                                  m->tok, m->tgt, parts, np, share64, &l,
+                                                  NULL);
+        for (size_t i = 0; st == CA_OK && i < m->P; i++) {
+            if (share) sum[i] = r == 0 ? share[i] : sum[i] + share[i];
+            else sum64[i] = r == 0 ? share64[i] : sum64[i] + share64[i];
+        }
+        *loss += l;
+    }
+    free(parts);
+    return st;
+}
+
+/* The batch split between 2 and 3 ranks against the whole batch's run: the same terms
+ * summed in another order, so each side is held to its own tolerance of the float64
+ * gradient (tol_equivalence, as packed == loop). */
+static void check_parts(cell *c, const mcase_data *m, model_kind k, const model_exec *ex,
+                        const run32 *whole, const mtol *t)
+{
+    float *share = malloc(m->P * sizeof *share), *sum = malloc(m->P * sizeof *sum);
+    for (int K = 2; share && sum && K <= 3; K++) {
+        double loss;
+        ca_status st = parts_sum(m, k, ex, K, share, sum, NULL, NULL, &loss);
+        if (st != CA_OK) { cell_error(c, st, "model_forward_backward_parts"); break; }
+        for (int i = 0; i < m->tensors; i++) {
+            char name[32];
+            size_t off, rows, cols;
+            model_tensor_at(&m->c->cfg, i, name, sizeof name, &off, &rows, &cols);
+            const double tg = tol_equivalence(t->grad[i], t->grad[i]);
+            const double eg = rel_diff(sum + off, whole->grads + off, m->g64[k] + off,
+                                       rows * cols);
+            cell_record(c, eg, tg, "N=%d B=%d L=%d K=%d: gradient of %s differs from the "
+                        "whole batch's by %.3g > %.3g", m->c->N, m->c->B, m->c->cfg.layers, K,
+                        name, eg, tg);
+        }
+        const double el = fabs(loss - whole->loss) / fmax(fabs(m->loss64[k]), 1e-300);
+        const double tl = tol_equivalence(t->loss, t->loss);
+        cell_record(c, el, tl, "N=%d B=%d K=%d: loss differs from the whole batch's by %.3g",
+                    m->c->N, m->c->B, K, el);
+    }
+    if (!share || !sum) cell_error(c, CA_ERR_NOMEM, "parts");
+    free(share);
+    free(sum);
+}
+
 /* Each bad input must give an error and leave the outputs as they were. */
 static void check_bad_config(cell *c, model_kind k, const ca_impl *impl, int threads)
 {
@@ -418,6 +484,30 @@ static void check_f64(model_result *r, const mcase_data *m)
         cell_record(c, el / sl, tl, "N=%d L=%d: float64 logits differ by %.3g", N, L, el / sl);
         cell_record(c, eg / sg, tg, "N=%d L=%d: float64 gradients differ by %.3g", N, L, eg / sg);
     }
+    /* The batch split between 2 and 3 ranks == the whole batch, in float64. */
+    double *share = malloc(m->P * sizeof *share), *sum = malloc(m->P * sizeof *sum);
+    for (int k = 0; share && sum && k < KINDS; k++) {
+        if (m->st64[k] != CA_OK) continue;
+        const double tg = tol_model_bound(L, longest_grads(mc, k), u);
+        for (int K = 2; K <= 3; K++) {
+            double loss;
+            ca_status st = parts_sum(m, k, &ex64, K, NULL, NULL, share, sum, &loss);
+            if (st != CA_OK) { cell_error(&r->cells[k][MCHK_PARTS], st, "parts, float64"); break; }
+            double eg = 0, sg = 0;
+            for (size_t j = 0; j < m->P; j++) {
+                eg = fmax(eg, fabs(sum[j] - m->g64[k][j]));
+                sg = fmax(sg, fabs(m->g64[k][j]));
+            }
+            cell_record(&r->cells[k][MCHK_PARTS], eg / sg, tg, "N=%d L=%d K=%d: float64 "
+                        "gradients of the shares differ by %.3g", N, L, K, eg / sg);
+            const double el = fabs(loss - m->loss64[k]) / fmax(fabs(m->loss64[k]), 1e-300);
+            cell_record(&r->cells[k][MCHK_PARTS], el, tl, "N=%d L=%d K=%d: float64 loss of "
+                        "the shares differs by %.3g", N, L, K, el);
+        }
+    }
+    if (!share || !sum) cell_error(&r->cells[MODEL_CUBIC][MCHK_PARTS], CA_ERR_NOMEM, "parts");
+    free(share);
+    free(sum);
     /* The float64 backward against central differences of the float64 loss, one
      * direction per tensor (the reference gradient check's tolerances). */
     double *x = malloc(m->P * sizeof *x);
@@ -484,6 +574,7 @@ int verify_model_case(const model_fns *fn, const ca_impl *const *impls, int coun
             check_infer(&cells[MCHK_INFER], &m, k, &ex, t.logits);
             check_generate(&cells[MCHK_GENERATE], &m, k, &ex, t.logits);
             check_determinism(&cells[MCHK_DETERMINISM], &m, k, &ex, &runs[k]);
+            check_parts(&cells[MCHK_PARTS], &m, k, &ex, &runs[k], &t);
         }
         /* The cubic model's two computations, and one layer == causal. */
         struct { model_kind b; model_check chk; int when; } pairs[] = {
