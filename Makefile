@@ -111,7 +111,7 @@ COMM_LIB  := $(BUILD)/libcubcomm.a
 # including the files that compute (model/real.h); the layout, initialisation and
 # checkpoints once.
 MODEL_SRC  := model/model_f32.c model/model_f64.c model/params.c model/checkpoint.c model/scratch.c \
-              model/partition.c
+              model/partition.c model/train_step.c
 MODEL_LIB  := $(BUILD)/libcubmodel.a
 
 VERIFY_SRC:= $(sort $(wildcard verify/*.c))
@@ -121,7 +121,9 @@ REPORT_SRC:= $(filter-out report/main.c,$(sort $(wildcard report/*.c)))
 REPORT_LIB:= $(BUILD)/libreport.a
 # tests/tsan_drive.c is its own program (make tsan), not part of the Criterion suite.
 TSAN_DRIVE:= tests/tsan_drive.c
-TEST_SRC  := $(filter-out $(TSAN_DRIVE),$(sort $(wildcard tests/*.c)))
+# tests/train_ranks.c is its own program too: prefix-parallel training under mpirun.
+TRAIN_RANKS:= tests/train_ranks.c
+TEST_SRC  := $(filter-out $(TSAN_DRIVE) $(TRAIN_RANKS),$(sort $(wildcard tests/*.c)))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -234,6 +236,10 @@ VERIFY_LIBSRC := $(filter-out verify/main.c, $(VERIFY_SRC))
 $(BUILD)/tests: $(call obj,$(TEST_SRC)) $(call obj,$(VERIFY_LIBSRC) experiment/tasks.c experiment/assign.c) $(MODEL_MUT_LIB) $(MODEL_LIB) $(REPORT_LIB) $(SUPPORT_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
 
+# The training driver of tests/train_ranks.sh, linked with lib/comm (Open MPI).
+$(BUILD)/train_ranks: $(call obj,$(TRAIN_RANKS) verify/tolerance.c) $(MODEL_LIB) $(COMM_LIB) $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(MPI_LIBS) -o $@
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- the jobs ----------------------------------------------------------------------
@@ -265,7 +271,7 @@ MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 layers:
 	@sh layers.sh
 
-test: deps layers $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/experiment
+test: deps layers $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report $(BUILD)/experiment $(BUILD)/train_ranks
 	@echo "$(SAN_ENV) ./$(BUILD)/tests --jobs 2 --verbose"
 	@n=$$($(SAN_ENV) ./$(BUILD)/tests --list | awk '/: [0-9]+ tests?$$/ { n += $$(NF - 1) } END { print n }'); \
 	{ $(SAN_ENV) ./$(BUILD)/tests --jobs 2 --verbose 2>&1; printf '\ncriterion-exit %d\n' $$?; } | awk -v n="$$n" '\
@@ -276,6 +282,7 @@ test: deps layers $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report 
 	  END { exit seen ? rc : 1 }'
 	$(SAN_ENV) sh experiment/smoke.sh $(BUILD)
 	$(SAN_ENV) $(MPI_ENV) sh experiment/mpi_smoke.sh $(BUILD)
+	$(SAN_ENV) $(MPI_ENV) sh tests/train_ranks.sh $(BUILD)
 	$(SAN_ENV) sh tests/verify_cli.sh $(BUILD)
 	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
 	sh tests/test-check-impls.sh "$(CC) $(CFLAGS) $(INC_impls)"

@@ -200,6 +200,27 @@ ca_status model_forward_backward_parts_f64(model_kind kind, const model_config *
                                            int nparts, double *grads, double *loss,
                                            model_stats *stats);
 
+/* How a training step's ranks sum their shares: `sum` adds every rank's grads[0..n) and
+ * loss[0..one) into each rank's, in rank order (lib/comm's comm_sum_in_rank_order), and
+ * returns the bytes the ranks sent (< 0: failed). sum NULL: one rank. */
+typedef struct model_ranks {
+    int rank, ranks;
+    long long (*sum)(float *grads, size_t n, double *loss, size_t one);
+} model_ranks;
+
+/* One training step of a batch split between ranks (docs/DESIGN.md §8.4): this rank's
+ * part (model_partition), its share of the loss and gradients
+ * (model_forward_backward_parts_f32), the shares summed in rank order (ranks->sum), and
+ * the same AdamW update on every rank (step 1-based). grads: scratch of
+ * model_param_count floats, the batch's gradient on return; *loss the batch's mean;
+ * *comm_bytes (may be NULL) the bytes the sum sent; stats this rank's share's. Every rank
+ * calls it with the same arguments but its rank, and ends with the same parameters. */
+ca_status model_train_step_f32(model_kind kind, const model_config *cfg, const model_exec *ex,
+                               const model_adamw *opt, int64_t step, float *params, float *m,
+                               float *v, float *grads, int B, int N, const int *tokens,
+                               const int *targets, const model_ranks *ranks, double *loss,
+                               long long *comm_bytes, model_stats *stats);
+
 /* Inference of one sequence: logits [n][V] at every position as the deployed model
  * computes them.
  *   causal: a prefill pass over tokens[0..prompt), then one KV-cache decode step per
