@@ -155,10 +155,10 @@ void problem_free(problem *p)
 static double max_logit(const problem *p, const double *q, const double *k)
 {
     ca_entry e = problem_fwd(p);
-    size_t rows = ca_ref_row_map(e, p->sh.n, NULL);
+    size_t rows = ca_ref_row_map(e, p->sh, NULL);
     ca_ref_row *map = malloc(rows * sizeof *map);
     if (!map) return INFINITY;
-    ca_ref_row_map(e, p->sh.n, map);
+    ca_ref_row_map(e, p->sh, map);
     const int d = p->sh.d;
     const size_t qs = p->q_elems / p->sh.heads, kvs = p->kv_elems / p->sh.heads;
     const double s = 1.0 / sqrt((double)d);
@@ -223,7 +223,7 @@ static ca_status ref_magnitude(const problem *p, const double *q, const double *
 {
     const int bwd = mdq != NULL, d = p->sh.d;
     const ca_entry e = problem_fwd(p); /* a decode step's map is its N steps' */
-    const size_t count = ca_ref_row_map(e, p->sh.n, NULL);
+    const size_t count = ca_ref_row_map(e, p->sh, NULL);
     ca_ref_row *rows = malloc(count * sizeof *rows);
     double *pr = malloc((size_t)p->sh.n * sizeof *pr);
     if (!rows || !pr) {
@@ -231,7 +231,7 @@ static ca_status ref_magnitude(const problem *p, const double *q, const double *
         free(pr);
         return CA_ERR_NOMEM;
     }
-    ca_ref_row_map(e, p->sh.n, rows);
+    ca_ref_row_map(e, p->sh, rows);
     const double s = 1.0 / sqrt((double)d);
     const size_t qs = p->q_elems / p->sh.heads, kvs = p->kv_elems / p->sh.heads;
     const size_t out = count * d;
