@@ -371,7 +371,7 @@ static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     const int nt = omp_threads(ex->threads);
     const flash_ops ops = blis_ops(blis_threads(ex->threads));
-    const long ntask = (long)sh.n * sh.heads;
+    const long ntask = inst_items(sh);
 #pragma omp parallel num_threads(nt)
     {
         float *w = slab_of(ex, CA_CUBIC_FWD, sh, nt > 1 ? omp_get_thread_num() : 0);
@@ -398,8 +398,8 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     const int nt = omp_threads(ex->threads);
     const flash_ops ops = blis_ops(blis_threads(ex->threads));
-    const size_t T = ca_packed_rows((size_t)sh.n), all = T * sh.d * sh.heads;
-    const long ntask = (long)sh.n * sh.heads;
+    const size_t all = inst_all(CA_OP_CUBIC, sh).q * sh.d;
+    const long ntask = inst_items(sh);
     memset(dq, 0, all * sizeof *dq);
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
@@ -446,7 +446,7 @@ static long sweep_tasks(ca_shape sh)
 static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
                             const float *k, const float *v, float *o, float *lse)
 {
-    const int nt = omp_threads(ex->threads), n = sh.n, d = sh.d;
+    const int nt = omp_threads(ex->threads), d = sh.d;
     const flash_ops ops = blis_ops(blis_threads(ex->threads));
 #pragma omp parallel num_threads(nt)
     {
@@ -455,7 +455,7 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
         for (long task = 0; task < sweep_tasks(sh); task++) {
             int h, nb, i0 = sweep_block(sh, task, &h, &nb);
             const inst_rows r = inst_head(CA_OP_CUBIC_SHARED, sh, h);
-            sweep_fwd_rows(&ops, d, n, i0, nb, q + r.q * d, k + r.kv * d, NULL, v + r.kv * d,
+            sweep_fwd_rows(&ops, sh, i0, nb, q + r.q * d, k + r.kv * d, NULL, v + r.kv * d,
                            o + r.out * d, lse + r.out, w);
         }
     }
@@ -493,7 +493,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
             const inst_rows r = inst_head(CA_OP_CUBIC_SHARED, sh, h);
             const size_t qo = r.q * d, kv = r.kv * d, ro = r.out * d;
             /* the partials g have the layout of dk, dv */
-            sweep_bwd_rows(&ops, d, n, i0, nb, q + qo, k + kv, NULL, v + kv, o + ro,
+            sweep_bwd_rows(&ops, sh, i0, nb, q + qo, k + kv, NULL, v + kv, o + ro,
                            lse + r.out, dout + ro, dq + qo, g[0] + kv, g[1] + kv, w);
         }
     }

@@ -173,7 +173,7 @@ static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
     const ws_layout w = layout(sh, ex);
     const size_t d = (size_t)sh.d;
     for (int h = 0; h < sh.heads; h++)
-        for (int t = 1; t <= sh.n; t++) {
+        for (int t = inst_first(sh); t <= sh.n; t++) {
             const inst_rows r = inst_prefix(CA_OP_CUBIC, sh, h, t);
             seq_fwd(t, sh.d, 0, q + r.q * d, k + r.kv * d, v + r.kv * d, o + r.out * d,
                     lse + r.out, &w);
@@ -187,12 +187,12 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
                            float *dv)
 {
     const ws_layout w = layout(sh, ex);
-    const size_t d = (size_t)sh.d, all = ca_packed_rows((size_t)sh.n) * d * sh.heads;
+    const size_t d = (size_t)sh.d, all = inst_all(CA_OP_CUBIC, sh).q * d;
     memset(dq, 0, all * sizeof *dq);
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
     for (int h = 0; h < sh.heads; h++)
-        for (int t = 1; t <= sh.n; t++) {
+        for (int t = inst_first(sh); t <= sh.n; t++) {
             const inst_rows r = inst_prefix(CA_OP_CUBIC, sh, h, t);
             const size_t qo = r.q * d, kv = r.kv * d, out = r.out * d;
             seq_bwd(t, sh.d, 0, q + qo, k + kv, v + kv, o + out, lse + r.out, dout + out,
@@ -213,7 +213,7 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
         PACK(n, d, kh, w.kt);
         for (int i0 = 0; i0 < n; i0 += SWEEP_RB) {
             int nb = n - i0 < SWEEP_RB ? n - i0 : SWEEP_RB;
-            sweep_fwd_rows(&regt_ops, d, n, i0, nb, qh, kh, w.kt, vh, o + r.out * d,
+            sweep_fwd_rows(&regt_ops, sh, i0, nb, qh, kh, w.kt, vh, o + r.out * d,
                            lse + r.out, w.scratch);
         }
     }
@@ -236,7 +236,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
         PACK(n, d, k + kv, w.kt);
         for (int i0 = 0; i0 < n; i0 += SWEEP_RB) {
             int nb = n - i0 < SWEEP_RB ? n - i0 : SWEEP_RB;
-            sweep_bwd_rows(&regt_ops, d, n, i0, nb, q + qo, k + kv, w.kt, v + kv, o + out,
+            sweep_bwd_rows(&regt_ops, sh, i0, nb, q + qo, k + kv, w.kt, v + kv, o + out,
                            lse + r.out, dout + out, dq + qo, dk + kv, dv + kv, w.scratch);
         }
     }

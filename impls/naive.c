@@ -149,7 +149,7 @@ static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
     (void)ex;
     const int n = sh.n, d = sh.d;
     for (int h = 0; h < sh.heads; h++)
-        for (int t = 1; t <= n; t++) {
+        for (int t = inst_first(sh); t <= n; t++) {
             const inst_rows r = inst_prefix(CA_OP_CUBIC, sh, h, t);
             const float *kt = k + r.kv * d, *vt = v + r.kv * d;
             for (int i = 0; i < t; i++)
@@ -166,12 +166,12 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     (void)ex;
     const int n = sh.n, d = sh.d;
-    const size_t all = ca_packed_rows((size_t)n) * d * sh.heads;
+    const size_t all = inst_all(CA_OP_CUBIC, sh).q * d;
     memset(dq, 0, all * sizeof *dq);
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
     for (int h = 0; h < sh.heads; h++)
-        for (int t = 1; t <= n; t++) {
+        for (int t = inst_first(sh); t <= n; t++) {
             const inst_rows r = inst_prefix(CA_OP_CUBIC, sh, h, t);
             const size_t kb = r.kv * d;
             for (int i = 0; i < t; i++) {
@@ -190,7 +190,7 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
     (void)ex;
     const int n = sh.n, d = sh.d;
     for (int h = 0; h < sh.heads; h++)
-        for (int t = 1; t <= n; t++) {
+        for (int t = inst_first(sh); t <= n; t++) {
             const inst_rows r = inst_prefix(CA_OP_CUBIC_SHARED, sh, h, t);
             for (int i = 0; i < t; i++)
                 row_fwd(d, scale_of(d), t, q + (r.q + i) * d, k + r.kv * d, v + r.kv * d,
@@ -231,7 +231,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
     memset(dk, 0, all * sizeof *dk);
     memset(dv, 0, all * sizeof *dv);
     for (int h = 0; h < sh.heads; h++)
-        for (int t = 1; t <= n; t++) {
+        for (int t = inst_first(sh); t <= n; t++) {
             const size_t rows = (size_t)t * d;
             memset(pk, 0, rows * sizeof *pk);
             memset(pv, 0, rows * sizeof *pv);
@@ -258,7 +258,7 @@ static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const 
     (void)ex;
     const int n = sh.n, d = sh.d;
     for (int h = 0; h < sh.heads; h++)
-        for (int t = 1; t <= n; t++) {
+        for (int t = inst_first(sh); t <= n; t++) {
             const inst_rows r = inst_prefix(CA_OP_CUBIC_LAST, sh, h, t);
             row_fwd(d, scale_of(d), t, q + r.q * d, k + r.kv * d, v + r.kv * d, o + r.out * d,
                     lse + r.out);
@@ -272,12 +272,12 @@ static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const 
 {
     (void)ex;
     const int n = sh.n, d = sh.d;
-    const size_t qs = (size_t)n * d, kvs = ca_packed_rows((size_t)n) * d;
-    memset(dq, 0, qs * sh.heads * sizeof *dq);
-    memset(dk, 0, kvs * sh.heads * sizeof *dk);
-    memset(dv, 0, kvs * sh.heads * sizeof *dv);
+    const inst_rows all = inst_all(CA_OP_CUBIC_LAST, sh);
+    memset(dq, 0, all.q * d * sizeof *dq);
+    memset(dk, 0, all.kv * d * sizeof *dk);
+    memset(dv, 0, all.kv * d * sizeof *dv);
     for (int h = 0; h < sh.heads; h++)
-        for (int t = 1; t <= n; t++) {
+        for (int t = inst_first(sh); t <= n; t++) {
             const inst_rows r = inst_prefix(CA_OP_CUBIC_LAST, sh, h, t);
             const size_t qi = r.q * d, kb = r.kv * d, oi = r.out * d;
             row_bwd(d, scale_of(d), t, q + qi, k + kb, v + kb, o + oi, lse[r.out], dout + oi,

@@ -270,7 +270,7 @@ static ca_status cubic_fwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     const ws_layout w = layout(CA_CUBIC_FWD, sh, ex);
     const int n = sh.n, d = sh.d;
-    const long items = (long)n * sh.heads;
+    const long items = inst_items(sh);
 #pragma omp parallel num_threads(ex->threads)
     {
         seq_bufs b = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d);
@@ -297,7 +297,7 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 {
     const ws_layout w = layout(CA_CUBIC_BWD, sh, ex);
     const int n = sh.n, d = sh.d;
-    const long items = (long)n * sh.heads;
+    const long items = inst_items(sh);
 #pragma omp parallel num_threads(ex->threads)
     {
         seq_bufs b = bufs_at(w.thread_base + (size_t)omp_get_thread_num() * w.tstride, n, d);
@@ -344,7 +344,7 @@ static ca_status shared_fwd(ca_shape sh, const ca_exec *ex, const float *q,
         for (int it = 0; it < items; it++) {
             const int h = it / per_head, i0 = (it % per_head) * RB;
             const inst_rows r = inst_head(CA_OP_CUBIC_SHARED, sh, h);
-            sweep_fwd_rows(&regt_ops, d, n, i0, n - i0 < RB ? n - i0 : RB, q + r.q * d,
+            sweep_fwd_rows(&regt_ops, sh, i0, n - i0 < RB ? n - i0 : RB, q + r.q * d,
                            k + r.kv * d, bufs_at(w.head_base + h * w.hstride, n, d).kt,
                            v + r.kv * d, o + r.out * d, lse + r.out, scratch);
         }
@@ -378,7 +378,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
             const inst_rows r = inst_head(CA_OP_CUBIC_SHARED, sh, h);
             const size_t qo = r.q * d, kv = r.kv * d, out = r.out * d;
             /* the partials have the layout of dk, dv */
-            sweep_bwd_rows(&regt_ops, d, n, i0, n - i0 < RB ? n - i0 : RB, q + qo, k + kv,
+            sweep_bwd_rows(&regt_ops, sh, i0, n - i0 < RB ? n - i0 : RB, q + qo, k + kv,
                            bufs_at(w.head_base + h * w.hstride, n, d).kt, v + kv, o + out,
                            lse + r.out, dout + out, dq + qo, pdk + kv, pdv + kv, scratch);
         }

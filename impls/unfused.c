@@ -504,7 +504,7 @@ static ca_status prefixes_fwd(ca_shape sh, const ca_exec *ex, ca_entry e, int sh
                               const float *q, const float *k, const float *v, float *o,
                               float *lse)
 {
-    const long ntask = (long)sh.n * sh.heads;
+    const long ntask = inst_items(sh);
 #pragma omp parallel num_threads(ex->threads)
     {
         slab w = slab_of(e, sh, ex, omp_get_thread_num());
@@ -542,7 +542,7 @@ static ca_status cubic_bwd(ca_shape sh, const ca_exec *ex, const float *q,
                            float *dv)
 {
     (void)o;
-    const long ntask = (long)sh.n * sh.heads;
+    const long ntask = inst_items(sh);
 #pragma omp parallel num_threads(ex->threads)
     {
         slab w = slab_of(CA_CUBIC_BWD, sh, ex, omp_get_thread_num());
@@ -567,7 +567,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
                             float *dv)
 {
     (void)o;
-    const long ntask = (long)sh.n * sh.heads;
+    const long ntask = inst_items(sh);
     float *const out[3] = {dq, dk, dv};
     zero_partials(CA_SHARED_BWD, sh, ex, out);
 #pragma omp parallel num_threads(ex->threads)
@@ -603,7 +603,7 @@ static ca_status shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
 static ca_status last_fwd(ca_shape sh, const ca_exec *ex, const float *q, const float *k,
                           const float *v, float *o, float *lse)
 {
-    const long ntask = (long)sh.n * sh.heads;
+    const long ntask = inst_items(sh);
 #pragma omp parallel num_threads(ex->threads)
     {
         slab w = slab_of(CA_LAST_FWD, sh, ex, omp_get_thread_num());
@@ -626,7 +626,7 @@ static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const 
                           const float *dout, float *dq, float *dk, float *dv)
 {
     (void)o;
-    const long ntask = (long)sh.n * sh.heads;
+    const long ntask = inst_items(sh);
 #pragma omp parallel num_threads(ex->threads)
     {
         slab w = slab_of(CA_LAST_BWD, sh, ex, omp_get_thread_num());

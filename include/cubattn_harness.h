@@ -13,13 +13,15 @@
 
 /* Forward of a sequence operator (e = its forward entry).
  * q: [heads][ca_q_rows(e, n)][d]; k, v: [heads][ca_kv_rows(e, n)][d];
- * o: [heads][ca_out_rows(e, n)][d]; lse likewise.
+ * o: [heads][ca_out_rows(e, n)][d]; lse likewise; of a window (sh.first > 1) the
+ * window's rows (ca_shape_q_rows, ...), counted here on the reference's own.
  * A decode step has its own reference below (CA_ERR_NOT_PROVIDED here). */
 ca_status ca_ref_fwd(ca_entry e, ca_shape sh, const double *q, const double *k,
                      const double *v, double *o, double *lse);
 
 /* Backward (e = a backward entry): dq, dk, dv overwritten, shapes of q, k, v. lse is
- * recomputed in float64 rather than trusted from the caller. */
+ * recomputed in float64 rather than trusted from the caller. Of a window, the gradients
+ * of its prefixes alone (cubic_shared: as if dO were zero outside it). */
 ca_status ca_ref_bwd(ca_entry e, ca_shape sh, const double *q, const double *k,
                      const double *v, const double *o, const double *lse,
                      const double *dout, double *dq, double *dk, double *dv);
@@ -38,9 +40,10 @@ typedef struct ca_ref_row {
     int len;
 } ca_ref_row;
 
-/* Rows of entry e (fwd or bwd of the same operator) in output order; returns the count
- * and fills rows[] when rows != NULL. */
-size_t ca_ref_row_map(ca_entry e, int n, ca_ref_row *rows);
+/* Rows of entry e (fwd or bwd of the same operator) at shape sh (sh.n, and the window of
+ * prefixes sh.first of a per-prefix operator: its rows alone, the layout of cubattn.h's
+ * ca_shape) in output order; returns the count and fills rows[] when rows != NULL. */
+size_t ca_ref_row_map(ca_entry e, ca_shape sh, ca_ref_row *rows);
 
 /* ---- inputs: one seeded generator -------------------------------------------------- */
 

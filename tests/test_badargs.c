@@ -84,3 +84,33 @@ Test(badargs, workspace_too_small)
     cr_assert_eq(ca_run_fwd(&greedy, CA_FULL_FWD, sh, &none, B, B, B, B, B), CA_ERR_WORKSPACE);
     cr_assert_eq(ca_run_fwd(&greedy, CA_FULL_FWD, sh, &small, B, B, B, B, B), CA_ERR_WORKSPACE);
 }
+
+/* A window of prefixes (ca_shape.first): in [0, N], and > 1 only for an operator with
+ * prefixes; first = N (one prefix) is a window like any other. */
+Test(badargs, window)
+{
+    const ca_impl *n = ca_impl_find("naive");
+    ca_exec ex = {1, NULL, 0};
+    cr_assert_eq(ca_run_fwd(n, CA_CUBIC_FWD, (ca_shape){4, 4, 1, -1}, &ex, B, B, B, B, B),
+                 CA_ERR_WINDOW);
+    cr_assert_eq(ca_run_fwd(n, CA_SHARED_FWD, (ca_shape){4, 4, 1, 5}, &ex, B, B, B, B, B),
+                 CA_ERR_WINDOW);
+    cr_assert_eq(ca_run_bwd(n, CA_LAST_BWD, (ca_shape){4, 4, 1, 5}, &ex, B, B, B, B, B, B, B,
+                            B, B),
+                 CA_ERR_WINDOW);
+    cr_assert_eq(ca_run_fwd(n, CA_CAUSAL_FWD, (ca_shape){4, 4, 1, 2}, &ex, B, B, B, B, B),
+                 CA_ERR_WINDOW);
+    cr_assert_eq(ca_run_bwd(n, CA_FULL_BWD, (ca_shape){4, 4, 1, 2}, &ex, B, B, B, B, B, B, B,
+                            B, B),
+                 CA_ERR_WINDOW);
+    cr_assert_eq(ca_decode_step(n, (ca_shape){4, 4, 1, 2}, &ex, 0, B, B, B, B, B, B, B),
+                 CA_ERR_WINDOW);
+    /* first = 1 is every prefix, for every operator */
+    cr_assert_eq(ca_run_fwd(n, CA_CAUSAL_FWD, (ca_shape){4, 4, 1, 1}, &ex, B, B, B, B, B), CA_OK);
+    cr_assert_eq(ca_run_fwd(n, CA_CUBIC_FWD, (ca_shape){4, 4, 1, 4}, &ex, B, B, B, B, B), CA_OK);
+    cr_assert_eq(ca_run_bwd(n, CA_CUBIC_BWD, (ca_shape){4, 4, 1, 4}, &ex, B, B, B, B, B, B, B,
+                            B, B),
+                 CA_OK);
+    cr_assert_eq(ca_run_fwd(n, CA_LAST_FWD, (ca_shape){4, 4, 1, 4}, &ex, B, B, B, B, B), CA_OK);
+    cr_assert_str_neq(ca_status_str(CA_ERR_WINDOW), "unknown status");
+}

@@ -6,7 +6,9 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 Test(reference, gradient_check_passes, .timeout = 60)
 {
@@ -166,3 +168,108 @@ Test(reference, nonfinite_logits)
     cr_assert(isinf(lse[0]) && lse[0] > 0, "got %g", lse[0]);
     cr_assert(isnan(o[0]));
 }
+
+/* ---- a window of prefixes (ca_shape.first) ------------------------------------------ */
+
+/* Where a window a..n of a tensor of row kind r starts in a head of the whole tensor, and
+ * how many rows it has: counted here from cubattn.h's layout, on the test's own. */
+static size_t window_start(ca_rows r, int a)
+{
+    return r == CA_ROWS_PACKED ? (size_t)a * (a - 1) / 2 : r == CA_ROWS_LAST ? (size_t)a - 1 : 0;
+}
+
+static size_t window_count(ca_rows r, int n, int a)
+{
+    size_t whole = r == CA_ROWS_PACKED ? (size_t)n * (n + 1) / 2 : (size_t)n;
+    return whole - window_start(r, a);
+}
+
+/* The window's rows of every head of x (whole: [H][rows of kind r at n][width]). */
+static double *window_slice(const double *x, ca_rows r, int n, int a, int H, int width)
+{
+    const size_t whole = window_count(r, n, 1), win = window_count(r, n, a);
+    double *s = malloc((size_t)H * win * width * sizeof *s);
+    for (int h = 0; h < H; h++)
+        memcpy(s + h * win * width, x + (h * whole + window_start(r, a)) * width,
+               win * width * sizeof *s);
+    return s;
+}
+
+/* x == y to 1e-12 of y's largest element, count elements. */
+static void assert_close(const double *x, const double *y, size_t count, const char *what,
+                         int n, int a)
+{
+    double big = 0.0;
+    for (size_t i = 0; i < count; i++) big = fmax(big, fabs(y[i]));
+    for (size_t i = 0; i < count; i++)
+        cr_assert(fabs(x[i] - y[i]) <= 1e-12 * big, "%s, N = %d, first = %d: element %zu is "
+                  "%.17g, the whole call's %.17g", what, n, a, i, x[i], y[i]);
+}
+
+/* The reference on window a..n against its whole-operator call: the forward's o, lse are
+ * the slice of the whole call's; the backward's gradients too, the whole call given dO
+ * on the window's rows and, for cubic_shared, whose shared gradients sum every prefix,
+ * zero elsewhere (for cubic and cubic_last each gradient row is one prefix's, so dO
+ * elsewhere cannot reach the window's slice, and stays random to show it). */
+static void check_window(ca_op op, int n, int a)
+{
+    const ca_op_info *info = ca_op_get(op);
+    const int d = 3, H = 2, shared = op == CA_OP_CUBIC_SHARED;
+    const ca_shape whole = {n, d, H, 0}, win = {n, d, H, a};
+    const size_t qn = H * window_count(info->q_rows, n, 1) * d;
+    const size_t kn = H * window_count(info->kv_rows, n, 1) * d;
+    const size_t on = H * window_count(info->out_rows, n, 1);
+    double *q = randn(qn, 11), *k = randn(kn, 12), *v = randn(kn, 13), *dO = randn(on * d, 14);
+    if (shared) /* dO zero outside the window */
+        for (int h = 0; h < H; h++)
+            memset(dO + h * (on / H) * d, 0, window_start(info->out_rows, a) * d * sizeof *dO);
+    double *o = malloc(on * d * sizeof *o), *lse = malloc(on * sizeof *lse);
+    double *dq = malloc(qn * sizeof *dq), *dk = malloc(kn * sizeof *dk), *dv = malloc(kn * sizeof *dv);
+    cr_assert_eq(ca_ref_fwd(info->fwd, whole, q, k, v, o, lse), CA_OK);
+    cr_assert_eq(ca_ref_bwd(info->bwd, whole, q, k, v, o, lse, dO, dq, dk, dv), CA_OK);
+
+    double *wq = window_slice(q, info->q_rows, n, a, H, d);
+    double *wk = window_slice(k, info->kv_rows, n, a, H, d);
+    double *wv = window_slice(v, info->kv_rows, n, a, H, d);
+    double *wdO = window_slice(dO, info->out_rows, n, a, H, d);
+    const size_t wq_n = H * window_count(info->q_rows, n, a) * d;
+    const size_t wk_n = H * window_count(info->kv_rows, n, a) * d;
+    const size_t wo_n = H * window_count(info->out_rows, n, a);
+    double *wo = malloc(wo_n * d * sizeof *wo), *wl = malloc(wo_n * sizeof *wl);
+    double *wdq = malloc(wq_n * sizeof *wdq), *wdk = malloc(wk_n * sizeof *wdk);
+    double *wdv = malloc(wk_n * sizeof *wdv);
+    cr_assert_eq(ca_ref_fwd(info->fwd, win, wq, wk, wv, wo, wl), CA_OK);
+    cr_assert_eq(ca_ref_bwd(info->bwd, win, wq, wk, wv, wo, wl, wdO, wdq, wdk, wdv), CA_OK);
+
+    double *want[5] = {window_slice(o, info->out_rows, n, a, H, d),
+                       window_slice(lse, info->out_rows, n, a, H, 1),
+                       window_slice(dq, info->q_rows, n, a, H, d),
+                       window_slice(dk, info->kv_rows, n, a, H, d),
+                       window_slice(dv, info->kv_rows, n, a, H, d)};
+    const double *got[5] = {wo, wl, wdq, wdk, wdv};
+    const size_t count[5] = {wo_n * d, wo_n, wq_n, wk_n, wk_n};
+    const char *what[5] = {"o", "lse", "dq", "dk", "dv"};
+    for (int x = 0; x < 5; x++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s %s", info->name, what[x]);
+        assert_close(got[x], want[x], count[x], name, n, a);
+        free(want[x]);
+    }
+    free(q); free(k); free(v); free(dO); free(o); free(lse); free(dq); free(dk); free(dv);
+    free(wq); free(wk); free(wv); free(wdO); free(wo); free(wl); free(wdq); free(wdk);
+    free(wdv);
+}
+
+static void check_windows(ca_op op)
+{
+    const int ns[] = {2, 7, 12};
+    for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
+        const int n = ns[i], firsts[] = {2, n / 2, n};
+        for (int f = 0; f < 3; f++)
+            if (firsts[f] >= 2) check_window(op, n, firsts[f]);
+    }
+}
+
+Test(reference, cubic_window_is_slice) { check_windows(CA_OP_CUBIC); }
+Test(reference, shared_window_is_slice) { check_windows(CA_OP_CUBIC_SHARED); }
+Test(reference, last_window_is_slice) { check_windows(CA_OP_CUBIC_LAST); }

@@ -9,6 +9,7 @@
 #include "problem.h"
 
 #include <math.h>
+#include <string.h>
 
 #define COUNT_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -23,6 +24,14 @@ static inline double ratio(double err, double tol)
 static inline int within(double err, double tol)
 {
     return isfinite(err) && isfinite(tol) && err <= tol;
+}
+
+/* Elements of a and b (n each) whose bits differ. */
+static inline size_t bits_differ(const float *a, const float *b, size_t n)
+{
+    size_t diff = 0;
+    for (size_t i = 0; i < n; i++) diff += memcmp(a + i, b + i, sizeof *a) != 0;
+    return diff;
 }
 
 /* ---- the checks, each filling its column of every implementation's cells -------------- */
@@ -41,6 +50,8 @@ void check_determ(const ca_impl *const *impls, int count, const verify_opts *o,
                   impl_result *res);
 void check_bad_args(const ca_impl *const *impls, int count, const verify_opts *o,
                     impl_result *res);
+int check_window(const ca_impl *naive, const ca_impl *const *impls, int count,
+                 const verify_opts *o, impl_result *res);
 
 /* ---- one case against the float64 reference (compare.c) ------------------------------- */
 

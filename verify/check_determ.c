@@ -6,13 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static size_t bits_differ(const float *a, const float *b, size_t n)
-{
-    size_t diff = 0;
-    for (size_t i = 0; i < n; i++) diff += memcmp(a + i, b + i, sizeof *a) != 0;
-    return diff;
-}
-
 /* A race in a threaded backward (threads adding into shared rows without their own
  * partials) changes the order, or loses some, of the additions: results differ between
  * runs in some runs only, and more often with more threads than cores, where the

@@ -11,7 +11,8 @@
 const char *check_name(check_kind c)
 {
     static const char *const names[CHK_COUNT] = {"vs_ref", "extreme", "own_fd",
-                                                 "equiv", "determ", "bad_args"};
+                                                 "equiv", "determ", "bad_args",
+                                                 "window"};
     return (unsigned)c < CHK_COUNT ? names[c] : "unknown";
 }
 
@@ -137,6 +138,7 @@ int verify_run(const ca_impl *const *impls, int count, const verify_opts *o,
     if (check_wanted(o, CHK_EQUIV)) check_equiv(naive, impls, count, o, res);
     if (check_wanted(o, CHK_DETERMINISM)) check_determ(impls, count, o, res);
     if (check_wanted(o, CHK_BADARGS)) check_bad_args(impls, count, o, res);
+    if (check_wanted(o, CHK_WINDOW) && check_window(naive, impls, count, o, res)) return -1;
     int fails = 0;
     for (int i = 0; i < count; i++)
         for (int e = 0; e < CA_ENTRY_COUNT; e++)

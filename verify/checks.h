@@ -16,6 +16,7 @@ typedef enum check_kind {
     CHK_EQUIV,       /* inference-equivalence (§4.4) */
     CHK_DETERMINISM, /* bit-identical repeated runs (§4.6) */
     CHK_BADARGS,     /* error codes for bad arguments, never a crash (§4.8) */
+    CHK_WINDOW,      /* a window of prefixes == the slice of the whole call (§4.10) */
     CHK_COUNT
 } check_kind;
 

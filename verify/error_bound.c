@@ -115,7 +115,7 @@ ca_status problem_error_bounds(problem *p, const double *q, const double *k, con
 {
     const int bwd = problem_bwd(p) != CA_NO_ENTRY, d = p->sh.d;
     const ca_entry e = problem_fwd(p); /* a decode step's map is its N steps' */
-    const size_t count = ca_ref_row_map(e, p->sh.n, NULL);
+    const size_t count = ca_ref_row_map(e, p->sh, NULL);
     ca_ref_row *rows = malloc(count * sizeof *rows);
     double *w = malloc((size_t)ROW_ARRAYS * p->sh.n * sizeof *w);
     bound_bufs b = {calloc(p->out_elems, sizeof(double)), calloc(p->lse_elems, sizeof(double)),
@@ -125,7 +125,7 @@ ca_status problem_error_bounds(problem *p, const double *q, const double *k, con
     ca_status st = rows && w && b.o && b.lse && (!bwd || (b.dq && b.dk && b.dv)) ? CA_OK
                                                                               : CA_ERR_NOMEM;
     if (st == CA_OK) {
-        ca_ref_row_map(e, p->sh.n, rows);
+        ca_ref_row_map(e, p->sh, rows);
         const size_t qs = p->q_elems / p->sh.heads, kvs = p->kv_elems / p->sh.heads;
         const size_t out = count * d;
         const double chain = op_shared_inputs(p->op) ? (BOUND_C_EXP + 2.0) * p->sh.n : 0.0;

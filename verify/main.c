@@ -102,7 +102,8 @@ static void print_table(const impl_result *res, int count, const cell *refcells)
     printf("\n%-8s %-16s", "impl", "entry");
     for (int c = 0; c < CHK_COUNT; c++) printf(" %-19s", check_name(c));
     printf("\n(each cell: status worst-err/its-tolerance; determ: differing elements/0;"
-           " bad_args: mismatches/0)\n");
+           " bad_args: mismatches/0;\n window: differing elements/0, cubic_shared_bwd"
+           " worst-err/its-tolerance)\n");
     for (int e = 0; e < CA_ENTRY_COUNT; e++) {
         const cell *c = &refcells[e];
         if (c->st == CELL_NA) continue;

@@ -28,11 +28,14 @@ int input_logit_scaled(input_kind kind)
     return kind == IN_LOGITS_1E2 || kind == IN_LOGITS_1E4;
 }
 
-/* cubic_last: N (its last prefix's keys; each packed dK/dV row has one query). */
+/* cubic_last: N (its last prefix's keys; each packed dK/dV row has one query). A window
+ * of cubic_shared: the (t, i) rows of its prefixes. */
 size_t problem_longest_sum(const problem *p, int bwd)
 {
     size_t n = (size_t)p->sh.n, d = (size_t)p->sh.d;
-    size_t rows = bwd && op_shared_inputs(p->op) ? ca_packed_rows(n) : n;
+    size_t rows = bwd && op_shared_inputs(p->op)
+                      ? ca_window_rows(CA_ROWS_PACKED, p->sh.n, p->sh.first)
+                      : n;
     return rows > d ? rows : d;
 }
 
@@ -125,9 +128,11 @@ ca_status problem_init(problem *p, ca_op op, ca_shape sh, input_kind kind, uint6
     if (st != CA_OK) return st;
     /* A step operator runs N steps: one sequence of N rows in, one out. */
     const int step = ca_op_is_step(op);
-    p->q_elems = (step ? (size_t)sh.n : ca_rows_of(info->q_rows, sh.n)) * sh.d * sh.heads;
-    p->kv_elems = (step ? (size_t)sh.n : ca_rows_of(info->kv_rows, sh.n)) * sh.d * sh.heads;
-    p->lse_elems = (step ? (size_t)sh.n : ca_rows_of(info->out_rows, sh.n)) * sh.heads;
+    /* A window of prefixes (sh.first > 1) has its rows alone. */
+    const int a = sh.first;
+    p->q_elems = (step ? (size_t)sh.n : ca_window_rows(info->q_rows, sh.n, a)) * sh.d * sh.heads;
+    p->kv_elems = (step ? (size_t)sh.n : ca_window_rows(info->kv_rows, sh.n, a)) * sh.d * sh.heads;
+    p->lse_elems = (step ? (size_t)sh.n : ca_window_rows(info->out_rows, sh.n, a)) * sh.heads;
     p->out_elems = p->lse_elems * sh.d;
     p->q = malloc(p->q_elems * sizeof(float));
     p->k = malloc(p->kv_elems * sizeof(float));
@@ -155,10 +160,10 @@ void problem_free(problem *p)
 static double max_logit(const problem *p, const double *q, const double *k)
 {
     ca_entry e = problem_fwd(p);
-    size_t rows = ca_ref_row_map(e, p->sh.n, NULL);
+    size_t rows = ca_ref_row_map(e, p->sh, NULL);
     ca_ref_row *map = malloc(rows * sizeof *map);
     if (!map) return INFINITY;
-    ca_ref_row_map(e, p->sh.n, map);
+    ca_ref_row_map(e, p->sh, map);
     const int d = p->sh.d;
     const size_t qs = p->q_elems / p->sh.heads, kvs = p->kv_elems / p->sh.heads;
     const double s = 1.0 / sqrt((double)d);
@@ -223,7 +228,7 @@ static ca_status ref_magnitude(const problem *p, const double *q, const double *
 {
     const int bwd = mdq != NULL, d = p->sh.d;
     const ca_entry e = problem_fwd(p); /* a decode step's map is its N steps' */
-    const size_t count = ca_ref_row_map(e, p->sh.n, NULL);
+    const size_t count = ca_ref_row_map(e, p->sh, NULL);
     ca_ref_row *rows = malloc(count * sizeof *rows);
     double *pr = malloc((size_t)p->sh.n * sizeof *pr);
     if (!rows || !pr) {
@@ -231,7 +236,7 @@ static ca_status ref_magnitude(const problem *p, const double *q, const double *
         free(pr);
         return CA_ERR_NOMEM;
     }
-    ca_ref_row_map(e, p->sh.n, rows);
+    ca_ref_row_map(e, p->sh, rows);
     const double s = 1.0 / sqrt((double)d);
     const size_t qs = p->q_elems / p->sh.heads, kvs = p->kv_elems / p->sh.heads;
     const size_t out = count * d;

@@ -48,6 +48,10 @@ static inline inst_rows inst_head(ca_op op, ca_shape sh, int h)
     return r;
 }
 
+/* Every head of operator op together: one past the last head's block, i.e. the rows of
+ * each whole tensor (what a backward zeroes before it adds). */
+static inline inst_rows inst_all(ca_op op, ca_shape sh) { return inst_head(op, sh, sh.heads); }
+
 /* The first prefix of the call's window (1 when it has none). */
 static inline int inst_first(ca_shape sh) { return ca_shape_first(sh); }
 
@@ -56,6 +60,13 @@ static inline int inst_first(ca_shape sh) { return ca_shape_first(sh); }
 static inline inst_rows inst_heads(int causal, ca_shape sh, int h)
 {
     return inst_head(causal ? CA_OP_CAUSAL : CA_OP_FULL, sh, h);
+}
+
+/* The first packed row of prefix t (first <= t <= N) in a head's block: counted from
+ * the window's first prefix. Inline and cheap, for a loop that steps through prefixes. */
+static inline size_t inst_packed_offset(ca_shape sh, int t)
+{
+    return ca_prefix_offset((size_t)t) - ca_prefix_offset((size_t)inst_first(sh));
 }
 
 /* Prefix t (1-based, first <= t <= N) of head h of a per-prefix operator, or the decode
@@ -69,7 +80,7 @@ static inline inst_rows inst_prefix(ca_op op, ca_shape sh, int h, int t)
 {
     inst_rows r = inst_head(op, sh, h);
     const int a = inst_first(sh);
-    const size_t off = ca_prefix_offset((size_t)t) - ca_prefix_offset((size_t)a);
+    const size_t off = inst_packed_offset(sh, t);
     switch (op) {
     case CA_OP_CUBIC:
         r.nq = r.nk = t;

@@ -62,7 +62,7 @@ static void last_all(const flash_ops *ops, ca_shape sh, int threads, int bwd,
                      const float *fo, float *lse, const float *flse, const float *dout,
                      float *dq, float *dk, float *dv, float *scratch)
 {
-    const long items = (long)sh.n * sh.heads;
+    const long items = inst_items(sh);
 #pragma omp parallel num_threads(threads)
     {
         float *w = scratch + (size_t)omp_get_thread_num() * one_row_scratch_floats(ops);

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "cubattn.h"
 #include "flash.h"
 #include "tile_traits.h" /* SWEEP_RB: rows per block; a block's scores are
                             [SWEEP_RB][n rounded up to ROW_VEC] */
@@ -19,18 +20,19 @@
  * so that consecutive scratches keep the workspace's 64-byte alignment). */
 size_t sweep_scratch_floats(int n, int d);
 
-/* Rows i0 .. i0+nb-1 (nb <= SWEEP_RB) of one head: one online-softmax sweep per row
- * over keys 0..n-1, writing row (t, i) after key t is absorbed, for every t >= i.
+/* Rows i0 .. i0+nb-1 (nb <= SWEEP_RB) of one head of shape sh (n = sh.n, d = sh.d, its
+ * window of prefixes a = sh.first..n): one online-softmax sweep per row over keys
+ * 0..n-1, writing row (t, i) after key t is absorbed, for every t >= i in the window.
  * q, k, v: [n][d]  kp: k as ops prepares it (flash_seq.kp), or NULL
- * o: [T][d]  lse: [T] (head base) */
-void sweep_fwd_rows(const flash_ops *ops, int d, int n, int i0, int nb, const float *q,
+ * o: [window's packed rows][d]  lse: [window's packed rows] (head base) */
+void sweep_fwd_rows(const flash_ops *ops, ca_shape sh, int i0, int nb, const float *q,
                     const float *k, const float *kp, const float *v, float *o, float *lse,
                     float *scratch);
 
-/* Backward of rows i0 .. i0+nb-1. dq rows i0.. are written (=); dk, dv: [n][d]
- * accumulate (+=) (may be per-thread partial buffers). o, lse, dout: packed [T][d],
- * [T]; the rest as in sweep_fwd_rows. */
-void sweep_bwd_rows(const flash_ops *ops, int d, int n, int i0, int nb, const float *q,
+/* Backward of rows i0 .. i0+nb-1, from the window's prefixes alone. dq rows i0.. are
+ * written (=); dk, dv: [n][d] accumulate (+=) (may be per-thread partial buffers). o,
+ * lse, dout: the window's packed rows; the rest as in sweep_fwd_rows. */
+void sweep_bwd_rows(const flash_ops *ops, ca_shape sh, int i0, int nb, const float *q,
                     const float *k, const float *kp, const float *v, const float *o,
                     const float *lse, const float *dout, float *dq, float *dk, float *dv,
                     float *scratch);

@@ -5,9 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t ca_ref_row_map(ca_entry e, int n, ca_ref_row *rows)
+size_t ca_ref_row_map(ca_entry e, ca_shape sh, ca_ref_row *rows)
 {
-    size_t r = 0;
+    /* The window of a per-prefix operator, prefixes a..n: its rows alone, counted from
+     * prefix a's. The packed key rows are counted here as they are laid out (prefix t's
+     * t rows after those of the window's earlier prefixes), not taken from the kernels'
+     * map (impls/kernels/instance.h), so that a wrong map cannot hide from this one. */
+    const int n = sh.n, a = sh.first > 1 ? sh.first : 1;
+    size_t r = 0, packed = 0; /* packed: prefix t's first row in the window */
     switch (e) {
     case CA_CAUSAL_FWD:
     case CA_CAUSAL_BWD:
@@ -19,18 +24,18 @@ size_t ca_ref_row_map(ca_entry e, int n, ca_ref_row *rows)
         return r;
     case CA_CUBIC_FWD:
     case CA_CUBIC_BWD: /* prefix t attends over its own packed rows */
-        for (int t = 1; t <= n; t++)
+        for (int t = a; t <= n; packed += (size_t)t, t++)
             for (int i = 0; i < t; i++, r++)
-                if (rows) rows[r] = (ca_ref_row){ca_prefix_offset(t) + i, ca_prefix_offset(t), t};
+                if (rows) rows[r] = (ca_ref_row){packed + (size_t)i, packed, t};
         return r;
     case CA_LAST_FWD:
-    case CA_LAST_BWD: /* query row t-1 is prefix t's last position, over its packed rows */
-        for (int t = 1; t <= n; t++, r++)
-            if (rows) rows[r] = (ca_ref_row){(size_t)t - 1, ca_prefix_offset(t), t};
+    case CA_LAST_BWD: /* query row t-a is prefix t's last position, over its packed rows */
+        for (int t = a; t <= n; packed += (size_t)t, t++, r++)
+            if (rows) rows[r] = (ca_ref_row){(size_t)(t - a), packed, t};
         return r;
     case CA_SHARED_FWD:
     case CA_SHARED_BWD: /* prefix t reuses the shared rows 0..t-1 */
-        for (int t = 1; t <= n; t++)
+        for (int t = a; t <= n; t++)
             for (int i = 0; i < t; i++, r++)
                 if (rows) rows[r] = (ca_ref_row){(size_t)i, 0, t};
         return r;
@@ -89,7 +94,7 @@ static double row_probs(int d, int len, const double *q, const double *k, double
 static ca_status map_rows(ca_entry e, ca_shape sh, ca_ref_row **rows, size_t *count,
                           double **p)
 {
-    *count = ca_ref_row_map(e, sh.n, NULL);
+    *count = ca_ref_row_map(e, sh, NULL);
     *rows = malloc(*count * sizeof **rows);
     *p = malloc((size_t)sh.n * sizeof **p);
     if (!*rows || !*p) {
@@ -97,8 +102,20 @@ static ca_status map_rows(ca_entry e, ca_shape sh, ca_ref_row **rows, size_t *co
         free(*p);
         return CA_ERR_NOMEM;
     }
-    ca_ref_row_map(e, sh.n, *rows);
+    ca_ref_row_map(e, sh, *rows);
     return CA_OK;
+}
+
+/* Rows of one head of q (and dq) and of k, v (and dk, dv): what the map reads, one past
+ * its last query row and its last key row (its own count, as the map's rows are). */
+static void head_rows(const ca_ref_row *rows, size_t count, size_t *q_rows, size_t *kv_rows)
+{
+    *q_rows = *kv_rows = 0;
+    for (size_t r = 0; r < count; r++) {
+        if (rows[r].q_row + 1 > *q_rows) *q_rows = rows[r].q_row + 1;
+        if (rows[r].key_row + (size_t)rows[r].len > *kv_rows)
+            *kv_rows = rows[r].key_row + (size_t)rows[r].len;
+    }
 }
 
 ca_status ca_ref_fwd(ca_entry e, ca_shape sh, const double *q, const double *k,
@@ -115,7 +132,11 @@ ca_status ca_ref_fwd(ca_entry e, ca_shape sh, const double *q, const double *k,
     double *p;
     if ((st = map_rows(e, sh, &rows, &count, &p)) != CA_OK) return st;
     const int d = sh.d;
-    const size_t qs = ca_q_rows(e, sh.n) * d, kvs = ca_kv_rows(e, sh.n) * d, out = count * d;
+    size_t qs, kvs;
+    head_rows(rows, count, &qs, &kvs);
+    qs *= d;
+    kvs *= d;
+    const size_t out = count * d;
     for (int h = 0; h < sh.heads; h++)
         for (size_t r = 0; r < count; r++) {
             const double *qi = q + h * qs + rows[r].q_row * d;
@@ -147,7 +168,11 @@ ca_status ca_ref_bwd(ca_entry e, ca_shape sh, const double *q, const double *k,
     if ((st = map_rows(e, sh, &rows, &count, &p)) != CA_OK) return st;
     const int d = sh.d;
     const double s = 1.0 / sqrt((double)d);
-    const size_t qs = ca_q_rows(e, sh.n) * d, kvs = ca_kv_rows(e, sh.n) * d, out = count * d;
+    size_t qs, kvs;
+    head_rows(rows, count, &qs, &kvs);
+    qs *= d;
+    kvs *= d;
+    const size_t out = count * d;
     memset(dq, 0, qs * sh.heads * sizeof *dq);
     memset(dk, 0, kvs * sh.heads * sizeof *dk);
     memset(dv, 0, kvs * sh.heads * sizeof *dv);
