@@ -203,6 +203,13 @@ long long comm_sum_in_rank_order(float *x, size_t n, double *y, size_t ny)
     return 2 * (long long)(g_size - 1) * bytes; /* the chain's K-1 hops, the broadcast's */
 }
 
+void comm_abort(int rc)
+{
+    fflush(NULL);
+    if (g_started && g_size > 1) MPI_Abort(MPI_COMM_WORLD, rc);
+    exit(rc);
+}
+
 double comm_max(double v)
 {
     double m = v;

@@ -30,6 +30,11 @@ int comm_agree(const char *text, const char *hint);
  * or -1 after a failure (said on stderr). */
 long long comm_sum_in_rank_order(float *x, size_t n, double *y, size_t ny);
 
+/* Ends the whole job now with status rc (MPI_Abort): for a rank that fails between the
+ * collective calls of a step, where the others would wait for it forever. Not
+ * collective; without mpirun, exit(rc). */
+void comm_abort(int rc) __attribute__((noreturn));
+
 /* The largest of every rank's v, on every rank. */
 double comm_max(double v);
 void comm_barrier(void);
