@@ -116,6 +116,8 @@ static int *row_map(layer_kind kind, size_t from, size_t to, int n, int a)
         if (model_mutant_planted == MUT_LAST_ROW)
             for (int t = a + 1; t <= n; t++)
                 m[t - a] = (int)(ca_prefix_offset(t - 1) - base + t - 2);
+        if (model_mutant_planted == MUT_WINDOW_DIAGONAL)
+            for (int t = a; t <= n; t++) m[t - a] = (int)(ca_prefix_offset(t) - base + t - a);
 #endif
     }
     return m;
@@ -177,14 +179,16 @@ static void gather_rows(real *to, const real *from, const int *map, int B, size_
 }
 
 #ifdef MODEL_MUTANT
-/* Zeroes every packed row (t, i) but the diagonal one (t, t): layer 1's residual bugs. */
-static void mutant_keep_diagonal(real *rows, int B, int n, int D)
+/* Zeroes every packed row (t, i) but the diagonal one (t, t) of the window of prefixes
+ * first..n: layer 1's residual bugs. */
+static void mutant_keep_diagonal(real *rows, int B, int n, int first, int D)
 {
-    const size_t T = ca_packed_rows(n);
+    const int a = first > 1 ? first : 1;
+    const size_t T = ca_window_rows(CA_ROWS_PACKED, n, a), base = ca_prefix_offset((size_t)a);
     for (int b = 0; b < B; b++)
-        for (int t = 1; t <= n; t++)
+        for (int t = a; t <= n; t++)
             for (int i = 0; i < t - 1; i++)
-                memset(rows + ((size_t)b * T + ca_prefix_offset(t) + i) * D, 0,
+                memset(rows + ((size_t)b * T + ca_prefix_offset(t) - base + i) * D, 0,
                        (size_t)D * sizeof *rows);
 }
 #endif
@@ -312,7 +316,7 @@ static ca_status block_forward(const model_exec *ex, const model_config *cfg,
         gather_rows(x_res, a->x_in, a->res_src, B, a->rout, a->rin, D);
 #ifdef MODEL_MUTANT
         if (model_mutant_planted == MUT_SHARED_RESIDUAL && a->kind == LAYER_SHARED)
-            mutant_keep_diagonal(x_res, B, n, D);
+            mutant_keep_diagonal(x_res, B, n, a->first, D);
 #endif
         res = x_res;
     }
@@ -433,7 +437,7 @@ static ca_status block_backward(const model_exec *ex, const model_config *cfg,
                        a->mean1, a->rstd1, params + lo->ln1_g, (int)in, D);
 #ifdef MODEL_MUTANT
     if (model_mutant_planted == MUT_SHARED_RES_GRAD && a->kind == LAYER_SHARED)
-        mutant_keep_diagonal(dx_mid, B, n, D);
+        mutant_keep_diagonal(dx_mid, B, n, a->first, D);
 #endif
     scatter_add_rows(dx_in, dx_mid, a->res_src, B, a->rout, a->rin, D);
     st = CA_OK;

@@ -17,6 +17,9 @@ typedef enum model_mutant {
                             (i, i), every other prefix row starts from zero */
     MUT_SHARED_RES_GRAD, /* packed, layer 1: the residual's gradient into x_i comes from
                             row (i, i) alone, not summed over the prefixes t >= i */
+    MUT_WINDOW_DIAGONAL, /* packed on a window of prefixes a..n (a rank's part), last
+                            layer: prefix t's query and residual come from its row t - a
+                            instead of its diagonal row t - 1 (right when a = 1 alone) */
     MUT_COUNT
 } model_mutant;
 

@@ -125,3 +125,13 @@ Test(model_mutants, shared_residual_gradient_rejected, .timeout = 120)
                   {MODEL_CUBIC, MCHK_VS_F64, CELL_FAIL}, {MODEL_CUBIC, MCHK_GRAD_FD, CELL_FAIL},
                   {MODEL_CUBIC, MCHK_INFER, CELL_PASS}, {MODEL_CUBIC, MCHK_GENERATE, CELL_PASS});
 }
+
+/* Wrong only on a window of prefixes (a rank's part of a batch split between ranks): the
+ * whole-batch checks pass, and only the split batch shows it. */
+Test(model_mutants, window_diagonal_rejected, .timeout = 120)
+{
+    EXPECT_MUTANT(MUT_WINDOW_DIAGONAL, {MODEL_CUBIC, MCHK_PARTS, CELL_FAIL},
+                  {MODEL_CUBIC, MCHK_VS_F64, CELL_PASS}, {MODEL_CUBIC, MCHK_PACKED_LOOP, CELL_PASS},
+                  {MODEL_CUBIC, MCHK_GRAD_FD, CELL_PASS}, {MODEL_CUBIC_LOOP, MCHK_PARTS, CELL_PASS},
+                  {MODEL_CAUSAL, MCHK_PARTS, CELL_PASS});
+}
