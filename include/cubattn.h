@@ -135,7 +135,7 @@ size_t ca_window_rows(ca_rows r, int n, int first);
  * per-prefix row is t - first); cubic_shared's shared q, k, v (and dq, dk, dv) keep
  * their N rows, the gradients then from the window's prefixes alone. 0 or 1: every
  * prefix (a zero-initialised shape is the whole operator). Prefix-parallel training
- * gives each rank a window (docs/DESIGN.md §8.4). Operators without prefixes refuse
+ * gives each rank a window (docs/DESIGN.md §2.8). Operators without prefixes refuse
  * first > 1 (CA_ERR_WINDOW). */
 typedef struct ca_shape {
     int n;      /* sequence length N (decode: cache capacity) */

@@ -4,6 +4,7 @@
 
 #include "flash.h"
 #include "regtile.h"
+#include "shared_sweep.h"
 
 #include <math.h>
 #include <omp.h>
@@ -601,4 +602,120 @@ static ca_status zeroed_fwd(ca_shape sh, const ca_exec *ex, const float *q, cons
 const ca_impl mutant_nonfinite_zeroed = {
     .name = "nonfinite_zeroed", .description = "non-finite outputs replaced by 0",
     .fwd[CA_OP_CAUSAL] = zeroed_fwd,
+};
+
+/* ---- windows of prefixes (ca_shape.first) ------------------------------------------- */
+
+/* cubic_last on a window a..N with prefix t's packed keys at ca_prefix_offset(t - a + 1),
+ * as if the window's prefixes were numbered from 1: the right place is
+ * ca_prefix_offset(t) - ca_prefix_offset(a). The whole call (a = 1) is right, and the
+ * wrong rows stay inside the window's buffers, so only the window check can see it.
+ * Each prefix is naive's cubic_last on the one-prefix window {n = t, first = t}. */
+static size_t renumbered_key_row(ca_shape sh, int t)
+{
+    return ca_prefix_offset((size_t)(t - ca_shape_first(sh) + 1)); /* the bug */
+}
+
+static ca_status renumbered_last(ca_shape sh, const ca_exec *ex, const float *q,
+                                 const float *k, const float *v, const float *o,
+                                 const float *lse, const float *dout, float *fo, float *flse,
+                                 float *dq, float *dk, float *dv)
+{
+    const int a = ca_shape_first(sh), d = sh.d;
+    const size_t qs = (size_t)(sh.n - a + 1) * d;
+    const size_t kvs = ca_window_rows(CA_ROWS_PACKED, sh.n, a) * d;
+    ca_status st = CA_OK;
+    for (int h = 0; st == CA_OK && h < sh.heads; h++)
+        for (int t = a; st == CA_OK && t <= sh.n; t++) {
+            const ca_shape one = {t, d, 1, t};
+            const size_t qi = h * qs + (size_t)(t - a) * d, kb = h * kvs + renumbered_key_row(sh, t) * d;
+            const size_t li = (size_t)h * (sh.n - a + 1) + (size_t)(t - a);
+            st = dq ? ca_impl_naive.bwd[CA_OP_CUBIC_LAST](one, ex, q + qi, k + kb, v + kb,
+                                                          o + qi, lse + li, dout + qi,
+                                                          dq + qi, dk + kb, dv + kb)
+                    : ca_impl_naive.fwd[CA_OP_CUBIC_LAST](one, ex, q + qi, k + kb, v + kb,
+                                                          fo + qi, flse + li);
+        }
+    return st;
+}
+
+static ca_status renumbered_last_fwd(ca_shape sh, const ca_exec *ex, const float *q,
+                                     const float *k, const float *v, float *o, float *lse)
+{
+    return renumbered_last(sh, ex, q, k, v, NULL, NULL, NULL, o, lse, NULL, NULL, NULL);
+}
+
+static ca_status renumbered_last_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                                     const float *k, const float *v, const float *o,
+                                     const float *lse, const float *dout, float *dq,
+                                     float *dk, float *dv)
+{
+    /* dk, dv rows no prefix reaches (the buggy rows overlap) are zero, as naive's */
+    const size_t kv = ca_window_rows(CA_ROWS_PACKED, sh.n, ca_shape_first(sh)) * sh.d * sh.heads;
+    memset(dk, 0, kv * sizeof *dk);
+    memset(dv, 0, kv * sizeof *dv);
+    return renumbered_last(sh, ex, q, k, v, o, lse, dout, NULL, NULL, dq, dk, dv);
+}
+
+const ca_impl mutant_window_renumbered = {
+    .name = "window_renumbered",
+    .description = "cubic_last window's prefix t reads prefix t-a+1's packed place",
+    .fwd[CA_OP_CUBIC_LAST] = renumbered_last_fwd, .bwd[CA_OP_CUBIC_LAST] = renumbered_last_bwd,
+};
+
+/* cubic_shared's backward by the row sweep (shared_sweep.c) without the window's clamp
+ * of tau: the suffix sums run down to row i (lo = i) as in the whole call, so a row
+ * i < a-1 reads the lse, o and dO of prefixes before the window, rows the call does not
+ * have. The sweep is run here on the whole operator's packed rows, those of prefixes
+ * before the window NaN: what unwritten memory is to verify (the real bug reads
+ * whatever lies before the window's rows). The forward is naive's. */
+static float *nan_floats(size_t n)
+{
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    if (x) memset(x, 0xFF, n * sizeof *x);
+    return x;
+}
+
+static float *aligned_floats(size_t n)
+{
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
+static ca_status unclamped_shared_bwd(ca_shape sh, const ca_exec *ex, const float *q,
+                                      const float *k, const float *v, const float *o,
+                                      const float *lse, const float *dout, float *dq,
+                                      float *dk, float *dv)
+{
+    (void)ex;
+    const int n = sh.n, d = sh.d, a = ca_shape_first(sh);
+    const ca_shape whole = {n, d, sh.heads, 0}; /* the bug: the sweep not told the window */
+    const size_t T = ca_packed_rows((size_t)n), skip = ca_prefix_offset((size_t)a);
+    const size_t win = T - skip, hs = (size_t)n * d;
+    float *wo = nan_floats(sh.heads * T * d), *wl = nan_floats(sh.heads * T);
+    float *wd = nan_floats(sh.heads * T * d);
+    float *kt = aligned_floats(regt_packed_floats((size_t)n, (size_t)d));
+    float *scratch = aligned_floats(sweep_scratch_floats(n, d));
+    ca_status st = wo && wl && wd && kt && scratch ? CA_OK : CA_ERR_NOMEM;
+    for (int h = 0; st == CA_OK && h < sh.heads; h++) {
+        memcpy(wo + (h * T + skip) * d, o + h * win * d, win * d * sizeof *wo);
+        memcpy(wd + (h * T + skip) * d, dout + h * win * d, win * d * sizeof *wd);
+        memcpy(wl + h * T + skip, lse + h * win, win * sizeof *wl);
+        memset(dk + h * hs, 0, hs * sizeof *dk);
+        memset(dv + h * hs, 0, hs * sizeof *dv);
+        regt_pack(n, d, k + h * hs, kt);
+        for (int i0 = 0; i0 < n; i0 += SWEEP_RB)
+            sweep_bwd_rows(&regt_ops, whole, i0, n - i0 < SWEEP_RB ? n - i0 : SWEEP_RB,
+                           q + h * hs, k + h * hs, kt, v + h * hs, wo + h * T * d, wl + h * T,
+                           wd + h * T * d, dq + h * hs, dk + h * hs, dv + h * hs, scratch);
+    }
+    free(wo); free(wl); free(wd); free(kt); free(scratch);
+    return st;
+}
+
+const ca_impl mutant_window_unclamped = {
+    .name = "window_unclamped",
+    .description = "cubic_shared window's backward sweep without the tau clamp (lo = i)",
+    .fwd[CA_OP_CUBIC_SHARED] = shared_fwd_as_naive, .bwd[CA_OP_CUBIC_SHARED] = unclamped_shared_bwd,
+    .workspace = naive_workspace,
 };

@@ -25,5 +25,8 @@ extern const ca_impl mutant_lse_off_1e3;         /* causal lse + 1e-3 */
 extern const ca_impl mutant_lse_off_1e1;         /* causal lse + 1e-1 */
 extern const ca_impl mutant_mask_leaks_nonfinite; /* causal row i adds 0 * v_j for j > i */
 extern const ca_impl mutant_nonfinite_zeroed;    /* NaN/Inf outputs replaced by 0 */
+/* Windows of prefixes (ca_shape.first): right on the whole call, wrong on a window. */
+extern const ca_impl mutant_window_renumbered;  /* cubic_last prefix t at t-a+1's keys */
+extern const ca_impl mutant_window_unclamped;   /* cubic_shared bwd sweep, tau unclamped */
 
 #endif

@@ -119,6 +119,25 @@ Test(mutants, nondeterministic_rejected, .timeout = 120)
     expect_fail(&mutant_nondeterministic, CA_FULL_FWD, CHK_DETERMINISM);
 }
 
+/* Windows of prefixes: each bug is right on the whole call (vs_ref passes) and wrong on
+ * a window, which the window check alone sees. */
+Test(mutants, window_renumbered_rejected, .timeout = 120)
+{
+    impl_result res = run_one(&mutant_window_renumbered, ONLY(CHK_REF) | ONLY(CHK_WINDOW));
+    expect_cell(&res, CA_LAST_FWD, CHK_WINDOW, CELL_FAIL);
+    expect_cell(&res, CA_LAST_BWD, CHK_WINDOW, CELL_FAIL);
+    expect_cell(&res, CA_LAST_FWD, CHK_REF, CELL_PASS);
+    expect_cell(&res, CA_LAST_BWD, CHK_REF, CELL_PASS);
+}
+
+Test(mutants, window_unclamped_rejected, .timeout = 120)
+{
+    impl_result res = run_one(&mutant_window_unclamped, ONLY(CHK_REF) | ONLY(CHK_WINDOW));
+    expect_cell(&res, CA_SHARED_BWD, CHK_WINDOW, CELL_FAIL);
+    expect_cell(&res, CA_SHARED_FWD, CHK_WINDOW, CELL_PASS); /* naive's */
+    expect_cell(&res, CA_SHARED_BWD, CHK_REF, CELL_PASS);
+}
+
 /* A mutant lacking entry points is reported "not provided", never PASS. */
 Test(mutants, absent_entries_not_provided, .timeout = 120)
 {
