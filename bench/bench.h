@@ -8,7 +8,8 @@
  *                  eviction
  *   model_sweep.c  bench --model: the model cells
  *   split.c        bench --split: where a fused kernel's time goes (products, packing,
- *                  rest) */
+ *                  rest)
+ *   scaling.c      bench --model --scaling: prefix-parallel training over MPI ranks */
 #ifndef BENCH_H
 #define BENCH_H
 
@@ -51,6 +52,7 @@ typedef struct bench_config {
     int n_layers;
     int d_model, vocab, batch;
     int split;            /* bench --split (split.c) */
+    int scaling;          /* bench --model --scaling (scaling.c) */
 } bench_config;
 
 /* The machine and build, recorded in every row. */
@@ -161,6 +163,13 @@ int sweep_count(const bench_config *cfg);
  * again at the end of each thread count (the better median counts); 0 on success, -1
  * when nothing could be written or no cell was timed. */
 int sweep_run(const bench_config *cfg, machine_info *m, csv_out *out);
+
+/* ---- scaling.c: bench --model --scaling (docs/DESIGN.md §8.4) --------------------- */
+/* Under mpirun -np K (or one rank without it): the cubic model's training step split
+ * between k = 1, 2, 4, .., K ranks of --threads threads each, and on one rank of K x
+ * --threads threads; then the partition of the published batch over 1..1024 ranks. Every
+ * rank calls it; rank 0 alone writes (out is NULL on the others). 0, or -1. */
+int scaling_run(const bench_config *cfg, machine_info *m, csv_out *out);
 
 /* ---- model_sweep.c: bench --model (docs/DESIGN.md §8.1) ---------------------------- */
 int model_sweep_count(const bench_config *cfg);

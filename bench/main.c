@@ -1,6 +1,7 @@
 /* main.c: the bench's command line. Parses and validates the flags, describes the
  * machine, opens the results file and runs the sweep (plan.c). */
 #include "bench.h"
+#include "comm.h"
 #include "host.h"
 #include "kprof.h"
 #include "results.h"
@@ -431,22 +432,52 @@ static void model_defaults(bench_config *cfg)
 /* What the command line asked for beyond the configuration. */
 enum { RUN, EXIT_OK };
 
-/* --quick: a model of seconds, L = 2, d_model 32, N 16..64, each unless given. */
-static int model_args(bench_config *cfg, int have_impl, int have_op, int have_heads,
-                      int have_n, int have_out, int have_layers, int have_d_model)
+/* What a --model run was given, for the defaults of what it was not. */
+typedef struct model_given {
+    int impl, op, heads, n, out, layers, d_model, vocab, batch, threads;
+} model_given;
+
+/* --model --scaling: the published shape (ENTP's: N = 64, d_model 384, 6 layers; heads
+ * of 64, vocabulary NB = N as count3's), one sequence a step, one thread a rank, each
+ * unless given; --quick: L = 2, d_model 32, heads 2, N 16, vocabulary 16. */
+static int scaling_args(bench_config *cfg, const model_given *g)
 {
-    if (cfg->quick && !have_layers) {
+    if (!g->layers) {
+        cfg->n_layers = 0;
+        add_layers(cfg, cfg->quick ? "2" : "6");
+    }
+    if (!g->d_model) cfg->d_model = cfg->quick ? 32 : 384;
+    if (!g->heads) cfg->heads = cfg->quick ? 2 : 6;
+    if (!g->vocab) cfg->vocab = cfg->quick ? 16 : 64;
+    if (!g->n) parse_ns(cfg, cfg->quick ? "16" : "64");
+    if (!g->batch) cfg->batch = 1;
+    if (!g->threads) cfg->threads[cfg->n_threads++] = 1;
+    if (!g->out) cfg->out = "results/bench_scaling.csv";
+    if (cfg->n_threads > 1) return fail("--scaling takes one --threads (per rank)%s%s", "", "");
+    return RUN;
+}
+
+/* --quick: a model of seconds, L = 2, d_model 32, N 16..64, each unless given. */
+static int model_args(bench_config *cfg, const model_given *g)
+{
+    const int have_impl = g->impl, have_op = g->op, have_heads = g->heads, have_n = g->n,
+              have_out = g->out, have_layers = g->layers, have_d_model = g->d_model;
+    if (cfg->scaling) {
+        const int rc = scaling_args(cfg, g);
+        if (rc != RUN) return rc;
+    }
+    if (cfg->quick && !have_layers && !cfg->scaling) {
         cfg->n_layers = 0;
         add_layers(cfg, "2");
     }
-    if (cfg->quick && !have_d_model) cfg->d_model = 32;
-    if (cfg->quick && !have_n) parse_ns(cfg, "16:64");
+    if (cfg->quick && !have_d_model && !cfg->scaling) cfg->d_model = 32;
+    if (cfg->quick && !have_n && !cfg->scaling) parse_ns(cfg, "16:64");
     if (have_op) return fail("--op and --pass do not apply to --model runs%s%s", "", "");
     if (!have_impl) cfg->impls[cfg->n_impls++] = ca_impl_find("omp");
     if (!cfg->impls[0]) return fail("no implementation named omp; give --impl%s%s", "", "");
-    if (!have_heads) cfg->heads = 2;
-    if (!have_n && !cfg->quick) parse_ns(cfg, "64:4096");
-    if (!have_out) cfg->out = "results/bench_model.csv";
+    if (!have_heads && !cfg->scaling) cfg->heads = 2;
+    if (!have_n && !cfg->quick && !cfg->scaling) parse_ns(cfg, "64:4096");
+    if (!have_out && !cfg->scaling) cfg->out = "results/bench_model.csv";
     if (cfg->n_threads == 0) cfg->threads[cfg->n_threads++] = omp_get_num_procs();
     if (cfg->d_model % cfg->heads)
         return fail("d_model must be a multiple of heads (--d-model, --heads)%s%s", "", "");
@@ -480,7 +511,8 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
 {
     int rc = parse_ns(cfg, "64:8192");
     int have_impl = 0, have_op = 0, have_pass = 0, have_heads = 0, have_n = 0,
-        have_out = 0, have_layers = 0, have_d_model = 0;
+        have_out = 0, have_layers = 0, have_d_model = 0, have_vocab = 0, have_batch = 0,
+        have_threads = 0;
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i];
         char flag[64];
@@ -514,6 +546,10 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
             if (!cfg->model++) model_defaults(cfg);
             continue;
         }
+        if (strcmp(flag, "--scaling") == 0) {
+            cfg->scaling = 1;
+            continue;
+        }
         const struct value_flag *vf = NULL;
         for (size_t k = 0; k < sizeof value_flags / sizeof value_flags[0]; k++)
             if (strcmp(flag, value_flags[k].name) == 0) vf = &value_flags[k];
@@ -531,6 +567,9 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
         have_out |= vf->set == set_out;
         have_layers |= vf->set == set_layers;
         have_d_model |= vf->set == set_d_model;
+        have_vocab |= vf->set == set_vocab;
+        have_batch |= vf->set == set_batch;
+        have_threads |= vf->set == set_threads;
         if (!cfg->model && (vf->set == set_layers || vf->set == set_d_model ||
                             vf->set == set_vocab || vf->set == set_batch))
             return fail("%s applies to --model runs only (give --model first)%s", flag, "");
@@ -539,8 +578,13 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
     if (rc) return rc;
     if (cfg->model && cfg->split) return fail("--model and --split are separate runs%s%s", "", "");
     if (cfg->split) return split_args(cfg, have_impl, have_op, have_pass, have_n, have_out);
-    if (cfg->model) return model_args(cfg, have_impl, have_op | have_pass, have_heads,
-                                      have_n, have_out, have_layers, have_d_model);
+    if (cfg->scaling && !cfg->model) return fail("--scaling is a --model run (give --model)%s%s", "", "");
+    if (cfg->model) {
+        const model_given g = {have_impl, have_op | have_pass, have_heads, have_n, have_out,
+                               have_layers, have_d_model, have_vocab, have_batch,
+                               have_threads};
+        return model_args(cfg, &g);
+    }
     if (!have_impl)
         for (int k = 0; k < ca_impl_count() && cfg->n_impls < BENCH_MAX_IMPLS; k++)
             cfg->impls[cfg->n_impls++] = ca_impl_at(k);
@@ -553,6 +597,32 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
                     " (step is a decode step's only pass)", "", "");
     if (cfg->budget < cfg->rep_time) cfg->rep_time = cfg->budget;
     return RUN;
+}
+
+/* bench --model --scaling: every rank of the job runs it; they agree on the settings
+ * first, and rank 0 alone writes. */
+static int run_scaling(bench_config *cfg, machine_info *m, int *argc, char ***argv)
+{
+    if (comm_start(argc, argv, "bench") != 0) return 1;
+    char text[1024];
+    snprintf(text, sizeof text,
+             "impl=%s\nthreads=%d\nlayers=%d\nd_model=%d\nheads=%d\nvocab=%d\nbatch=%d\n"
+             "n=%d\nn_count=%d\nrep_time=%g\nmax_reps=%d\nseed=%llu\nquick=%d\ncpu=%s\n"
+             "commit=%s\n", cfg->impls[0]->name, cfg->threads[0], cfg->layers[0], cfg->d_model,
+             cfg->heads, cfg->vocab, cfg->batch, cfg->ns[0], cfg->n_ns, cfg->rep_time,
+             cfg->max_reps, cfg->seed, cfg->quick, m->cpu, m->commit);
+    int rc = comm_agree(text, "give every rank the same flags (mpirun -np K build/bench "
+                              "--model --scaling FLAGS) and the same build");
+    csv_out *out = NULL;
+    if (rc == 0 && comm_rank() == 0 && !(out = csv_out_open("bench", cfg->out, &scaling_format)))
+        rc = 1;
+    rc = (int)comm_max(rc); /* rank 0 could not open the output: every rank stops */
+    if (rc == 0 && scaling_run(cfg, m, out) != 0) rc = 1;
+    rc = (int)comm_max(rc);
+    if (out && rc != 0) csv_out_abort(out);
+    if (out && rc == 0 && csv_out_commit(out) != 0) rc = 1;
+    if (out && rc == 0) fprintf(stderr, "bench: wrote %s\n", cfg->out);
+    return comm_finish(rc);
 }
 
 int main(int argc, char **argv)
@@ -571,6 +641,7 @@ int main(int argc, char **argv)
     machine_info m;
     machine_describe(&m);
     m.grid = cfg.quick ? "quick" : "full";
+    if (cfg.scaling) return run_scaling(&cfg, &m, &argc, &argv);
     csv_out *out = csv_out_open("bench", cfg.out,
                                 cfg.model   ? &model_format
                                 : cfg.split ? &split_format

@@ -182,6 +182,9 @@ int model_splits_prefixes(model_kind kind, const model_config *cfg);
  * arguments, so no rank needs to be told its share. */
 int model_partition(model_kind kind, const model_config *cfg, int B, int N, int ranks,
                     int rank, model_part *parts);
+/* The predicted cost of one item of model_partition: prefix t's t (t + 6 D), or 1 for a
+ * whole sequence of a kind that does not split prefixes. */
+double model_prefix_cost(model_kind kind, const model_config *cfg, int t);
 
 /* The share of model_forward_backward that parts compute: *loss and grads (overwritten)
  * are the sums over the parts' positions of the batch's mean cross-entropy terms (each

@@ -148,6 +148,33 @@ static int load_model(const table *t, dataset *ds)
                                        check_model));
 }
 
+/* A scaling row: a measurement (times, FLOPs, bytes when ok) or a partition (its
+ * imbalance); nothing else. */
+static int check_scaling(const table *t, int r, void *rec)
+{
+    scaling_record *x = rec;
+    x->file = t->path;
+    const int measured = !strcmp(x->kind, "measured"), partition = !strcmp(x->kind, "partition");
+    if (!measured && !partition) return out_of_domain(t, r, "kind", "is not measured or partition");
+    if (x->ranks < 1 || x->layers < 1 || x->d_model < 1 || x->n < 1 || x->batch < 1)
+        return out_of_domain(t, r, "ranks", "or layers, d_model, n, batch is below 1");
+    x->ok = measured && !strcmp(x->status, "ok");
+    if (x->ok && (x->threads < 1 || !(x->flops > 0) || !(x->comm_bytes >= 0) || x->reps < 1 ||
+                  check_timed(t, r, x->t_min, x->t_med, x->t_max, NAN) != 0))
+        return out_of_domain(t, r, "t_median_s", "or threads, reps, flops, comm_bytes: an ok "
+                             "measurement needs them all");
+    if (partition && !(x->imbalance >= 1.0))
+        return out_of_domain(t, r, "imbalance", "must be >= 1 in a partition row");
+    return 0;
+}
+
+static int load_scaling(const table *t, dataset *ds)
+{
+    if (!(ds->sc = room(ds->sc, ds->nsc, t, sizeof *ds->sc))) return -1;
+    return add(&ds->nsc, csv_read_table(t, &scaling_format, "scaling", ds->sc + ds->nsc,
+                                        sizeof *ds->sc, check_scaling));
+}
+
 int load_split(const table *t, dataset *ds)
 {
     if (!(ds->sp = room(ds->sp, ds->nsp, t, sizeof *ds->sp))) return -1;
@@ -286,7 +313,11 @@ int dataset_load(const char *dir, dataset *ds)
                         table_col(t, "check") >= 0;
         int is_model = table_col(t, "model") >= 0 && table_col(t, "task") >= 0 &&
                        table_col(t, "part") >= 0 && table_col(t, "layers") >= 0;
-        if (is_model) {
+        const int is_scaling = table_col(t, "kind") >= 0 && table_col(t, "ranks") >= 0 &&
+                               table_col(t, "imbalance") >= 0;
+        if (is_scaling) {
+            rc = load_scaling(t, ds);
+        } else if (is_model) {
             rc = load_model(t, ds);
         } else if (split_is_table(t)) { /* has impl, op, pass, n too: before the bench */
             rc = load_split(t, ds);
@@ -328,6 +359,7 @@ void dataset_free(dataset *ds)
     free(ds->v);
     free(ds->m);
     free(ds->sp);
+    free(ds->sc);
     memset(ds, 0, sizeof *ds);
 }
 

@@ -813,6 +813,7 @@ int markdown_write(const dataset *ds, const plot_list *plots, const char *plots_
     model_headline(f, ds, plots_link);
     answer_section(f, ds);
     model_section(f, ds, plots_link);
+    scaling_section(f, ds);
     /* Its callees name the cause of a failure; the report is then not replaced. */
     int experiment_bad = experiment_section(f, results_dir, plots_dir, plots_link) != 0;
     machine_section(f, ds);

@@ -7,7 +7,9 @@
  *   markdown.c  REPORT.md
  *   experiment.c REPORT.md's section on the capability experiment (make experiment)
  *   stats.c     the Student-t quantile and interval of the experiment's verdicts
- *   split.c     bench --split rows (results/split.csv) and the line each target gets */
+ *   split.c     bench --split rows (results/split.csv) and the line each target gets
+ *   scaling.c   bench --model --scaling rows (results/bench_scaling.csv): the strong-
+ *               scaling table of prefix-parallel training and the projection */
 #ifndef REPORT_H
 #define REPORT_H
 
@@ -36,6 +38,8 @@ typedef struct dataset {
     int nm;
     split_record *sp;
     int nsp;
+    scaling_record *sc;  /* bench --model --scaling (results/bench_scaling.csv) */
+    int nsc;
     int verify_files;
     int bench_files;
     /* The grid every bench row, and every verify row, comes from ("full" or "quick"; NULL
@@ -181,5 +185,10 @@ int split_check(const table *t, int r, void *rec);
  * few rotating buffers (as fmt_s). */
 const char *split_line(const dataset *ds, const char *op, const char *pass, int n, int d,
                        int heads, int threads);
+
+/* ---- scaling.c ------------------------------------------------------------------- */
+/* The section "Prefix-parallel training across ranks": the measured configurations and the
+ * projection to the published scale; nothing when there are no scaling rows. */
+void scaling_section(FILE *f, const dataset *ds);
 
 #endif

@@ -29,11 +29,17 @@ void comm_leak_check_now(void) {}
 enum { TAG_TEXT = 101, TAG_SUM = 102 };
 
 static int g_rank, g_size = 1, g_started, g_agreed;
+static int g_active = 1;                      /* comm_set_active's k */
+static MPI_Comm g_sub = MPI_COMM_NULL;        /* ranks 0..k-1 when k < the job's size */
 static const char *g_prog = "program";
 
 int comm_rank(void) { return g_rank; }
 int comm_ranks(void) { return g_size; }
 int comm_agreed(void) { return g_agreed; }
+int comm_active_ranks(void) { return g_active; }
+
+/* The communicator of the active ranks. */
+static MPI_Comm active(void) { return g_sub != MPI_COMM_NULL ? g_sub : MPI_COMM_WORLD; }
 
 void comm_nap_ms(long ms)
 {
@@ -65,7 +71,29 @@ int comm_start(int *argc, char ***argv, const char *prog)
     g_started = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    g_active = g_size;
     return 0;
+}
+
+int comm_set_active(int k)
+{
+    if (k < 1 || k > g_size) return -1;
+    if (g_sub != MPI_COMM_NULL) MPI_Comm_free(&g_sub);
+    if (k < g_size) {
+        comm_leaks_ignored_begin();
+        MPI_Comm_split(MPI_COMM_WORLD, g_rank < k ? 0 : MPI_UNDEFINED, g_rank, &g_sub);
+        comm_leaks_ignored_end();
+    }
+    g_active = k;
+    return 0;
+}
+
+void comm_wait_all(void)
+{
+    if (g_size == 1) return;
+    MPI_Request req;
+    MPI_Ibarrier(MPI_COMM_WORLD, &req);
+    wait_req(&req);
 }
 
 /* ---- agreement ------------------------------------------------------------------- */
@@ -166,8 +194,10 @@ enum { PIECE = 1 << 16 };
 
 long long comm_sum_in_rank_order(float *x, size_t n, double *y, size_t ny)
 {
-    if (g_size == 1) return 0;
-    const int prev = g_rank - 1, next = g_rank + 1 < g_size ? g_rank + 1 : -1;
+    const int K = g_active;
+    if (K == 1) return 0;
+    const MPI_Comm c = active();
+    const int prev = g_rank - 1, next = g_rank + 1 < K ? g_rank + 1 : -1;
     float *in = malloc((n < PIECE ? n : PIECE) * sizeof *in + 1);
     double *iny = malloc(ny * sizeof *iny + 1);
     if (!in || !iny) {
@@ -179,28 +209,28 @@ long long comm_sum_in_rank_order(float *x, size_t n, double *y, size_t ny)
     for (size_t at = 0; at < n; at += PIECE) {
         const int len = (int)(n - at < PIECE ? n - at : PIECE);
         if (prev >= 0) {
-            MPI_Recv(in, len, MPI_FLOAT, prev, TAG_SUM, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Recv(in, len, MPI_FLOAT, prev, TAG_SUM, c, MPI_STATUS_IGNORE);
             for (int i = 0; i < len; i++) x[at + i] = in[i] + x[at + i];
         }
-        if (next >= 0) MPI_Send(x + at, len, MPI_FLOAT, next, TAG_SUM, MPI_COMM_WORLD);
+        if (next >= 0) MPI_Send(x + at, len, MPI_FLOAT, next, TAG_SUM, c);
     }
     if (ny > 0) {
         if (prev >= 0) {
-            MPI_Recv(iny, (int)ny, MPI_DOUBLE, prev, TAG_SUM, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Recv(iny, (int)ny, MPI_DOUBLE, prev, TAG_SUM, c, MPI_STATUS_IGNORE);
             for (size_t i = 0; i < ny; i++) y[i] = iny[i] + y[i];
         }
-        if (next >= 0) MPI_Send(y, (int)ny, MPI_DOUBLE, next, TAG_SUM, MPI_COMM_WORLD);
+        if (next >= 0) MPI_Send(y, (int)ny, MPI_DOUBLE, next, TAG_SUM, c);
     }
     free(in);
     free(iny);
     /* The last rank holds the sum: to every rank (a broadcast copies, it adds nothing). */
     for (size_t at = 0; at < n; at += PIECE) {
         const int len = (int)(n - at < PIECE ? n - at : PIECE);
-        MPI_Bcast(x + at, len, MPI_FLOAT, g_size - 1, MPI_COMM_WORLD);
+        MPI_Bcast(x + at, len, MPI_FLOAT, K - 1, c);
     }
-    if (ny > 0) MPI_Bcast(y, (int)ny, MPI_DOUBLE, g_size - 1, MPI_COMM_WORLD);
+    if (ny > 0) MPI_Bcast(y, (int)ny, MPI_DOUBLE, K - 1, c);
     const long long bytes = (long long)(n * sizeof *x + ny * sizeof *y);
-    return 2 * (long long)(g_size - 1) * bytes; /* the chain's K-1 hops, the broadcast's */
+    return 2 * (long long)(K - 1) * bytes; /* the chain's K-1 hops, the broadcast's */
 }
 
 void comm_abort(int rc)
@@ -213,13 +243,13 @@ void comm_abort(int rc)
 double comm_max(double v)
 {
     double m = v;
-    if (g_size > 1) MPI_Allreduce(&v, &m, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    if (g_active > 1) MPI_Allreduce(&v, &m, 1, MPI_DOUBLE, MPI_MAX, active());
     return m;
 }
 
 void comm_barrier(void)
 {
-    if (g_size > 1) MPI_Barrier(MPI_COMM_WORLD);
+    if (g_active > 1) MPI_Barrier(active());
 }
 
 int comm_say_exit(int rc)
@@ -237,6 +267,7 @@ int comm_finish(int rc)
 {
     if (!g_started) return rc;
     rc = comm_say_exit(rc);
+    if (g_sub != MPI_COMM_NULL) MPI_Comm_free(&g_sub);
     comm_leak_check_now(); /* exits 1 on a leak */
     MPI_Finalize();
     g_started = 0;

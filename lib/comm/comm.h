@@ -22,6 +22,16 @@ int comm_ranks(void);  /* the job's ranks; 1 before comm_start */
  * before agreeing passes "exit=RC" (comm_finish does), which rank 0 reports as such. */
 int comm_agree(const char *text, const char *hint);
 
+/* Narrows the job's sums, maxima and barriers to ranks 0..k-1 (1 <= k <= comm_ranks();
+ * collective over every rank): a measurement of fewer ranks than the job has, while the
+ * others wait in comm_wait_all. comm_active_ranks() is k; a rank >= k calls none of
+ * them until the next comm_set_active. */
+int comm_set_active(int k);
+int comm_active_ranks(void);
+/* Every rank of the job, active or not, waits here for all the others, polling without
+ * spinning (a waiting rank leaves its core to the ranks measured). */
+void comm_wait_all(void);
+
 /* Every rank's x[0..n) and y[0..ny) summed, left to right in rank order ((x_0 + x_1) +
  * x_2 ...), into x and y on every rank: the same bits on every rank and every run at a
  * given K, whatever algorithm the MPI library would choose for a reduction. The sum runs
@@ -35,7 +45,7 @@ long long comm_sum_in_rank_order(float *x, size_t n, double *y, size_t ny);
  * collective; without mpirun, exit(rc). */
 void comm_abort(int rc) __attribute__((noreturn));
 
-/* The largest of every rank's v, on every rank. */
+/* The largest of every (active) rank's v, on every (active) rank. */
 double comm_max(double v);
 void comm_barrier(void);
 

@@ -4,6 +4,9 @@
  *                    (bench; read by report)
  *   model_format.c   bench_model.csv: one model cell of bench --model (bench; report)
  *   split_format.c   split.csv: one cell of bench --split (bench; report)
+ *   scaling_format.c bench_scaling.csv: one configuration of prefix-parallel training
+ *                    timed by bench --model --scaling under mpirun, or the partition of
+ *                    a batch over K ranks (bench; report)
  *   verify_format.c  verify.csv: one check of one entry point (verify; report)
  *   experiment_format.c  experiment.csv: one evaluation point of a training run;
  *                    experiment_infer.csv: the inference check of one trained model
@@ -80,6 +83,29 @@ typedef struct split_record {
     int ok;
 } split_record;
 
+/* A row of bench --model --scaling (bench/scaling.c, docs/DESIGN.md §8.4). kind
+ * "measured": the cubic model's training step timed on `ranks` ranks of `threads` threads
+ * each (the times are the slowest rank's, the median over reps); kind "partition": no
+ * time, the partition of a batch of `batch` sequences over `ranks` ranks
+ * (model_partition), its largest part's predicted cost over the mean part's. */
+typedef struct scaling_record {
+    const char *kind, *model, *impl;
+    int ranks, threads, layers, d_model, heads, vocab, batch, n, reps;
+    double params;
+    double t_min, t_med, t_max;       /* s, one step (the slowest rank) */
+    double compute_max, compute_min;  /* s, a rank's share of the step before the sum */
+    double sum_s;                     /* s, the sum of the shares (waiting included) */
+    double flops, comm_bytes;         /* one step, all ranks */
+    double imbalance;                 /* the partition's largest part / mean part */
+    double peak;                      /* GFLOP/s, the FMA peak of one thread */
+    const char *status, *commit, *date, *cpu;
+    int cores;
+    const char *kernel_isa;
+    double other_cores;
+    const char *file;
+    int ok;
+} scaling_record;
+
 /* A check of verify (verify/main.c): err and tol as written, empty where not measured. */
 typedef struct verify_record {
     const char *impl, *entry, *check, *status, *err, *tol, *note;
@@ -115,6 +141,7 @@ typedef struct exp_infer_row {
 } exp_infer_row;
 
 extern const csv_format bench_format, model_format, split_format, verify_format;
+extern const csv_format scaling_format;
 extern const csv_format exp_row_format, exp_infer_format;
 
 #endif
