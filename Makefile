@@ -284,7 +284,7 @@ test: deps layers $(BUILD)/tests $(BUILD)/verify $(BUILD)/bench $(BUILD)/report 
 	$(SAN_ENV) $(MPI_ENV) sh experiment/mpi_smoke.sh $(BUILD)
 	$(SAN_ENV) $(MPI_ENV) sh tests/train_ranks.sh $(BUILD)
 	$(SAN_ENV) sh tests/verify_cli.sh $(BUILD)
-	$(SAN_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
+	$(SAN_ENV) $(MPI_ENV) sh bench/smoke.sh $(BUILD) $(THREADS)
 	sh tests/test-check-impls.sh "$(CC) $(CFLAGS) $(INC_impls)"
 	sh tests/test-layers.sh "$(CC) $(CFLAGS) $(INC_bench)"
 	$(SAN_ENV) sh tests/test-isa.sh $(BUILD) $(ISAS)
@@ -355,8 +355,10 @@ tsan:
 # vs cubic models L = 4 and 2, d_model 128, 2 heads, V 256, N 64..4096 on omp, cells
 # predicted over 30 s a call skipped, so that the packed cubic training step is timed up
 # to N = 512; capped at 4 min) plus the split of the roofline targets' cells (make split,
-# omp), then plots/ and REPORT.md. Each run measures its ceilings (sgemm, FMA peak,
-# micro-kernel, bandwidth) at its thread count.
+# omp), plus prefix-parallel training across THREADS MPI ranks of one thread each against
+# one rank (bench --model --scaling under mpirun: the cubic model at the published shape,
+# N 64, d_model 384, 6 layers; about a minute), then plots/ and REPORT.md. Each run
+# measures its ceilings (sgemm, FMA peak, micro-kernel, bandwidth) at its thread count.
 # QUICK=1: under a minute, into $(BUILD)/quick/ so that the committed evidence in
 # results/ is left alone.
 # The runs write into $(BENCH_STAGE); only when all succeeded are the CSVs moved into
@@ -376,11 +378,13 @@ BENCH_MAIN  := --quick
 BENCH_T1    := --quick
 BENCH_D128  := --quick
 BENCH_MODEL := --quick
+BENCH_SCALING := --quick
 else
 BENCH_MAIN  := --total-budget 18m
 BENCH_T1    := --n 256:4096 --budget 12s --total-budget 90s
 BENCH_D128  := --n 1024:4096 --budget 8s --total-budget 60s
 BENCH_MODEL := --budget 30s --total-budget 4m
+BENCH_SCALING := --rep-time 5s
 endif
 BENCH_STAGE := $(BUILD)/bench-stage
 bench: deps $(BUILD)/bench $(BUILD)/report
@@ -403,8 +407,10 @@ bench: deps $(BUILD)/bench $(BUILD)/report
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench --model $(BENCH_MODEL) --threads $(THREADS) \
 	  --out $(BENCH_STAGE)/bench_model.csv
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench --split $(SPLIT_ARGS) --out $(BENCH_STAGE)/split.csv
+	$(MPI_ENV) OMP_NUM_THREADS=1 mpirun -np $(THREADS) --bind-to none ./$(BUILD)/bench --model \
+	  --scaling $(BENCH_SCALING) --out $(BENCH_STAGE)/bench_scaling.csv
 	sh bench/stage.sh commit $(BENCH_STAGE) $(BENCH_DIR)/results bench.csv bench_t1.csv \
-	  bench_d128.csv bench_model.csv split.csv
+	  bench_d128.csv bench_model.csv split.csv bench_scaling.csv
 	./$(BUILD)/report --results $(BENCH_DIR)/results --plots $(BENCH_DIR)/plots \
 	  --out $(BENCH_DIR)/REPORT.md
 

@@ -68,6 +68,28 @@ model_check=$(awk '
     for (k in trained) if (layers[k] != trained[k]) { print k ": " layers[k] " layer rows for " trained[k] " layers"; exit }
   }' "$d/results/bench_model.csv")
 [ -z "$model_check" ] || fail "model cells: $model_check"
+# prefix-parallel training across 2 ranks (bench --model --scaling --quick under mpirun,
+# docs/DESIGN.md §8.4): the configurations 1 x 1, 2 x 1 and 1 x 2, each timed or skipped
+# with its reason; the 2-rank row sent the bytes of the ordered sum (2 (K - 1) x (4 P + 8));
+# the partition rows of 1..1024 ranks; the report's section reads them back (below)
+OMP_NUM_THREADS=1 mpirun -np 2 --oversubscribe --bind-to none "$B/bench" --model --scaling \
+  --quick --out "$d/results/bench_scaling.csv" 2>"$d/scaling.log" \
+  || { tail -20 "$d/scaling.log" >&2; fail "bench --model --scaling under mpirun exited non-zero"; }
+scaling_check=$(awk '
+  NR == 1 { gsub(/^"|"$/, ""); n = split($0, h, /","/); for (i = 1; i <= n; i++) c[h[i]] = i; next }
+  { gsub(/^"|"$/, ""); split($0, f, /","/)
+    kind = f[c["kind"]]; st = f[c["status"]]
+    if (kind == "partition") { parts++; if (!(f[c["imbalance"]] >= 1)) { print "row " NR ": imbalance below 1"; exit } ; next }
+    conf[f[c["ranks"]] "x" f[c["threads"]]] = 1
+    if (st != "ok" && st !~ /^skipped: /) { print "row " NR ": status " st; exit }
+    if (st == "ok" && f[c["ranks"]] == 2 && f[c["comm_bytes"]] != 2 * (4 * f[c["params"]] + 8)) {
+      print "row " NR ": comm_bytes " f[c["comm_bytes"]] " is not 2 (4 P + 8)"; exit }
+    if (st == "ok" && !(f[c["flops"]] > 0 && f[c["t_median_s"]] > 0)) { print "row " NR ": no flops or time"; exit }
+  }
+  END { if (!conf["1x1"] || !conf["2x1"] || !conf["1x2"]) print "a configuration is missing"
+        else if (parts != 11) print parts " partition rows, expected 11 (1..1024 ranks)" }' \
+  "$d/results/bench_scaling.csv")
+[ -z "$scaling_check" ] || fail "scaling rows: $scaling_check"
 # the split of a fused kernel's time (bench --split, docs/DESIGN.md §5.6): every part
 # present and >= 0 (t_other_s within the profile's tolerance, report/split.c), the
 # parts adding up to the total within the CSV's rounding, the products counted; the file
@@ -105,14 +127,15 @@ ls "$d/plots"/gflops_*.png >/dev/null 2>&1 || fail "no GFLOP/s plot"
 ls "$d/plots"/roofline_*.png >/dev/null 2>&1 || fail "no roofline plot"
 ls "$d/plots"/headline_L*.png >/dev/null 2>&1 || fail "no headline chart"
 grep -q "^| FMA peak, $T thread" "$d/REPORT.md" || fail "REPORT.md lacks the FMA peak"
-for s in "## The answer in numbers" "## Model level" "## Is a cubic model more powerful?" "## Machine" "## Scaling exponents" "## Performance targets" \
+for s in "## The answer in numbers" "## Model level" "## Prefix-parallel training across ranks" "## Is a cubic model more powerful?" "## Machine" "## Scaling exponents" "## Performance targets" \
          "## Roofline targets" "## Verification" "## Plots"; do
   grep -q "^$s" "$d/REPORT.md" || fail "REPORT.md lacks '$s'"
 done
 # every section built from bench or verify rows says, under its heading, which files,
-# which grid and which implementations they come from: here the quick grid, said so
+# which grid and which implementations they come from: here the quick grid, said so (the
+# model sections, of one implementation, name it and their shape in their first line)
 provenance=$(awk '
-  /^## / { heading = $0; want = heading !~ /^## (Model level|Is a cubic model|Plots)/; next }
+  /^## / { heading = $0; want = heading !~ /^## (Model level|Prefix-parallel|Is a cubic model|Plots)/; next }
   want && /^_Rows from / { rows[heading] = $0; want = 0; next }
   want && NF { missing = missing " [" heading "]"; want = 0 }
   END {
