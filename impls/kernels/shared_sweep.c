@@ -54,7 +54,7 @@ void sweep_fwd_rows(const flash_ops *ops, ca_shape sh, int i0, int nb, const flo
                     const float *k, const float *kp, const float *v, float *o, float *lse,
                     float *scratch)
 {
-    const int d = sh.d, n = sh.n, lo_t = inst_first(sh) - 1; /* 0-based first prefix */
+    const int d = sh.d, n = sh.n, first_t = inst_first(sh) - 1; /* 0-based first prefix */
     const size_t np = stride_of(n);
     float *S = scratch, *accs = scratch + SWEEP_RB * np;
     float mb[SWEEP_RB], lb[SWEEP_RB];
@@ -101,7 +101,7 @@ void sweep_fwd_rows(const flash_ops *ops, ca_shape sh, int i0, int nb, const flo
             const float p = expf(x - shift_of(m));
             l += p;
             vrow_axpy(d, p, v + (size_t)t * d, acc);
-            if (t < lo_t) continue;
+            if (t < first_t) continue;
             const size_t row = shared_row(sh, t, i);
             float *out = o + row * d;
             const float inv = 1.0f / l;
