@@ -164,7 +164,7 @@ int sweep_count(const bench_config *cfg);
  * when nothing could be written or no cell was timed. */
 int sweep_run(const bench_config *cfg, machine_info *m, csv_out *out);
 
-/* ---- scaling.c: bench --model --scaling (docs/DESIGN.md §8.4) --------------------- */
+/* ---- scaling.c: bench --model --scaling (docs/DESIGN.md §8.2) --------------------- */
 /* Under mpirun -np K (or one rank without it): the cubic model's training step split
  * between k = 1, 2, 4, .., K ranks of --threads threads each, and on one rank of K x
  * --threads threads; then the partition of the published batch over 1..1024 ranks. Every

@@ -1,5 +1,5 @@
 /* scaling.c: bench --model --scaling, prefix-parallel training timed across MPI ranks
- * (docs/DESIGN.md §8.4).
+ * (docs/DESIGN.md §8.2).
  *
  * Run as `mpirun -np K build/bench --model --scaling` (without mpirun: K = 1). For each
  * depth L of --layers and each N of --n, the cubic model of --d-model, --heads, --vocab
@@ -192,7 +192,7 @@ static scaling_record row_of(const char *kind, const bench_config *cfg, const sc
 }
 
 /* The partition of PROJECT_BATCH sequences of n over K ranks: the largest part's
- * predicted cost (model_partition's rule, docs/DESIGN.md §8.4) over the mean's. */
+ * predicted cost (model_partition's rule, docs/DESIGN.md §8.2) over the mean's. */
 static double partition_imbalance(const model_config *mc, int n, int K)
 {
     model_part *parts = malloc(PROJECT_BATCH * sizeof *parts);

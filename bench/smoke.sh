@@ -69,7 +69,7 @@ model_check=$(awk '
   }' "$d/results/bench_model.csv")
 [ -z "$model_check" ] || fail "model cells: $model_check"
 # prefix-parallel training across 2 ranks (bench --model --scaling --quick under mpirun,
-# docs/DESIGN.md §8.4): the configurations 1 x 1, 2 x 1 and 1 x 2, each timed or skipped
+# docs/DESIGN.md §8.2): the configurations 1 x 1, 2 x 1 and 1 x 2, each timed or skipped
 # with its reason; the 2-rank row sent the bytes of the ordered sum (2 (K - 1) x (4 P + 8));
 # the partition rows of 1..1024 ranks; the report's section reads them back (below)
 OMP_NUM_THREADS=1 mpirun -np 2 --oversubscribe --bind-to none "$B/bench" --model --scaling \

@@ -9,7 +9,7 @@
  *                          broadcast to every prefix, its gradient summed over them);
  *   T -> N (cubic_last):   query row t and output row t are input row (t, t).
  * A block of a packed cubic model may run on a window of its prefixes, first..n
- * (cubattn.h ca_shape.first; prefix-parallel training, docs/DESIGN.md §8.4): its packed
+ * (cubattn.h ca_shape.first; prefix-parallel training, docs/DESIGN.md §8.2): its packed
  * and per-prefix rows are then the window's, counted from prefix first's.
  * Shapes below are per sequence; B sequences are stacked in rows, and in heads for the
  * attention ([B][H][rows][d] = [B H][rows][d]). */

@@ -155,7 +155,7 @@ ca_status model_forward_backward_f64(model_kind kind, const model_config *cfg,
                                      const int *tokens, const int *targets, double *logits,
                                      double *grads, double *loss, model_stats *stats);
 
-/* ---- prefix-parallel training (docs/DESIGN.md §8.4) ----------------------------------
+/* ---- prefix-parallel training (docs/DESIGN.md §8.2) ----------------------------------
  * A batch's training split between ranks: each computes the loss and gradients of its
  * part of the batch, and the parts' sums add up to model_forward_backward's (the
  * backward is linear in the loss's terms, and every term is one position's). */
@@ -174,7 +174,7 @@ int model_splits_prefixes(model_kind kind, const model_config *cfg);
 
 /* The parts of rank `rank` (0-based) of `ranks` for a batch of B sequences of N tokens,
  * into parts[] (room for B); returns their count (0: this rank has no work). The rule
- * (docs/DESIGN.md §8.4): the batch's (sequence, prefix) items in order, each of predicted
+ * (docs/DESIGN.md §8.2): the batch's (sequence, prefix) items in order, each of predicted
  * cost t (t + 6 D) for prefix t (its attention pairs, 4 D t^2 FLOPs a layer, and its t
  * rows of products, 24 D^2 t), or one per whole sequence when the kind does not split
  * prefixes, cut into `ranks` contiguous runs of about equal cost: an item goes to the
@@ -211,7 +211,7 @@ typedef struct model_ranks {
     long long (*sum)(float *grads, size_t n, double *loss, size_t one);
 } model_ranks;
 
-/* One training step of a batch split between ranks (docs/DESIGN.md §8.4): this rank's
+/* One training step of a batch split between ranks (docs/DESIGN.md §8.2): this rank's
  * part (model_partition), its share of the loss and gradients
  * (model_forward_backward_parts_f32), the shares summed in rank order (ranks->sum), and
  * the same AdamW update on every rank (step 1-based). grads: scratch of

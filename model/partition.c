@@ -1,5 +1,5 @@
 /* partition.c: which part of a batch each rank trains (model.h model_partition,
- * docs/DESIGN.md §8.4); precision-free, built once. */
+ * docs/DESIGN.md §8.2); precision-free, built once. */
 #include "model.h"
 
 int model_splits_prefixes(model_kind kind, const model_config *cfg)

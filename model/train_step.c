@@ -1,5 +1,5 @@
 /* train_step.c: one training step of a batch split between ranks (model.h
- * model_train_step_f32, docs/DESIGN.md §8.4); the float32 model's alone, built once. */
+ * model_train_step_f32, docs/DESIGN.md §8.2); the float32 model's alone, built once. */
 #include "model.h"
 
 #include <stdlib.h>

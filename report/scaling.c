@@ -1,5 +1,5 @@
 /* scaling.c: REPORT.md's section on prefix-parallel training across MPI ranks, from the
- * rows of bench --model --scaling (results/bench_scaling.csv, docs/DESIGN.md §8.4): the
+ * rows of bench --model --scaling (results/bench_scaling.csv, docs/DESIGN.md §8.2): the
  * strong-scaling table of the configurations measured, then the projection of the
  * measured rate and communication to the published scale. */
 #include "report.h"
@@ -164,7 +164,7 @@ void scaling_section(FILE *f, const dataset *ds)
                "model's training step (%d layers, d_model %d, %d heads, vocabulary %d, N = %d, "
                "%d sequence(s) a step, implementation %s) with each sequence's prefixes "
                "split between ranks by predicted cost and the gradients summed in rank order "
-               "(docs/DESIGN.md §8.4), on %s.\n\n", K, shape->layers,
+               "(docs/DESIGN.md §8.2), on %s.\n\n", K, shape->layers,
             shape->d_model, shape->heads, shape->vocab, shape->n, shape->batch, shape->impl,
             shape->cpu);
     const scaling_record *base = measured(ds, shape, 1, shape->threads);

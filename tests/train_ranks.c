@@ -1,4 +1,4 @@
-/* train_ranks.c: the tests' driver of prefix-parallel training (docs/DESIGN.md §8.4),
+/* train_ranks.c: the tests' driver of prefix-parallel training (docs/DESIGN.md §8.2),
  * run by tests/train_ranks.sh as `mpirun -np K build/train_ranks ...` and without mpirun.
  *
  * Trains the float32 model for --steps steps of model_train_step_f32 on batches of tokens

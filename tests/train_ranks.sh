@@ -1,5 +1,5 @@
 #!/bin/sh
-# train_ranks.sh BUILD: prefix-parallel training under mpirun (docs/DESIGN.md §8.4), in
+# train_ranks.sh BUILD: prefix-parallel training under mpirun (docs/DESIGN.md §8.2), in
 # make test. For each case, a run without mpirun (one rank) and runs of K = 2 and 3 ranks
 # (mpirun -np K --oversubscribe) of build/train_ranks must give:
 #   - the first step's gradient of one rank, tensor by tensor, within verify's model

@@ -313,7 +313,7 @@ static void check_determinism(cell *c, const mcase_data *m, model_kind k,
 
 /* Rank r's share of the batch split between K ranks (model_partition), by the float32
  * model under test or, with fn NULL, the float64 model: grads and *loss summed over the
- * ranks in rank order, as prefix-parallel training sums them (docs/DESIGN.md §8.4). */
+ * ranks in rank order, as prefix-parallel training sums them (docs/DESIGN.md §8.2). */
 static ca_status parts_sum(const mcase_data *m, model_kind k, const model_exec *ex, int K,
                            float *share, float *sum, double *share64, double *sum64,
                            double *loss)

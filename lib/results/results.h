@@ -83,7 +83,7 @@ typedef struct split_record {
     int ok;
 } split_record;
 
-/* A row of bench --model --scaling (bench/scaling.c, docs/DESIGN.md §8.4). kind
+/* A row of bench --model --scaling (bench/scaling.c, docs/DESIGN.md §8.2). kind
  * "measured": the cubic model's training step timed on `ranks` ranks of `threads` threads
  * each (the times are the slowest rank's, the median over reps); kind "partition": no
  * time, the partition of a batch of `batch` sequences over `ranks` ranks
