@@ -36,6 +36,12 @@ static const model_case cases_full[] = {
 
 enum { KINDS = MODEL_KIND_COUNT };
 
+/* The ranks the check `parts` splits a case's batch between: 3, which cuts inside a
+ * sequence in every case (2 ranks give a batch of two equal sequences one each, no
+ * window); the float64 model's own check runs 2 as well. tests/train_ranks.sh runs 2 and
+ * 3 ranks under mpirun. */
+enum { PARTS_RANKS = 3 };
+
 /* One case: its inputs and the float64 model's answers for each kind. */
 typedef struct mcase_data {
     const model_case *c;
@@ -343,14 +349,14 @@ static ca_status parts_sum(const mcase_data *m, model_kind k, const model_exec *
     return st;
 }
 
-/* The batch split between 2 and 3 ranks against the whole batch's run: the same terms
- * summed in another order, so each side is held to its own tolerance of the float64
+/* The batch split between PARTS_RANKS ranks against the whole batch's run: the same
+ * terms summed in another order, so each side is held to its own tolerance of the float64
  * gradient (tol_equivalence, as packed == loop). */
 static void check_parts(cell *c, const mcase_data *m, model_kind k, const model_exec *ex,
                         const run32 *whole, const mtol *t)
 {
     float *share = malloc(m->P * sizeof *share), *sum = malloc(m->P * sizeof *sum);
-    for (int K = 2; share && sum && K <= 3; K++) {
+    for (int K = PARTS_RANKS; share && sum && K <= PARTS_RANKS; K++) {
         double loss;
         ca_status st = parts_sum(m, k, ex, K, share, sum, NULL, NULL, &loss);
         if (st != CA_OK) { cell_error(c, st, "model_forward_backward_parts"); break; }
@@ -484,12 +490,12 @@ static void check_f64(model_result *r, const mcase_data *m)
         cell_record(c, el / sl, tl, "N=%d L=%d: float64 logits differ by %.3g", N, L, el / sl);
         cell_record(c, eg / sg, tg, "N=%d L=%d: float64 gradients differ by %.3g", N, L, eg / sg);
     }
-    /* The batch split between 2 and 3 ranks == the whole batch, in float64. */
+    /* The batch split between 2 and PARTS_RANKS ranks == the whole batch, in float64. */
     double *share = malloc(m->P * sizeof *share), *sum = malloc(m->P * sizeof *sum);
     for (int k = 0; share && sum && k < KINDS; k++) {
         if (m->st64[k] != CA_OK) continue;
         const double tg = tol_model_bound(L, longest_grads(mc, k), u);
-        for (int K = 2; K <= 3; K++) {
+        for (int K = 2; K <= PARTS_RANKS; K++) {
             double loss;
             ca_status st = parts_sum(m, k, &ex64, K, NULL, NULL, share, sum, &loss);
             if (st != CA_OK) { cell_error(&r->cells[k][MCHK_PARTS], st, "parts, float64"); break; }

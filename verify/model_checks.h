@@ -18,7 +18,7 @@ typedef enum model_check {
     MCHK_L1_CAUSAL,   /* cubic with one layer == causal, same weights */
     MCHK_DETERMINISM, /* repeated runs bit-identical */
     MCHK_BAD_CONFIG,  /* bad configurations and inputs: an error, outputs untouched */
-    MCHK_PARTS,       /* the batch split between 2 and 3 ranks (model_partition): the
+    MCHK_PARTS,       /* the batch split between 3 ranks (model_partition): the
                          ranks' shares summed in rank order == the whole batch's loss and
                          gradients (prefix-parallel training, docs/DESIGN.md §8.2) */
     MCHK_COUNT
