@@ -407,7 +407,7 @@ bench: deps $(BUILD)/bench $(BUILD)/report
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench --model $(BENCH_MODEL) --threads $(THREADS) \
 	  --out $(BENCH_STAGE)/bench_model.csv
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench --split $(SPLIT_ARGS) --out $(BENCH_STAGE)/split.csv
-	$(MPI_ENV) OMP_NUM_THREADS=1 mpirun -np $(THREADS) --bind-to none ./$(BUILD)/bench --model \
+	$(MPI_ENV) OMP_NUM_THREADS=1 mpirun -np $(THREADS) --oversubscribe --bind-to none ./$(BUILD)/bench --model \
 	  --scaling $(BENCH_SCALING) --out $(BENCH_STAGE)/bench_scaling.csv
 	sh bench/stage.sh commit $(BENCH_STAGE) $(BENCH_DIR)/results bench.csv bench_t1.csv \
 	  bench_d128.csv bench_model.csv split.csv bench_scaling.csv

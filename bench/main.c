@@ -611,13 +611,18 @@ static int parse_args(int argc, char **argv, bench_config *cfg)
 static int run_scaling(bench_config *cfg, machine_info *m, int *argc, char ***argv)
 {
     if (comm_start(argc, argv, "bench") != 0) return 1;
-    char text[1024];
+    char text[4096], layers[512] = "", ns[1024] = "";
+    for (int i = 0; i < cfg->n_layers; i++)
+        snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s%d", i ? "," : "",
+                 cfg->layers[i]);
+    for (int i = 0; i < cfg->n_ns; i++)
+        snprintf(ns + strlen(ns), sizeof ns - strlen(ns), "%s%d", i ? "," : "", cfg->ns[i]);
     snprintf(text, sizeof text,
-             "impl=%s\nthreads=%d\nlayers=%d\nd_model=%d\nheads=%d\nvocab=%d\nbatch=%d\n"
-             "n=%d\nn_count=%d\nrep_time=%g\nmax_reps=%d\nseed=%llu\nquick=%d\ncpu=%s\n"
-             "commit=%s\n", cfg->impls[0]->name, cfg->threads[0], cfg->layers[0], cfg->d_model,
-             cfg->heads, cfg->vocab, cfg->batch, cfg->ns[0], cfg->n_ns, cfg->rep_time,
-             cfg->max_reps, cfg->seed, cfg->quick, m->cpu, m->commit);
+             "impl=%s\nthreads=%d\nlayers=%s\nd_model=%d\nheads=%d\nvocab=%d\nbatch=%d\n"
+             "n=%s\nrep_time=%g\nmax_reps=%d\nroof_time=%g\nseed=%llu\nquick=%d\ncpu=%s\n"
+             "commit=%s\n", cfg->impls[0]->name, cfg->threads[0], layers, cfg->d_model,
+             cfg->heads, cfg->vocab, cfg->batch, ns, cfg->rep_time, cfg->max_reps,
+             cfg->roof_time, cfg->seed, cfg->quick, m->cpu, m->commit);
     int rc = comm_agree(text, "give every rank the same flags (mpirun -np K build/bench "
                               "--model --scaling FLAGS) and the same build");
     csv_out *out = NULL;
@@ -638,7 +643,14 @@ int main(int argc, char **argv)
     defaults(&cfg);
     int rc = parse_args(argc, argv, &cfg);
     if (rc == EXIT_OK) return 0;
-    if (rc != RUN) return rc;
+    if (rc != RUN) {
+        /* Under mpirun the other ranks wait to agree on the settings: they learn that
+         * this one stopped (comm_say_exit) rather than waiting for mpirun to end them. */
+        for (int i = 1; i < argc; i++)
+            if (!strcmp(argv[i], "--scaling") && comm_start(&argc, &argv, "bench") == 0)
+                return comm_finish(rc);
+        return rc;
+    }
     const char *contract = ca_registry_check();
     if (contract) {
         fprintf(stderr, "bench: %s\n", contract);

@@ -243,26 +243,32 @@ int scaling_run(const bench_config *cfg, machine_info *m, csv_out *out)
                 if (runs && me < ks[i]) time_config(cfg, &c, n, ts[i], &r);
                 comm_wait_all();
                 comm_set_active(K);
-                if (me != 0) continue;
-                if (!runs) r.status = "skipped: more threads than the machine's cores";
-                machine_cpu_end(m);
-                r.other_cores = csv_real_if(m->other_cores >= 0, m->other_cores);
-                fprintf(stderr, "bench: scaling L=%d N=%d B=%d: %d rank(s) x %d thread(s): %s",
-                        L, n, cfg->batch, ks[i], ts[i], r.status);
-                if (r.reps > 0)
-                    fprintf(stderr, " %.4g s a step (shares %.4g..%.4g s, sum %.3g s, %.3g MB "
-                                    "sent)", r.t_med, r.compute_min, r.compute_max, r.sum_s,
-                            r.comm_bytes * 1e-6);
-                fputc('\n', stderr);
-                if (csv_out_record(out, &r) != 0) rc = -1;
+                int wrc = 0;
+                if (me == 0) {
+                    if (!runs) r.status = "skipped: more threads than the machine's cores";
+                    machine_cpu_end(m);
+                    r.other_cores = csv_real_if(m->other_cores >= 0, m->other_cores);
+                    fprintf(stderr, "bench: scaling L=%d N=%d B=%d: %d rank(s) x %d thread(s): "
+                                    "%s", L, n, cfg->batch, ks[i], ts[i], r.status);
+                    if (r.reps > 0)
+                        fprintf(stderr, " %.4g s a step (shares %.4g..%.4g s, sum %.3g s, %.3g "
+                                        "MB sent)", r.t_med, r.compute_min, r.compute_max,
+                                r.sum_s, r.comm_bytes * 1e-6);
+                    fputc('\n', stderr);
+                    wrc = csv_out_record(out, &r) != 0;
+                }
+                /* rank 0's write failed: every rank stops here, at the same call */
+                rc = comm_max(wrc) != 0.0 ? -1 : 0;
             }
-            for (int k = 1; me == 0 && rc == 0 && k <= PROJECT_MAX_RANKS; k *= 2) {
+            int wrc = 0;
+            for (int k = 1; me == 0 && rc == 0 && !wrc && k <= PROJECT_MAX_RANKS; k *= 2) {
                 scaling_record r = row_of("partition", cfg, &c, n, k, 0, m, peak);
                 r.batch = PROJECT_BATCH;
                 r.imbalance = partition_imbalance(&c.mc, n, k);
                 r.status = "computed: model_partition of the batch, no time";
-                if (csv_out_record(out, &r) != 0) rc = -1;
+                wrc = csv_out_record(out, &r) != 0;
             }
+            if (comm_max(wrc) != 0.0) rc = -1;
             sctx_free(&c);
         }
     roof_release();

@@ -330,8 +330,9 @@ int dataset_load(const char *dir, dataset *ds)
                    !has_suffix(names[i], "/experiment_infer.csv")) {
             /* the experiment's files are read by experiment.c; anything else in the
              * evidence dir is not ours to skip */
-            fprintf(stderr, "report: %s: neither bench, model nor verify results (no impl, op, "
-                            "pass, n; no impl, entry, check; no model, task, part, layers)\n",
+            fprintf(stderr, "report: %s: neither bench, model, scaling nor verify results (no "
+                            "impl, op, pass, n; no impl, entry, check; no model, task, part, "
+                            "layers; no kind, ranks, imbalance)\n",
                     names[i]);
             rc = -1;
         }

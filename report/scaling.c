@@ -89,7 +89,8 @@ static void measured_table(FILE *f, const dataset *ds, const scaling_record *sha
                "speed-up / cores used). A step runs from a barrier to the slowest rank's "
                "update; the shares are the ranks' model work before the sum, the sum is the "
                "ordered sum of the gradients (lib/comm), waiting for the slowest share "
-               "included. GFLOP/s a core: the step's model FLOPs (attention and products, "
+               "included; its bytes are the payload of the chain's messages and of the broadcast to "
+               "each rank (the library's broadcast may send more on the wire). GFLOP/s a core: the step's model FLOPs (attention and products, "
                "§3, §8) over its time and the cores used; the FMA peak is one thread's, "
                "measured in the same run.\n\n", base->threads);
 }

@@ -190,8 +190,11 @@ static int run(const args *a)
     float *params = malloc(P * sizeof *params), *m = calloc(P, sizeof *m);
     float *v = calloc(P, sizeof *v), *grads = malloc(P * sizeof *grads);
     int *tok = malloc(rows * sizeof *tok), *tgt = malloc(rows * sizeof *tgt);
-    int rc = 1, bad = 0;
-    if (!params || !m || !v || !grads || !tok || !tgt) goto out;
+    int bad = 0;
+    if (!params || !m || !v || !grads || !tok || !tgt) {
+        fprintf(stderr, "train_ranks (rank %d): out of memory\n", me);
+        comm_abort(1); /* the other ranks would wait for this one's share */
+    }
     model_init_params(&a->cfg, a->init_check ? MODEL_INIT_CHECK : MODEL_INIT_TRAIN, a->seed,
                       params);
     const model_exec ex = {ca_impl_find(a->impl), a->threads};
@@ -240,8 +243,7 @@ static int run(const args *a)
     if (me == 0)
         printf("parameters: %s on the %d rank(s), hash %013llx\n",
                all_same ? "the same bits" : "DIFFERENT bits", K, (unsigned long long)h);
-    rc = comm_max(all_same && !bad ? 0.0 : 1.0) == 0.0 ? 0 : 1;
-out:
+    const int rc = comm_max(all_same && !bad ? 0.0 : 1.0) == 0.0 ? 0 : 1;
     free(params); free(m); free(v); free(grads); free(tok); free(tgt);
     return rc;
 }

@@ -37,9 +37,9 @@ static const model_case cases_full[] = {
 enum { KINDS = MODEL_KIND_COUNT };
 
 /* The ranks the check `parts` splits a case's batch between: 3, which cuts inside a
- * sequence in every case (2 ranks give a batch of two equal sequences one each, no
- * window); the float64 model's own check runs 2 as well. tests/train_ranks.sh runs 2 and
- * 3 ranks under mpirun. */
+ * sequence in every case that has one to cut (N > 1, a kind that splits prefixes: 2
+ * ranks give a batch of two equal sequences one each, no window); the float64 model's own
+ * check runs 2 as well. tests/train_ranks.sh runs 2 and 3 ranks under mpirun. */
 enum { PARTS_RANKS = 3 };
 
 /* One case: its inputs and the float64 model's answers for each kind. */
