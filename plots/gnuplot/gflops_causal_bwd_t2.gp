@@ -10,64 +10,64 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:492.466]
+set yrange [0:496.358]
 set ytics nomirror
 set y2tics
-set y2range [0:1.57326]
+set y2range [0:1.54459]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.947830e+01
-128 5.998440e+01
-256 7.747740e+01
-512 8.915270e+01
-1024 7.189880e+01
-2048 9.916070e+01
-4096 1.022789e+02
-8192 9.480460e+01
+64 2.025620e+01
+128 4.403240e+01
+256 6.053440e+01
+512 7.551660e+01
+1024 8.240990e+01
+2048 9.159400e+01
+4096 9.581290e+01
+8192 1.118891e+02
 EOD
 $d1 << EOD
-64 5.228820e+01
-128 7.926950e+01
-256 1.050006e+02
-512 1.238598e+02
-1024 1.291464e+02
-2048 1.101209e+02
-4096 1.511865e+02
-8192 1.441419e+02
+64 6.390110e+01
+128 9.469750e+01
+256 1.225461e+02
+512 1.387473e+02
+1024 1.589255e+02
+2048 1.632274e+02
+4096 1.724216e+02
+8192 1.755412e+02
 EOD
 $d2 << EOD
-64 5.733100e+00
-128 6.274800e+00
-256 6.128400e+00
-512 6.096200e+00
-1024 6.276300e+00
-2048 6.162400e+00
-4096 5.850000e+00
+64 6.112600e+00
+128 6.061700e+00
+256 5.270200e+00
+512 5.248600e+00
+1024 5.055700e+00
+2048 5.175000e+00
+4096 5.179500e+00
 EOD
 $d3 << EOD
-64 8.158860e+01
-128 1.353892e+02
-256 2.031511e+02
-512 2.607432e+02
-1024 2.876630e+02
-2048 3.158979e+02
-4096 3.306027e+02
-8192 3.306323e+02
+64 6.402220e+01
+128 1.123436e+02
+256 1.688530e+02
+512 2.175111e+02
+1024 2.433516e+02
+2048 2.696120e+02
+4096 2.823489e+02
+8192 2.838639e+02
 EOD
 $d4 << EOD
-64 3.276620e+01
-128 7.036570e+01
-256 9.998960e+01
-512 1.418238e+02
-1024 1.695303e+02
-2048 1.916861e+02
-4096 1.993298e+02
-8192 2.048187e+02
+64 2.823450e+01
+128 6.238360e+01
+256 8.871850e+01
+512 1.241455e+02
+1024 1.503168e+02
+2048 1.738436e+02
+4096 1.749447e+02
+8192 1.800736e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
-    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'
+    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
+    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'

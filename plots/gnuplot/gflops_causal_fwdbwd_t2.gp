@@ -10,64 +10,64 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:492.466]
+set yrange [0:496.358]
 set ytics nomirror
 set y2tics
-set y2range [0:1.57326]
+set y2range [0:1.54459]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.572510e+01
-128 5.787830e+01
-256 7.624220e+01
-512 9.461860e+01
-1024 1.061967e+02
-2048 1.226024e+02
-4096 1.277195e+02
-8192 1.271869e+02
+64 1.959520e+01
+128 4.514190e+01
+256 6.159300e+01
+512 7.960260e+01
+1024 9.362020e+01
+2048 1.031629e+02
+4096 1.061863e+02
+8192 1.085292e+02
 EOD
 $d1 << EOD
-64 6.398100e+01
-128 9.428420e+01
-256 1.226506e+02
-512 1.349243e+02
-1024 1.382597e+02
-2048 7.920800e+01
-4096 4.919740e+01
-8192 1.153623e+02
+64 5.510790e+01
+128 8.084190e+01
+256 1.051799e+02
+512 1.229888e+02
+1024 1.303690e+02
+2048 1.573093e+02
+4096 1.416119e+02
+8192 1.477512e+02
 EOD
 $d2 << EOD
-64 5.327800e+00
-128 4.312900e+00
-256 5.803100e+00
-512 4.845100e+00
-1024 5.595900e+00
-2048 5.447500e+00
-4096 5.321700e+00
+64 4.964600e+00
+128 4.969400e+00
+256 4.999600e+00
+512 4.983800e+00
+1024 5.035000e+00
+2048 4.840200e+00
+4096 5.896600e+00
 EOD
 $d3 << EOD
-64 6.707630e+01
-128 1.127606e+02
-256 1.653265e+02
-512 2.103355e+02
-1024 2.293667e+02
-2048 2.458256e+02
-4096 2.554852e+02
-8192 2.421560e+02
+64 7.195190e+01
+128 1.202697e+02
+256 1.814849e+02
+512 2.308527e+02
+1024 2.640724e+02
+2048 2.849009e+02
+4096 2.836634e+02
+8192 3.281624e+02
 EOD
 $d4 << EOD
-64 2.745290e+01
-128 5.873040e+01
-256 8.563280e+01
-512 1.229606e+02
-1024 1.500808e+02
-2048 1.740415e+02
-4096 1.783379e+02
-8192 1.619741e+02
+64 3.279370e+01
+128 6.746990e+01
+256 9.900610e+01
+512 1.365256e+02
+1024 1.683954e+02
+2048 1.897946e+02
+4096 1.973107e+02
+8192 2.040272e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
-    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'
+    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
+    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'

@@ -10,44 +10,44 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:492.466]
+set yrange [0:496.358]
 set ytics nomirror
 set y2tics
-set y2range [0:1.57326]
+set y2range [0:1.54459]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.216940e+01
-128 5.628620e+01
-256 8.107930e+01
-512 9.025990e+01
+64 1.987090e+01
+128 5.480880e+01
+256 8.022810e+01
+512 9.881430e+01
 EOD
 $d1 << EOD
-64 6.279030e+01
-128 9.743960e+01
-256 1.318404e+02
-512 1.514388e+02
+64 8.064730e+01
+128 1.036405e+02
+256 1.342498e+02
+512 1.534938e+02
 EOD
 $d2 << EOD
-64 6.332900e+00
-128 6.234300e+00
-256 5.968000e+00
+64 6.053600e+00
+128 6.053500e+00
+256 5.316400e+00
 EOD
 $d3 << EOD
-64 1.448647e+02
-128 1.924446e+02
-256 2.549078e+02
-512 3.004492e+02
+64 1.324416e+02
+128 1.783903e+02
+256 2.412043e+02
+512 3.012702e+02
 EOD
 $d4 << EOD
-64 2.983010e+01
-128 8.051250e+01
-256 1.547631e+02
-512 1.951110e+02
+64 2.969960e+01
+128 8.075150e+01
+256 1.597159e+02
+512 2.009859e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
-    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'
+    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
+    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'

@@ -10,44 +10,44 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:492.466]
+set yrange [0:496.358]
 set ytics nomirror
 set y2tics
-set y2range [0:1.57326]
+set y2range [0:1.54459]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.190450e+01
-128 6.120060e+01
-256 8.354120e+01
-512 9.793760e+01
+64 2.184410e+01
+128 5.919590e+01
+256 8.743910e+01
+512 1.078664e+02
 EOD
 $d1 << EOD
-64 5.633350e+01
-128 8.055930e+01
-256 1.236431e+02
-512 1.452852e+02
+64 6.519700e+01
+128 9.360040e+01
+256 1.205020e+02
+512 1.408665e+02
 EOD
 $d2 << EOD
-64 5.958800e+00
-128 4.694000e+00
-256 4.833800e+00
+64 4.666800e+00
+128 4.655700e+00
+256 5.831900e+00
 EOD
 $d3 << EOD
-64 1.286302e+02
-128 1.669468e+02
-256 2.222218e+02
-512 2.665074e+02
+64 1.222114e+02
+128 1.682075e+02
+256 2.308244e+02
+512 2.666812e+02
 EOD
 $d4 << EOD
-64 2.843250e+01
-128 7.748090e+01
-256 1.383022e+02
-512 1.763042e+02
+64 2.563030e+01
+128 7.024870e+01
+256 1.332431e+02
+512 1.658238e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
-    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'
+    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
+    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'

@@ -10,51 +10,51 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:2355.2]
-set yrange [0:13503.3]
+set yrange [0:14146.1]
 set ytics nomirror
 set y2tics
-set y2range [0:43.1385]
+set y2range [0:44.0205]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.451611e+02
-128 6.006511e+02
-256 1.187205e+03
-512 2.382954e+03
-1024 4.766157e+03
-2048 8.284850e+03
+64 2.728777e+02
+128 5.865577e+02
+256 1.261320e+03
+512 2.593969e+03
+1024 5.101425e+03
+2048 9.326546e+03
 EOD
 $d1 << EOD
-64 3.275515e+02
-128 9.440112e+02
-256 8.887461e+02
-512 1.825471e+03
-1024 3.515950e+03
-2048 5.433588e+03
+64 3.745164e+02
+128 6.282619e+02
+256 8.408363e+02
+512 1.895763e+03
+1024 3.324110e+03
+2048 6.108616e+03
 EOD
 $d2 << EOD
-64 4.353400e+00
-128 4.738000e+00
-256 4.384300e+00
+64 4.716200e+00
+128 4.580200e+00
+256 4.757300e+00
 EOD
 $d3 << EOD
-64 3.201057e+02
-128 7.461036e+02
-256 1.516419e+03
-512 3.207010e+03
-1024 6.427393e+03
-2048 1.174204e+04
+64 3.853088e+02
+128 9.369023e+02
+256 2.050146e+03
+512 3.856500e+03
+1024 7.240679e+03
+2048 1.230094e+04
 EOD
 $d4 << EOD
-64 1.897990e+01
-128 2.582460e+01
-256 1.329512e+02
-512 1.542559e+02
-1024 1.636432e+02
+64 2.664730e+01
+128 7.327550e+01
+256 1.364510e+02
+512 1.606795e+02
+1024 1.886318e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
-    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'
+    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
+    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'

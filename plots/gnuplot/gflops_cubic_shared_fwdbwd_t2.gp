@@ -10,48 +10,48 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:9625.8]
+set yrange [0:8226.56]
 set ytics nomirror
 set y2tics
-set y2range [0:30.7511]
+set y2range [0:25.5998]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.850218e+02
-128 9.839221e+02
-256 1.871762e+03
-512 3.726363e+03
-1024 7.294498e+03
+64 3.835017e+02
+128 8.750196e+02
+256 1.832487e+03
+512 3.748876e+03
+1024 7.153532e+03
 EOD
 $d1 << EOD
-64 5.602067e+02
-128 8.659521e+02
-256 1.242723e+03
-512 1.994060e+03
-1024 4.501949e+03
+64 5.724426e+02
+128 7.067040e+02
+256 1.228257e+03
+512 2.366581e+03
+1024 4.803376e+03
 EOD
 $d2 << EOD
-64 5.851400e+00
-128 5.883800e+00
-256 4.926600e+00
+64 6.057000e+00
+128 5.898800e+00
+256 5.809500e+00
 EOD
 $d3 << EOD
-64 5.372172e+02
-128 1.300848e+03
-256 2.136048e+03
-512 4.231899e+03
-1024 8.370265e+03
+64 4.893460e+02
+128 9.651107e+02
+256 1.802320e+03
+512 3.745335e+03
+1024 6.393547e+03
 EOD
 $d4 << EOD
-64 2.866440e+01
-128 4.885030e+01
-256 8.400310e+01
-512 1.925980e+02
-1024 1.908429e+02
+64 2.547580e+01
+128 6.804900e+01
+256 1.312885e+02
+512 1.617362e+02
+1024 1.998269e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
-    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'
+    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
+    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'

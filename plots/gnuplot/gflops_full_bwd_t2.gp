@@ -10,63 +10,63 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:492.466]
+set yrange [0:496.358]
 set ytics nomirror
 set y2tics
-set y2range [0:1.57326]
+set y2range [0:1.54459]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 4.049620e+01
-128 8.993560e+01
-256 8.808630e+01
-512 9.142150e+01
-1024 9.059240e+01
-2048 9.433040e+01
-4096 9.872240e+01
-8192 9.587110e+01
+64 4.953440e+01
+128 1.016064e+02
+256 1.009738e+02
+512 1.076417e+02
+1024 1.091542e+02
+2048 1.134824e+02
+4096 1.176020e+02
+8192 1.153100e+02
 EOD
 $d1 << EOD
-64 1.387387e+02
-128 1.577516e+02
-256 1.691701e+02
-512 1.739737e+02
-1024 1.731386e+02
-2048 1.784030e+02
-4096 1.698216e+02
-8192 1.318545e+02
+64 1.402081e+02
+128 1.620553e+02
+256 1.698297e+02
+512 1.777738e+02
+1024 1.768646e+02
+2048 1.782241e+02
+4096 1.820010e+02
+8192 1.665504e+02
 EOD
 $d2 << EOD
-64 4.877400e+00
-128 4.698100e+00
-256 4.861300e+00
-512 4.715600e+00
-1024 5.079700e+00
-2048 6.307400e+00
+64 6.232200e+00
+128 6.176300e+00
+256 6.127400e+00
+512 6.333000e+00
+1024 5.976700e+00
+2048 6.178600e+00
 EOD
 $d3 << EOD
-64 1.652959e+02
-128 2.469196e+02
-256 3.016514e+02
-512 3.273051e+02
-1024 3.363911e+02
-2048 3.490840e+02
-4096 3.560057e+02
-8192 3.534828e+02
+64 1.629573e+02
+128 2.498037e+02
+256 3.007735e+02
+512 3.149707e+02
+1024 3.278585e+02
+2048 3.403886e+02
+4096 3.527719e+02
+8192 3.502302e+02
 EOD
 $d4 << EOD
-64 6.639040e+01
-128 1.415168e+02
-256 1.983158e+02
-512 2.078914e+02
-1024 2.162994e+02
-2048 2.249753e+02
-4096 2.210533e+02
-8192 2.196419e+02
+64 6.482100e+01
+128 1.396943e+02
+256 1.949762e+02
+512 2.102286e+02
+1024 2.184644e+02
+2048 2.185614e+02
+4096 2.138161e+02
+8192 2.166605e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
-    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'
+    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
+    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'

@@ -10,64 +10,64 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:492.466]
+set yrange [0:496.358]
 set ytics nomirror
 set y2tics
-set y2range [0:1.57326]
+set y2range [0:1.54459]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 5.489190e+01
-128 1.201786e+02
-256 1.542648e+02
-512 1.710284e+02
-1024 1.761656e+02
-2048 1.677474e+02
-4096 1.673185e+02
-8192 1.639269e+02
+64 6.188450e+01
+128 1.336268e+02
+256 1.727408e+02
+512 1.907193e+02
+1024 1.931722e+02
+2048 1.910350e+02
+4096 1.822098e+02
+8192 1.793438e+02
 EOD
 $d1 << EOD
-64 1.084461e+02
-128 1.207425e+02
-256 1.277661e+02
-512 1.253963e+02
-1024 1.193403e+02
-2048 1.217114e+02
-4096 1.266031e+02
-8192 1.127863e+02
+64 1.297164e+02
+128 1.412043e+02
+256 1.499285e+02
+512 1.537575e+02
+1024 1.488874e+02
+2048 1.494472e+02
+4096 1.511598e+02
+8192 1.519431e+02
 EOD
 $d2 << EOD
-64 5.555500e+00
-128 5.629100e+00
-256 5.520300e+00
-512 5.601300e+00
-1024 5.565600e+00
-2048 4.801800e+00
-4096 5.324200e+00
+64 5.421200e+00
+128 5.484300e+00
+256 5.384800e+00
+512 5.536700e+00
+1024 5.413800e+00
+2048 5.480700e+00
+4096 5.310000e+00
 EOD
 $d3 << EOD
-64 1.849137e+02
-128 2.114030e+02
-256 2.386003e+02
-512 2.477958e+02
-1024 2.545014e+02
-2048 2.451574e+02
-4096 2.650121e+02
-8192 2.548746e+02
+64 1.826469e+02
+128 2.493551e+02
+256 2.925698e+02
+512 3.003193e+02
+1024 2.842631e+02
+2048 2.978066e+02
+4096 3.006454e+02
+8192 3.050708e+02
 EOD
 $d4 << EOD
-64 5.302710e+01
-128 1.087943e+02
-256 1.595384e+02
-512 1.656320e+02
-1024 1.747985e+02
-2048 1.760132e+02
-4096 1.814152e+02
-8192 1.795304e+02
+64 6.040380e+01
+128 1.238672e+02
+256 1.627261e+02
+512 1.771717e+02
+1024 1.933499e+02
+2048 1.983302e+02
+4096 1.932787e+02
+8192 1.916337e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
-    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'
+    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
+    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'

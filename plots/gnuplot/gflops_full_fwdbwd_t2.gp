@@ -10,63 +10,63 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:492.466]
+set yrange [0:496.358]
 set ytics nomirror
 set y2tics
-set y2range [0:1.57326]
+set y2range [0:1.54459]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 4.972870e+01
-128 1.133400e+02
-256 1.187264e+02
-512 1.241120e+02
-1024 1.253304e+02
-2048 1.306739e+02
-4096 1.304087e+02
-8192 1.284624e+02
+64 5.042730e+01
+128 1.121226e+02
+256 1.204679e+02
+512 1.254314e+02
+1024 1.274566e+02
+2048 1.300335e+02
+4096 1.303094e+02
+8192 1.298976e+02
 EOD
 $d1 << EOD
-64 1.354941e+02
-128 1.541320e+02
-256 1.647596e+02
-512 1.693844e+02
-1024 1.681582e+02
-2048 1.701579e+02
-4096 1.715381e+02
-8192 1.464837e+02
+64 1.329515e+02
+128 1.503127e+02
+256 1.595386e+02
+512 1.651339e+02
+1024 1.652433e+02
+2048 1.661351e+02
+4096 1.682649e+02
+8192 1.593942e+02
 EOD
 $d2 << EOD
-64 4.673700e+00
-128 4.555900e+00
-256 4.762300e+00
-512 4.663700e+00
-1024 4.502500e+00
-2048 5.278100e+00
+64 6.091000e+00
+128 6.079800e+00
+256 6.114800e+00
+512 6.138400e+00
+1024 6.018000e+00
+2048 5.786900e+00
 EOD
 $d3 << EOD
-64 2.005775e+02
-128 2.523408e+02
-256 2.517111e+02
-512 2.818000e+02
-1024 3.208929e+02
-2048 2.889052e+02
-4096 2.939758e+02
-8192 3.025921e+02
+64 1.698109e+02
+128 2.415819e+02
+256 2.830328e+02
+512 3.056416e+02
+1024 2.745686e+02
+2048 3.161042e+02
+4096 3.226174e+02
+8192 3.053210e+02
 EOD
 $d4 << EOD
-64 5.845090e+01
-128 1.047387e+02
-256 1.736187e+02
-512 1.859847e+02
-1024 1.924803e+02
-2048 1.921200e+02
-4096 1.900469e+02
-8192 1.766960e+02
+64 6.274550e+01
+128 1.330851e+02
+256 1.870965e+02
+512 1.995440e+02
+1024 2.069064e+02
+2048 2.118783e+02
+4096 2.097865e+02
+8192 2.049021e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    428.231 with lines dt 1 lw 2 lc 'red' title 'FMA peak 428.2 GFLOP/s (2 threads)', \
-    313.023 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 313.0 GFLOP/s (2048^3, 2 threads)'
+    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
+    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'

@@ -11,81 +11,78 @@ set xlabel 'N'
 set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
-set xrange [55.6522:2355.2]
-set yrange [2.81187e-05:49.3722]
+set xrange [55.6522:1177.6]
+set yrange [2.9743e-05:57.9056]
 $m0 << EOD
-64 7.013415e-03
-128 8.194930e-03
-256 1.074892e-02
-512 1.645256e-02
-1024 2.990608e-02
-2048 8.612875e-02
+64 7.661241e-03
+128 9.846779e-03
+256 1.146078e-02
+512 1.768543e-02
+1024 2.911784e-02
 EOD
 $m1 << EOD
-64 2.041531e-02
-128 6.439655e-02
-256 2.375018e-01
-512 9.277052e-01
-1024 3.881619e+00
+64 2.426600e-02
+128 8.524373e-02
+256 2.608835e-01
+512 1.083725e+00
+1024 4.266503e+00
 EOD
 $m2 << EOD
-64 1.770341e-01
-128 4.221914e-01
-256 1.148473e+00
-512 3.666208e+00
+64 1.829249e-01
+128 4.688143e-01
+256 1.210675e+00
+512 3.751606e+00
 EOD
 $m3 << EOD
-64 7.003755e-04
-128 8.630745e-04
-256 1.651608e-03
-512 3.314067e-03
-1024 7.461547e-03
-2048 6.021035e-02
+64 6.548690e-04
+128 1.070719e-03
+256 1.900310e-03
+512 3.325508e-03
+1024 7.434977e-03
 EOD
 $m4 << EOD
-64 3.997950e-04
-128 5.529355e-04
-256 1.021982e-03
-512 2.098322e-03
-1024 5.002439e-03
-2048 1.951347e-02
+64 4.266905e-04
+128 6.678090e-04
+256 1.160656e-03
+512 2.015845e-03
+1024 4.698101e-03
 EOD
 $m5 << EOD
-64 8.435600e-05
-128 8.488700e-05
-256 9.168400e-05
-512 1.095130e-04
-1024 1.083115e-04
+64 8.922900e-05
+128 1.017935e-04
+256 1.041130e-04
+512 1.092580e-04
+1024 1.069880e-04
 EOD
 $m6 << EOD
-64 3.975955e-04
-128 5.603995e-04
-256 1.017699e-03
-512 2.106842e-03
-1024 5.011983e-03
+64 4.252030e-04
+128 6.727275e-04
+256 1.153372e-03
+512 2.019146e-03
+1024 4.705816e-03
 EOD
 $m7 << EOD
-64 5.655180e-03
-128 1.150832e-02
-256 2.338091e-02
-512 5.181241e-02
-1024 1.156572e-01
+64 6.601959e-03
+128 1.400154e-02
+256 2.721764e-02
+512 5.135331e-02
+1024 1.049469e-01
 EOD
 $m8 << EOD
-64 1.508857e-02
-128 4.647356e-02
-256 1.572217e-01
-512 5.642139e-01
-1024 3.209981e+00
+64 1.755522e-02
+128 5.542084e-02
+256 1.767248e-01
+512 5.652304e-01
+1024 2.360062e+00
 EOD
-plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.19 (3 N, 512..2048)', \
+plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^0.67 (3 N, 256..1024)', \
     $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.02 (3 N, 256..1024)', \
-    $m2 using 1:2 with linespoints lw 2 pt 5 dt 3 lc 1 title 'cubic_loop train step: N^1.56 (3 N, 128..512)', \
-    $m3 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^2.09 (3 N, 512..2048)', \
-    $m4 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.61 (3 N, 512..2048)', \
-    $m5 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 3 title 'causal step at context N: N^0.12 (3 N, 256..1024)', \
-    $m6 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 3 title 'cubic step at context N: N^1.15 (3 N, 256..1024)', \
-    $m7 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.15 (3 N, 256..1024)', \
-    $m8 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.18 (3 N, 256..1024)', \
-    (x >= 63.9361 && x <= 2050.05 ? 1.723178e-02*(x/362.039)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    (x >= 63.9361 && x <= 1025.02 ? 2.571471e-01*(x/256)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'
+    $m2 using 1:2 with linespoints lw 2 pt 5 dt 3 lc 1 title 'cubic_loop train step: N^1.50 (3 N, 128..512)', \
+    $m3 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^0.98 (3 N, 256..1024)', \
+    $m4 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.01 (3 N, 256..1024)', \
+    $m5 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 3 title 'causal step at context N: N^0.02 (3 N, 256..1024)', \
+    $m6 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 3 title 'cubic step at context N: N^1.01 (3 N, 256..1024)', \
+    $m7 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^0.97 (3 N, 256..1024)', \
+    $m8 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.87 (3 N, 256..1024)', \
+    (x >= 63.9361 && x <= 1025.02 ? 1.348082e-02*(x/256)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    (x >= 63.9361 && x <= 1025.02 ? 3.015919e-01*(x/256)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'

@@ -10,15 +10,15 @@ set logscale xy
 set xlabel 'arithmetic intensity, FLOPs per compulsory byte (docs/DESIGN.md 3)'
 set ylabel 'GFLOP/s'
 set key outside right top font ',9'
-set xrange [2.20127:1530.4]
-set yrange [48.8272:418.92]
+set xrange [2.25051:1530.4]
+set yrange [44.3872:429.572]
 set samples 400
 $p0 << EOD
-5.101323e+02 1.464815e+02
+5.101323e+02 1.331616e+02
 EOD
-roof(x) = (3.171800e+01 * x < 2.094600e+02) ? 3.171800e+01 * x : 2.094600e+02
-plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 209.5 GFLOP/s, bandwidth 31.7 GB/s (triad)', \
-    (3.171800e+01 * x < 2.063890e+02 ? 1/0 : 2.063890e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 206.4 GFLOP/s', \
-    (3.171800e+01 * x < 1.673750e+02 ? 1/0 : 1.673750e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 167.4 GFLOP/s (2048^3)', \
-    $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=4096 (omp)', \
+roof(x) = (3.181300e+01 * x < 2.147860e+02) ? 3.181300e+01 * x : 2.147860e+02
+plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 214.8 GFLOP/s, bandwidth 31.8 GB/s (triad)', \
+    (3.181300e+01 * x < 2.128570e+02 ? 1/0 : 2.128570e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 212.9 GFLOP/s', \
+    (3.181300e+01 * x < 1.557330e+02 ? 1/0 : 1.557330e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 155.7 GFLOP/s (2048^3)', \
+    $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=4096 (blocked)', \
     NaN notitle

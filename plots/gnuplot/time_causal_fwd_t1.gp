@@ -10,47 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [222.609:4710.4]
-set yrange [9.96738e-05:4.89199]
+set yrange [0.00011131:5.70473]
 set format y '%.0e'
 $d0 << EOD
-256 5.736605e-04
-512 1.823755e-03
-1024 6.383298e-03
-2048 2.328444e-02
-4096 9.523823e-02
+256 6.579755e-04
+512 2.146013e-03
+1024 7.630709e-03
+2048 2.772921e-02
+4096 1.084942e-01
 EOD
 $d1 << EOD
-256 2.990215e-04
-512 1.022307e-03
-1024 3.983028e-03
-2048 2.043570e-02
-4096 6.103812e-02
+256 3.339293e-04
+512 1.129170e-03
+1024 4.411071e-03
+2048 1.679244e-02
+4096 6.452335e-02
 EOD
 $d2 << EOD
-256 6.297876e-03
-512 2.539796e-02
-1024 1.006400e-01
-2048 4.023953e-01
-4096 1.630663e+00
+256 7.311832e-03
+512 2.938865e-02
+1024 1.169699e-01
+2048 4.712919e-01
+4096 1.901578e+00
 EOD
 $d3 << EOD
-256 3.055355e-04
-512 1.023450e-03
-1024 4.079301e-03
-2048 1.548507e-02
-4096 5.865608e-02
+256 3.583373e-04
+512 1.262289e-03
+1024 4.767774e-03
+2048 1.742396e-02
+4096 6.564893e-02
 EOD
 $d4 << EOD
-256 6.216313e-04
-512 1.890678e-03
-1024 6.437977e-03
-2048 2.417306e-02
-4096 9.288252e-02
+256 7.134655e-04
+512 2.175753e-03
+1024 7.500892e-03
+2048 2.741603e-02
+4096 1.048834e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.95 (R^2 0.999, N 1024..4096)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.97 (R^2 0.987, N 1024..4096)', \
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.91 (R^2 1.000, N 1024..4096)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.94 (R^2 1.000, N 1024..4096)', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.01 (R^2 1.000, N 1024..4096)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.92 (R^2 1.000, N 1024..4096)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.93 (R^2 1.000, N 1024..4096)', \
-    7.284994e-04*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    7.284994e-04*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.89 (R^2 1.000, N 1024..4096)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.90 (R^2 1.000, N 1024..4096)', \
+    8.369723e-04*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    8.369723e-04*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

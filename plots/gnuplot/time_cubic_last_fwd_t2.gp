@@ -10,47 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [3.43954e-05:0.438371]
+set yrange [3.60306e-05:0.479601]
 set format y '%.0e'
 $d0 << EOD
-64 1.016667e-03
-128 2.841634e-03
-256 9.568169e-03
-512 3.403144e-02
-1024 1.067757e-01
+64 1.301142e-03
+128 3.569522e-03
+256 1.018265e-02
+512 3.094873e-02
+1024 1.011740e-01
 EOD
 $d1 << EOD
-64 1.525762e-04
-128 6.885880e-04
-256 4.400226e-03
-512 1.938922e-02
-1024 6.740138e-02
+64 1.500581e-04
+128 6.788045e-04
+256 3.996153e-03
+512 1.572034e-02
+1024 5.987927e-02
 EOD
 $d2 << EOD
-64 4.097003e-04
-128 1.636129e-03
-256 6.551597e-03
-512 2.585722e-02
-1024 1.033911e-01
+64 3.931620e-04
+128 1.555561e-03
+256 6.360004e-03
+512 2.698772e-02
+1024 1.063008e-01
 EOD
 $d3 << EOD
-64 1.031861e-04
-128 4.113087e-04
-256 2.286185e-03
-512 9.021195e-03
-1024 3.287203e-02
+64 1.080918e-04
+128 4.063922e-04
+256 2.017053e-03
+512 8.349248e-03
+1024 3.000365e-02
 EOD
 $d4 << EOD
-64 2.708521e-03
-128 6.458706e-03
-256 2.973021e-02
-512 4.770956e-02
-1024 1.461236e-01
+64 2.726145e-03
+128 6.211492e-03
+256 1.647779e-02
+512 4.750780e-02
+1024 1.598669e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.74 (R^2 0.999, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.97 (R^2 0.997, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.99 (R^2 1.000, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.92 (R^2 1.000, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.15 (R^2 0.948, N 256..1024)', \
-    4.465777e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    4.465777e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.66 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.95 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.03 (R^2 1.000, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.95 (R^2 0.999, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.64 (R^2 0.998, N 256..1024)', \
+    4.687049e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    4.687049e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

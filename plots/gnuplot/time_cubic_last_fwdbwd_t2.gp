@@ -10,47 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000174563:1.79521]
+set yrange [0.000128781:1.52485]
 set format y '%.0e'
 $d0 << EOD
-64 5.253681e-03
-128 3.201480e-02
-256 3.125478e-02
-512 9.003191e-02
-1024 3.280441e-01
+64 5.495421e-03
+128 1.285114e-02
+256 3.109209e-02
+512 8.705669e-02
+1024 3.031331e-01
 EOD
 $d1 << EOD
-64 5.236900e-04
-128 3.332387e-03
-256 1.506923e-02
-512 5.697570e-02
-1024 2.393136e-01
+64 8.117925e-04
+128 5.350356e-03
+256 1.900969e-02
+512 6.897818e-02
+1024 2.699432e-01
 EOD
 $d2 << EOD
-64 1.735853e-03
-128 8.005826e-03
-256 2.881051e-02
-512 1.007150e-01
-1024 4.298629e-01
+64 1.689841e-03
+128 7.899921e-03
+256 3.052274e-02
+512 1.146642e-01
+1024 4.525532e-01
 EOD
 $d3 << EOD
-64 6.256185e-04
-128 2.306738e-03
-256 1.595161e-02
-512 5.219866e-02
-1024 1.237388e-01
+64 3.863418e-04
+128 1.614738e-03
+256 8.286314e-03
+512 3.280615e-02
+1024 1.205316e-01
 EOD
 $d4 << EOD
-64 1.002799e-02
-128 2.478988e-02
-256 6.575772e-02
-512 1.888874e-01
-1024 5.984019e-01
+64 1.072130e-02
+128 2.287195e-02
+256 5.627421e-02
+512 1.615922e-01
+1024 5.082843e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.70 (R^2 0.997, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.99 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.95 (R^2 0.998, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.48 (R^2 0.992, N 256..1024)', \
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.64 (R^2 0.997, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.91 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.95 (R^2 1.000, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.93 (R^2 1.000, N 256..1024)', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.59 (R^2 0.999, N 256..1024)', \
-    1.973853e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.973853e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+    1.990225e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.990225e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

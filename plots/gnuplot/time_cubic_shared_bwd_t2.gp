@@ -10,44 +10,45 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [7.78613e-05:8.23921]
+set yrange [8.11959e-05:12.6862]
 set format y '%.0e'
 $d0 << EOD
-64 5.919747e-04
-128 1.859783e-03
-256 8.695812e-03
-512 3.472041e-02
-1024 2.736518e-01
+64 4.759693e-04
+128 1.475483e-03
+256 7.398076e-03
+512 2.817354e-02
+1024 1.129453e-01
 EOD
 $d1 << EOD
-64 5.002683e-04
-128 2.989640e-03
-256 1.387129e-02
-512 5.708603e-02
-1024 2.583337e-01
+64 3.732090e-04
+128 2.471786e-03
+256 1.113980e-02
+512 4.462495e-02
+1024 1.919308e-01
 EOD
 $d2 << EOD
-64 4.651285e-02
-128 2.948951e-01
-256 2.746404e+00
+64 3.920464e-02
+128 2.940563e-01
+256 2.341117e+00
 EOD
 $d3 << EOD
-64 2.335838e-04
-128 9.687555e-04
-256 5.760124e-03
-512 2.490052e-02
-1024 1.017922e-01
+64 2.435877e-04
+128 8.709045e-04
+256 5.725619e-03
+512 2.471030e-02
+1024 9.845520e-02
 EOD
 $d4 << EOD
-64 7.339816e-03
-128 6.600394e-02
-256 8.621957e-02
-512 1.240662e+00
+64 7.163872e-03
+128 2.083073e-02
+256 8.773105e-02
+512 5.530604e-01
+1024 4.228742e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.49 (R^2 0.987, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.11 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.94 (R^2 0.997, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.07 (R^2 1.000, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.12 (R^2 0.818, N 128..512)', \
-    1.882094e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.882094e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.97 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.05 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.95 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.05 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.80 (R^2 0.999, N 256..1024)', \
+    1.647913e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.647913e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,48 +10,48 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:2355.2]
-set yrange [9.32032e-05:6.7288]
+set yrange [7.92322e-05:5.83742]
 set format y '%.0e'
 $d0 << EOD
-64 3.735770e-04
-128 1.205755e-03
-256 4.851919e-03
-512 1.928165e-02
-1024 7.700982e-02
-2048 3.541620e-01
+64 3.356323e-04
+128 1.234727e-03
+256 4.566821e-03
+512 1.771312e-02
+1024 7.194871e-02
+2048 3.146051e-01
 EOD
 $d1 << EOD
-64 2.796097e-04
-128 7.671925e-04
-256 6.481290e-03
-512 2.517010e-02
-1024 1.043931e-01
-2048 5.400076e-01
+64 2.445462e-04
+128 1.152765e-03
+256 6.850586e-03
+512 2.423684e-02
+1024 1.104178e-01
+2048 4.803345e-01
 EOD
 $d2 << EOD
-64 2.103812e-02
-128 1.528574e-01
-256 1.313832e+00
+64 1.941966e-02
+128 1.581239e-01
+256 1.210826e+00
 EOD
 $d3 << EOD
-64 2.861135e-04
-128 9.706940e-04
-256 3.798567e-03
-512 1.432714e-02
-1024 5.710572e-02
-2048 2.498866e-01
+64 2.376965e-04
+128 7.730137e-04
+256 2.809664e-03
+512 1.191425e-02
+1024 5.069150e-02
+2048 2.385328e-01
 EOD
 $d4 << EOD
-64 4.825439e-03
-128 2.804450e-02
-256 4.332582e-02
-512 2.978641e-01
-1024 2.242934e+00
+64 3.436995e-03
+128 9.883770e-03
+256 4.221457e-02
+512 2.859561e-01
+1024 1.945806e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.10 (R^2 0.999, N 512..2048)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.21 (R^2 0.998, N 512..2048)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.98 (R^2 0.999, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.06 (R^2 1.000, N 512..2048)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.85 (R^2 1.000, N 256..1024)', \
-    1.248541e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.248541e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.08 (R^2 1.000, N 512..2048)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.15 (R^2 1.000, N 512..2048)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.98 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.16 (R^2 1.000, N 512..2048)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.76 (R^2 1.000, N 256..1024)', \
+    1.054226e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.054226e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
