@@ -9,7 +9,8 @@
  *   model_sweep.c  bench --model: the model cells
  *   split.c        bench --split: where a fused kernel's time goes (products, packing,
  *                  rest)
- *   scaling.c      bench --model --scaling: prefix-parallel training over MPI ranks */
+ *   scaling.c      bench --model --scaling: prefix-parallel training over MPI ranks
+ *   median.c       the median every timing reports */
 #ifndef BENCH_H
 #define BENCH_H
 
@@ -110,6 +111,10 @@ typedef struct ceilings {
     double sgemm, peak, ukr, bw; /* GFLOP/s, GFLOP/s, GFLOP/s, GB/s; <= 0 unknown */
     char peak_note[320];
 } ceilings;
+
+/* The median of x[0..n) (n >= 1; the mean of the two middle values when n is even),
+ * sorting x in place: every timing of the bench reports it. */
+double bench_median(double *x, int n);
 
 /* Repetitions a timed cell makes at least, budget permitting (its median is reported). */
 enum { MIN_REPS = 5 };

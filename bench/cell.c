@@ -372,20 +372,13 @@ static int repeat(const bench_config *cfg, cell_ctx *x, long inner, int cold, do
     return reps;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The fastest, median and slowest of the repetitions. */
 static void record_times(bench_row *row, double *times, int reps)
 {
-    qsort(times, (size_t)reps, sizeof *times, cmp_double);
+    row->t_median = bench_median(times, reps); /* sorts them */
     row->reps = reps;
     row->t_min = times[0];
     row->t_max = times[reps - 1];
-    row->t_median = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
 }
 
 /* The outputs against the float64 reference, where that is affordable. */

@@ -95,12 +95,6 @@ void machine_cpu_end(machine_info *m)
     m->other_cores = other / dt * m->cores;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 double machine_sgemm_gflops(int n, int threads, double seconds)
 {
     size_t nn = (size_t)n * n;
@@ -127,8 +121,7 @@ double machine_sgemm_gflops(int n, int threads, double seconds)
         t[r] = now_seconds() - t0;
         spent += t[r++];
     }
-    qsort(t, (size_t)r, sizeof t[0], cmp_double);
-    double med = r % 2 ? t[r / 2] : 0.5 * (t[r / 2 - 1] + t[r / 2]);
+    const double med = bench_median(t, r);
     free(a);
     free(b);
     free(c);

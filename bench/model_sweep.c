@@ -63,18 +63,6 @@ typedef struct mctx {
     double *layer_s;               /* [reps][L] */
 } mctx;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *x, int n)
-{
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
 static int argmax(const float *x, int V)
 {
     int best = 0;
@@ -185,12 +173,12 @@ static void run_cell(mctx *c, model_kind kind, mtask task, int n, mrow *r, doubl
         }
         r->t_min = lo;
         r->t_max = hi;
-        r->t_median = median(times, reps);
+        r->t_median = bench_median(times, reps);
         snprintf(r->status, sizeof r->status, "ok");
         if (task == MT_TRAIN)
             for (int l = 0; l < L; l++) {
                 for (int i = 0; i < reps; i++) times[i] = c->layer_s[(size_t)i * L + l];
-                layer_med[l] = median(times, reps);
+                layer_med[l] = bench_median(times, reps);
             }
     }
     free(times);

@@ -42,18 +42,6 @@ static const roof_kern *kern(void) { return kerns[isa_chosen()]; }
 const char *roof_isa(void) { return kern()->isa; }
 int roof_vector_floats(void) { return kern()->vw; }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int r)
-{
-    qsort(t, (size_t)r, sizeof t[0], cmp_double);
-    return r % 2 ? t[r / 2] : 0.5 * (t[r / 2 - 1] + t[r / 2]);
-}
-
 enum { MAX_REPS = 64 };
 
 /* Repetitions that fill about `seconds` when one takes t1 (3..MAX_REPS). */
@@ -102,7 +90,7 @@ static double run_kernel(kernel_fn fn, double flops_per_iter, int threads, doubl
         }
         roof_sink = s;
     }
-    double med = median(t, reps);
+    double med = bench_median(t, reps);
     return med > 0 ? flops_per_iter * (double)iters * threads / med / 1e9 : -1;
 }
 
@@ -203,7 +191,7 @@ double roof_bw_gbs(int threads, double seconds)
         spent += t[r++];
     }
     roof_sink = a[n / 2];
-    double med = median(t, r);
+    double med = bench_median(t, r);
     return med > 0 ? 3.0 * sizeof(float) * (double)n / med / 1e9 : -1;
 }
 

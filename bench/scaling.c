@@ -94,18 +94,6 @@ static void sctx_reset(sctx *c, const bench_config *cfg)
     memset(c->v, 0, P * sizeof *c->v);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median_of(double *x, int n)
-{
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
 /* One configuration on the active ranks (comm_set_active), each of `threads` threads:
  * the row's times, FLOPs and bytes (every active rank gets the same values). */
 static void time_config(const bench_config *cfg, sctx *c, int n, int threads,
@@ -166,10 +154,10 @@ static void time_config(const bench_config *cfg, sctx *c, int n, int threads,
     r->reps = reps;
     r->t_min = lo;
     r->t_max = hi;
-    r->t_med = median_of(t, reps);
-    r->compute_max = median_of(tc_max, reps);
-    r->compute_min = median_of(tc_min, reps);
-    r->sum_s = median_of(ts, reps);
+    r->t_med = bench_median(t, reps);
+    r->compute_max = bench_median(tc_max, reps);
+    r->compute_min = bench_median(tc_min, reps);
+    r->sum_s = bench_median(ts, reps);
     r->status = "ok";
     free(t);
 }
