@@ -40,11 +40,6 @@
 #define WALL_SHORT 0.10   /* the causal run "did not reach" the cubic run's seconds */
 #define WALL_MIN_PAIRS 3  /* §9.5: equal wall time needs this many comparable pairs */
 
-/* ENTP's published setting (Ewer et al., arXiv 2410.01600): N = 64, width 384, 6 layers. */
-#define PUB_N 64
-#define PUB_D 384
-#define PUB_L 6
-#define PUB_STEPS 1e5 /* an assumed training length for the cost extrapolation */
 
 enum { CAUSAL = 0, CUBIC = 1 };
 static const char *const model_names[2] = {"causal", "cubic"};

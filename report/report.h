@@ -26,6 +26,14 @@
 #define OPN(op) (ca_op_get(op)->name)
 #define PASSN(p) bpass_name(p)
 
+/* ENTP's published setting (Ewer et al., arXiv 2410.01600): N = 64, width 384, 6 layers;
+ * and an assumed training length, for the extrapolations of the experiment's section and
+ * of the section on training across ranks. */
+#define PUB_N 64
+#define PUB_D 384
+#define PUB_L 6
+#define PUB_STEPS 1e5
+
 /* ---- data.c ---------------------------------------------------------------------- */
 typedef struct dataset {
     table *tables;

@@ -7,13 +7,6 @@
 #include <math.h>
 #include <string.h>
 
-/* ENTP's published setting (Ewer et al., arXiv 2410.01600), as the experiment section
- * cites it: N = 64, width 384, 6 layers; an assumed 1e5 steps. */
-#define PUB_N 64
-#define PUB_D 384
-#define PUB_L 6
-#define PUB_STEPS 1e5
-
 /* The projection's network, an assumption stated with it: links of 100 Gb/s and 5 us a
  * message; the sum's pieces (lib/comm: 2^16 floats) as the bench's. */
 #define NET_BYTES_PER_S 12.5e9
