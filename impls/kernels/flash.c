@@ -29,6 +29,9 @@
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
 
+/* Lane by lane, yes ? a : b (yes from a vector comparison: all ones or all zeros). */
+INLINE v8f pick(v8i yes, v8f a, v8f b) { return (v8f)((yes & (v8i)a) | (~yes & (v8i)b)); }
+
 /* ---- scratch ------------------------------------------------------------------------ */
 
 static size_t tile_floats(const flash_ops *ops)
@@ -143,9 +146,11 @@ void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
     const float *q = s->q + (size_t)q0 * d;
     float *o = s->o + (size_t)q0 * d;
 
-    for (int r = 0; r < nq; r++) {
+    /* The row state runs 8 rows to a vector (the row vectors hold whole lines); rows
+     * from nq up to the next 8 are padding whose values are never used. */
+    for (int r = 0; r < (int)round_up_to((size_t)nq, ROW_VEC); r++) {
         m[r] = -INFINITY;
-        l[r] = 0.0f;
+        l[r] = wsum[r] = 0.0f;
     }
     for (int k0 = 0; k0 < kend; k0 += ops->bk) {
         const int nk = imin(ops->bk, kend - k0), ld = tile_ld(nk);
@@ -154,22 +159,24 @@ void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
         /* Every row's new max first, then the whole tile's weights in one call (see
          * softmax_rows.h: row by row, each exp waited on its row's max), then the sums. */
         max_rows(nq, nk, S, ld, s->causal, q0 - k0 + 1, wsum);
-        for (int r = 0; r < nq; r++) {
-            const float tmax = scale * wsum[r]; /* rounding is monotonic */
-            const float mnew = tmax > m[r] ? tmax : m[r];
+        for (int r = 0; r < nq; r += ROW_VEC) {
+            const v8f tmax = bc8(scale) * ld8(wsum + r); /* rounding is monotonic */
+            const v8f mold = ld8(m + r);
+            const v8f mnew = pick(tmax > mold, tmax, mold);
             /* While every score so far is -inf the state stays empty (l = 0): exp of
              * -inf - (-inf) would make a NaN of a row the reference keeps finite. */
-            alpha[r] = mnew == m[r]         ? 1.0f
-                       : m[r] == -INFINITY ? 0.0f
-                                           : expf(m[r] - mnew);
-            sub[r] = mnew == -INFINITY ? 0.0f : mnew;
-            m[r] = mnew;
+            const v8f a = pick(mnew == mold, bc8(1.0f),
+                               pick(mold == bc8(-INFINITY), bc8(0.0f), vexp(mold - mnew)));
+            st8(alpha + r, a);
+            st8(sub + r, pick(mnew == bc8(-INFINITY), bc8(0.0f), mnew));
+            st8(m + r, mnew);
         }
         exp_rows(nq, nk, S, ld, s->causal, q0 - k0 + 1, scale, sub, wsum);
-        for (int r = 0; r < nq; r++) {
-            l[r] = l[r] * alpha[r] + wsum[r];
-            if (alpha[r] != 1.0f && k0 > 0) vrow_scal(d, alpha[r], o + (size_t)r * d);
-        }
+        for (int r = 0; r < nq; r += ROW_VEC)
+            st8(l + r, ld8(l + r) * ld8(alpha + r) + ld8(wsum + r));
+        if (k0 > 0)
+            for (int r = 0; r < nq; r++)
+                if (alpha[r] != 1.0f) vrow_scal(d, alpha[r], o + (size_t)r * d);
         fwd_pv(ops, s, q0, nq, k0, nk, S, ld, o);
     }
     for (int r = 0; r < nq; r++) {

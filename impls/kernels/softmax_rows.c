@@ -38,8 +38,14 @@ INLINE int row_cnt(int r, int nk, int causal, int first)
 #ifdef __AVX512F__
 enum { G = 4 }; /* blocks of 16 whose exps run interleaved (see vexp16) */
 
-/* vexp (vexp.h) on G vectors of 16 lanes: the same operations in the same order but the
- * last, 2^n by vscalefps (the single correctly rounded product the two factors give).
+/* vexp (vexp.h) on G vectors of 16 lanes, with the same value in every lane, by fewer
+ * operations (the vector pipes, not latency, bound a tile's weights):
+ * - n = round(x log2 e) by vrndscaleps (to nearest, ties to even), the integer vexp's
+ *   shifter gives;
+ * - 2^n by vscalefps: the single correctly rounded product the two factors give;
+ * - no mask for x below the clamp: clamped to -104, n = -150, r = -0.0279 and p 2^n =
+ *   0.9725 2^-150, below half the least subnormal, so the product rounds to the +0
+ *   vexp's mask gives (and a NaN x is not below it).
  * Step by step across the G vectors, so that each step's G operations are independent:
  * one exp is a chain of some twenty dependent operations, and written one vector after
  * another the chains filled the scheduler with operations waiting on their
@@ -47,27 +53,21 @@ enum { G = 4 }; /* blocks of 16 whose exps run interleaved (see vexp16) */
 INLINE void vexp16(__m512 x[G])
 {
     const __m512 lo = _mm512_set1_ps(-104.0f), hi = _mm512_set1_ps(88.0f);
-    const __m512 shifter = _mm512_set1_ps(12582912.0f);
     static const float poly[] = {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f,
                                  1.0f / 6.0f,   0.5f,          1.0f,
                                  1.0f};
-    __mmask16 under[G];
     __m512 n[G], r[G], p[G];
-    for (int g = 0; g < G; g++) {
-        under[g] = _mm512_cmp_ps_mask(x[g], lo, _CMP_LT_OQ);
-        x[g] = _mm512_min_ps(hi, _mm512_max_ps(lo, x[g]));
-    }
+    for (int g = 0; g < G; g++) x[g] = _mm512_min_ps(hi, _mm512_max_ps(lo, x[g]));
     for (int g = 0; g < G; g++)
-        n[g] = _mm512_sub_ps(
-            _mm512_add_ps(_mm512_mul_ps(x[g], _mm512_set1_ps(1.44269504088896341f)), shifter),
-            shifter);
+        n[g] = _mm512_roundscale_ps(_mm512_mul_ps(x[g], _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     for (int g = 0; g < G; g++) r[g] = _mm512_fmadd_ps(n[g], _mm512_set1_ps(-0.693359375f), x[g]);
     for (int g = 0; g < G; g++) r[g] = _mm512_fmadd_ps(n[g], _mm512_set1_ps(2.12194440e-4f), r[g]);
-    for (int g = 0; g < G; g++) p[g] = _mm512_set1_ps(1.0f / 5040.0f);
-    for (int i = 0; i < 7; i++)
-        for (int g = 0; g < G; g++) p[g] = _mm512_fmadd_ps(p[g], r[g], _mm512_set1_ps(poly[i]));
     for (int g = 0; g < G; g++)
-        x[g] = _mm512_maskz_mov_ps((__mmask16)~under[g], _mm512_scalef_ps(p[g], n[g]));
+        p[g] = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 5040.0f), r[g], _mm512_set1_ps(poly[0]));
+    for (int i = 1; i < 7; i++)
+        for (int g = 0; g < G; g++) p[g] = _mm512_fmadd_ps(p[g], r[g], _mm512_set1_ps(poly[i]));
+    for (int g = 0; g < G; g++) x[g] = _mm512_scalef_ps(p[g], n[g]);
 }
 
 /* Lanes i < k of 16 (k clamped to 0 .. 16). */
@@ -76,16 +76,56 @@ INLINE __mmask16 first_lanes(int k)
     return k >= 16 ? (__mmask16)0xFFFF : k <= 0 ? (__mmask16)0 : (__mmask16)((1u << k) - 1);
 }
 
+/* Lane r of the result: the max of v[r]'s 16 lanes, for the 16 vectors v (NaN-free).
+ * Transposed: each of four steps pairs the vectors, halving the lanes each row keeps and
+ * doubling the rows a vector holds, 30 two-source permutes and 15 maxes for 16 rows where
+ * a reduction per row takes 8 dependent operations. max(hi, lo) keeps lo, the lower
+ * lanes, on a tie of +0 and -0. */
+INLINE __m512 max_lanes16(__m512 v[16])
+{
+    /* Step k: a pair's output row j (j < 2^k from the first vector, then the second's)
+     * takes lanes i of the 16 >> (k + 1) each row keeps from index (lo) and index +
+     * 16 >> (k + 1) (hi) of its row's block; 16 and up index the second vector. */
+    static const int idx[4][2][16] = {
+        {{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+         {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}},
+        {{0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27},
+         {4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31}},
+        {{0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29},
+         {2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31}},
+        {{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30},
+         {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}},
+    };
+    for (int k = 0, pairs = 8; k < 4; k++, pairs /= 2) {
+        const __m512i lo = _mm512_loadu_si512(idx[k][0]), hi = _mm512_loadu_si512(idx[k][1]);
+        for (int i = 0; i < pairs; i++)
+            v[i] = _mm512_max_ps(_mm512_permutex2var_ps(v[2 * i], hi, v[2 * i + 1]),
+                                 _mm512_permutex2var_ps(v[2 * i], lo, v[2 * i + 1]));
+    }
+    return v[0];
+}
+
 void max_rows(int m, int nk, const float *s, int ld, int causal, int first, float *mx)
 {
     const __m512 ninf = _mm512_set1_ps(-INFINITY);
-    for (int r = 0; r < m; r++) {
-        const float *row = s + (size_t)r * ld;
-        const int cnt = row_cnt(r, nk, causal, first);
-        __m512 a = ninf;
-        for (int c = 0; c < cnt; c += 16) /* max(x, acc) returns acc for a NaN x */
-            a = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, first_lanes(cnt - c), row + c), a);
-        mx[r] = _mm512_reduce_max_ps(a);
+    for (int r0 = 0; r0 < m; r0 += 16) {
+        __m512 v[16];
+        for (int i = 0; i < 16; i++) {
+            const int r = r0 + i;
+            const float *row = s + (size_t)r * ld;
+            const int cnt = r < m ? row_cnt(r, nk, causal, first) : 0;
+            /* max(x, acc) returns acc for a NaN x; two chains, then joined (NaN-free) */
+            __m512 a = ninf, b = ninf;
+            int c = 0;
+            for (; c + 32 <= cnt; c += 32) {
+                a = _mm512_max_ps(_mm512_loadu_ps(row + c), a);
+                b = _mm512_max_ps(_mm512_loadu_ps(row + c + 16), b);
+            }
+            for (; c < cnt; c += 16)
+                a = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, first_lanes(cnt - c), row + c), a);
+            v[i] = _mm512_max_ps(b, a);
+        }
+        _mm512_mask_storeu_ps(mx + r0, first_lanes(m - r0), max_lanes16(v));
     }
 }
 
@@ -103,6 +143,15 @@ INLINE void group(float *s, int c0, const __mmask16 in[G], const __mmask16 width
     }
 }
 
+/* The same on G blocks every lane of which the row sees: no masks. */
+INLINE void group_full(float *s, int c0, __m512 vs, __m512 vsub, __m512 x[G])
+{
+    for (int g = 0; g < G; g++)
+        x[g] = _mm512_sub_ps(_mm512_mul_ps(vs, _mm512_loadu_ps(s + c0 + 16 * g)), vsub);
+    vexp16(x);
+    for (int g = 0; g < G; g++) _mm512_storeu_ps(s + c0 + 16 * g, x[g]);
+}
+
 /* Row s's weights (softmax_rows.h); returns its two partial sums added, even + odd. Whole
  * groups first, with every lane in; then the row's ragged end under masks. Lanes past
  * cnt add +0: a sum of weights (>= 0 or NaN) is unchanged by it. */
@@ -113,7 +162,7 @@ INLINE v8f one_row(float *s, int cnt, int ld, __m512 vs, __m512 vsub)
     int c0 = 0;
     for (int g = 0; g < G; g++) in[g] = width[g] = (__mmask16)0xFFFF;
     for (; c0 + 16 * G <= cnt; c0 += 16 * G) {
-        group(s, c0, in, width, vs, vsub, x);
+        group_full(s, c0, vs, vsub, x);
         for (int g = 0; g < G; g++) acc = _mm512_add_ps(acc, x[g]);
     }
     for (; c0 < ld; c0 += 16 * G) {
