@@ -35,6 +35,7 @@
 #define RK_ST st8
 #define RK_BC bc8
 #define RK_FMA fma8
+#define RK_NV 2
 #include "regtile_kern.h"
 
 #ifdef __AVX512F__
@@ -52,6 +53,7 @@ INLINE v16f fma16(v16f a, v16f b, v16f c) { return _mm512_fmadd_ps(a, b, c); }
 #define RK_ST st16
 #define RK_BC bc16
 #define RK_FMA fma16
+#define RK_NV 4
 #include "regtile_kern.h"
 enum { LANES = 16 };
 #define strip_wide strip16
@@ -74,6 +76,10 @@ static void gemm_x(int m, int n, int k, const float *a, ptrdiff_t ars,
                    int acc)
 {
     int j = 0;
+#ifdef __AVX512F__
+    for (; j + 4 * LANES <= n; j += 4 * LANES)
+        strip_wide(4, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
+#endif
     for (; j + 2 * LANES <= n; j += 2 * LANES) {
         strip_wide(2, m, k, a, ars, acs, b + j, ldb, c + j, ldc, acc);
     }

@@ -3,31 +3,34 @@
  *   RK(name)   the name of each function at this width (e.g. name##16),
  *   RK_V       the vector type, RK_LANES its lanes,
  *   RK_LD, RK_ST, RK_BC, RK_FMA   unaligned load, store, broadcast, fused a b + c;
+ *   RK_NV      the most vectors a block row holds;
  * every one of them is undefined again at the end, ready for the next width.
  * The same source at every width is what keeps the widths bit-identical: each C entry
  * is one lane, and a lane's chain of operations does not depend on the vector's size.
  */
 
-/* C (+)= A B for an mr x (RK_LANES nv) block, mr <= 6, nv in {1, 2}: 12 accumulators at
- * most, so 8 independent FMAs are in flight for 2 pipes of 4-cycle latency. A is read by
- * broadcasts with arbitrary strides (so A^T costs nothing), B rows contiguous (ldb), C
- * in place; each entry one chain of fused multiply-adds from p = 0.
+/* C (+)= A B for an mr x (RK_LANES nv) block, mr <= 6, nv <= RK_NV (4 on 16 lanes, whose
+ * 32 registers hold 24 accumulators, 4 of B and a broadcast; 2 on 8 lanes, whose 16 hold
+ * 12 and 3): the more accumulators, the fewer loads a multiply-add and the more of them
+ * in flight for 2 pipes of 4-cycle latency. A is read by broadcasts with arbitrary
+ * strides (so A^T costs nothing), B rows contiguous (ldb), C in place; each entry one
+ * chain of fused multiply-adds from p = 0, whatever the block's shape.
  * A: element (i, p) at a[i*ars + p*acs]  B: [k][ldb]  C: [mr][ldc] */
 INLINE void RK(kern)(int mr, int nv, int k, const float *a, ptrdiff_t ars,
                      ptrdiff_t acs, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
                      int acc)
 {
-    RK_V s[6][2];
+    RK_V s[6][RK_NV];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++)
             s[r][v] = acc ? RK_LD(c + r * ldc + RK_LANES * v) : RK_BC(0.0f);
     for (int p = 0; p < k; p++) {
-        RK_V b0 = RK_LD(b + p * ldb), b1 = nv > 1 ? RK_LD(b + p * ldb + RK_LANES) : b0;
+        RK_V bv[RK_NV];
+        for (int v = 0; v < nv; v++) bv[v] = RK_LD(b + p * ldb + RK_LANES * v);
         const float *ap = a + p * acs;
         for (int r = 0; r < mr; r++) {
             RK_V ar = RK_BC(ap[r * ars]);
-            s[r][0] = RK_FMA(ar, b0, s[r][0]);
-            if (nv > 1) s[r][1] = RK_FMA(ar, b1, s[r][1]);
+            for (int v = 0; v < nv; v++) s[r][v] = RK_FMA(ar, bv[v], s[r][v]);
         }
     }
     for (int r = 0; r < mr; r++)
@@ -61,3 +64,4 @@ INLINE void RK(strip)(int nv, int m, int k, const float *a, ptrdiff_t ars,
 #undef RK_ST
 #undef RK_BC
 #undef RK_FMA
+#undef RK_NV
