@@ -9,8 +9,10 @@
  *     cost grows as t^2, and each prefix writes only its own rows, so the assignment
  *     cannot change a single bit of the result.
  *   cubic_shared: (head, block of 16 rows); each row sweeps all N keys.
- *   cubic_last: (head, prefix), largest first, dynamically, as cubic: a prefix costs t
- *     and writes only its own rows (o, lse, dq row t-1; dk, dv of its packed keys).
+ *   cubic_last: one run of consecutive (head, prefix) items in memory order per thread,
+ *     cut at equal shares of the cost (one_row.c): a prefix reads its keys once, and a run
+ *     is one stream of them; each writes only its own rows (o, lse, dq row t-1; dk, dv of
+ *     its packed keys).
  * Determinism of the backward: dK, dV of a key tile are owned by the one item that
  * walks that key tile; dQ (causal) and dK, dV (cubic_shared), to which many items add,
  * go to per-thread partial buffers under a static item-to-thread map, summed afterwards

@@ -118,20 +118,31 @@ static void fwd_pv(const flash_ops *ops, const flash_seq *s, int q0, int nq, int
 }
 
 /* A block of one query row (a decode step, a cubic_last prefix) does d multiply-adds per
- * 8 bytes of key and value it reads once: it runs at the memory's pace, and the next
- * tile's rows are requested while this one computes, so that the stream never waits
- * for them (the hardware prefetcher alone left the cold decode step at two thirds of the
- * triad bandwidth). Blocks of more rows reuse each tile and run from cache. */
-static void prefetch_next_tile(const flash_ops *ops, const flash_seq *s, int nq, int k0,
-                               int kend)
+ * 8 bytes of key and value it reads once: it runs at the memory's pace, and the key tile
+ * PREFETCH_TILES ahead is requested while this one computes, so that the stream never
+ * waits for its rows (the hardware prefetcher alone left the cold decode step at two
+ * thirds of the triad bandwidth; one tile ahead gained less than two). Blocks of more
+ * rows reuse each tile and run from cache. */
+enum { PREFETCH_TILES = 2 };
+
+/* Request the K and V rows of the key tile from k0 (none past kend). */
+static void prefetch_tile(const flash_ops *ops, const flash_seq *s, int k0, int kend)
 {
-    if (nq > 1 || k0 + ops->bk >= kend) return;
-    const int nk = imin(ops->bk, kend - k0 - ops->bk);
-    const size_t from = (size_t)(k0 + ops->bk) * s->d, count = (size_t)nk * s->d;
+    if (k0 >= kend) return;
+    const int nk = imin(ops->bk, kend - k0);
+    const size_t from = (size_t)k0 * s->d, count = (size_t)nk * s->d;
     for (size_t c = 0; c < count; c += LINE_FLOATS) {
         __builtin_prefetch(s->k + from + c, 0, 3);
         __builtin_prefetch(s->v + from + c, 0, 3);
     }
+}
+
+/* Before the tile from k0 computes: the tiles up to PREFETCH_TILES ahead requested. */
+static void prefetch_ahead(const flash_ops *ops, const flash_seq *s, int nq, int k0, int kend)
+{
+    if (nq > 1) return;
+    for (int t = k0 == 0 ? 1 : PREFETCH_TILES; t <= PREFETCH_TILES; t++)
+        prefetch_tile(ops, s, k0 + t * ops->bk, kend);
 }
 
 void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
@@ -154,7 +165,7 @@ void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
     }
     for (int k0 = 0; k0 < kend; k0 += ops->bk) {
         const int nk = imin(ops->bk, kend - k0), ld = tile_ld(nk);
-        prefetch_next_tile(ops, s, nq, k0, kend);
+        prefetch_ahead(ops, s, nq, k0, kend);
         SCORE(nq, nk, d, q, s->k, s->kp, k0, S, ld);
         /* Every row's new max first, then the whole tile's weights in one call (see
          * softmax_rows.h: row by row, each exp waited on its row's max), then the sums. */

@@ -9,9 +9,10 @@
  * stay in the 512 KB L2, so every product runs from L1/L2. 128-row tiles would push the
  * d = 128 backward past L2; 32-row tiles double the per-tile softmax bookkeeping,
  * rescales and C-tile loads/stores relative to the multiply-adds.
- * The register kernel is 6 rows x 2 vectors (12 accumulators: 2 FMA pipes x 4 cycles
- * need 8 independent FMAs in flight; AVX2 has 16 ymm registers, AVX-512 32 zmm). A vector
- * is 16 lanes on the avx512 kernel path, 8 on avx2 (regtile.c).
+ * The register kernel is 6 rows x 4 vectors on the avx512 kernel path (24 accumulators
+ * of its 32 zmm registers) and 6 x 2 on avx2 (12 of 16 ymm): 2 FMA pipes x 4 cycles need
+ * 8 independent FMAs in flight, and more accumulators mean fewer loads a multiply-add. A
+ * vector is 16 lanes on avx512, 8 on avx2 (regtile.c, regtile_kern.h).
  *
  * Kernel paths: regtile.c is compiled once per path of the Makefile's ISAS (isa.h), each
  * copy exporting a regt_isa table; the functions below forward to the path isa.c chose

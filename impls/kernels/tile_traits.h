@@ -45,8 +45,8 @@ _Static_assert(LINE_FLOATS % ROW_VEC == 0, "a line holds whole row vectors");
 _Static_assert(REGT_B * REGT_B % LINE_FLOATS == 0 && BLAS_BQ * BLAS_BK % LINE_FLOATS == 0 &&
                    BLAS_BQ_BWD * BLAS_BK_BWD % LINE_FLOATS == 0 && BLAS_BK_LAST % LINE_FLOATS == 0,
                "every score tile is whole lines, so the next block of a scratch stays aligned");
-_Static_assert(REGT_B % (2 * 16) == 0,
-               "a regtile key tile is whole 2-vector strips of the avx512 kernel (and so of avx2's)");
+_Static_assert(REGT_B % (4 * 16) == 0,
+               "a regtile key tile is whole 4-vector blocks of the avx512 kernel (and so 2-vector ones of avx2)");
 _Static_assert(REGT_B % ROW_VEC == 0, "a full regtile score row needs no padding");
 /* flash.h: the engine's backward walks key tiles made of whole query tiles */
 _Static_assert(BLAS_BK_BWD % BLAS_BQ_BWD == 0, "blas backward: bk_bwd a multiple of bq_bwd");
