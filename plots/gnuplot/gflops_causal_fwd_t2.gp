@@ -10,64 +10,65 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:496.358]
+set yrange [0:496.822]
 set ytics nomirror
 set y2tics
-set y2range [0:1.54459]
+set y2range [0:1.63661]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.274850e+01
-128 6.668110e+01
-256 1.047782e+02
-512 1.354612e+02
-1024 1.556569e+02
-2048 1.755191e+02
-4096 1.750335e+02
-8192 1.758229e+02
+64 2.997550e+01
+128 6.201240e+01
+256 9.573140e+01
+512 1.222683e+02
+1024 1.459565e+02
+2048 1.599614e+02
+4096 1.654893e+02
+8192 1.680957e+02
 EOD
 $d1 << EOD
-64 6.098930e+01
-128 8.744780e+01
-256 1.133822e+02
-512 1.310683e+02
-1024 1.332797e+02
-2048 1.412108e+02
-4096 1.461629e+02
-8192 1.517686e+02
+64 6.376850e+01
+128 9.379940e+01
+256 1.176143e+02
+512 1.247137e+02
+1024 1.478513e+02
+2048 1.529013e+02
+4096 1.574661e+02
+8192 1.632068e+02
 EOD
 $d2 << EOD
-64 5.640400e+00
-128 5.518200e+00
-256 5.493500e+00
-512 5.450500e+00
-1024 5.533000e+00
-2048 5.339200e+00
-4096 4.728800e+00
+64 5.548800e+00
+128 5.439700e+00
+256 5.479800e+00
+512 5.504400e+00
+1024 5.424600e+00
+2048 5.494800e+00
+4096 5.414300e+00
+8192 5.372900e+00
 EOD
 $d3 << EOD
-64 7.309270e+01
-128 1.242984e+02
-256 2.049675e+02
-512 2.402011e+02
-1024 2.399933e+02
-2048 2.432526e+02
-4096 2.436366e+02
-8192 2.613869e+02
+64 7.429250e+01
+128 1.504664e+02
+256 2.226456e+02
+512 2.649448e+02
+1024 2.891303e+02
+2048 2.943482e+02
+4096 3.029666e+02
+8192 2.999443e+02
 EOD
 $d4 << EOD
-64 2.474400e+01
-128 5.280100e+01
-256 7.863310e+01
-512 1.154703e+02
-1024 1.510660e+02
-2048 1.673111e+02
-4096 1.745075e+02
-8192 1.792208e+02
+64 3.150980e+01
+128 6.374790e+01
+256 7.720390e+01
+512 1.201748e+02
+1024 1.548610e+02
+2048 1.755738e+02
+4096 1.813493e+02
+8192 1.869599e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
-    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'
+    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
+    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'

@@ -10,64 +10,64 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:496.358]
+set yrange [0:496.822]
 set ytics nomirror
 set y2tics
-set y2range [0:1.54459]
+set y2range [0:1.63661]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.959520e+01
-128 4.514190e+01
-256 6.159300e+01
-512 7.960260e+01
-1024 9.362020e+01
-2048 1.031629e+02
-4096 1.061863e+02
-8192 1.085292e+02
+64 1.940210e+01
+128 4.217670e+01
+256 5.762670e+01
+512 7.628640e+01
+1024 8.445920e+01
+2048 1.083612e+02
+4096 1.207798e+02
+8192 1.244772e+02
 EOD
 $d1 << EOD
-64 5.510790e+01
-128 8.084190e+01
-256 1.051799e+02
-512 1.229888e+02
-1024 1.303690e+02
-2048 1.573093e+02
-4096 1.416119e+02
-8192 1.477512e+02
+64 6.653580e+01
+128 9.918740e+01
+256 1.262414e+02
+512 1.510955e+02
+1024 1.647945e+02
+2048 1.695085e+02
+4096 1.750464e+02
+8192 1.806309e+02
 EOD
 $d2 << EOD
-64 4.964600e+00
-128 4.969400e+00
-256 4.999600e+00
-512 4.983800e+00
-1024 5.035000e+00
-2048 4.840200e+00
-4096 5.896600e+00
+64 6.076600e+00
+128 5.981200e+00
+256 6.119000e+00
+512 6.077700e+00
+1024 6.145500e+00
+2048 6.072400e+00
+4096 5.967800e+00
 EOD
 $d3 << EOD
-64 7.195190e+01
-128 1.202697e+02
-256 1.814849e+02
-512 2.308527e+02
-1024 2.640724e+02
-2048 2.849009e+02
-4096 2.836634e+02
-8192 3.281624e+02
+64 7.358870e+01
+128 1.166863e+02
+256 1.737365e+02
+512 2.190422e+02
+1024 2.395302e+02
+2048 2.700750e+02
+4096 2.911738e+02
+8192 2.916749e+02
 EOD
 $d4 << EOD
-64 3.279370e+01
-128 6.746990e+01
-256 9.900610e+01
-512 1.365256e+02
-1024 1.683954e+02
-2048 1.897946e+02
-4096 1.973107e+02
-8192 2.040272e+02
+64 2.626760e+01
+128 5.898370e+01
+256 8.663870e+01
+512 1.204173e+02
+1024 1.425843e+02
+2048 1.648859e+02
+4096 1.733033e+02
+8192 1.965058e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
-    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'
+    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
+    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'

@@ -10,44 +10,44 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:496.358]
+set yrange [0:496.822]
 set ytics nomirror
 set y2tics
-set y2range [0:1.54459]
+set y2range [0:1.63661]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.184410e+01
-128 5.919590e+01
-256 8.743910e+01
-512 1.078664e+02
+64 1.856080e+01
+128 5.071860e+01
+256 7.532740e+01
+512 9.169990e+01
 EOD
 $d1 << EOD
-64 6.519700e+01
-128 9.360040e+01
-256 1.205020e+02
-512 1.408665e+02
+64 5.107780e+01
+128 7.800230e+01
+256 1.040008e+02
+512 1.261657e+02
 EOD
 $d2 << EOD
-64 4.666800e+00
-128 4.655700e+00
-256 5.831900e+00
+64 4.570500e+00
+128 4.593200e+00
+256 4.998200e+00
 EOD
 $d3 << EOD
-64 1.222114e+02
-128 1.682075e+02
-256 2.308244e+02
-512 2.666812e+02
+64 1.067074e+02
+128 1.653253e+02
+256 2.272687e+02
+512 2.897800e+02
 EOD
 $d4 << EOD
-64 2.563030e+01
-128 7.024870e+01
-256 1.332431e+02
-512 1.658238e+02
+64 2.772800e+01
+128 7.475400e+01
+256 1.390830e+02
+512 1.745656e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
-    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'
+    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
+    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'

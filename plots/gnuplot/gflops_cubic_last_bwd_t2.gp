@@ -10,50 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:496.358]
+set yrange [0:496.822]
 set ytics nomirror
 set y2tics
-set y2range [0:1.54459]
+set y2range [0:1.63661]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.424400e+00
-128 2.500200e+00
-256 4.179600e+00
-512 5.988700e+00
-1024 7.731400e+00
+64 1.477700e+00
+128 2.547400e+00
+256 4.257900e+00
+512 6.374500e+00
+1024 8.675300e+00
 EOD
 $d1 << EOD
-64 1.358360e+01
-128 9.225700e+00
-256 8.813400e+00
-512 8.235000e+00
-1024 8.543400e+00
+64 1.681180e+01
+128 1.187900e+01
+256 9.701200e+00
+512 1.035200e+01
+1024 9.722300e+00
 EOD
 $d2 << EOD
-64 5.699700e+00
-128 5.443600e+00
-256 5.371700e+00
-512 4.976700e+00
-1024 5.156700e+00
+64 5.623100e+00
+128 5.304700e+00
+256 5.017700e+00
+512 4.993700e+00
+1024 4.944100e+00
 EOD
 $d3 << EOD
-64 1.897150e+01
-128 1.799080e+01
-256 1.592000e+01
-512 1.594090e+01
-1024 1.727640e+01
+64 2.875860e+01
+128 3.082160e+01
+256 1.781960e+01
+512 1.823900e+01
+1024 1.880780e+01
 EOD
 $d4 << EOD
-64 8.930000e-01
-128 1.568800e+00
-256 2.655400e+00
-512 4.057200e+00
-1024 5.202800e+00
+64 8.480000e-01
+128 1.530900e+00
+256 2.429900e+00
+512 3.810900e+00
+1024 4.451100e+00
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
-    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'
+    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
+    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'

@@ -10,50 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:496.358]
+set yrange [0:496.822]
 set ytics nomirror
 set y2tics
-set y2range [0:1.54459]
+set y2range [0:1.63661]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.637000e+00
-128 2.368400e+00
-256 3.308100e+00
-512 4.345200e+00
-1024 5.311600e+00
+64 1.318900e+00
+128 1.951700e+00
+256 2.620600e+00
+512 3.383800e+00
+1024 3.842000e+00
 EOD
 $d1 << EOD
-64 1.419400e+01
-128 1.245450e+01
-256 8.429500e+00
-512 8.554500e+00
-1024 8.974600e+00
+64 9.638000e+00
+128 1.006160e+01
+256 7.313300e+00
+512 7.539200e+00
+1024 7.341600e+00
 EOD
 $d2 << EOD
-64 5.417400e+00
-128 5.434800e+00
-256 5.296500e+00
-512 4.983000e+00
-1024 5.055400e+00
+64 4.362500e+00
+128 5.125300e+00
+256 4.967600e+00
+512 5.083600e+00
+1024 5.361800e+00
 EOD
 $d3 << EOD
-64 1.970470e+01
-128 2.080290e+01
-256 1.670040e+01
-512 1.610680e+01
-1024 1.791100e+01
+64 2.556620e+01
+128 3.159030e+01
+256 2.304210e+01
+512 1.840700e+01
+1024 1.703990e+01
 EOD
 $d4 << EOD
-64 7.813000e-01
-128 1.361000e+00
-256 2.044300e+00
-512 2.830700e+00
-1024 3.361500e+00
+64 8.276000e-01
+128 1.384600e+00
+256 2.049300e+00
+512 2.830300e+00
+1024 3.417200e+00
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
-    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'
+    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
+    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'

@@ -10,50 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:496.358]
+set yrange [0:496.822]
 set ytics nomirror
 set y2tics
-set y2range [0:1.54459]
+set y2range [0:1.63661]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.356500e+00
-128 2.302500e+00
-256 3.791900e+00
-512 5.406600e+00
-1024 6.204800e+00
+64 1.268100e+00
+128 1.973400e+00
+256 3.232900e+00
+512 4.124600e+00
+1024 5.537500e+00
 EOD
 $d1 << EOD
-64 9.183000e+00
-128 5.530400e+00
-256 6.202100e+00
-512 6.823600e+00
-1024 6.967700e+00
+64 1.546180e+01
+128 1.120030e+01
+256 8.400000e+00
+512 9.121100e+00
+1024 9.753300e+00
 EOD
 $d2 << EOD
-64 4.411500e+00
-128 3.745500e+00
-256 3.862700e+00
-512 4.104900e+00
-1024 4.156200e+00
+64 5.771300e+00
+128 5.481000e+00
+256 5.322500e+00
+512 5.266300e+00
+1024 5.263300e+00
 EOD
 $d3 << EOD
-64 1.929570e+01
-128 1.832460e+01
-256 1.422820e+01
-512 1.434730e+01
-1024 1.560490e+01
+64 2.711400e+01
+128 3.061670e+01
+256 2.226550e+01
+512 1.722310e+01
+1024 1.663910e+01
 EOD
 $d4 << EOD
-64 6.953000e-01
-128 1.293700e+00
-256 2.095100e+00
-512 2.912800e+00
-1024 3.700500e+00
+64 7.036000e-01
+128 1.263400e+00
+256 2.000900e+00
+512 3.146500e+00
+1024 3.790400e+00
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
-    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'
+    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
+    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'

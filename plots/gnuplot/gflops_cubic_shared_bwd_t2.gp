@@ -10,48 +10,48 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:10718]
+set yrange [0:7610.12]
 set ytics nomirror
 set y2tics
-set y2range [0:33.3528]
+set y2range [0:25.0689]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 4.810529e+02
-128 1.227121e+03
-256 1.946527e+03
-512 4.077167e+03
-1024 8.124305e+03
+64 4.981722e+02
+128 1.170737e+03
+256 1.705698e+03
+512 4.161363e+03
+1024 6.459436e+03
 EOD
 $d1 << EOD
-64 6.135072e+02
-128 7.325049e+02
-256 1.292711e+03
-512 2.574081e+03
-1024 4.780903e+03
+64 6.313458e+02
+128 8.170076e+02
+256 1.311126e+03
+512 2.428394e+03
+1024 3.455907e+03
 EOD
 $d2 << EOD
-64 5.840300e+00
-128 6.157300e+00
-256 6.151100e+00
+64 4.792900e+00
+128 4.899200e+00
+256 4.977400e+00
 EOD
 $d3 << EOD
-64 9.399753e+02
-128 2.078983e+03
-256 2.515109e+03
-512 4.648597e+03
-1024 9.319998e+03
+64 6.351748e+02
+128 1.298940e+03
+256 1.788949e+03
+512 3.852106e+03
+1024 6.617496e+03
 EOD
 $d4 << EOD
-64 3.196130e+01
-128 8.691950e+01
-256 1.641443e+02
-512 2.076956e+02
-1024 2.169918e+02
+64 2.419850e+01
+128 6.929530e+01
+256 1.343311e+02
+512 1.678101e+02
+1024 1.788926e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
-    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'
+    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
+    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'

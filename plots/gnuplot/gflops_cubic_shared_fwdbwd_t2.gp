@@ -10,48 +10,48 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:8226.56]
+set yrange [0:7399.89]
 set ytics nomirror
 set y2tics
-set y2range [0:25.5998]
+set y2range [0:24.3764]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.835017e+02
-128 8.750196e+02
-256 1.832487e+03
-512 3.748876e+03
-1024 7.153532e+03
+64 3.057365e+02
+128 6.580560e+02
+256 1.491071e+03
+512 3.036705e+03
+1024 5.481685e+03
 EOD
 $d1 << EOD
-64 5.724426e+02
-128 7.067040e+02
-256 1.228257e+03
-512 2.366581e+03
-1024 4.803376e+03
+64 4.034904e+02
+128 5.155795e+02
+256 9.948469e+02
+512 1.905706e+03
+1024 3.399023e+03
 EOD
 $d2 << EOD
-64 6.057000e+00
-128 5.898800e+00
-256 5.809500e+00
+64 4.759800e+00
+128 4.739300e+00
+256 4.862000e+00
 EOD
 $d3 << EOD
-64 4.893460e+02
-128 9.651107e+02
-256 1.802320e+03
-512 3.745335e+03
-1024 6.393547e+03
+64 4.188625e+02
+128 8.272439e+02
+256 1.668108e+03
+512 3.426416e+03
+1024 6.434690e+03
 EOD
 $d4 << EOD
-64 2.547580e+01
-128 6.804900e+01
-256 1.312885e+02
-512 1.617362e+02
-1024 1.998269e+02
+64 2.506450e+01
+128 6.795090e+01
+256 1.347412e+02
+512 1.624805e+02
+1024 1.808342e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
-    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'
+    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
+    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'

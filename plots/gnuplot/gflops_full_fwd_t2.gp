@@ -10,64 +10,64 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:496.358]
+set yrange [0:496.822]
 set ytics nomirror
 set y2tics
-set y2range [0:1.54459]
+set y2range [0:1.63661]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 6.188450e+01
-128 1.336268e+02
-256 1.727408e+02
-512 1.907193e+02
-1024 1.931722e+02
-2048 1.910350e+02
-4096 1.822098e+02
-8192 1.793438e+02
+64 6.051950e+01
+128 1.353029e+02
+256 1.785932e+02
+512 1.877129e+02
+1024 1.941670e+02
+2048 1.948009e+02
+4096 1.935290e+02
+8192 1.769964e+02
 EOD
 $d1 << EOD
-64 1.297164e+02
-128 1.412043e+02
-256 1.499285e+02
-512 1.537575e+02
-1024 1.488874e+02
-2048 1.494472e+02
-4096 1.511598e+02
-8192 1.519431e+02
+64 1.312254e+02
+128 1.475866e+02
+256 1.512831e+02
+512 1.372664e+02
+1024 1.606001e+02
+2048 1.588523e+02
+4096 1.603442e+02
+8192 1.613341e+02
 EOD
 $d2 << EOD
-64 5.421200e+00
-128 5.484300e+00
-256 5.384800e+00
-512 5.536700e+00
-1024 5.413800e+00
-2048 5.480700e+00
-4096 5.310000e+00
+64 5.326500e+00
+128 5.298100e+00
+256 5.274800e+00
+512 5.342300e+00
+1024 5.327300e+00
+2048 5.283800e+00
+4096 5.233800e+00
 EOD
 $d3 << EOD
-64 1.826469e+02
-128 2.493551e+02
-256 2.925698e+02
-512 3.003193e+02
-1024 2.842631e+02
-2048 2.978066e+02
-4096 3.006454e+02
-8192 3.050708e+02
+64 1.799744e+02
+128 2.288886e+02
+256 2.689743e+02
+512 2.817898e+02
+1024 2.842375e+02
+2048 2.834408e+02
+4096 2.802890e+02
+8192 2.807341e+02
 EOD
 $d4 << EOD
-64 6.040380e+01
-128 1.238672e+02
-256 1.627261e+02
-512 1.771717e+02
-1024 1.933499e+02
-2048 1.983302e+02
-4096 1.932787e+02
-8192 1.916337e+02
+64 4.846740e+01
+128 1.044253e+02
+256 1.510733e+02
+512 1.619192e+02
+1024 1.771668e+02
+2048 1.755167e+02
+4096 1.779412e+02
+8192 1.775614e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
-    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'
+    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
+    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'

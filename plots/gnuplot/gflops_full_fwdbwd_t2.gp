@@ -10,63 +10,63 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:496.358]
+set yrange [0:496.822]
 set ytics nomirror
 set y2tics
-set y2range [0:1.54459]
+set y2range [0:1.63661]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 5.042730e+01
-128 1.121226e+02
-256 1.204679e+02
-512 1.254314e+02
-1024 1.274566e+02
-2048 1.300335e+02
-4096 1.303094e+02
-8192 1.298976e+02
+64 3.873860e+01
+128 8.719320e+01
+256 9.522220e+01
+512 9.785060e+01
+1024 9.897510e+01
+2048 1.060427e+02
+4096 1.085788e+02
+8192 1.286945e+02
 EOD
 $d1 << EOD
-64 1.329515e+02
-128 1.503127e+02
-256 1.595386e+02
-512 1.651339e+02
-1024 1.652433e+02
-2048 1.661351e+02
-4096 1.682649e+02
-8192 1.593942e+02
+64 1.344764e+02
+128 1.570219e+02
+256 1.740162e+02
+512 1.725722e+02
+1024 1.735398e+02
+2048 1.777397e+02
+4096 1.761913e+02
+8192 1.489451e+02
 EOD
 $d2 << EOD
-64 6.091000e+00
-128 6.079800e+00
-256 6.114800e+00
-512 6.138400e+00
-1024 6.018000e+00
-2048 5.786900e+00
+64 4.906600e+00
+128 4.912000e+00
+256 4.930600e+00
+512 4.797200e+00
+1024 4.784400e+00
+2048 4.758500e+00
 EOD
 $d3 << EOD
-64 1.698109e+02
-128 2.415819e+02
-256 2.830328e+02
-512 3.056416e+02
-1024 2.745686e+02
-2048 3.161042e+02
-4096 3.226174e+02
-8192 3.053210e+02
+64 1.431371e+02
+128 2.015724e+02
+256 2.630417e+02
+512 2.937438e+02
+1024 3.008469e+02
+2048 3.062752e+02
+4096 3.187689e+02
+8192 3.225176e+02
 EOD
 $d4 << EOD
-64 6.274550e+01
-128 1.330851e+02
-256 1.870965e+02
-512 1.995440e+02
-1024 2.069064e+02
-2048 2.118783e+02
-4096 2.097865e+02
-8192 2.049021e+02
+64 4.950600e+01
+128 1.142860e+02
+256 1.649282e+02
+512 1.765836e+02
+1024 1.919401e+02
+2048 1.848634e+02
+4096 1.871817e+02
+8192 1.909443e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    431.616 with lines dt 1 lw 2 lc 'red' title 'FMA peak 431.6 GFLOP/s (2 threads)', \
-    321.352 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 321.4 GFLOP/s (2048^3, 2 threads)'
+    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
+    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'

@@ -10,15 +10,15 @@ set logscale xy
 set xlabel 'arithmetic intensity, FLOPs per compulsory byte (docs/DESIGN.md 3)'
 set ylabel 'GFLOP/s'
 set key outside right top font ',9'
-set xrange [2.25051:1530.4]
-set yrange [44.3872:429.572]
+set xrange [2.31509:1530.4]
+set yrange [51.4776:424.968]
 set samples 400
 $p0 << EOD
-5.101323e+02 1.331616e+02
+5.101323e+02 1.544327e+02
 EOD
-roof(x) = (3.181300e+01 * x < 2.147860e+02) ? 3.181300e+01 * x : 2.147860e+02
-plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 214.8 GFLOP/s, bandwidth 31.8 GB/s (triad)', \
-    (3.181300e+01 * x < 2.128570e+02 ? 1/0 : 2.128570e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 212.9 GFLOP/s', \
-    (3.181300e+01 * x < 1.557330e+02 ? 1/0 : 1.557330e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 155.7 GFLOP/s (2048^3)', \
+roof(x) = (3.059400e+01 * x < 2.124840e+02) ? 3.059400e+01 * x : 2.124840e+02
+plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 212.5 GFLOP/s, bandwidth 30.6 GB/s (triad)', \
+    (3.059400e+01 * x < 2.037990e+02 ? 1/0 : 2.037990e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 203.8 GFLOP/s', \
+    (3.059400e+01 * x < 1.632380e+02 ? 1/0 : 1.632380e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 163.2 GFLOP/s (2048^3)', \
     $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=4096 (blocked)', \
     NaN notitle

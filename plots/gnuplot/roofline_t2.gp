@@ -11,61 +11,61 @@ set xlabel 'arithmetic intensity, FLOPs per compulsory byte (docs/DESIGN.md 3)'
 set ylabel 'GFLOP/s'
 set key outside right top font ',9'
 set xrange [0.16634:7665.03]
-set yrange [5.20163:24601.9]
+set yrange [5.54637:27065.5]
 set samples 400
 $p0 << EOD
-1.020140e+03 2.613869e+02
+1.020140e+03 2.999443e+02
 EOD
 $p1 << EOD
-1.277661e+03 2.838639e+02
+1.277661e+03 2.826853e+02
 EOD
 $p2 << EOD
-1.191709e+03 3.281624e+02
+1.191709e+03 2.916749e+02
 EOD
 $p3 << EOD
-2.040031e+03 3.050708e+02
+2.040031e+03 2.807341e+02
 EOD
 $p4 << EOD
-2.555010e+03 3.502302e+02
+2.555010e+03 3.121516e+02
 EOD
 $p5 << EOD
-2.383128e+03 3.053210e+02
+2.383128e+03 3.225176e+02
 EOD
 $p6 << EOD
-1.700856e+02 2.655273e+02
+1.700856e+02 2.660727e+02
 EOD
 $p7 << EOD
-1.065627e+02 3.012702e+02
+1.065627e+02 2.840659e+02
 EOD
 $p8 << EOD
-9.939393e+01 2.666812e+02
+9.939393e+01 2.897800e+02
 EOD
 $p9 << EOD
-1.340791e+03 1.230094e+04
+1.340791e+03 1.353276e+04
 EOD
 $p10 << EOD
-8.422398e+02 9.319998e+03
+8.422398e+02 6.617496e+03
 EOD
 $p11 << EOD
-7.840760e+02 7.153532e+03
+7.840760e+02 6.434690e+03
 EOD
 $p12 << EOD
-4.999385e-01 2.189420e+01
+4.999385e-01 1.875830e+01
 EOD
 $p13 << EOD
-4.990187e-01 1.791100e+01
+4.990187e-01 1.703990e+01
 EOD
 $p14 << EOD
-6.237781e-01 1.727640e+01
+6.237781e-01 1.880780e+01
 EOD
 $p15 << EOD
-5.821914e-01 1.560490e+01
+5.821914e-01 1.663910e+01
 EOD
-roof(x) = (5.977500e+01 * x < 4.316160e+02) ? 5.977500e+01 * x : 4.316160e+02
+roof(x) = (5.251900e+01 * x < 4.320190e+02) ? 5.251900e+01 * x : 4.320190e+02
 set label 1 'cubic_shared counts the per-prefix work its O(N^2 d) sweep avoids (DESIGN.md 3): its points may lie above the roof' at graph 0.02, graph 0.04 font ',9'
-plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 431.6 GFLOP/s, bandwidth 59.8 GB/s (triad)', \
-    (5.977500e+01 * x < 4.145670e+02 ? 1/0 : 4.145670e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 414.6 GFLOP/s', \
-    (5.977500e+01 * x < 3.213520e+02 ? 1/0 : 3.213520e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 321.4 GFLOP/s (2048^3)', \
+plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 432.0 GFLOP/s, bandwidth 52.5 GB/s (triad)', \
+    (5.251900e+01 * x < 4.153850e+02 ? 1/0 : 4.153850e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 415.4 GFLOP/s', \
+    (5.251900e+01 * x < 3.035680e+02 ? 1/0 : 3.035680e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 303.6 GFLOP/s (2048^3)', \
     $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=8192 (omp)', \
     $p1 using 1:2 with points pt 5 ps 1.6 lc 1 title 'causal bwd N=8192 (omp)', \
     $p2 using 1:2 with points pt 9 ps 1.6 lc 1 title 'causal fwdbwd N=8192 (omp)', \
@@ -77,7 +77,7 @@ plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 431.6 GFLOP/s, bandw
     $p8 using 1:2 with points pt 9 ps 1.6 lc 3 title 'cubic fwdbwd N=512 (omp)', \
     $p9 using 1:2 with points pt 7 ps 1.6 lc 4 title 'cubic_shared fwd N=2048 (omp)', \
     $p10 using 1:2 with points pt 5 ps 1.6 lc 4 title 'cubic_shared bwd N=1024 (omp)', \
-    $p11 using 1:2 with points pt 9 ps 1.6 lc 4 title 'cubic_shared fwdbwd N=1024 (blas)', \
+    $p11 using 1:2 with points pt 9 ps 1.6 lc 4 title 'cubic_shared fwdbwd N=1024 (omp)', \
     $p12 using 1:2 with points pt 13 ps 1.6 lc 5 title 'decode step t=8192 (omp, cold)', \
     $p13 using 1:2 with points pt 7 ps 1.6 lc 6 title 'cubic_last fwd N=1024 (omp)', \
     $p14 using 1:2 with points pt 5 ps 1.6 lc 6 title 'cubic_last bwd N=1024 (omp)', \

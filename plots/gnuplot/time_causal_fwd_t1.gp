@@ -10,47 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [222.609:4710.4]
-set yrange [0.00011131:5.70473]
+set yrange [9.82634e-05:4.99868]
 set format y '%.0e'
 $d0 << EOD
-256 6.579755e-04
-512 2.146013e-03
-1024 7.630709e-03
-2048 2.772921e-02
-4096 1.084942e-01
+256 5.788290e-04
+512 1.881390e-03
+1024 6.675639e-03
+2048 2.432751e-02
+4096 9.613405e-02
 EOD
 $d1 << EOD
-256 3.339293e-04
-512 1.129170e-03
-1024 4.411071e-03
-2048 1.679244e-02
-4096 6.452335e-02
+256 2.947902e-04
+512 9.982420e-04
+1024 3.812239e-03
+2048 1.473663e-02
+4096 5.563609e-02
 EOD
 $d2 << EOD
-256 7.311832e-03
-512 2.938865e-02
-1024 1.169699e-01
-2048 4.712919e-01
-4096 1.901578e+00
+256 6.448031e-03
+512 2.548594e-02
+1024 1.009850e-01
+2048 4.134168e-01
+4096 1.666225e+00
 EOD
 $d3 << EOD
-256 3.583373e-04
-512 1.262289e-03
-1024 4.767774e-03
-2048 1.742396e-02
-4096 6.564893e-02
+256 3.056088e-04
+512 1.040526e-03
+1024 3.964297e-03
+2048 1.506605e-02
+4096 5.784320e-02
 EOD
 $d4 << EOD
-256 7.134655e-04
-512 2.175753e-03
-1024 7.500892e-03
-2048 2.741603e-02
-4096 1.048834e-01
+256 6.380753e-04
+512 1.972547e-03
+1024 6.907564e-03
+2048 2.496679e-02
+4096 9.480007e-02
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.91 (R^2 1.000, N 1024..4096)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.94 (R^2 1.000, N 1024..4096)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.01 (R^2 1.000, N 1024..4096)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.89 (R^2 1.000, N 1024..4096)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.90 (R^2 1.000, N 1024..4096)', \
-    8.369723e-04*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    8.369723e-04*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.92 (R^2 1.000, N 1024..4096)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.93 (R^2 1.000, N 1024..4096)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.02 (R^2 1.000, N 1024..4096)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.93 (R^2 1.000, N 1024..4096)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.89 (R^2 1.000, N 1024..4096)', \
+    7.350310e-04*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    7.350310e-04*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,45 +10,45 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000253486:7.90818]
+set yrange [0.000266403:8.74514]
 set format y '%.0e'
 $d0 << EOD
-64 3.408121e-03
-128 1.060196e-02
-256 4.810195e-02
-512 3.100821e-01
-1024 2.165900e+00
+64 3.265269e-03
+128 1.067390e-02
+256 4.936256e-02
+512 3.179941e-01
+1024 2.459567e+00
 EOD
 $d1 << EOD
-64 1.079396e-03
-128 8.440227e-03
-256 5.289629e-02
-512 3.581208e-01
-1024 2.636061e+00
+64 1.722538e-03
+128 9.933283e-03
+256 6.056894e-02
+512 3.966514e-01
+1024 2.915048e+00
 EOD
 $d2 << EOD
-64 1.704019e-02
-128 1.344506e-01
-256 1.038461e+00
+64 2.203131e-02
+128 1.726905e-01
+256 1.349584e+00
 EOD
 $d3 << EOD
-64 7.604595e-04
-128 4.650336e-03
-256 2.866227e-02
-512 1.912935e-01
-1024 1.382309e+00
+64 7.992090e-04
+128 5.103386e-03
+256 2.872632e-02
+512 1.905275e-01
+1024 1.379476e+00
 EOD
 $d4 << EOD
-64 3.472453e-03
-128 1.104969e-02
-256 4.883849e-02
-512 3.033662e-01
-1024 2.047453e+00
+64 4.049619e-03
+128 1.216836e-02
+256 5.106399e-02
+512 3.673369e-01
+1024 2.556715e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.75 (R^2 1.000, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.82 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.96 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.80 (R^2 1.000, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.69 (R^2 1.000, N 256..1024)', \
-    2.778283e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    2.778283e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.82 (R^2 0.999, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.79 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.97 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.79 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.82 (R^2 1.000, N 256..1024)', \
+    3.316199e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    3.316199e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

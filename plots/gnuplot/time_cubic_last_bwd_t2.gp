@@ -10,47 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [9.35577e-05:0.781591]
+set yrange [6.17184e-05:0.905491]
 set format y '%.0e'
 $d0 << EOD
-64 3.738203e-03
-128 8.453481e-03
-256 2.014857e-02
-512 5.613933e-02
-1024 1.737710e-01
+64 3.603537e-03
+128 8.296749e-03
+256 1.977807e-02
+512 5.274101e-02
+1024 1.548639e-01
 EOD
 $d1 << EOD
-64 3.920023e-04
-128 2.290923e-03
-256 9.555235e-03
-512 4.082590e-02
-1024 1.572543e-01
+64 3.167302e-04
+128 1.779216e-03
+256 8.680768e-03
+512 3.247665e-02
+1024 1.381868e-01
 EOD
 $d2 << EOD
-64 9.342328e-04
-128 3.882616e-03
-256 1.567728e-02
-512 6.755426e-02
-1024 2.605303e-01
+64 9.469435e-04
+128 3.984265e-03
+256 1.678345e-02
+512 6.732536e-02
+1024 2.717368e-01
 EOD
 $d3 << EOD
-64 2.806732e-04
-128 1.174787e-03
-256 5.289811e-03
-512 2.109043e-02
-1024 7.776416e-02
+64 1.851552e-04
+128 6.857325e-04
+256 4.725909e-03
+512 1.843298e-02
+1024 7.143256e-02
 EOD
 $d4 << EOD
-64 5.962689e-03
-128 1.347256e-02
-256 3.171416e-02
-512 8.286545e-02
-1024 2.582222e-01
+64 6.279582e-03
+128 1.380594e-02
+256 3.465743e-02
+512 8.821972e-02
+1024 3.018302e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.55 (R^2 0.999, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.02 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.03 (R^2 0.999, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.94 (R^2 1.000, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.51 (R^2 0.998, N 256..1024)', \
-    1.180348e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.180348e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.48 (R^2 0.999, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.00 (R^2 0.999, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.01 (R^2 1.000, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.96 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.56 (R^2 0.994, N 256..1024)', \
+    1.046747e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.046747e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,48 +10,48 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:2355.2]
-set yrange [7.92322e-05:5.83742]
+set yrange [7.78663e-05:5.87674]
 set format y '%.0e'
 $d0 << EOD
-64 3.356323e-04
-128 1.234727e-03
-256 4.566821e-03
-512 1.771312e-02
-1024 7.194871e-02
-2048 3.146051e-01
+64 3.767380e-04
+128 1.068781e-03
+256 4.122382e-03
+512 1.619694e-02
+1024 7.025992e-02
+2048 3.176459e-01
 EOD
 $d1 << EOD
-64 2.445462e-04
-128 1.152765e-03
-256 6.850586e-03
-512 2.423684e-02
-1024 1.104178e-01
-2048 4.803345e-01
+64 2.685620e-04
+128 1.028329e-03
+256 6.620489e-03
+512 2.508310e-02
+1024 1.155508e-01
+2048 4.993190e-01
 EOD
 $d2 << EOD
-64 1.941966e-02
-128 1.581239e-01
-256 1.210826e+00
+64 2.012666e-02
+128 1.600343e-01
+256 1.165056e+00
 EOD
 $d3 << EOD
-64 2.376965e-04
-128 7.730137e-04
-256 2.809664e-03
-512 1.191425e-02
-1024 5.069150e-02
-2048 2.385328e-01
+64 2.335990e-04
+128 7.906098e-04
+256 3.091895e-03
+512 1.170365e-02
+1024 5.242923e-02
+2048 2.168205e-01
 EOD
 $d4 << EOD
-64 3.436995e-03
-128 9.883770e-03
-256 4.221457e-02
-512 2.859561e-01
-1024 1.945806e+00
+64 3.277282e-03
+128 9.562474e-03
+256 4.202379e-02
+512 2.927975e-01
+1024 1.958913e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.08 (R^2 1.000, N 512..2048)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.15 (R^2 1.000, N 512..2048)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.98 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.16 (R^2 1.000, N 512..2048)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.76 (R^2 1.000, N 256..1024)', \
-    1.054226e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.054226e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.15 (R^2 1.000, N 512..2048)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.16 (R^2 1.000, N 512..2048)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.93 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.11 (R^2 1.000, N 512..2048)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.77 (R^2 1.000, N 256..1024)', \
+    1.092869e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.092869e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

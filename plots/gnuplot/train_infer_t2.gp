@@ -11,31 +11,31 @@ set xlabel 'N'
 set ylabel 'time ratio'
 set key below
 set xrange [55.6522:9420.8]
-set yrange [1.3939:2023.95]
+set yrange [1.76674:1747.7]
 $r0 << EOD
-64 1.142196e+02
-128 2.239766e+02
-256 3.807807e+02
-512 6.746505e+02
+64 1.289010e+02
+128 2.091773e+02
+256 3.555483e+02
+512 5.825657e+02
 EOD
 $r1 << EOD
-64 2.438486e+01
-128 3.903650e+01
-256 4.796403e+01
-512 4.799215e+01
-1024 4.754258e+01
+64 3.283819e+01
+128 4.180424e+01
+256 4.844110e+01
+512 4.926892e+01
+1024 5.284896e+01
 EOD
 $r2 << EOD
-64 3.555491e+00
-128 3.617242e+00
-256 3.952869e+00
-512 3.641733e+00
-1024 3.180857e+00
-2048 2.988351e+00
-4096 3.006127e+00
-8192 2.787809e+00
+64 3.533474e+00
+128 4.513234e+00
+256 4.485295e+00
+512 4.233460e+00
+1024 4.224753e+00
+2048 3.814565e+00
+4096 3.641754e+00
+8192 3.599231e+00
 EOD
 plot $r0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'cubic (later layers): cubic fwd+bwd / full fwd (one prompt pass)', \
     $r1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'cubic_shared (first layer): fwd+bwd / full fwd', \
     $r2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'causal: causal fwd+bwd / causal fwd (prefill)', \
-    1.142196e+02*(x/64) with lines dt 2 lc 'gray40' title 'N^1 guide'
+    1.289010e+02*(x/64) with lines dt 2 lc 'gray40' title 'N^1 guide'
