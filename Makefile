@@ -349,8 +349,9 @@ tsan:
 
 # ---- benchmark and report (docs/DESIGN.md §5-6) ---------------------------------------------
 # make bench: the default sweep (every impl, op and pass, N 64..8192, THREADS threads, cells
-# over 15 s or 4 GB skipped by prediction, capped at 18 min) plus single-thread causal fwd
-# (N 256..4096, capped at 90 s) plus causal fwd at d = 128 (N 1024..4096, THREADS threads,
+# over 15 s or 4 GB skipped by prediction, capped at 18 min) plus single-thread causal fwd,
+# decode step and cubic_last fwd (N 256..4096, capped at 150 s; a missed memory-bound
+# target is judged against its one-thread rate) plus causal fwd at d = 128 (N 1024..4096, THREADS threads,
 # capped at 60 s: a roofline target's shape) plus the model cells (bench --model: causal
 # vs cubic models L = 4 and 2, d_model 128, 2 heads, V 256, N 64..4096 on omp, cells
 # predicted over 30 s a call skipped, so that the packed cubic training step is timed up
@@ -381,7 +382,7 @@ BENCH_MODEL := --quick
 BENCH_SCALING := --quick
 else
 BENCH_MAIN  := --total-budget 18m
-BENCH_T1    := --n 256:4096 --budget 12s --total-budget 90s
+BENCH_T1    := --n 256:4096 --budget 12s --total-budget 150s
 BENCH_D128  := --n 1024:4096 --budget 8s --total-budget 60s
 BENCH_MODEL := --budget 30s --total-budget 4m
 BENCH_SCALING := --rep-time 5s
@@ -400,7 +401,8 @@ bench: deps $(BUILD)/bench $(BUILD)/report
 	elif [ "$(BENCH_DIR)" != . ] && [ -f results/verify.csv ]; then cp results/verify.csv $(BENCH_DIR)/results/; fi
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench $(BENCH_MAIN) --threads $(THREADS) \
 	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench.csv
-	OMP_NUM_THREADS=1 ./$(BUILD)/bench $(BENCH_T1) --threads 1 --op causal --pass fwd \
+	OMP_NUM_THREADS=1 ./$(BUILD)/bench $(BENCH_T1) --threads 1 --op causal,decode,cubic_last \
+	  --pass fwd,step \
 	  $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench_t1.csv
 	OMP_NUM_THREADS=$(THREADS) ./$(BUILD)/bench $(BENCH_D128) --threads $(THREADS) --d 128 \
 	  --op causal --pass fwd $(if $(IMPL),--impl $(IMPL)) --out $(BENCH_STAGE)/bench_d128.csv

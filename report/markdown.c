@@ -568,6 +568,28 @@ static int run_has_avx512(const bench_record *b)
     return b->peak_note && strstr(b->peak_note, "AVX-512") != NULL;
 }
 
+/* A missed memory-bound target's bound from the same cell on one thread (bench_t1.csv):
+ * T cores at the one-thread rate give at most T times its GB/s, which as a fraction of
+ * the T-thread triad says whether one core's own stream, or the shared memory, holds the
+ * cell. NULL when the one-thread cell was not timed (as the target was: cold or warm). */
+static const char *per_core_line(const dataset *ds, const struct roof_target *t,
+                                 const bench_record *b)
+{
+    static char line[320];
+    const bench_record *b1 =
+        ds_fastest_shape(ds, OPN(t->op), PASSN(t->pass), t->n, 1, t->d, t->heads);
+    if (!b1 || !(b1->gbs > 0) || !(b1->bw > 0) || !(b->bw > 0) ||
+        strcmp(b1->cache_state, b->cache_state) != 0)
+        return NULL;
+    const double bound = t->threads * b1->gbs / b->bw;
+    snprintf(line, sizeof line,
+             "1 thread (%s): %.1f GB/s, %.2f of its triad (%.1f GB/s); %d threads at that rate "
+             "each would reach %.2f of the %d-thread triad, and they run at %.2fx it",
+             b1->impl, b1->gbs, b1->gbs / b1->bw, b1->bw, t->threads, bound, t->threads,
+             b->gbs / b1->gbs);
+    return line;
+}
+
 static void roofline_targets_section(FILE *f, const dataset *ds)
 {
     fprintf(f, "## Roofline targets\n\n");
@@ -627,9 +649,10 @@ static void roofline_targets_section(FILE *f, const dataset *ds)
         }
         const int reached = got >= need;
         missed += !reached;
-        const char *split = reached || t->metric != OF_PEAK
-                                ? NULL
-                                : split_line(ds, op, pass, t->n, t->d, t->heads, t->threads);
+        const char *split = reached                ? NULL
+                            : t->metric == OF_PEAK ? split_line(ds, op, pass, t->n, t->d,
+                                                                t->heads, t->threads)
+                                                   : per_core_line(ds, t, b);
         fprintf(f, " | %s%s%s |\n", reached ? "reached" : "not reached", split ? "; " : "",
                 split ? split : "");
     }
@@ -637,7 +660,9 @@ static void roofline_targets_section(FILE *f, const dataset *ds)
         fprintf(f, "\n%d target%s not reached. A compute-bound one is given its split from "
                    "`make split` (docs/DESIGN.md §5.6), run by `make bench` after its sweeps: "
                    "the fused kernel's time in its tile products, in the softmax and "
-                   "bookkeeping, and in packing, and the bounds they put on the cell.\n",
+                   "bookkeeping, and in packing, and the bounds they put on the cell. A "
+                   "memory-bound one is given the same cell on one thread (bench_t1.csv) and "
+                   "the bound that rate puts on the cores together.\n",
                 missed, missed > 1 ? "s" : "");
     fprintf(f, "\n");
 }
