@@ -10,64 +10,63 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:496.822]
+set yrange [0:499.916]
 set ytics nomirror
 set y2tics
-set y2range [0:1.63661]
+set y2range [0:1.5648]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.368480e+01
-128 5.146320e+01
-256 6.780960e+01
-512 8.460380e+01
-1024 9.431970e+01
-2048 1.061784e+02
-4096 1.074998e+02
-8192 1.090741e+02
+64 2.401000e+01
+128 4.913360e+01
+256 6.668790e+01
+512 7.956320e+01
+1024 8.798430e+01
+2048 9.804140e+01
+4096 1.093365e+02
+8192 1.258561e+02
 EOD
 $d1 << EOD
-64 6.365840e+01
-128 9.516620e+01
-256 1.210130e+02
-512 1.422444e+02
-1024 1.523707e+02
-2048 1.623217e+02
-4096 1.723013e+02
-8192 1.673645e+02
+64 6.766230e+01
+128 9.875620e+01
+256 1.305147e+02
+512 1.503234e+02
+1024 1.668480e+02
+2048 1.724499e+02
+4096 1.693007e+02
+8192 1.714434e+02
 EOD
 $d2 << EOD
-64 5.141000e+00
-128 4.803100e+00
-256 5.747500e+00
-512 5.812700e+00
-1024 5.300000e+00
-2048 4.920100e+00
-4096 5.037700e+00
+64 5.237000e+00
+128 6.316600e+00
+256 5.251600e+00
+512 5.047200e+00
+1024 4.974700e+00
+2048 3.606000e+00
 EOD
 $d3 << EOD
-64 6.643770e+01
-128 1.130206e+02
-256 1.740225e+02
-512 2.269811e+02
-1024 2.558156e+02
-2048 2.789875e+02
-4096 3.008500e+02
-8192 2.826853e+02
+64 5.832940e+01
+128 9.252000e+01
+256 1.276070e+02
+512 1.733936e+02
+1024 1.877632e+02
+2048 2.649999e+02
+4096 3.091392e+02
+8192 2.918150e+02
 EOD
 $d4 << EOD
-64 2.509980e+01
-128 5.583570e+01
-256 8.255950e+01
-512 1.140939e+02
-1024 1.434904e+02
-2048 1.631698e+02
-4096 1.699640e+02
-8192 1.732036e+02
+64 2.393900e+01
+128 5.442400e+01
+256 7.889540e+01
+512 8.554900e+01
+1024 1.229268e+02
+2048 1.610664e+02
+4096 1.539650e+02
+8192 1.357530e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
-    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'
+    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
+    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'

@@ -10,50 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [222.609:4710.4]
-set yrange [0:244.357]
+set yrange [0:253.743]
 set ytics nomirror
 set y2tics
-set y2range [0:1.49693]
+set y2range [0:1.51496]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-256 5.819600e+01
-512 7.147900e+01
-1024 8.050090e+01
-2048 8.831700e+01
-4096 8.937550e+01
+256 6.086340e+01
+512 7.537120e+01
+1024 8.567980e+01
+2048 9.438190e+01
+4096 9.581230e+01
 EOD
 $d1 << EOD
-256 1.142694e+02
-512 1.347167e+02
-1024 1.409658e+02
-2048 1.457954e+02
-4096 1.544327e+02
+256 1.022624e+02
+512 1.395448e+02
+1024 1.512253e+02
+2048 1.535599e+02
+4096 1.582434e+02
 EOD
 $d2 << EOD
-256 5.224200e+00
-512 5.276600e+00
-1024 5.321500e+00
-2048 5.197000e+00
-4096 5.156600e+00
+256 5.655500e+00
+512 5.529800e+00
+1024 5.603000e+00
+2048 5.359000e+00
+4096 5.504200e+00
 EOD
 $d3 << EOD
-256 1.102242e+02
-512 1.292421e+02
-1024 1.355587e+02
-2048 1.426075e+02
-4096 1.485400e+02
+256 1.130173e+02
+512 1.343049e+02
+1024 1.426707e+02
+2048 1.518042e+02
+4096 1.616866e+02
 EOD
 $d4 << EOD
-256 5.279240e+01
-512 6.817570e+01
-1024 7.779810e+01
-2048 8.605560e+01
-4096 9.063320e+01
+256 5.835590e+01
+512 7.436650e+01
+1024 8.458000e+01
+2048 9.138300e+01
+4096 9.584130e+01
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    212.484 with lines dt 1 lw 2 lc 'red' title 'FMA peak 212.5 GFLOP/s (1 thread)', \
-    163.238 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 163.2 GFLOP/s (2048^3, 1 thread)'
+    220.646 with lines dt 1 lw 2 lc 'red' title 'FMA peak 220.6 GFLOP/s (1 thread)', \
+    167.492 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 167.5 GFLOP/s (2048^3, 1 thread)'

@@ -10,65 +10,65 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:496.822]
+set yrange [0:499.916]
 set ytics nomirror
 set y2tics
-set y2range [0:1.63661]
+set y2range [0:1.5648]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.997550e+01
-128 6.201240e+01
-256 9.573140e+01
-512 1.222683e+02
-1024 1.459565e+02
-2048 1.599614e+02
-4096 1.654893e+02
-8192 1.680957e+02
+64 2.818060e+01
+128 5.846380e+01
+256 9.249370e+01
+512 1.245268e+02
+1024 1.368512e+02
+2048 1.438771e+02
+4096 1.512300e+02
+8192 1.566813e+02
 EOD
 $d1 << EOD
-64 6.376850e+01
-128 9.379940e+01
-256 1.176143e+02
-512 1.247137e+02
-1024 1.478513e+02
-2048 1.529013e+02
-4096 1.574661e+02
-8192 1.632068e+02
+64 6.393120e+01
+128 9.262110e+01
+256 1.202556e+02
+512 1.333032e+02
+1024 1.454921e+02
+2048 1.210861e+02
+4096 8.512330e+01
+8192 1.083810e+02
 EOD
 $d2 << EOD
-64 5.548800e+00
-128 5.439700e+00
-256 5.479800e+00
-512 5.504400e+00
-1024 5.424600e+00
-2048 5.494800e+00
-4096 5.414300e+00
-8192 5.372900e+00
+64 5.496300e+00
+128 5.366300e+00
+256 5.431700e+00
+512 5.334400e+00
+1024 5.372300e+00
+2048 5.223800e+00
+4096 5.473200e+00
+8192 5.459500e+00
 EOD
 $d3 << EOD
-64 7.429250e+01
-128 1.504664e+02
-256 2.226456e+02
-512 2.649448e+02
-1024 2.891303e+02
-2048 2.943482e+02
-4096 3.029666e+02
-8192 2.999443e+02
+64 9.173140e+01
+128 1.547656e+02
+256 2.179982e+02
+512 2.747515e+02
+1024 2.680370e+02
+2048 2.720765e+02
+4096 2.817833e+02
+8192 2.797396e+02
 EOD
 $d4 << EOD
-64 3.150980e+01
-128 6.374790e+01
-256 7.720390e+01
-512 1.201748e+02
-1024 1.548610e+02
-2048 1.755738e+02
-4096 1.813493e+02
-8192 1.869599e+02
+64 3.421300e+01
+128 6.408590e+01
+256 9.183130e+01
+512 1.274564e+02
+1024 1.545204e+02
+2048 1.678956e+02
+4096 1.793193e+02
+8192 1.779986e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
-    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'
+    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
+    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'

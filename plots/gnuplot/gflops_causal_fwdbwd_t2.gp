@@ -10,64 +10,64 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:496.822]
+set yrange [0:499.916]
 set ytics nomirror
 set y2tics
-set y2range [0:1.63661]
+set y2range [0:1.5648]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.940210e+01
-128 4.217670e+01
-256 5.762670e+01
-512 7.628640e+01
-1024 8.445920e+01
-2048 1.083612e+02
-4096 1.207798e+02
-8192 1.244772e+02
+64 2.009180e+01
+128 4.567860e+01
+256 6.197090e+01
+512 7.818640e+01
+1024 6.983430e+01
+2048 7.926730e+01
+4096 9.951300e+01
+8192 9.081420e+01
 EOD
 $d1 << EOD
-64 6.653580e+01
-128 9.918740e+01
-256 1.262414e+02
-512 1.510955e+02
-1024 1.647945e+02
-2048 1.695085e+02
-4096 1.750464e+02
-8192 1.806309e+02
+64 5.403750e+01
+128 8.505150e+01
+256 1.129875e+02
+512 1.324587e+02
+1024 1.419368e+02
+2048 1.116332e+02
+4096 9.924380e+01
+8192 1.332685e+02
 EOD
 $d2 << EOD
-64 6.076600e+00
-128 5.981200e+00
-256 6.119000e+00
-512 6.077700e+00
-1024 6.145500e+00
-2048 6.072400e+00
-4096 5.967800e+00
+64 5.729100e+00
+128 5.935400e+00
+256 5.971600e+00
+512 5.991700e+00
+1024 5.952200e+00
+2048 5.990700e+00
+4096 5.588400e+00
 EOD
 $d3 << EOD
-64 7.358870e+01
-128 1.166863e+02
-256 1.737365e+02
-512 2.190422e+02
-1024 2.395302e+02
-2048 2.700750e+02
-4096 2.911738e+02
-8192 2.916749e+02
+64 8.580870e+01
+128 1.332887e+02
+256 2.037049e+02
+512 2.650770e+02
+1024 2.849836e+02
+2048 3.122348e+02
+4096 3.261591e+02
+8192 3.152154e+02
 EOD
 $d4 << EOD
-64 2.626760e+01
-128 5.898370e+01
-256 8.663870e+01
-512 1.204173e+02
-1024 1.425843e+02
-2048 1.648859e+02
-4096 1.733033e+02
-8192 1.965058e+02
+64 3.181270e+01
+128 6.516470e+01
+256 9.160280e+01
+512 1.285767e+02
+1024 1.614724e+02
+2048 1.855575e+02
+4096 1.955640e+02
+8192 2.028971e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
-    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'
+    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
+    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'

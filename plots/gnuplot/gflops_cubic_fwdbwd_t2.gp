@@ -10,44 +10,44 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:496.822]
+set yrange [0:499.916]
 set ytics nomirror
 set y2tics
-set y2range [0:1.63661]
+set y2range [0:1.5648]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.856080e+01
-128 5.071860e+01
-256 7.532740e+01
-512 9.169990e+01
+64 2.213370e+01
+128 6.122830e+01
+256 9.128110e+01
+512 1.067524e+02
 EOD
 $d1 << EOD
-64 5.107780e+01
-128 7.800230e+01
-256 1.040008e+02
-512 1.261657e+02
+64 8.498410e+01
+128 9.733030e+01
+256 1.255380e+02
+512 1.500684e+02
 EOD
 $d2 << EOD
-64 4.570500e+00
-128 4.593200e+00
-256 4.998200e+00
+64 6.084000e+00
+128 6.030100e+00
+256 5.903300e+00
 EOD
 $d3 << EOD
-64 1.067074e+02
-128 1.653253e+02
-256 2.272687e+02
-512 2.897800e+02
+64 1.427585e+02
+128 1.818467e+02
+256 2.500934e+02
+512 2.949236e+02
 EOD
 $d4 << EOD
-64 2.772800e+01
-128 7.475400e+01
-256 1.390830e+02
-512 1.745656e+02
+64 2.829260e+01
+128 7.660210e+01
+256 1.429379e+02
+512 1.827966e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
-    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'
+    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
+    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'

@@ -10,48 +10,48 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:7610.12]
+set yrange [0:8880.21]
 set ytics nomirror
 set y2tics
-set y2range [0:25.0689]
+set y2range [0:27.7962]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 4.981722e+02
-128 1.170737e+03
-256 1.705698e+03
-512 4.161363e+03
-1024 6.459436e+03
+64 3.987635e+02
+128 9.770970e+02
+256 1.574197e+03
+512 3.208245e+03
+1024 7.721922e+03
 EOD
 $d1 << EOD
-64 6.313458e+02
-128 8.170076e+02
-256 1.311126e+03
-512 2.428394e+03
-1024 3.455907e+03
+64 6.297624e+02
+128 8.408113e+02
+256 1.129027e+03
+512 1.963422e+03
+1024 3.734983e+03
 EOD
 $d2 << EOD
-64 4.792900e+00
-128 4.899200e+00
-256 4.977400e+00
+64 5.104400e+00
+128 6.236600e+00
+256 6.019600e+00
 EOD
 $d3 << EOD
-64 6.351748e+02
-128 1.298940e+03
-256 1.788949e+03
-512 3.852106e+03
-1024 6.617496e+03
+64 7.769826e+02
+128 1.091106e+03
+256 1.947009e+03
+512 3.778164e+03
+1024 6.768016e+03
 EOD
 $d4 << EOD
-64 2.419850e+01
-128 6.929530e+01
-256 1.343311e+02
-512 1.678101e+02
-1024 1.788926e+02
+64 2.527550e+01
+128 7.105620e+01
+256 1.310714e+02
+512 1.661331e+02
+1024 1.535313e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
-    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'
+    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
+    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'

@@ -10,51 +10,51 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:2355.2]
-set yrange [0:15562.7]
+set yrange [0:16228.2]
 set ytics nomirror
 set y2tics
-set y2range [0:51.2658]
+set y2range [0:50.7963]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.431041e+02
-128 6.776302e+02
-256 1.397304e+03
-512 2.836788e+03
-1024 5.224044e+03
-2048 9.237262e+03
+64 2.850921e+02
+128 7.041972e+02
+256 1.354401e+03
+512 3.012819e+03
+1024 5.235555e+03
+2048 9.327327e+03
 EOD
 $d1 << EOD
-64 3.410258e+02
-128 7.042866e+02
-256 8.700598e+02
-512 1.831803e+03
-1024 3.176447e+03
-2048 5.876362e+03
+64 5.016638e+02
+128 1.003104e+03
+256 1.213158e+03
+512 1.320091e+03
+1024 3.120756e+03
+2048 5.814693e+03
 EOD
 $d2 << EOD
-64 4.550500e+00
-128 4.525500e+00
-256 4.944200e+00
+64 4.612400e+00
+128 5.056600e+00
+256 5.212600e+00
 EOD
 $d3 << EOD
-64 3.920674e+02
-128 9.160503e+02
-256 1.863007e+03
-512 3.925895e+03
-1024 7.000692e+03
-2048 1.353276e+04
+64 3.858616e+02
+128 9.066917e+02
+256 2.051053e+03
+512 3.681363e+03
+1024 7.470683e+03
+2048 1.411149e+04
 EOD
 $d4 << EOD
-64 2.794590e+01
-128 7.573750e+01
-256 1.370705e+02
-512 1.569252e+02
-1024 1.873697e+02
+64 2.902650e+01
+128 7.929540e+01
+256 1.463996e+02
+512 1.796741e+02
+1024 1.802918e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
-    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'
+    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
+    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'

@@ -10,48 +10,48 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:7399.89]
+set yrange [0:7422.99]
 set ytics nomirror
 set y2tics
-set y2range [0:24.3764]
+set y2range [0:23.2349]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.057365e+02
-128 6.580560e+02
-256 1.491071e+03
-512 3.036705e+03
-1024 5.481685e+03
+64 2.854603e+02
+128 6.205215e+02
+256 1.327035e+03
+512 2.693831e+03
+1024 5.174413e+03
 EOD
 $d1 << EOD
-64 4.034904e+02
-128 5.155795e+02
-256 9.948469e+02
-512 1.905706e+03
-1024 3.399023e+03
+64 3.190745e+02
+128 4.445511e+02
+256 8.244754e+02
+512 1.738776e+03
+1024 3.392851e+03
 EOD
 $d2 << EOD
-64 4.759800e+00
-128 4.739300e+00
-256 4.862000e+00
+64 4.122800e+00
+128 4.176900e+00
+256 4.043700e+00
 EOD
 $d3 << EOD
-64 4.188625e+02
-128 8.272439e+02
-256 1.668108e+03
-512 3.426416e+03
-1024 6.434690e+03
+64 3.815464e+02
+128 7.946349e+02
+256 1.539911e+03
+512 3.074260e+03
+1024 6.454775e+03
 EOD
 $d4 << EOD
-64 2.506450e+01
-128 6.795090e+01
-256 1.347412e+02
-512 1.624805e+02
-1024 1.808342e+02
+64 2.471660e+01
+128 6.777730e+01
+256 1.316253e+02
+512 1.661752e+02
+1024 1.697305e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
-    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'
+    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
+    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'

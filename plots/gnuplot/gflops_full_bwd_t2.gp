@@ -10,63 +10,63 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:496.822]
+set yrange [0:499.916]
 set ytics nomirror
 set y2tics
-set y2range [0:1.63661]
+set y2range [0:1.5648]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.882490e+01
-128 8.682960e+01
-256 8.750290e+01
-512 9.164370e+01
-1024 9.299130e+01
-2048 9.664420e+01
-4096 9.766800e+01
-8192 9.836160e+01
+64 4.500710e+01
+128 1.005477e+02
+256 1.010338e+02
+512 1.041894e+02
+1024 1.054487e+02
+2048 1.146551e+02
+4096 1.142304e+02
+8192 1.147964e+02
 EOD
 $d1 << EOD
-64 1.388806e+02
-128 1.616508e+02
-256 1.727673e+02
-512 1.798046e+02
-1024 1.782617e+02
-2048 1.817668e+02
-4096 1.841149e+02
-8192 1.855131e+02
+64 1.372418e+02
+128 1.588124e+02
+256 1.710794e+02
+512 1.746628e+02
+1024 1.717637e+02
+2048 1.828303e+02
+4096 1.682904e+02
+8192 1.782745e+02
 EOD
 $d2 << EOD
-64 6.256600e+00
-128 6.343300e+00
-256 6.263700e+00
-512 6.267000e+00
-1024 5.011300e+00
-2048 5.280700e+00
+64 6.088100e+00
+128 6.057100e+00
+256 6.065600e+00
+512 6.113400e+00
+1024 6.056100e+00
+2048 6.124700e+00
 EOD
 $d3 << EOD
-64 1.325681e+02
-128 2.079505e+02
-256 2.556209e+02
-512 2.831708e+02
-1024 3.059554e+02
-2048 3.194238e+02
-4096 3.222498e+02
-8192 3.121516e+02
+64 1.664007e+02
+128 2.466588e+02
+256 3.000058e+02
+512 3.281252e+02
+1024 3.387328e+02
+2048 3.482889e+02
+4096 3.557242e+02
+8192 3.410950e+02
 EOD
 $d4 << EOD
-64 5.436460e+01
-128 1.181988e+02
-256 1.535255e+02
-512 1.770998e+02
-1024 1.853678e+02
-2048 1.849018e+02
-4096 1.885193e+02
-8192 1.826631e+02
+64 6.107460e+01
+128 1.276511e+02
+256 1.778061e+02
+512 1.973476e+02
+1024 2.064564e+02
+2048 2.075624e+02
+4096 2.120749e+02
+8192 2.069802e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
-    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'
+    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
+    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'

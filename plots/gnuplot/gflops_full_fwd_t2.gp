@@ -10,64 +10,64 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:496.822]
+set yrange [0:499.916]
 set ytics nomirror
 set y2tics
-set y2range [0:1.63661]
+set y2range [0:1.5648]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 6.051950e+01
-128 1.353029e+02
-256 1.785932e+02
-512 1.877129e+02
-1024 1.941670e+02
-2048 1.948009e+02
-4096 1.935290e+02
-8192 1.769964e+02
+64 5.272220e+01
+128 1.341720e+02
+256 1.754518e+02
+512 2.035614e+02
+1024 2.051210e+02
+2048 2.040608e+02
+4096 1.912547e+02
+8192 1.902129e+02
 EOD
 $d1 << EOD
-64 1.312254e+02
-128 1.475866e+02
-256 1.512831e+02
-512 1.372664e+02
-1024 1.606001e+02
-2048 1.588523e+02
-4096 1.603442e+02
-8192 1.613341e+02
+64 1.365444e+02
+128 1.492232e+02
+256 1.644656e+02
+512 1.679530e+02
+1024 1.654862e+02
+2048 1.611921e+02
+4096 1.621376e+02
+8192 1.611093e+02
 EOD
 $d2 << EOD
-64 5.326500e+00
-128 5.298100e+00
-256 5.274800e+00
-512 5.342300e+00
-1024 5.327300e+00
-2048 5.283800e+00
-4096 5.233800e+00
+64 5.418200e+00
+128 5.678100e+00
+256 5.637600e+00
+512 5.633200e+00
+1024 5.673200e+00
+2048 5.009700e+00
+4096 5.120000e+00
 EOD
 $d3 << EOD
-64 1.799744e+02
-128 2.288886e+02
-256 2.689743e+02
-512 2.817898e+02
-1024 2.842375e+02
-2048 2.834408e+02
-4096 2.802890e+02
-8192 2.807341e+02
+64 1.810699e+02
+128 2.576852e+02
+256 3.006058e+02
+512 3.162760e+02
+1024 3.317355e+02
+2048 3.261843e+02
+4096 3.178705e+02
+8192 3.172895e+02
 EOD
 $d4 << EOD
-64 4.846740e+01
-128 1.044253e+02
-256 1.510733e+02
-512 1.619192e+02
-1024 1.771668e+02
-2048 1.755167e+02
-4096 1.779412e+02
-8192 1.775614e+02
+64 5.727910e+01
+128 1.204688e+02
+256 1.641791e+02
+512 1.777848e+02
+1024 1.977058e+02
+2048 1.976771e+02
+4096 1.868933e+02
+8192 1.886487e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
-    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'
+    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
+    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'

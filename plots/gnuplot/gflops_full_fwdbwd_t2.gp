@@ -10,63 +10,63 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:496.822]
+set yrange [0:499.916]
 set ytics nomirror
 set y2tics
-set y2range [0:1.63661]
+set y2range [0:1.5648]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.873860e+01
-128 8.719320e+01
-256 9.522220e+01
-512 9.785060e+01
-1024 9.897510e+01
-2048 1.060427e+02
-4096 1.085788e+02
-8192 1.286945e+02
+64 4.801790e+01
+128 1.107434e+02
+256 1.204088e+02
+512 1.259554e+02
+1024 1.235204e+02
+2048 1.293954e+02
+4096 1.329506e+02
+8192 1.278724e+02
 EOD
 $d1 << EOD
-64 1.344764e+02
-128 1.570219e+02
-256 1.740162e+02
-512 1.725722e+02
-1024 1.735398e+02
-2048 1.777397e+02
-4096 1.761913e+02
-8192 1.489451e+02
+64 1.169333e+02
+128 1.166145e+02
+256 1.491220e+02
+512 1.568588e+02
+1024 1.581508e+02
+2048 1.625381e+02
+4096 1.656035e+02
+8192 1.637546e+02
 EOD
 $d2 << EOD
-64 4.906600e+00
-128 4.912000e+00
-256 4.930600e+00
-512 4.797200e+00
-1024 4.784400e+00
-2048 4.758500e+00
+64 6.149300e+00
+128 6.155700e+00
+256 6.136600e+00
+512 5.867900e+00
+1024 4.964400e+00
+2048 5.956900e+00
 EOD
 $d3 << EOD
-64 1.431371e+02
-128 2.015724e+02
-256 2.630417e+02
-512 2.937438e+02
-1024 3.008469e+02
-2048 3.062752e+02
-4096 3.187689e+02
-8192 3.225176e+02
+64 1.567922e+02
+128 2.195801e+02
+256 2.681509e+02
+512 2.933565e+02
+1024 3.071090e+02
+2048 3.146984e+02
+4096 3.222861e+02
+8192 3.185570e+02
 EOD
 $d4 << EOD
-64 4.950600e+01
-128 1.142860e+02
-256 1.649282e+02
-512 1.765836e+02
-1024 1.919401e+02
-2048 1.848634e+02
-4096 1.871817e+02
-8192 1.909443e+02
+64 5.033470e+01
+128 1.115984e+02
+256 1.605394e+02
+512 1.759552e+02
+1024 1.827117e+02
+2048 1.929248e+02
+4096 1.869793e+02
+8192 1.814035e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    432.019 with lines dt 1 lw 2 lc 'red' title 'FMA peak 432.0 GFLOP/s (2 threads)', \
-    303.568 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 303.6 GFLOP/s (2048^3, 2 threads)'
+    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
+    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'

@@ -12,62 +12,62 @@ set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
 set xrange [55.6522:4710.4]
-set yrange [0.00011057:47.8208]
+set yrange [0.000102271:48.6629]
 $m0 << EOD
-64 7.034295e-03
-128 8.448197e-03
-256 1.038591e-02
-512 1.622075e-02
-1024 2.831396e-02
-2048 8.098628e-02
-4096 1.601829e-01
+64 6.492395e-03
+128 7.613611e-03
+256 9.890397e-03
+512 1.665305e-02
+1024 2.706373e-02
+2048 7.151606e-02
+4096 1.694898e-01
 EOD
 $m1 << EOD
-64 2.001612e-02
-128 6.261455e-02
-256 2.350016e-01
-512 8.890350e-01
-1024 3.660428e+00
+64 1.858209e-02
+128 7.600067e-02
+256 2.166173e-01
+512 9.600997e-01
+1024 3.560933e+00
 EOD
 $m2 << EOD
-64 5.461625e-04
-128 8.797665e-04
-256 1.539009e-03
-512 3.028574e-03
-1024 7.973610e-03
-2048 1.988123e-02
-4096 4.615847e-02
+64 5.286495e-04
+128 7.977005e-04
+256 1.680733e-03
+512 3.019698e-03
+1024 6.639936e-03
+2048 2.170682e-02
+4096 5.173757e-02
 EOD
 $m3 << EOD
-64 3.317110e-04
-128 6.686310e-04
-256 9.396610e-04
-512 1.894900e-03
-1024 5.200421e-03
-2048 1.250742e-02
-4096 3.753852e-02
+64 3.068130e-04
+128 5.121735e-04
+256 1.037521e-03
+512 1.827092e-03
+1024 4.321661e-03
+2048 1.386539e-02
+4096 3.833750e-02
 EOD
 $m4 << EOD
-64 5.230599e-03
-128 1.078617e-02
-256 2.201600e-02
-512 4.895355e-02
-1024 1.116635e-01
-2048 2.343237e-01
-4096 6.061088e-01
+64 4.872113e-03
+128 1.088262e-02
+256 2.441516e-02
+512 4.675507e-02
+1024 9.540544e-02
+2048 2.585627e-01
+4096 6.184811e-01
 EOD
 $m5 << EOD
-64 1.390766e-02
-128 4.267750e-02
-256 1.457128e-01
-512 5.205028e-01
-1024 2.465750e+00
+64 1.323354e-02
+128 4.170909e-02
+256 1.473364e-01
+512 4.940392e-01
+1024 2.182413e+00
 EOD
 plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.14 (4 N, 512..4096)', \
-    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^1.98 (3 N, 256..1024)', \
-    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.31 (4 N, 512..4096)', \
-    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.42 (4 N, 512..4096)', \
-    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.20 (4 N, 512..4096)', \
-    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.04 (3 N, 256..1024)', \
-    (x >= 63.9361 && x <= 4100.1 ? 2.325434e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    (x >= 63.9361 && x <= 1025.02 ? 2.490665e-01*(x/256)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'
+    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.02 (3 N, 256..1024)', \
+    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.40 (4 N, 512..4096)', \
+    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.49 (4 N, 512..4096)', \
+    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.26 (4 N, 512..4096)', \
+    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.94 (3 N, 256..1024)', \
+    (x >= 63.9361 && x <= 4100.1 ? 2.221583e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    (x >= 63.9361 && x <= 1025.02 ? 2.534528e-01*(x/256)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'

@@ -12,61 +12,61 @@ set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
 set xrange [55.6522:4710.4]
-set yrange [0.000212413:27.8441]
+set yrange [0.000205761:26.8919]
 $m0 << EOD
-64 1.119331e-02
-128 1.377968e-02
-256 1.809266e-02
-512 2.844047e-02
-1024 5.474270e-02
-2048 1.222654e-01
-4096 3.532672e-01
+64 1.048826e-02
+128 1.274107e-02
+256 1.680884e-02
+512 2.956037e-02
+1024 5.809746e-02
+2048 1.270668e-01
+4096 3.064065e-01
 EOD
 $m1 << EOD
-64 5.318558e-02
-128 1.973426e-01
-256 7.981435e-01
-512 3.379166e+00
+64 4.916271e-02
+128 1.892049e-01
+256 7.473085e-01
+512 3.543165e+00
 EOD
 $m2 << EOD
-64 1.026180e-03
-128 1.602480e-03
-256 3.111422e-03
-512 6.131114e-03
-1024 1.620770e-02
-2048 3.739036e-02
-4096 1.244655e-01
+64 1.049194e-03
+128 1.630768e-03
+256 3.056683e-03
+512 6.368996e-03
+1024 1.721112e-02
+2048 4.327535e-02
+4096 9.557907e-02
 EOD
 $m3 << EOD
-64 8.241615e-04
-128 1.270108e-03
-256 2.510461e-03
-512 5.162860e-03
-1024 1.258613e-02
-2048 3.633642e-02
-4096 1.259258e-01
+64 8.492985e-04
+128 1.263445e-03
+256 2.488709e-03
+512 5.420644e-03
+1024 1.367872e-02
+2048 3.794928e-02
+4096 1.083625e-01
 EOD
 $m4 << EOD
-64 9.539606e-03
-128 1.937855e-02
-256 4.067008e-02
-512 9.286053e-02
-1024 1.906649e-01
-2048 5.111380e-01
-4096 1.396215e+00
+64 9.825529e-03
+128 1.869863e-02
+256 4.429566e-02
+512 9.499607e-02
+1024 2.026648e-01
+2048 4.501342e-01
+4096 1.201129e+00
 EOD
 $m5 << EOD
-64 3.260077e-02
-128 1.109937e-01
-256 3.539175e-01
-512 1.374290e+00
-1024 5.986658e+00
+64 3.270152e-02
+128 1.075559e-01
+256 3.948762e-01
+512 1.504182e+00
+1024 6.385222e+00
 EOD
-plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.21 (4 N, 512..4096)', \
-    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.05 (3 N, 128..512)', \
-    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.42 (4 N, 512..4096)', \
-    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.54 (4 N, 512..4096)', \
-    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.32 (4 N, 512..4096)', \
-    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.04 (3 N, 256..1024)', \
-    (x >= 63.9361 && x <= 4100.1 ? 4.078321e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    (x >= 63.9361 && x <= 512.512 ? 4.101817e-01*(x/181.019)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'
+plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.13 (4 N, 512..4096)', \
+    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.11 (3 N, 128..512)', \
+    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.31 (4 N, 512..4096)', \
+    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.44 (4 N, 512..4096)', \
+    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.21 (4 N, 512..4096)', \
+    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.01 (3 N, 256..1024)', \
+    (x >= 63.9361 && x <= 4100.1 ? 3.950604e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    (x >= 63.9361 && x <= 512.512 ? 3.961548e-01*(x/181.019)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'

@@ -10,45 +10,45 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000266403:8.74514]
+set yrange [0.000259797:8.75097]
 set format y '%.0e'
 $d0 << EOD
-64 3.265269e-03
-128 1.067390e-02
-256 4.936256e-02
-512 3.179941e-01
-1024 2.459567e+00
+64 4.087963e-03
+128 1.191414e-02
+256 5.521824e-02
+512 3.441506e-01
+1024 2.805712e+00
 EOD
 $d1 << EOD
-64 1.722538e-03
-128 9.933283e-03
-256 6.056894e-02
-512 3.966514e-01
-1024 2.915048e+00
+64 1.508306e-03
+128 9.663039e-03
+256 5.676151e-02
+512 4.034741e-01
+1024 2.916989e+00
 EOD
 $d2 << EOD
-64 2.203131e-02
-128 1.726905e-01
-256 1.349584e+00
+64 2.231423e-02
+128 1.888595e-01
+256 1.377592e+00
 EOD
 $d3 << EOD
-64 7.992090e-04
-128 5.103386e-03
-256 2.872632e-02
-512 1.905275e-01
-1024 1.379476e+00
+64 7.793910e-04
+128 4.955956e-03
+256 2.930141e-02
+512 1.960396e-01
+1024 1.478370e+00
 EOD
 $d4 << EOD
-64 4.049619e-03
-128 1.216836e-02
-256 5.106399e-02
-512 3.673369e-01
-1024 2.556715e+00
+64 3.873059e-03
+128 1.254070e-02
+256 5.202931e-02
+512 3.259559e-01
+1024 2.284743e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.82 (R^2 0.999, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.79 (R^2 1.000, N 256..1024)', \
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.83 (R^2 0.998, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.84 (R^2 1.000, N 256..1024)', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.97 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.79 (R^2 1.000, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.82 (R^2 1.000, N 256..1024)', \
-    3.316199e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    3.316199e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.83 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.73 (R^2 1.000, N 256..1024)', \
+    3.339470e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    3.339470e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,47 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [2.77699e-05:0.471784]
+set yrange [3.76454e-05:0.561603]
 set format y '%.0e'
 $d0 << EOD
-64 1.614888e-03
-128 4.331605e-03
-256 1.285391e-02
-512 3.974202e-02
-1024 1.398740e-01
+64 1.681535e-03
+128 4.577402e-03
+256 1.317855e-02
+512 4.105154e-02
+1024 1.390015e-01
 EOD
 $d1 << EOD
-64 2.209924e-04
-128 8.402420e-04
-256 4.606081e-03
-512 1.783744e-02
-1024 7.319844e-02
+64 1.705942e-04
+128 7.413930e-04
+256 3.828444e-03
+512 1.627775e-02
+1024 7.043819e-02
 EOD
 $d2 << EOD
-64 4.882375e-04
-128 1.649505e-03
-256 6.781044e-03
-512 2.645370e-02
-1024 1.002267e-01
+64 4.941715e-04
+128 2.103166e-03
+256 8.658882e-03
+512 3.385442e-02
+1024 1.324437e-01
 EOD
 $d3 << EOD
-64 8.330983e-05
-128 2.676187e-04
-256 1.461912e-03
-512 7.305921e-03
-1024 3.153751e-02
+64 1.129362e-04
+128 3.789473e-04
+256 1.934245e-03
+512 8.967238e-03
+1024 3.399835e-02
 EOD
 $d4 << EOD
-64 2.573589e-03
-128 6.106026e-03
-256 1.643751e-02
-512 4.751479e-02
-1024 1.572615e-01
+64 3.141760e-03
+128 7.493398e-03
+256 1.996150e-02
+512 5.778771e-02
+1024 1.872011e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.72 (R^2 0.999, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.00 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.94 (R^2 1.000, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.22 (R^2 0.999, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.63 (R^2 0.999, N 256..1024)', \
-    5.181760e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    5.181760e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.70 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.10 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.97 (R^2 1.000, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.07 (R^2 0.998, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.61 (R^2 0.999, N 256..1024)', \
+    5.499343e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    5.499343e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,47 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [9.16466e-05:1.48868]
+set yrange [0.000108321:1.44022]
 set format y '%.0e'
 $d0 << EOD
-64 5.878624e-03
-128 1.499387e-02
-256 3.646850e-02
-512 1.141144e-01
-1024 3.396623e-01
+64 6.027523e-03
+128 1.415574e-02
+256 3.670329e-02
+512 1.044616e-01
+1024 3.457307e-01
 EOD
 $d1 << EOD
-64 4.821385e-04
-128 2.641860e-03
-256 1.403565e-02
-512 5.160319e-02
-1024 1.928454e-01
+64 4.975253e-04
+128 2.468085e-03
+256 1.438408e-02
+512 5.290080e-02
+1024 1.960258e-01
 EOD
 $d2 << EOD
-64 1.291685e-03
-128 5.398567e-03
-256 2.215123e-02
-512 8.937537e-02
-1024 3.573602e-01
+64 1.268920e-03
+128 5.233323e-03
+256 2.138588e-02
+512 8.704255e-02
+1024 3.518004e-01
 EOD
 $d3 << EOD
-64 2.749397e-04
-128 9.664510e-04
-256 5.295160e-03
-512 2.732840e-02
-1024 1.130399e-01
+64 3.249620e-04
+128 1.321973e-03
+256 1.504827e-02
+512 3.329423e-02
+1024 1.262509e-01
 EOD
 $d4 << EOD
-64 1.059530e-02
-128 2.342027e-02
-256 5.892292e-02
-512 1.495892e-01
-1024 4.962265e-01
+64 1.033928e-02
+128 2.263376e-02
+256 5.670230e-02
+512 1.510249e-01
+1024 4.800740e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.61 (R^2 1.000, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.89 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.01 (R^2 1.000, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.21 (R^2 0.998, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.54 (R^2 0.995, N 256..1024)', \
-    1.605428e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.605428e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.62 (R^2 0.998, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.88 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.02 (R^2 1.000, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.53 (R^2 0.979, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.54 (R^2 0.998, N 256..1024)', \
+    1.664724e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.664724e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,45 +10,45 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000120159:15.388]
+set yrange [9.82289e-05:17.9299]
 set format y '%.0e'
 $d0 << EOD
-64 4.596130e-04
-128 1.546543e-03
-256 8.442616e-03
-512 2.760351e-02
-1024 1.420561e-01
+64 5.741910e-04
+128 1.853036e-03
+256 9.147870e-03
+512 3.580407e-02
+1024 1.188308e-01
 EOD
 $d1 << EOD
-64 3.626640e-04
-128 2.216131e-03
-256 1.098335e-02
-512 4.730213e-02
-1024 2.655171e-01
+64 3.635758e-04
+128 2.153391e-03
+256 1.275483e-02
+512 5.850408e-02
+1024 2.456778e-01
 EOD
 $d2 << EOD
-64 4.777235e-02
-128 3.695731e-01
-256 2.893184e+00
+64 4.485657e-02
+128 2.903182e-01
+256 2.392288e+00
 EOD
 $d3 << EOD
-64 3.604778e-04
-128 1.393903e-03
-256 8.049729e-03
-512 2.981959e-02
-1024 1.386631e-01
+64 2.946867e-04
+128 1.659413e-03
+256 7.396242e-03
+512 3.040319e-02
+1024 1.355792e-01
 EOD
 $d4 << EOD
-64 9.462018e-03
-128 2.612870e-02
-256 1.072019e-01
-512 6.845131e-01
-1024 5.129347e+00
+64 9.058827e-03
+128 2.548117e-02
+256 1.098680e-01
+512 6.914228e-01
+1024 5.976645e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.04 (R^2 0.991, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.30 (R^2 0.998, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.96 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.05 (R^2 0.998, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.79 (R^2 0.999, N 256..1024)', \
-    1.935473e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.935473e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.85 (R^2 0.999, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.13 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.87 (R^2 0.999, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.10 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.88 (R^2 0.998, N 256..1024)', \
+    1.903628e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.903628e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

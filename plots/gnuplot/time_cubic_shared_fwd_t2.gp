@@ -10,48 +10,48 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:2355.2]
-set yrange [7.78663e-05:5.87674]
+set yrange [6.08552e-05:6.10745]
 set format y '%.0e'
 $d0 << EOD
-64 3.767380e-04
-128 1.068781e-03
-256 4.122382e-03
-512 1.619694e-02
-1024 7.025992e-02
-2048 3.176459e-01
+64 3.212525e-04
+128 1.028460e-03
+256 4.252966e-03
+512 1.525060e-02
+1024 7.010544e-02
+2048 3.145788e-01
 EOD
 $d1 << EOD
-64 2.685620e-04
-128 1.028329e-03
-256 6.620489e-03
-512 2.508310e-02
-1024 1.155508e-01
-2048 4.993190e-01
+64 1.825656e-04
+128 7.219970e-04
+256 4.748122e-03
+512 3.480616e-02
+1024 1.176128e-01
+2048 5.046146e-01
 EOD
 $d2 << EOD
-64 2.012666e-02
-128 1.600343e-01
-256 1.165056e+00
+64 1.985655e-02
+128 1.432257e-01
+256 1.105067e+00
 EOD
 $d3 << EOD
-64 2.335990e-04
-128 7.906098e-04
-256 3.091895e-03
-512 1.170365e-02
-1024 5.242923e-02
-2048 2.168205e-01
+64 2.373560e-04
+128 7.987703e-04
+256 2.808422e-03
+512 1.248105e-02
+1024 4.913084e-02
+2048 2.079284e-01
 EOD
 $d4 << EOD
-64 3.277282e-03
-128 9.562474e-03
-256 4.202379e-02
-512 2.927975e-01
-1024 1.958913e+00
+64 3.155275e-03
+128 9.133424e-03
+256 3.934589e-02
+512 2.557257e-01
+1024 2.035816e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.15 (R^2 1.000, N 512..2048)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.16 (R^2 1.000, N 512..2048)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.93 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.11 (R^2 1.000, N 512..2048)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.77 (R^2 1.000, N 256..1024)', \
-    1.092869e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.092869e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.18 (R^2 1.000, N 512..2048)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.93 (R^2 0.997, N 512..2048)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.90 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.03 (R^2 1.000, N 512..2048)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.85 (R^2 0.999, N 256..1024)', \
+    9.730190e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    9.730190e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

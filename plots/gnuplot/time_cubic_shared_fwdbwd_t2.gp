@@ -10,45 +10,45 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000255098:21.312]
+set yrange [0.000280047:22.7062]
 set format y '%.0e'
 $d0 << EOD
-64 1.048461e-03
-128 3.852004e-03
-256 1.352100e-02
-512 5.295724e-02
-1024 2.343519e-01
+64 1.122933e-03
+128 4.085006e-03
+256 1.519234e-02
+512 5.969769e-02
+1024 2.482684e-01
 EOD
 $d1 << EOD
-64 7.944500e-04
-128 4.916476e-03
-256 2.026520e-02
-512 8.438632e-02
-1024 3.779448e-01
+64 1.004634e-03
+128 5.702009e-03
+256 2.445285e-02
+512 9.248775e-02
+1024 3.786323e-01
 EOD
 $d2 << EOD
-64 6.734616e-02
-128 5.348589e-01
-256 4.146593e+00
+64 7.775108e-02
+128 6.068737e-01
+256 4.985777e+00
 EOD
 $d3 << EOD
-64 7.652940e-04
-128 3.064192e-03
-256 1.208601e-02
-512 4.693402e-02
-1024 1.996434e-01
+64 8.401415e-04
+128 3.189935e-03
+256 1.309217e-02
+512 5.231033e-02
+1024 1.990222e-01
 EOD
 $d4 << EOD
-64 1.278911e-02
-128 3.730389e-02
-256 1.496259e-01
-512 9.897525e-01
-1024 7.103985e+00
+64 1.296912e-02
+128 3.739947e-02
+256 1.531679e-01
+512 9.677469e-01
+1024 7.568724e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.06 (R^2 0.999, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.11 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.97 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.02 (R^2 1.000, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.78 (R^2 1.000, N 256..1024)', \
-    3.531182e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    3.531182e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.02 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.98 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^3.00 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.96 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.81 (R^2 0.999, N 256..1024)', \
+    3.945175e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    3.945175e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

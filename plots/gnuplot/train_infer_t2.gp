@@ -11,31 +11,31 @@ set xlabel 'N'
 set ylabel 'time ratio'
 set key below
 set xrange [55.6522:9420.8]
-set yrange [1.76674:1747.7]
+set yrange [1.5119:1927.37]
 $r0 << EOD
-64 1.289010e+02
-128 2.091773e+02
-256 3.555483e+02
-512 5.825657e+02
+64 9.693581e+01
+128 2.140985e+02
+256 3.610959e+02
+512 6.424581e+02
 EOD
 $r1 << EOD
-64 3.283819e+01
-128 4.180424e+01
-256 4.844110e+01
-512 4.926892e+01
-1024 5.284896e+01
+64 3.626928e+01
+128 4.899495e+01
+256 5.864475e+01
+512 6.163307e+01
+1024 6.148847e+01
 EOD
 $r2 << EOD
-64 3.533474e+00
-128 4.513234e+00
-256 4.485295e+00
-512 4.233460e+00
-1024 4.224753e+00
-2048 3.814565e+00
-4096 3.641754e+00
-8192 3.599231e+00
+64 3.741575e+00
+128 4.063958e+00
+256 3.745584e+00
+512 3.627741e+00
+1024 3.291872e+00
+2048 3.049845e+00
+4096 3.023806e+00
+8192 3.106093e+00
 EOD
 plot $r0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'cubic (later layers): cubic fwd+bwd / full fwd (one prompt pass)', \
     $r1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'cubic_shared (first layer): fwd+bwd / full fwd', \
     $r2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'causal: causal fwd+bwd / causal fwd (prefill)', \
-    1.289010e+02*(x/64) with lines dt 2 lc 'gray40' title 'N^1 guide'
+    9.693581e+01*(x/64) with lines dt 2 lc 'gray40' title 'N^1 guide'
