@@ -262,7 +262,8 @@ static ca_status last_bwd(ca_shape sh, const ca_exec *ex, const float *q, const 
 const ca_impl ca_impl_blocked = {
     .name = "blocked",
     .description = "single-threaded 64x64 FlashAttention tiles (online softmax, lse "
-                   "recompute), 6 x 2-vector FMA kernel; cubic_shared O(N^2 d)",
+                   "recompute), 6-row FMA kernel (4 vectors on avx512, 2 on avx2); "
+                   "cubic_shared O(N^2 d)",
     .workspace = workspace,
     CA_ENTRIES_BY_NAME,
 };

@@ -571,16 +571,18 @@ static int run_has_avx512(const bench_record *b)
 /* A missed memory-bound target's bound from the same cell on one thread (bench_t1.csv):
  * T cores at the one-thread rate give at most T times its GB/s, which as a fraction of
  * the T-thread triad says whether one core's own stream, or the shared memory, holds the
- * cell. NULL when the one-thread cell was not timed (as the target was: cold or warm). */
+ * cell. The same implementation's row on one thread when there is one, else the fastest. */
 static const char *per_core_line(const dataset *ds, const struct roof_target *t,
                                  const bench_record *b)
 {
     static char line[320];
-    const bench_record *b1 =
-        ds_fastest_shape(ds, OPN(t->op), PASSN(t->pass), t->n, 1, t->d, t->heads);
+    /* the targets are at the main shape, where ds_find looks */
+    const bench_record *b1 = ds_find(ds, b->impl, OPN(t->op), PASSN(t->pass), t->n, 1);
+    if (!b1 || !b1->ok) /* the same implementation untimed on one thread: the fastest */
+        b1 = ds_fastest_shape(ds, OPN(t->op), PASSN(t->pass), t->n, 1, t->d, t->heads);
     if (!b1 || !(b1->gbs > 0) || !(b1->bw > 0) || !(b->bw > 0) ||
         strcmp(b1->cache_state, b->cache_state) != 0)
-        return NULL;
+        return "1 thread: not measured (no timed row of the cell in bench_t1.csv)";
     const double bound = t->threads * b1->gbs / b->bw;
     snprintf(line, sizeof line,
              "1 thread (%s): %.1f GB/s, %.2f of its triad (%.1f GB/s); %d threads at that rate "

@@ -281,6 +281,7 @@ static void softmax_weights_on(const regt_isa *p)
             cr_assert(same_bits(sum[r], want_sum) || (isnan(sum[r]) && isnan(want_sum)),
                       "%s m=%d nk=%d causal=%d first=%d: row %d sums to %a, want %a",
                       p->name, tc.m, tc.nk, tc.causal, tc.first, r, sum[r], want_sum);
+            vmax += 0.0f; /* a zero max is +0 whichever zero came first */
             cr_assert(same_bits(mx[r], vmax), "%s: row %d max %a, want %a", p->name, r, mx[r],
                       vmax);
         }
@@ -288,6 +289,31 @@ static void softmax_weights_on(const regt_isa *p)
             cr_assert(out[n + g] == guard_value, "%s m=%d nk=%d: wrote past the tile",
                       p->name, tc.m, tc.nk);
         free(tile); free(sub); free(out); free(sum); free(mx);
+    }
+}
+
+/* A row whose max is a zero gets +0 on every path, whichever zeros it holds in whichever
+ * lanes: a reduction's order decides which of two equal zeros it keeps. */
+Test(regtile_widths, a_zero_max_is_positive_zero)
+{
+    enum { M = 20, NK = 40, LD = 40 };
+    static float tile[M * LD];
+    for (int r = 0; r < M; r++)
+        for (int c = 0; c < NK; c++) {
+            float x = -1.0f - (float)c;
+            if (c == r % NK) x = (r & 1) ? -0.0f : 0.0f;
+            if (c == (r * 7 + 3) % NK) x = (r & 2) ? 0.0f : -0.0f;
+            tile[r * LD + c] = x;
+        }
+    const float plus_zero = 0.0f;
+    for (int i = 0; regt_isa_at(i); i++) {
+        const regt_isa *p = regt_isa_at(i);
+        if (!runnable(p)) continue;
+        float mx[M];
+        p->max_rows(M, NK, tile, LD, 0, 0, mx);
+        for (int r = 0; r < M; r++)
+            cr_assert(same_bits(mx[r], plus_zero), "%s: row %d max %a, want +0", p->name, r,
+                      mx[r]);
     }
 }
 

@@ -125,14 +125,15 @@ static void fwd_pv(const flash_ops *ops, const flash_seq *s, int q0, int nq, int
  * rows reuse each tile and run from cache. */
 enum { PREFETCH_TILES = 2 };
 
-/* Request the K and V rows of the key tile from k0 (none past kend). */
+/* Request the rows of the key tile from k0 (none past kend) that the block reads as
+ * they are: V's, and K's unless the backend prepared K (kp), whose form it reads then. */
 static void prefetch_tile(const flash_ops *ops, const flash_seq *s, int k0, int kend)
 {
     if (k0 >= kend) return;
     const int nk = imin(ops->bk, kend - k0);
     const size_t from = (size_t)k0 * s->d, count = (size_t)nk * s->d;
     for (size_t c = 0; c < count; c += LINE_FLOATS) {
-        __builtin_prefetch(s->k + from + c, 0, 3);
+        if (!s->kp) __builtin_prefetch(s->k + from + c, 0, 3);
         __builtin_prefetch(s->v + from + c, 0, 3);
     }
 }

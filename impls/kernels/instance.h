@@ -5,8 +5,9 @@
  * cubic_shared or cubic_last; head h of a decode step at position t. Where an instance's
  * rows sit in the call's tensors is the layout of cubattn.h's operator table, and it is
  * written here once: every implementation takes its offsets from these functions, so a
- * change of layout is one change. The order in which the per-prefix operators hand out
- * their (head, prefix) items is here too, for the same reason.
+ * change of layout is one change. The orders in which the per-prefix operators hand out
+ * their (head, prefix) items are here too, for the same reason: largest first (inst_item)
+ * and the layout's own (inst_item_in_memory_order).
  *
  * Offsets count rows: multiply by d for a float offset into q, k, v, o, dO and the
  * gradients; lse and dO have the rows of o.
@@ -133,6 +134,15 @@ static inline void inst_item(long it, ca_shape sh, int *h, int *t)
 {
     *h = (int)(it % sh.heads);
     *t = sh.n - (int)(it / sh.heads);
+}
+
+/* Item i (< inst_items) in the order of the rows: head by head, the window's prefixes
+ * ascending, so that prefix t's packed rows follow those of t - 1. */
+static inline void inst_item_in_memory_order(long i, ca_shape sh, int *h, int *t)
+{
+    const long per_head = sh.n - inst_first(sh) + 1;
+    *h = (int)(i / per_head);
+    *t = inst_first(sh) + (int)(i % per_head);
 }
 
 /* The tile engine's view (flash.h) of instance r of tensors q, k, v: rows and pointers;

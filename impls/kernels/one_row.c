@@ -56,15 +56,6 @@ void one_row_last_bwd(const flash_ops *ops, ca_shape sh, int h, int t, const flo
     flash_bwd(ops, &s, dq + r.q * d, dk + r.kv * d, dv + r.kv * d, scratch + D_FLOATS);
 }
 
-/* Item i of the window's prefixes in memory order: head by head, prefixes ascending, so
- * that prefix t's packed rows follow those of t - 1. */
-static void item_in_memory_order(long i, ca_shape sh, int *h, int *t)
-{
-    const long per_head = sh.n - inst_first(sh) + 1;
-    *h = (int)(i / per_head);
-    *t = inst_first(sh) + (int)(i % per_head);
-}
-
 /* A prefix's cost in keys, plus the fixed work of a call. */
 static double prefix_cost(int t) { return t + 64.0; }
 
@@ -84,7 +75,7 @@ static void last_all(const flash_ops *ops, ca_shape sh, int threads, int bwd,
     double total = 0.0;
     for (long i = 0; i < items; i++) {
         int h, t;
-        item_in_memory_order(i, sh, &h, &t);
+        inst_item_in_memory_order(i, sh, &h, &t);
         total += prefix_cost(t);
     }
 #pragma omp parallel num_threads(threads)
@@ -95,7 +86,7 @@ static void last_all(const flash_ops *ops, ca_shape sh, int threads, int bwd,
         double before = 0.0;
         for (long i = 0; i < items; i++) {
             int h, t;
-            item_in_memory_order(i, sh, &h, &t);
+            inst_item_in_memory_order(i, sh, &h, &t);
             const double c = prefix_cost(t);
             /* the item goes to the thread whose share holds its cost's midpoint */
             const int owner = (int)((before + 0.5 * c) / total * team);

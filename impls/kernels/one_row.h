@@ -37,9 +37,9 @@ void one_row_last_bwd(const flash_ops *ops, ca_shape sh, int h, int t, const flo
                       const float *dout, float *dq, float *dk, float *dv, float *scratch);
 
 /* Every prefix of the window (sh.first..N) of every head of cubic_last on `threads`
- * OpenMP threads: instance.h's (head, prefix) items, largest prefix first, handed out
- * dynamically (a prefix costs t and writes only its own rows, so the assignment changes
- * no bit).
+ * OpenMP threads: each thread one run of consecutive (head, prefix) items in memory
+ * order (instance.h's inst_item_in_memory_order), the runs cut at equal shares of the
+ * cost t + 64 (a prefix writes only its own rows, so the assignment changes no bit).
  * scratch: threads * one_row_scratch_floats(ops) floats. */
 void one_row_last_all_fwd(const flash_ops *ops, ca_shape sh, int threads, const float *q,
                           const float *k, const float *v, float *o, float *lse,

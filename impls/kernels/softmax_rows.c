@@ -3,9 +3,11 @@
  *
  * On avx512 the weights are 16 lanes wide and 2^n is applied by vscalefps: one rounding
  * of p 2^n, into the subnormal range when e^x lies there, which is what vexp.h's two
- * exponent-built factors give (the first product is exact, the second rounds once); every
- * other step is vexp's, operation for operation. So each weight has vexp's bits, and the
- * sums have softmax_rows.h's order on both paths (tests/test_regtile_widths.c checks both).
+ * exponent-built factors give (the first product is exact, the second rounds once); n
+ * comes from vrndscaleps, the integer vexp's shifter gives, and the clamp's underflow
+ * needs no mask (vexp16 below); the polynomial is vexp's, operation for operation. So
+ * each weight has vexp's bits, and the sums have softmax_rows.h's order on both paths
+ * (tests/test_regtile_widths.c checks both).
  */
 #include "isa.h"
 #ifndef ISA_BUILD
@@ -38,7 +40,7 @@ INLINE int row_cnt(int r, int nk, int causal, int first)
 #ifdef __AVX512F__
 enum { G = 4 }; /* blocks of 16 whose exps run interleaved (see vexp16) */
 
-/* vexp (vexp.h) on G vectors of 16 lanes, with the same value in every lane, by fewer
+/* vexp (vexp.h) on G vectors of 16 lanes, vexp's value in every lane, by fewer
  * operations (the vector pipes, not latency, bound a tile's weights):
  * - n = round(x log2 e) by vrndscaleps (to nearest, ties to even), the integer vexp's
  *   shifter gives;
@@ -112,7 +114,7 @@ void max_rows(int m, int nk, const float *s, int ld, int causal, int first, floa
         __m512 v[16];
         for (int i = 0; i < 16; i++) {
             const int r = r0 + i;
-            const float *row = s + (size_t)r * ld;
+            const float *row = s + (size_t)(r < m ? r : 0) * ld; /* rows past m: none read */
             const int cnt = r < m ? row_cnt(r, nk, causal, first) : 0;
             /* max(x, acc) returns acc for a NaN x; two chains, then joined (NaN-free) */
             __m512 a = ninf, b = ninf;
@@ -125,7 +127,9 @@ void max_rows(int m, int nk, const float *s, int ld, int causal, int first, floa
                 a = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, first_lanes(cnt - c), row + c), a);
             v[i] = _mm512_max_ps(b, a);
         }
-        _mm512_mask_storeu_ps(mx + r0, first_lanes(m - r0), max_lanes16(v));
+        /* + 0 makes a max of -0 the +0 every path gives (vscore.h's row_max) */
+        _mm512_mask_storeu_ps(mx + r0, first_lanes(m - r0),
+                              _mm512_add_ps(max_lanes16(v), _mm512_setzero_ps()));
     }
 }
 

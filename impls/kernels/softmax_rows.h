@@ -25,7 +25,8 @@ typedef void exp_rows_fn(int m, int nk, float *s, int ld, int causal, int first,
 exp_rows_fn exp_rows;
 
 /* mx[r] = the max of row r's cnt_r scores (as above), skipping NaN; -inf when there are
- * none, or all are -inf or NaN (vscore.h's row_max, whose value it is). */
+ * none, or all are -inf or NaN; +0 for a zero of either sign (vscore.h's row_max, whose
+ * value it is). */
 typedef void max_rows_fn(int m, int nk, const float *s, int ld, int causal, int first,
                          float *mx);
 

@@ -32,7 +32,8 @@ V8_INLINE v8f max_num(v8f acc, v8f x)
 #endif
 }
 
-/* max over s[0 .. cnt) skipping NaN; -inf when cnt = 0 or all are -inf or NaN. */
+/* max over s[0 .. cnt) skipping NaN; -inf when cnt = 0 or all are -inf or NaN; +0 when it
+ * is a zero of either sign (which zero a reduction keeps depends on its order). */
 static inline float row_max(const float *s, int cnt)
 {
     v8f mx = bc8(-INFINITY);
@@ -46,11 +47,11 @@ static inline float row_max(const float *s, int cnt)
     const __m256 x = (__m256)mx;
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-    return _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
+    return _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h))) + 0.0f;
 #else
     float m = mx[0];
     for (int i = 1; i < 8; i++) m = mx[i] > m ? mx[i] : m;
-    return m;
+    return m + 0.0f;
 #endif
 }
 
