@@ -164,7 +164,6 @@ INLINE v8f one_row(float *s, int cnt, int ld, __m512 vs, __m512 vsub)
     __m512 acc = _mm512_setzero_ps(), x[G];
     __mmask16 in[G], width[G];
     int c0 = 0;
-    for (int g = 0; g < G; g++) in[g] = width[g] = (__mmask16)0xFFFF;
     for (; c0 + 16 * G <= cnt; c0 += 16 * G) {
         group_full(s, c0, vs, vsub, x);
         for (int g = 0; g < G; g++) acc = _mm512_add_ps(acc, x[g]);
