@@ -118,34 +118,15 @@ static void fwd_pv(const flash_ops *ops, const flash_seq *s, int q0, int nq, int
 }
 
 /* A block of one query row (a decode step, a cubic_last prefix) does d multiply-adds per
- * 8 bytes of key and value it reads once: it runs at the memory's pace, and the key tile
- * PREFETCH_TILES ahead is requested while this one computes, so that the stream never
- * waits for its rows (the hardware prefetcher alone left the cold decode step at two
- * thirds of the triad bandwidth; one tile ahead gained less than two). Blocks of more
- * rows reuse each tile and run from cache. */
-enum { PREFETCH_TILES = 2 };
-
-/* Request the rows of the key tile from k0 (none past kend) that the block reads as
- * they are: V's, and K's unless the backend prepared K (kp), whose form it reads then. */
-static void prefetch_tile(const flash_ops *ops, const flash_seq *s, int k0, int kend)
-{
-    if (k0 >= kend) return;
-    const int nk = imin(ops->bk, kend - k0);
-    const size_t from = (size_t)k0 * s->d, count = (size_t)nk * s->d;
-    for (size_t c = 0; c < count; c += LINE_FLOATS) {
-        if (!s->kp) __builtin_prefetch(s->k + from + c, 0, 3);
-        __builtin_prefetch(s->v + from + c, 0, 3);
-    }
-}
-
-/* Before the tile from k0 computes: the tiles up to PREFETCH_TILES ahead requested. */
-static void prefetch_ahead(const flash_ops *ops, const flash_seq *s, int nq, int k0, int kend)
-{
-    if (nq > 1) return;
-    for (int t = k0 == 0 ? 1 : PREFETCH_TILES; t <= PREFETCH_TILES; t++)
-        prefetch_tile(ops, s, k0 + t * ops->bk, kend);
-}
-
+ * 8 bytes of key and value it reads once: it runs at the memory's pace. So its keys go
+ * in runs of tiles (as many as the scratch's two tiles hold): the scores of the whole run
+ * first, reading K as one sequential stream, then each tile's softmax and P V, reading V
+ * as another. Read tile by tile, 16 KB of K then 16 KB of V, cubic_last fwd at N = 1024
+ * took about 30 ms on two Zen 5 cores with or without software prefetch (0.6 of the
+ * triad bandwidth); as two long streams the hardware prefetcher alone serves it in 24 ms,
+ * and software prefetch on top made it slower again. Each tile's arithmetic is the same
+ * either way (the same score call on the same rows, then the same steps), so the bits are
+ * too. A block of more rows reuses each tile from cache: one tile a run. */
 void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
                      float *scratch)
 {
@@ -157,6 +138,9 @@ void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
     const int kend = s->causal ? imin(q0 + nq, s->nk) : s->nk;
     const float *q = s->q + (size_t)q0 * d;
     float *o = s->o + (size_t)q0 * d;
+    /* keys a run: one tile, or for one row every tile the scratch's 2 tiles hold */
+    const int one = nq == 1, tile_step = tile_ld(ops->bk);
+    const int run = one ? 2 * (int)tile_floats(ops) / tile_step * ops->bk : ops->bk;
 
     /* The row state runs 8 rows to a vector (the row vectors hold whole lines); rows
      * from nq up to the next 8 are padding whose values are never used. */
@@ -164,32 +148,39 @@ void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
         m[r] = -INFINITY;
         l[r] = wsum[r] = 0.0f;
     }
-    for (int k0 = 0; k0 < kend; k0 += ops->bk) {
-        const int nk = imin(ops->bk, kend - k0), ld = tile_ld(nk);
-        prefetch_ahead(ops, s, nq, k0, kend);
-        SCORE(nq, nk, d, q, s->k, s->kp, k0, S, ld);
-        /* Every row's new max first, then the whole tile's weights in one call (see
-         * softmax_rows.h: row by row, each exp waited on its row's max), then the sums. */
-        max_rows(nq, nk, S, ld, s->causal, q0 - k0 + 1, wsum);
-        for (int r = 0; r < nq; r += ROW_VEC) {
-            const v8f tmax = bc8(scale) * ld8(wsum + r); /* rounding is monotonic */
-            const v8f mold = ld8(m + r);
-            const v8f mnew = pick(tmax > mold, tmax, mold);
-            /* While every score so far is -inf the state stays empty (l = 0): exp of
-             * -inf - (-inf) would make a NaN of a row the reference keeps finite. */
-            const v8f a = pick(mnew == mold, bc8(1.0f),
-                               pick(mold == bc8(-INFINITY), bc8(0.0f), vexp(mold - mnew)));
-            st8(alpha + r, a);
-            st8(sub + r, pick(mnew == bc8(-INFINITY), bc8(0.0f), mnew));
-            st8(m + r, mnew);
+    for (int r0 = 0; r0 < kend; r0 += run) {
+        const int rend = imin(r0 + run, kend);
+        if (one) /* the run's scores, tile by tile, each at its offset in S */
+            for (int k0 = r0; k0 < rend; k0 += ops->bk)
+                SCORE(1, imin(ops->bk, rend - k0), d, q, s->k, s->kp, k0,
+                      S + (size_t)(k0 - r0) / ops->bk * tile_step, tile_step);
+        for (int k0 = r0; k0 < rend; k0 += ops->bk) {
+            const int nk = imin(ops->bk, rend - k0), ld = tile_ld(nk);
+            float *St = S + (size_t)(k0 - r0) / ops->bk * tile_step;
+            if (!one) SCORE(nq, nk, d, q, s->k, s->kp, k0, St, ld);
+            /* Every row's new max first, then the whole tile's weights in one call (see
+             * softmax_rows.h: row by row, each exp waited on its row's max), then the sums. */
+            max_rows(nq, nk, St, ld, s->causal, q0 - k0 + 1, wsum);
+            for (int r = 0; r < nq; r += ROW_VEC) {
+                const v8f tmax = bc8(scale) * ld8(wsum + r); /* rounding is monotonic */
+                const v8f mold = ld8(m + r);
+                const v8f mnew = pick(tmax > mold, tmax, mold);
+                /* While every score so far is -inf the state stays empty (l = 0): exp of
+                 * -inf - (-inf) would make a NaN of a row the reference keeps finite. */
+                const v8f a = pick(mnew == mold, bc8(1.0f),
+                                   pick(mold == bc8(-INFINITY), bc8(0.0f), vexp(mold - mnew)));
+                st8(alpha + r, a);
+                st8(sub + r, pick(mnew == bc8(-INFINITY), bc8(0.0f), mnew));
+                st8(m + r, mnew);
+            }
+            exp_rows(nq, nk, St, ld, s->causal, q0 - k0 + 1, scale, sub, wsum);
+            for (int r = 0; r < nq; r += ROW_VEC)
+                st8(l + r, ld8(l + r) * ld8(alpha + r) + ld8(wsum + r));
+            if (k0 > 0)
+                for (int r = 0; r < nq; r++)
+                    if (alpha[r] != 1.0f) vrow_scal(d, alpha[r], o + (size_t)r * d);
+            fwd_pv(ops, s, q0, nq, k0, nk, St, ld, o);
         }
-        exp_rows(nq, nk, S, ld, s->causal, q0 - k0 + 1, scale, sub, wsum);
-        for (int r = 0; r < nq; r += ROW_VEC)
-            st8(l + r, ld8(l + r) * ld8(alpha + r) + ld8(wsum + r));
-        if (k0 > 0)
-            for (int r = 0; r < nq; r++)
-                if (alpha[r] != 1.0f) vrow_scal(d, alpha[r], o + (size_t)r * d);
-        fwd_pv(ops, s, q0, nq, k0, nk, S, ld, o);
     }
     for (int r = 0; r < nq; r++) {
         float *orow = o + (size_t)r * d;
