@@ -110,8 +110,11 @@ void regt_gemm(int acc, int m, int n, int k, const float *a, ptrdiff_t ars, ptrd
 void regt_scores(int m, int n, int d, const float *a, const float *xt, int j0, float *s,
                  ptrdiff_t lds)
 {
-    gemm_x(m, (int)round_up_to((size_t)n, ROW_VEC), d, a, d, 1, xt + (size_t)(j0 / REGT_B) * d * REGT_B, REGT_B,
-           s, lds, 0);
+    for (int j = 0; j < n; j += REGT_B) {
+        const int w = n - j < REGT_B ? n - j : REGT_B;
+        gemm_x(m, (int)round_up_to((size_t)w, ROW_VEC), d, a, d, 1,
+               xt + (size_t)((j0 + j) / REGT_B) * d * REGT_B, REGT_B, s + j, lds, 0);
+    }
 }
 
 #ifdef __AVX__
@@ -204,7 +207,7 @@ static void rowdot(int n, int d, const float *dout, const float *o, float *D)
 }
 
 const flash_ops regt_ops = {
-    .bq = REGT_B, .bk = REGT_B, .bq_bwd = REGT_B, .bk_bwd = REGT_B, .threads = 1,
+    .bq = REGT_B, .bk = REGT_BK_FWD, .bq_bwd = REGT_B, .bk_bwd = REGT_B, .threads = 1,
     .score = score, .prod = prod,
     .rowdot = rowdot,
 };

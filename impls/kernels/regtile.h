@@ -1,14 +1,17 @@
 /* regtile.h: the register-kernel backend of the tile engine (flash.h), used by
- * impls/blocked.c and impls/omp.c: a 6-row x 2-vector kernel of explicit vectors on
- * REGT_B x REGT_B tiles, the key-side operand of the score products packed transposed
- * per sequence.
+ * impls/blocked.c and impls/omp.c: a 6-row register kernel of explicit vectors on
+ * REGT_B-row tiles, the key-side operand of the score products packed transposed per
+ * sequence in panels of REGT_B keys.
  *
- * Tile size: REGT_B = 64 query rows x 64 key rows. At d = 64 one tile of S/P, dS, K^T,
- * V, Q, O, dK, dV is 16 KB each: the S = Q K^T product touches Q + K^T = 32 KB (Zen3's
- * L1d), and all eight tiles of a backward step (128 KB at d = 64, 256 KB at d = 128)
- * stay in the 512 KB L2, so every product runs from L1/L2. 128-row tiles would push the
- * d = 128 backward past L2; 32-row tiles double the per-tile softmax bookkeeping,
- * rescales and C-tile loads/stores relative to the multiply-adds.
+ * Tile sizes: REGT_B = 64 query rows, against REGT_BK_FWD = 128 keys in the forward and
+ * REGT_B = 64 in the backward. At d = 64 a 64 x 64 tile of S/P, dS, K^T, V, Q, O, dK, dV
+ * is 16 KB: all eight tiles of a backward step (128 KB at d = 64, 256 KB at d = 128) stay
+ * in a 512 KB L2, so every product runs from L1/L2; 128 x 128 tiles would push the
+ * d = 128 backward past it, and measured slower in the forward at d = 128 too. The
+ * forward's 64 x 128 tile (S 32 KB) halves, against 64 x 64, the per-tile softmax
+ * bookkeeping and O rescales and the P V kernel's C loads and stores per multiply-add:
+ * 3-10% faster on Zen 5 at d = 64, the same at d = 128 and in the backward. 32-row tiles
+ * would double that bookkeeping instead.
  * The register kernel is 6 rows x 4 vectors on the avx512 kernel path (24 accumulators
  * of its 32 zmm registers) and 6 x 2 on avx2 (12 of 16 ymm): 2 FMA pipes x 4 cycles need
  * 8 independent FMAs in flight, and more accumulators mean fewer loads a multiply-add. A
@@ -25,7 +28,7 @@
 
 #include "softmax_rows.h"
 #include "flash.h"
-#include "tile_traits.h" /* REGT_B */
+#include "tile_traits.h" /* REGT_B, REGT_BK_FWD */
 
 extern const flash_ops regt_ops;
 
@@ -39,7 +42,8 @@ size_t regt_packed_floats(size_t n, size_t d);
  * x: [n][d]  xt: [tiles(n)][d][REGT_B] */
 void regt_pack(int n, int d, const float *x, float *xt);
 
-/* S[m][lds] = A x^T for key rows j0 .. j0+n-1 of packed tile j0 / REGT_B (n <= REGT_B;
+/* S[m][lds] = A x^T for key rows j0 .. j0+n-1 of the packed tiles from j0 / REGT_B (j0 a
+ * multiple of REGT_B, n <= REGT_BK_FWD;
  * columns up to n rounded up to 8 are written, those past the sequence's end as 0),
  * each entry the naive code's dot product (see regtile.c).
  * A: [m][d]  xt: packed by regt_pack */

@@ -51,7 +51,7 @@ static void rowdot(int n, int d, const float *dout, const float *o, float *D)
 
 /* Tile sizes and rowdot's presence are the same on every path (regtile.c's regt_ops). */
 const flash_ops regt_ops = {
-    .bq = REGT_B, .bk = REGT_B, .bq_bwd = REGT_B, .bk_bwd = REGT_B, .threads = 1,
+    .bq = REGT_B, .bk = REGT_BK_FWD, .bq_bwd = REGT_B, .bk_bwd = REGT_B, .threads = 1,
     .score = score, .prod = prod,
     .rowdot = rowdot,
 };

@@ -23,8 +23,10 @@
 
 /* ---- tiles ------------------------------------------------------------------------------ */
 
-/* regtile.h: query rows x key rows of the register kernel's forward and backward tiles. */
+/* regtile.h: query rows x key rows of the register kernel's tiles (and the width of its
+ * packed key panels), and the keys of its forward tile (whole panels). */
 #define REGT_B 64
+#define REGT_BK_FWD 128
 /* impls/blas.c: the BLIS backend's forward tile (query rows x keys), its backward tile,
  * and the key run of a one-row cubic_last tile. */
 #define BLAS_BQ 144
@@ -42,12 +44,13 @@
 _Static_assert((ROW_VEC & (ROW_VEC - 1)) == 0 && (LINE_FLOATS & (LINE_FLOATS - 1)) == 0,
                "round_up_to rounds to powers of two");
 _Static_assert(LINE_FLOATS % ROW_VEC == 0, "a line holds whole row vectors");
-_Static_assert(REGT_B * REGT_B % LINE_FLOATS == 0 && BLAS_BQ * BLAS_BK % LINE_FLOATS == 0 &&
+_Static_assert(REGT_B * REGT_B % LINE_FLOATS == 0 && REGT_B * REGT_BK_FWD % LINE_FLOATS == 0 && BLAS_BQ * BLAS_BK % LINE_FLOATS == 0 &&
                    BLAS_BQ_BWD * BLAS_BK_BWD % LINE_FLOATS == 0 && BLAS_BK_LAST % LINE_FLOATS == 0,
                "every score tile is whole lines, so the next block of a scratch stays aligned");
 _Static_assert(REGT_B % (4 * 16) == 0,
                "a regtile key tile is whole 4-vector blocks of the avx512 kernel (and so 2-vector ones of avx2)");
 _Static_assert(REGT_B % ROW_VEC == 0, "a full regtile score row needs no padding");
+_Static_assert(REGT_BK_FWD % REGT_B == 0, "a regtile forward key tile is whole packed panels");
 /* flash.h: the engine's backward walks key tiles made of whole query tiles */
 _Static_assert(BLAS_BK_BWD % BLAS_BQ_BWD == 0, "blas backward: bk_bwd a multiple of bq_bwd");
 _Static_assert(BLAS_BQ % 6 == 0, "blas: a query tile of whole 6-row BLIS micro-panels");
