@@ -2,8 +2,8 @@
  * cubic_shared sweep (shared_sweep.c), run by exactly ex->threads OpenMP threads.
  *
  * Work items and balance:
- *   causal fwd / bwd: (head, pair of tiles i and nT-1-i); a pair costs nT+1 tile
- *     products whatever i is, so a static split of pairs balances the triangle.
+ *   causal fwd / bwd: (head, pair of 64-row tiles i and nT-1-i); a pair's rows see
+ *     (nT+1) 64 keys whatever i is, so a static split of pairs balances the triangle.
  *   full fwd: (head, query tile), equal costs.
  *   cubic fwd / bwd: (head, prefix), largest prefix first, handed out dynamically: its
  *     cost grows as t^2, and each prefix writes only its own rows, so the assignment

@@ -54,14 +54,14 @@ Test(regtile_widths, scores_are_bit_identical)
             regt_pack(nk, d, x, xt);
             memcpy(xt8, xt, regt_packed_floats((size_t)nk, (size_t)d) * sizeof *xt);
             for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++) {
-                const int m = ms[mi], lds = REGT_B;
+                const int m = ms[mi], lds = REGT_BK_FWD; /* a forward tile: two panels */
                 float *a = malloc((size_t)m * d * sizeof *a);
                 float *s = calloc((size_t)m * lds, sizeof *s), *s8 = calloc((size_t)m * lds, sizeof *s8);
                 cr_assert(a && s && s8);
                 fill(a, (size_t)m * d, (unsigned)(m + 7 * d));
                 for (int w = 0; w < nwide; w++)
-                    for (int j0 = 0; j0 < nk; j0 += REGT_B) {
-                        const int n = nk - j0 < REGT_B ? nk - j0 : REGT_B;
+                    for (int j0 = 0; j0 < nk; j0 += REGT_BK_FWD) {
+                        const int n = nk - j0 < REGT_BK_FWD ? nk - j0 : REGT_BK_FWD;
                         wide[w]->scores(m, n, d, a, xt, j0, s, lds);
                         narrow->scores(m, n, d, a, xt8, j0, s8, lds);
                         cr_assert_arr_eq(s, s8, (size_t)m * lds * sizeof *s,

@@ -99,7 +99,8 @@ static ca_status forward_off(problem *p, const ca_impl *impl, const ca_impl *nai
 void check_own_fd(const ca_impl *naive, const ca_impl *const *impls, int count,
                   const verify_opts *o, impl_result *res)
 {
-    /* N = 80 spans two 64-row tiles with a ragged edge, in every prefix longer than 64
+    /* N = 80 spans two 64-row tiles with a ragged edge (one 128-key forward tile of the
+     * register backend, two backward ones), in every prefix longer than 64
      * too; d = 1 and 3 leave only a vector kernel's tail; d = 64 and 128 are the widths
      * the benchmark runs, with N past one tile. */
     static const ca_shape shapes[] = {{17, 8, 2, 0}, {5, 3, 1, 0}, {80, 16, 1, 0},

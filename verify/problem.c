@@ -98,8 +98,10 @@ const char *nonfinite_name(nonfinite nf, char *buf, size_t len)
     return buf;
 }
 
-/* Row two thirds of the way down the last head (past the first 64-row tile when N = 65,
- * so a kernel has to carry the value across tiles), column d/2 for one element. Rows of
+/* Row two thirds of the way down the last head (row 86 when N = 129: past the first
+ * 64-row tile, and in a 128-key tile that another follows; row 43 of the quick grid's
+ * N = 65, whose keys cross 64-key tiles), so a kernel has to carry the value across
+ * tiles; column d/2 for one element. Rows of
  * dO are output rows (packed for the per-prefix operators). */
 void problem_set_nonfinite(problem *p, nonfinite nf)
 {

@@ -121,10 +121,10 @@ static void fwd_pv(const flash_ops *ops, const flash_seq *s, int q0, int nq, int
  * 8 bytes of key and value it reads once: it runs at the memory's pace. So its keys go
  * in runs of tiles (as many as the scratch's two tiles hold): the scores of the whole run
  * first, reading K as one sequential stream, then each tile's softmax and P V, reading V
- * as another. Read tile by tile, 16 KB of K then 16 KB of V, cubic_last fwd at N = 1024
- * took about 30 ms on two Zen 5 cores with or without software prefetch (0.6 of the
- * triad bandwidth); as two long streams the hardware prefetcher alone serves it in 24 ms,
- * and software prefetch on top made it slower again. Each tile's arithmetic is the same
+ * as another. Read tile by tile (64-key tiles: 16 KB of K, then 16 KB of V), cubic_last
+ * fwd at N = 1024 took about 30 ms on two Zen 5 cores with or without software prefetch
+ * (0.6 of the triad bandwidth); as two long streams the hardware prefetcher alone serves
+ * it in 24 ms, and software prefetch on top made it slower again. Each tile's arithmetic is the same
  * either way (the same score call on the same rows, then the same steps), so the bits are
  * too. A block of more rows reuses each tile from cache: one tile a run. */
 void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
@@ -151,9 +151,11 @@ void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
     for (int r0 = 0; r0 < kend; r0 += run) {
         const int rend = imin(r0 + run, kend);
         if (one) /* the run's scores, tile by tile, each at its offset in S */
-            for (int k0 = r0; k0 < rend; k0 += ops->bk)
-                SCORE(1, imin(ops->bk, rend - k0), d, q, s->k, s->kp, k0,
-                      S + (size_t)(k0 - r0) / ops->bk * tile_step, tile_step);
+            for (int k0 = r0; k0 < rend; k0 += ops->bk) {
+                const int nk = imin(ops->bk, rend - k0);
+                SCORE(1, nk, d, q, s->k, s->kp, k0,
+                      S + (size_t)(k0 - r0) / ops->bk * tile_step, tile_ld(nk));
+            }
         for (int k0 = r0; k0 < rend; k0 += ops->bk) {
             const int nk = imin(ops->bk, rend - k0), ld = tile_ld(nk);
             float *St = S + (size_t)(k0 - r0) / ops->bk * tile_step;

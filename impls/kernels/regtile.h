@@ -10,7 +10,7 @@
  * d = 128 backward past it, and measured slower in the forward at d = 128 too. The
  * forward's 64 x 128 tile (S 32 KB) halves, against 64 x 64, the per-tile softmax
  * bookkeeping and O rescales and the P V kernel's C loads and stores per multiply-add:
- * 3-10% faster on Zen 5 at d = 64, the same at d = 128 and in the backward. 32-row tiles
+ * 3-11% faster on Zen 5 at d = 64, the same at d = 128 and in the backward. 32-row tiles
  * would double that bookkeeping instead.
  * The register kernel is 6 rows x 4 vectors on the avx512 kernel path (24 accumulators
  * of its 32 zmm registers) and 6 x 2 on avx2 (12 of 16 ymm): 2 FMA pipes x 4 cycles need
