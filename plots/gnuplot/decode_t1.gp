@@ -12,46 +12,46 @@ set xlabel 'context t (tokens)'
 set ylabel 'seconds per token (median)'
 set format y '%.0e'
 set xrange [222.609:4710.4]
-set yrange [7.4725e-06:0.00677531]
+set yrange [5.46867e-06:0.00739167]
 $d0_0 << EOD
-256 1.407275e-04
-512 2.710400e-04
-1024 5.684195e-04
-2048 1.106212e-03
-4096 2.258437e-03
+256 1.443300e-04
+512 2.872605e-04
+1024 6.064175e-04
+2048 1.198718e-03
+4096 2.463891e-03
 EOD
 $d1_0 << EOD
-256 2.241750e-05
-512 4.273100e-05
-1024 8.414050e-05
-2048 1.669475e-04
-4096 3.477155e-04
+256 1.640600e-05
+512 3.040749e-05
+1024 6.432200e-05
+2048 1.296510e-04
+4096 3.129845e-04
 EOD
 $d2_0 << EOD
-256 4.731000e-05
-512 9.288650e-05
-1024 1.820300e-04
-2048 3.622435e-04
-4096 7.673680e-04
+256 5.887700e-05
+512 1.162160e-04
+1024 2.366695e-04
+2048 4.223580e-04
+4096 8.066415e-04
 EOD
 $d3_0 << EOD
-256 2.373050e-05
-512 4.304200e-05
-1024 8.414000e-05
-2048 1.658855e-04
-4096 3.366200e-04
+256 1.921700e-05
+512 3.381450e-05
+1024 6.891050e-05
+2048 1.311390e-04
+4096 2.688710e-04
 EOD
 $d4_0 << EOD
-256 1.410130e-04
-512 2.379525e-04
-1024 4.368600e-04
-2048 8.537025e-04
-4096 1.675684e-03
+256 1.474100e-04
+512 2.491130e-04
+1024 4.823055e-04
+2048 8.976310e-04
+4096 1.770268e-03
 EOD
 plot $d0_0 using 1:2 with linespoints lw 2 dt 1 pt 7 lc rgb '#2ca02c' title 'blas causal decode step (KV cache)', \
     $d1_0 using 1:2 with linespoints lw 2 dt 1 pt 7 lc rgb '#1f77b4' title 'blocked causal decode step (KV cache)', \
     $d2_0 using 1:2 with linespoints lw 2 dt 1 pt 7 lc rgb '#7f7f7f' title 'naive causal decode step (KV cache)', \
     $d3_0 using 1:2 with linespoints lw 2 dt 1 pt 7 lc rgb '#d62728' title 'omp causal decode step (KV cache)', \
     $d4_0 using 1:2 with linespoints lw 2 dt 1 pt 7 lc rgb '#ff7f0e' title 'unfused causal decode step (KV cache)', \
-    5.497168e-07*x with lines dt 3 lc 'gray40' title 't^1 guide', \
+    5.637891e-07*x with lines dt 3 lc 'gray40' title 't^1 guide', \
     NaN notitle

@@ -10,63 +10,64 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:499.916]
+set yrange [0:484.134]
 set ytics nomirror
 set y2tics
-set y2range [0:1.5648]
+set y2range [0:1.52474]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.401000e+01
-128 4.913360e+01
-256 6.668790e+01
-512 7.956320e+01
-1024 8.798430e+01
-2048 9.804140e+01
-4096 1.093365e+02
-8192 1.258561e+02
+64 2.423980e+01
+128 5.288650e+01
+256 6.981530e+01
+512 8.682560e+01
+1024 9.498910e+01
+2048 1.034207e+02
+4096 1.095810e+02
+8192 1.167522e+02
 EOD
 $d1 << EOD
-64 6.766230e+01
-128 9.875620e+01
-256 1.305147e+02
-512 1.503234e+02
-1024 1.668480e+02
-2048 1.724499e+02
-4096 1.693007e+02
-8192 1.714434e+02
+64 6.621040e+01
+128 9.709210e+01
+256 1.253309e+02
+512 1.504527e+02
+1024 1.587156e+02
+2048 1.722034e+02
+4096 1.767634e+02
+8192 1.775886e+02
 EOD
 $d2 << EOD
-64 5.237000e+00
-128 6.316600e+00
-256 5.251600e+00
-512 5.047200e+00
-1024 4.974700e+00
-2048 3.606000e+00
+64 6.137800e+00
+128 6.127000e+00
+256 6.286900e+00
+512 6.112300e+00
+1024 6.113500e+00
+2048 6.212700e+00
+4096 6.354200e+00
 EOD
 $d3 << EOD
-64 5.832940e+01
-128 9.252000e+01
-256 1.276070e+02
-512 1.733936e+02
-1024 1.877632e+02
-2048 2.649999e+02
-4096 3.091392e+02
-8192 2.918150e+02
+64 7.512780e+01
+128 1.246590e+02
+256 1.826792e+02
+512 2.428276e+02
+1024 3.039164e+02
+2048 3.186308e+02
+4096 3.341425e+02
+8192 3.254101e+02
 EOD
 $d4 << EOD
-64 2.393900e+01
-128 5.442400e+01
-256 7.889540e+01
-512 8.554900e+01
-1024 1.229268e+02
-2048 1.610664e+02
-4096 1.539650e+02
-8192 1.357530e+02
+64 3.304330e+01
+128 6.636210e+01
+256 9.841270e+01
+512 1.370008e+02
+1024 1.756519e+02
+2048 1.963638e+02
+4096 2.043345e+02
+8192 2.121531e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

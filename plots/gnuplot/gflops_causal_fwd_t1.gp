@@ -10,50 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [222.609:4710.4]
-set yrange [0:253.743]
+set yrange [0:250.128]
 set ytics nomirror
 set y2tics
-set y2range [0:1.51496]
+set y2range [0:1.45993]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-256 6.086340e+01
-512 7.537120e+01
-1024 8.567980e+01
-2048 9.438190e+01
-4096 9.581230e+01
+256 5.908930e+01
+512 7.184280e+01
+1024 8.059440e+01
+2048 8.876780e+01
+4096 9.205180e+01
 EOD
 $d1 << EOD
-256 1.022624e+02
-512 1.395448e+02
-1024 1.512253e+02
-2048 1.535599e+02
-4096 1.582434e+02
+256 1.186106e+02
+512 1.414951e+02
+1024 1.544670e+02
+2048 1.568892e+02
+4096 1.621878e+02
 EOD
 $d2 << EOD
-256 5.655500e+00
-512 5.529800e+00
-1024 5.603000e+00
-2048 5.359000e+00
-4096 5.504200e+00
+256 5.708500e+00
+512 5.680900e+00
+1024 5.636800e+00
+2048 5.618200e+00
+4096 5.349500e+00
 EOD
 $d3 << EOD
-256 1.130173e+02
-512 1.343049e+02
-1024 1.426707e+02
-2048 1.518042e+02
-4096 1.616866e+02
+256 1.169500e+02
+512 1.381631e+02
+1024 1.476824e+02
+2048 1.534172e+02
+4096 1.594729e+02
 EOD
 $d4 << EOD
-256 5.835590e+01
-512 7.436650e+01
-1024 8.458000e+01
-2048 9.138300e+01
-4096 9.584130e+01
+256 5.455770e+01
+512 6.994640e+01
+1024 8.159610e+01
+2048 8.814320e+01
+4096 9.156250e+01
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    220.646 with lines dt 1 lw 2 lc 'red' title 'FMA peak 220.6 GFLOP/s (1 thread)', \
-    167.492 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 167.5 GFLOP/s (2048^3, 1 thread)'
+    217.503 with lines dt 1 lw 2 lc 'red' title 'FMA peak 217.5 GFLOP/s (1 thread)', \
+    171.329 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 171.3 GFLOP/s (2048^3, 1 thread)'

@@ -10,65 +10,65 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:499.916]
+set yrange [0:484.134]
 set ytics nomirror
 set y2tics
-set y2range [0:1.5648]
+set y2range [0:1.52474]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.818060e+01
-128 5.846380e+01
-256 9.249370e+01
-512 1.245268e+02
-1024 1.368512e+02
-2048 1.438771e+02
-4096 1.512300e+02
-8192 1.566813e+02
+64 2.806520e+01
+128 6.305220e+01
+256 1.009094e+02
+512 1.308465e+02
+1024 1.411518e+02
+2048 1.548564e+02
+4096 1.553492e+02
+8192 1.534367e+02
 EOD
 $d1 << EOD
-64 6.393120e+01
-128 9.262110e+01
-256 1.202556e+02
-512 1.333032e+02
-1024 1.454921e+02
-2048 1.210861e+02
-4096 8.512330e+01
-8192 1.083810e+02
+64 6.424340e+01
+128 9.407480e+01
+256 1.187693e+02
+512 1.327341e+02
+1024 1.510445e+02
+2048 1.533837e+02
+4096 1.588791e+02
+8192 1.581718e+02
 EOD
 $d2 << EOD
-64 5.496300e+00
-128 5.366300e+00
-256 5.431700e+00
-512 5.334400e+00
-1024 5.372300e+00
-2048 5.223800e+00
-4096 5.473200e+00
-8192 5.459500e+00
+64 4.752900e+00
+128 4.737400e+00
+256 5.491900e+00
+512 4.489100e+00
+1024 4.747700e+00
+2048 4.550700e+00
+4096 4.711600e+00
+8192 5.520700e+00
 EOD
 $d3 << EOD
-64 9.173140e+01
-128 1.547656e+02
-256 2.179982e+02
-512 2.747515e+02
-1024 2.680370e+02
-2048 2.720765e+02
-4096 2.817833e+02
-8192 2.797396e+02
+64 9.134070e+01
+128 1.602256e+02
+256 2.315557e+02
+512 2.809688e+02
+1024 3.151379e+02
+2048 3.227698e+02
+4096 3.279638e+02
+8192 3.392633e+02
 EOD
 $d4 << EOD
-64 3.421300e+01
-128 6.408590e+01
-256 9.183130e+01
-512 1.274564e+02
-1024 1.545204e+02
-2048 1.678956e+02
-4096 1.793193e+02
-8192 1.779986e+02
+64 3.169400e+01
+128 6.749880e+01
+256 9.995470e+01
+512 1.356410e+02
+1024 1.646009e+02
+2048 1.837765e+02
+4096 1.936285e+02
+8192 1.928163e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

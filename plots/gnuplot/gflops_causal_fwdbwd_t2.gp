@@ -10,64 +10,63 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:499.916]
+set yrange [0:484.134]
 set ytics nomirror
 set y2tics
-set y2range [0:1.5648]
+set y2range [0:1.52474]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.009180e+01
-128 4.567860e+01
-256 6.197090e+01
-512 7.818640e+01
-1024 6.983430e+01
-2048 7.926730e+01
-4096 9.951300e+01
-8192 9.081420e+01
+64 2.599170e+01
+128 5.810290e+01
+256 7.795750e+01
+512 9.685250e+01
+1024 1.072738e+02
+2048 1.203471e+02
+4096 1.237232e+02
+8192 1.190940e+02
 EOD
 $d1 << EOD
-64 5.403750e+01
-128 8.505150e+01
-256 1.129875e+02
-512 1.324587e+02
-1024 1.419368e+02
-2048 1.116332e+02
-4096 9.924380e+01
-8192 1.332685e+02
+64 6.689040e+01
+128 8.411570e+01
+256 1.287888e+02
+512 1.534634e+02
+1024 1.620389e+02
+2048 1.720880e+02
+4096 1.796586e+02
+8192 1.819111e+02
 EOD
 $d2 << EOD
-64 5.729100e+00
-128 5.935400e+00
-256 5.971600e+00
-512 5.991700e+00
-1024 5.952200e+00
-2048 5.990700e+00
-4096 5.588400e+00
+64 6.261500e+00
+128 6.231500e+00
+256 6.225000e+00
+512 6.238800e+00
+1024 6.245100e+00
+2048 4.942800e+00
 EOD
 $d3 << EOD
-64 8.580870e+01
-128 1.332887e+02
-256 2.037049e+02
-512 2.650770e+02
-1024 2.849836e+02
-2048 3.122348e+02
-4096 3.261591e+02
-8192 3.152154e+02
+64 7.253790e+01
+128 1.205890e+02
+256 1.834177e+02
+512 2.354388e+02
+1024 2.644003e+02
+2048 2.863985e+02
+4096 3.063996e+02
+8192 3.112671e+02
 EOD
 $d4 << EOD
-64 3.181270e+01
-128 6.516470e+01
-256 9.160280e+01
-512 1.285767e+02
-1024 1.614724e+02
-2048 1.855575e+02
-4096 1.955640e+02
-8192 2.028971e+02
+64 2.576080e+01
+128 5.555470e+01
+256 8.372900e+01
+512 1.189937e+02
+1024 1.444416e+02
+2048 1.639355e+02
+4096 1.733002e+02
+8192 1.752359e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

@@ -10,44 +10,44 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:499.916]
+set yrange [0:484.134]
 set ytics nomirror
 set y2tics
-set y2range [0:1.5648]
+set y2range [0:1.52474]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.794920e+01
-128 4.985360e+01
-256 6.917300e+01
-512 8.474990e+01
+64 2.191430e+01
+128 5.721260e+01
+256 7.725070e+01
+512 1.019415e+02
 EOD
 $d1 << EOD
-64 6.777180e+01
-128 9.420500e+01
-256 1.242892e+02
-512 1.482263e+02
+64 7.045500e+01
+128 1.000220e+02
+256 1.308008e+02
+512 1.566396e+02
 EOD
 $d2 << EOD
-64 6.035900e+00
-128 6.025700e+00
-256 6.193400e+00
+64 6.458900e+00
+128 6.441200e+00
+256 6.279300e+00
 EOD
 $d3 << EOD
-64 1.421131e+02
-128 1.935887e+02
-256 2.575018e+02
-512 3.018891e+02
+64 1.632128e+02
+128 2.034345e+02
+256 2.678445e+02
+512 3.026985e+02
 EOD
 $d4 << EOD
-64 2.794930e+01
-128 7.656770e+01
-256 1.487533e+02
-512 1.874476e+02
+64 2.697620e+01
+128 7.319980e+01
+256 1.401398e+02
+512 1.799808e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

@@ -10,48 +10,48 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:499.916]
+set yrange [0:484.134]
 set ytics nomirror
 set y2tics
-set y2range [0:1.5648]
+set y2range [0:1.52474]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.240400e+01
-128 6.078810e+01
-256 1.043174e+02
-512 1.335093e+02
-1024 1.308192e+02
+64 3.085130e+01
+128 7.247490e+01
+256 1.193442e+02
+512 1.510399e+02
+1024 1.642741e+02
 EOD
 $d1 << EOD
-64 6.072150e+01
-128 7.494930e+01
-256 1.014811e+02
-512 1.138792e+02
-1024 1.258287e+02
+64 7.825940e+01
+128 9.667860e+01
+256 1.277630e+02
+512 1.456344e+02
+1024 1.565669e+02
 EOD
 $d2 << EOD
-64 4.104400e+00
-128 3.834800e+00
-256 4.181400e+00
+64 5.633700e+00
+128 5.640700e+00
+256 5.622100e+00
 EOD
 $d3 << EOD
-64 1.175104e+02
-128 1.461349e+02
-256 1.965851e+02
-512 2.343776e+02
-1024 2.482740e+02
+64 1.458749e+02
+128 1.726886e+02
+256 2.390975e+02
+512 2.849948e+02
+1024 3.079610e+02
 EOD
 $d4 << EOD
-64 2.364710e+01
-128 5.775100e+01
-256 1.107111e+02
-512 1.409617e+02
-1024 1.606487e+02
+64 2.778230e+01
+128 7.125080e+01
+256 1.296593e+02
+512 1.625028e+02
+1024 1.789013e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

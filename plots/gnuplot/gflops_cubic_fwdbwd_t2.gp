@@ -10,44 +10,44 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:588.8]
-set yrange [0:499.916]
+set yrange [0:484.134]
 set ytics nomirror
 set y2tics
-set y2range [0:1.5648]
+set y2range [0:1.52474]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.213370e+01
-128 6.122830e+01
-256 9.128110e+01
-512 1.067524e+02
+64 1.996500e+01
+128 5.510330e+01
+256 8.107800e+01
+512 1.007192e+02
 EOD
 $d1 << EOD
-64 8.498410e+01
-128 9.733030e+01
-256 1.255380e+02
-512 1.500684e+02
+64 5.868120e+01
+128 8.602190e+01
+256 1.140568e+02
+512 1.362461e+02
 EOD
 $d2 << EOD
-64 6.084000e+00
-128 6.030100e+00
-256 5.903300e+00
+64 4.969100e+00
+128 6.187200e+00
+256 6.062400e+00
 EOD
 $d3 << EOD
-64 1.427585e+02
-128 1.818467e+02
-256 2.500934e+02
-512 2.949236e+02
+64 1.422836e+02
+128 1.918234e+02
+256 2.534746e+02
+512 3.036846e+02
 EOD
 $d4 << EOD
-64 2.829260e+01
-128 7.660210e+01
-256 1.429379e+02
-512 1.827966e+02
+64 3.003050e+01
+128 8.051370e+01
+256 1.493919e+02
+512 1.882311e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

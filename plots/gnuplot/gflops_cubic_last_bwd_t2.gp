@@ -10,50 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:499.916]
+set yrange [0:484.134]
 set ytics nomirror
 set y2tics
-set y2range [0:1.5648]
+set y2range [0:1.52474]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.167400e+00
-128 2.035700e+00
-256 3.519300e+00
-512 5.224700e+00
-1024 6.865100e+00
+64 1.491600e+00
+128 2.604200e+00
+256 4.401300e+00
+512 6.532500e+00
+1024 7.794900e+00
 EOD
 $d1 << EOD
-64 1.168920e+01
-128 8.313600e+00
-256 6.943700e+00
-512 7.113600e+00
-1024 7.578600e+00
+64 1.554970e+01
+128 1.198520e+01
+256 8.108200e+00
+512 8.822100e+00
+1024 9.425300e+00
 EOD
 $d2 << EOD
-64 4.749800e+00
-128 4.455900e+00
-256 4.285300e+00
-512 4.087100e+00
-1024 4.358900e+00
+64 5.957700e+00
+128 5.704300e+00
+256 5.006200e+00
+512 4.994700e+00
+1024 5.196500e+00
 EOD
 $d3 << EOD
-64 1.980060e+01
-128 2.057640e+01
-256 1.370940e+01
-512 1.419750e+01
-1024 1.478970e+01
+64 3.031830e+01
+128 3.121730e+01
+256 1.678590e+01
+512 1.725440e+01
+1024 1.796390e+01
 EOD
 $d4 << EOD
-64 7.359000e-01
-128 1.347900e+00
-256 2.249400e+00
-512 3.260600e+00
-1024 4.735200e+00
+64 8.772000e-01
+128 1.550000e+00
+256 2.567800e+00
+512 3.989800e+00
+1024 5.264000e+00
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

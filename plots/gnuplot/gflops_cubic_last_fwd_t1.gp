@@ -10,40 +10,40 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [222.609:1177.6]
-set yrange [0:253.743]
+set yrange [0:250.128]
 set ytics nomirror
 set y2tics
-set y2range [0:1.51496]
+set y2range [0:1.45993]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-256 1.996500e+00
-512 2.551100e+00
-1024 2.921000e+00
+256 1.893000e+00
+512 2.444200e+00
+1024 2.804500e+00
 EOD
 $d1 << EOD
-256 8.550900e+00
-512 8.839300e+00
-1024 9.322800e+00
+256 1.058660e+01
+512 8.797600e+00
+1024 8.949800e+00
 EOD
 $d2 << EOD
-256 5.257000e+00
-512 5.258000e+00
-1024 5.211400e+00
+256 5.308600e+00
+512 5.180700e+00
+1024 5.260500e+00
 EOD
 $d3 << EOD
-256 8.153000e+00
-512 8.713700e+00
-1024 9.451700e+00
+256 9.181700e+00
+512 8.635600e+00
+1024 8.840300e+00
 EOD
 $d4 << EOD
-256 1.239100e+00
-512 1.607900e+00
-1024 1.899400e+00
+256 1.231600e+00
+512 1.599400e+00
+1024 1.867500e+00
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    220.646 with lines dt 1 lw 2 lc 'red' title 'FMA peak 220.6 GFLOP/s (1 thread)', \
-    167.492 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 167.5 GFLOP/s (2048^3, 1 thread)'
+    217.503 with lines dt 1 lw 2 lc 'red' title 'FMA peak 217.5 GFLOP/s (1 thread)', \
+    171.329 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 171.3 GFLOP/s (2048^3, 1 thread)'

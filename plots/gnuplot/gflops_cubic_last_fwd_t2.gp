@@ -10,50 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:499.916]
+set yrange [0:484.134]
 set ytics nomirror
 set y2tics
-set y2range [0:1.5648]
+set y2range [0:1.52474]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.266700e+00
-128 1.846900e+00
-256 2.556100e+00
-512 3.275900e+00
-1024 3.866100e+00
+64 1.591900e+00
+128 2.537300e+00
+256 3.382100e+00
+512 4.357600e+00
+1024 5.228900e+00
 EOD
 $d1 << EOD
-64 1.248530e+01
-128 1.140310e+01
-256 8.798700e+00
-512 8.261600e+00
-1024 7.629300e+00
+64 1.288650e+01
+128 1.398520e+01
+256 1.097360e+01
+512 8.566300e+00
+1024 9.091800e+00
 EOD
 $d2 << EOD
-64 4.310100e+00
-128 4.019700e+00
-256 3.890300e+00
-512 3.972300e+00
-1024 4.057500e+00
+64 5.497700e+00
+128 5.355300e+00
+256 5.311000e+00
+512 5.321300e+00
+1024 5.373500e+00
 EOD
 $d3 << EOD
-64 1.885950e+01
-128 2.230960e+01
-256 1.741530e+01
-512 1.499680e+01
-1024 1.580650e+01
+64 2.596330e+01
+128 3.294680e+01
+256 2.604300e+01
+512 1.730130e+01
+1024 1.805130e+01
 EOD
 $d4 << EOD
-64 6.779000e-01
-128 1.128200e+00
-256 1.687500e+00
-512 2.327100e+00
-1024 2.870700e+00
+64 8.233000e-01
+128 1.389500e+00
+256 2.118400e+00
+512 2.836100e+00
+1024 3.550600e+00
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

@@ -10,50 +10,50 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:499.916]
+set yrange [0:484.134]
 set ytics nomirror
 set y2tics
-set y2range [0:1.5648]
+set y2range [0:1.52474]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 1.236800e+00
-128 2.090300e+00
-256 3.212200e+00
-512 4.505800e+00
-1024 5.440300e+00
+64 1.516700e+00
+128 2.541900e+00
+256 3.990000e+00
+512 5.581500e+00
+1024 7.100700e+00
 EOD
 $d1 << EOD
-64 1.498360e+01
-128 1.198890e+01
-256 8.196500e+00
-512 8.897400e+00
-1024 9.595100e+00
+64 1.506320e+01
+128 1.220340e+01
+256 8.892200e+00
+512 9.411400e+00
+1024 9.456800e+00
 EOD
 $d2 << EOD
-64 5.874900e+00
-128 5.654100e+00
-256 5.512900e+00
-512 5.407500e+00
-1024 5.346500e+00
+64 5.644500e+00
+128 5.426100e+00
+256 5.309900e+00
+512 3.941800e+00
+1024 4.080700e+00
 EOD
 $d3 << EOD
-64 2.294030e+01
-128 2.238280e+01
-256 7.834700e+00
-512 1.413700e+01
-1024 1.489800e+01
+64 2.115060e+01
+128 2.465300e+01
+256 1.681150e+01
+512 1.346260e+01
+1024 1.453300e+01
 EOD
 $d4 << EOD
-64 7.210000e-01
-128 1.307300e+00
-256 2.079300e+00
-512 3.116600e+00
-1024 3.917900e+00
+64 7.102000e-01
+128 1.350800e+00
+256 2.131800e+00
+512 3.446800e+00
+1024 4.258800e+00
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

@@ -10,48 +10,48 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:8880.21]
+set yrange [0:9786.2]
 set ytics nomirror
 set y2tics
-set y2range [0:27.7962]
+set y2range [0:30.8209]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 3.987635e+02
-128 9.770970e+02
-256 1.574197e+03
-512 3.208245e+03
-1024 7.721922e+03
+64 4.803530e+02
+128 1.232494e+03
+256 2.009149e+03
+512 4.029401e+03
+1024 8.318735e+03
 EOD
 $d1 << EOD
-64 6.297624e+02
-128 8.408113e+02
-256 1.129027e+03
-512 1.963422e+03
-1024 3.734983e+03
+64 6.512350e+02
+128 7.577744e+02
+256 1.287845e+03
+512 2.500329e+03
+1024 5.276163e+03
 EOD
 $d2 << EOD
-64 5.104400e+00
-128 6.236600e+00
-256 6.019600e+00
+64 6.357400e+00
+128 6.347600e+00
+256 6.263200e+00
 EOD
 $d3 << EOD
-64 7.769826e+02
-128 1.091106e+03
-256 1.947009e+03
-512 3.778164e+03
-1024 6.768016e+03
+64 9.045967e+02
+128 2.082133e+03
+256 2.471663e+03
+512 4.569050e+03
+1024 8.509738e+03
 EOD
 $d4 << EOD
-64 2.527550e+01
-128 7.105620e+01
-256 1.310714e+02
-512 1.661331e+02
-1024 1.535313e+02
+64 3.171260e+01
+128 8.860220e+01
+256 1.702473e+02
+512 1.996158e+02
+1024 2.253024e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

@@ -10,51 +10,51 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:2355.2]
-set yrange [0:16228.2]
+set yrange [0:16443.5]
 set ytics nomirror
 set y2tics
-set y2range [0:50.7963]
+set y2range [0:51.7877]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.850921e+02
-128 7.041972e+02
-256 1.354401e+03
-512 3.012819e+03
-1024 5.235555e+03
-2048 9.327327e+03
+64 3.145407e+02
+128 8.237648e+02
+256 1.639299e+03
+512 3.229611e+03
+1024 6.196342e+03
+2048 1.170680e+04
 EOD
 $d1 << EOD
-64 5.016638e+02
-128 1.003104e+03
-256 1.213158e+03
-512 1.320091e+03
-1024 3.120756e+03
-2048 5.814693e+03
+64 4.873580e+02
+128 1.044546e+03
+256 1.174762e+03
+512 2.181400e+03
+1024 4.197872e+03
+2048 7.318758e+03
 EOD
 $d2 << EOD
-64 4.612400e+00
-128 5.056600e+00
-256 5.212600e+00
+64 5.566500e+00
+128 5.407700e+00
+256 5.555700e+00
 EOD
 $d3 << EOD
-64 3.858616e+02
-128 9.066917e+02
-256 2.051053e+03
-512 3.681363e+03
-1024 7.470683e+03
-2048 1.411149e+04
+64 3.649572e+02
+128 8.931918e+02
+256 2.150041e+03
+512 3.731225e+03
+1024 6.998521e+03
+2048 1.429872e+04
 EOD
 $d4 << EOD
-64 2.902650e+01
-128 7.929540e+01
-256 1.463996e+02
-512 1.796741e+02
-1024 1.802918e+02
+64 2.947910e+01
+128 7.947330e+01
+256 1.508681e+02
+512 1.821189e+02
+1024 1.930254e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

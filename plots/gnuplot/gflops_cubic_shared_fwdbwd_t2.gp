@@ -10,48 +10,48 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:1177.6]
-set yrange [0:7422.99]
+set yrange [0:9981.51]
 set ytics nomirror
 set y2tics
-set y2range [0:23.2349]
+set y2range [0:31.436]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 2.854603e+02
-128 6.205215e+02
-256 1.327035e+03
-512 2.693831e+03
-1024 5.174413e+03
+64 3.927984e+02
+128 9.543834e+02
+256 1.873009e+03
+512 3.829798e+03
+1024 7.894309e+03
 EOD
 $d1 << EOD
-64 3.190745e+02
-128 4.445511e+02
-256 8.244754e+02
-512 1.738776e+03
-1024 3.392851e+03
+64 6.261534e+02
+128 8.751377e+02
+256 1.273295e+03
+512 2.468951e+03
+1024 4.954740e+03
 EOD
 $d2 << EOD
-64 4.122800e+00
-128 4.176900e+00
-256 4.043700e+00
+64 6.158300e+00
+128 6.136700e+00
+256 6.086500e+00
 EOD
 $d3 << EOD
-64 3.815464e+02
-128 7.946349e+02
-256 1.539911e+03
-512 3.074260e+03
-1024 6.454775e+03
+64 5.401448e+02
+128 1.186376e+03
+256 2.191025e+03
+512 4.317588e+03
+1024 8.679572e+03
 EOD
 $d4 << EOD
-64 2.471660e+01
-128 6.777730e+01
-256 1.316253e+02
-512 1.661752e+02
-1024 1.697305e+02
+64 3.113370e+01
+128 8.598650e+01
+256 1.639161e+02
+512 2.023560e+02
+1024 2.086512e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

@@ -10,63 +10,63 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:499.916]
+set yrange [0:484.134]
 set ytics nomirror
 set y2tics
-set y2range [0:1.5648]
+set y2range [0:1.52474]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 4.500710e+01
-128 1.005477e+02
-256 1.010338e+02
-512 1.041894e+02
-1024 1.054487e+02
-2048 1.146551e+02
-4096 1.142304e+02
-8192 1.147964e+02
+64 3.674900e+01
+128 8.766690e+01
+256 8.481770e+01
+512 8.444850e+01
+1024 8.560580e+01
+2048 8.987580e+01
+4096 9.124580e+01
+8192 9.309620e+01
 EOD
 $d1 << EOD
-64 1.372418e+02
-128 1.588124e+02
-256 1.710794e+02
-512 1.746628e+02
-1024 1.717637e+02
-2048 1.828303e+02
-4096 1.682904e+02
-8192 1.782745e+02
+64 1.178429e+02
+128 1.420758e+02
+256 1.562554e+02
+512 1.593865e+02
+1024 1.598649e+02
+2048 1.630462e+02
+4096 1.654637e+02
+8192 1.622588e+02
 EOD
 $d2 << EOD
-64 6.088100e+00
-128 6.057100e+00
-256 6.065600e+00
-512 6.113400e+00
-1024 6.056100e+00
-2048 6.124700e+00
+64 4.926000e+00
+128 5.027400e+00
+256 5.140600e+00
+512 5.070100e+00
+1024 5.005300e+00
+2048 6.122000e+00
 EOD
 $d3 << EOD
-64 1.664007e+02
-128 2.466588e+02
-256 3.000058e+02
-512 3.281252e+02
-1024 3.387328e+02
-2048 3.482889e+02
-4096 3.557242e+02
-8192 3.410950e+02
+64 1.503117e+02
+128 2.215672e+02
+256 2.737049e+02
+512 3.063574e+02
+1024 3.128115e+02
+2048 3.281760e+02
+4096 3.137141e+02
+8192 2.936680e+02
 EOD
 $d4 << EOD
-64 6.107460e+01
-128 1.276511e+02
-256 1.778061e+02
-512 1.973476e+02
-1024 2.064564e+02
-2048 2.075624e+02
-4096 2.120749e+02
-8192 2.069802e+02
+64 5.396620e+01
+128 1.216138e+02
+256 1.696598e+02
+512 1.860929e+02
+1024 1.903335e+02
+2048 1.865680e+02
+4096 1.900446e+02
+8192 1.856975e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

@@ -10,64 +10,64 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:499.916]
+set yrange [0:484.134]
 set ytics nomirror
 set y2tics
-set y2range [0:1.5648]
+set y2range [0:1.52474]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 5.272220e+01
-128 1.341720e+02
-256 1.754518e+02
-512 2.035614e+02
-1024 2.051210e+02
-2048 2.040608e+02
-4096 1.912547e+02
-8192 1.902129e+02
+64 5.347990e+01
+128 1.151317e+02
+256 1.538555e+02
+512 1.674246e+02
+1024 1.596020e+02
+2048 1.637341e+02
+4096 1.570293e+02
+8192 1.572112e+02
 EOD
 $d1 << EOD
-64 1.365444e+02
-128 1.492232e+02
-256 1.644656e+02
-512 1.679530e+02
-1024 1.654862e+02
-2048 1.611921e+02
-4096 1.621376e+02
-8192 1.611093e+02
+64 1.188915e+02
+128 1.453497e+02
+256 1.509315e+02
+512 1.544150e+02
+1024 1.461306e+02
+2048 1.511080e+02
+4096 1.555740e+02
+8192 1.521668e+02
 EOD
 $d2 << EOD
-64 5.418200e+00
-128 5.678100e+00
-256 5.637600e+00
-512 5.633200e+00
-1024 5.673200e+00
-2048 5.009700e+00
-4096 5.120000e+00
+64 4.682700e+00
+128 4.649500e+00
+256 4.500700e+00
+512 4.626400e+00
+1024 4.668500e+00
+2048 4.600800e+00
+4096 4.577600e+00
 EOD
 $d3 << EOD
-64 1.810699e+02
-128 2.576852e+02
-256 3.006058e+02
-512 3.162760e+02
-1024 3.317355e+02
-2048 3.261843e+02
-4096 3.178705e+02
-8192 3.172895e+02
+64 1.651756e+02
+128 2.316982e+02
+256 2.780448e+02
+512 3.003633e+02
+1024 3.048587e+02
+2048 3.017450e+02
+4096 3.068875e+02
+8192 2.988270e+02
 EOD
 $d4 << EOD
-64 5.727910e+01
-128 1.204688e+02
-256 1.641791e+02
-512 1.777848e+02
-1024 1.977058e+02
-2048 1.976771e+02
-4096 1.868933e+02
-8192 1.886487e+02
+64 5.513000e+01
+128 1.125056e+02
+256 1.292384e+02
+512 1.742526e+02
+1024 1.819936e+02
+2048 1.627078e+02
+4096 1.647593e+02
+8192 1.629514e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

@@ -10,63 +10,63 @@ set key below
 set xlabel 'N'
 set ylabel 'GFLOP/s'
 set xrange [55.6522:9420.8]
-set yrange [0:499.916]
+set yrange [0:484.134]
 set ytics nomirror
 set y2tics
-set y2range [0:1.5648]
+set y2range [0:1.52474]
 set y2label 'fraction of the sgemm ceiling'
 $d0 << EOD
-64 4.801790e+01
-128 1.107434e+02
-256 1.204088e+02
-512 1.259554e+02
-1024 1.235204e+02
-2048 1.293954e+02
-4096 1.329506e+02
-8192 1.278724e+02
+64 4.416830e+01
+128 9.469440e+01
+256 1.021999e+02
+512 1.039948e+02
+1024 1.038954e+02
+2048 1.056523e+02
+4096 1.094354e+02
+8192 1.116844e+02
 EOD
 $d1 << EOD
-64 1.169333e+02
-128 1.166145e+02
-256 1.491220e+02
-512 1.568588e+02
-1024 1.581508e+02
-2048 1.625381e+02
-4096 1.656035e+02
-8192 1.637546e+02
+64 1.237684e+02
+128 1.513674e+02
+256 1.619769e+02
+512 1.687491e+02
+1024 1.686000e+02
+2048 1.745998e+02
+4096 1.780687e+02
+8192 1.771113e+02
 EOD
 $d2 << EOD
-64 6.149300e+00
-128 6.155700e+00
-256 6.136600e+00
-512 5.867900e+00
-1024 4.964400e+00
-2048 5.956900e+00
+64 5.471500e+00
+128 4.711800e+00
+256 5.041400e+00
+512 5.604400e+00
+1024 5.935700e+00
+2048 5.864800e+00
 EOD
 $d3 << EOD
-64 1.567922e+02
-128 2.195801e+02
-256 2.681509e+02
-512 2.933565e+02
-1024 3.071090e+02
-2048 3.146984e+02
-4096 3.222861e+02
-8192 3.185570e+02
+64 1.729783e+02
+128 2.475774e+02
+256 2.954476e+02
+512 3.089765e+02
+1024 3.288942e+02
+2048 3.375302e+02
+4096 3.451905e+02
+8192 3.289677e+02
 EOD
 $d4 << EOD
-64 5.033470e+01
-128 1.115984e+02
-256 1.605394e+02
-512 1.759552e+02
-1024 1.827117e+02
-2048 1.929248e+02
-4096 1.869793e+02
-8192 1.814035e+02
+64 5.961260e+01
+128 1.316405e+02
+256 1.827752e+02
+512 1.939146e+02
+1024 2.041673e+02
+2048 2.073461e+02
+4096 2.034407e+02
+8192 2.108027e+02
 EOD
 plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp', \
     $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused', \
-    434.71 with lines dt 1 lw 2 lc 'red' title 'FMA peak 434.7 GFLOP/s (2 threads)', \
-    319.476 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 319.5 GFLOP/s (2048^3, 2 threads)'
+    420.986 with lines dt 1 lw 2 lc 'red' title 'FMA peak 421.0 GFLOP/s (2 threads)', \
+    317.518 with lines dt 2 lw 2 lc 'black' title 'BLIS sgemm ceiling 317.5 GFLOP/s (2048^3, 2 threads)'

@@ -12,61 +12,61 @@ set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
 set xrange [55.6522:4710.4]
-set yrange [0.000205761:26.8919]
+set yrange [0.000238507:36.7653]
 $m0 << EOD
-64 1.048826e-02
-128 1.274107e-02
-256 1.680884e-02
-512 2.956037e-02
-1024 5.809746e-02
-2048 1.270668e-01
-4096 3.064065e-01
+64 1.479844e-02
+128 1.755064e-02
+256 2.534036e-02
+512 2.641697e-02
+1024 5.278361e-02
+2048 1.340581e-01
+4096 3.432617e-01
 EOD
 $m1 << EOD
-64 4.916271e-02
-128 1.892049e-01
-256 7.473085e-01
-512 3.543165e+00
+64 6.772295e-02
+128 2.735674e-01
+256 1.099256e+00
+512 4.225024e+00
 EOD
 $m2 << EOD
-64 1.049194e-03
-128 1.630768e-03
-256 3.056683e-03
-512 6.368996e-03
-1024 1.721112e-02
-2048 4.327535e-02
-4096 9.557907e-02
+64 1.002604e-03
+128 1.988228e-03
+256 2.959293e-03
+512 5.666877e-03
+1024 1.596279e-02
+2048 3.834225e-02
+4096 1.080393e-01
 EOD
 $m3 << EOD
-64 8.492985e-04
-128 1.263445e-03
-256 2.488709e-03
-512 5.420644e-03
-1024 1.367872e-02
-2048 3.794928e-02
-4096 1.083625e-01
+64 7.970245e-04
+128 1.559608e-03
+256 2.362700e-03
+512 5.153116e-03
+1024 1.210489e-02
+2048 3.649647e-02
+4096 1.169558e-01
 EOD
 $m4 << EOD
-64 9.825529e-03
-128 1.869863e-02
-256 4.429566e-02
-512 9.499607e-02
-1024 2.026648e-01
-2048 4.501342e-01
-4096 1.201129e+00
+64 9.519638e-03
+128 2.095741e-02
+256 3.948726e-02
+512 8.171803e-02
+1024 1.773702e-01
+2048 4.441948e-01
+4096 1.161256e+00
 EOD
 $m5 << EOD
-64 3.270152e-02
-128 1.075559e-01
-256 3.948762e-01
-512 1.504182e+00
-1024 6.385222e+00
+64 3.218876e-02
+128 1.167340e-01
+256 3.433943e-01
+512 1.338198e+00
+1024 6.777563e+00
 EOD
-plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.13 (4 N, 512..4096)', \
-    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.11 (3 N, 128..512)', \
-    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.31 (4 N, 512..4096)', \
-    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.44 (4 N, 512..4096)', \
-    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.21 (4 N, 512..4096)', \
-    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.01 (3 N, 256..1024)', \
-    (x >= 63.9361 && x <= 4100.1 ? 3.950604e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    (x >= 63.9361 && x <= 512.512 ? 3.961548e-01*(x/181.019)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'
+plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.24 (4 N, 512..4096)', \
+    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^1.97 (3 N, 128..512)', \
+    $m2 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.40 (4 N, 512..4096)', \
+    $m3 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.51 (4 N, 512..4096)', \
+    $m4 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.28 (4 N, 512..4096)', \
+    $m5 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.15 (3 N, 256..1024)', \
+    (x >= 63.9361 && x <= 4100.1 ? 4.579343e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    (x >= 63.9361 && x <= 512.512 ? 5.416042e-01*(x/181.019)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'

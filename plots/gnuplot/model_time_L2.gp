@@ -11,90 +11,78 @@ set xlabel 'N'
 set ylabel 'seconds (median)'
 set format y '%.0e'
 set key below
-set xrange [55.6522:4710.4]
-set yrange [2.37152e-05:48.6629]
+set xrange [55.6522:1177.6]
+set yrange [2.34058e-05:50.125]
 $m0 << EOD
-64 6.492395e-03
-128 7.613611e-03
-256 9.890397e-03
-512 1.665305e-02
-1024 2.706373e-02
-2048 7.151606e-02
-4096 1.694898e-01
+64 6.926089e-03
+128 8.661447e-03
+256 1.116114e-02
+512 1.662658e-02
+1024 3.212310e-02
 EOD
 $m1 << EOD
-64 1.858209e-02
-128 7.600067e-02
-256 2.166173e-01
-512 9.600997e-01
-1024 3.560933e+00
+64 1.974702e-02
+128 6.488741e-02
+256 2.510092e-01
+512 9.737378e-01
+1024 3.872347e+00
 EOD
 $m2 << EOD
-64 1.610205e-01
-128 3.888519e-01
-256 1.040768e+00
-512 3.488059e+00
+64 1.699814e-01
+128 4.306622e-01
+256 1.131334e+00
+512 3.738476e+00
 EOD
 $m3 << EOD
-64 5.286495e-04
-128 7.977005e-04
-256 1.680733e-03
-512 3.019698e-03
-1024 6.639936e-03
-2048 2.170682e-02
-4096 5.173757e-02
+64 5.265205e-04
+128 8.323660e-04
+256 1.533239e-03
+512 3.199689e-03
+1024 7.174842e-03
 EOD
 $m4 << EOD
-64 3.068130e-04
-128 5.121735e-04
-256 1.037521e-03
-512 1.827092e-03
-1024 4.321661e-03
-2048 1.386539e-02
-4096 3.833750e-02
+64 3.099680e-04
+128 5.305280e-04
+256 9.643170e-04
+512 1.934360e-03
+1024 4.717368e-03
 EOD
 $m5 << EOD
-64 7.114550e-05
-128 7.990750e-05
-256 9.311150e-05
-512 1.019130e-04
-1024 9.905300e-05
-2048 1.498345e-04
-4096 2.327525e-04
+64 7.021750e-05
+128 7.514399e-05
+256 7.902000e-05
+512 9.454499e-05
+1024 9.740000e-05
 EOD
 $m6 << EOD
-64 3.064220e-04
-128 5.147075e-04
-256 1.026821e-03
-512 1.860780e-03
-1024 4.329225e-03
-2048 1.355022e-02
-4096 3.803018e-02
+64 3.088265e-04
+128 5.288300e-04
+256 9.626190e-04
+512 1.945882e-03
+1024 4.669783e-03
 EOD
 $m7 << EOD
-64 4.872113e-03
-128 1.088262e-02
-256 2.441516e-02
-512 4.675507e-02
-1024 9.540544e-02
-2048 2.585627e-01
-4096 6.184811e-01
+64 4.727252e-03
+128 9.938658e-03
+256 2.030269e-02
+512 4.681584e-02
+1024 9.690628e-02
 EOD
 $m8 << EOD
-64 1.323354e-02
-128 4.170909e-02
-256 1.473364e-01
-512 4.940392e-01
-1024 2.182413e+00
+64 1.348827e-02
+128 4.309013e-02
+256 1.362880e-01
+512 5.439629e-01
+1024 2.347291e+00
 EOD
-plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^1.14 (4 N, 512..4096)', \
-    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^2.02 (3 N, 256..1024)', \
-    $m2 using 1:2 with linespoints lw 2 pt 5 dt 3 lc 1 title 'cubic_loop train step: N^1.58 (3 N, 128..512)', \
-    $m3 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.40 (4 N, 512..4096)', \
-    $m4 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.49 (4 N, 512..4096)', \
-    $m5 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 3 title 'causal step at context N: N^0.42 (4 N, 512..4096)', \
-    $m6 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 3 title 'cubic step at context N: N^1.47 (4 N, 512..4096)', \
-    $m7 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.26 (4 N, 512..4096)', \
-    $m8 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^1.94 (3 N, 256..1024)', \
-    (x >= 63.9361 && x <= 4100.1 ? 2.221583e-02*(x/512)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
-    (x >= 63.9361 && x <= 1025.02 ? 2.534528e-01*(x/256)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'
+plot $m0 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 1 title 'causal train step: N^0.76 (3 N, 256..1024)', \
+    $m1 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 1 title 'cubic train step: N^1.97 (3 N, 256..1024)', \
+    $m2 using 1:2 with linespoints lw 2 pt 5 dt 3 lc 1 title 'cubic_loop train step: N^1.56 (3 N, 128..512)', \
+    $m3 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 2 title 'causal prefill: N^1.11 (3 N, 256..1024)', \
+    $m4 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 2 title 'cubic prefill: N^1.15 (3 N, 256..1024)', \
+    $m5 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 3 title 'causal step at context N: N^0.15 (3 N, 256..1024)', \
+    $m6 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 3 title 'cubic step at context N: N^1.14 (3 N, 256..1024)', \
+    $m7 using 1:2 with linespoints lw 2 pt 7 dt 1 lc 4 title 'causal generate N tokens: N^1.13 (3 N, 256..1024)', \
+    $m8 using 1:2 with linespoints lw 2 pt 5 dt 2 lc 4 title 'cubic generate N tokens: N^2.05 (3 N, 256..1024)', \
+    (x >= 63.9361 && x <= 1025.02 ? 1.290273e-02*(x/256)**2 : 1/0) with lines dt 4 lc 'gray50' title 'N^2 guide', \
+    (x >= 63.9361 && x <= 1025.02 ? 2.610680e-01*(x/256)**3 : 1/0) with lines dt 5 lc 'gray20' title 'N^3 guide'

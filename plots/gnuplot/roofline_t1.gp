@@ -11,22 +11,22 @@ set xlabel 'arithmetic intensity, FLOPs per compulsory byte (docs/DESIGN.md 3)'
 set ylabel 'GFLOP/s'
 set key outside right top font ',9'
 set xrange [0.16634:1530.4]
-set yrange [3.15057:441.292]
+set yrange [2.98327:435.006]
 set samples 400
 $p0 << EOD
-5.101323e+02 1.616866e+02
+5.101323e+02 1.621878e+02
 EOD
 $p1 << EOD
-4.998770e-01 1.246010e+01
+4.998770e-01 1.559970e+01
 EOD
 $p2 << EOD
-4.990187e-01 9.451700e+00
+4.990187e-01 8.949800e+00
 EOD
-roof(x) = (3.161300e+01 * x < 2.206460e+02) ? 3.161300e+01 * x : 2.206460e+02
-plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 220.6 GFLOP/s, bandwidth 31.6 GB/s (triad)', \
-    (3.161300e+01 * x < 2.084760e+02 ? 1/0 : 2.084760e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 208.5 GFLOP/s', \
-    (3.161300e+01 * x < 1.674920e+02 ? 1/0 : 1.674920e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 167.5 GFLOP/s (2048^3)', \
-    $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=4096 (omp)', \
+roof(x) = (3.093700e+01 * x < 2.175030e+02) ? 3.093700e+01 * x : 2.175030e+02
+plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 217.5 GFLOP/s, bandwidth 30.9 GB/s (triad)', \
+    (3.093700e+01 * x < 2.135410e+02 ? 1/0 : 2.135410e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 213.5 GFLOP/s', \
+    (3.093700e+01 * x < 1.713290e+02 ? 1/0 : 1.713290e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 171.3 GFLOP/s (2048^3)', \
+    $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=4096 (blocked)', \
     $p1 using 1:2 with points pt 13 ps 1.6 lc 5 title 'decode step t=4096 (omp, cold)', \
-    $p2 using 1:2 with points pt 7 ps 1.6 lc 6 title 'cubic_last fwd N=1024 (omp)', \
+    $p2 using 1:2 with points pt 7 ps 1.6 lc 6 title 'cubic_last fwd N=1024 (blocked)', \
     NaN notitle

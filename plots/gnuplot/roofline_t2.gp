@@ -11,61 +11,61 @@ set xlabel 'arithmetic intensity, FLOPs per compulsory byte (docs/DESIGN.md 3)'
 set ylabel 'GFLOP/s'
 set key outside right top font ',9'
 set xrange [0.16634:7665.03]
-set yrange [4.9299:28223]
+set yrange [4.84433:28597.4]
 set samples 400
 $p0 << EOD
-1.020140e+03 2.797396e+02
+1.020140e+03 3.392633e+02
 EOD
 $p1 << EOD
-1.277661e+03 2.918150e+02
+1.277661e+03 3.254101e+02
 EOD
 $p2 << EOD
-1.191709e+03 3.152154e+02
+1.191709e+03 3.112671e+02
 EOD
 $p3 << EOD
-2.040031e+03 3.172895e+02
+2.040031e+03 2.988270e+02
 EOD
 $p4 << EOD
-2.555010e+03 3.410950e+02
+2.555010e+03 2.936680e+02
 EOD
 $p5 << EOD
-2.383128e+03 3.185570e+02
+2.383128e+03 3.289677e+02
 EOD
 $p6 << EOD
-1.700856e+02 2.482740e+02
+1.700856e+02 3.079610e+02
 EOD
 $p7 << EOD
-1.065627e+02 3.018891e+02
+1.065627e+02 3.026985e+02
 EOD
 $p8 << EOD
-9.939393e+01 2.949236e+02
+9.939393e+01 3.036846e+02
 EOD
 $p9 << EOD
-1.340791e+03 1.411149e+04
+1.340791e+03 1.429872e+04
 EOD
 $p10 << EOD
-8.422398e+02 7.721922e+03
+8.422398e+02 8.509738e+03
 EOD
 $p11 << EOD
-7.840760e+02 6.454775e+03
+7.840760e+02 8.679572e+03
 EOD
 $p12 << EOD
-4.999385e-01 2.061520e+01
+4.999385e-01 2.986400e+01
 EOD
 $p13 << EOD
-4.990187e-01 1.580650e+01
+4.990187e-01 1.805130e+01
 EOD
 $p14 << EOD
-6.237781e-01 1.478970e+01
+6.237781e-01 1.796390e+01
 EOD
 $p15 << EOD
-5.821914e-01 1.489800e+01
+5.821914e-01 1.453300e+01
 EOD
-roof(x) = (4.700900e+01 * x < 4.347100e+02) ? 4.700900e+01 * x : 4.347100e+02
+roof(x) = (5.277500e+01 * x < 4.209860e+02) ? 5.277500e+01 * x : 4.209860e+02
 set label 1 'cubic_shared counts the per-prefix work its O(N^2 d) sweep avoids (DESIGN.md 3): its points may lie above the roof' at graph 0.02, graph 0.04 font ',9'
-plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 434.7 GFLOP/s, bandwidth 47.0 GB/s (triad)', \
-    (4.700900e+01 * x < 4.169030e+02 ? 1/0 : 4.169030e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 416.9 GFLOP/s', \
-    (4.700900e+01 * x < 3.194760e+02 ? 1/0 : 3.194760e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 319.5 GFLOP/s (2048^3)', \
+plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 421.0 GFLOP/s, bandwidth 52.8 GB/s (triad)', \
+    (5.277500e+01 * x < 4.118640e+02 ? 1/0 : 4.118640e+02) with lines dt 2 lw 2 lc 'dark-green' title 'micro-kernel 411.9 GFLOP/s', \
+    (5.277500e+01 * x < 3.175180e+02 ? 1/0 : 3.175180e+02) with lines dt 3 lw 2 lc 'black' title 'BLIS sgemm 317.5 GFLOP/s (2048^3)', \
     $p0 using 1:2 with points pt 7 ps 1.6 lc 1 title 'causal fwd N=8192 (omp)', \
     $p1 using 1:2 with points pt 5 ps 1.6 lc 1 title 'causal bwd N=8192 (omp)', \
     $p2 using 1:2 with points pt 9 ps 1.6 lc 1 title 'causal fwdbwd N=8192 (omp)', \
@@ -76,7 +76,7 @@ plot roof(x) with lines lw 3 lc 'red' title 'roof: FMA peak 434.7 GFLOP/s, bandw
     $p7 using 1:2 with points pt 5 ps 1.6 lc 3 title 'cubic bwd N=512 (omp)', \
     $p8 using 1:2 with points pt 9 ps 1.6 lc 3 title 'cubic fwdbwd N=512 (omp)', \
     $p9 using 1:2 with points pt 7 ps 1.6 lc 4 title 'cubic_shared fwd N=2048 (omp)', \
-    $p10 using 1:2 with points pt 5 ps 1.6 lc 4 title 'cubic_shared bwd N=1024 (blas)', \
+    $p10 using 1:2 with points pt 5 ps 1.6 lc 4 title 'cubic_shared bwd N=1024 (omp)', \
     $p11 using 1:2 with points pt 9 ps 1.6 lc 4 title 'cubic_shared fwdbwd N=1024 (omp)', \
     $p12 using 1:2 with points pt 13 ps 1.6 lc 5 title 'decode step t=8192 (omp, cold)', \
     $p13 using 1:2 with points pt 7 ps 1.6 lc 6 title 'cubic_last fwd N=1024 (omp)', \

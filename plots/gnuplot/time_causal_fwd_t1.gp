@@ -10,47 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [222.609:4710.4]
-set yrange [9.93521e-05:4.68298]
+set yrange [9.46669e-05:4.81845]
 set format y '%.0e'
 $d0 << EOD
-256 5.534610e-04
-512 1.784234e-03
-1024 6.272133e-03
-2048 2.276425e-02
-4096 8.967562e-02
+256 5.700775e-04
+512 1.871862e-03
+1024 6.667894e-03
+2048 2.420396e-02
+4096 9.333908e-02
 EOD
 $d1 << EOD
-256 3.294025e-04
-512 9.637037e-04
-1024 3.553607e-03
-2048 1.399149e-02
-4096 5.429629e-02
+256 2.840007e-04
+512 9.504210e-04
+1024 3.479030e-03
+2048 1.369458e-02
+4096 5.297582e-02
 EOD
 $d2 << EOD
-256 5.956242e-03
-512 2.431917e-02
-1024 9.591236e-02
-2048 4.009173e-01
-4096 1.560992e+00
+256 5.900912e-03
+512 2.367231e-02
+1024 9.533692e-02
+2048 3.824256e-01
+4096 1.606149e+00
 EOD
 $d3 << EOD
-256 2.980562e-04
-512 1.001303e-03
-1024 3.766681e-03
-2048 1.415332e-02
-4096 5.314004e-02
+256 2.880335e-04
+512 9.733415e-04
+1024 3.638858e-03
+2048 1.400450e-02
+4096 5.387770e-02
 EOD
 $d4 << EOD
-256 5.772420e-04
-512 1.808341e-03
-1024 6.353692e-03
-2048 2.351129e-02
-4096 8.964849e-02
+256 6.174285e-04
+512 1.922612e-03
+1024 6.586038e-03
+2048 2.437548e-02
+4096 9.383791e-02
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.92 (R^2 1.000, N 1024..4096)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.97 (R^2 1.000, N 1024..4096)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.01 (R^2 1.000, N 1024..4096)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.91 (R^2 1.000, N 1024..4096)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.91 (R^2 1.000, N 1024..4096)', \
-    7.149711e-04*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    7.149711e-04*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.90 (R^2 1.000, N 1024..4096)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.96 (R^2 1.000, N 1024..4096)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.04 (R^2 1.000, N 1024..4096)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.94 (R^2 1.000, N 1024..4096)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.92 (R^2 1.000, N 1024..4096)', \
+    7.015206e-04*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    7.015206e-04*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

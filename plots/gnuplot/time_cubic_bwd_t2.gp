@@ -10,41 +10,41 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:588.8]
-set yrange [0.000537052:6.97543]
+set yrange [0.000467623:6.88002]
 set format y '%.0e'
 $d0 << EOD
-64 1.275636e-02
-128 3.631827e-02
-256 2.081818e-01
-512 1.355378e+00
+64 1.044824e-02
+128 3.164681e-02
+256 1.864133e-01
+512 1.126805e+00
 EOD
 $d1 << EOD
-64 3.378490e-03
-128 1.921974e-02
-256 1.158632e-01
-512 7.749519e-01
+64 3.249824e-03
+128 1.810198e-02
+256 1.100953e-01
+512 7.333282e-01
 EOD
 $d2 << EOD
-64 3.793409e-02
-128 3.004800e-01
-256 2.325144e+00
+64 3.544951e-02
+128 2.810939e-01
+256 2.293340e+00
 EOD
 $d3 << EOD
-64 1.611156e-03
-128 9.352795e-03
-256 5.592410e-02
-512 3.804981e-01
+64 1.402870e-03
+128 8.900140e-03
+256 5.376460e-02
+512 3.794807e-01
 EOD
 $d4 << EOD
-64 8.192215e-03
-128 2.364698e-02
-256 9.680828e-02
-512 6.128018e-01
+64 8.487716e-03
+128 2.473498e-02
+256 1.027585e-01
+512 6.382247e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.61 (R^2 1.000, N 128..512)', \
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.58 (R^2 1.000, N 128..512)', \
     $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.67 (R^2 1.000, N 128..512)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.97 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.67 (R^2 1.000, N 128..512)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.35 (R^2 0.994, N 128..512)', \
-    7.358742e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    7.358742e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^3.01 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.71 (R^2 0.999, N 128..512)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.34 (R^2 0.995, N 128..512)', \
+    6.780540e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    6.780540e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,45 +10,45 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000259797:8.75097]
+set yrange [0.000209281:7.03292]
 set format y '%.0e'
 $d0 << EOD
-64 4.087963e-03
-128 1.191414e-02
-256 5.521824e-02
-512 3.441506e-01
-1024 2.805712e+00
+64 2.968645e-03
+128 9.992952e-03
+256 4.826563e-02
+512 3.042063e-01
+1024 2.234320e+00
 EOD
 $d1 << EOD
-64 1.508306e-03
-128 9.663039e-03
-256 5.676151e-02
-512 4.034741e-01
-1024 2.916989e+00
+64 1.170294e-03
+128 7.491194e-03
+256 4.508520e-02
+512 3.154974e-01
+1024 2.344308e+00
 EOD
 $d2 << EOD
-64 2.231423e-02
-128 1.888595e-01
-256 1.377592e+00
+64 1.625701e-02
+128 1.283957e-01
+256 1.024561e+00
 EOD
 $d3 << EOD
-64 7.793910e-04
-128 4.955956e-03
-256 2.930141e-02
-512 1.960396e-01
-1024 1.478370e+00
+64 6.278430e-04
+128 4.193898e-03
+256 2.409152e-02
+512 1.612215e-01
+1024 1.191842e+00
 EOD
 $d4 << EOD
-64 3.873059e-03
-128 1.254070e-02
-256 5.202931e-02
-512 3.259559e-01
-1024 2.284743e+00
+64 3.296578e-03
+128 1.016463e-02
+256 4.442582e-02
+512 2.827477e-01
+1024 2.051640e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.83 (R^2 0.998, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.84 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.97 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.83 (R^2 1.000, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.73 (R^2 1.000, N 256..1024)', \
-    3.339470e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    3.339470e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.77 (R^2 0.999, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.85 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.99 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.81 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.76 (R^2 1.000, N 256..1024)', \
+    2.591562e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    2.591562e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,41 +10,41 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:588.8]
-set yrange [0.000748474:10.2455]
+set yrange [0.000750972:9.97658]
 set format y '%.0e'
 $d0 << EOD
-64 1.448261e-02
-128 4.139972e-02
-256 2.208648e-01
-512 1.506435e+00
+64 1.605571e-02
+128 4.600147e-02
+256 2.486591e-01
+512 1.596671e+00
 EOD
 $d1 << EOD
-64 3.771917e-03
-128 2.604362e-02
-256 1.605950e-01
-512 1.071615e+00
+64 5.462619e-03
+128 2.946733e-02
+256 1.767608e-01
+512 1.180331e+00
 EOD
 $d2 << EOD
-64 5.268785e-02
-128 4.203638e-01
-256 3.415171e+00
+64 6.450938e-02
+128 4.096909e-01
+256 3.325528e+00
 EOD
 $d3 << EOD
-64 2.245421e-03
-128 1.393940e-02
-256 8.061299e-02
-512 5.452786e-01
+64 2.252915e-03
+128 1.321442e-02
+256 7.953765e-02
+512 5.295479e-01
 EOD
 $d4 << EOD
-64 1.132994e-02
-128 3.309093e-02
-256 1.410457e-01
-512 8.797509e-01
+64 1.067425e-02
+128 3.148326e-02
+256 1.349523e-01
+512 8.543516e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.59 (R^2 0.998, N 128..512)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.68 (R^2 1.000, N 128..512)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^3.01 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.64 (R^2 0.999, N 128..512)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.37 (R^2 0.996, N 128..512)', \
-    9.395696e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    9.395696e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.56 (R^2 0.999, N 128..512)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.66 (R^2 1.000, N 128..512)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.84 (R^2 0.999, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.66 (R^2 1.000, N 128..512)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.38 (R^2 0.995, N 128..512)', \
+    1.063524e-02*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.063524e-02*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,47 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [8.96403e-05:0.92466]
+set yrange [5.85433e-05:0.775614]
 set format y '%.0e'
 $d0 << EOD
-64 4.561247e-03
-128 1.038256e-02
-256 2.392882e-02
-512 6.434823e-02
-1024 1.956978e-01
+64 3.569747e-03
+128 8.115730e-03
+256 1.913394e-02
+512 5.146578e-02
+1024 1.723548e-01
 EOD
 $d1 << EOD
-64 4.555308e-04
-128 2.542266e-03
-256 1.212811e-02
-512 4.726146e-02
-1024 1.772729e-01
+64 3.424382e-04
+128 1.763450e-03
+256 1.038618e-02
+512 3.810885e-02
+1024 1.425401e-01
 EOD
 $d2 << EOD
-64 1.121049e-03
-128 4.743183e-03
-256 1.965160e-02
-512 8.225841e-02
-1024 3.082201e-01
+64 8.937735e-04
+128 3.705145e-03
+256 1.682174e-02
+512 6.731064e-02
+1024 2.585381e-01
 EOD
 $d3 << EOD
-64 2.689208e-04
-128 1.027167e-03
-256 6.142772e-03
-512 2.368016e-02
-1024 9.083937e-02
+64 1.756300e-04
+128 6.770410e-04
+256 5.016923e-03
+512 1.948481e-02
+1024 7.478813e-02
 EOD
 $d4 << EOD
-64 7.235657e-03
-128 1.568042e-02
-256 3.743806e-02
-512 1.031095e-01
-1024 2.837253e-01
+64 6.070018e-03
+128 1.363534e-02
+256 3.279557e-02
+512 8.426525e-02
+1024 2.552195e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.52 (R^2 0.999, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.93 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.99 (R^2 0.999, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.94 (R^2 1.000, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.46 (R^2 1.000, N 256..1024)', \
-    1.352900e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.352900e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.59 (R^2 0.997, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.89 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.97 (R^2 1.000, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.95 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.48 (R^2 0.998, N 256..1024)', \
+    1.030973e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.030973e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,37 +10,37 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [222.609:1177.6]
-set yrange [0.00131313:0.848809]
+set yrange [0.00106064:0.863279]
 set format y '%.0e'
 $d0 << EOD
-256 1.687262e-02
-512 5.271394e-02
-1024 1.839743e-01
+256 1.779462e-02
+512 5.502003e-02
+1024 1.916204e-01
 EOD
 $d1 << EOD
-256 3.939405e-03
-512 1.521385e-02
-1024 5.764292e-02
+256 3.181911e-03
+512 1.528599e-02
+1024 6.004568e-02
 EOD
 $d2 << EOD
-256 6.407715e-03
-512 2.557612e-02
-1024 1.031189e-01
+256 6.345446e-03
+512 2.595796e-02
+1024 1.021573e-01
 EOD
 $d3 << EOD
-256 4.131675e-03
-512 1.543314e-02
-1024 5.685710e-02
+256 3.668766e-03
+512 1.557269e-02
+1024 6.078928e-02
 EOD
 $d4 << EOD
-256 2.718450e-02
-512 8.363574e-02
-1024 2.829362e-01
+256 2.735112e-02
+512 8.408137e-02
+1024 2.877595e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.72 (R^2 0.999, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.94 (R^2 1.000, N 256..1024)', \
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.71 (R^2 0.999, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.12 (R^2 0.998, N 256..1024)', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.00 (R^2 1.000, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.89 (R^2 1.000, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.69 (R^2 0.999, N 256..1024)', \
-    8.628847e-03*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    8.628847e-03*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.03 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.70 (R^2 0.999, N 256..1024)', \
+    8.154302e-03*(x/256)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    8.154302e-03*(x/256)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -10,47 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [3.76454e-05:0.561603]
+set yrange [2.73452e-05:0.454065]
 set format y '%.0e'
 $d0 << EOD
-64 1.681535e-03
-128 4.577402e-03
-256 1.317855e-02
-512 4.105154e-02
-1024 1.390015e-01
+64 1.337937e-03
+128 3.331996e-03
+256 9.959919e-03
+512 3.086131e-02
+1024 1.027747e-01
 EOD
 $d1 << EOD
-64 1.705942e-04
-128 7.413930e-04
-256 3.828444e-03
-512 1.627775e-02
-1024 7.043819e-02
+64 1.652829e-04
+128 6.045060e-04
+256 3.069687e-03
+512 1.569867e-02
+1024 5.910777e-02
 EOD
 $d2 << EOD
-64 4.941715e-04
-128 2.103166e-03
-256 8.658882e-03
-512 3.385442e-02
-1024 1.324437e-01
+64 3.874225e-04
+128 1.578664e-03
+256 6.342561e-03
+512 2.527188e-02
+1024 1.000083e-01
 EOD
 $d3 << EOD
-64 1.129362e-04
-128 3.789473e-04
-256 1.934245e-03
-512 8.967238e-03
-1024 3.399835e-02
+64 8.203567e-05
+128 2.566000e-04
+256 1.293458e-03
+512 7.772839e-03
+1024 2.977046e-02
 EOD
 $d4 << EOD
-64 3.141760e-03
-128 7.493398e-03
-256 1.996150e-02
-512 5.778771e-02
-1024 1.872011e-01
+64 2.587186e-03
+128 6.084095e-03
+256 1.590103e-02
+512 4.741658e-02
+1024 1.513549e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.70 (R^2 1.000, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.10 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.97 (R^2 1.000, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.07 (R^2 0.998, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.61 (R^2 0.999, N 256..1024)', \
-    5.499343e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    5.499343e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.68 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.13 (R^2 0.996, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^1.99 (R^2 1.000, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.26 (R^2 0.993, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.63 (R^2 1.000, N 256..1024)', \
+    4.486790e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    4.486790e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

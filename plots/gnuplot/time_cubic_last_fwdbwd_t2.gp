@@ -10,47 +10,47 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000108321:1.44022]
+set yrange [0.000117487:1.38276]
 set format y '%.0e'
 $d0 << EOD
-64 6.027523e-03
-128 1.415574e-02
-256 3.670329e-02
-512 1.044616e-01
-1024 3.457307e-01
+64 4.915209e-03
+128 1.164091e-02
+256 2.954888e-02
+512 8.432906e-02
+1024 2.648852e-01
 EOD
 $d1 << EOD
-64 4.975253e-04
-128 2.468085e-03
-256 1.438408e-02
-512 5.290080e-02
-1024 1.960258e-01
+64 4.948953e-04
+128 2.424692e-03
+256 1.325877e-02
+512 5.001170e-02
+1024 1.988922e-01
 EOD
 $d2 << EOD
-64 1.268920e-03
-128 5.233323e-03
-256 2.138588e-02
-512 8.704255e-02
-1024 3.518004e-01
+64 1.320694e-03
+128 5.453212e-03
+256 2.220367e-02
+512 1.194081e-01
+1024 4.609197e-01
 EOD
 $d3 << EOD
-64 3.249620e-04
-128 1.321973e-03
-256 1.504827e-02
-512 3.329423e-02
-1024 1.262509e-01
+64 3.524597e-04
+128 1.200241e-03
+256 7.013014e-03
+512 3.496207e-02
+1024 1.294216e-01
 EOD
 $d4 << EOD
-64 1.033928e-02
-128 2.263376e-02
-256 5.670230e-02
-512 1.510249e-01
-1024 4.800740e-01
+64 1.049737e-02
+128 2.190472e-02
+256 5.530556e-02
+512 1.365551e-01
+1024 4.416418e-01
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.62 (R^2 0.998, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.88 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.02 (R^2 1.000, N 256..1024)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.53 (R^2 0.979, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.54 (R^2 0.998, N 256..1024)', \
-    1.664724e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.664724e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.58 (R^2 0.999, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.95 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.19 (R^2 0.996, N 256..1024)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.10 (R^2 0.997, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^1.50 (R^2 0.994, N 256..1024)', \
+    1.640626e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.640626e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

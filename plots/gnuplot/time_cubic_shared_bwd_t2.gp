@@ -10,45 +10,45 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [9.82289e-05:17.9299]
+set yrange [8.43714e-05:12.2183]
 set format y '%.0e'
 $d0 << EOD
-64 5.741910e-04
-128 1.853036e-03
-256 9.147870e-03
-512 3.580407e-02
-1024 1.188308e-01
+64 4.766628e-04
+128 1.469051e-03
+256 7.167488e-03
+512 2.850752e-02
+1024 1.103055e-01
 EOD
 $d1 << EOD
-64 3.635758e-04
-128 2.153391e-03
-256 1.275483e-02
-512 5.850408e-02
-1024 2.456778e-01
+64 3.515880e-04
+128 2.389360e-03
+256 1.118190e-02
+512 4.594124e-02
+1024 1.739147e-01
 EOD
 $d2 << EOD
-64 4.485657e-02
-128 2.903182e-01
-256 2.392288e+00
+64 3.601590e-02
+128 2.852392e-01
+256 2.299223e+00
 EOD
 $d3 << EOD
-64 2.946867e-04
-128 1.659413e-03
-256 7.396242e-03
-512 3.040319e-02
-1024 1.355792e-01
+64 2.531143e-04
+128 8.695870e-04
+256 5.826260e-03
+512 2.514051e-02
+1024 1.078297e-01
 EOD
 $d4 << EOD
-64 9.058827e-03
-128 2.548117e-02
-256 1.098680e-01
-512 6.914228e-01
-1024 5.976645e+00
+64 7.220047e-03
+128 2.043512e-02
+256 8.458608e-02
+512 5.754466e-01
+1024 4.072758e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.85 (R^2 0.999, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.13 (R^2 1.000, N 256..1024)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.87 (R^2 0.999, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.10 (R^2 1.000, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.88 (R^2 0.998, N 256..1024)', \
-    1.903628e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    1.903628e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.97 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.98 (R^2 1.000, N 256..1024)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^3.00 (R^2 1.000, N 64..256)', \
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.11 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.79 (R^2 1.000, N 256..1024)', \
+    1.616290e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    1.616290e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

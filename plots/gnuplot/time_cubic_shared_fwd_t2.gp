@@ -10,48 +10,48 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:2355.2]
-set yrange [6.08552e-05:6.10745]
+set yrange [6.26415e-05:5.70455]
 set format y '%.0e'
 $d0 << EOD
-64 3.212525e-04
-128 1.028460e-03
-256 4.252966e-03
-512 1.525060e-02
-1024 7.010544e-02
-2048 3.145788e-01
+64 2.911755e-04
+128 8.791810e-04
+256 3.513832e-03
+512 1.422688e-02
+1024 5.923510e-02
+2048 2.506387e-01
 EOD
 $d1 << EOD
-64 1.825656e-04
-128 7.219970e-04
-256 4.748122e-03
-512 3.480616e-02
-1024 1.176128e-01
-2048 5.046146e-01
+64 1.879246e-04
+128 6.933525e-04
+256 4.903311e-03
+512 2.106322e-02
+1024 8.743499e-02
+2048 4.009121e-01
 EOD
 $d2 << EOD
-64 1.985655e-02
-128 1.432257e-01
-256 1.105067e+00
+64 1.645330e-02
+128 1.339263e-01
+256 1.036817e+00
 EOD
 $d3 << EOD
-64 2.373560e-04
-128 7.987703e-04
-256 2.808422e-03
-512 1.248105e-02
-1024 4.913084e-02
-2048 2.079284e-01
+64 2.509515e-04
+128 8.108430e-04
+256 2.679121e-03
+512 1.231426e-02
+1024 5.244550e-02
+2048 2.052057e-01
 EOD
 $d4 << EOD
-64 3.155275e-03
-128 9.133424e-03
-256 3.934589e-02
-512 2.557257e-01
-1024 2.035816e+00
+64 3.106828e-03
+128 9.112979e-03
+256 3.818051e-02
+512 2.522928e-01
+1024 1.901516e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.18 (R^2 1.000, N 512..2048)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.93 (R^2 0.997, N 512..2048)', \
-    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.90 (R^2 1.000, N 64..256)', \
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.07 (R^2 1.000, N 512..2048)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.13 (R^2 1.000, N 512..2048)', \
+    $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^2.99 (R^2 1.000, N 64..256)', \
     $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.03 (R^2 1.000, N 512..2048)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.85 (R^2 0.999, N 256..1024)', \
-    9.730190e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    9.730190e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.82 (R^2 1.000, N 256..1024)', \
+    9.316648e-04*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    9.316648e-04*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

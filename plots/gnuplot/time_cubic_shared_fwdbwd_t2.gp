@@ -10,45 +10,45 @@ set format x '%g'
 set xlabel 'N'
 set ylabel 'seconds per call (median)'
 set xrange [55.6522:1177.6]
-set yrange [0.000280047:22.7062]
+set yrange [0.000170647:18.4707]
 set format y '%.0e'
 $d0 << EOD
-64 1.122933e-03
-128 4.085006e-03
-256 1.519234e-02
-512 5.969769e-02
-1024 2.482684e-01
+64 8.160750e-04
+128 2.655991e-03
+256 1.076384e-02
+512 4.199060e-02
+1024 1.627303e-01
 EOD
 $d1 << EOD
-64 1.004634e-03
-128 5.702009e-03
-256 2.445285e-02
-512 9.248775e-02
-1024 3.786323e-01
+64 5.119400e-04
+128 2.896497e-03
+256 1.583355e-02
+512 6.513515e-02
+1024 2.592756e-01
 EOD
 $d2 << EOD
-64 7.775108e-02
-128 6.068737e-01
-256 4.985777e+00
+64 5.205229e-02
+128 4.130624e-01
+256 3.312361e+00
 EOD
 $d3 << EOD
-64 8.401415e-04
-128 3.189935e-03
-256 1.309217e-02
-512 5.231033e-02
-1024 1.990222e-01
+64 5.934575e-04
+128 2.136620e-03
+256 9.201527e-03
+512 3.724661e-02
+1024 1.480077e-01
 EOD
 $d4 << EOD
-64 1.296912e-02
-128 3.739947e-02
-256 1.531679e-01
-512 9.677469e-01
-1024 7.568724e+00
+64 1.029600e-02
+128 2.947943e-02
+256 1.229945e-01
+512 7.947157e-01
+1024 6.156893e+00
 EOD
-plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^2.02 (R^2 1.000, N 256..1024)', \
-    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^1.98 (R^2 1.000, N 256..1024)', \
+plot $d0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'blas: N^1.96 (R^2 1.000, N 256..1024)', \
+    $d1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'blocked: N^2.02 (R^2 1.000, N 256..1024)', \
     $d2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7f7f7f' title 'naive: N^3.00 (R^2 1.000, N 64..256)', \
-    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^1.96 (R^2 1.000, N 256..1024)', \
-    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.81 (R^2 0.999, N 256..1024)', \
-    3.945175e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
-    3.945175e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'
+    $d3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'omp: N^2.00 (R^2 1.000, N 256..1024)', \
+    $d4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#ff7f0e' title 'unfused: N^2.82 (R^2 0.999, N 256..1024)', \
+    2.658823e-03*(x/64)**2 with lines dt 2 lc 'gray40' title 'N^2 guide', \
+    2.658823e-03*(x/64)**3 with lines dt 3 lc 'gray20' title 'N^3 guide'

@@ -11,31 +11,31 @@ set xlabel 'N'
 set ylabel 'time ratio'
 set key below
 set xrange [55.6522:9420.8]
-set yrange [1.5119:1927.37]
+set yrange [1.87316:1777.6]
 $r0 << EOD
-64 9.693581e+01
-128 2.140985e+02
-256 3.610959e+02
-512 6.424581e+02
+64 8.872189e+01
+128 1.824950e+02
+256 3.295396e+02
+512 5.925326e+02
 EOD
 $r1 << EOD
-64 3.626928e+01
-128 4.899495e+01
-256 5.864475e+01
-512 6.163307e+01
-1024 6.148847e+01
+64 2.016067e+01
+128 2.950734e+01
+256 3.812368e+01
+512 4.167674e+01
+1024 4.202261e+01
 EOD
 $r2 << EOD
-64 3.741575e+00
-128 4.063958e+00
-256 3.745584e+00
-512 3.627741e+00
-1024 3.291872e+00
-2048 3.049845e+00
-4096 3.023806e+00
-8192 3.106093e+00
+64 4.407249e+00
+128 4.650423e+00
+256 4.418577e+00
+512 4.176842e+00
+1024 4.171639e+00
+2048 3.944484e+00
+4096 3.746328e+00
+8192 3.814798e+00
 EOD
 plot $r0 using 1:2 with linespoints lw 2 pt 7 lc 1 title 'cubic (later layers): cubic fwd+bwd / full fwd (one prompt pass)', \
     $r1 using 1:2 with linespoints lw 2 pt 7 lc 2 title 'cubic_shared (first layer): fwd+bwd / full fwd', \
     $r2 using 1:2 with linespoints lw 2 pt 7 lc 3 title 'causal: causal fwd+bwd / causal fwd (prefill)', \
-    9.693581e+01*(x/64) with lines dt 2 lc 'gray40' title 'N^1 guide'
+    8.872189e+01*(x/64) with lines dt 2 lc 'gray40' title 'N^1 guide'
