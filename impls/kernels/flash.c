@@ -124,9 +124,17 @@ static void fwd_pv(const flash_ops *ops, const flash_seq *s, int q0, int nq, int
  * as another. Read tile by tile (64-key tiles: 16 KB of K, then 16 KB of V), cubic_last
  * fwd at N = 1024 took about 30 ms on two Zen 5 cores with or without software prefetch
  * (0.6 of the triad bandwidth); as two long streams the hardware prefetcher alone serves
- * it in 24 ms, and software prefetch on top made it slower again. Each tile's arithmetic is the same
- * either way (the same score call on the same rows, then the same steps), so the bits are
- * too. A block of more rows reuses each tile from cache: one tile a run. */
+ * it in 24 ms, and software prefetch on top made it slower again. Each tile's arithmetic
+ * is the same either way (the same score call on the same rows, then the same steps), so
+ * the bits are too. A block of more rows reuses each tile from cache: one tile a run. */
+
+/* The scores of the tile from k0 in a run from r0: each tile of a run has its own
+ * tile_step floats of S. */
+static inline float *run_tile(float *S, const flash_ops *ops, int r0, int k0, int tile_step)
+{
+    return S + (size_t)((k0 - r0) / ops->bk) * tile_step;
+}
+
 void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
                      float *scratch)
 {
@@ -153,12 +161,12 @@ void flash_fwd_block(const flash_ops *ops, const flash_seq *s, int q0, int nq,
         if (one) /* the run's scores, tile by tile, each at its offset in S */
             for (int k0 = r0; k0 < rend; k0 += ops->bk) {
                 const int nk = imin(ops->bk, rend - k0);
-                SCORE(1, nk, d, q, s->k, s->kp, k0,
-                      S + (size_t)(k0 - r0) / ops->bk * tile_step, tile_ld(nk));
+                SCORE(1, nk, d, q, s->k, s->kp, k0, run_tile(S, ops, r0, k0, tile_step),
+                      tile_ld(nk));
             }
         for (int k0 = r0; k0 < rend; k0 += ops->bk) {
             const int nk = imin(ops->bk, rend - k0), ld = tile_ld(nk);
-            float *St = S + (size_t)(k0 - r0) / ops->bk * tile_step;
+            float *St = run_tile(S, ops, r0, k0, tile_step);
             if (!one) SCORE(nq, nk, d, q, s->k, s->kp, k0, St, ld);
             /* Every row's new max first, then the whole tile's weights in one call (see
              * softmax_rows.h: row by row, each exp waited on its row's max), then the sums. */

@@ -64,8 +64,8 @@ enum { LANES = 8 };
 
 /* C (+)= A B (acc = 1 adds, 0 overwrites). Column strips of RK_NV LANES (4 on avx512, 2 on
  * avx2; then narrower ones for what is left) keep one k x strip panel of B in L1 while all
- * rows of A stream past it; 8 columns left over by 16-lane strips take an 8-lane one; columns beyond the last multiple of 8 (only when n = d is
- * not one) go scalar.
+ * rows of A stream past it; 8 columns left over by 16-lane strips take an 8-lane one;
+ * columns beyond the last multiple of 8 (only when n = d is not one) go scalar.
  * Every entry is one chain of fused multiply-adds from p = 0, the scores too: rounding
  * each product before adding it would cost one issue slot more per term where multiply,
  * add and FMA share the same two pipes (Skylake-SP), and verify holds the scores to a
